@@ -1,0 +1,6 @@
+//! One module per subcommand: clap arguments and the wiring to library crates.
+
+pub mod bom;
+pub mod data;
+pub mod scan;
+pub mod sign;
