@@ -31,6 +31,10 @@ enum Command {
     Bom(cmd::bom::Args),
     /// Dataset manifests, diffs and poisoning audits
     Data(cmd::data::Args),
+    /// Run and administer the runtime gateway in front of OpenAI-compatible APIs
+    Guard(cmd::guard::Args),
+    /// Verify the tamper-evident audit log and prove inclusion of records
+    Audit(cmd::audit::Args),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +61,8 @@ fn main() -> ExitCode {
         Command::Attest(a) => cmd::sign::attest(a),
         Command::Bom(a) => cmd::bom::run(a),
         Command::Data(a) => cmd::data::run(a),
+        Command::Guard(a) => cmd::guard::run(a),
+        Command::Audit(a) => cmd::audit::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
