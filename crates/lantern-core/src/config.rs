@@ -61,6 +61,9 @@ pub struct LeaksConfig {
     /// Path fragments that mark internal-only files (e.g. `internal/`, `.claude/`).
     #[serde(default)]
     pub internal_paths: Vec<String>,
+    /// Where codenames and feature flags are looked for: `artifacts` (default: archive members,
+    /// source-map contents and files whose scan root is an archive) or `everywhere`.
+    pub scope: Option<String>,
 }
 
 /// `[allowlist]` section.

@@ -7,7 +7,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// How serious a finding is. Ordered: `Info < Low < Medium < High < Critical`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Worth knowing, not a problem by itself.
@@ -88,7 +90,9 @@ impl FromStr for Severity {
 }
 
 /// Which pillar produced a finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Category {
     /// A credential matched by a secret rule.
@@ -267,7 +271,10 @@ impl Finding {
                 self.rule_id.clone(),
                 format!(
                     "{}\u{0}{}",
-                    self.locations.first().map(|l| l.path.as_str()).unwrap_or(""),
+                    self.locations
+                        .first()
+                        .map(|l| l.path.as_str())
+                        .unwrap_or(""),
                     self.detail.as_deref().unwrap_or("")
                 ),
             ),
@@ -503,7 +510,9 @@ mod tests {
 
     #[test]
     fn location_display_and_child() {
-        let l = Location::path("pkg.tgz").child("package/a.map").at(3, 5, 10);
+        let l = Location::path("pkg.tgz")
+            .child("package/a.map")
+            .at(3, 5, 10);
         assert_eq!(l.to_string(), "pkg.tgz!package/a.map:3:5");
         assert_eq!(l.outer_path(), "pkg.tgz");
     }

@@ -305,7 +305,10 @@ mod tests {
             )
             .with_secret("sk-proj-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"),
         );
-        r.warn(Warning::new("bad.zip", "corrupt archive: bad central directory"));
+        r.warn(Warning::new(
+            "bad.zip",
+            "corrupt archive: bad central directory",
+        ));
         r
     }
 
@@ -339,7 +342,10 @@ mod tests {
         let v = sarif(&report(), RenderOptions::default());
         assert_eq!(v["version"], "2.1.0");
         let run = &v["runs"][0];
-        assert_eq!(run["tool"]["driver"]["rules"][0]["id"], "openai.project-key");
+        assert_eq!(
+            run["tool"]["driver"]["rules"][0]["id"],
+            "openai.project-key"
+        );
         assert_eq!(run["results"][0]["level"], "error");
         assert_eq!(
             run["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"],
