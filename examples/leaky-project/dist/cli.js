@@ -1,0 +1,2 @@
+console.log("hi");
+//# sourceMappingURL=cli.js.map
