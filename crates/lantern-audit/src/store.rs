@@ -1,0 +1,887 @@
+//! The local append-only store: `records.log` and `checkpoints.log` made of CRC-framed entries,
+//! a writer thread with group-commit fsync, and the offline `verify` and `prove` operations.
+
+use crate::checkpoint::{Checkpoint, NoteVerifier, Signer, MAX_NOTE_BYTES};
+use crate::merkle::{self, leaf_hash, Hash, Tree};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// File holding the records.
+pub const RECORDS_FILE: &str = "records.log";
+/// File holding the signed checkpoints.
+pub const CHECKPOINTS_FILE: &str = "checkpoints.log";
+/// File holding the verifier key written at creation (convenience only: pin the key out of band).
+pub const PUBKEY_FILE: &str = "log.pub";
+/// Largest record accepted.
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+const HEADER: usize = 8;
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn frame(payload: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    out.extend_from_slice(payload);
+}
+
+/// How a frame file ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tail {
+    Clean,
+    /// An incomplete or checksum-failing last frame starting at this offset (a torn write).
+    Torn(u64),
+}
+
+/// Streams the frames of a file to `f` (offset, payload); stops at a torn tail. A damaged frame
+/// that is not the last one is an [`Error::Corrupt`].
+fn read_frames(
+    path: &Path,
+    max: usize,
+    mut f: impl FnMut(u64, Vec<u8>) -> Result<()>,
+) -> Result<(Tail, u64)> {
+    let file = File::open(path).map_err(io_err(path))?;
+    let len = file.metadata().map_err(io_err(path))?.len();
+    let mut r = BufReader::with_capacity(1 << 16, file);
+    let mut off = 0u64;
+    loop {
+        if off == len {
+            return Ok((Tail::Clean, off));
+        }
+        if len - off < HEADER as u64 {
+            return Ok((Tail::Torn(off), off));
+        }
+        let mut h = [0u8; HEADER];
+        r.read_exact(&mut h).map_err(io_err(path))?;
+        let n = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as u64;
+        let crc = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
+        let end = off + HEADER as u64 + n;
+        if end > len {
+            return Ok((Tail::Torn(off), off));
+        }
+        if n as usize > max {
+            return Err(Error::Corrupt {
+                path: path.display().to_string(),
+                offset: off,
+                message: format!("frame length {n} exceeds the limit of {max}"),
+            });
+        }
+        let mut payload = vec![0u8; n as usize];
+        r.read_exact(&mut payload).map_err(io_err(path))?;
+        if crc32fast::hash(&payload) != crc {
+            if end == len {
+                return Ok((Tail::Torn(off), off));
+            }
+            return Err(Error::Corrupt {
+                path: path.display().to_string(),
+                offset: off,
+                message: "checksum mismatch".into(),
+            });
+        }
+        f(off, payload)?;
+        off = end;
+    }
+}
+
+fn open_append(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .read(true)
+        .append(true)
+        .open(path)
+        .map_err(io_err(path))
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
+}
+
+/// Options of a [`LocalLog`].
+#[derive(Debug, Clone)]
+pub struct LogOptions {
+    /// Origin line of the checkpoints (identifies the log).
+    pub origin: String,
+    /// Sign a checkpoint after this many new records.
+    pub checkpoint_every: u64,
+    /// Sign a checkpoint at least this often while there are unsealed records.
+    pub checkpoint_interval: Duration,
+    /// Most records written per fsync.
+    pub max_batch: usize,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        Self {
+            origin: "lantern/audit".into(),
+            checkpoint_every: 1000,
+            checkpoint_interval: Duration::from_secs(1),
+            max_batch: 4096,
+        }
+    }
+}
+
+/// Callback receiving the index of a durable record (or the failure).
+pub type Ack = Box<dyn FnOnce(Result<u64>) + Send>;
+
+enum Cmd {
+    Append(Vec<u8>, Ack),
+    Checkpoint(mpsc::Sender<Result<String>>),
+}
+
+/// A local append-only audit log served by a writer thread (see the crate docs for the fsync
+/// policy). Dropping it flushes pending records and signs a final checkpoint.
+pub struct LocalLog {
+    tx: Option<mpsc::Sender<Cmd>>,
+    thread: Option<JoinHandle<()>>,
+    dir: PathBuf,
+    size_at_open: u64,
+}
+
+struct Writer {
+    dir: PathBuf,
+    records: File,
+    checkpoints: File,
+    tree: Tree,
+    signer: Signer,
+    opts: LogOptions,
+    sealed: u64,
+    last_cp: Instant,
+    failed: Option<String>,
+}
+
+impl LocalLog {
+    /// Opens (or creates) the log in `dir`, recovering from a torn tail and checking the stored
+    /// records against the latest checkpoint signed by `signer`.
+    pub fn open(dir: &Path, signer: Signer, opts: LogOptions) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let rpath = dir.join(RECORDS_FILE);
+        let cpath = dir.join(CHECKPOINTS_FILE);
+        let created = !rpath.exists();
+        let records = open_append(&rpath)?;
+        let checkpoints = open_append(&cpath)?;
+        if created {
+            std::fs::write(
+                dir.join(PUBKEY_FILE),
+                signer.verifier().to_string_form() + "\n",
+            )
+            .map_err(io_err(&dir.join(PUBKEY_FILE)))?;
+            sync_dir(dir)?;
+        }
+        let mut tree = Tree::new();
+        let (tail, good) = read_frames(&rpath, MAX_RECORD_BYTES, |_, p| {
+            tree.push(&p);
+            Ok(())
+        })?;
+        if let Tail::Torn(off) = tail {
+            tracing::warn!(path = %rpath.display(), offset = off, "cutting torn unacknowledged tail");
+            records.set_len(good).map_err(io_err(&rpath))?;
+            records.sync_all().map_err(io_err(&rpath))?;
+        }
+        let verifier = signer.verifier();
+        let mut last: Option<Checkpoint> = None;
+        let (ctail, cgood) = read_frames(&cpath, MAX_NOTE_BYTES, |_, p| {
+            let note = String::from_utf8_lossy(&p);
+            if let Ok(cp) = verifier.open(&note) {
+                last = Some(cp);
+            }
+            Ok(())
+        })?;
+        if let Tail::Torn(_) = ctail {
+            checkpoints.set_len(cgood).map_err(io_err(&cpath))?;
+            checkpoints.sync_all().map_err(io_err(&cpath))?;
+        }
+        let mut sealed = 0;
+        if let Some(cp) = last {
+            let tampered = |m: String| Error::Tampered {
+                path: dir.display().to_string(),
+                message: m,
+            };
+            match tree.root_at(cp.size) {
+                None => {
+                    return Err(tampered(format!(
+                        "checkpoint covers {} records but only {} are stored",
+                        cp.size,
+                        tree.size()
+                    )))
+                }
+                Some(r) if r != cp.root => {
+                    return Err(tampered(format!(
+                        "root of the first {} records differs",
+                        cp.size
+                    )))
+                }
+                Some(_) => sealed = cp.size,
+            }
+        }
+        let size_at_open = tree.size();
+        let mut w = Writer {
+            dir: dir.to_path_buf(),
+            records,
+            checkpoints,
+            tree,
+            signer,
+            opts,
+            sealed,
+            last_cp: Instant::now(),
+            failed: None,
+        };
+        let (tx, rx) = mpsc::channel::<Cmd>();
+        let thread = std::thread::Builder::new()
+            .name("lantern-audit-writer".into())
+            .spawn(move || w.run(rx))
+            .map_err(io_err(dir))?;
+        Ok(Self {
+            tx: Some(tx),
+            thread: Some(thread),
+            dir: dir.to_path_buf(),
+            size_at_open,
+        })
+    }
+
+    /// Number of records present when the log was opened.
+    pub fn size_at_open(&self) -> u64 {
+        self.size_at_open
+    }
+
+    /// The log directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Queues a record; `ack` is called from the writer thread once it is durable on disk.
+    pub fn append(&self, record: Vec<u8>, ack: Ack) {
+        if record.len() > MAX_RECORD_BYTES {
+            ack(Err(Error::Append(format!(
+                "record of {} bytes exceeds {MAX_RECORD_BYTES}",
+                record.len()
+            ))));
+            return;
+        }
+        match &self.tx {
+            Some(tx) => {
+                if let Err(mpsc::SendError(Cmd::Append(_, ack))) = tx.send(Cmd::Append(record, ack))
+                {
+                    ack(Err(Error::Append("audit writer has stopped".into())));
+                }
+            }
+            None => ack(Err(Error::Append("audit log is closed".into()))),
+        }
+    }
+
+    /// Appends a record and waits until it is durable; returns its index.
+    pub fn append_blocking(&self, record: Vec<u8>) -> Result<u64> {
+        let (tx, rx) = mpsc::channel();
+        self.append(
+            record,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        rx.recv()
+            .map_err(|_| Error::Append("audit writer has stopped".into()))?
+    }
+
+    /// Signs a checkpoint of everything appended so far and returns the signed note.
+    pub fn checkpoint(&self) -> Result<String> {
+        let (tx, rx) = mpsc::channel();
+        self.tx
+            .as_ref()
+            .ok_or_else(|| Error::Append("audit log is closed".into()))?
+            .send(Cmd::Checkpoint(tx))
+            .map_err(|_| Error::Append("audit writer has stopped".into()))?;
+        rx.recv()
+            .map_err(|_| Error::Append("audit writer has stopped".into()))?
+    }
+}
+
+impl Drop for LocalLog {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Writer {
+    fn run(&mut self, rx: mpsc::Receiver<Cmd>) {
+        let mut buf = Vec::with_capacity(1 << 16);
+        let mut acks: Vec<Ack> = Vec::new();
+        let mut hashes: Vec<Hash> = Vec::new();
+        let mut control: Vec<mpsc::Sender<Result<String>>> = Vec::new();
+        loop {
+            let wait = if self.sealed < self.tree.size() {
+                self.opts
+                    .checkpoint_interval
+                    .saturating_sub(self.last_cp.elapsed())
+            } else {
+                Duration::from_secs(3600)
+            };
+            let first = match rx.recv_timeout(wait) {
+                Ok(c) => Some(c),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            };
+            let mut next = first;
+            while let Some(cmd) = next.take() {
+                match cmd {
+                    Cmd::Append(rec, ack) => {
+                        frame(&rec, &mut buf);
+                        hashes.push(leaf_hash(&rec));
+                        acks.push(ack);
+                    }
+                    Cmd::Checkpoint(tx) => control.push(tx),
+                }
+                if acks.len() < self.opts.max_batch {
+                    next = rx.try_recv().ok();
+                }
+            }
+            self.commit(&mut buf, &mut hashes, &mut acks);
+            let forced = !control.is_empty();
+            let due = self.sealed < self.tree.size()
+                && (self.tree.size() - self.sealed >= self.opts.checkpoint_every
+                    || self.last_cp.elapsed() >= self.opts.checkpoint_interval);
+            if forced || due {
+                let r = self.sign_checkpoint();
+                if let Err(e) = &r {
+                    tracing::error!(error = %e, "signing audit checkpoint");
+                }
+                let msg = r.map_err(|e| e.to_string());
+                for tx in control.drain(..) {
+                    let _ = tx.send(msg.clone().map_err(Error::Append));
+                }
+            }
+        }
+        // drain: the channel is closed, everything queued has been committed; seal it
+        if self.sealed < self.tree.size() {
+            if let Err(e) = self.sign_checkpoint() {
+                tracing::error!(error = %e, "signing final audit checkpoint");
+            }
+        }
+    }
+
+    fn commit(&mut self, buf: &mut Vec<u8>, hashes: &mut Vec<Hash>, acks: &mut Vec<Ack>) {
+        if acks.is_empty() {
+            return;
+        }
+        let path = self.dir.join(RECORDS_FILE);
+        let result = match &self.failed {
+            Some(m) => Err(m.clone()),
+            None => self
+                .records
+                .write_all(buf)
+                .and_then(|_| self.records.sync_data())
+                .map_err(|e| format!("{}: {e}", path.display())),
+        };
+        buf.clear();
+        match result {
+            Ok(()) => {
+                for (h, ack) in hashes.drain(..).zip(acks.drain(..)) {
+                    let i = self.tree.push_hash(h);
+                    ack(Ok(i));
+                }
+            }
+            Err(m) => {
+                // A failed write may have left a partial frame: stop appending (fail closed)
+                // until the log is reopened, which cuts the torn tail.
+                self.failed = Some(m.clone());
+                hashes.clear();
+                for ack in acks.drain(..) {
+                    ack(Err(Error::Append(m.clone())));
+                }
+            }
+        }
+    }
+
+    fn sign_checkpoint(&mut self) -> Result<String> {
+        if let Some(m) = &self.failed {
+            return Err(Error::Append(m.clone()));
+        }
+        let cp = Checkpoint {
+            origin: self.opts.origin.clone(),
+            size: self.tree.size(),
+            root: self.tree.root(),
+        };
+        let note = self.signer.sign(&cp);
+        let mut buf = Vec::with_capacity(note.len() + HEADER);
+        frame(note.as_bytes(), &mut buf);
+        let path = self.dir.join(CHECKPOINTS_FILE);
+        self.checkpoints
+            .write_all(&buf)
+            .and_then(|_| self.checkpoints.sync_data())
+            .map_err(io_err(&path))?;
+        self.sealed = cp.size;
+        self.last_cp = Instant::now();
+        Ok(note)
+    }
+}
+
+/// The outcome of [`verify`].
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VerifyReport {
+    /// Records readable in the log.
+    pub records: u64,
+    /// Checkpoints whose signature verified.
+    pub checkpoints: u64,
+    /// Largest tree size covered by a valid checkpoint that matches the records.
+    pub sealed: u64,
+    /// Root hash (hex) of that checkpoint.
+    pub sealed_root: Option<String>,
+    /// Evidence of tampering: edits, deletions, truncation, forged or rolled-back checkpoints.
+    pub problems: Vec<String>,
+    /// Benign observations (a torn unacknowledged tail, records not yet sealed).
+    pub warnings: Vec<String>,
+}
+
+impl VerifyReport {
+    /// True when no tampering was found.
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+fn read_tree(dir: &Path, report: &mut VerifyReport) -> Result<Tree> {
+    let rpath = dir.join(RECORDS_FILE);
+    let mut tree = Tree::new();
+    match read_frames(&rpath, MAX_RECORD_BYTES, |_, p| {
+        tree.push(&p);
+        Ok(())
+    }) {
+        Ok((Tail::Clean, _)) => {}
+        Ok((Tail::Torn(off), _)) => report
+            .warnings
+            .push(format!("{}: incomplete last frame at offset {off} (a crash before acknowledgement, or truncation)", rpath.display())),
+        Err(e @ Error::Corrupt { .. }) => report.problems.push(format!("{e} (records after it are unreadable)")),
+        Err(e) => return Err(e),
+    }
+    report.records = tree.size();
+    Ok(tree)
+}
+
+/// Verifies the log in `dir` against every checkpoint signed by `verifier` in the log, plus
+/// `trusted` signed checkpoint notes kept outside the log (witnessed or exported copies), which
+/// detect a log rewritten wholesale.
+pub fn verify(dir: &Path, verifier: &NoteVerifier, trusted: &[String]) -> Result<VerifyReport> {
+    let mut report = VerifyReport::default();
+    let tree = read_tree(dir, &mut report)?;
+    let cpath = dir.join(CHECKPOINTS_FILE);
+    let mut notes: Vec<(String, String)> = Vec::new();
+    match read_frames(&cpath, MAX_NOTE_BYTES, |off, p| {
+        notes.push((
+            format!("{} offset {off}", cpath.display()),
+            String::from_utf8_lossy(&p).into_owned(),
+        ));
+        Ok(())
+    }) {
+        Ok((Tail::Clean, _)) => {}
+        Ok((Tail::Torn(off), _)) => report.warnings.push(format!(
+            "{}: incomplete last frame at offset {off}",
+            cpath.display()
+        )),
+        Err(e @ Error::Corrupt { .. }) => report.problems.push(e.to_string()),
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => report
+            .problems
+            .push(format!("{}: missing", cpath.display())),
+        Err(e) => return Err(e),
+    }
+    for (i, t) in trusted.iter().enumerate() {
+        notes.push((format!("trusted checkpoint #{}", i + 1), t.clone()));
+    }
+    let mut max_seen = 0u64;
+    for (whence, note) in &notes {
+        let cp = match verifier.open(note) {
+            Ok(cp) => cp,
+            Err(e) => {
+                report.problems.push(format!("{whence}: {e}"));
+                continue;
+            }
+        };
+        report.checkpoints += 1;
+        if !whence.starts_with("trusted") {
+            if cp.size < max_seen {
+                report.problems.push(format!(
+                    "{whence}: tree size goes back from {max_seen} to {}",
+                    cp.size
+                ));
+            }
+            max_seen = max_seen.max(cp.size);
+        }
+        match tree.root_at(cp.size) {
+            None => report.problems.push(format!(
+                "{whence}: signed checkpoint covers {} records but the log holds only {} (truncated or records deleted)",
+                cp.size,
+                tree.size()
+            )),
+            Some(root) if root != cp.root => report.problems.push(format!(
+                "{whence}: the first {} records do not hash to the signed root (a record was edited, inserted, reordered or deleted)",
+                cp.size
+            )),
+            Some(root) => {
+                if cp.size >= report.sealed {
+                    report.sealed = cp.size;
+                    report.sealed_root = Some(hex::encode(root));
+                }
+            }
+        }
+    }
+    if report.checkpoints == 0 && tree.size() > 0 {
+        report
+            .problems
+            .push("no valid signed checkpoint: nothing in the log is sealed".into());
+    } else if report.sealed < tree.size() && report.problems.is_empty() {
+        report.warnings.push(format!(
+            "{} records after the last checkpoint are not yet sealed",
+            tree.size() - report.sealed
+        ));
+    }
+    Ok(report)
+}
+
+/// An inclusion proof of one record against a signed checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InclusionProof {
+    /// Index of the record (0-based).
+    pub index: u64,
+    /// The record (UTF-8, as stored).
+    pub record: String,
+    /// Hex RFC 9162 leaf hash of the record.
+    pub leaf_hash: String,
+    /// Tree size of the checkpoint.
+    pub tree_size: u64,
+    /// Hex audit path, leaf to root.
+    pub path: Vec<String>,
+    /// The signed checkpoint note.
+    pub checkpoint: String,
+}
+
+impl InclusionProof {
+    /// Checks the proof: the checkpoint signature, the leaf hash of the record and the audit path.
+    pub fn verify(&self, verifier: &NoteVerifier) -> Result<()> {
+        let cp = verifier.open(&self.checkpoint)?;
+        let bad = |m: &str| Error::Tampered {
+            path: "proof".into(),
+            message: m.into(),
+        };
+        if cp.size != self.tree_size {
+            return Err(bad("tree size differs from the checkpoint"));
+        }
+        let leaf = leaf_hash(self.record.as_bytes());
+        if hex::encode(leaf) != self.leaf_hash {
+            return Err(bad("record does not match its leaf hash"));
+        }
+        let mut path = Vec::with_capacity(self.path.len());
+        for p in &self.path {
+            let h: Hash = hex::decode(p)
+                .ok()
+                .and_then(|v| v.try_into().ok())
+                .ok_or_else(|| bad("bad hash in path"))?;
+            path.push(h);
+        }
+        if merkle::verify_inclusion(&leaf, self.index, self.tree_size, &path, &cp.root) {
+            Ok(())
+        } else {
+            Err(bad("audit path does not lead to the signed root"))
+        }
+    }
+}
+
+/// Builds an inclusion proof for record `index` against the latest valid checkpoint covering it.
+pub fn prove(dir: &Path, verifier: &NoteVerifier, index: u64) -> Result<InclusionProof> {
+    let rpath = dir.join(RECORDS_FILE);
+    let mut tree = Tree::new();
+    let mut record = None;
+    read_frames(&rpath, MAX_RECORD_BYTES, |_, p| {
+        if tree.size() == index {
+            record = Some(String::from_utf8_lossy(&p).into_owned());
+        }
+        tree.push(&p);
+        Ok(())
+    })?;
+    let record = record.ok_or_else(|| {
+        Error::NotFound(format!(
+            "record {index} not in log of {} records",
+            tree.size()
+        ))
+    })?;
+    let cpath = dir.join(CHECKPOINTS_FILE);
+    let mut best: Option<(Checkpoint, String)> = None;
+    read_frames(&cpath, MAX_NOTE_BYTES, |_, p| {
+        let note = String::from_utf8_lossy(&p).into_owned();
+        if let Ok(cp) = verifier.open(&note) {
+            if cp.size > index
+                && tree.root_at(cp.size) == Some(cp.root)
+                && best.as_ref().is_none_or(|(b, _)| cp.size > b.size)
+            {
+                best = Some((cp, note));
+            }
+        }
+        Ok(())
+    })?;
+    let (cp, note) = best.ok_or_else(|| {
+        Error::NotFound(format!(
+            "no valid signed checkpoint covers record {index} yet"
+        ))
+    })?;
+    let path = tree
+        .inclusion_proof(index, cp.size)
+        .ok_or_else(|| Error::NotFound(format!("record {index}")))?;
+    Ok(InclusionProof {
+        index,
+        leaf_hash: hex::encode(leaf_hash(record.as_bytes())),
+        record,
+        tree_size: cp.size,
+        path: path.iter().map(hex::encode).collect(),
+        checkpoint: note,
+    })
+}
+
+/// Reads the verifier key stored in the log directory at creation.
+pub fn stored_verifier(dir: &Path) -> Result<NoteVerifier> {
+    let p = dir.join(PUBKEY_FILE);
+    let mut s = String::new();
+    File::open(&p)
+        .and_then(|mut f| f.read_to_string(&mut s))
+        .map_err(io_err(&p))?;
+    NoteVerifier::parse(&s)
+}
+
+/// Reads record `index` of the log (for display).
+pub fn read_record(dir: &Path, index: u64) -> Result<Vec<u8>> {
+    let rpath = dir.join(RECORDS_FILE);
+    let mut i = 0u64;
+    let mut out = None;
+    read_frames(&rpath, MAX_RECORD_BYTES, |_, p| {
+        if i == index {
+            out = Some(p);
+        }
+        i += 1;
+        Ok(())
+    })?;
+    out.ok_or_else(|| Error::NotFound(format!("record {index} not in log of {i} records")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signer() -> Signer {
+        Signer::generate("test.lantern/audit").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn fill(dir: &Path, s: &Signer, n: usize) -> Vec<u64> {
+        let opts = LogOptions {
+            checkpoint_every: 10,
+            ..LogOptions::default()
+        };
+        let log = LocalLog::open(
+            dir,
+            Signer::parse(&s.to_private_string()).unwrap_or_else(|e| panic!("{e}")),
+            opts,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let idx = (0..n)
+            .map(|i| {
+                log.append_blocking(format!("{{\"n\":{i}}}").into_bytes())
+                    .unwrap_or(u64::MAX)
+            })
+            .collect();
+        drop(log);
+        idx
+    }
+
+    /// Rewrites one record frame in place with a valid CRC (an attacker with write access).
+    fn rewrite(dir: &Path, index: usize, payload: &[u8]) {
+        let p = dir.join(RECORDS_FILE);
+        let mut frames = Vec::new();
+        read_frames(&p, MAX_RECORD_BYTES, |_, f| {
+            frames.push(f);
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        frames[index] = payload.to_vec();
+        let mut buf = Vec::new();
+        for f in &frames {
+            frame(f, &mut buf);
+        }
+        std::fs::write(&p, buf).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn append_verify_prove_roundtrip() {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let s = signer();
+        let idx = fill(d.path(), &s, 25);
+        assert_eq!(idx, (0..25).collect::<Vec<u64>>());
+        let rep = verify(d.path(), &s.verifier(), &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(rep.ok(), "{rep:?}");
+        assert_eq!((rep.records, rep.sealed), (25, 25));
+        assert!(rep.checkpoints >= 3);
+        let proof = prove(d.path(), &s.verifier(), 17).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(proof.record, "{\"n\":17}");
+        assert_eq!(proof.tree_size, 25);
+        assert!(proof.verify(&s.verifier()).is_ok());
+        let mut forged = proof.clone();
+        forged.record = "{\"n\":18}".into();
+        forged.leaf_hash = hex::encode(leaf_hash(forged.record.as_bytes()));
+        assert!(forged.verify(&s.verifier()).is_err());
+        // reopening continues the same tree
+        let more = fill(d.path(), &s, 2);
+        assert_eq!(more, vec![25, 26]);
+        assert!(verify(d.path(), &s.verifier(), &[])
+            .map(|r| r.ok())
+            .unwrap_or(false));
+    }
+
+    #[test]
+    fn edit_with_valid_crc_is_detected() {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let s = signer();
+        fill(d.path(), &s, 20);
+        rewrite(d.path(), 3, b"{\"n\":333}");
+        let rep = verify(d.path(), &s.verifier(), &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!rep.ok());
+        assert!(
+            rep.problems
+                .iter()
+                .any(|p| p.contains("do not hash to the signed root")),
+            "{rep:?}"
+        );
+        // and the writer refuses to reopen a log that contradicts its checkpoint
+        assert!(matches!(
+            LocalLog::open(
+                d.path(),
+                Signer::parse(&s.to_private_string()).unwrap_or_else(|e| panic!("{e}")),
+                LogOptions::default()
+            ),
+            Err(Error::Tampered { .. })
+        ));
+    }
+
+    #[test]
+    fn truncation_and_deletion_are_detected() {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let s = signer();
+        fill(d.path(), &s, 20);
+        let p = d.path().join(RECORDS_FILE);
+        let len = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+        // cut exactly two whole frames off the end
+        let frame_len = (HEADER + "{\"n\":19}".len()) as u64 * 2;
+        let f = OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .unwrap_or_else(|e| panic!("{e}"));
+        f.set_len(len - frame_len).unwrap_or_else(|e| panic!("{e}"));
+        let rep = verify(d.path(), &s.verifier(), &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            rep.problems
+                .iter()
+                .any(|m| m.contains("covers 20 records but the log holds only 18")),
+            "{rep:?}"
+        );
+    }
+
+    #[test]
+    fn corrupt_middle_frame_and_forged_checkpoint_are_problems() {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let s = signer();
+        fill(d.path(), &s, 12);
+        let p = d.path().join(RECORDS_FILE);
+        let mut bytes = std::fs::read(&p).unwrap_or_default();
+        bytes[HEADER + 2] ^= 0x20;
+        std::fs::write(&p, &bytes).unwrap_or_else(|e| panic!("{e}"));
+        let rep = verify(d.path(), &s.verifier(), &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            rep.problems
+                .iter()
+                .any(|m| m.contains("corrupt frame at offset 0")),
+            "{rep:?}"
+        );
+        // a checkpoint signed by another key is rejected
+        let other = signer();
+        let note = other.sign(&Checkpoint {
+            origin: "x".into(),
+            size: 1,
+            root: [0; 32],
+        });
+        let rep = verify(d.path(), &s.verifier(), &[note]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            rep.problems
+                .iter()
+                .any(|m| m.contains("trusted checkpoint #1: bad signature")),
+            "{rep:?}"
+        );
+    }
+
+    #[test]
+    fn wholesale_rewrite_is_caught_by_a_trusted_checkpoint() {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let s = signer();
+        fill(d.path(), &s, 5);
+        let (tx, rx) = mpsc::channel();
+        {
+            let log = LocalLog::open(
+                d.path(),
+                Signer::parse(&s.to_private_string()).unwrap_or_else(|e| panic!("{e}")),
+                LogOptions::default(),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            tx.send(log.checkpoint().unwrap_or_default()).unwrap_or(());
+        }
+        let exported = rx.recv().unwrap_or_default();
+        // the attacker holds the key, deletes the log and writes a different history
+        std::fs::remove_dir_all(d.path()).unwrap_or(());
+        fill(d.path(), &s, 1);
+        rewrite(d.path(), 0, b"{\"n\":\"forged\"}");
+        std::fs::remove_file(d.path().join(CHECKPOINTS_FILE)).unwrap_or(());
+        fill(d.path(), &s, 5);
+        assert!(verify(d.path(), &s.verifier(), &[])
+            .map(|r| r.ok())
+            .unwrap_or(false));
+        let rep = verify(d.path(), &s.verifier(), &[exported]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            rep.problems
+                .iter()
+                .any(|m| m.contains("trusted checkpoint #1")),
+            "{rep:?}"
+        );
+    }
+
+    #[test]
+    fn torn_tail_is_cut_on_reopen() {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let s = signer();
+        fill(d.path(), &s, 3);
+        let p = d.path().join(RECORDS_FILE);
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .unwrap_or_else(|e| panic!("{e}"));
+        f.write_all(&[200, 0, 0, 0, 1, 2])
+            .unwrap_or_else(|e| panic!("{e}"));
+        drop(f);
+        let rep = verify(d.path(), &s.verifier(), &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            rep.ok()
+                && rep
+                    .warnings
+                    .iter()
+                    .any(|w| w.contains("incomplete last frame")),
+            "{rep:?}"
+        );
+        assert_eq!(fill(d.path(), &s, 1), vec![3]);
+        let rep = verify(d.path(), &s.verifier(), &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(rep.ok() && rep.warnings.is_empty(), "{rep:?}");
+    }
+}
