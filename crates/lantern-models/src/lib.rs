@@ -1,1 +1,764 @@
-//! Static analysis of model files (pickle, PyTorch, joblib, NumPy, Keras, ONNX, GGUF, safetensors, TensorFlow) for unsafe serialized code, never executing or unpickling
+//! Static analysis of model files (pickle, PyTorch, joblib, NumPy, Keras, ONNX, GGUF,
+//! safetensors, TensorFlow) for unsafe serialized code, never executing or unpickling.
+//!
+//! Entry points: [`detect`] sniffs a blob's format from its first bytes, [`scan_bytes`] scans an
+//! in-memory blob and [`scan_path`] a file on disk with seeks (reading pickles and headers, never
+//! tensor data). Import classification is data: `policy/pickle.toml`, extended by [`Policy`].
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod pickle;
+pub mod policy;
+pub mod source;
+pub mod zip;
+
+mod numpy;
+mod tar;
+
+pub use policy::{Policy, Verdict};
+
+use lantern_core::{Category, Finding, Location, Severity, Warning};
+use source::{FileSource, Mem, Source};
+use std::collections::BTreeMap;
+use std::io::Read;
+
+/// Largest pickle (or other metadata member) read into memory.
+const MAX_MEMBER: u64 = 512 * 1024 * 1024;
+/// Largest output of a decompressed joblib stream.
+const MAX_INFLATE: u64 = 1024 * 1024 * 1024;
+/// Nesting of containers inside containers.
+const MAX_DEPTH: u32 = 4;
+/// Bytes given to [`detect`].
+pub const HEAD_LEN: usize = 64 * 1024;
+
+/// Errors of the model scanner's parsers (reported as warnings, never aborting a run).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file involved.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The file is not a valid instance of its format.
+    #[error("{path}: malformed {format} at offset {offset}: {message}")]
+    Malformed {
+        /// The file involved.
+        path: String,
+        /// Format name.
+        format: &'static str,
+        /// Byte offset of the problem.
+        offset: u64,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A model file format recognised by [`detect`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ModelFormat {
+    /// A raw pickle stream (`.pkl`, legacy `.pt`/`.bin`, uncompressed joblib).
+    Pickle,
+    /// A PyTorch zip checkpoint (`archive/data.pkl` + storages), also TorchScript.
+    TorchZip,
+    /// The legacy PyTorch tar format (`sys_info`, `pickle`, `storages`, `tensors`).
+    TorchTar,
+    /// A compressed joblib file (zlib, gzip, xz, lz4 magic with a pickle inside).
+    Joblib,
+    /// A NumPy `.npy` array.
+    Numpy,
+    /// A NumPy `.npz` archive (zip of `.npy`).
+    Npz,
+    /// A Keras v3 `.keras` zip (`config.json`, `model.weights.h5`).
+    KerasZip,
+    /// HDF5 (Keras `.h5`).
+    Hdf5,
+    /// TensorFlow SavedModel protobuf (`saved_model.pb`).
+    SavedModel,
+    /// ONNX protobuf.
+    Onnx,
+    /// GGUF (llama.cpp).
+    Gguf,
+    /// safetensors.
+    Safetensors,
+}
+
+impl ModelFormat {
+    /// Short lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelFormat::Pickle => "pickle",
+            ModelFormat::TorchZip => "pytorch-zip",
+            ModelFormat::TorchTar => "pytorch-tar",
+            ModelFormat::Joblib => "joblib",
+            ModelFormat::Numpy => "npy",
+            ModelFormat::Npz => "npz",
+            ModelFormat::KerasZip => "keras",
+            ModelFormat::Hdf5 => "hdf5",
+            ModelFormat::SavedModel => "savedmodel",
+            ModelFormat::Onnx => "onnx",
+            ModelFormat::Gguf => "gguf",
+            ModelFormat::Safetensors => "safetensors",
+        }
+    }
+}
+
+/// Findings and warnings of one scan.
+#[derive(Debug, Clone, Default)]
+pub struct ModelReport {
+    /// Findings, `Category::Model`.
+    pub findings: Vec<Finding>,
+    /// Inputs that could not be fully analysed.
+    pub warnings: Vec<Warning>,
+}
+
+impl ModelReport {
+    fn warn(&mut self, loc: &Location, msg: impl Into<String>) {
+        self.warnings.push(Warning::new(loc.path.clone(), msg));
+    }
+
+    fn finding(
+        &mut self,
+        rule: &str,
+        title: &str,
+        sev: Severity,
+        loc: Location,
+        detail: impl Into<String>,
+    ) -> &mut Finding {
+        self.findings
+            .push(Finding::new(rule, title, Category::Model, sev, loc).with_detail(detail));
+        let n = self.findings.len() - 1;
+        &mut self.findings[n]
+    }
+}
+
+fn ext(name: &str) -> String {
+    let base = name.rsplit(['/', '!', '\\']).next().unwrap_or(name);
+    base.rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+const PICKLE_EXTS: &[&str] = &[
+    "pkl", "pickle", "pt", "pth", "bin", "ckpt", "joblib", "dat", "data", "model", "sav", "p",
+    "mar", "pck", "pcl", "db",
+];
+
+fn looks_like_proto0_pickle(head: &[u8]) -> bool {
+    // A protocol 0/1 stream that starts with GLOBAL `c<module>\n<name>\n` or with a MARK/
+    // container opcode followed by a GLOBAL.
+    let body = match head.first() {
+        Some(b'c') => &head[1..],
+        Some(b'(') | Some(b'}') | Some(b']') if head.get(1) == Some(&b'c') => &head[2..],
+        _ => return false,
+    };
+    let mut lines = body.splitn(3, |&b| b == b'\n');
+    let ident = |l: Option<&[u8]>| {
+        l.is_some_and(|l| {
+            !l.is_empty()
+                && l.len() < 200
+                && l.iter()
+                    .all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.')
+        })
+    };
+    ident(lines.next()) && ident(lines.next()) && lines.next().is_some()
+}
+
+/// Sniff a blob's model format from its first bytes (`head`, up to 64 KiB); `name` (the display
+/// path) is a hint only, used for formats without a magic number.
+pub fn detect(head: &[u8], name: &str) -> Option<ModelFormat> {
+    let e = ext(name);
+    let lname = name.to_ascii_lowercase();
+    if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
+        let has = |s: &[u8]| memchr::memmem::find(head, s).is_some();
+        if has(b"data.pkl") || has(b"constants.pkl") {
+            return Some(ModelFormat::TorchZip);
+        }
+        let first_name = head
+            .get(
+                30..30
+                    + u16::from_le_bytes([head.get(26).copied()?, head.get(27).copied()?]) as usize,
+            )
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .unwrap_or_default();
+        if first_name.ends_with(".npy") {
+            return Some(ModelFormat::Npz);
+        }
+        if e == "keras" || has(b"model.weights.h5") {
+            return Some(ModelFormat::KerasZip);
+        }
+        if e == "npz" {
+            return Some(ModelFormat::Npz);
+        }
+        if PICKLE_EXTS.contains(&e.as_str()) || has(b".pkl") {
+            return Some(ModelFormat::TorchZip);
+        }
+        return None;
+    }
+    if head.starts_with(numpy::MAGIC) {
+        return Some(ModelFormat::Numpy);
+    }
+    if head.starts_with(b"\x89HDF\r\n\x1a\n") {
+        return Some(ModelFormat::Hdf5);
+    }
+    if head.starts_with(b"GGUF") {
+        return Some(ModelFormat::Gguf);
+    }
+    if tar::is_tar_header(head) {
+        let has = |s: &[u8]| memchr::memmem::find(head.get(..512)?, s).map(|_| ());
+        if has(b"sys_info").is_some()
+            || has(b"pickle").is_some()
+            || has(b"storages").is_some()
+            || has(b"tensors").is_some()
+        {
+            return Some(ModelFormat::TorchTar);
+        }
+        return None;
+    }
+    if head.len() >= 10 && head[8] == b'{' && matches!(head[9], b'"' | b' ' | b'\n' | b'}') {
+        let n = u64::from_le_bytes([
+            head[0], head[1], head[2], head[3], head[4], head[5], head[6], head[7],
+        ]);
+        if (2..(1 << 40)).contains(&n) {
+            return Some(ModelFormat::Safetensors);
+        }
+    }
+    if head.len() >= 2 && head[0] == 0x80 && (2..=5).contains(&head[1]) {
+        return Some(ModelFormat::Pickle);
+    }
+    if looks_like_proto0_pickle(head) {
+        return Some(ModelFormat::Pickle);
+    }
+    let compressed = head.starts_with(b"\x1f\x8b")
+        || head.starts_with(b"\xfd7zXZ\x00")
+        || head.starts_with(b"\x04\x22\x4d\x18")
+        || head.starts_with(b"ZF")
+        || (head.len() >= 2 && head[0] == 0x78 && matches!(head[1], 0x01 | 0x5e | 0x9c | 0xda));
+    if compressed
+        && (e == "joblib" || e == "pkl" || e == "z" || e == "gz" && lname.contains(".pkl"))
+    {
+        return Some(ModelFormat::Joblib);
+    }
+    if e == "pkl" || e == "pickle" || e == "joblib" {
+        if let Some(&b) = head.first() {
+            if b"(}]).cNKJIVSX".contains(&b) {
+                return Some(ModelFormat::Pickle);
+            }
+        }
+    }
+    None
+}
+
+/// Scan an in-memory blob (an archive member or a small file).
+pub fn scan_bytes(data: &[u8], loc: &Location, policy: &Policy) -> ModelReport {
+    let mut rep = ModelReport::default();
+    scan_source(&Mem(data), loc, policy, 0, &mut rep);
+    rep
+}
+
+/// Scan a file on disk with seeks: for big checkpoints only the pickles and headers are read,
+/// never the tensor data.
+pub fn scan_path(path: &std::path::Path, loc: &Location, policy: &Policy) -> ModelReport {
+    let mut rep = ModelReport::default();
+    match FileSource::open(path) {
+        Ok(src) => scan_source(&src, loc, policy, 0, &mut rep),
+        Err(e) => rep.warn(loc, format!("cannot read: {e}")),
+    }
+    rep
+}
+
+fn scan_source(
+    src: &dyn Source,
+    loc: &Location,
+    policy: &Policy,
+    depth: u32,
+    rep: &mut ModelReport,
+) {
+    if depth > MAX_DEPTH {
+        rep.warn(
+            loc,
+            format!("nesting deeper than {MAX_DEPTH} levels not scanned"),
+        );
+        return;
+    }
+    let head = match src.read_at(0, HEAD_LEN) {
+        Ok(h) => h,
+        Err(e) => {
+            rep.warn(loc, format!("cannot read: {e}"));
+            return;
+        }
+    };
+    let Some(fmt) = detect(&head, &loc.path) else {
+        return;
+    };
+    match fmt {
+        ModelFormat::Pickle => scan_pickle_source(src, loc, policy, depth, rep),
+        ModelFormat::TorchZip | ModelFormat::Npz | ModelFormat::KerasZip => {
+            scan_zip(src, loc, policy, depth, fmt, rep)
+        }
+        ModelFormat::TorchTar => scan_tar(src, loc, policy, depth, rep),
+        ModelFormat::Joblib => scan_joblib(src, loc, policy, rep),
+        ModelFormat::Numpy => scan_npy(src, loc, policy, rep),
+        ModelFormat::Hdf5
+        | ModelFormat::SavedModel
+        | ModelFormat::Onnx
+        | ModelFormat::Gguf
+        | ModelFormat::Safetensors => {}
+    }
+}
+
+fn read_all(src: &dyn Source, loc: &Location, rep: &mut ModelReport) -> Option<Vec<u8>> {
+    if let Some(s) = src.as_slice() {
+        return Some(s.to_vec());
+    }
+    if src.len() > MAX_MEMBER {
+        rep.warn(
+            loc,
+            format!("{} bytes is over the {MAX_MEMBER}-byte limit for a pickle; only the first part scanned", src.len()),
+        );
+    }
+    match src.read_at(0, src.len().min(MAX_MEMBER) as usize) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            rep.warn(loc, format!("cannot read: {e}"));
+            None
+        }
+    }
+}
+
+fn scan_pickle_source(
+    src: &dyn Source,
+    loc: &Location,
+    policy: &Policy,
+    depth: u32,
+    rep: &mut ModelReport,
+) {
+    let Some(data) = read_all(src, loc, rep) else {
+        return;
+    };
+    let a = pickle::analyse(&data);
+    pickle_findings(&a, loc, policy, rep);
+    // Polyglot: a pickle that is also a zip (torch.load unpickles it, zip-aware scanners
+    // look only at the members), or a zip whose members are scanned by other tools.
+    if zip::has_eocd(src) {
+        let mut f = Finding::new(
+            "model.polyglot",
+            "File is both a pickle and a zip archive",
+            Category::Model,
+            Severity::Medium,
+            loc.clone(),
+        );
+        f.detail = Some("pickle stream followed by a zip archive".into());
+        rep.findings.push(f);
+        scan_zip(src, loc, policy, depth, ModelFormat::TorchZip, rep);
+    }
+}
+
+/// Turn a pickle analysis into findings at `loc` (offsets set per import).
+pub fn pickle_findings(
+    a: &pickle::Analysis,
+    loc: &Location,
+    policy: &Policy,
+    rep: &mut ModelReport,
+) {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for imp in &a.imports {
+        let full = imp.full_name();
+        if let Some(&i) = seen.get(&full) {
+            if let Some(f) = rep.findings.get_mut(i) {
+                let n = f
+                    .properties
+                    .get("occurrences")
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or(1);
+                f.properties
+                    .insert("occurrences".into(), serde_json::json!(n + 1));
+                if f.detail
+                    .as_deref()
+                    .is_some_and(|d| d.starts_with("import "))
+                {
+                    if let Some(c) = &imp.call {
+                        f.detail = Some(c.clone());
+                    }
+                }
+            }
+            continue;
+        }
+        let at = Location {
+            offset: Some(imp.offset),
+            ..loc.clone()
+        };
+        let detail = imp.call.clone().unwrap_or_else(|| format!("import {full}"));
+        let (rule, title, sev, family) = match policy.classify(&imp.module, &imp.name) {
+            Verdict::Allowed => continue,
+            Verdict::Dangerous { family, reason } => (
+                "pickle.dangerous-call",
+                "Pickle calls a dangerous callable on load",
+                Severity::Critical,
+                Some((family, reason)),
+            ),
+            Verdict::Unknown => (
+                "pickle.unknown-global",
+                "Pickle imports a callable outside the allowlist",
+                Severity::High,
+                None,
+            ),
+        };
+        seen.insert(full.clone(), rep.findings.len());
+        let f = rep.finding(rule, title, sev, at, detail);
+        f.properties
+            .insert("global".into(), serde_json::json!(full));
+        f.properties
+            .insert("called".into(), serde_json::json!(imp.call.is_some()));
+        if imp.nested {
+            f.properties
+                .insert("nested".into(), serde_json::json!(true));
+        }
+        if let Some((family, reason)) = family {
+            f.properties
+                .insert("family".into(), serde_json::json!(family));
+            f.properties
+                .insert("reason".into(), serde_json::json!(reason));
+        }
+    }
+    for issue in &a.issues {
+        match issue {
+            pickle::Issue::Malformed { offset, message } => {
+                rep.finding(
+                    "pickle.malformed",
+                    "Pickle stream is malformed (opcodes before the error run on load)",
+                    Severity::Medium,
+                    Location {
+                        offset: Some(*offset),
+                        ..loc.clone()
+                    },
+                    format!("at offset {offset}: {message}"),
+                );
+            }
+            pickle::Issue::Unresolved { offset, operands } => {
+                rep.finding(
+                    "pickle.unresolved-global",
+                    "Pickle imports a name computed at load time",
+                    Severity::Critical,
+                    Location {
+                        offset: Some(*offset),
+                        ..loc.clone()
+                    },
+                    format!("STACK_GLOBAL {operands}"),
+                );
+            }
+            pickle::Issue::Extension { offset, code } => {
+                rep.finding(
+                    "pickle.extension-code",
+                    "Pickle imports through the copyreg extension registry",
+                    Severity::High,
+                    Location {
+                        offset: Some(*offset),
+                        ..loc.clone()
+                    },
+                    format!("EXT code {code}"),
+                );
+            }
+        }
+    }
+}
+
+/// Whether a member of a torch zip is tensor storage (never read).
+fn is_storage(name: &str) -> bool {
+    let mut parts = name.rsplit('/');
+    let last = parts.next().unwrap_or("");
+    let parent = parts.next().unwrap_or("");
+    (parent == "data" && !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()))
+        || name.contains("/.data/")
+        || last == "byteorder"
+        || last == "version"
+        || last == ".format_version"
+        || last == ".storage_alignment"
+        || last == "serialization_id"
+}
+
+fn scan_zip(
+    src: &dyn Source,
+    loc: &Location,
+    policy: &Policy,
+    depth: u32,
+    fmt: ModelFormat,
+    rep: &mut ModelReport,
+) {
+    let ar = zip::read_archive(src);
+    for p in &ar.problems {
+        rep.warn(loc, format!("zip: {p}"));
+    }
+    if ar.recovered && !ar.entries.is_empty() {
+        rep.finding(
+            "zip.broken-central-directory",
+            "Archive has no usable central directory (torch still loads it)",
+            Severity::Medium,
+            loc.clone(),
+            format!("{} members recovered from local headers", ar.entries.len()),
+        );
+    }
+    if ar.prefix > 0 && fmt != ModelFormat::Pickle {
+        // Data before the first member: torch sniffs the first bytes and may unpickle them.
+        if let Ok(prefix) = src.read_at(0, ar.prefix.min(MAX_MEMBER) as usize) {
+            if detect(&prefix, "prefix.pkl") == Some(ModelFormat::Pickle) {
+                rep.finding(
+                    "model.polyglot",
+                    "File is both a pickle and a zip archive",
+                    Severity::Medium,
+                    loc.clone(),
+                    format!("{} bytes of pickle before the zip archive", ar.prefix),
+                );
+                pickle_findings(&pickle::analyse(&prefix), loc, policy, rep);
+            }
+        }
+    }
+    for e in &ar.entries {
+        let names: Vec<&str> = std::iter::once(e.name.as_str())
+            .chain(e.local_name.as_deref())
+            .collect();
+        if let Some(ln) = &e.local_name {
+            rep.finding(
+                "zip.name-mismatch",
+                "Member name differs between central directory and local header",
+                Severity::Medium,
+                loc.child(&e.name),
+                format!("central `{}`, local `{}`", e.name, ln),
+            );
+        }
+        if e.flags & 0x0001 != 0 && !ar.recovered {
+            rep.finding(
+                "zip.odd-flags",
+                "Member is flagged encrypted but is readable (torch ignores the flag)",
+                Severity::Low,
+                loc.child(&e.name),
+                format!("general-purpose flags 0x{:04x}", e.flags),
+            );
+        }
+        let mloc = loc.child(&e.name);
+        let is_pkl = names
+            .iter()
+            .any(|n| n.ends_with(".pkl") || n.ends_with(".pickle"));
+        if !is_pkl && names.iter().all(|n| is_storage(n)) {
+            continue;
+        }
+        if e.name.ends_with('/') {
+            continue;
+        }
+        if is_pkl {
+            match zip::read_entry(src, e, MAX_MEMBER) {
+                Ok(data) => {
+                    let a = pickle::analyse(&data);
+                    pickle_findings(&a, &mloc, policy, rep);
+                }
+                Err(err) => rep.warn(&mloc, format!("cannot read member: {err}")),
+            }
+            continue;
+        }
+        // Other members: nested models (npy in npz, pickles under other names, archives).
+        let head = match zip::read_entry(src, e, MAX_MEMBER) {
+            Ok(d) => d,
+            Err(err) => {
+                rep.warn(&mloc, format!("cannot read member: {err}"));
+                continue;
+            }
+        };
+        let _ = fmt;
+        scan_source(&Mem(&head), &mloc, policy, depth + 1, rep);
+    }
+}
+
+fn scan_tar(src: &dyn Source, loc: &Location, policy: &Policy, depth: u32, rep: &mut ModelReport) {
+    let (members, problems) = tar::list(src);
+    for p in problems {
+        rep.warn(loc, format!("tar: {p}"));
+    }
+    for m in members {
+        let mloc = loc.child(&m.name);
+        let base = m.name.rsplit('/').next().unwrap_or(&m.name);
+        let len = m.size.min(MAX_MEMBER) as usize;
+        if matches!(base, "pickle" | "sys_info" | "storages" | "tensors") {
+            // `storages` and `tensors` start with pickles followed by raw data: read the
+            // pickles only (the analyser stops at the first non-pickle byte).
+            let cap = if base == "storages" || base == "tensors" {
+                len.min(16 * 1024 * 1024)
+            } else {
+                len
+            };
+            match src.read_at(m.offset, cap) {
+                Ok(data) => pickle_findings(&pickle::analyse(&data), &mloc, policy, rep),
+                Err(e) => rep.warn(&mloc, format!("cannot read member: {e}")),
+            }
+            continue;
+        }
+        match src.read_at(m.offset, len) {
+            Ok(data) => scan_source(&Mem(&data), &mloc, policy, depth + 1, rep),
+            Err(e) => rep.warn(&mloc, format!("cannot read member: {e}")),
+        }
+    }
+}
+
+fn scan_joblib(src: &dyn Source, loc: &Location, policy: &Policy, rep: &mut ModelReport) {
+    let Some(data) = read_all(src, loc, rep) else {
+        return;
+    };
+    let mut out = Vec::new();
+    let res = if data.starts_with(b"\x1f\x8b") {
+        flate2::read::GzDecoder::new(&data[..])
+            .take(MAX_INFLATE + 1)
+            .read_to_end(&mut out)
+    } else if data.first() == Some(&0x78) {
+        flate2::read::ZlibDecoder::new(&data[..])
+            .take(MAX_INFLATE + 1)
+            .read_to_end(&mut out)
+    } else if data.starts_with(b"ZF") {
+        // joblib < 0.10: `ZF` + 19-char hex length + zlib stream.
+        let body = data.get(21..).unwrap_or(&[]);
+        flate2::read::ZlibDecoder::new(body)
+            .take(MAX_INFLATE + 1)
+            .read_to_end(&mut out)
+    } else {
+        rep.warn(
+            loc,
+            "joblib: xz/lz4 compression is not supported; not scanned",
+        );
+        return;
+    };
+    if let Err(e) = res {
+        if out.is_empty() {
+            rep.warn(loc, format!("joblib: decompression failed: {e}"));
+            return;
+        }
+        rep.warn(loc, format!("joblib: decompression stopped early: {e}"));
+    }
+    if out.len() as u64 > MAX_INFLATE {
+        rep.warn(
+            loc,
+            format!("joblib: inflates past {MAX_INFLATE} bytes; truncated"),
+        );
+        out.truncate(MAX_INFLATE as usize);
+    }
+    pickle_findings(&pickle::analyse(&out), loc, policy, rep);
+}
+
+fn scan_npy(src: &dyn Source, loc: &Location, policy: &Policy, rep: &mut ModelReport) {
+    let head = match src.read_at(0, HEAD_LEN) {
+        Ok(h) => h,
+        Err(e) => {
+            rep.warn(loc, format!("cannot read: {e}"));
+            return;
+        }
+    };
+    let h = match numpy::parse_header(&head) {
+        Ok(h) => h,
+        Err(e) => {
+            rep.finding(
+                "numpy.malformed",
+                "NumPy file header is malformed",
+                Severity::Low,
+                loc.clone(),
+                e,
+            );
+            return;
+        }
+    };
+    if h.object {
+        // Object arrays are a pickle after the header: np.load(allow_pickle=True) runs it.
+        let len = src.len().saturating_sub(h.data_offset).min(MAX_MEMBER) as usize;
+        match src.read_at(h.data_offset, len) {
+            Ok(body) => {
+                let mut a = pickle::analyse(&body);
+                for i in &mut a.imports {
+                    i.offset += h.data_offset;
+                }
+                for is in &mut a.issues {
+                    match is {
+                        pickle::Issue::Malformed { offset, .. }
+                        | pickle::Issue::Unresolved { offset, .. }
+                        | pickle::Issue::Extension { offset, .. } => *offset += h.data_offset,
+                    }
+                }
+                rep.finding(
+                    "numpy.object-array",
+                    "NumPy array of Python objects (loading needs allow_pickle=True)",
+                    Severity::Info,
+                    loc.clone(),
+                    format!("descr {}", h.descr),
+                );
+                pickle_findings(&a, loc, policy, rep);
+            }
+            Err(e) => rep.warn(loc, format!("cannot read: {e}")),
+        }
+        return;
+    }
+    if let Some(item) = h.itemsize {
+        let count = h.shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
+        let want = count.and_then(|c| c.checked_mul(item));
+        let have = src.len().saturating_sub(h.data_offset);
+        if want != Some(have) {
+            rep.finding(
+                "numpy.inconsistent",
+                "NumPy data size does not match its shape and dtype",
+                Severity::Low,
+                loc.clone(),
+                format!(
+                    "shape {:?} of {} needs {} bytes, file has {have}",
+                    h.shape,
+                    h.descr,
+                    want.map(|w| w.to_string())
+                        .unwrap_or_else(|| "overflowing".into())
+                ),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detect_by_magic_not_extension() {
+        assert_eq!(
+            detect(b"\x80\x02}q\x00.", "weights.txt"),
+            Some(ModelFormat::Pickle)
+        );
+        assert_eq!(
+            detect(b"cos\nsystem\n(S'id'\ntR.", "x"),
+            Some(ModelFormat::Pickle)
+        );
+        assert_eq!(
+            detect(b"GGUF\x03\x00\x00\x00", "a"),
+            Some(ModelFormat::Gguf)
+        );
+        assert_eq!(detect(b"\x93NUMPY\x01\x00", "a"), Some(ModelFormat::Numpy));
+        assert_eq!(detect(b"hello world", "a.txt"), None);
+        assert_eq!(detect(b"(lp0\n.", "a.txt"), None);
+    }
+
+    #[test]
+    fn scan_bytes_reports_dangerous_call_with_offset() {
+        let loc = Location::path("evil.pkl");
+        let r = scan_bytes(
+            b"\x80\x02cos\nsystem\nX\x02\x00\x00\x00id\x85R.",
+            &loc,
+            &Policy::default(),
+        );
+        assert_eq!(r.findings.len(), 1);
+        let f = &r.findings[0];
+        assert_eq!(f.rule_id, "pickle.dangerous-call");
+        assert_eq!(f.severity, Severity::Critical);
+        assert_eq!(f.detail.as_deref(), Some("os.system(\"id\")"));
+        assert_eq!(f.locations[0].offset, Some(2));
+    }
+
+    #[test]
+    fn storage_names() {
+        assert!(is_storage("archive/data/0"));
+        assert!(is_storage("archive/version"));
+        assert!(!is_storage("archive/data.pkl"));
+        assert!(!is_storage("archive/code/x.py"));
+    }
+}

@@ -1,0 +1,1129 @@
+//! Static pickle analyser: a symbolic stack machine over every opcode of protocols 0-5 that
+//! resolves imports and reconstructs calls without importing or executing anything.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::rc::Rc;
+
+/// Maximum number of memo entries kept; more is a memo bomb.
+const MAX_MEMO: usize = 1 << 20;
+/// Maximum stack depth.
+const MAX_STACK: usize = 1 << 20;
+/// Items kept per list/dict/set/tuple (the rest is counted, not stored).
+const MAX_ITEMS: usize = 256;
+/// Characters kept of a string value.
+const MAX_STR: usize = 4096;
+/// Nesting depth for pickles found inside bytes values.
+const MAX_NESTED_DEPTH: u32 = 3;
+/// Characters of a rendered call.
+const RENDER_BUDGET: usize = 400;
+/// Imports recorded per stream (a benign checkpoint needs a handful).
+const MAX_IMPORTS: usize = 100_000;
+
+/// One import (GLOBAL, STACK_GLOBAL, INST) made by the pickle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    /// Module, Python 2 names mapped to Python 3.
+    pub module: String,
+    /// Qualified name inside the module (may contain dots with protocol 4).
+    pub name: String,
+    /// Offset of the importing opcode in the analysed buffer.
+    pub offset: u64,
+    /// The first reconstructed call of this import, e.g. `os.system("id")`.
+    pub call: Option<String>,
+    /// Set when the import is in a pickle nested inside a bytes value.
+    pub nested: bool,
+}
+
+impl Import {
+    /// `module.name`.
+    pub fn full_name(&self) -> String {
+        format!("{}.{}", self.module, self.name)
+    }
+}
+
+/// A problem other than an import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Issue {
+    /// The stream is broken at `offset`; what came before may already have run.
+    Malformed {
+        /// Offset of the failing opcode.
+        offset: u64,
+        /// What is wrong, lower case.
+        message: String,
+    },
+    /// STACK_GLOBAL whose module or name is not a literal string (computed at load time).
+    Unresolved {
+        /// Offset of the opcode.
+        offset: u64,
+        /// Rendering of the operands.
+        operands: String,
+    },
+    /// EXT1/EXT2/EXT4: import through the copyreg extension registry.
+    Extension {
+        /// Offset of the opcode.
+        offset: u64,
+        /// The extension code.
+        code: u32,
+    },
+}
+
+/// Result of analysing a pickle stream.
+#[derive(Debug, Clone, Default)]
+pub struct Analysis {
+    /// Imports in order of appearance.
+    pub imports: Vec<Import>,
+    /// Structural problems and dynamic imports.
+    pub issues: Vec<Issue>,
+    /// Number of pickles found one after another in the stream.
+    pub pickles: usize,
+    /// Opcodes executed symbolically.
+    pub opcodes: u64,
+    /// Highest protocol seen (PROTO opcode).
+    pub protocol: u8,
+    /// Bytes consumed by the recognised pickles (where the last STOP ended).
+    pub end: u64,
+}
+
+/// A symbolic value on the stack.
+#[derive(Debug, Clone)]
+enum V {
+    None,
+    Bool(bool),
+    Int(i64),
+    BigInt(usize),
+    Float(f64),
+    Str(Rc<str>),
+    Bytes(usize, Rc<[u8]>),
+    Tuple(Rc<Vec<V>>),
+    List(Rc<RefCell<Vec<V>>>),
+    Dict(Rc<RefCell<Vec<(V, V)>>>),
+    Set(Rc<RefCell<Vec<V>>>),
+    Global(usize),
+    Call(Rc<CallV>),
+    PersId(Rc<V>),
+    Ext(u32),
+    Buffer,
+    Unknown,
+}
+
+#[derive(Debug)]
+struct CallV {
+    func: V,
+    args: V,
+    kind: CallKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallKind {
+    Call,
+    New,
+    Build,
+}
+
+/// A failure inside one pickle.
+#[derive(Debug)]
+struct Fail {
+    offset: u64,
+    message: String,
+}
+
+fn fail(offset: usize, message: impl Into<String>) -> Fail {
+    Fail {
+        offset: offset as u64,
+        message: message.into(),
+    }
+}
+
+/// Analyse `data` as a stream of pickles. Never executes anything.
+pub fn analyse(data: &[u8]) -> Analysis {
+    let mut out = Analysis::default();
+    analyse_into(data, 0, 0, &mut out);
+    out
+}
+
+fn analyse_into(data: &[u8], base: u64, depth: u32, out: &mut Analysis) {
+    let mut pos = 0usize;
+    let mut first = true;
+    loop {
+        if !first {
+            // A further pickle follows only when it starts with PROTO 2..5 (legacy torch files
+            // chain five pickles so); otherwise the rest is data (raw storages).
+            match (data.get(pos), data.get(pos + 1)) {
+                (Some(0x80), Some(p)) if (2..=5).contains(p) => {}
+                _ => break,
+            }
+        }
+        let mut m = Machine::new(data, base, depth, out);
+        m.pos = pos;
+        let r = m.run();
+        let opcodes = m.opcodes;
+        let imports = std::mem::take(&mut m.imports);
+        let issues = std::mem::take(&mut m.issues);
+        let proto = m.protocol;
+        drop(m);
+        out.opcodes += opcodes;
+        out.protocol = out.protocol.max(proto);
+        match r {
+            Ok(end) => {
+                out.imports.extend(imports);
+                out.issues.extend(issues);
+                out.pickles += 1;
+                out.end = base + end as u64;
+                pos = end;
+                first = false;
+                if pos >= data.len() {
+                    break;
+                }
+            }
+            Err(f) => {
+                // The first pickle is reported even when broken: what came before the error
+                // runs when the file is loaded. Later segments only when they import something
+                // that looks like a Python name (else they are raw data that happened to
+                // start like a pickle).
+                let plausible = imports.iter().any(|i| is_identifier_path(&i.module));
+                if first || plausible {
+                    out.imports.extend(imports);
+                    out.issues.extend(issues);
+                    out.issues.push(Issue::Malformed {
+                        offset: f.offset + base,
+                        message: f.message,
+                    });
+                    out.pickles += 1;
+                }
+                break;
+            }
+        }
+    }
+}
+
+fn is_identifier_path(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.').all(|p| {
+            let mut c = p.chars();
+            matches!(c.next(), Some(ch) if ch == '_' || ch.is_ascii_alphabetic())
+                && c.all(|ch| ch == '_' || ch.is_ascii_alphanumeric())
+        })
+}
+
+/// Map Python 2 module names to Python 3, as `fix_imports` does.
+fn fix_module(m: &str) -> &str {
+    match m {
+        "__builtin__" | "exceptions" => "builtins",
+        "copy_reg" => "copyreg",
+        "cPickle" => "pickle",
+        "commands" => "subprocess",
+        "urllib2" => "urllib.request",
+        "Tkinter" => "tkinter",
+        "thread" => "_thread",
+        "UserDict" => "collections",
+        "StringIO" | "cStringIO" => "io",
+        _ => m,
+    }
+}
+
+struct Machine<'a, 'o> {
+    data: &'a [u8],
+    pos: usize,
+    base: u64,
+    depth: u32,
+    stack: Vec<V>,
+    marks: Vec<usize>,
+    memo: HashMap<u64, V>,
+    imports: Vec<Import>,
+    issues: Vec<Issue>,
+    opcodes: u64,
+    protocol: u8,
+    nested: &'o mut Analysis,
+}
+
+impl<'a, 'o> Machine<'a, 'o> {
+    fn new(data: &'a [u8], base: u64, depth: u32, nested: &'o mut Analysis) -> Self {
+        Machine {
+            data,
+            pos: 0,
+            base,
+            depth,
+            stack: Vec::new(),
+            marks: Vec::new(),
+            memo: HashMap::new(),
+            imports: Vec::new(),
+            issues: Vec::new(),
+            opcodes: 0,
+            protocol: 0,
+            nested,
+        }
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Fail> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.data.len())
+            .ok_or_else(|| {
+                fail(
+                    self.pos,
+                    format!(
+                        "truncated: {} bytes declared, {} left",
+                        n,
+                        self.data.len() - self.pos
+                    ),
+                )
+            })?;
+        let s = &self.data[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn u8(&mut self) -> Result<u8, Fail> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn le(&mut self, n: usize) -> Result<u64, Fail> {
+        let b = self.take(n)?;
+        let mut v = 0u64;
+        for (i, &x) in b.iter().enumerate() {
+            v |= (x as u64) << (8 * i);
+        }
+        Ok(v)
+    }
+
+    fn line(&mut self) -> Result<&'a [u8], Fail> {
+        let rest = &self.data[self.pos..];
+        match memchr::memchr(b'\n', rest) {
+            Some(i) => {
+                let l = &rest[..i];
+                self.pos += i + 1;
+                Ok(l.strip_suffix(b"\r").unwrap_or(l))
+            }
+            None => Err(fail(self.pos, "truncated: line without newline")),
+        }
+    }
+
+    fn push(&mut self, v: V) -> Result<(), Fail> {
+        if self.stack.len() >= MAX_STACK {
+            return Err(fail(self.pos, "stack depth limit reached"));
+        }
+        self.stack.push(v);
+        Ok(())
+    }
+
+    fn pop(&mut self, at: usize) -> Result<V, Fail> {
+        let floor = self.marks.last().copied().unwrap_or(0);
+        if self.stack.len() <= floor {
+            return Err(fail(at, "stack underflow"));
+        }
+        self.stack.pop().ok_or_else(|| fail(at, "stack underflow"))
+    }
+
+    fn top(&mut self, at: usize) -> Result<&mut V, Fail> {
+        let floor = self.marks.last().copied().unwrap_or(0);
+        if self.stack.len() <= floor {
+            return Err(fail(at, "stack underflow"));
+        }
+        self.stack
+            .last_mut()
+            .ok_or_else(|| fail(at, "stack underflow"))
+    }
+
+    fn pop_mark(&mut self, at: usize) -> Result<Vec<V>, Fail> {
+        let m = self
+            .marks
+            .pop()
+            .ok_or_else(|| fail(at, "no mark on the stack"))?;
+        let m = m.min(self.stack.len());
+        Ok(self.stack.split_off(m))
+    }
+
+    fn import(&mut self, module: &str, name: &str, at: usize) -> V {
+        let module = fix_module(module);
+        if self.imports.len() >= MAX_IMPORTS {
+            return V::Unknown;
+        }
+        self.imports.push(Import {
+            module: trunc(module, 256),
+            name: trunc(name, 256),
+            offset: self.base + at as u64,
+            call: None,
+            nested: self.depth > 0,
+        });
+        V::Global(self.imports.len() - 1)
+    }
+
+    fn call(&mut self, func: V, args: V, kind: CallKind) -> V {
+        let c = Rc::new(CallV { func, args, kind });
+        let v = V::Call(c.clone());
+        if let V::Global(id) = c.func {
+            if let Some(imp) = self.imports.get(id) {
+                if imp.call.is_none() {
+                    let text = self.render(&v);
+                    if let Some(imp) = self.imports.get_mut(id) {
+                        imp.call = Some(text);
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    fn render(&self, v: &V) -> String {
+        let mut s = String::new();
+        let mut budget = RENDER_BUDGET;
+        render(v, &self.imports, &mut s, &mut budget, 0);
+        if budget == 0 {
+            s.push('…');
+        }
+        s
+    }
+
+    fn memo_put(&mut self, key: u64, at: usize) -> Result<(), Fail> {
+        let v = self.top(at)?.clone();
+        if self.memo.len() >= MAX_MEMO && !self.memo.contains_key(&key) {
+            return Err(fail(at, "memo limit reached (memo bomb)"));
+        }
+        self.memo.insert(key, v);
+        Ok(())
+    }
+
+    fn memo_get(&mut self, key: u64, at: usize) -> Result<(), Fail> {
+        let v = self
+            .memo
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| fail(at, format!("memo key {key} not defined")))?;
+        self.push(v)
+    }
+
+    fn bytes_value(&mut self, b: &'a [u8], at: usize) -> V {
+        // Pickles nested inside bytes (e.g. torch.storage._load_from_bytes, or a payload
+        // smuggled in a tensor) are analysed too.
+        if self.depth < MAX_NESTED_DEPTH && b.len() > 2 && b[0] == 0x80 && (2..=5).contains(&b[1]) {
+            let _ = at;
+            let start = self.base + (self.pos - b.len()) as u64;
+            let mut sub = Analysis::default();
+            analyse_into(b, start, self.depth + 1, &mut sub);
+            self.nested.imports.extend(sub.imports);
+            self.nested.issues.extend(sub.issues);
+        }
+        let keep = b.len().min(MAX_STR);
+        V::Bytes(b.len(), Rc::from(&b[..keep]))
+    }
+
+    /// Execute opcodes until STOP; returns the position after STOP.
+    fn run(&mut self) -> Result<usize, Fail> {
+        loop {
+            let at = self.pos;
+            let op = match self.data.get(self.pos) {
+                Some(&op) => op,
+                None => return Err(fail(at, "truncated: no STOP opcode")),
+            };
+            self.pos += 1;
+            self.opcodes += 1;
+            match op {
+                b'.' => {
+                    return Ok(self.pos);
+                }
+                0x80 => {
+                    let p = self.u8()?;
+                    if p > 5 {
+                        return Err(fail(at, format!("unsupported protocol {p}")));
+                    }
+                    self.protocol = self.protocol.max(p);
+                }
+                0x95 => {
+                    self.le(8)?;
+                }
+                b'(' => {
+                    self.marks.push(self.stack.len());
+                }
+                b'0' => {
+                    self.pop(at)?;
+                }
+                b'1' => {
+                    self.pop_mark(at)?;
+                }
+                b'2' => {
+                    let v = self.top(at)?.clone();
+                    self.push(v)?;
+                }
+                b'F' => {
+                    let l = self.line()?;
+                    let f = std::str::from_utf8(l)
+                        .ok()
+                        .and_then(|s| s.trim().parse::<f64>().ok())
+                        .ok_or_else(|| fail(at, "bad FLOAT literal"))?;
+                    self.push(V::Float(f))?;
+                }
+                b'G' => {
+                    let b = self.le(8)?;
+                    self.push(V::Float(f64::from_bits(b.swap_bytes())))?;
+                }
+                b'I' => {
+                    let l = self.line()?;
+                    let v = match l {
+                        b"01" => V::Bool(true),
+                        b"00" => V::Bool(false),
+                        _ => parse_int(l).ok_or_else(|| fail(at, "bad INT literal"))?,
+                    };
+                    self.push(v)?;
+                }
+                b'L' => {
+                    let l = self.line()?;
+                    let l = l.strip_suffix(b"L").unwrap_or(l);
+                    let v = parse_int(l).ok_or_else(|| fail(at, "bad LONG literal"))?;
+                    self.push(v)?;
+                }
+                b'J' => {
+                    let v = self.le(4)? as u32 as i32;
+                    self.push(V::Int(v as i64))?;
+                }
+                b'K' => {
+                    let v = self.u8()?;
+                    self.push(V::Int(v as i64))?;
+                }
+                b'M' => {
+                    let v = self.le(2)?;
+                    self.push(V::Int(v as i64))?;
+                }
+                0x8a | 0x8b => {
+                    let n = if op == 0x8a {
+                        self.u8()? as u64
+                    } else {
+                        let n = self.le(4)? as u32 as i32;
+                        if n < 0 {
+                            return Err(fail(at, "negative LONG4 length"));
+                        }
+                        n as u64
+                    };
+                    let b = self.take(usize::try_from(n).unwrap_or(usize::MAX))?;
+                    let v = if b.len() <= 8 {
+                        let mut x: i64 = 0;
+                        for (i, &byte) in b.iter().enumerate() {
+                            x |= (byte as i64) << (8 * i);
+                        }
+                        if let Some(&last) = b.last() {
+                            if last & 0x80 != 0 && b.len() < 8 {
+                                x -= 1i64 << (8 * b.len());
+                            }
+                        }
+                        V::Int(x)
+                    } else {
+                        V::BigInt(b.len())
+                    };
+                    self.push(v)?;
+                }
+                b'N' => self.push(V::None)?,
+                0x88 => self.push(V::Bool(true))?,
+                0x89 => self.push(V::Bool(false))?,
+                b'S' => {
+                    let l = self.line()?;
+                    let s = unquote(l).ok_or_else(|| fail(at, "bad STRING literal"))?;
+                    self.push(V::Str(Rc::from(trunc(&s, MAX_STR).as_str())))?;
+                }
+                b'T' | b'U' | b'B' | b'C' | 0x8e | 0x96 => {
+                    let n = match op {
+                        b'T' => {
+                            let n = self.le(4)? as u32 as i32;
+                            if n < 0 {
+                                return Err(fail(at, "negative BINSTRING length"));
+                            }
+                            n as u64
+                        }
+                        b'U' | b'C' => self.u8()? as u64,
+                        b'B' => self.le(4)?,
+                        _ => self.le(8)?,
+                    };
+                    let b = self.take(usize::try_from(n).unwrap_or(usize::MAX))?;
+                    let v = if matches!(op, b'T' | b'U') {
+                        // Python 2 str: text for names, bytes otherwise.
+                        match std::str::from_utf8(b) {
+                            Ok(s) => V::Str(Rc::from(trunc(s, MAX_STR).as_str())),
+                            Err(_) => self.bytes_value(b, at),
+                        }
+                    } else {
+                        self.bytes_value(b, at)
+                    };
+                    self.push(v)?;
+                }
+                b'V' => {
+                    let l = self.line()?;
+                    let s = raw_unicode_escape(l);
+                    self.push(V::Str(Rc::from(trunc(&s, MAX_STR).as_str())))?;
+                }
+                b'X' | 0x8c | 0x8d => {
+                    let n = match op {
+                        b'X' => self.le(4)?,
+                        0x8c => self.u8()? as u64,
+                        _ => self.le(8)?,
+                    };
+                    let b = self.take(usize::try_from(n).unwrap_or(usize::MAX))?;
+                    let s = String::from_utf8_lossy(b);
+                    self.push(V::Str(Rc::from(trunc(&s, MAX_STR).as_str())))?;
+                }
+                b')' => self.push(V::Tuple(Rc::new(Vec::new())))?,
+                b't' => {
+                    let mut items = self.pop_mark(at)?;
+                    items.truncate(MAX_ITEMS);
+                    self.push(V::Tuple(Rc::new(items)))?;
+                }
+                0x85..=0x87 => {
+                    let n = (op - 0x84) as usize;
+                    let mut items = Vec::with_capacity(n);
+                    for _ in 0..n {
+                        items.push(self.pop(at)?);
+                    }
+                    items.reverse();
+                    self.push(V::Tuple(Rc::new(items)))?;
+                }
+                b']' => self.push(V::List(Rc::new(RefCell::new(Vec::new()))))?,
+                b'l' => {
+                    let mut items = self.pop_mark(at)?;
+                    items.truncate(MAX_ITEMS);
+                    self.push(V::List(Rc::new(RefCell::new(items))))?;
+                }
+                b'a' => {
+                    let v = self.pop(at)?;
+                    let l = self.top(at)?;
+                    append(l, vec![v]);
+                }
+                b'e' => {
+                    let items = self.pop_mark(at)?;
+                    let l = self.top(at)?;
+                    append(l, items);
+                }
+                b'}' => self.push(V::Dict(Rc::new(RefCell::new(Vec::new()))))?,
+                b'd' => {
+                    let items = self.pop_mark(at)?;
+                    let d = V::Dict(Rc::new(RefCell::new(Vec::new())));
+                    let mut d2 = d.clone();
+                    set_items(&mut d2, items);
+                    self.push(d)?;
+                }
+                b's' => {
+                    let v = self.pop(at)?;
+                    let k = self.pop(at)?;
+                    let d = self.top(at)?;
+                    set_items(d, vec![k, v]);
+                }
+                b'u' => {
+                    let items = self.pop_mark(at)?;
+                    let d = self.top(at)?;
+                    set_items(d, items);
+                }
+                0x8f => self.push(V::Set(Rc::new(RefCell::new(Vec::new()))))?,
+                0x90 => {
+                    let items = self.pop_mark(at)?;
+                    let s = self.top(at)?;
+                    if let V::Set(s) = s {
+                        let mut s = s.borrow_mut();
+                        let room = MAX_ITEMS.saturating_sub(s.len());
+                        s.extend(items.into_iter().take(room));
+                    }
+                }
+                0x91 => {
+                    let mut items = self.pop_mark(at)?;
+                    items.truncate(MAX_ITEMS);
+                    self.push(V::Set(Rc::new(RefCell::new(items))))?;
+                }
+                b'p' => {
+                    let l = self.line()?;
+                    let k = parse_u64(l).ok_or_else(|| fail(at, "bad PUT key"))?;
+                    self.memo_put(k, at)?;
+                }
+                b'q' => {
+                    let k = self.u8()? as u64;
+                    self.memo_put(k, at)?;
+                }
+                b'r' => {
+                    let k = self.le(4)?;
+                    self.memo_put(k, at)?;
+                }
+                0x94 => {
+                    let k = self.memo.len() as u64;
+                    self.memo_put(k, at)?;
+                }
+                b'g' => {
+                    let l = self.line()?;
+                    let k = parse_u64(l).ok_or_else(|| fail(at, "bad GET key"))?;
+                    self.memo_get(k, at)?;
+                }
+                b'h' => {
+                    let k = self.u8()? as u64;
+                    self.memo_get(k, at)?;
+                }
+                b'j' => {
+                    let k = self.le(4)?;
+                    self.memo_get(k, at)?;
+                }
+                b'c' => {
+                    let module = String::from_utf8_lossy(self.line()?).into_owned();
+                    let name = String::from_utf8_lossy(self.line()?).into_owned();
+                    let g = self.import(&module, &name, at);
+                    self.push(g)?;
+                }
+                0x93 => {
+                    let name = self.pop(at)?;
+                    let module = self.pop(at)?;
+                    match (&module, &name) {
+                        (V::Str(m), V::Str(n)) => {
+                            let (m, n) = (m.clone(), n.clone());
+                            let g = self.import(&m, &n, at);
+                            self.push(g)?;
+                        }
+                        _ => {
+                            let operands = format!(
+                                "module={}, name={}",
+                                self.render(&module),
+                                self.render(&name)
+                            );
+                            self.issues.push(Issue::Unresolved {
+                                offset: self.base + at as u64,
+                                operands,
+                            });
+                            self.push(V::Unknown)?;
+                        }
+                    }
+                }
+                b'i' => {
+                    let module = String::from_utf8_lossy(self.line()?).into_owned();
+                    let name = String::from_utf8_lossy(self.line()?).into_owned();
+                    let items = self.pop_mark(at)?;
+                    let g = self.import(&module, &name, at);
+                    let v = self.call(g, V::Tuple(Rc::new(items)), CallKind::Call);
+                    self.push(v)?;
+                }
+                b'o' => {
+                    let mut items = self.pop_mark(at)?;
+                    if items.is_empty() {
+                        return Err(fail(at, "OBJ without a class"));
+                    }
+                    let cls = items.remove(0);
+                    let v = self.call(cls, V::Tuple(Rc::new(items)), CallKind::Call);
+                    self.push(v)?;
+                }
+                b'R' => {
+                    let args = self.pop(at)?;
+                    let func = self.pop(at)?;
+                    let v = self.call(func, args, CallKind::Call);
+                    self.push(v)?;
+                }
+                0x81 => {
+                    let args = self.pop(at)?;
+                    let cls = self.pop(at)?;
+                    let v = self.call(cls, args, CallKind::New);
+                    self.push(v)?;
+                }
+                0x92 => {
+                    let kwargs = self.pop(at)?;
+                    let args = self.pop(at)?;
+                    let cls = self.pop(at)?;
+                    let v = self.call(cls, V::Tuple(Rc::new(vec![args, kwargs])), CallKind::New);
+                    self.push(v)?;
+                }
+                b'b' => {
+                    let state = self.pop(at)?;
+                    let obj = self.pop(at)?;
+                    let v = V::Call(Rc::new(CallV {
+                        func: obj,
+                        args: state,
+                        kind: CallKind::Build,
+                    }));
+                    self.push(v)?;
+                }
+                0x82..=0x84 => {
+                    let code = match op {
+                        0x82 => self.u8()? as u32,
+                        0x83 => self.le(2)? as u32,
+                        _ => self.le(4)? as u32,
+                    };
+                    self.issues.push(Issue::Extension {
+                        offset: self.base + at as u64,
+                        code,
+                    });
+                    self.push(V::Ext(code))?;
+                }
+                b'P' => {
+                    let l = self.line()?;
+                    let s = String::from_utf8_lossy(l);
+                    self.push(V::PersId(Rc::new(V::Str(Rc::from(
+                        trunc(&s, MAX_STR).as_str(),
+                    )))))?;
+                }
+                b'Q' => {
+                    let pid = self.pop(at)?;
+                    self.push(V::PersId(Rc::new(pid)))?;
+                }
+                0x97 => self.push(V::Buffer)?,
+                0x98 => {
+                    self.top(at)?;
+                }
+                other => {
+                    return Err(fail(at, format!("unknown opcode 0x{other:02x}")));
+                }
+            }
+        }
+    }
+}
+
+fn append(target: &mut V, items: Vec<V>) {
+    match target {
+        V::List(l) | V::Set(l) => {
+            let mut l = l.borrow_mut();
+            let room = MAX_ITEMS.saturating_sub(l.len());
+            l.extend(items.into_iter().take(room));
+        }
+        // `extend`/`append` on any other object is a method call on it: keep it visible.
+        other => {
+            let prev = std::mem::replace(other, V::Unknown);
+            *other = V::Call(Rc::new(CallV {
+                func: prev,
+                args: V::Tuple(Rc::new(items.into_iter().take(MAX_ITEMS).collect())),
+                kind: CallKind::Build,
+            }));
+        }
+    }
+}
+
+fn set_items(target: &mut V, items: Vec<V>) {
+    if let V::Dict(d) = target {
+        let mut d = d.borrow_mut();
+        let mut it = items.into_iter();
+        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+            if d.len() >= MAX_ITEMS {
+                break;
+            }
+            d.push((k, v));
+        }
+    }
+}
+
+fn trunc(s: &str, n: usize) -> String {
+    if s.len() <= n {
+        return s.to_string();
+    }
+    let mut end = n;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+fn parse_u64(l: &[u8]) -> Option<u64> {
+    std::str::from_utf8(l).ok()?.trim().parse().ok()
+}
+
+fn parse_int(l: &[u8]) -> Option<V> {
+    let s = std::str::from_utf8(l).ok()?.trim();
+    if s.is_empty() {
+        return None;
+    }
+    match s.parse::<i64>() {
+        Ok(v) => Some(V::Int(v)),
+        Err(_) => {
+            let digits = s.strip_prefix('-').unwrap_or(s);
+            digits
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+                .then_some(V::BigInt(digits.len()))
+        }
+    }
+}
+
+/// Decode a protocol 0 STRING operand: a Python repr in single or double quotes.
+fn unquote(l: &[u8]) -> Option<String> {
+    let q = *l.first()?;
+    if (q != b'\'' && q != b'"') || l.len() < 2 || *l.last()? != q {
+        return None;
+    }
+    let inner = &l[1..l.len() - 1];
+    let mut out = Vec::with_capacity(inner.len());
+    let mut i = 0;
+    while i < inner.len() {
+        let c = inner[i];
+        if c == b'\\' && i + 1 < inner.len() {
+            let e = inner[i + 1];
+            i += 2;
+            match e {
+                b'n' => out.push(b'\n'),
+                b't' => out.push(b'\t'),
+                b'r' => out.push(b'\r'),
+                b'0' => out.push(0),
+                b'x' => {
+                    let h = inner
+                        .get(i..i + 2)
+                        .and_then(|h| std::str::from_utf8(h).ok());
+                    if let Some(b) = h.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                        out.push(b);
+                        i += 2;
+                    }
+                }
+                other => out.push(other),
+            }
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Decode a protocol 0 UNICODE operand (raw-unicode-escape).
+fn raw_unicode_escape(l: &[u8]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < l.len() {
+        if l[i] == b'\\' && matches!(l.get(i + 1), Some(b'u') | Some(b'U')) {
+            let n = if l[i + 1] == b'u' { 4 } else { 8 };
+            let h = l
+                .get(i + 2..i + 2 + n)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .and_then(char::from_u32);
+            if let Some(c) = h {
+                out.push(c);
+                i += 2 + n;
+                continue;
+            }
+        }
+        out.push(l[i] as char);
+        i += 1;
+    }
+    out
+}
+
+fn render(v: &V, imports: &[Import], s: &mut String, budget: &mut usize, depth: u32) {
+    if *budget == 0 {
+        return;
+    }
+    let start = s.len();
+    if depth > 12 {
+        s.push('…');
+    } else {
+        match v {
+            V::None => s.push_str("None"),
+            V::Bool(b) => s.push_str(if *b { "True" } else { "False" }),
+            V::Int(i) => {
+                let _ = write!(s, "{i}");
+            }
+            V::BigInt(n) => {
+                let _ = write!(s, "<int of {n} bytes>");
+            }
+            V::Float(f) => {
+                let _ = write!(s, "{f}");
+            }
+            V::Str(t) => {
+                let _ = write!(s, "{:?}", &**t);
+            }
+            V::Bytes(n, b) => {
+                if let Ok(t) = std::str::from_utf8(b) {
+                    let _ = write!(s, "b{t:?}");
+                } else {
+                    let _ = write!(s, "<{n} bytes>");
+                }
+            }
+            V::Tuple(items) => {
+                s.push('(');
+                render_seq(items.iter(), imports, s, budget, depth);
+                if items.len() == 1 {
+                    s.push(',');
+                }
+                s.push(')');
+            }
+            V::List(items) | V::Set(items) => {
+                let open = matches!(v, V::List(_));
+                s.push(if open { '[' } else { '{' });
+                if let Ok(items) = items.try_borrow() {
+                    render_seq(items.iter(), imports, s, budget, depth);
+                }
+                s.push(if open { ']' } else { '}' });
+            }
+            V::Dict(d) => {
+                s.push('{');
+                if let Ok(d) = d.try_borrow() {
+                    for (i, (k, val)) in d.iter().enumerate() {
+                        if i > 0 {
+                            s.push_str(", ");
+                        }
+                        render(k, imports, s, budget, depth + 1);
+                        s.push_str(": ");
+                        render(val, imports, s, budget, depth + 1);
+                        if *budget == 0 {
+                            break;
+                        }
+                    }
+                }
+                s.push('}');
+            }
+            V::Global(id) => match imports.get(*id) {
+                Some(i) => {
+                    let _ = write!(s, "{}.{}", i.module, i.name);
+                }
+                None => s.push_str("<global>"),
+            },
+            V::Call(c) => {
+                match c.kind {
+                    CallKind::Build => {
+                        render(&c.func, imports, s, budget, depth + 1);
+                        s.push_str(".__setstate__(");
+                        render(&c.args, imports, s, budget, depth + 1);
+                        s.push(')');
+                    }
+                    CallKind::Call | CallKind::New => {
+                        render(&c.func, imports, s, budget, depth + 1);
+                        // Arguments of a call are a tuple: print them as an argument list.
+                        match &c.args {
+                            V::Tuple(items) => {
+                                s.push('(');
+                                render_seq(items.iter(), imports, s, budget, depth);
+                                s.push(')');
+                            }
+                            other => {
+                                s.push_str("(*");
+                                render(other, imports, s, budget, depth + 1);
+                                s.push(')');
+                            }
+                        }
+                    }
+                }
+            }
+            V::PersId(p) => {
+                s.push_str("persistent_load(");
+                render(p, imports, s, budget, depth + 1);
+                s.push(')');
+            }
+            V::Ext(code) => {
+                let _ = write!(s, "<extension {code}>");
+            }
+            V::Buffer => s.push_str("<out-of-band buffer>"),
+            V::Unknown => s.push_str("<unknown>"),
+        }
+    }
+    let used = s.len() - start;
+    if used >= *budget {
+        // Cut at a char boundary within the budget.
+        let mut end = start + *budget;
+        while end > start && !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        *budget = 0;
+    } else {
+        *budget -= used;
+    }
+}
+
+fn render_seq<'v>(
+    items: impl Iterator<Item = &'v V>,
+    imports: &[Import],
+    s: &mut String,
+    budget: &mut usize,
+    depth: u32,
+) {
+    for (i, it) in items.enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        render(it, imports, s, budget, depth + 1);
+        if *budget == 0 {
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(a: &Analysis) -> Vec<String> {
+        a.imports.iter().map(Import::full_name).collect()
+    }
+
+    #[test]
+    fn protocol0_global_reduce_is_rendered() {
+        let p = b"cos\nsystem\n(S'id'\ntR.";
+        let a = analyse(p);
+        assert_eq!(names(&a), vec!["os.system"]);
+        assert_eq!(a.imports[0].call.as_deref(), Some("os.system(\"id\")"));
+        assert!(a.issues.is_empty());
+        assert_eq!(a.pickles, 1);
+    }
+
+    #[test]
+    fn stack_global_from_memo_is_resolved() {
+        // proto 4: push "os", memoize, push "system", memoize, pop both, get them back from memo.
+        let mut p = vec![0x80, 4, 0x8c, 2];
+        p.extend_from_slice(b"os");
+        p.push(0x94);
+        p.push(0x8c);
+        p.push(6);
+        p.extend_from_slice(b"system");
+        p.push(0x94);
+        p.extend_from_slice(b"00"); // POP, POP
+        p.extend_from_slice(&[b'h', 0, b'h', 1, 0x93]);
+        p.extend_from_slice(&[0x8c, 2]);
+        p.extend_from_slice(b"ls");
+        p.extend_from_slice(&[0x85, b'R', b'.']);
+        let a = analyse(&p);
+        assert_eq!(names(&a), vec!["os.system"]);
+        assert_eq!(a.imports[0].call.as_deref(), Some("os.system(\"ls\")"));
+    }
+
+    #[test]
+    fn broken_tail_keeps_imports_before_the_error() {
+        let p = b"cos\nsystem\n(S'id'\ntR\xff";
+        let a = analyse(p);
+        assert_eq!(names(&a), vec!["os.system"]);
+        assert!(matches!(a.issues[0], Issue::Malformed { offset: 20, .. }));
+    }
+
+    #[test]
+    fn python2_builtins_are_mapped() {
+        let a = analyse(b"c__builtin__\neval\n(S'1'\ntR.");
+        assert_eq!(names(&a), vec!["builtins.eval"]);
+    }
+
+    #[test]
+    fn unresolved_stack_global_is_an_issue() {
+        // module comes from a call result, not a literal
+        let p = b"\x80\x04cbuiltins\nstr\n)R\x8c\x06system\x93.";
+        let a = analyse(p);
+        assert!(matches!(a.issues[0], Issue::Unresolved { .. }));
+    }
+
+    #[test]
+    fn huge_declared_length_is_malformed_not_allocated() {
+        let p = b"\x80\x04\x8d\xff\xff\xff\xff\xff\xff\xff\x7f";
+        let a = analyse(p);
+        assert!(matches!(a.issues[0], Issue::Malformed { .. }));
+    }
+
+    #[test]
+    fn nested_pickle_in_bytes_is_analysed() {
+        let inner = b"\x80\x02cposix\nsystem\nq\x00X\x02\x00\x00\x00idq\x01\x85q\x02Rq\x03.";
+        let mut p = vec![0x80, 3, b'C', inner.len() as u8];
+        p.extend_from_slice(inner);
+        p.push(b'.');
+        let a = analyse(&p);
+        assert_eq!(names(&a), vec!["posix.system"]);
+        assert!(a.imports[0].nested);
+        assert_eq!(a.imports[0].offset, 4 + 2);
+    }
+
+    #[test]
+    fn chained_pickles_are_all_read() {
+        let mut p = b"\x80\x02K\x01.".to_vec();
+        p.extend_from_slice(b"\x80\x02cos\nsystem\nX\x02\x00\x00\x00id\x85R.");
+        let a = analyse(&p);
+        assert_eq!(a.pickles, 2);
+        assert_eq!(names(&a), vec!["os.system"]);
+    }
+
+    #[test]
+    fn memo_get_of_undefined_key_is_malformed() {
+        let a = analyse(b"\x80\x02h\x05.");
+        assert!(
+            matches!(&a.issues[0], Issue::Malformed { message, .. } if message.contains("memo"))
+        );
+    }
+}

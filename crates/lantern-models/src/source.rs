@@ -1,0 +1,74 @@
+//! Random-access byte sources: an in-memory blob or a file read with seeks, so that big
+//! checkpoints are scanned by reading headers and pickles only, never the tensor data.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+
+/// Bytes that can be read at any offset.
+pub trait Source {
+    /// Total length in bytes.
+    fn len(&self) -> u64;
+    /// Read up to `len` bytes at `off` (fewer at the end of the source).
+    fn read_at(&self, off: u64, len: usize) -> io::Result<Vec<u8>>;
+    /// Whether the source is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The whole source if it is already in memory.
+    fn as_slice(&self) -> Option<&[u8]> {
+        None
+    }
+}
+
+/// An in-memory blob.
+pub struct Mem<'a>(pub &'a [u8]);
+
+impl Source for Mem<'_> {
+    fn len(&self) -> u64 {
+        self.0.len() as u64
+    }
+    fn read_at(&self, off: u64, len: usize) -> io::Result<Vec<u8>> {
+        let start = usize::try_from(off).unwrap_or(usize::MAX).min(self.0.len());
+        let end = start.saturating_add(len).min(self.0.len());
+        Ok(self.0[start..end].to_vec())
+    }
+    fn as_slice(&self) -> Option<&[u8]> {
+        Some(self.0)
+    }
+}
+
+/// A file on disk, read with seeks.
+pub struct FileSource {
+    file: RefCell<File>,
+    len: u64,
+}
+
+impl FileSource {
+    /// Open a file.
+    pub fn open(path: &std::path::Path) -> io::Result<Self> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        Ok(FileSource {
+            file: RefCell::new(file),
+            len,
+        })
+    }
+}
+
+impl Source for FileSource {
+    fn len(&self) -> u64 {
+        self.len
+    }
+    fn read_at(&self, off: u64, len: usize) -> io::Result<Vec<u8>> {
+        if off >= self.len {
+            return Ok(Vec::new());
+        }
+        let n = (len as u64).min(self.len - off) as usize;
+        let mut f = self.file.borrow_mut();
+        f.seek(SeekFrom::Start(off))?;
+        let mut buf = Vec::with_capacity(n);
+        f.by_ref().take(n as u64).read_to_end(&mut buf)?;
+        Ok(buf)
+    }
+}
