@@ -1,0 +1,217 @@
+//! Parallel directory walk (ignore crate): ignore files, exclude globs, no symlink following,
+//! display paths relative to the root as given, big files delivered as partial heads.
+
+use crate::archive::Ctx;
+use crate::sniff::sniff_archive;
+use crate::{Blob, BlobKind, Error, Result, Visitor, WalkOptions, PARTIAL_HEAD};
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use ignore::{WalkBuilder, WalkState};
+use lantern_core::{Location, Warning};
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// The `exclude` patterns, compiled: `files` matches paths, `dirs` prunes whole directories
+/// (patterns `x/**` also match the directory `x` itself).
+struct Exclude {
+    files: GlobSet,
+    dirs: GlobSet,
+}
+
+impl Exclude {
+    fn new(patterns: &[String]) -> Result<Self> {
+        let mut files = GlobSetBuilder::new();
+        let mut dirs = GlobSetBuilder::new();
+        for p in patterns {
+            let glob_err = |e: globset::Error| Error::Glob {
+                pattern: p.clone(),
+                message: e.kind().to_string(),
+            };
+            let trimmed = p.trim_start_matches("./");
+            let g = Glob::new(trimmed).map_err(glob_err)?;
+            files.add(g.clone());
+            dirs.add(g);
+            if let Some(dir) = trimmed.strip_suffix("/**") {
+                if !dir.is_empty() {
+                    dirs.add(Glob::new(dir).map_err(glob_err)?);
+                }
+            }
+        }
+        let build = |b: GlobSetBuilder| {
+            b.build().map_err(|e| Error::Glob {
+                pattern: patterns.join(", "),
+                message: e.kind().to_string(),
+            })
+        };
+        Ok(Exclude {
+            files: build(files)?,
+            dirs: build(dirs)?,
+        })
+    }
+
+    fn excluded(&self, rel: &Path, is_dir: bool) -> bool {
+        if rel.as_os_str().is_empty() {
+            return false;
+        }
+        if is_dir {
+            self.dirs.is_match(rel)
+        } else {
+            self.files.is_match(rel)
+        }
+    }
+}
+
+/// The display path of `p` found under `root`: as the walker built it (root joined with the
+/// relative path), without the `./` when the root is `.`.
+fn display(root: &Path, p: &Path) -> String {
+    if root == Path::new(".") {
+        if let Ok(rel) = p.strip_prefix(".") {
+            if !rel.as_os_str().is_empty() {
+                return rel.to_string_lossy().into_owned();
+            }
+        }
+    }
+    p.to_string_lossy().into_owned()
+}
+
+/// The message of an ignore-crate error and the path it names, if any.
+fn ignore_error(e: &ignore::Error) -> (Option<String>, String) {
+    match e {
+        ignore::Error::WithPath { path, err } => (
+            Some(path.to_string_lossy().into_owned()),
+            ignore_error(err).1,
+        ),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            ignore_error(err)
+        }
+        other => (None, other.to_string()),
+    }
+}
+
+pub(crate) fn walk_paths(roots: &[PathBuf], opts: &WalkOptions, v: &dyn Visitor) -> Result<()> {
+    for root in roots {
+        if std::fs::symlink_metadata(root).is_err() && !root.exists() {
+            return Err(Error::NotFound {
+                path: root.to_string_lossy().into_owned(),
+            });
+        }
+    }
+    let exclude = Exclude::new(&opts.exclude)?;
+    for root in roots {
+        let meta = std::fs::metadata(root).map_err(|source| Error::Io {
+            path: root.to_string_lossy().into_owned(),
+            source,
+        })?;
+        if !meta.is_dir() {
+            // A file named on the command line is scanned whatever the ignore files say.
+            visit_file(root, root.to_string_lossy().into_owned(), opts, v);
+            continue;
+        }
+        walk_dir(root, &exclude, opts, v);
+    }
+    Ok(())
+}
+
+fn walk_dir(root: &Path, exclude: &Exclude, opts: &WalkOptions, v: &dyn Visitor) {
+    let honour = !opts.no_ignore;
+    let walker = WalkBuilder::new(root)
+        .hidden(false)
+        .ignore(honour)
+        .git_ignore(honour)
+        .git_exclude(honour)
+        .git_global(false)
+        .parents(honour)
+        .require_git(false)
+        .follow_links(false)
+        .threads(opts.threads)
+        .filter_entry(|e| !(e.file_name() == ".git" && e.file_type().is_some_and(|t| t.is_dir())))
+        .build_parallel();
+    walker.run(|| {
+        Box::new(move |res| {
+            let entry = match res {
+                Ok(e) => e,
+                Err(e) => {
+                    let (path, msg) = ignore_error(&e);
+                    let path = path.unwrap_or_else(|| root.to_string_lossy().into_owned());
+                    v.warning(Warning::new(path, msg));
+                    return WalkState::Continue;
+                }
+            };
+            let Some(ft) = entry.file_type() else {
+                return WalkState::Continue;
+            };
+            let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
+            if ft.is_dir() {
+                if exclude.excluded(rel, true) {
+                    return WalkState::Skip;
+                }
+                return WalkState::Continue;
+            }
+            let shown = display(root, entry.path());
+            if exclude.excluded(rel, false) {
+                return WalkState::Continue;
+            }
+            if ft.is_symlink() {
+                v.skipped(&shown, "symlink not followed");
+                return WalkState::Continue;
+            }
+            if !ft.is_file() {
+                v.skipped(&shown, "not a regular file");
+                return WalkState::Continue;
+            }
+            visit_file(entry.path(), shown, opts, v);
+            WalkState::Continue
+        })
+    });
+}
+
+/// Read one file on disk and deliver it (expanding archives and notebooks); files larger than
+/// `max_file_size` are delivered as their first 64 KiB with `partial` set.
+fn visit_file(path: &Path, shown: String, opts: &WalkOptions, v: &dyn Visitor) {
+    let warn =
+        |e: std::io::Error| v.warning(Warning::new(shown.clone(), format!("cannot read: {e}")));
+    let mut f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => return warn(e),
+    };
+    let size = match f.metadata() {
+        Ok(m) => m.len(),
+        Err(e) => return warn(e),
+    };
+    let mut data = Vec::new();
+    if size <= opts.max_file_size {
+        // Bound by the limit, not by the size seen a moment ago: the file may be growing.
+        if let Err(e) = (&mut f)
+            .take(opts.max_file_size.saturating_add(1))
+            .read_to_end(&mut data)
+        {
+            return warn(e);
+        }
+        if data.len() as u64 <= opts.max_file_size {
+            Ctx::new(opts, v).deliver(
+                Location::path(shown),
+                data,
+                BlobKind::File,
+                Some(path.to_path_buf()),
+                0,
+            );
+            return;
+        }
+        data.truncate(PARTIAL_HEAD);
+    } else if let Err(e) = (&mut f).take(PARTIAL_HEAD as u64).read_to_end(&mut data) {
+        return warn(e);
+    }
+    let kind = if sniff_archive(&data).is_some() {
+        BlobKind::Archive
+    } else {
+        BlobKind::File
+    };
+    v.blob(Blob {
+        location: Location::path(shown),
+        data,
+        partial: true,
+        disk_path: Some(path.to_path_buf()),
+        size: size.max(opts.max_file_size.saturating_add(1)),
+        kind,
+    });
+}

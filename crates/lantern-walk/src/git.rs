@@ -1,0 +1,286 @@
+//! Git history (gix, pure Rust): every blob reachable from any ref, each delivered once,
+//! attributed to the oldest commit (topological order) whose tree holds it.
+
+use crate::archive::Ctx;
+use crate::{BlobKind, Error, Result, Visitor, WalkOptions};
+use gix::ObjectId;
+use lantern_core::{CommitInfo, Location, Warning};
+use rayon::prelude::*;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::path::Path;
+
+/// One commit of the history, decoded once.
+struct Commit {
+    id: ObjectId,
+    tree: ObjectId,
+    parents: Vec<ObjectId>,
+    /// Committer-independent author time (seconds since the epoch), to order siblings.
+    time: i64,
+    info: CommitInfo,
+}
+
+/// A blob to read, with the first place it was seen.
+struct Job {
+    blob: ObjectId,
+    path: String,
+    commit: usize,
+}
+
+pub(crate) fn walk_git(repo_path: &Path, opts: &WalkOptions, v: &dyn Visitor) -> Result<()> {
+    let shown = repo_path.to_string_lossy().into_owned();
+    let git_err = |message: String| Error::Git {
+        path: shown.clone(),
+        message,
+    };
+    let mut repo = gix::discover(repo_path).map_err(|e| git_err(e.to_string()))?;
+    repo.object_cache_size_if_unset(32 * 1024 * 1024);
+
+    let tips = tips(&repo, &shown, v).map_err(git_err)?;
+    let commits = collect_commits(&repo, tips, &shown, v);
+    let order = oldest_first(&commits);
+    let jobs = collect_blobs(&repo, &commits, &order, &shown, v);
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads)
+        .build()
+        .map_err(|e| git_err(format!("cannot start threads: {e}")))?;
+    let sync = repo.into_sync();
+    pool.install(|| {
+        jobs.par_iter().for_each_init(
+            || sync.to_thread_local(),
+            |repo, job| read_blob(repo, job, &commits, opts, v),
+        )
+    });
+    Ok(())
+}
+
+/// Commit ids of HEAD and every ref (branches, tags peeled, remotes, stash).
+fn tips(repo: &gix::Repository, shown: &str, v: &dyn Visitor) -> Result<Vec<ObjectId>, String> {
+    let mut tips = Vec::new();
+    if let Ok(id) = repo.head_id() {
+        tips.push(id.detach());
+    }
+    let platform = repo.references().map_err(|e| e.to_string())?;
+    for r in platform.all().map_err(|e| e.to_string())? {
+        let mut r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                v.warning(Warning::new(shown, format!("unreadable ref: {e}")));
+                continue;
+            }
+        };
+        // Tags of trees or blobs are not history; they are skipped.
+        if let Ok(obj) = r.peel_to_kind(gix::object::Kind::Commit) {
+            tips.push(obj.id);
+        }
+    }
+    Ok(tips)
+}
+
+/// All commits reachable from `tips`; missing ones (shallow clones) are reported once.
+fn collect_commits(
+    repo: &gix::Repository,
+    tips: Vec<ObjectId>,
+    shown: &str,
+    v: &dyn Visitor,
+) -> Vec<Commit> {
+    let mut seen: HashSet<ObjectId> = HashSet::new();
+    let mut out = Vec::new();
+    let mut stack = tips;
+    let mut missing = 0u64;
+    let shallow: HashSet<ObjectId> = repo
+        .shallow_commits()
+        .ok()
+        .flatten()
+        .map(|s| s.iter().copied().collect())
+        .unwrap_or_default();
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        let commit = match repo.find_commit(id) {
+            Ok(c) => c,
+            Err(_) => {
+                missing += 1;
+                continue;
+            }
+        };
+        let decoded = match commit.decode() {
+            Ok(d) => d,
+            Err(e) => {
+                v.warning(Warning::new(shown, format!("commit {id}: corrupt: {e}")));
+                continue;
+            }
+        };
+        let author = decoded.author().trim();
+        let time = author.time().unwrap_or_default();
+        let parents: Vec<ObjectId> = if shallow.contains(&id) {
+            Vec::new()
+        } else {
+            decoded.parents().collect()
+        };
+        stack.extend(parents.iter().copied());
+        out.push(Commit {
+            id,
+            tree: decoded.tree(),
+            parents,
+            time: time.seconds,
+            info: CommitInfo {
+                id: id.to_string(),
+                author: format!("{} <{}>", author.name, author.email),
+                date: rfc3339(time.seconds, time.offset),
+            },
+        });
+    }
+    if missing > 0 {
+        v.warning(Warning::new(
+            shown,
+            format!("{missing} commits referenced but missing (shallow or incomplete clone)"),
+        ));
+    }
+    out
+}
+
+/// Format a git time as RFC 3339 in its own offset.
+fn rfc3339(seconds: i64, offset: i32) -> String {
+    let fmt = time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::from_unix_timestamp(seconds)
+        .ok()
+        .and_then(|t| {
+            let off = time::UtcOffset::from_whole_seconds(offset).ok()?;
+            t.to_offset(off).format(&fmt).ok()
+        })
+        .unwrap_or_else(|| format!("@{seconds}"))
+}
+
+/// Indices of `commits` in topological order, parents before children, older author time first
+/// among commits that are ready together.
+fn oldest_first(commits: &[Commit]) -> Vec<usize> {
+    let index: HashMap<ObjectId, usize> =
+        commits.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+    let mut pending = vec![0usize; commits.len()];
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); commits.len()];
+    for (i, c) in commits.iter().enumerate() {
+        for p in &c.parents {
+            if let Some(&pi) = index.get(p) {
+                pending[i] += 1;
+                if let Some(ch) = children.get_mut(pi) {
+                    ch.push(i);
+                }
+            }
+        }
+    }
+    let mut ready: BinaryHeap<Reverse<(i64, usize)>> = commits
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| pending.get(*i) == Some(&0))
+        .map(|(i, c)| Reverse((c.time, i)))
+        .collect();
+    let mut order = Vec::with_capacity(commits.len());
+    while let Some(Reverse((_, i))) = ready.pop() {
+        order.push(i);
+        for &ch in children.get(i).map(Vec::as_slice).unwrap_or(&[]) {
+            if let Some(n) = pending.get_mut(ch) {
+                *n -= 1;
+                if *n == 0 {
+                    if let Some(c) = commits.get(ch) {
+                        ready.push(Reverse((c.time, ch)));
+                    }
+                }
+            }
+        }
+    }
+    order
+}
+
+/// Walk every commit's tree in `order`, listing each blob the first time it is seen. Subtrees
+/// already walked are skipped whole: all their blobs are already listed.
+fn collect_blobs(
+    repo: &gix::Repository,
+    commits: &[Commit],
+    order: &[usize],
+    shown: &str,
+    v: &dyn Visitor,
+) -> Vec<Job> {
+    let mut seen_trees: HashSet<ObjectId> = HashSet::new();
+    let mut seen_blobs: HashSet<ObjectId> = HashSet::new();
+    let mut jobs = Vec::new();
+    for &ci in order {
+        let Some(c) = commits.get(ci) else { continue };
+        let mut stack = vec![(c.tree, String::new())];
+        while let Some((tree_id, prefix)) = stack.pop() {
+            if !seen_trees.insert(tree_id) {
+                continue;
+            }
+            let tree = match repo.find_tree(tree_id) {
+                Ok(t) => t,
+                Err(e) => {
+                    v.warning(Warning::new(shown, format!("tree {tree_id}: {e}")));
+                    continue;
+                }
+            };
+            let decoded = match tree.decode() {
+                Ok(d) => d,
+                Err(e) => {
+                    v.warning(Warning::new(shown, format!("tree {tree_id}: corrupt: {e}")));
+                    continue;
+                }
+            };
+            for e in &decoded.entries {
+                let path = if prefix.is_empty() {
+                    e.filename.to_string()
+                } else {
+                    format!("{prefix}/{}", e.filename)
+                };
+                if e.mode.is_tree() {
+                    stack.push((e.oid.to_owned(), path));
+                } else if e.mode.is_blob() && seen_blobs.insert(e.oid.to_owned()) {
+                    jobs.push(Job {
+                        blob: e.oid.to_owned(),
+                        path,
+                        commit: ci,
+                    });
+                }
+                // Symlinks and submodule commits are not content of this repository.
+            }
+        }
+    }
+    jobs
+}
+
+fn read_blob(
+    repo: &mut gix::Repository,
+    job: &Job,
+    commits: &[Commit],
+    opts: &WalkOptions,
+    v: &dyn Visitor,
+) {
+    let Some(commit) = commits.get(job.commit) else {
+        return;
+    };
+    let location = Location {
+        path: job.path.clone(),
+        commit: Some(commit.info.clone()),
+        ..Default::default()
+    };
+    let warn = |msg: String| {
+        v.warning(Warning::new(
+            &location.path,
+            format!("commit {}: {msg}", commit.id),
+        ))
+    };
+    match repo.find_header(job.blob) {
+        Ok(h) if h.size() > opts.max_file_size => {
+            v.skipped(&job.path, "git blob larger than max_file_size");
+            return;
+        }
+        Ok(_) => {}
+        Err(e) => return warn(e.to_string()),
+    }
+    let data = match repo.find_object(job.blob) {
+        Ok(o) => o.detach().data,
+        Err(e) => return warn(e.to_string()),
+    };
+    Ctx::new(opts, v).deliver(location, data, BlobKind::GitBlob, None, 0);
+}

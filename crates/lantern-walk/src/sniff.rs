@@ -1,0 +1,102 @@
+//! Content sniffing: is a blob binary, and is it an archive (by magic bytes, never by name).
+
+use crate::archive::ArchiveKind;
+
+/// How many leading bytes [`is_binary`] looks at.
+const BINARY_WINDOW: usize = 8 * 1024;
+
+/// `true` when `data` looks binary: a NUL byte in the first 8 KiB, or more than 30% of those
+/// bytes being control characters or bytes that are not valid UTF-8.
+pub fn is_binary(data: &[u8]) -> bool {
+    let head = data.get(..BINARY_WINDOW).unwrap_or(data);
+    if head.is_empty() {
+        return false;
+    }
+    if memchr(0, head) {
+        return true;
+    }
+    let is_control =
+        |b: u8| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b) || b == 0x7f;
+    let utf8_ok = match std::str::from_utf8(head) {
+        Ok(_) => true,
+        // A multi-byte character cut by the window is still text.
+        Err(e) => e.error_len().is_none(),
+    };
+    let suspicious = head
+        .iter()
+        .filter(|&&b| is_control(b) || (!utf8_ok && b >= 0x80))
+        .count();
+    suspicious * 100 > head.len() * 30
+}
+
+fn memchr(needle: u8, hay: &[u8]) -> bool {
+    hay.contains(&needle)
+}
+
+/// The archive format of `data`, by magic bytes: zip (`PK\x03\x04`, also the empty-archive
+/// `PK\x05\x06` and spanned `PK\x07\x08` variants), gzip (`1f 8b 08`), tar (`ustar` at offset
+/// 257, POSIX and GNU). Other compressors (bzip2, xz, zstd) are not expanded.
+pub fn sniff_archive(data: &[u8]) -> Option<ArchiveKind> {
+    if data.starts_with(b"PK\x03\x04")
+        || data.starts_with(b"PK\x05\x06")
+        || data.starts_with(b"PK\x07\x08")
+    {
+        return Some(ArchiveKind::Zip);
+    }
+    if data.starts_with(&[0x1f, 0x8b, 0x08]) {
+        return Some(ArchiveKind::Gzip);
+    }
+    if data.get(257..262) == Some(b"ustar") {
+        return Some(ArchiveKind::Tar);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_not_binary() {
+        assert!(!is_binary(b"print('hello')\n"));
+        assert!(!is_binary("naïve café ünïcödé\n".as_bytes()));
+        assert!(!is_binary(b""));
+        // Latin-1 text with a few high bytes is still text.
+        assert!(!is_binary(
+            b"caf\xe9 au lait, cr\xe8me br\xfbl\xe9e and more plain words here"
+        ));
+    }
+
+    #[test]
+    fn nul_or_noise_is_binary() {
+        assert!(is_binary(b"abc\0def"));
+        let noise: Vec<u8> = (0..4096u32)
+            .map(|i| (i * 7919 % 251) as u8 | 0x80)
+            .collect();
+        assert!(is_binary(&noise));
+        let ctrl = vec![0x01u8; 100];
+        assert!(is_binary(&ctrl));
+    }
+
+    #[test]
+    fn utf8_cut_at_window_is_text() {
+        let mut s = "a".repeat(BINARY_WINDOW - 1).into_bytes();
+        s.extend_from_slice("é".as_bytes());
+        assert!(!is_binary(&s));
+    }
+
+    #[test]
+    fn sniffs_magic() {
+        assert_eq!(sniff_archive(b"PK\x03\x04rest"), Some(ArchiveKind::Zip));
+        assert_eq!(sniff_archive(b"PK\x05\x06"), Some(ArchiveKind::Zip));
+        assert_eq!(
+            sniff_archive(&[0x1f, 0x8b, 0x08, 0]),
+            Some(ArchiveKind::Gzip)
+        );
+        let mut tar = vec![0u8; 512];
+        tar[257..263].copy_from_slice(b"ustar\0");
+        assert_eq!(sniff_archive(&tar), Some(ArchiveKind::Tar));
+        assert_eq!(sniff_archive(b"PK"), None);
+        assert_eq!(sniff_archive(b"hello world"), None);
+    }
+}
