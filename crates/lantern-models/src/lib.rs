@@ -352,7 +352,8 @@ fn scan_pickle_source(
         );
         f.detail = Some("pickle stream followed by a zip archive".into());
         rep.findings.push(f);
-        scan_zip(src, loc, policy, depth, ModelFormat::TorchZip, rep);
+        // `Pickle` tells scan_zip the prefix was already analysed.
+        scan_zip(src, loc, policy, depth, ModelFormat::Pickle, rep);
     }
 }
 
@@ -515,6 +516,25 @@ fn scan_zip(
             }
         }
     }
+    let flagged: Vec<&zip::Entry> = ar
+        .entries
+        .iter()
+        .filter(|e| e.flags & 0x0041 != 0)
+        .collect();
+    if let Some(first) = flagged.first() {
+        rep.finding(
+            "zip.odd-flags",
+            "Members are flagged encrypted but readable (torch ignores the flag, other readers skip them)",
+            Severity::Low,
+            loc.clone(),
+            format!(
+                "{} members with encryption flags, first `{}` (0x{:04x})",
+                flagged.len(),
+                first.name,
+                first.flags
+            ),
+        );
+    }
     for e in &ar.entries {
         let names: Vec<&str> = std::iter::once(e.name.as_str())
             .chain(e.local_name.as_deref())
@@ -526,15 +546,6 @@ fn scan_zip(
                 Severity::Medium,
                 loc.child(&e.name),
                 format!("central `{}`, local `{}`", e.name, ln),
-            );
-        }
-        if e.flags & 0x0001 != 0 && !ar.recovered {
-            rep.finding(
-                "zip.odd-flags",
-                "Member is flagged encrypted but is readable (torch ignores the flag)",
-                Severity::Low,
-                loc.child(&e.name),
-                format!("general-purpose flags 0x{:04x}", e.flags),
             );
         }
         let mloc = loc.child(&e.name);
