@@ -1,0 +1,517 @@
+//! The scanning engine: one Aho-Corasick pass over a blob finds keyword hits; each rule owning a
+//! hit keyword runs its regex only on a window around the hit (windows merged per rule), then
+//! entropy, placeholder, validator, companion and allowlist checks decide what is reported.
+
+use crate::allow::{
+    has_inline_marker, is_placeholder, is_strong_placeholder, Allowlist, Candidate, INLINE_MARKERS,
+};
+use crate::rule::{compile, Confidence, Rule, RuleSet, SecretGroup};
+use crate::validate::Verdict;
+use crate::{shannon_entropy, Error, Result};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use lantern_core::{Category, Finding, Location, Severity};
+use memchr::{memchr, memchr_iter, memmem, memrchr};
+use regex::bytes::{Captures, Regex};
+use std::collections::HashMap;
+
+/// Bytes looked at before a keyword hit (aligned back to the start of the previous line).
+const WINDOW_BACK: usize = 4 << 10;
+/// Bytes looked at after a keyword hit, then extended to the end of that line...
+const WINDOW_FORWARD: usize = 8 << 10;
+/// ...by at most this many more bytes.
+const WINDOW_LINE_SLACK: usize = 4 << 10;
+/// Longest line span examined for inline markers and `line` allowlists.
+const MAX_LINE_CONTEXT: usize = 4 << 10;
+
+/// What one `scan` call found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScanOutput {
+    /// Findings, ordered by offset.
+    pub findings: Vec<Finding>,
+    /// Matches not reported because of inline markers or allowlists.
+    pub suppressed: u64,
+}
+
+/// A compiled rule set ready to scan blobs. `Send + Sync`: share one across threads.
+#[derive(Debug)]
+pub struct Scanner {
+    rules: Vec<Rule>,
+    global_allow: Vec<Allowlist>,
+    allow_secrets: Vec<Regex>,
+    /// Leftmost-first automaton over all keywords: the single pass over every byte.
+    ac: Option<AhoCorasick>,
+    /// Overlapping automaton, run only on the few bytes of each hit to find every keyword
+    /// starting inside it (leftmost-first hides keywords overlapping a reported one).
+    ac_all: Option<AhoCorasick>,
+    /// Keyword index -> rule indices.
+    kw_rules: Vec<Vec<u32>>,
+    max_kw_len: usize,
+    always: Vec<u32>,
+    path_only: Vec<u32>,
+    has_path_rules: bool,
+    markers: Vec<memmem::Finder<'static>>,
+}
+
+/// A match that passed every filter, before line numbers are computed.
+struct Hit {
+    offset: usize,
+    end: usize,
+    rule: u32,
+    secret: String,
+    severity: Severity,
+    validated: bool,
+    detail: Option<String>,
+    companion: Option<usize>,
+}
+
+impl Scanner {
+    /// Build a scanner. `allow_secrets` are regexes (from `lantern.toml` `[allowlist] secrets`);
+    /// a secret matching one is suppressed.
+    pub fn new(rules: RuleSet, allow_secrets: &[String]) -> Result<Self> {
+        let (rules, global_allow) = rules.into_parts();
+        let allow_secrets = allow_secrets
+            .iter()
+            .map(|p| {
+                compile(p).map_err(|message| Error::Allowlist {
+                    pattern: p.clone(),
+                    message,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Self::from_parts(rules, global_allow, allow_secrets)
+    }
+
+    fn from_parts(
+        rules: Vec<Rule>,
+        global_allow: Vec<Allowlist>,
+        allow_secrets: Vec<Regex>,
+    ) -> Result<Self> {
+        let mut kw_index: HashMap<&str, usize> = HashMap::new();
+        let mut keywords: Vec<&str> = Vec::new();
+        let mut kw_rules: Vec<Vec<u32>> = Vec::new();
+        let mut always = Vec::new();
+        let mut path_only = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            let i = u32::try_from(i).map_err(|_| Error::File {
+                source_file: r.source.clone(),
+                message: "too many rules".into(),
+            })?;
+            if r.regex.is_none() {
+                path_only.push(i);
+                continue;
+            }
+            if r.always_run || r.keywords.is_empty() {
+                always.push(i);
+                continue;
+            }
+            for k in &r.keywords {
+                let idx = *kw_index.entry(k.as_str()).or_insert_with(|| {
+                    keywords.push(k.as_str());
+                    kw_rules.push(Vec::new());
+                    keywords.len() - 1
+                });
+                if let Some(v) = kw_rules.get_mut(idx) {
+                    if !v.contains(&i) {
+                        v.push(i);
+                    }
+                }
+            }
+        }
+        let build = |kind: MatchKind| -> Result<Option<AhoCorasick>> {
+            if keywords.is_empty() {
+                return Ok(None);
+            }
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .match_kind(kind)
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(&keywords)
+                .map(Some)
+                .map_err(|e| Error::File {
+                    source_file: "<keywords>".into(),
+                    message: format!("cannot build keyword automaton: {e}"),
+                })
+        };
+        let ac = build(MatchKind::LeftmostFirst)?;
+        let ac_all = build(MatchKind::Standard)?;
+        let max_kw_len = keywords.iter().map(|k| k.len()).max().unwrap_or(0);
+        let has_path_rules = rules.iter().any(|r| r.path.is_some());
+        Ok(Scanner {
+            global_allow,
+            allow_secrets,
+            ac,
+            ac_all,
+            kw_rules,
+            max_kw_len,
+            always,
+            path_only,
+            has_path_rules,
+            markers: INLINE_MARKERS
+                .iter()
+                .map(|m| memmem::Finder::new(m.as_bytes()).into_owned())
+                .collect(),
+            rules,
+        })
+    }
+
+    /// The rules this scanner runs.
+    pub fn rules(&self) -> impl Iterator<Item = &Rule> {
+        self.rules.iter()
+    }
+
+    /// Scan one blob. `loc` names it (path, notebook cell, commit); findings get `loc.at(line,
+    /// column, offset)` with 1-based line and byte column of the secret.
+    pub fn scan(&self, data: &[u8], loc: &Location) -> ScanOutput {
+        let mut out = ScanOutput::default();
+        let path = loc.path.as_str();
+        if self.global_allow.iter().any(|a| a.allows_whole_path(path)) {
+            return out;
+        }
+        // Rules restricted by a path regex: decided once per blob.
+        let path_ok: Vec<bool> = if self.has_path_rules {
+            self.rules
+                .iter()
+                .map(|r| r.path.as_ref().is_none_or(|p| p.is_match(path)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let applies = |r: u32| path_ok.get(r as usize).copied().unwrap_or(true);
+
+        // (rule, start, end) windows; per rule they come in increasing order and are merged on
+        // the fly, so each region is regex-scanned once per rule.
+        let mut windows: Vec<(u32, usize, usize)> = Vec::new();
+        let mut last: Vec<usize> = Vec::new();
+        if let (Some(ac), Some(ac_all)) = (&self.ac, &self.ac_all) {
+            for m in ac.find_iter(data) {
+                if last.is_empty() {
+                    last = vec![usize::MAX; self.rules.len()];
+                }
+                let (s, e) = (m.start(), m.end());
+                let (ws, we) = window_around(data, s, e);
+                let hi = (e + self.max_kw_len).min(data.len());
+                let span = data.get(s..hi).unwrap_or_default();
+                for om in ac_all.find_overlapping_iter(span) {
+                    if om.start() >= e - s {
+                        continue;
+                    }
+                    let Some(rs) = self.kw_rules.get(om.pattern().as_usize()) else {
+                        continue;
+                    };
+                    for &r in rs {
+                        if !applies(r) {
+                            continue;
+                        }
+                        let slot = &mut last[r as usize];
+                        match windows.get_mut(*slot) {
+                            Some(w) if w.2 >= ws => w.2 = w.2.max(we),
+                            _ => {
+                                *slot = windows.len();
+                                windows.push((r, ws, we));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for &r in &self.always {
+            if applies(r) {
+                windows.push((r, 0, data.len()));
+            }
+        }
+
+        let mut hits: Vec<Hit> = Vec::new();
+        for &(r, ws, we) in &windows {
+            let Some(rule) = self.rules.get(r as usize) else {
+                continue;
+            };
+            let Some(re) = &rule.regex else { continue };
+            let Some(hay) = data.get(ws..we) else {
+                continue;
+            };
+            for caps in re.captures_iter(hay) {
+                self.consider(
+                    r,
+                    rule,
+                    data,
+                    ws,
+                    &caps,
+                    loc,
+                    &mut hits,
+                    &mut out.suppressed,
+                );
+            }
+        }
+        hits.sort_by_key(|h| (h.offset, h.rule));
+        hits.dedup_by_key(|h| (h.offset, h.rule));
+        self.drop_shadowed_generic(&mut hits);
+
+        // Line and column numbers, counted incrementally from the blob start.
+        let mut line: u32 = 1;
+        let mut pos = 0usize;
+        let mut line_start = 0usize;
+        for h in hits {
+            let Some(rule) = self.rules.get(h.rule as usize) else {
+                continue;
+            };
+            let chunk = data.get(pos..h.offset).unwrap_or_default();
+            line = line.saturating_add(
+                u32::try_from(memchr_iter(b'\n', chunk).count()).unwrap_or(u32::MAX),
+            );
+            if let Some(i) = memrchr(b'\n', chunk) {
+                line_start = pos + i + 1;
+            }
+            pos = h.offset;
+            let column = u32::try_from(h.offset - line_start + 1).unwrap_or(u32::MAX);
+            let mut f = Finding::new(
+                rule.id.clone(),
+                rule.description.clone(),
+                Category::Secret,
+                h.severity,
+                loc.at(line, column, h.offset as u64),
+            )
+            .with_secret(h.secret);
+            f.validated = h.validated;
+            let mut detail = h.detail;
+            if let Some(c) = h.companion {
+                let (a, b) = if c < h.offset {
+                    (c, h.offset)
+                } else {
+                    (h.offset, c)
+                };
+                let between = memchr_iter(b'\n', data.get(a..b).unwrap_or_default()).count() as i64;
+                let cline = if c < h.offset {
+                    i64::from(line) - between
+                } else {
+                    i64::from(line) + between
+                };
+                let note = format!("companion secret found at line {cline}");
+                detail = Some(match detail {
+                    Some(d) => format!("{d}; {note}"),
+                    None => note,
+                });
+                f.properties
+                    .insert("companion_line".into(), serde_json::json!(cline));
+            }
+            f.detail = detail;
+            if rule.confidence != Confidence::Medium {
+                f.properties.insert(
+                    "confidence".into(),
+                    serde_json::json!(rule.confidence.as_str()),
+                );
+            }
+            out.findings.push(f);
+        }
+
+        for &r in &self.path_only {
+            let Some(rule) = self.rules.get(r as usize) else {
+                continue;
+            };
+            if rule.path.as_ref().is_some_and(|p| p.is_match(path)) {
+                out.findings.push(
+                    Finding::new(
+                        rule.id.clone(),
+                        rule.description.clone(),
+                        Category::Secret,
+                        rule.severity,
+                        loc.clone(),
+                    )
+                    .with_detail("file path matches the rule's path pattern"),
+                );
+            }
+        }
+        out
+    }
+
+    /// Drop low-confidence (generic) hits whose secret overlaps one reported by a more specific
+    /// rule: `aws_secret_access_key = ...` is an AWS finding, not also a generic secret.
+    fn drop_shadowed_generic(&self, hits: &mut Vec<Hit>) {
+        let low = |h: &Hit| {
+            self.rules
+                .get(h.rule as usize)
+                .is_some_and(|r| r.confidence == Confidence::Low)
+        };
+        if !hits.iter().any(&low) || hits.iter().all(&low) {
+            return;
+        }
+        // Ranges of specific hits, sorted by start (hits already are).
+        let strong: Vec<(usize, usize)> = hits
+            .iter()
+            .filter(|h| !low(h))
+            .map(|h| (h.offset, h.end))
+            .collect();
+        hits.retain(|h| {
+            if !low(h) {
+                return true;
+            }
+            let idx = strong.partition_point(|&(s, _)| s < h.end);
+            !strong[..idx]
+                .iter()
+                .rev()
+                .take(8)
+                .any(|&(s, e)| s < h.end && e > h.offset)
+        });
+    }
+
+    /// Apply every filter to one regex match; push it to `hits` or count it as suppressed.
+    #[allow(clippy::too_many_arguments)]
+    fn consider(
+        &self,
+        r: u32,
+        rule: &Rule,
+        data: &[u8],
+        base: usize,
+        caps: &Captures<'_>,
+        loc: &Location,
+        hits: &mut Vec<Hit>,
+        suppressed: &mut u64,
+    ) {
+        let Some(whole) = caps.get(0) else { return };
+        let secret_m = match rule.secret_group {
+            SecretGroup::Index(i) => caps.get(i),
+            SecretGroup::FirstNonEmpty => (1..caps.len())
+                .find_map(|i| caps.get(i).filter(|m| !m.is_empty()))
+                .or(Some(whole)),
+        };
+        let Some(sm) = secret_m.filter(|m| !m.is_empty()) else {
+            return;
+        };
+        let secret = sm.as_bytes();
+        if let Some(min) = rule.entropy {
+            if shannon_entropy(secret) < min {
+                return;
+            }
+        }
+        if is_strong_placeholder(secret)
+            || (rule.confidence == Confidence::Low && is_placeholder(secret))
+        {
+            return;
+        }
+        let mut severity = rule.severity;
+        let mut validated = false;
+        let mut detail = None;
+        if let Some(v) = rule.validator {
+            match v.check(secret) {
+                Verdict::Valid => validated = true,
+                Verdict::Malformed => return,
+                Verdict::BadChecksum => {
+                    severity = Severity::Info;
+                    detail = Some(format!(
+                        "{} checksum does not match: not a live token (test value or corrupted)",
+                        v.name()
+                    ));
+                }
+            }
+        }
+        let abs_start = base + sm.start();
+        let abs_end = base + sm.end();
+        let whole_start = base + whole.start();
+        let whole_end = base + whole.end();
+
+        let mut companion = None;
+        if let Some(pair) = &rule.pair {
+            let lo = whole_start.saturating_sub(pair.window);
+            let hi = (whole_end + pair.window).min(data.len());
+            if let Some(region) = data.get(lo..hi) {
+                for c in pair.regex.captures_iter(region) {
+                    let Some(cm) = c.name("secret").or_else(|| c.get(1)).or_else(|| c.get(0))
+                    else {
+                        continue;
+                    };
+                    let (cs, ce) = (lo + cm.start(), lo + cm.end());
+                    if cm.is_empty() || (cs < whole_end && ce > whole_start) {
+                        continue;
+                    }
+                    if is_strong_placeholder(cm.as_bytes()) {
+                        continue;
+                    }
+                    companion = Some(cs);
+                    break;
+                }
+            }
+            match companion {
+                None if pair.required => return,
+                Some(_) if severity != Severity::Info => {
+                    severity = match severity {
+                        Severity::Info => Severity::Low,
+                        Severity::Low => Severity::Medium,
+                        Severity::Medium => Severity::High,
+                        Severity::High | Severity::Critical => Severity::Critical,
+                    }
+                }
+                _ => {}
+            }
+        }
+
+        let line = line_span(data, whole_start, whole_end);
+        let cand = Candidate {
+            secret,
+            whole: whole.as_bytes(),
+            line,
+            path: &loc.path,
+            commit: loc.commit.as_ref().map(|c| c.id.as_str()),
+        };
+        if has_inline_marker(line, &self.markers)
+            || rule.allowlists.iter().any(|a| a.allows(&rule.id, &cand))
+            || self.global_allow.iter().any(|a| a.allows(&rule.id, &cand))
+            || self.allow_secrets.iter().any(|a| a.is_match(secret))
+        {
+            *suppressed += 1;
+            return;
+        }
+        hits.push(Hit {
+            offset: abs_start,
+            end: abs_end,
+            rule: r,
+            secret: String::from_utf8_lossy(secret).into_owned(),
+            severity,
+            validated,
+            detail,
+            companion,
+        });
+    }
+}
+
+/// The lines holding `[start, end)`, each side bounded to `MAX_LINE_CONTEXT` bytes.
+fn line_span(data: &[u8], start: usize, end: usize) -> &[u8] {
+    let lo_bound = start.saturating_sub(MAX_LINE_CONTEXT);
+    let lo = data
+        .get(lo_bound..start)
+        .and_then(|b| memrchr(b'\n', b))
+        .map_or(lo_bound, |i| lo_bound + i + 1);
+    let hi_bound = (end + MAX_LINE_CONTEXT).min(data.len());
+    let hi = data
+        .get(end..hi_bound)
+        .and_then(|b| memchr(b'\n', b))
+        .map_or(hi_bound, |i| end + i);
+    data.get(lo..hi).unwrap_or_default()
+}
+
+/// The window examined around a keyword hit at `[s, e)`: from the start of the previous line
+/// (at most `WINDOW_BACK` before), to `WINDOW_FORWARD` after the hit extended to a line end.
+fn window_around(data: &[u8], s: usize, e: usize) -> (usize, usize) {
+    let lo_bound = s.saturating_sub(WINDOW_BACK);
+    let before = data.get(lo_bound..s).unwrap_or_default();
+    let start = match memrchr(b'\n', before) {
+        Some(i) => before
+            .get(..i)
+            .and_then(|b| memrchr(b'\n', b))
+            .map_or(lo_bound, |j| lo_bound + j + 1),
+        None => lo_bound,
+    };
+    let fwd = (e + WINDOW_FORWARD).min(data.len());
+    let slack_end = (fwd + WINDOW_LINE_SLACK).min(data.len());
+    let end = data
+        .get(fwd..slack_end)
+        .and_then(|b| memchr(b'\n', b))
+        .map_or(slack_end, |i| fwd + i);
+    (start, end)
+}
+
+/// Run one rule alone on `data` through the full engine (used to check rule examples).
+pub(crate) fn scan_one_rule(rule: &Rule, data: &[u8]) -> Vec<Finding> {
+    match Scanner::from_parts(vec![rule.clone()], Vec::new(), Vec::new()) {
+        Ok(s) => s.scan(data, &Location::path("<example>")).findings,
+        Err(_) => Vec::new(),
+    }
+}
