@@ -1,0 +1,243 @@
+//! X.509 certificate chains for certificate-based model signing: load trusted CA certificates,
+//! validate a bundle's chain to them (signatures, CA constraints, validity at signing time, key usage)
+//! and return the signing key.
+
+use crate::error::{Error, Result};
+use crate::keys::VerifyingKey;
+use der::{Decode, Encode};
+use std::path::{Path, PathBuf};
+use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages};
+use x509_cert::Certificate;
+
+/// Longest chain followed from the signing certificate to a root.
+const MAX_CHAIN: usize = 8;
+const OID_ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
+const OID_ECDSA_SHA384: &str = "1.2.840.10045.4.3.3";
+const OID_ED25519: &str = "1.3.101.112";
+const OID_CODE_SIGNING: &str = "1.3.6.1.5.5.7.3.3";
+
+/// Trusted root certificates.
+pub struct TrustStore {
+    roots: Vec<Certificate>,
+}
+
+fn cert_err(src: &str, reason: impl Into<String>) -> Error {
+    Error::Certificate {
+        path: src.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// Parses every certificate of a PEM file.
+pub fn load_pem_certificates(path: &Path) -> Result<Vec<Certificate>> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io("reading", path, e))?;
+    if meta.len() > 16 << 20 {
+        return Err(cert_err(
+            &path.display().to_string(),
+            "certificate file larger than 16 MiB",
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
+    let certs = Certificate::load_pem_chain(&bytes).map_err(|e| {
+        cert_err(
+            &path.display().to_string(),
+            format!("not a PEM certificate file: {e}"),
+        )
+    })?;
+    if certs.is_empty() {
+        return Err(cert_err(
+            &path.display().to_string(),
+            "no certificate found",
+        ));
+    }
+    Ok(certs)
+}
+
+impl TrustStore {
+    /// Loads roots from PEM files (each may hold several certificates).
+    pub fn from_pem_files(paths: &[PathBuf]) -> Result<Self> {
+        let mut roots = Vec::new();
+        for p in paths {
+            roots.extend(load_pem_certificates(p)?);
+        }
+        if roots.is_empty() {
+            return Err(Error::Invalid("no trusted certificate given".into()));
+        }
+        Ok(TrustStore { roots })
+    }
+
+    /// Validates `chain` (DER, signing certificate first) up to one of the roots, at the signing
+    /// certificate's notBefore time as model-signing does, and returns the signing public key.
+    pub fn verify_chain(&self, chain: &[Vec<u8>], src: &str) -> Result<VerifyingKey> {
+        let certs = chain
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                Certificate::from_der(d)
+                    .map_err(|e| cert_err(src, format!("certificate {i} is not valid DER: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let Some(leaf) = certs.first() else {
+            return Err(cert_err(src, "empty certificate chain"));
+        };
+        let at = leaf.tbs_certificate.validity.not_before.to_unix_duration();
+        check_validity(leaf, at, src, "signing certificate")?;
+        check_signing_usage(leaf, src)?;
+        let mut current = leaf;
+        let mut anchored = self.roots.iter().any(|r| r == leaf);
+        let mut depth = 0;
+        while !anchored {
+            depth += 1;
+            if depth > MAX_CHAIN {
+                return Err(cert_err(
+                    src,
+                    format!("no path to a trusted root within {MAX_CHAIN} certificates"),
+                ));
+            }
+            if let Some(root) = self.roots.iter().find(|r| issued_by(current, r)) {
+                check_validity(root, at, src, "root certificate")?;
+                anchored = true;
+                continue;
+            }
+            let Some(next) = certs
+                .iter()
+                .skip(1)
+                .find(|c| *c != current && issued_by(current, c))
+            else {
+                return Err(cert_err(
+                    src,
+                    format!(
+                        "{} is not issued by a trusted root or by a certificate in the chain",
+                        current.tbs_certificate.subject
+                    ),
+                ));
+            };
+            check_validity(next, at, src, "intermediate certificate")?;
+            if !is_ca(next) {
+                return Err(cert_err(
+                    src,
+                    format!("{} is not a CA certificate", next.tbs_certificate.subject),
+                ));
+            }
+            current = next;
+        }
+        let spki = leaf
+            .tbs_certificate
+            .subject_public_key_info
+            .to_der()
+            .map_err(|e| cert_err(src, format!("signing certificate key: {e}")))?;
+        VerifyingKey::from_spki_der(&spki, src)
+    }
+}
+
+fn check_validity(c: &Certificate, at: std::time::Duration, src: &str, what: &str) -> Result<()> {
+    let v = &c.tbs_certificate.validity;
+    if at < v.not_before.to_unix_duration() || at > v.not_after.to_unix_duration() {
+        return Err(cert_err(
+            src,
+            format!(
+                "{what} {} is not valid at signing time",
+                c.tbs_certificate.subject
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn extension<T: for<'a> Decode<'a> + der::oid::AssociatedOid>(c: &Certificate) -> Option<T> {
+    c.tbs_certificate
+        .extensions
+        .as_ref()?
+        .iter()
+        .find(|e| e.extn_id == T::OID)
+        .and_then(|e| T::from_der(e.extn_value.as_bytes()).ok())
+}
+
+fn is_ca(c: &Certificate) -> bool {
+    extension::<BasicConstraints>(c).is_some_and(|b| b.ca)
+}
+
+fn check_signing_usage(c: &Certificate, src: &str) -> Result<()> {
+    let ku = extension::<KeyUsage>(c).is_some_and(|k| k.0.contains(KeyUsages::DigitalSignature));
+    let eku = extension::<ExtendedKeyUsage>(c)
+        .is_some_and(|e| e.0.iter().any(|o| o.to_string() == OID_CODE_SIGNING));
+    if ku || eku {
+        Ok(())
+    } else {
+        Err(cert_err(src, "signing certificate cannot be used for signing (no digitalSignature key usage or codeSigning extended key usage)"))
+    }
+}
+
+/// True when `issuer`'s subject is `child`'s issuer and `issuer`'s key verifies `child`'s signature.
+fn issued_by(child: &Certificate, issuer: &Certificate) -> bool {
+    if child.tbs_certificate.issuer != issuer.tbs_certificate.subject {
+        return false;
+    }
+    let (Ok(tbs), Ok(spki)) = (
+        child.tbs_certificate.to_der(),
+        issuer.tbs_certificate.subject_public_key_info.to_der(),
+    ) else {
+        return false;
+    };
+    let Ok(key) = VerifyingKey::from_spki_der(&spki, "issuer") else {
+        return false;
+    };
+    let Some(sig) = child.signature.as_bytes() else {
+        return false;
+    };
+    let alg = child.signature_algorithm.oid.to_string();
+    verify_with_algorithm(&key, &alg, &tbs, sig)
+}
+
+fn verify_with_algorithm(key: &VerifyingKey, alg: &str, msg: &[u8], sig: &[u8]) -> bool {
+    use p256::ecdsa::signature::hazmat::PrehashVerifier;
+    use sha2::Digest as _;
+    let digest = match alg {
+        OID_ECDSA_SHA256 => sha2::Sha256::digest(msg).to_vec(),
+        OID_ECDSA_SHA384 => sha2::Sha384::digest(msg).to_vec(),
+        OID_ED25519 => return matches!(key, VerifyingKey::Ed25519(_)) && key.verify(msg, sig),
+        _ => return false,
+    };
+    match key {
+        VerifyingKey::P256(k) => p256::ecdsa::Signature::from_der(sig)
+            .is_ok_and(|s| k.verify_prehash(&digest, &s).is_ok()),
+        VerifyingKey::P384(k) => p384::ecdsa::Signature::from_der(sig)
+            .is_ok_and(|s| k.verify_prehash(&digest, &s).is_ok()),
+        VerifyingKey::Ed25519(_) => false,
+    }
+}
+
+/// Reads a signing certificate and checks it carries the public half of `key`; returns its DER.
+pub fn signing_certificate_der(path: &Path, key: &VerifyingKey) -> Result<Vec<u8>> {
+    let certs = load_pem_certificates(path)?;
+    let src = path.display().to_string();
+    let leaf = certs
+        .first()
+        .ok_or_else(|| cert_err(&src, "no certificate found"))?;
+    let spki = leaf
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .map_err(|e| cert_err(&src, e.to_string()))?;
+    if VerifyingKey::from_spki_der(&spki, &src)? != *key {
+        return Err(cert_err(
+            &src,
+            "the certificate's public key does not match the private key",
+        ));
+    }
+    leaf.to_der().map_err(|e| cert_err(&src, e.to_string()))
+}
+
+/// DER encodings of every certificate in PEM files (the rest of a signing chain).
+pub fn chain_der(paths: &[PathBuf]) -> Result<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    for p in paths {
+        for c in load_pem_certificates(p)? {
+            out.push(
+                c.to_der()
+                    .map_err(|e| cert_err(&p.display().to_string(), e.to_string()))?,
+            );
+        }
+    }
+    Ok(out)
+}

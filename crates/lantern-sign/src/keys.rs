@@ -1,0 +1,421 @@
+//! Signing keys: generation, PEM (PKCS#8, SEC1, SPKI) parsing and writing, signing and verifying
+//! for ECDSA P-256/P-384 (DER signatures, as model-signing) and Ed25519.
+
+use crate::error::{Error, Result};
+use p256::pkcs8::{
+    DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
+};
+use rand_core::OsRng;
+use sha2::Digest as _;
+use std::path::Path;
+
+/// Supported key types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// ECDSA over NIST P-256 with SHA-256 (interoperable with model-signing).
+    P256,
+    /// ECDSA over NIST P-384 with SHA-384 (interoperable with model-signing).
+    P384,
+    /// Ed25519 (Lantern only: model-signing 1.x accepts elliptic-curve ECDSA keys only).
+    Ed25519,
+}
+
+impl KeyKind {
+    /// Parses `p256` / `ecdsa-p256`, `p384`, `ed25519`.
+    pub fn from_name(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "p256" | "p-256" | "ecdsa" | "ecdsa-p256" | "secp256r1" | "prime256v1" => {
+                Ok(KeyKind::P256)
+            }
+            "p384" | "p-384" | "ecdsa-p384" | "secp384r1" => Ok(KeyKind::P384),
+            "ed25519" => Ok(KeyKind::Ed25519),
+            other => Err(Error::Unsupported {
+                what: "key type",
+                value: other.to_string(),
+            }),
+        }
+    }
+
+    /// Human name.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyKind::P256 => "ecdsa-p256",
+            KeyKind::P384 => "ecdsa-p384",
+            KeyKind::Ed25519 => "ed25519",
+        }
+    }
+}
+
+/// A private key able to sign.
+pub enum SigningKey {
+    /// ECDSA P-256.
+    P256(p256::ecdsa::SigningKey),
+    /// ECDSA P-384.
+    P384(p384::ecdsa::SigningKey),
+    /// Ed25519.
+    Ed25519(Box<ed25519_dalek::SigningKey>),
+}
+
+/// A public key able to verify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerifyingKey {
+    /// ECDSA P-256.
+    P256(p256::ecdsa::VerifyingKey),
+    /// ECDSA P-384.
+    P384(p384::ecdsa::VerifyingKey),
+    /// Ed25519.
+    Ed25519(ed25519_dalek::VerifyingKey),
+}
+
+fn key_err(src: &str, reason: impl Into<String>) -> Error {
+    Error::Key {
+        path: src.to_string(),
+        reason: reason.into(),
+    }
+}
+
+impl SigningKey {
+    /// Generates a fresh key.
+    pub fn generate(kind: KeyKind) -> Self {
+        match kind {
+            KeyKind::P256 => SigningKey::P256(p256::ecdsa::SigningKey::random(&mut OsRng)),
+            KeyKind::P384 => SigningKey::P384(p384::ecdsa::SigningKey::random(&mut OsRng)),
+            KeyKind::Ed25519 => {
+                SigningKey::Ed25519(Box::new(ed25519_dalek::SigningKey::generate(&mut OsRng)))
+            }
+        }
+    }
+
+    /// Parses a PEM private key: PKCS#8 (`PRIVATE KEY`) of any supported type or SEC1 (`EC PRIVATE KEY`).
+    pub fn from_pem(pem: &str, src: &str) -> Result<Self> {
+        if pem.contains("ENCRYPTED PRIVATE KEY") || pem.contains("Proc-Type: 4,ENCRYPTED") {
+            return Err(key_err(src, "encrypted private keys are not supported; decrypt it first (openssl pkcs8 -in KEY -out PLAIN.pem)"));
+        }
+        if pem.contains("-----BEGIN EC PRIVATE KEY-----") {
+            if let Ok(k) = p256::SecretKey::from_sec1_pem(pem) {
+                return Ok(SigningKey::P256(k.into()));
+            }
+            if let Ok(k) = p384::SecretKey::from_sec1_pem(pem) {
+                return Ok(SigningKey::P384(k.into()));
+            }
+            return Err(key_err(
+                src,
+                "EC private key is not on a supported curve (P-256, P-384)",
+            ));
+        }
+        if pem.contains("-----BEGIN PRIVATE KEY-----") {
+            if let Ok(k) = p256::ecdsa::SigningKey::from_pkcs8_pem(pem) {
+                return Ok(SigningKey::P256(k));
+            }
+            if let Ok(k) = p384::ecdsa::SigningKey::from_pkcs8_pem(pem) {
+                return Ok(SigningKey::P384(k));
+            }
+            if let Ok(k) = ed25519_dalek::SigningKey::from_pkcs8_pem(pem) {
+                return Ok(SigningKey::Ed25519(Box::new(k)));
+            }
+            return Err(key_err(
+                src,
+                "unsupported private key type (expected ECDSA P-256, P-384 or Ed25519)",
+            ));
+        }
+        if pem.contains("PUBLIC KEY-----") {
+            return Err(key_err(
+                src,
+                "this is a public key; signing needs the private key",
+            ));
+        }
+        Err(key_err(src, "not a PEM private key"))
+    }
+
+    /// Reads a PEM private key from a file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = read_pem(path)?;
+        Self::from_pem(&text, &path.display().to_string())
+    }
+
+    /// Key type.
+    pub fn kind(&self) -> KeyKind {
+        match self {
+            SigningKey::P256(_) => KeyKind::P256,
+            SigningKey::P384(_) => KeyKind::P384,
+            SigningKey::Ed25519(_) => KeyKind::Ed25519,
+        }
+    }
+
+    /// The matching public key.
+    pub fn verifying_key(&self) -> VerifyingKey {
+        match self {
+            SigningKey::P256(k) => VerifyingKey::P256(*k.verifying_key()),
+            SigningKey::P384(k) => VerifyingKey::P384(*k.verifying_key()),
+            SigningKey::Ed25519(k) => VerifyingKey::Ed25519(k.verifying_key()),
+        }
+    }
+
+    /// Signs a message: ECDSA (SHA-256 / SHA-384, DER-encoded) or Ed25519 (64 raw bytes).
+    pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
+        use signature_traits::Signer as _;
+        match self {
+            SigningKey::P256(k) => {
+                let s: p256::ecdsa::Signature = k.sign(msg);
+                s.to_der().as_bytes().to_vec()
+            }
+            SigningKey::P384(k) => {
+                let s: p384::ecdsa::Signature = k.sign(msg);
+                s.to_der().as_bytes().to_vec()
+            }
+            SigningKey::Ed25519(k) => k.sign(msg).to_bytes().to_vec(),
+        }
+    }
+
+    /// PKCS#8 PEM encoding.
+    pub fn to_pem(&self) -> Result<String> {
+        let r = match self {
+            SigningKey::P256(k) => k.to_pkcs8_pem(LineEnding::LF),
+            SigningKey::P384(k) => k.to_pkcs8_pem(LineEnding::LF),
+            SigningKey::Ed25519(k) => k.to_pkcs8_pem(LineEnding::LF),
+        };
+        r.map(|z| z.to_string())
+            .map_err(|e| key_err("private key", format!("encoding failed: {e}")))
+    }
+}
+
+mod signature_traits {
+    pub use p256::ecdsa::signature::{Signer, Verifier};
+}
+
+impl VerifyingKey {
+    /// Parses a PEM `PUBLIC KEY` (SubjectPublicKeyInfo).
+    pub fn from_pem(pem: &str, src: &str) -> Result<Self> {
+        if !pem.contains("-----BEGIN PUBLIC KEY-----") {
+            if pem.contains("PRIVATE KEY-----") {
+                return Err(key_err(
+                    src,
+                    "this is a private key; verification needs the public key",
+                ));
+            }
+            if pem.contains("CERTIFICATE-----") {
+                return Err(key_err(src, "this is a certificate; pass it with --certificate-chain, or give the public key"));
+            }
+            return Err(key_err(src, "not a PEM public key"));
+        }
+        if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_pem(pem) {
+            return Ok(VerifyingKey::P256(k));
+        }
+        if let Ok(k) = p384::ecdsa::VerifyingKey::from_public_key_pem(pem) {
+            return Ok(VerifyingKey::P384(k));
+        }
+        if let Ok(k) = ed25519_dalek::VerifyingKey::from_public_key_pem(pem) {
+            return Ok(VerifyingKey::Ed25519(k));
+        }
+        Err(key_err(
+            src,
+            "unsupported public key type (expected ECDSA P-256, P-384 or Ed25519)",
+        ))
+    }
+
+    /// Parses a DER SubjectPublicKeyInfo.
+    pub fn from_spki_der(der: &[u8], src: &str) -> Result<Self> {
+        if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_der(der) {
+            return Ok(VerifyingKey::P256(k));
+        }
+        if let Ok(k) = p384::ecdsa::VerifyingKey::from_public_key_der(der) {
+            return Ok(VerifyingKey::P384(k));
+        }
+        if let Ok(k) = ed25519_dalek::VerifyingKey::from_public_key_der(der) {
+            return Ok(VerifyingKey::Ed25519(k));
+        }
+        Err(key_err(
+            src,
+            "unsupported public key type (expected ECDSA P-256, P-384 or Ed25519)",
+        ))
+    }
+
+    /// Reads a PEM public key from a file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = read_pem(path)?;
+        Self::from_pem(&text, &path.display().to_string())
+    }
+
+    /// Key type.
+    pub fn kind(&self) -> KeyKind {
+        match self {
+            VerifyingKey::P256(_) => KeyKind::P256,
+            VerifyingKey::P384(_) => KeyKind::P384,
+            VerifyingKey::Ed25519(_) => KeyKind::Ed25519,
+        }
+    }
+
+    /// SPKI PEM exactly as OpenSSL / Python `cryptography` writes it (64-column base64, LF).
+    pub fn to_pem(&self) -> Result<String> {
+        let r = match self {
+            VerifyingKey::P256(k) => k.to_public_key_pem(LineEnding::LF),
+            VerifyingKey::P384(k) => k.to_public_key_pem(LineEnding::LF),
+            VerifyingKey::Ed25519(k) => k.to_public_key_pem(LineEnding::LF),
+        };
+        r.map_err(|e| key_err("public key", format!("encoding failed: {e}")))
+    }
+
+    /// The `verificationMaterial.publicKey.hint` model-signing records: hex SHA-256 of the SPKI PEM.
+    pub fn hint(&self) -> Result<String> {
+        Ok(hex::encode(sha2::Sha256::digest(self.to_pem()?.as_bytes())))
+    }
+
+    /// Checks a signature over `msg`; `false` for a bad or malformed signature.
+    pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
+        use signature_traits::Verifier as _;
+        match self {
+            VerifyingKey::P256(k) => p256::ecdsa::Signature::from_der(sig)
+                .map(|s| k.verify(msg, &s).is_ok())
+                .unwrap_or(false),
+            VerifyingKey::P384(k) => p384::ecdsa::Signature::from_der(sig)
+                .map(|s| k.verify(msg, &s).is_ok())
+                .unwrap_or(false),
+            VerifyingKey::Ed25519(k) => ed25519_dalek::Signature::from_slice(sig)
+                .map(|s| k.verify_strict(msg, &s).is_ok())
+                .unwrap_or(false),
+        }
+    }
+}
+
+/// Largest key or certificate file read.
+const MAX_PEM: u64 = 1 << 20;
+
+fn read_pem(path: &Path) -> Result<String> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io("reading", path, e))?;
+    if meta.len() > MAX_PEM {
+        return Err(key_err(
+            &path.display().to_string(),
+            "file too large for a PEM key",
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
+    String::from_utf8(bytes).map_err(|_| {
+        key_err(
+            &path.display().to_string(),
+            "not a PEM file (not UTF-8 text)",
+        )
+    })
+}
+
+/// Writes a new key pair: the private key created with mode 0600 (never world-readable, even
+/// briefly), the public key with 0644. Refuses to overwrite unless `force`.
+pub fn write_key_pair(key: &SigningKey, private: &Path, public: &Path, force: bool) -> Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true);
+    if force {
+        opts.create(true).truncate(true);
+    } else {
+        opts.create_new(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let pem = key.to_pem()?;
+    let mut f = opts
+        .open(private)
+        .map_err(|e| Error::io("creating", private, e))?;
+    #[cfg(unix)]
+    {
+        // A pre-existing file overwritten with --force keeps its old mode: tighten it.
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| Error::io("setting permissions on", private, e))?;
+    }
+    f.write_all(pem.as_bytes())
+        .map_err(|e| Error::io("writing", private, e))?;
+    let pub_pem = key.verifying_key().to_pem()?;
+    let mut popts = std::fs::OpenOptions::new();
+    popts.write(true);
+    if force {
+        popts.create(true).truncate(true);
+    } else {
+        popts.create_new(true);
+    }
+    let mut pf = popts
+        .open(public)
+        .map_err(|e| Error::io("creating", public, e))?;
+    pf.write_all(pub_pem.as_bytes())
+        .map_err(|e| Error::io("writing", public, e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_verify_each_kind_and_reject_tampering() {
+        for kind in [KeyKind::P256, KeyKind::P384, KeyKind::Ed25519] {
+            let k = SigningKey::generate(kind);
+            let sig = k.sign(b"payload");
+            let v = k.verifying_key();
+            assert!(v.verify(b"payload", &sig), "{kind:?}");
+            assert!(!v.verify(b"payloaD", &sig), "{kind:?}");
+            let mut bad = sig.clone();
+            if let Some(b) = bad.last_mut() {
+                *b ^= 1;
+            }
+            assert!(!v.verify(b"payload", &bad), "{kind:?}");
+            // PEM round trips.
+            let k2 = SigningKey::from_pem(&k.to_pem().unwrap(), "t").unwrap();
+            assert_eq!(k2.verifying_key(), v);
+            let v2 = VerifyingKey::from_pem(&v.to_pem().unwrap(), "t").unwrap();
+            assert_eq!(v2, v);
+            assert_eq!(v2.kind(), kind);
+        }
+    }
+
+    #[test]
+    fn hint_matches_model_signing_for_a_known_key() {
+        // Public key and hint produced by `openssl ec -pubout` + model_signing 1.1.1.
+        let pem = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEUxZr9KielbuTI+lyH7dfyTYzPIRz\nQsCKKfABGfII/VN8vSwSxDDdjnm2qV++rV5deiX+wcA3aJOqvybItt7L/g==\n-----END PUBLIC KEY-----\n";
+        let v = VerifyingKey::from_pem(pem, "t").unwrap();
+        assert_eq!(v.to_pem().unwrap(), pem);
+        assert_eq!(
+            v.hint().unwrap(),
+            "c8b3752f7c49600998a85648d4c7776f6a427e34664f4425898937de4ee19333"
+        );
+    }
+
+    #[test]
+    fn wrong_material_gives_clear_errors() {
+        let k = SigningKey::generate(KeyKind::P256);
+        let pubpem = k.verifying_key().to_pem().unwrap();
+        let e = SigningKey::from_pem(&pubpem, "pub.pem")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("public key"), "{e}");
+        let e = VerifyingKey::from_pem(&k.to_pem().unwrap(), "k.pem")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("private key"), "{e}");
+        let e = SigningKey::from_pem("-----BEGIN ENCRYPTED PRIVATE KEY-----\n", "e")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("encrypted"), "{e}");
+        assert!(VerifyingKey::from_pem("garbage", "g").is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_key_is_created_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let (sk, pk) = (d.path().join("k.pem"), d.path().join("k.pub"));
+        write_key_pair(&SigningKey::generate(KeyKind::Ed25519), &sk, &pk, false).unwrap();
+        assert_eq!(
+            std::fs::metadata(&sk).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(write_key_pair(&SigningKey::generate(KeyKind::P256), &sk, &pk, false).is_err());
+        let k = SigningKey::from_file(&sk).unwrap();
+        assert_eq!(k.kind(), KeyKind::Ed25519);
+        assert_eq!(VerifyingKey::from_file(&pk).unwrap(), k.verifying_key());
+    }
+}
