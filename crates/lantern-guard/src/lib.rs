@@ -1,1 +1,102 @@
-//! The runtime gateway: an OpenAI-compatible reverse proxy with issued keys, rate limits, extraction defence, output monitoring, drift detection and audit records
+//! The runtime gateway (`lantern guard`): an OpenAI-compatible reverse proxy with keys issued by
+//! the guard (stored as hashes, scoped, short-lived), GCRA rate limits on requests and tokens
+//! (in process or shared through Redis), request hardening and per-key detectors against model
+//! and training-data extraction, output monitoring of plain and streamed responses (secrets, PII,
+//! canaries, verbatim corpus spans), drift metrics on `/metrics`, and one record per request in
+//! the tamper-evident audit log of `lantern-audit`.
+
+pub mod config;
+pub mod detect;
+pub mod harden;
+pub mod keys;
+pub mod metrics;
+pub mod mock;
+pub mod monitor;
+pub mod ngram;
+pub mod proxy;
+pub mod ratelimit;
+pub mod resp;
+pub mod sse;
+
+pub use config::GuardConfig;
+pub use proxy::{run, Gateway};
+
+use std::sync::Arc;
+
+/// Errors of the guard crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or socket operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or address involved.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The configuration (or a key store / index file) is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// A key operation failed.
+    #[error("key: {0}")]
+    Key(String),
+    /// The audit log failed.
+    #[error(transparent)]
+    Audit(#[from] lantern_audit::Error),
+}
+
+/// Builds a runtime, binds `cfg.listen` and serves until SIGINT or SIGTERM, then shuts down
+/// gracefully (in-flight requests finish, the audit log is flushed and sealed).
+pub fn serve_blocking(cfg: GuardConfig, threads: Option<usize>) -> Result<(), Error> {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if let Some(t) = threads {
+        b.worker_threads(t.max(1));
+    }
+    let rt = b.enable_all().build().map_err(|e| Error::Io {
+        path: "tokio runtime".into(),
+        source: e,
+    })?;
+    let listen = cfg.listen.clone();
+    let gw = Arc::new(Gateway::new(cfg)?);
+    let result = rt.block_on(async {
+        let l = tokio::net::TcpListener::bind(&listen)
+            .await
+            .map_err(|e| Error::Io {
+                path: listen.clone(),
+                source: e,
+            })?;
+        tracing::info!(addr = %listen, "lantern guard listening");
+        eprintln!(
+            "lantern guard listening on http://{}",
+            l.local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or(listen.clone())
+        );
+        run(gw.clone(), l, shutdown_signal()).await
+    });
+    drop(gw);
+    drop(rt);
+    result
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

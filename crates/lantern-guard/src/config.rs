@@ -1,0 +1,340 @@
+//! `guard.toml`: the gateway's configuration, every key with a default so a minimal file only
+//! names the upstream.
+
+use crate::Error;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// What to do when a detector or monitor fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Record the hit in the audit log and metrics only.
+    #[default]
+    Log,
+    /// Replace the offending text with `[REDACTED:<rule>]` (output monitoring only).
+    Redact,
+    /// Slow the key down: the request is charged extra against its rate limits.
+    Throttle,
+    /// Refuse the request (or end the response stream with an error event).
+    Block,
+}
+
+/// How a request parameter used in extraction attacks is handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldPolicy {
+    /// Pass unchanged.
+    Allow,
+    /// Remove the field before forwarding.
+    #[default]
+    Strip,
+    /// Answer 400.
+    Reject,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GuardConfig {
+    /// Address to listen on.
+    pub listen: String,
+    /// Path of the key store (JSON, written by `lantern guard keys`).
+    pub keys_file: PathBuf,
+    /// Largest request body accepted, bytes (413 above).
+    pub max_body_bytes: usize,
+    /// Largest non-streaming upstream body inspected, bytes (502 above).
+    pub max_response_bytes: usize,
+    /// Time allowed to receive a request's headers and body, seconds (408 after).
+    pub client_timeout_secs: u64,
+    /// Serve `/metrics` (Prometheus text) on the same listener.
+    pub metrics: bool,
+    /// The upstream model API.
+    pub upstream: UpstreamConfig,
+    /// Default per-key rate limits.
+    pub limits: LimitsConfig,
+    /// Request hardening against model extraction.
+    pub hardening: HardeningConfig,
+    /// Per-key extraction detectors.
+    pub detect: DetectConfig,
+    /// Output monitoring.
+    pub monitor: MonitorConfig,
+    /// Audit log.
+    pub audit: AuditConfig,
+    /// Drift detection.
+    pub drift: DriftConfig,
+}
+
+impl Default for GuardConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            keys_file: "guard-keys.json".into(),
+            max_body_bytes: 1 << 20,
+            max_response_bytes: 16 << 20,
+            client_timeout_secs: 30,
+            metrics: true,
+            upstream: UpstreamConfig::default(),
+            limits: LimitsConfig::default(),
+            hardening: HardeningConfig::default(),
+            detect: DetectConfig::default(),
+            monitor: MonitorConfig::default(),
+            audit: AuditConfig::default(),
+            drift: DriftConfig::default(),
+        }
+    }
+}
+
+/// Upstream settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamConfig {
+    /// Base URL (`http://host:port`); paths are appended as received.
+    pub url: String,
+    /// Environment variable holding the upstream API key injected as `Authorization: Bearer`.
+    pub api_key_env: Option<String>,
+    /// Time allowed for the upstream to send response headers, seconds (504 after).
+    pub timeout_secs: u64,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        Self {
+            url: "http://127.0.0.1:9000".into(),
+            api_key_env: None,
+            timeout_secs: 120,
+        }
+    }
+}
+
+/// Rate limits (per key; a key's own limits override these).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Requests per minute (0 = unlimited).
+    pub requests_per_minute: u64,
+    /// Tokens per minute, prompt + completion (0 = unlimited).
+    pub tokens_per_minute: u64,
+    /// Requests allowed in a burst above the steady rate.
+    pub burst: u64,
+    /// `max_tokens` assumed when a request does not give one (pre-charge).
+    pub default_max_tokens: u64,
+    /// `redis://host:port[/db]` to share limits between replicas.
+    pub redis: Option<String>,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            requests_per_minute: 600,
+            tokens_per_minute: 200_000,
+            burst: 20,
+            default_max_tokens: 256,
+            redis: None,
+        }
+    }
+}
+
+/// Request hardening.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HardeningConfig {
+    /// `logit_bias` policy.
+    pub logit_bias: FieldPolicy,
+    /// Refuse `logit_bias` together with `logprobs` even when `logit_bias` is allowed.
+    pub forbid_logit_bias_with_logprobs: bool,
+    /// Cap of `top_logprobs` (and legacy integer `logprobs`).
+    pub max_top_logprobs: u64,
+    /// Policy for `echo`, `prompt_logprobs` and `allowed_token_ids` (prompt-scoring fields).
+    pub scoring_fields: FieldPolicy,
+    /// Cap of `n` / `best_of`.
+    pub max_n: u64,
+    /// Decimal places kept in returned logprobs (`None` = unchanged).
+    pub logprob_decimals: Option<u32>,
+    /// Standard deviation of Gaussian noise added to returned logprobs (0 = none).
+    pub logprob_noise: f64,
+}
+
+impl Default for HardeningConfig {
+    fn default() -> Self {
+        Self {
+            logit_bias: FieldPolicy::Strip,
+            forbid_logit_bias_with_logprobs: true,
+            max_top_logprobs: 5,
+            scoring_fields: FieldPolicy::Strip,
+            max_n: 4,
+            logprob_decimals: Some(2),
+            logprob_noise: 0.0,
+        }
+    }
+}
+
+/// Extraction detectors.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectConfig {
+    /// Action on a hit (`log`, `throttle` or `block`).
+    pub action: Action,
+    /// Recent prompts remembered per key for the sweep detector.
+    pub sweep_window: usize,
+    /// Jaccard similarity of word 3-shingles above which two prompts are near-identical.
+    pub sweep_similarity: f64,
+    /// Near-identical prompts within the window that make a sweep.
+    pub sweep_count: usize,
+    /// Longest run of one repeated token in a prompt before it counts as a divergence prompt.
+    pub max_repeat_run: usize,
+    /// Requests per minute above `volume_factor` × the key's long-run average raise a spike.
+    pub volume_factor: f64,
+    /// Minimum requests in the current minute before a volume spike can fire.
+    pub volume_min: u64,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        Self {
+            action: Action::Log,
+            sweep_window: 64,
+            sweep_similarity: 0.8,
+            sweep_count: 16,
+            max_repeat_run: 32,
+            volume_factor: 5.0,
+            volume_min: 60,
+        }
+    }
+}
+
+/// Output monitoring.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitorConfig {
+    /// Action on a hit (`log`, `redact` or `block`).
+    pub action: Action,
+    /// Look for credentials (leak-scanner rules).
+    pub secrets: bool,
+    /// Look for PII (e-mail addresses, payment card numbers with a valid Luhn digit, US SSNs).
+    pub pii: bool,
+    /// Canary strings planted in training data or system prompts.
+    pub canaries: Vec<String>,
+    /// Path of a corpus index built by `lantern guard index`.
+    pub corpus_index: Option<PathBuf>,
+    /// Characters held back from a stream so a pattern split across chunks can still be redacted
+    /// or blocked before any of it reaches the client (only with `redact`/`block`).
+    pub stream_holdback_chars: usize,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        Self {
+            action: Action::Log,
+            secrets: true,
+            pii: true,
+            canaries: Vec::new(),
+            corpus_index: None,
+            stream_holdback_chars: 128,
+        }
+    }
+}
+
+/// Audit log settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Directory of the local append-only log (`None` disables auditing).
+    pub dir: Option<PathBuf>,
+    /// Checkpoint signing key file (`PRIVATE+KEY+...`); created on first start if absent.
+    pub signing_key: Option<PathBuf>,
+    /// Origin line of the checkpoints.
+    pub origin: String,
+    /// Sign a checkpoint after this many records.
+    pub checkpoint_every: u64,
+    /// … or at least this often, milliseconds.
+    pub checkpoint_interval_ms: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            signing_key: None,
+            origin: "lantern/guard".into(),
+            checkpoint_every: 1000,
+            checkpoint_interval_ms: 1000,
+        }
+    }
+}
+
+/// Drift detection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DriftConfig {
+    /// Responses per window (the first window of a model is its baseline).
+    pub window: usize,
+    /// PSI above which length / finish-reason drift is reported.
+    pub psi_threshold: f64,
+    /// Jensen–Shannon distance above which token-distribution drift is reported.
+    pub js_threshold: f64,
+}
+
+impl Default for DriftConfig {
+    fn default() -> Self {
+        Self {
+            window: 500,
+            psi_threshold: 0.2,
+            js_threshold: 0.1,
+        }
+    }
+}
+
+impl GuardConfig {
+    /// Reads and validates a config file; relative paths are resolved against its directory.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+            path: path.display().to_string(),
+            source: e,
+        })?;
+        let mut c: GuardConfig =
+            toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut c.keys_file);
+        if let Some(p) = c.audit.dir.as_mut() {
+            fix(p);
+        }
+        if let Some(p) = c.audit.signing_key.as_mut() {
+            fix(p);
+        }
+        if let Some(p) = c.monitor.corpus_index.as_mut() {
+            fix(p);
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Checks values that TOML types cannot.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |m: String| Err(Error::Config(m));
+        if !self.upstream.url.starts_with("http://") {
+            return bad(format!("upstream.url must be an http:// URL (terminate TLS in front of the upstream), got {:?}", self.upstream.url));
+        }
+        if self.detect.action == Action::Redact {
+            return bad("detect.action cannot be redact".into());
+        }
+        if self.monitor.action == Action::Throttle {
+            return bad("monitor.action cannot be throttle".into());
+        }
+        if !(0.0..=1.0).contains(&self.detect.sweep_similarity) {
+            return bad("detect.sweep_similarity must be within 0..1".into());
+        }
+        if self.drift.window < 10 {
+            return bad("drift.window must be at least 10".into());
+        }
+        if self.max_body_bytes == 0 {
+            return bad("max_body_bytes must be positive".into());
+        }
+        Ok(())
+    }
+}

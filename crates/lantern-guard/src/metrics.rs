@@ -1,0 +1,391 @@
+//! Counters, latency histograms and per-model output drift (PSI on response length, finish
+//! reasons and refusal rate; Jensen–Shannon distance on hashed token unigrams), rendered in the
+//! Prometheus text exposition format.
+
+use crate::config::DriftConfig;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+const BUCKETS: [f64; 16] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+
+/// A latency histogram (seconds).
+#[derive(Debug, Default)]
+pub struct Histogram {
+    counts: [AtomicU64; 17],
+    sum_ns: AtomicU64,
+}
+
+impl Histogram {
+    /// Records one observation.
+    pub fn observe(&self, secs: f64) {
+        let i = BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(BUCKETS.len());
+        self.counts[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_ns
+            .fetch_add((secs * 1e9) as u64, Ordering::Relaxed);
+    }
+
+    fn render(&self, name: &str, help: &str, out: &mut String) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cum = 0;
+        for (i, b) in BUCKETS.iter().enumerate() {
+            cum += self.counts[i].load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{b}\"}} {cum}");
+        }
+        cum += self.counts[16].load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cum}");
+        let _ = writeln!(
+            out,
+            "{name}_sum {}",
+            self.sum_ns.load(Ordering::Relaxed) as f64 / 1e9
+        );
+        let _ = writeln!(out, "{name}_count {cum}");
+    }
+}
+
+/// Everything `/metrics` shows.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    counters: Mutex<BTreeMap<(String, String), u64>>,
+    /// Time from request received to response headers sent, seconds.
+    pub latency: Histogram,
+    /// Time the guard itself added (total minus upstream), seconds.
+    pub overhead: Histogram,
+    /// Audit records that could not be made durable.
+    pub audit_failures: std::sync::Arc<AtomicU64>,
+    drift: Mutex<HashMap<String, ModelDrift>>,
+}
+
+fn esc(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+impl Metrics {
+    /// Adds one to counter `name` with label text `labels` (`k="v",...`, already escaped).
+    pub fn inc(&self, name: &str, labels: String) {
+        let mut m = match self.counters.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        *m.entry((name.to_string(), labels)).or_insert(0) += 1;
+    }
+
+    /// Counts a finished request.
+    pub fn request(&self, endpoint: &str, status: u16, decision: &str) {
+        self.inc(
+            "lantern_guard_requests_total",
+            format!(
+                "endpoint=\"{}\",status=\"{status}\",decision=\"{decision}\"",
+                esc(endpoint)
+            ),
+        );
+    }
+
+    /// Counts a detector or monitor hit.
+    pub fn hit(&self, rule: &str) {
+        self.inc(
+            "lantern_guard_detector_hits_total",
+            format!("rule=\"{}\"", esc(rule)),
+        );
+    }
+
+    /// Feeds one response to the drift monitor of `model`; returns alert messages.
+    pub fn drift_observe(
+        &self,
+        cfg: &DriftConfig,
+        model: &str,
+        text: &str,
+        finish: Option<&str>,
+    ) -> Vec<String> {
+        let mut m = match self.drift.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        if m.len() >= 1000 && !m.contains_key(model) {
+            return Vec::new();
+        }
+        m.entry(model.to_string())
+            .or_default()
+            .observe(cfg, model, text, finish)
+    }
+
+    /// Prometheus text.
+    pub fn render(&self, redis_errors: u64) -> String {
+        let mut out = String::with_capacity(4096);
+        let counters = match self.counters.lock() {
+            Ok(m) => m.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        let mut last = "";
+        for ((name, labels), v) in &counters {
+            if name != last {
+                let _ = writeln!(out, "# TYPE {name} counter");
+                last = name;
+            }
+            let _ = writeln!(out, "{name}{{{labels}}} {v}");
+        }
+        self.latency.render(
+            "lantern_guard_request_duration_seconds",
+            "Time to response headers.",
+            &mut out,
+        );
+        self.overhead.render(
+            "lantern_guard_added_latency_seconds",
+            "Time added by the guard (total minus upstream).",
+            &mut out,
+        );
+        let _ = writeln!(out, "# TYPE lantern_guard_audit_failures_total counter\nlantern_guard_audit_failures_total {}", self.audit_failures.load(Ordering::Relaxed));
+        let _ = writeln!(out, "# TYPE lantern_guard_redis_errors_total counter\nlantern_guard_redis_errors_total {redis_errors}");
+        let drift = match self.drift.lock() {
+            Ok(m) => m
+                .iter()
+                .map(|(k, v)| (k.clone(), v.scores.clone()))
+                .collect::<BTreeMap<_, _>>(),
+            Err(p) => p
+                .into_inner()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.scores.clone()))
+                .collect(),
+        };
+        let _ = writeln!(out, "# HELP lantern_guard_drift Drift of the last complete window against the baseline window (PSI, or JS distance for tokens).\n# TYPE lantern_guard_drift gauge");
+        for (model, s) in &drift {
+            if let Some(s) = s {
+                for (metric, v) in [
+                    ("length_psi", s.length_psi),
+                    ("finish_reason_psi", s.finish_psi),
+                    ("refusal_psi", s.refusal_psi),
+                    ("token_js", s.token_js),
+                ] {
+                    let _ = writeln!(
+                        out,
+                        "lantern_guard_drift{{model=\"{}\",metric=\"{metric}\"}} {v:.6}",
+                        esc(model)
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "lantern_guard_drift_alert{{model=\"{}\"}} {}",
+                    esc(model),
+                    u8::from(s.alert)
+                );
+            }
+        }
+        out
+    }
+}
+
+const TOKEN_BUCKETS: usize = 256;
+const FINISH: [&str; 4] = ["stop", "length", "content_filter", "tool_calls"];
+const REFUSALS: [&str; 9] = [
+    "i can't help",
+    "i cannot help",
+    "i can't assist",
+    "i cannot assist",
+    "i'm sorry, but",
+    "i am sorry, but",
+    "i'm not able to",
+    "i won't be able to",
+    "as an ai",
+];
+
+#[derive(Debug, Clone)]
+struct Window {
+    n: u64,
+    length: [u64; 16],
+    finish: [u64; 5],
+    refusal: [u64; 2],
+    tokens: Vec<u64>,
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Self {
+            n: 0,
+            length: [0; 16],
+            finish: [0; 5],
+            refusal: [0; 2],
+            tokens: vec![0; TOKEN_BUCKETS],
+        }
+    }
+}
+
+/// Drift scores of one window against the baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scores {
+    /// PSI of the response-length distribution (log2 bins of characters).
+    pub length_psi: f64,
+    /// PSI of the finish-reason mix.
+    pub finish_psi: f64,
+    /// PSI of the refusal rate.
+    pub refusal_psi: f64,
+    /// Jensen–Shannon distance (base 2) of hashed token unigrams.
+    pub token_js: f64,
+    /// Any score over its threshold.
+    pub alert: bool,
+}
+
+#[derive(Debug, Default)]
+struct ModelDrift {
+    baseline: Option<Window>,
+    current: Window,
+    scores: Option<Scores>,
+}
+
+fn dist(c: &[u64]) -> Vec<f64> {
+    let total: u64 = c.iter().sum();
+    let eps = 1e-4;
+    let k = c.len() as f64;
+    c.iter()
+        .map(|&x| (x as f64 + eps) / (total as f64 + eps * k))
+        .collect()
+}
+
+/// Population stability index of two count vectors.
+pub fn psi(base: &[u64], cur: &[u64]) -> f64 {
+    let (p, q) = (dist(base), dist(cur));
+    p.iter().zip(&q).map(|(a, b)| (b - a) * (b / a).ln()).sum()
+}
+
+/// Jensen–Shannon distance (square root of the base-2 divergence) of two count vectors.
+pub fn js_distance(a: &[u64], b: &[u64]) -> f64 {
+    let (p, q) = (dist(a), dist(b));
+    let kl = |x: &[f64], m: &[f64]| {
+        x.iter()
+            .zip(m)
+            .map(|(a, b)| if *a > 0.0 { a * (a / b).log2() } else { 0.0 })
+            .sum::<f64>()
+    };
+    let m: Vec<f64> = p.iter().zip(&q).map(|(a, b)| (a + b) / 2.0).collect();
+    (0.5 * kl(&p, &m) + 0.5 * kl(&q, &m)).max(0.0).sqrt()
+}
+
+impl ModelDrift {
+    fn observe(
+        &mut self,
+        cfg: &DriftConfig,
+        model: &str,
+        text: &str,
+        finish: Option<&str>,
+    ) -> Vec<String> {
+        let w = &mut self.current;
+        w.n += 1;
+        let chars = text.chars().count() as u64;
+        w.length[(64 - chars.leading_zeros()).min(15) as usize] += 1;
+        let f = finish
+            .and_then(|f| FINISH.iter().position(|x| *x == f))
+            .unwrap_or(4);
+        w.finish[f] += 1;
+        let lower: String = text
+            .chars()
+            .take(400)
+            .flat_map(char::to_lowercase)
+            .collect();
+        w.refusal[usize::from(REFUSALS.iter().any(|r| lower.contains(r)))] += 1;
+        for (s, e) in crate::ngram::tokens(text).take(4096) {
+            let mut h: u32 = 2_166_136_261;
+            for b in text[s..e].bytes() {
+                h = (h ^ u32::from(b.to_ascii_lowercase())).wrapping_mul(16_777_619);
+            }
+            w.tokens[(h as usize) % TOKEN_BUCKETS] += 1;
+        }
+        if (w.n as usize) < cfg.window {
+            return Vec::new();
+        }
+        let done = std::mem::take(&mut self.current);
+        let Some(base) = &self.baseline else {
+            self.baseline = Some(done);
+            return Vec::new();
+        };
+        let s = Scores {
+            length_psi: psi(&base.length, &done.length),
+            finish_psi: psi(&base.finish, &done.finish),
+            refusal_psi: psi(&base.refusal, &done.refusal),
+            token_js: js_distance(&base.tokens, &done.tokens),
+            alert: false,
+        };
+        let mut alerts = Vec::new();
+        for (name, v, t) in [
+            ("response length", s.length_psi, cfg.psi_threshold),
+            ("finish reasons", s.finish_psi, cfg.psi_threshold),
+            ("refusal rate", s.refusal_psi, cfg.psi_threshold),
+            ("token distribution", s.token_js, cfg.js_threshold),
+        ] {
+            if v > t {
+                alerts.push(format!("model {model}: {name} drifted ({v:.3} > {t})"));
+            }
+        }
+        self.scores = Some(Scores {
+            alert: !alerts.is_empty(),
+            ..s
+        });
+        alerts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn psi_and_js_known_values() {
+        assert!(psi(&[50, 50], &[50, 50]).abs() < 1e-9);
+        // p=(0.5,0.5) q=(0.9,0.1): (0.4 ln 1.8) + (-0.4 ln 0.2) = 0.2351 + 0.6438
+        assert!((psi(&[50, 50], &[90, 10]) - 0.8789).abs() < 1e-3);
+        assert!(js_distance(&[10, 0], &[10, 0]) < 1e-3);
+        assert!((js_distance(&[10, 0], &[0, 10]) - 1.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn drift_alerts_when_outputs_change_and_not_when_stable() {
+        let cfg = DriftConfig {
+            window: 50,
+            ..DriftConfig::default()
+        };
+        let m = Metrics::default();
+        let mut alerts = Vec::new();
+        let answers = [
+            "The capital of France is Paris.",
+            "Water boils at 100 degrees Celsius at sea level.",
+            "Rust guarantees memory safety without a garbage collector.",
+            "The mitochondria is the powerhouse of the cell.",
+            "Photosynthesis turns light into chemical energy.",
+        ];
+        for i in 0..100 {
+            alerts.extend(m.drift_observe(
+                &cfg,
+                "m",
+                answers[i % 5],
+                Some(if i % 10 == 0 { "length" } else { "stop" }),
+            ));
+        }
+        assert!(alerts.is_empty(), "{alerts:?}");
+        for _ in 0..50 {
+            alerts.extend(m.drift_observe(
+                &cfg,
+                "m",
+                "I'm sorry, but I can't help with that.",
+                Some("content_filter"),
+            ));
+        }
+        assert!(
+            alerts.iter().any(|a| a.contains("refusal rate")),
+            "{alerts:?}"
+        );
+        assert!(
+            alerts.iter().any(|a| a.contains("finish reasons")),
+            "{alerts:?}"
+        );
+        assert!(m
+            .render(0)
+            .contains("lantern_guard_drift_alert{model=\"m\"} 1"));
+    }
+}

@@ -1,0 +1,239 @@
+//! Verbatim-regurgitation index: the set of 64-bit hashes of every N consecutive word tokens of a
+//! protected corpus (`lantern guard index`), stored sorted in a compact file and searched with
+//! binary search; a response reproducing N or more consecutive tokens of the corpus is flagged.
+
+use crate::Error;
+use std::io::{Read, Write};
+use std::path::Path;
+
+const MAGIC: &[u8; 8] = b"LGNGRAM1";
+/// Default N.
+pub const DEFAULT_N: usize = 8;
+
+/// One word token with its byte span in the source text.
+pub fn tokens(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let mut start: Option<usize> = None;
+    let mut it = text
+        .char_indices()
+        .chain(std::iter::once((text.len(), ' ')));
+    std::iter::from_fn(move || {
+        for (i, c) in it.by_ref() {
+            let word = c.is_alphanumeric();
+            match (start, word) {
+                (None, true) => start = Some(i),
+                (Some(s), false) => {
+                    start = None;
+                    return Some((s, i));
+                }
+                _ => {}
+            }
+        }
+        None
+    })
+}
+
+fn token_hash(t: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for c in t.chars().flat_map(char::to_lowercase) {
+        let mut b = [0u8; 4];
+        for x in c.encode_utf8(&mut b).bytes() {
+            h = (h ^ u64::from(x)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+fn gram_hash(toks: &[u64]) -> u64 {
+    let mut h: u64 = 0x84222325cbf29ce4;
+    for t in toks {
+        h = (h.rotate_left(17) ^ t).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    h
+}
+
+/// The n-gram index.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NgramIndex {
+    n: usize,
+    hashes: Vec<u64>,
+}
+
+impl NgramIndex {
+    /// An empty index for n-grams of `n` tokens.
+    pub fn new(n: usize) -> Self {
+        Self {
+            n: n.max(2),
+            hashes: Vec::new(),
+        }
+    }
+
+    /// Adds every n-gram of a document.
+    pub fn add_text(&mut self, text: &str) {
+        let toks: Vec<u64> = tokens(text).map(|(s, e)| token_hash(&text[s..e])).collect();
+        self.hashes.extend(toks.windows(self.n).map(gram_hash));
+    }
+
+    /// Sorts and deduplicates (call after the last `add_text`).
+    pub fn finish(&mut self) {
+        self.hashes.sort_unstable();
+        self.hashes.dedup();
+    }
+
+    /// N.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Distinct n-grams.
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
+    /// Byte spans of `text` made of runs of corpus n-grams (each span covers ≥ N tokens).
+    pub fn find(&self, text: &str) -> Vec<(usize, usize)> {
+        let spans: Vec<(usize, usize)> = tokens(text).collect();
+        let toks: Vec<u64> = spans
+            .iter()
+            .map(|&(s, e)| token_hash(&text[s..e]))
+            .collect();
+        let mut out: Vec<(usize, usize)> = Vec::new();
+        for (i, w) in toks.windows(self.n).enumerate() {
+            if self.hashes.binary_search(&gram_hash(w)).is_ok() {
+                let (s, e) = (spans[i].0, spans[i + self.n - 1].1);
+                match out.last_mut() {
+                    Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                    _ => out.push((s, e)),
+                }
+            }
+        }
+        out
+    }
+
+    /// Writes the index file.
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        let io = |e| Error::Io {
+            path: path.display().to_string(),
+            source: e,
+        };
+        let mut buf = Vec::with_capacity(24 + 8 * self.hashes.len());
+        buf.extend_from_slice(MAGIC);
+        buf.extend_from_slice(&(self.n as u64).to_le_bytes());
+        buf.extend_from_slice(&(self.hashes.len() as u64).to_le_bytes());
+        for h in &self.hashes {
+            buf.extend_from_slice(&h.to_le_bytes());
+        }
+        let mut f = std::fs::File::create(path).map_err(io)?;
+        f.write_all(&buf).map_err(io)?;
+        f.sync_all().map_err(io)
+    }
+
+    /// Reads an index file, checking its header, size and order.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let io = |e| Error::Io {
+            path: path.display().to_string(),
+            source: e,
+        };
+        let mut b = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut b))
+            .map_err(io)?;
+        Self::from_bytes(&b).map_err(|m| Error::Config(format!("{}: {m}", path.display())))
+    }
+
+    /// Parses index bytes.
+    pub fn from_bytes(b: &[u8]) -> Result<Self, String> {
+        if b.len() < 24 || &b[..8] != MAGIC {
+            return Err("not a lantern n-gram index".into());
+        }
+        let u = |o: usize| {
+            u64::from_le_bytes([
+                b[o],
+                b[o + 1],
+                b[o + 2],
+                b[o + 3],
+                b[o + 4],
+                b[o + 5],
+                b[o + 6],
+                b[o + 7],
+            ])
+        };
+        let (n, count) = (u(8), u(16));
+        if !(2..=64).contains(&n) {
+            return Err(format!("n-gram size {n} out of range"));
+        }
+        if count.checked_mul(8) != Some((b.len() - 24) as u64) {
+            return Err("index length does not match its count".into());
+        }
+        let hashes: Vec<u64> = b[24..]
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+            .collect();
+        if hashes.windows(2).any(|w| w[0] >= w[1]) {
+            return Err("index is not sorted".into());
+        }
+        Ok(Self {
+            n: n as usize,
+            hashes,
+        })
+    }
+}
+
+/// Builds an index over every UTF-8 text file under `dir` (recursively, symlinks not followed).
+pub fn build_dir(dir: &Path, n: usize) -> Result<(NgramIndex, u64), Error> {
+    let mut idx = NgramIndex::new(n);
+    let mut files = 0u64;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let rd = std::fs::read_dir(&d).map_err(|e| Error::Io {
+            path: d.display().to_string(),
+            source: e,
+        })?;
+        for entry in rd.flatten() {
+            let p = entry.path();
+            let Ok(ft) = entry.file_type() else { continue };
+            if ft.is_dir() {
+                stack.push(p);
+            } else if ft.is_file() {
+                if let Ok(text) = std::fs::read_to_string(&p) {
+                    idx.add_text(&text);
+                    files += 1;
+                }
+            }
+        }
+    }
+    idx.finish();
+    Ok((idx, files))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_verbatim_spans_case_insensitively() {
+        let mut idx = NgramIndex::new(5);
+        idx.add_text(
+            "It was the best of times, it was the worst of times, it was the age of wisdom.",
+        );
+        idx.finish();
+        let text = "Sure! IT WAS THE BEST OF TIMES it was the worst... anyway.";
+        let spans = idx.find(text);
+        assert_eq!(spans.len(), 1);
+        let (s, e) = spans[0];
+        assert_eq!(&text[s..e], "IT WAS THE BEST OF TIMES it was the worst");
+        assert!(idx.find("it was the best day of my life").is_empty());
+        let bytes = {
+            let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+            let p = d.path().join("i.idx");
+            idx.save(&p).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::read(&p).unwrap_or_default()
+        };
+        assert_eq!(NgramIndex::from_bytes(&bytes).as_ref(), Ok(&idx));
+        assert!(NgramIndex::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+    }
+}

@@ -1,0 +1,1124 @@
+//! The gateway service: authentication, body limits, hardening, detectors, rate limits,
+//! forwarding to the upstream with injected credentials, output monitoring (buffered and SSE),
+//! drift, metrics and one audit record per request.
+
+use crate::config::{Action, GuardConfig};
+use crate::detect::Detectors;
+use crate::keys::{self, AuthError, KeyRecord, KeyStore};
+use crate::metrics::Metrics;
+use crate::monitor::{redact, Monitor};
+use crate::ratelimit::{Decision, Limit, Limiter};
+use crate::sse::SseFilter;
+use crate::Error;
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Frame, Incoming};
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode, Uri};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use lantern_audit::LocalLog;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, RwLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::net::TcpListener;
+
+/// Response body type of the gateway.
+pub type Body = BoxBody<Bytes, Infallible>;
+
+/// A body fed from a channel (streamed responses).
+struct ChannelBody(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.0.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b))))
+    }
+}
+
+fn full(b: impl Into<Bytes>) -> Body {
+    Full::new(b.into()).boxed()
+}
+
+/// An OpenAI-style error response.
+pub fn error_response(status: StatusCode, message: &str, kind: &str, code: &str) -> Response<Body> {
+    let body = json!({"error": {"message": message, "type": kind, "param": null, "code": code}});
+    let mut r = Response::new(full(body.to_string()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+const HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+];
+
+fn copy_headers(from: &HeaderMap, to: &mut HeaderMap, skip_len: bool) {
+    for (k, v) in from {
+        let n = k.as_str();
+        if HOP.contains(&n)
+            || n == "authorization"
+            || n == "x-api-key"
+            || (skip_len && n == "content-length")
+        {
+            continue;
+        }
+        to.append(k.clone(), v.clone());
+    }
+}
+
+/// Inference endpoints whose bodies are JSON and inspected.
+const JSON_ENDPOINTS: [&str; 3] = ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"];
+
+/// The shared state of a running gateway.
+pub struct Gateway {
+    cfg: GuardConfig,
+    keys: RwLock<Arc<KeyStore>>,
+    keys_mtime: Mutex<Option<SystemTime>>,
+    usage: Mutex<keys::Usage>,
+    limiter: Limiter,
+    detectors: Detectors,
+    monitor: Monitor,
+    /// Metrics (exposed on `/metrics`).
+    pub metrics: Metrics,
+    audit: Option<LocalLog>,
+    client: Client<HttpConnector, Full<Bytes>>,
+    upstream: Uri,
+    upstream_auth: Option<HeaderValue>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("upstream", &self.upstream)
+            .finish_non_exhaustive()
+    }
+}
+
+fn mtime(p: &std::path::Path) -> Option<SystemTime> {
+    std::fs::metadata(p).and_then(|m| m.modified()).ok()
+}
+
+/// Text of the prompt (chat messages, completions prompt, embeddings input), bounded.
+pub fn prompt_text(v: &Value) -> String {
+    let mut out = String::new();
+    let mut push = |s: &str| {
+        if out.len() < 256 * 1024 {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(s);
+        }
+    };
+    if let Some(msgs) = v.get("messages").and_then(Value::as_array) {
+        for m in msgs {
+            match m.get("content") {
+                Some(Value::String(s)) => push(s),
+                Some(Value::Array(parts)) => parts
+                    .iter()
+                    .filter_map(|p| p.get("text").and_then(Value::as_str))
+                    .for_each(&mut push),
+                _ => {}
+            }
+        }
+    }
+    for k in ["prompt", "input"] {
+        match v.get(k) {
+            Some(Value::String(s)) => push(s),
+            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).for_each(&mut push),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Token estimate of a text without the model's tokenizer: the larger of bytes/4 and words×4/3
+/// (about right for English BPE vocabularies; the upstream's usage settles the difference).
+pub fn estimate_tokens(text: &str) -> u64 {
+    let words = text.split_whitespace().count() as u64;
+    (text.len() as u64).div_ceil(4).max(words * 4 / 3)
+}
+
+fn hex_sha256(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+/// Everything known about one request, for the audit record and metrics.
+struct Outcome {
+    t0: Instant,
+    upstream_time: Duration,
+    key: Option<KeyRecord>,
+    endpoint: String,
+    method: String,
+    model: Option<String>,
+    status: u16,
+    decision: &'static str,
+    stream: bool,
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+    hits: Vec<String>,
+    changes: Vec<String>,
+    prompt_sha256: Option<String>,
+    response_sha256: Option<String>,
+    client: SocketAddr,
+}
+
+impl Gateway {
+    /// Builds the gateway (loads keys, corpus index, opens the audit log, connects nothing yet).
+    pub fn new(cfg: GuardConfig) -> Result<Self, Error> {
+        let store = KeyStore::load(&cfg.keys_file)?;
+        let corpus = match &cfg.monitor.corpus_index {
+            Some(p) => Some(crate::ngram::NgramIndex::load(p)?),
+            None => None,
+        };
+        let monitor = Monitor::new(&cfg.monitor, corpus)?;
+        let redis = match &cfg.limits.redis {
+            Some(u) => Some(crate::resp::RedisPool::new(u, 16)?),
+            None => None,
+        };
+        let audit = match &cfg.audit.dir {
+            Some(dir) => Some(open_audit(&cfg, dir)?),
+            None => None,
+        };
+        let upstream: Uri = cfg
+            .upstream
+            .url
+            .trim_end_matches('/')
+            .parse()
+            .map_err(|e| Error::Config(format!("upstream.url: {e}")))?;
+        let upstream_auth = match &cfg.upstream.api_key_env {
+            Some(var) => {
+                let v = std::env::var(var).map_err(|_| {
+                    Error::Config(format!("upstream.api_key_env: ${var} is not set"))
+                })?;
+                let mut h = HeaderValue::from_str(&format!("Bearer {v}"))
+                    .map_err(|_| Error::Config(format!("${var} is not a valid header value")))?;
+                h.set_sensitive(true);
+                Some(h)
+            }
+            None => None,
+        };
+        let mut conn = HttpConnector::new();
+        conn.set_nodelay(true);
+        conn.set_connect_timeout(Some(Duration::from_secs(10)));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(conn);
+        Ok(Self {
+            keys_mtime: Mutex::new(mtime(&cfg.keys_file)),
+            usage: Mutex::new(keys::load_usage(&cfg.keys_file)),
+            keys: RwLock::new(Arc::new(store)),
+            limiter: Limiter::new(redis),
+            detectors: Detectors::new(cfg.detect.clone()),
+            monitor,
+            metrics: Metrics::default(),
+            audit,
+            client,
+            upstream,
+            upstream_auth,
+            cfg,
+        })
+    }
+
+    /// Adds a text scanner to output monitoring (e.g. the leak scanner's rules).
+    pub fn add_scanner(&mut self, s: Arc<dyn crate::monitor::TextScanner>) {
+        self.monitor.add_scanner(s);
+    }
+
+    /// Reloads the key store if its file changed (revocations take effect without a restart).
+    pub fn reload_keys(&self) {
+        let m = mtime(&self.cfg.keys_file);
+        let mut last = match self.keys_mtime.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if *last == m {
+            return;
+        }
+        match KeyStore::load(&self.cfg.keys_file) {
+            Ok(s) => {
+                if let Ok(mut k) = self.keys.write() {
+                    *k = Arc::new(s);
+                }
+                *last = m;
+                tracing::info!(path = %self.cfg.keys_file.display(), "reloaded keys");
+            }
+            // keep serving with the previous keys; a half-written file is retried next time
+            Err(e) => tracing::warn!(error = %e, "key store reload failed"),
+        }
+    }
+
+    /// Writes last-use times next to the key store.
+    pub fn save_usage(&self) {
+        let u = match self.usage.lock() {
+            Ok(u) => u.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        if let Err(e) = keys::save_usage(&self.cfg.keys_file, &u) {
+            tracing::warn!(error = %e, "saving key usage");
+        }
+    }
+
+    fn keys(&self) -> Arc<KeyStore> {
+        match self.keys.read() {
+            Ok(k) => k.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    fn touch(&self, id: &str, now: u64) {
+        let mut u = match self.usage.lock() {
+            Ok(u) => u,
+            Err(p) => p.into_inner(),
+        };
+        let e = u.entry(id.to_string()).or_insert(0);
+        if now >= *e + 60 {
+            *e = now;
+        }
+    }
+
+    fn finish(&self, o: Outcome) {
+        let total = o.t0.elapsed();
+        self.metrics.latency.observe(total.as_secs_f64());
+        if o.upstream_time > Duration::ZERO {
+            self.metrics
+                .overhead
+                .observe(total.saturating_sub(o.upstream_time).as_secs_f64());
+        }
+        self.metrics.request(&o.endpoint, o.status, o.decision);
+        for h in &o.hits {
+            self.metrics.hit(h);
+        }
+        let Some(log) = &self.audit else { return };
+        let ts = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let rec = json!({
+            "ts": ts,
+            "key": o.key.as_ref().map(|k| k.id.clone()),
+            "owner": o.key.as_ref().map(|k| k.owner.clone()),
+            "client": o.client.ip().to_string(),
+            "method": o.method,
+            "endpoint": o.endpoint,
+            "model": o.model,
+            "status": o.status,
+            "decision": o.decision,
+            "stream": o.stream,
+            "prompt_tokens": o.prompt_tokens,
+            "completion_tokens": o.completion_tokens,
+            "hits": o.hits,
+            "changes": o.changes,
+            "prompt_sha256": o.prompt_sha256,
+            "response_sha256": o.response_sha256,
+            "latency_us": total.as_micros() as u64,
+        });
+        let failures = self.metrics.audit_failures.clone();
+        log.append(
+            rec.to_string().into_bytes(),
+            Box::new(move |r| {
+                if let Err(e) = r {
+                    failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(error = %e, "audit record not written");
+                }
+            }),
+        );
+    }
+
+    fn limits_for(&self, key: &KeyRecord) -> (Option<Limit>, Option<Limit>) {
+        let l = &self.cfg.limits;
+        let rpm = key.requests_per_minute.unwrap_or(l.requests_per_minute);
+        let tpm = key.tokens_per_minute.unwrap_or(l.tokens_per_minute);
+        (
+            (rpm > 0).then_some(Limit {
+                per_minute: rpm,
+                capacity: l.burst.max(1),
+            }),
+            (tpm > 0).then_some(Limit {
+                per_minute: tpm,
+                capacity: tpm,
+            }),
+        )
+    }
+
+    /// Handles one request.
+    pub async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        client: SocketAddr,
+    ) -> Response<Body> {
+        let t0 = Instant::now();
+        let path = req.uri().path().to_string();
+        let mut o = Outcome {
+            t0,
+            upstream_time: Duration::ZERO,
+            key: None,
+            endpoint: if JSON_ENDPOINTS.contains(&path.as_str()) || path == "/v1/models" {
+                path.clone()
+            } else {
+                "other".into()
+            },
+            method: req.method().to_string(),
+            model: None,
+            status: 200,
+            decision: "allowed",
+            stream: false,
+            prompt_tokens: None,
+            completion_tokens: None,
+            hits: Vec::new(),
+            changes: Vec::new(),
+            prompt_sha256: None,
+            response_sha256: None,
+            client,
+        };
+        if req.method() == Method::GET && path == "/healthz" {
+            return Response::new(full("ok\n"));
+        }
+        if self.cfg.metrics && req.method() == Method::GET && path == "/metrics" {
+            let mut r = Response::new(full(
+                self.metrics
+                    .render(self.limiter.redis_errors.load(Ordering::Relaxed)),
+            ));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            return r;
+        }
+        let resp = self.clone().process(req, &mut o).await;
+        o.status = resp.status().as_u16();
+        if o.decision == "allowed"
+            && resp.status().as_u16() >= 400
+            && o.upstream_time == Duration::ZERO
+        {
+            o.decision = "error";
+        }
+        if !o.stream {
+            self.finish(o);
+        }
+        resp
+    }
+
+    async fn process(self: Arc<Self>, req: Request<Incoming>, o: &mut Outcome) -> Response<Body> {
+        let now = keys::now_secs();
+        // 1. authentication, fail closed
+        let token = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim);
+        let store = self.keys();
+        let key = match token
+            .ok_or(AuthError::Missing)
+            .and_then(|t| store.authenticate(t, now).cloned())
+        {
+            Ok(k) => k,
+            Err(e) => {
+                o.decision = "unauthorized";
+                return error_response(
+                    StatusCode::UNAUTHORIZED,
+                    e.message(),
+                    "invalid_request_error",
+                    "invalid_api_key",
+                );
+            }
+        };
+        self.touch(&key.id, now);
+        o.key = Some(key.clone());
+        let path = req.uri().path().to_string();
+        if !key.scopes.allows_endpoint(&path) {
+            o.decision = "forbidden";
+            return error_response(
+                StatusCode::FORBIDDEN,
+                &format!("this key may not call {path}"),
+                "permission_error",
+                "endpoint_not_allowed",
+            );
+        }
+        // 2. body, bounded in size and time
+        let (parts, body) = req.into_parts();
+        let max = self.cfg.max_body_bytes;
+        if parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|n| n > max as u64)
+        {
+            o.decision = "too_large";
+            return error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("request body exceeds {max} bytes"),
+                "invalid_request_error",
+                "request_too_large",
+            );
+        }
+        let collected = tokio::time::timeout(
+            Duration::from_secs(self.cfg.client_timeout_secs),
+            Limited::new(body, max).collect(),
+        )
+        .await;
+        let body = match collected {
+            Err(_) => {
+                o.decision = "client_timeout";
+                return error_response(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request body not received in time",
+                    "invalid_request_error",
+                    "request_timeout",
+                );
+            }
+            Ok(Err(e))
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
+                o.decision = "too_large";
+                return error_response(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    &format!("request body exceeds {max} bytes"),
+                    "invalid_request_error",
+                    "request_too_large",
+                );
+            }
+            Ok(Err(_)) => {
+                o.decision = "bad_request";
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    "request body could not be read",
+                    "invalid_request_error",
+                    "bad_body",
+                );
+            }
+            Ok(Ok(c)) => c.to_bytes(),
+        };
+        o.prompt_sha256 = Some(hex_sha256(&body));
+        let inspect = parts.method == Method::POST && JSON_ENDPOINTS.contains(&path.as_str());
+        let mut out_body = body.clone();
+        let mut stream = false;
+        let mut wants_logprobs = false;
+        let mut client_usage = false;
+        let mut estimate = 0u64;
+        if inspect {
+            let mut v: Value = match serde_json::from_slice(&body) {
+                Ok(v @ Value::Object(_)) => v,
+                Ok(_) => {
+                    o.decision = "bad_request";
+                    return error_response(
+                        StatusCode::BAD_REQUEST,
+                        "request body must be a JSON object",
+                        "invalid_request_error",
+                        "invalid_json",
+                    );
+                }
+                Err(e) => {
+                    o.decision = "bad_request";
+                    return error_response(
+                        StatusCode::BAD_REQUEST,
+                        &format!("malformed JSON body: {e}"),
+                        "invalid_request_error",
+                        "invalid_json",
+                    );
+                }
+            };
+            let model = v.get("model").and_then(Value::as_str).map(str::to_string);
+            o.model = model.clone();
+            if let Some(m) = &model {
+                if !key.scopes.allows_model(m) {
+                    o.decision = "forbidden";
+                    return error_response(
+                        StatusCode::FORBIDDEN,
+                        &format!("this key may not use model {m}"),
+                        "permission_error",
+                        "model_not_allowed",
+                    );
+                }
+            }
+            // 3. hardening
+            let h = crate::harden::harden_request(&mut v, &self.cfg.hardening);
+            o.changes = h.changes.clone();
+            wants_logprobs = h.wants_logprobs;
+            if let Some(reason) = h.reject {
+                o.decision = "rejected";
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    &reason,
+                    "invalid_request_error",
+                    "parameter_not_allowed",
+                );
+            }
+            // 4. detectors
+            let prompt = prompt_text(&v);
+            let hits = self.detectors.observe(&key.id, &prompt, h.logit_probe, now);
+            let mut throttle = 0;
+            if !hits.is_empty() {
+                o.hits.extend(hits.iter().map(|s| s.to_string()));
+                tracing::warn!(key = %key.id, owner = %key.owner, hits = ?hits, "extraction detector");
+                match self.cfg.detect.action {
+                    Action::Block => {
+                        o.decision = "blocked_extraction";
+                        return error_response(
+                            StatusCode::FORBIDDEN,
+                            "request refused: it matches a model-extraction pattern",
+                            "permission_error",
+                            "extraction_suspected",
+                        );
+                    }
+                    Action::Throttle => throttle = 9,
+                    _ => {}
+                }
+            }
+            stream = v.get("stream").and_then(Value::as_bool).unwrap_or(false);
+            let max_tokens = v
+                .get("max_completion_tokens")
+                .or_else(|| v.get("max_tokens"))
+                .and_then(Value::as_u64)
+                .unwrap_or(self.cfg.limits.default_max_tokens);
+            let n = v.get("n").and_then(Value::as_u64).unwrap_or(1).max(1);
+            estimate = estimate_tokens(&prompt)
+                + if path == "/v1/embeddings" {
+                    0
+                } else {
+                    max_tokens.saturating_mul(n)
+                };
+            // 5. rate limits (request count, then pre-charged tokens)
+            let (rl, tl) = self.limits_for(&key);
+            if let Some(r) = self
+                .rate_check(&key.id, rl, tl, 1 + throttle, estimate, o)
+                .await
+            {
+                return r;
+            }
+            if stream && path != "/v1/embeddings" {
+                client_usage = v
+                    .pointer("/stream_options/include_usage")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                if let Some(obj) = v.as_object_mut() {
+                    obj.insert("stream_options".into(), json!({"include_usage": true}));
+                }
+            }
+            if !o.changes.is_empty() || stream {
+                out_body = Bytes::from(v.to_string());
+            }
+        } else {
+            let (rl, _) = self.limits_for(&key);
+            if let Some(r) = self.rate_check(&key.id, rl, None, 1, 0, o).await {
+                return r;
+            }
+        }
+        let _ = client_usage;
+        o.stream = stream;
+        // 6. forward
+        let pq = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let uri = format!("{}{}", self.upstream, pq);
+        let mut up = Request::builder().method(parts.method.clone()).uri(&uri);
+        if let Some(h) = up.headers_mut() {
+            copy_headers(&parts.headers, h, true);
+            if let Some(a) = &self.upstream_auth {
+                h.insert(header::AUTHORIZATION, a.clone());
+            }
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(out_body.len()));
+            if stream {
+                h.remove(header::ACCEPT_ENCODING);
+            }
+        }
+        let Ok(up) = up.body(Full::new(out_body)) else {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "request cannot be forwarded",
+                "invalid_request_error",
+                "bad_request",
+            );
+        };
+        let t_up = Instant::now();
+        let resp = match tokio::time::timeout(
+            Duration::from_secs(self.cfg.upstream.timeout_secs),
+            self.client.request(up),
+        )
+        .await
+        {
+            Err(_) => {
+                o.decision = "upstream_timeout";
+                o.upstream_time = t_up.elapsed();
+                self.refund(&key, estimate).await;
+                return error_response(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "upstream did not answer in time",
+                    "api_error",
+                    "upstream_timeout",
+                );
+            }
+            Ok(Err(e)) => {
+                o.decision = "upstream_error";
+                o.upstream_time = t_up.elapsed();
+                tracing::warn!(error = %e, "upstream request failed");
+                self.refund(&key, estimate).await;
+                return error_response(
+                    StatusCode::BAD_GATEWAY,
+                    "upstream unavailable",
+                    "api_error",
+                    "upstream_error",
+                );
+            }
+            Ok(Ok(r)) => r,
+        };
+        let (rparts, rbody) = resp.into_parts();
+        let is_sse = rparts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| c.starts_with("text/event-stream"));
+        let mut headers = HeaderMap::new();
+        copy_headers(&rparts.headers, &mut headers, true);
+        if is_sse && rparts.status.is_success() {
+            o.upstream_time = t_up.elapsed();
+            return self.clone().stream_response(
+                rparts.status,
+                headers,
+                rbody,
+                key,
+                estimate,
+                wants_logprobs,
+                o,
+            );
+        }
+        o.stream = false;
+        // buffered response
+        let collected = tokio::time::timeout(
+            Duration::from_secs(self.cfg.upstream.timeout_secs),
+            Limited::new(rbody, self.cfg.max_response_bytes).collect(),
+        )
+        .await;
+        o.upstream_time = t_up.elapsed();
+        let rbytes = match collected {
+            Ok(Ok(c)) => c.to_bytes(),
+            Ok(Err(_)) | Err(_) => {
+                o.decision = "upstream_error";
+                return error_response(
+                    StatusCode::BAD_GATEWAY,
+                    "upstream response unreadable, too large or too slow",
+                    "api_error",
+                    "upstream_error",
+                );
+            }
+        };
+        let mut rbytes = rbytes;
+        if inspect && rparts.status.is_success() {
+            if let Ok(mut v) = serde_json::from_slice::<Value>(&rbytes) {
+                let mut changed = false;
+                if wants_logprobs {
+                    changed |= crate::harden::round_logprobs(&mut v, &self.cfg.hardening);
+                }
+                let (pt, ct) = usage_of(&v);
+                o.prompt_tokens = pt;
+                o.completion_tokens = ct;
+                if let (Some(pt), Some(ct)) = (pt, ct) {
+                    self.settle(&key, estimate, pt + ct).await;
+                }
+                let mut text_all = String::new();
+                let mut blocked = false;
+                if let Some(choices) = v.get_mut("choices").and_then(Value::as_array_mut) {
+                    for c in choices.iter_mut() {
+                        let finish = c
+                            .get("finish_reason")
+                            .and_then(Value::as_str)
+                            .map(str::to_string);
+                        let slot = if c.pointer("/message/content").is_some_and(Value::is_string) {
+                            c.pointer_mut("/message/content")
+                        } else {
+                            c.get_mut("text")
+                        };
+                        let Some(slot) = slot else { continue };
+                        let Some(text) = slot.as_str().map(str::to_string) else {
+                            continue;
+                        };
+                        let hits = self.monitor.scan(&text);
+                        for h in &hits {
+                            if !o.hits.contains(&h.rule) {
+                                o.hits.push(h.rule.clone());
+                            }
+                        }
+                        if !hits.is_empty() {
+                            match self.cfg.monitor.action {
+                                Action::Block => blocked = true,
+                                Action::Redact => {
+                                    *slot = Value::String(redact(&text, &hits));
+                                    changed = true;
+                                }
+                                _ => {}
+                            }
+                        }
+                        if let Some(m) = &o.model {
+                            for a in self.metrics.drift_observe(
+                                &self.cfg.drift,
+                                m,
+                                &text,
+                                finish.as_deref(),
+                            ) {
+                                tracing::warn!("drift: {a}");
+                            }
+                        }
+                        text_all.push_str(&text);
+                    }
+                }
+                if blocked {
+                    o.decision = "blocked_output";
+                    o.response_sha256 = Some(hex_sha256(&rbytes));
+                    return error_response(
+                        StatusCode::FORBIDDEN,
+                        "response blocked by the gateway's output policy",
+                        "permission_error",
+                        "output_blocked",
+                    );
+                }
+                if changed {
+                    if o.hits
+                        .iter()
+                        .any(|_| self.cfg.monitor.action == Action::Redact)
+                    {
+                        o.decision = "redacted";
+                    }
+                    rbytes = Bytes::from(v.to_string());
+                }
+            }
+        }
+        o.response_sha256 = Some(hex_sha256(&rbytes));
+        let mut r = Response::new(full(rbytes));
+        *r.status_mut() = rparts.status;
+        *r.headers_mut() = headers;
+        r
+    }
+
+    async fn rate_check(
+        &self,
+        id: &str,
+        rl: Option<Limit>,
+        tl: Option<Limit>,
+        cost: u64,
+        tokens: u64,
+        o: &mut Outcome,
+    ) -> Option<Response<Body>> {
+        let mut deny = None;
+        if let Some(l) = rl {
+            if let Decision::Deny(d) = self
+                .limiter
+                .charge(&format!("{id}:req"), l, cost as i64, false)
+                .await
+            {
+                deny = Some((d, "requests"));
+            }
+        }
+        if deny.is_none() {
+            if let Some(l) = tl {
+                if tokens > l.capacity {
+                    o.decision = "rate_limited";
+                    return Some(error_response(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        &format!("request needs about {tokens} tokens, more than this key's {} tokens per minute", l.per_minute),
+                        "tokens",
+                        "rate_limit_exceeded",
+                    ));
+                }
+                if let Decision::Deny(d) = self
+                    .limiter
+                    .charge(&format!("{id}:tok"), l, tokens as i64, false)
+                    .await
+                {
+                    deny = Some((d, "tokens"));
+                }
+            }
+        }
+        let (d, what) = deny?;
+        o.decision = "rate_limited";
+        let mut r = error_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!(
+                "rate limit reached for {what} per minute; retry in {:.1}s",
+                d.as_secs_f64()
+            ),
+            what,
+            "rate_limit_exceeded",
+        );
+        if let Ok(v) = HeaderValue::from_str(&d.as_secs_f64().ceil().max(1.0).to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        Some(r)
+    }
+
+    async fn settle(&self, key: &KeyRecord, estimate: u64, actual: u64) {
+        let (_, tl) = self.limits_for(key);
+        if let Some(l) = tl {
+            let diff = actual as i64 - estimate as i64;
+            if diff != 0 {
+                self.limiter
+                    .charge(&format!("{}:tok", key.id), l, diff, true)
+                    .await;
+            }
+        }
+    }
+
+    async fn refund(&self, key: &KeyRecord, estimate: u64) {
+        self.settle(key, estimate, 0).await;
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn stream_response(
+        self: Arc<Self>,
+        status: StatusCode,
+        mut headers: HeaderMap,
+        mut body: Incoming,
+        key: KeyRecord,
+        estimate: u64,
+        wants_logprobs: bool,
+        o: &mut Outcome,
+    ) -> Response<Body> {
+        headers.remove(header::CONTENT_ENCODING);
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+        let outcome = Outcome {
+            t0: o.t0,
+            upstream_time: o.upstream_time,
+            key: o.key.clone(),
+            endpoint: o.endpoint.clone(),
+            method: o.method.clone(),
+            model: o.model.clone(),
+            status: status.as_u16(),
+            decision: o.decision,
+            stream: true,
+            prompt_tokens: None,
+            completion_tokens: None,
+            hits: o.hits.clone(),
+            changes: o.changes.clone(),
+            prompt_sha256: o.prompt_sha256.clone(),
+            response_sha256: None,
+            client: o.client,
+        };
+        let gw = self.clone();
+        tokio::spawn(async move {
+            let mut out = outcome;
+            let hard = (wants_logprobs
+                && (gw.cfg.hardening.logprob_decimals.is_some()
+                    || gw.cfg.hardening.logprob_noise > 0.0))
+                .then_some(&gw.cfg.hardening);
+            let mut f = SseFilter::new(
+                &gw.monitor,
+                gw.cfg.monitor.action,
+                gw.cfg.monitor.stream_holdback_chars,
+                hard,
+            );
+            let idle = Duration::from_secs(gw.cfg.upstream.timeout_secs);
+            let mut client_gone = false;
+            loop {
+                let frame = match tokio::time::timeout(idle, body.frame()).await {
+                    Ok(Some(Ok(fr))) => fr,
+                    Ok(None) => break,
+                    Ok(Some(Err(_))) | Err(_) => {
+                        out.decision = "upstream_error";
+                        let _ = tx.send(Bytes::from_static(b"data: {\"error\":{\"message\":\"upstream stream failed\",\"type\":\"api_error\",\"param\":null,\"code\":\"upstream_error\"}}\n\n")).await;
+                        break;
+                    }
+                };
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                for b in f.push(&data) {
+                    if tx.send(b).await.is_err() {
+                        client_gone = true;
+                        break;
+                    }
+                }
+                if client_gone || f.blocked {
+                    break;
+                }
+            }
+            if !client_gone && !f.blocked {
+                for b in f.finish() {
+                    if tx.send(b).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            drop(tx);
+            out.hits.extend(f.hits.iter().cloned());
+            if f.blocked {
+                out.decision = "blocked_output";
+            } else if f.redacted {
+                out.decision = "redacted";
+            } else if client_gone {
+                out.decision = "client_closed";
+            }
+            if let Some((pt, ct)) = f.usage {
+                out.prompt_tokens = Some(pt);
+                out.completion_tokens = Some(ct);
+                gw.settle(&key, estimate, pt + ct).await;
+            }
+            out.response_sha256 = Some(hex_sha256(f.text.as_bytes()));
+            if let Some(m) = &out.model {
+                for a in gw
+                    .metrics
+                    .drift_observe(&gw.cfg.drift, m, &f.text, f.finish.as_deref())
+                {
+                    tracing::warn!("drift: {a}");
+                }
+            }
+            gw.finish(out);
+        });
+        let mut r = Response::new(BodyExt::boxed(ChannelBody(rx)));
+        *r.status_mut() = status;
+        *r.headers_mut() = headers;
+        r
+    }
+}
+
+fn usage_of(v: &Value) -> (Option<u64>, Option<u64>) {
+    let u = v.get("usage");
+    let g = |k: &str| u.and_then(|u| u.get(k)).and_then(Value::as_u64);
+    (
+        g("prompt_tokens"),
+        g("completion_tokens").or_else(|| {
+            g("total_tokens").map(|t| t.saturating_sub(g("prompt_tokens").unwrap_or(0)))
+        }),
+    )
+}
+
+fn open_audit(cfg: &GuardConfig, dir: &std::path::Path) -> Result<LocalLog, Error> {
+    let key_path = cfg
+        .audit
+        .signing_key
+        .clone()
+        .unwrap_or_else(|| dir.with_extension("key"));
+    let signer = match std::fs::read_to_string(&key_path) {
+        Ok(s) => lantern_audit::Signer::parse(&s)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let s = lantern_audit::Signer::generate(
+                &cfg.audit.origin.replace(char::is_whitespace, "_"),
+            )?;
+            let mut o = std::fs::OpenOptions::new();
+            o.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+            use std::io::Write;
+            o.open(&key_path)
+                .and_then(|mut f| f.write_all(format!("{}\n", s.to_private_string()).as_bytes()))
+                .map_err(|e| Error::Io {
+                    path: key_path.display().to_string(),
+                    source: e,
+                })?;
+            tracing::warn!(path = %key_path.display(), verifier = %s.verifier().to_string_form(), "created audit signing key; keep the verifier key out of band");
+            s
+        }
+        Err(e) => {
+            return Err(Error::Io {
+                path: key_path.display().to_string(),
+                source: e,
+            })
+        }
+    };
+    let opts = lantern_audit::LogOptions {
+        origin: cfg.audit.origin.clone(),
+        checkpoint_every: cfg.audit.checkpoint_every.max(1),
+        checkpoint_interval: Duration::from_millis(cfg.audit.checkpoint_interval_ms.max(10)),
+        max_batch: 4096,
+    };
+    Ok(LocalLog::open(dir, signer, opts)?)
+}
+
+/// Serves the gateway on `listener` until `shutdown` resolves, then stops accepting, lets
+/// in-flight requests finish (up to 10 s) and saves key usage. The audit log is flushed and
+/// sealed with a final checkpoint when the last reference to the gateway is dropped.
+pub async fn run(
+    gw: Arc<Gateway>,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), Error> {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let header_timeout = Duration::from_secs(gw.cfg.client_timeout_secs.max(1));
+    let bg = {
+        let gw = gw.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut n = 0u64;
+            loop {
+                tick.tick().await;
+                gw.reload_keys();
+                n += 1;
+                if n.is_multiple_of(30) {
+                    gw.save_usage();
+                }
+            }
+        })
+    };
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            acc = listener.accept() => {
+                let (stream, peer) = match acc {
+                    Ok(x) => x,
+                    Err(e) => {
+                        // e.g. EMFILE: back off instead of spinning
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let gw = gw.clone();
+                let svc = hyper::service::service_fn(move |req| {
+                    let gw = gw.clone();
+                    async move { Ok::<_, Infallible>(gw.handle(req, peer).await) }
+                });
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(header_timeout)
+                    .keep_alive(true)
+                    .serve_connection(TokioIo::new(stream), svc);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+        }
+    }
+    drop(listener);
+    bg.abort();
+    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("in-flight requests did not finish within 10 s");
+    }
+    gw.save_usage();
+    Ok(())
+}

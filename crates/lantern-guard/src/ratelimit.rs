@@ -1,0 +1,228 @@
+//! Per-key rate limits with GCRA (one theoretical arrival time per key and dimension), in process
+//! or shared between replicas through Redis, where the read-modify-write is one Lua script so
+//! concurrent replicas cannot both spend the same allowance.
+
+use crate::resp::RedisPool;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Outcome of a rate-limit check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Admitted.
+    Allow,
+    /// Refused; retry after this long.
+    Deny(Duration),
+}
+
+/// One GCRA limit: `per_minute` units per minute with room for a burst of `capacity` units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    /// Sustained units per minute.
+    pub per_minute: u64,
+    /// Largest burst in units (at least 1).
+    pub capacity: u64,
+}
+
+impl Limit {
+    /// Emission interval in microseconds.
+    fn t_us(self) -> u64 {
+        (60_000_000 / self.per_minute.max(1)).max(1)
+    }
+}
+
+/// GCRA step on one theoretical arrival time (microseconds). `cost` may be negative (a refund
+/// when the upstream used fewer tokens than pre-charged). With `force`, the charge is applied even
+/// when over the limit (settling usage that already happened). Returns the new TAT and decision.
+pub fn gcra(tat: u64, now: u64, limit: Limit, cost: i64, force: bool) -> (u64, Decision) {
+    let t = limit.t_us();
+    let base = tat.max(now);
+    let delta = (cost.unsigned_abs()).saturating_mul(t);
+    let new = if cost >= 0 {
+        base.saturating_add(delta)
+    } else {
+        base.saturating_sub(delta).max(now)
+    };
+    let allowance = limit.capacity.max(1).saturating_mul(t);
+    if !force && new - now > allowance {
+        return (
+            tat,
+            Decision::Deny(Duration::from_micros(new - now - allowance)),
+        );
+    }
+    (new, Decision::Allow)
+}
+
+/// The Lua GCRA run atomically inside Redis (clock: Redis `TIME`, microseconds).
+pub const REDIS_GCRA: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local T = tonumber(ARGV[1])
+local cap = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local force = ARGV[4] == '1'
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local new = tat + cost * T
+if new < now then new = now end
+if (not force) and (new - now > cap * T) then
+  return {0, new - now - cap * T}
+end
+redis.call('SET', KEYS[1], string.format('%.0f', new), 'PX', math.floor((new - now) / 1000) + 1000)
+return {1, 0}
+"#;
+
+/// Rate limiter: in-process state, optionally shared through Redis.
+pub struct Limiter {
+    start: Instant,
+    epoch_us: u64,
+    local: Mutex<HashMap<String, u64>>,
+    redis: Option<RedisPool>,
+    /// Redis failures (the local state is used meanwhile).
+    pub redis_errors: AtomicU64,
+}
+
+impl std::fmt::Debug for Limiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limiter")
+            .field("redis", &self.redis.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Limiter {
+    /// An in-process limiter; with `redis`, limits are shared through that server.
+    pub fn new(redis: Option<RedisPool>) -> Self {
+        let epoch_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(0);
+        Self {
+            start: Instant::now(),
+            epoch_us,
+            local: Mutex::new(HashMap::new()),
+            redis,
+            redis_errors: AtomicU64::new(0),
+        }
+    }
+
+    fn now_us(&self) -> u64 {
+        self.epoch_us + self.start.elapsed().as_micros() as u64
+    }
+
+    /// Charges `cost` units to `key` under `limit`. Without `force`, refuses when over the limit.
+    /// When Redis is configured but unreachable, the in-process state decides (each replica then
+    /// enforces the limit on its own) and `redis_errors` counts the failure.
+    pub async fn charge(&self, key: &str, limit: Limit, cost: i64, force: bool) -> Decision {
+        if let Some(r) = &self.redis {
+            let args = [
+                limit.t_us().to_string(),
+                limit.capacity.max(1).to_string(),
+                cost.to_string(),
+                u8::from(force).to_string(),
+            ];
+            match r.eval_gcra(&format!("lantern:rl:{key}"), &args).await {
+                Ok((1, _)) => return Decision::Allow,
+                Ok((_, wait)) => return Decision::Deny(Duration::from_micros(wait.max(0) as u64)),
+                Err(e) => {
+                    if self
+                        .redis_errors
+                        .fetch_add(1, Ordering::Relaxed)
+                        .is_multiple_of(1000)
+                    {
+                        tracing::warn!(error = %e, "redis rate-limit backend unavailable; using in-process limits");
+                    }
+                }
+            }
+        }
+        self.charge_local(key, limit, cost, force, self.now_us())
+    }
+
+    /// The in-process GCRA at an explicit time (microseconds).
+    pub fn charge_local(
+        &self,
+        key: &str,
+        limit: Limit,
+        cost: i64,
+        force: bool,
+        now: u64,
+    ) -> Decision {
+        let mut m = match self.local.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        let tat = m.get(key).copied().unwrap_or(0);
+        let (new, d) = gcra(tat, now, limit, cost, force);
+        if new != tat {
+            m.insert(key.to_string(), new);
+        }
+        if m.len() > 100_000 {
+            // forget keys whose allowance is full again
+            m.retain(|_, t| *t > now);
+        }
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gcra_admits_burst_then_steady_rate() {
+        let l = Limiter::new(None);
+        let lim = Limit {
+            per_minute: 60,
+            capacity: 3,
+        };
+        let t0 = 1_000_000_000;
+        for _ in 0..3 {
+            assert_eq!(l.charge_local("k", lim, 1, false, t0), Decision::Allow);
+        }
+        assert_eq!(
+            l.charge_local("k", lim, 1, false, t0),
+            Decision::Deny(Duration::from_secs(1))
+        );
+        // one emission interval later exactly one more fits
+        assert_eq!(
+            l.charge_local("k", lim, 1, false, t0 + 1_000_000),
+            Decision::Allow
+        );
+        assert!(matches!(
+            l.charge_local("k", lim, 1, false, t0 + 1_000_000),
+            Decision::Deny(_)
+        ));
+        // other keys are independent
+        assert_eq!(l.charge_local("other", lim, 1, false, t0), Decision::Allow);
+    }
+
+    #[test]
+    fn token_settlement_charges_and_refunds() {
+        let l = Limiter::new(None);
+        let lim = Limit {
+            per_minute: 6000,
+            capacity: 6000,
+        };
+        let t0 = 5_000_000_000;
+        assert_eq!(l.charge_local("k", lim, 5000, false, t0), Decision::Allow);
+        assert!(matches!(
+            l.charge_local("k", lim, 2000, false, t0),
+            Decision::Deny(_)
+        ));
+        // upstream reported 1000 tokens fewer than pre-charged: refund
+        assert_eq!(l.charge_local("k", lim, -1000, true, t0), Decision::Allow);
+        assert_eq!(l.charge_local("k", lim, 2000, false, t0), Decision::Allow);
+        // usage above the limit is still recorded when forced, and then blocks
+        assert_eq!(l.charge_local("k", lim, 3000, true, t0), Decision::Allow);
+        assert!(
+            matches!(l.charge_local("k", lim, 1, false, t0), Decision::Deny(d) if d >= Duration::from_secs(30))
+        );
+        // a single request larger than the whole capacity is never admitted
+        assert!(matches!(
+            l.charge_local("z", lim, 7000, false, t0),
+            Decision::Deny(_)
+        ));
+    }
+}
