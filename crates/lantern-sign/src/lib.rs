@@ -13,6 +13,7 @@ pub mod hash;
 pub mod keys;
 pub mod manifest;
 pub mod oms;
+pub mod provenance;
 
 pub use bundle::Bundle;
 pub use error::{Error, Result};
