@@ -1,0 +1,222 @@
+//! Personal data in records: e-mail addresses, phone numbers, payment card numbers (Luhn),
+//! IBANs (ISO 13616 mod-97) and US social security numbers (SSA structural rules).
+
+use regex::Regex;
+use std::sync::OnceLock;
+
+/// Kind of personal data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PiiKind {
+    /// An e-mail address.
+    Email,
+    /// A phone number in international or North-American form.
+    Phone,
+    /// A payment card number passing the Luhn check.
+    CreditCard,
+    /// An IBAN passing the mod-97 check.
+    Iban,
+    /// A US social security number.
+    Ssn,
+}
+
+impl PiiKind {
+    /// Rule id suffix (`data.pii.<id>`).
+    pub fn id(self) -> &'static str {
+        match self {
+            PiiKind::Email => "email",
+            PiiKind::Phone => "phone",
+            PiiKind::CreditCard => "credit-card",
+            PiiKind::Iban => "iban",
+            PiiKind::Ssn => "ssn",
+        }
+    }
+
+    /// Human title.
+    pub fn title(self) -> &'static str {
+        match self {
+            PiiKind::Email => "E-mail address in a record",
+            PiiKind::Phone => "Phone number in a record",
+            PiiKind::CreditCard => "Payment card number in a record (Luhn-valid)",
+            PiiKind::Iban => "IBAN in a record (checksum-valid)",
+            PiiKind::Ssn => "US social security number in a record",
+        }
+    }
+}
+
+/// One match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PiiMatch {
+    /// What it is.
+    pub kind: PiiKind,
+    /// The matched text.
+    pub value: String,
+    /// Byte offset in the scanned text.
+    pub offset: usize,
+}
+
+struct Patterns {
+    email: Regex,
+    phone: Regex,
+    card: Regex,
+    iban: Regex,
+    ssn: Regex,
+}
+
+fn patterns() -> Option<&'static Patterns> {
+    static P: OnceLock<Option<Patterns>> = OnceLock::new();
+    P.get_or_init(|| {
+        Some(Patterns {
+            email: Regex::new(r"(?i)\b[a-z0-9._%+-]{1,64}@(?:[a-z0-9-]{1,63}\.){1,8}[a-z]{2,24}\b")
+                .ok()?,
+            phone: Regex::new(
+                r"(?:\+[1-9]\d{0,2}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){2,4}\b|\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}\b|\b\d{3}[.-]\d{3}[.-]\d{4}\b)",
+            )
+            .ok()?,
+            card: Regex::new(r"\b(?:\d[ -]?){12,18}\d\b").ok()?,
+            iban: Regex::new(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b").ok()?,
+            ssn: Regex::new(r"\b(\d{3})-(\d{2})-(\d{4})\b").ok()?,
+        })
+    })
+    .as_ref()
+}
+
+/// Luhn checksum over the digits of `s` (other characters ignored).
+pub fn luhn_valid(s: &str) -> bool {
+    let digits: Vec<u32> = s.chars().filter_map(|c| c.to_digit(10)).collect();
+    if !(13..=19).contains(&digits.len()) {
+        return false;
+    }
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            if i % 2 == 1 {
+                let x = d * 2;
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10) && digits.iter().any(|&d| d != digits[0])
+}
+
+/// ISO 13616 IBAN check: move the first four characters to the end, letters to numbers,
+/// remainder mod 97 must be 1.
+pub fn iban_valid(s: &str) -> bool {
+    let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    if !(15..=34).contains(&compact.len()) || !compact.is_ascii() {
+        return false;
+    }
+    let (head, tail) = compact.split_at(4);
+    let mut rem: u32 = 0;
+    for c in tail.chars().chain(head.chars()) {
+        let v = match c.to_digit(36) {
+            Some(v) => v,
+            None => return false,
+        };
+        if v >= 10 {
+            rem = (rem * 100 + v) % 97;
+        } else {
+            rem = (rem * 10 + v) % 97;
+        }
+    }
+    rem == 1
+}
+
+fn ssn_valid(area: &str, group: &str, serial: &str) -> bool {
+    area != "000" && area != "666" && !area.starts_with('9') && group != "00" && serial != "0000"
+}
+
+/// Every personal-data match in `text`.
+pub fn find(text: &str) -> Vec<PiiMatch> {
+    let mut out = Vec::new();
+    let Some(p) = patterns() else {
+        return out;
+    };
+    let mut taken: Vec<(usize, usize)> = Vec::new();
+    let mut push = |kind, m: regex::Match<'_>, out: &mut Vec<PiiMatch>| {
+        if taken.iter().any(|&(s, e)| m.start() < e && s < m.end()) {
+            return;
+        }
+        taken.push((m.start(), m.end()));
+        out.push(PiiMatch {
+            kind,
+            value: m.as_str().to_string(),
+            offset: m.start(),
+        });
+    };
+    for m in p.email.find_iter(text) {
+        push(PiiKind::Email, m, &mut out);
+    }
+    for m in p.iban.find_iter(text) {
+        if iban_valid(m.as_str()) {
+            push(PiiKind::Iban, m, &mut out);
+        }
+    }
+    for m in p.card.find_iter(text) {
+        if luhn_valid(m.as_str()) {
+            push(PiiKind::CreditCard, m, &mut out);
+        }
+    }
+    for c in p.ssn.captures_iter(text) {
+        if let (Some(m), Some(a), Some(g), Some(s)) = (c.get(0), c.get(1), c.get(2), c.get(3)) {
+            if ssn_valid(a.as_str(), g.as_str(), s.as_str()) {
+                push(PiiKind::Ssn, m, &mut out);
+            }
+        }
+    }
+    for m in p.phone.find_iter(text) {
+        let digits = m.as_str().chars().filter(|c| c.is_ascii_digit()).count();
+        if (10..=15).contains(&digits) {
+            push(PiiKind::Phone, m, &mut out);
+        }
+    }
+    out.sort_by_key(|m| m.offset);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(s: &str) -> Vec<(PiiKind, String)> {
+        find(s).into_iter().map(|m| (m.kind, m.value)).collect()
+    }
+
+    #[test]
+    fn finds_each_kind_with_checksums() {
+        assert_eq!(
+            kinds("mail jane.doe@example.co.uk now"),
+            vec![(PiiKind::Email, "jane.doe@example.co.uk".into())]
+        );
+        assert_eq!(
+            kinds("card 4111 1111 1111 1111 ok"),
+            vec![(PiiKind::CreditCard, "4111 1111 1111 1111".into())]
+        );
+        assert!(kinds("order 4111 1111 1111 1112").is_empty());
+        assert_eq!(
+            kinds("pay to GB82 WEST 1234 5698 7654 32 thanks"),
+            vec![(PiiKind::Iban, "GB82 WEST 1234 5698 7654 32".into())]
+        );
+        assert!(kinds("pay to GB83 WEST 1234 5698 7654 32").is_empty());
+        assert_eq!(
+            kinds("ssn 123-45-6789"),
+            vec![(PiiKind::Ssn, "123-45-6789".into())]
+        );
+        assert!(kinds("ssn 666-45-6789 and 000-12-3456").is_empty());
+        assert_eq!(
+            kinds("call +44 20 7946 0958 or (555) 123-4567"),
+            vec![
+                (PiiKind::Phone, "+44 20 7946 0958".into()),
+                (PiiKind::Phone, "(555) 123-4567".into())
+            ]
+        );
+        assert!(kinds("scored 7 out of 10 in 2019, 3-2 win").is_empty());
+    }
+}
