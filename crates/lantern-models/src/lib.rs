@@ -12,7 +12,11 @@ pub mod policy;
 pub mod source;
 pub mod zip;
 
+mod gguf;
+mod keras;
 mod numpy;
+mod proto;
+mod safetensors;
 mod tar;
 
 pub use policy::{Policy, Verdict};
@@ -241,11 +245,37 @@ pub fn detect(head: &[u8], name: &str) -> Option<ModelFormat> {
     {
         return Some(ModelFormat::Joblib);
     }
+    if let Some(f) = detect_protobuf(head, &lname, &e) {
+        return Some(f);
+    }
     if e == "pkl" || e == "pickle" || e == "joblib" {
         if let Some(&b) = head.first() {
             if b"(}]).cNKJIVSX".contains(&b) {
                 return Some(ModelFormat::Pickle);
             }
+        }
+    }
+    None
+}
+
+fn detect_protobuf(head: &[u8], lname: &str, e: &str) -> Option<ModelFormat> {
+    // SavedModel: field 1 (schema version, varint) then field 2 (meta graphs).
+    if lname.ends_with("saved_model.pb") && head.first() == Some(&0x08) {
+        return Some(ModelFormat::SavedModel);
+    }
+    if e == "onnx" && !head.is_empty() {
+        return Some(ModelFormat::Onnx);
+    }
+    // ONNX ModelProto as written by exporters: ir_version (field 1, 3..=12) then
+    // producer_name (field 2) holding a short printable string.
+    if head.len() >= 5 && head[0] == 0x08 && (3..=12).contains(&head[1]) && head[2] == 0x12 {
+        let n = head[3] as usize;
+        let ok = n > 0
+            && head
+                .get(4..4 + n)
+                .is_some_and(|p| p.iter().all(|c| c.is_ascii_graphic() || *c == b' '));
+        if ok {
+            return Some(ModelFormat::Onnx);
         }
     }
     None
@@ -301,11 +331,21 @@ fn scan_source(
         ModelFormat::TorchTar => scan_tar(src, loc, policy, depth, rep),
         ModelFormat::Joblib => scan_joblib(src, loc, policy, rep),
         ModelFormat::Numpy => scan_npy(src, loc, policy, rep),
-        ModelFormat::Hdf5
-        | ModelFormat::SavedModel
-        | ModelFormat::Onnx
-        | ModelFormat::Gguf
-        | ModelFormat::Safetensors => {}
+        ModelFormat::Hdf5 => scan_hdf5(src, loc, rep),
+        ModelFormat::SavedModel => scan_saved_model(src, loc, rep),
+        ModelFormat::Onnx => scan_onnx(src, loc, rep),
+        ModelFormat::Gguf => scan_gguf(src, loc, rep),
+        ModelFormat::Safetensors => {
+            for p in safetensors::check(src) {
+                rep.finding(
+                    p.rule,
+                    "safetensors file is inconsistent",
+                    p.severity,
+                    loc.clone(),
+                    p.detail,
+                );
+            }
+        }
     }
 }
 
@@ -552,10 +592,27 @@ fn scan_zip(
         let is_pkl = names
             .iter()
             .any(|n| n.ends_with(".pkl") || n.ends_with(".pickle"));
-        if !is_pkl && names.iter().all(|n| is_storage(n)) {
+        if !is_pkl
+            && names
+                .iter()
+                .all(|n| is_storage(n) || n.ends_with(".weights.h5"))
+        {
             continue;
         }
         if e.name.ends_with('/') {
+            continue;
+        }
+        if names
+            .iter()
+            .any(|n| n.rsplit('/').next() == Some("config.json"))
+        {
+            match zip::read_entry(src, e, MAX_MEMBER) {
+                Ok(data) => match serde_json::from_slice::<serde_json::Value>(&data) {
+                    Ok(cfg) => keras_findings(&cfg, &mloc, rep),
+                    Err(err) => rep.warn(&mloc, format!("config.json is not JSON: {err}")),
+                },
+                Err(err) => rep.warn(&mloc, format!("cannot read member: {err}")),
+            }
             continue;
         }
         if is_pkl {
@@ -723,6 +780,215 @@ fn scan_npy(src: &dyn Source, loc: &Location, policy: &Policy, rep: &mut ModelRe
                 ),
             );
         }
+    }
+}
+
+fn scan_gguf(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
+    let g = gguf::parse(src);
+    for p in &g.problems {
+        rep.finding(
+            "gguf.malformed",
+            "GGUF header or metadata is malformed",
+            Severity::Low,
+            loc.clone(),
+            p.clone(),
+        );
+    }
+    for (key, t) in &g.templates {
+        for (pat, critical, snippet) in gguf::template_issues(t) {
+            let sev = if critical {
+                Severity::Critical
+            } else {
+                Severity::Medium
+            };
+            let f = rep.finding(
+                "gguf.template-injection",
+                "GGUF chat template reaches Python internals (Jinja template injection)",
+                sev,
+                loc.clone(),
+                format!("{key}: `{pat}` in …{snippet}…"),
+            );
+            f.properties
+                .insert("pattern".into(), serde_json::json!(pat));
+        }
+    }
+}
+
+fn read_limited(
+    src: &dyn Source,
+    loc: &Location,
+    rep: &mut ModelReport,
+    what: &str,
+) -> Option<Vec<u8>> {
+    if src.len() > MAX_MEMBER {
+        rep.warn(
+            loc,
+            format!(
+                "{what} of {} bytes is over the {MAX_MEMBER}-byte limit; not scanned",
+                src.len()
+            ),
+        );
+        return None;
+    }
+    read_all(src, loc, rep)
+}
+
+fn scan_onnx(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
+    use prost::Message;
+    let Some(data) = read_limited(src, loc, rep, "ONNX model") else {
+        return;
+    };
+    let m = match proto::OnnxModel::decode(&data[..]) {
+        Ok(m) => m,
+        Err(e) => {
+            rep.finding(
+                "onnx.malformed",
+                "ONNX protobuf does not decode",
+                Severity::Low,
+                loc.clone(),
+                e.to_string(),
+            );
+            return;
+        }
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for o in &m.opset_import {
+        if !proto::STANDARD_ONNX_DOMAINS.contains(&o.domain.as_str())
+            && seen.insert(o.domain.clone())
+        {
+            rep.finding(
+                "onnx.custom-op",
+                "ONNX model needs a custom operator library (native code) to load",
+                Severity::Medium,
+                loc.clone(),
+                format!("opset import of domain `{}`", o.domain),
+            );
+        }
+    }
+    for (path, n) in proto::onnx_nodes(&m, 1_000_000) {
+        if !proto::STANDARD_ONNX_DOMAINS.contains(&n.domain.as_str())
+            && seen.insert(n.domain.clone())
+        {
+            rep.finding(
+                "onnx.custom-op",
+                "ONNX model needs a custom operator library (native code) to load",
+                Severity::Medium,
+                loc.clone(),
+                format!(
+                    "{path}: node `{}` op `{}` in domain `{}`",
+                    n.name, n.op_type, n.domain
+                ),
+            );
+        }
+    }
+    for t in proto::onnx_external_tensors(&m) {
+        for kv in &t.external_data {
+            if kv.key == "location" && proto::location_escapes(&kv.value) {
+                rep.finding(
+                    "onnx.external-data-escape",
+                    "ONNX external data path escapes the model directory",
+                    Severity::High,
+                    loc.clone(),
+                    format!("tensor `{}` reads `{}`", t.name, kv.value),
+                );
+            }
+        }
+    }
+}
+
+fn scan_saved_model(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
+    use prost::Message;
+    let Some(data) = read_limited(src, loc, rep, "SavedModel") else {
+        return;
+    };
+    let m = match proto::SavedModel::decode(&data[..]) {
+        Ok(m) => m,
+        Err(e) => {
+            rep.finding(
+                "tf.malformed",
+                "SavedModel protobuf does not decode",
+                Severity::Low,
+                loc.clone(),
+                e.to_string(),
+            );
+            return;
+        }
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for mg in &m.meta_graphs {
+        let Some(g) = &mg.graph_def else { continue };
+        let fnodes = g
+            .library
+            .iter()
+            .flat_map(|l| l.function.iter())
+            .flat_map(|f| {
+                let name = f
+                    .signature
+                    .as_ref()
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default();
+                f.node_def
+                    .iter()
+                    .map(move |n| (format!("function {name}"), n))
+            });
+        let nodes = g
+            .node
+            .iter()
+            .map(|n| ("graph".to_string(), n))
+            .chain(fnodes);
+        for (where_, n) in nodes {
+            if let Some((op, rule, critical)) =
+                proto::TF_RISKY_OPS.iter().find(|(op, _, _)| *op == n.op)
+            {
+                if seen.insert((op.to_string(), n.name.clone())) {
+                    let (sev, title) = if *critical {
+                        (Severity::Critical, "SavedModel runs Python code (PyFunc)")
+                    } else {
+                        (Severity::High, "SavedModel graph reads or writes files")
+                    };
+                    rep.finding(
+                        rule,
+                        title,
+                        sev,
+                        loc.clone(),
+                        format!("{where_}: node `{}` op {op}", n.name),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn keras_findings(cfg: &serde_json::Value, loc: &Location, rep: &mut ModelReport) {
+    for i in keras::check_config(cfg) {
+        let (sev, title) = if i.rule == "keras.lambda-layer" {
+            (
+                Severity::Critical,
+                "Keras model holds a Lambda layer (Python code run on load)",
+            )
+        } else {
+            (
+                Severity::Medium,
+                "Keras model needs a custom object from outside Keras",
+            )
+        };
+        rep.finding(i.rule, title, sev, loc.clone(), i.detail);
+    }
+}
+
+fn scan_hdf5(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
+    // The model_config attribute lives in the metadata written before the weights; read the
+    // first 64 MiB (or the whole file when smaller) and parse the JSON objects found there.
+    let n = src.len().min(64 * 1024 * 1024) as usize;
+    let data = match src.read_at(0, n) {
+        Ok(d) => d,
+        Err(e) => {
+            rep.warn(loc, format!("cannot read: {e}"));
+            return;
+        }
+    };
+    for cfg in keras::configs_in_bytes(&data) {
+        keras_findings(&cfg, loc, rep);
     }
 }
 
