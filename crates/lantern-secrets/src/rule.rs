@@ -301,15 +301,23 @@ impl Rule {
 
     /// Run this rule's `examples` and `negative` texts; one message per failure.
     pub fn check_examples(&self) -> Vec<String> {
+        if self.examples.is_empty() && self.negative.is_empty() {
+            return Vec::new();
+        }
+        let scanner = match crate::scanner::Scanner::single(self) {
+            Ok(s) => s,
+            Err(e) => return vec![e.to_string()],
+        };
+        let loc = lantern_core::Location::path("<example>");
         let mut failures = Vec::new();
         for ex in &self.examples {
-            let found = crate::scanner::scan_one_rule(self, ex.as_bytes());
+            let found = scanner.scan(ex.as_bytes(), &loc).findings;
             if !found.iter().any(|f| f.rule_id == self.id) {
                 failures.push(format!("example produced no finding: {ex:?}"));
             }
         }
         for neg in &self.negative {
-            let found = crate::scanner::scan_one_rule(self, neg.as_bytes());
+            let found = scanner.scan(neg.as_bytes(), &loc).findings;
             if let Some(f) = found.first() {
                 failures.push(format!(
                     "negative example produced a finding (secret {:?}): {neg:?}",

@@ -154,6 +154,11 @@ impl Scanner {
         })
     }
 
+    /// A scanner running one rule alone, without allowlists (used to check rule examples).
+    pub(crate) fn single(rule: &Rule) -> Result<Self> {
+        Self::from_parts(vec![rule.clone()], Vec::new(), Vec::new())
+    }
+
     /// The rules this scanner runs.
     pub fn rules(&self) -> impl Iterator<Item = &Rule> {
         self.rules.iter()
@@ -506,12 +511,4 @@ fn window_around(data: &[u8], s: usize, e: usize) -> (usize, usize) {
         .and_then(|b| memchr(b'\n', b))
         .map_or(slack_end, |i| fwd + i);
     (start, end)
-}
-
-/// Run one rule alone on `data` through the full engine (used to check rule examples).
-pub(crate) fn scan_one_rule(rule: &Rule, data: &[u8]) -> Vec<Finding> {
-    match Scanner::from_parts(vec![rule.clone()], Vec::new(), Vec::new()) {
-        Ok(s) => s.scan(data, &Location::path("<example>")).findings,
-        Err(_) => Vec::new(),
-    }
 }

@@ -1,0 +1,386 @@
+//! Engine behaviour on the core rules: locations, inline suppression, allowlists, entropy,
+//! validators, companions, window edges, invalid UTF-8, large blobs, overlapping keywords.
+
+#![allow(clippy::unwrap_used)]
+
+use lantern_core::{CommitInfo, Location, Severity};
+use lantern_secrets::{RuleSet, ScanOutput, Scanner};
+use std::sync::OnceLock;
+
+const CORE: &str = include_str!("../../../rules/core.toml");
+const GHP: &str = "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";
+
+fn core_set() -> RuleSet {
+    let mut set = RuleSet::new();
+    set.add_rule_file_text(CORE, "rules/core.toml", false)
+        .unwrap();
+    set
+}
+
+fn core() -> &'static Scanner {
+    static S: OnceLock<Scanner> = OnceLock::new();
+    S.get_or_init(|| Scanner::new(core_set(), &[]).unwrap())
+}
+
+fn scan(data: &[u8]) -> ScanOutput {
+    core().scan(data, &Location::path("src/app.py"))
+}
+
+#[test]
+fn line_column_and_offset_of_the_secret() {
+    let text = format!("import os\n\n  TOKEN = \"{GHP}\"\nx = 1\n  other = '{GHP}'\n");
+    let out = scan(text.as_bytes());
+    assert_eq!(out.findings.len(), 2, "{:?}", out.findings);
+    let f = &out.findings[0];
+    assert_eq!(f.rule_id, "github.pat-classic");
+    assert_eq!(f.severity, Severity::Critical);
+    assert!(f.validated);
+    assert_eq!(f.secret.as_deref(), Some(GHP));
+    let l = &f.locations[0];
+    assert_eq!((l.line, l.column), (Some(3), Some(12)));
+    assert_eq!(l.offset, Some(text.find(GHP).unwrap() as u64));
+    assert_eq!(l.path, "src/app.py");
+    let l2 = &out.findings[1].locations[0];
+    assert_eq!((l2.line, l2.column), (Some(5), Some(12)));
+}
+
+#[test]
+fn location_keeps_cell_and_commit() {
+    let mut loc = Location::path("nb.ipynb");
+    loc.cell = Some(4);
+    loc.cell_part = Some("output".into());
+    loc.commit = Some(CommitInfo {
+        id: "abc123".into(),
+        author: "A <a@x>".into(),
+        date: "2024-01-01T00:00:00Z".into(),
+    });
+    let out = core().scan(GHP.as_bytes(), &loc);
+    let l = &out.findings[0].locations[0];
+    assert_eq!(l.cell, Some(4));
+    assert_eq!(l.commit.as_ref().unwrap().id, "abc123");
+    assert_eq!((l.line, l.column, l.offset), (Some(1), Some(1), Some(0)));
+}
+
+#[test]
+fn inline_markers_suppress_and_count() {
+    for marker in [
+        "# lantern:allow",
+        "// gitleaks:allow",
+        "# pragma: allowlist secret",
+    ] {
+        let text = format!("a = 1\nt = \"{GHP}\"  {marker}\n");
+        let out = scan(text.as_bytes());
+        assert!(out.findings.is_empty(), "{marker}: {:?}", out.findings);
+        assert_eq!(out.suppressed, 1, "{marker}");
+    }
+    // The marker only covers its own line.
+    let text = format!("# lantern:allow\nt = \"{GHP}\"\n");
+    assert_eq!(scan(text.as_bytes()).findings.len(), 1);
+}
+
+#[test]
+fn allow_secrets_regexes() {
+    let s = Scanner::new(core_set(), &["^ghp_Ky9Pf".to_string()]).unwrap();
+    let out = s.scan(GHP.as_bytes(), &Location::path("a"));
+    assert!(out.findings.is_empty());
+    assert_eq!(out.suppressed, 1);
+    assert!(Scanner::new(core_set(), &["(".to_string()]).is_err());
+}
+
+#[test]
+fn disabled_rules_do_not_run() {
+    let mut set = core_set();
+    set.disable(&["github.*".to_string()]);
+    let s = Scanner::new(set, &[]).unwrap();
+    assert!(s
+        .scan(GHP.as_bytes(), &Location::path("a"))
+        .findings
+        .is_empty());
+}
+
+#[test]
+fn entropy_floor_on_generic_rules() {
+    let low = scan(b"db_password = \"aaaabbbbaaaabbbb\"\n");
+    assert!(low.findings.is_empty(), "{:?}", low.findings);
+    let high = scan(b"db_password = \"Zx9kQ2mW7pL4vR8t\"\n");
+    assert_eq!(high.findings.len(), 1);
+    let f = &high.findings[0];
+    assert_eq!(f.rule_id, "generic.password");
+    assert_eq!(f.severity, Severity::Medium);
+    assert_eq!(f.secret.as_deref(), Some("Zx9kQ2mW7pL4vR8t"));
+    assert_eq!(f.properties.get("confidence").unwrap(), "low");
+}
+
+#[test]
+fn bad_checksum_is_demoted_to_info() {
+    let mut bad = GHP.to_string();
+    bad.replace_range(8..9, "Z");
+    let out = scan(bad.as_bytes());
+    assert_eq!(out.findings.len(), 1);
+    let f = &out.findings[0];
+    assert_eq!(f.severity, Severity::Info);
+    assert!(!f.validated);
+    assert!(f
+        .detail
+        .as_deref()
+        .unwrap()
+        .contains("checksum does not match"));
+}
+
+#[test]
+fn aws_pair_raises_severity_and_names_companion_line() {
+    let alone = scan(b"AWS_ACCESS_KEY_ID=AKIAQ6KBNXJBTFQXKWOV\n");
+    let f = alone
+        .findings
+        .iter()
+        .find(|f| f.rule_id == "aws.access-key-id")
+        .unwrap();
+    assert_eq!(f.severity, Severity::High);
+    assert!(f.validated);
+    let both = scan(
+        b"[default]\naws_access_key_id = AKIAQ6KBNXJBTFQXKWOV\naws_secret_access_key = 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\n",
+    );
+    let f = both
+        .findings
+        .iter()
+        .find(|f| f.rule_id == "aws.access-key-id")
+        .unwrap();
+    assert_eq!(f.severity, Severity::Critical);
+    assert_eq!(f.locations[0].line, Some(2));
+    assert!(
+        f.detail.as_deref().unwrap().contains("line 3"),
+        "{:?}",
+        f.detail
+    );
+    // The secret key itself is its own finding, and generic.secret is shadowed by it.
+    let ids: Vec<&str> = both.findings.iter().map(|f| f.rule_id.as_str()).collect();
+    assert_eq!(ids, vec!["aws.access-key-id", "aws.secret-access-key"]);
+}
+
+#[test]
+fn placeholders_are_dropped() {
+    assert!(scan(b"key AKIAIOSFODNN7EXAMPLE\n").findings.is_empty());
+    assert!(scan(b"DATABASE_URL=postgres://app:${DB_PASSWORD}@db/app\n")
+        .findings
+        .is_empty());
+    assert!(scan(b"api_key = \"<YOUR_API_KEY_GOES_HERE>\"\n")
+        .findings
+        .is_empty());
+    let real = scan(b"DATABASE_URL=postgres://app:S3cr3tPassw0rd9@db:5432/app\n");
+    assert_eq!(real.findings[0].secret.as_deref(), Some("S3cr3tPassw0rd9"));
+}
+
+#[test]
+fn blob_start_and_end_without_newlines() {
+    let out = scan(GHP.as_bytes());
+    assert_eq!(out.findings.len(), 1);
+    let text = format!("x = 1\ny = 2\nz={GHP}");
+    let out = scan(text.as_bytes());
+    let l = &out.findings[0].locations[0];
+    assert_eq!((l.line, l.column), (Some(3), Some(3)));
+}
+
+#[test]
+fn long_minified_line_and_merged_windows_report_each_secret_once() {
+    // One 40 KiB line with tokens every ~6 KiB: windows overlap and merge; each token is
+    // reported once, whole, with its byte column.
+    let mut line = String::new();
+    let mut cols = Vec::new();
+    for i in 0..6 {
+        line.push_str(&";var a=1".repeat(750));
+        cols.push(line.len() + 3 + 1);
+        line.push_str(&format!(";t={GHP};n{i}=0"));
+    }
+    let out = scan(line.as_bytes());
+    let f = out
+        .findings
+        .iter()
+        .find(|f| f.rule_id == "github.pat-classic")
+        .unwrap();
+    assert_eq!(f.secret.as_deref(), Some(GHP));
+    let got: Vec<u32> = out
+        .findings
+        .iter()
+        .filter(|f| f.rule_id == "github.pat-classic")
+        .map(|f| f.locations[0].column.unwrap())
+        .collect();
+    let want: Vec<u32> = cols.iter().map(|&c| c as u32).collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn secret_far_from_keyword_window_edge() {
+    // A 6 KiB PEM body: the match runs from the BEGIN keyword across most of the window.
+    let body: String = (0..96)
+        .map(|i| {
+            format!(
+                "{}\n",
+                &"575YX8XM5mSLFy5UBIHEYeD7p4Zdl/AK6j0KgodkDINzNlxICAbaG8wy1JZirLnq"[..(64 - i % 3)]
+            )
+        })
+        .collect();
+    let pem = format!("-----BEGIN RSA PRIVATE KEY-----\n{body}-----END RSA PRIVATE KEY-----\n");
+    assert!(pem.len() > 6000);
+    let text = format!("{}\n{pem}", "filler line\n".repeat(1000));
+    let out = scan(text.as_bytes());
+    let f = out
+        .findings
+        .iter()
+        .find(|f| f.rule_id == "private-key.rsa")
+        .unwrap();
+    assert_eq!(f.secret.as_deref().map(str::len), Some(pem.len() - 1));
+    assert_eq!(f.locations[0].line, Some(1002));
+}
+
+#[test]
+fn invalid_utf8_around_secrets() {
+    let mut data = vec![0xff, 0xfe, b'\n', 0xc3, b' '];
+    data.extend_from_slice(GHP.as_bytes());
+    data.extend_from_slice(&[b' ', 0x80, 0x81, b'\n']);
+    let out = scan(&data);
+    assert_eq!(out.findings.len(), 1);
+    let l = &out.findings[0].locations[0];
+    assert_eq!((l.line, l.column, l.offset), (Some(2), Some(3), Some(5)));
+}
+
+#[test]
+fn fifty_megabytes_without_keywords() {
+    let chunk = b"lorem ipsum dolor sit amet, consectetur adipiscing elit 0123456789\n";
+    let mut data = Vec::with_capacity(50 << 20);
+    while data.len() < 50 << 20 {
+        data.extend_from_slice(chunk);
+    }
+    let lines = data.len() / chunk.len();
+    // One scan (debug builds are slow): nothing in the 50 MiB of text, the token at the end.
+    data.extend_from_slice(GHP.as_bytes());
+    let out = scan(&data);
+    assert_eq!(out.findings.len(), 1, "{:?}", out.findings);
+    assert_eq!(out.findings[0].locations[0].line, Some(lines as u32 + 1));
+}
+
+#[test]
+fn overlapping_keywords_each_trigger_their_rule() {
+    let mut set = RuleSet::new();
+    set.add_rule_file_text(
+        r#"
+[[rules]]
+id = "t.long"
+description = "long"
+regex = '''abc_(x[0-9]{6})'''
+keywords = ["abc_x"]
+[[rules]]
+id = "t.short"
+description = "short"
+regex = '''c_x([0-9]{6})'''
+keywords = ["c_x"]
+"#,
+        "t.toml",
+        true,
+    )
+    .unwrap();
+    let s = Scanner::new(set, &[]).unwrap();
+    let out = s.scan(b"abc_x123456", &Location::path("a"));
+    let mut got: Vec<(&str, &str)> = out
+        .findings
+        .iter()
+        .map(|f| (f.rule_id.as_str(), f.secret.as_deref().unwrap()))
+        .collect();
+    got.sort();
+    assert_eq!(got, vec![("t.long", "x123456"), ("t.short", "123456")]);
+}
+
+#[test]
+fn lantern_toml_rules_are_checked() {
+    let cfg = lantern_core::Config::parse(
+        r#"
+[[rules]]
+id = "acme.token"
+description = "Acme token"
+regex = '''\b(acme_[a-z0-9]{32})\b'''
+keywords = ["acme_"]
+examples = ["ACME=acme_0123456789abcdef0123456789abcdef"]
+"#,
+        std::path::Path::new("lantern.toml"),
+    )
+    .unwrap();
+    let mut set = core_set();
+    set.add_toml_rules(&cfg.rules, "lantern.toml").unwrap();
+    let s = Scanner::new(set, &[]).unwrap();
+    let out = s.scan(
+        b"k: acme_0123456789abcdef0123456789abcdef\n",
+        &Location::path("a"),
+    );
+    assert_eq!(out.findings[0].rule_id, "acme.token");
+
+    let bad: toml::Value = toml::from_str(
+        "id = \"acme.bad\"\ndescription = \"d\"\nregex = 'acme_[a-z]{4}'\nkeywords = [\"acme_\"]\nexamples = [\"nope\"]\n",
+    )
+    .unwrap();
+    let e = core_set()
+        .add_toml_rules(&[bad], "lantern.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("lantern.toml") && e.contains("acme.bad"), "{e}");
+}
+
+#[test]
+fn scanner_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Scanner>();
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn scan_never_panics_and_locations_are_consistent(
+            prefix in proptest::collection::vec(any::<u8>(), 0..512),
+            plant in any::<bool>(),
+            suffix in proptest::collection::vec(any::<u8>(), 0..512),
+        ) {
+            let mut data = prefix.clone();
+            if plant {
+                data.push(b'\n');
+                data.extend_from_slice(GHP.as_bytes());
+                data.push(b'\n');
+            }
+            data.extend_from_slice(&suffix);
+            let out = scan(&data);
+            for f in &out.findings {
+                let l = &f.locations[0];
+                let off = l.offset.unwrap() as usize;
+                prop_assert!(off < data.len());
+                let nl = data[..off].iter().filter(|&&b| b == b'\n').count();
+                prop_assert_eq!(l.line.unwrap() as usize, nl + 1);
+                let ls = data[..off].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                prop_assert_eq!(l.column.unwrap() as usize, off - ls + 1);
+            }
+            if plant {
+                prop_assert!(out.findings.iter().any(|f| f.secret.as_deref() == Some(GHP)));
+            }
+        }
+
+        #[test]
+        fn scan_of_keyword_soup_never_panics(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just("ghp_".to_string()), Just("-----BEGIN RSA PRIVATE KEY-----".to_string()),
+                    Just("password=".to_string()), Just("postgres://".to_string()), Just("eyJ".to_string()),
+                    Just("AKIA".to_string()), Just("\n".to_string()), Just("secret: ".to_string()),
+                    "[A-Za-z0-9+/=_.-]{0,50}",
+                ],
+                0..64,
+            )
+        ) {
+            let data = parts.concat();
+            let out = scan(data.as_bytes());
+            for f in &out.findings {
+                prop_assert!(f.locations[0].offset.unwrap() as usize <= data.len());
+            }
+        }
+    }
+}
