@@ -299,6 +299,13 @@ pub fn scan_path(path: &std::path::Path, loc: &Location, policy: &Policy) -> Mod
     rep
 }
 
+/// Scan any random-access [`Source`] (what [`scan_path`] and [`scan_bytes`] use).
+pub fn scan_source_with(src: &dyn Source, loc: &Location, policy: &Policy) -> ModelReport {
+    let mut rep = ModelReport::default();
+    scan_source(src, loc, policy, 0, &mut rep);
+    rep
+}
+
 fn scan_source(
     src: &dyn Source,
     loc: &Location,

@@ -1,0 +1,134 @@
+//! A 3 GiB (sparse) PyTorch zip checkpoint is scanned by reading its directory and pickle only:
+//! the bytes read are counted through a wrapping source, so the check does not depend on timing.
+
+use lantern_core::{Location, Severity};
+use lantern_models::source::{FileSource, Source};
+use lantern_models::{scan_source_with, Policy};
+use std::cell::Cell;
+use std::io::{Seek, SeekFrom, Write};
+
+const WEIGHTS: u64 = 3 << 30;
+
+struct Counting<'a> {
+    inner: &'a dyn Source,
+    read: Cell<u64>,
+}
+
+impl Source for Counting<'_> {
+    fn len(&self) -> u64 {
+        self.inner.len()
+    }
+    fn read_at(&self, off: u64, len: usize) -> std::io::Result<Vec<u8>> {
+        let b = self.inner.read_at(off, len)?;
+        self.read.set(self.read.get() + b.len() as u64);
+        Ok(b)
+    }
+}
+
+fn short_unicode(s: &str) -> Vec<u8> {
+    let mut v = vec![b'X'];
+    v.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    v.extend_from_slice(s.as_bytes());
+    v
+}
+
+/// `{"weight": _rebuild_tensor_v2(persistent_load(("storage", FloatStorage, "0", "cpu", n)),
+/// 0, (n,), (1,), False, OrderedDict())}` as protocol 2, plus an optional payload.
+fn data_pkl(payload: bool) -> Vec<u8> {
+    let n = (WEIGHTS / 4) as u32;
+    let mut p = b"\x80\x02}(".to_vec();
+    p.extend(short_unicode("weight"));
+    p.extend_from_slice(b"ctorch._utils\n_rebuild_tensor_v2\n((");
+    p.extend(short_unicode("storage"));
+    p.extend_from_slice(b"ctorch\nFloatStorage\n");
+    p.extend(short_unicode("0"));
+    p.extend(short_unicode("cpu"));
+    p.push(b'J');
+    p.extend_from_slice(&n.to_le_bytes());
+    p.extend_from_slice(b"tQK\x00J");
+    p.extend_from_slice(&n.to_le_bytes());
+    p.extend_from_slice(b"\x85K\x01\x85\x89ccollections\nOrderedDict\n)RtRu");
+    if payload {
+        p.extend_from_slice(b"0cos\nsystem\n");
+        p.extend(short_unicode("id"));
+        p.extend_from_slice(b"\x85R");
+    }
+    p.push(b'.');
+    p
+}
+
+fn local_header(name: &str, size: u32) -> Vec<u8> {
+    let mut h = b"PK\x03\x04".to_vec();
+    h.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    h.extend_from_slice(&size.to_le_bytes());
+    h.extend_from_slice(&size.to_le_bytes());
+    h.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    h.extend_from_slice(&0u16.to_le_bytes());
+    h.extend_from_slice(name.as_bytes());
+    h
+}
+
+fn central(name: &str, size: u32, offset: u32) -> Vec<u8> {
+    let mut h = b"PK\x01\x02".to_vec();
+    h.extend_from_slice(&[20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    h.extend_from_slice(&size.to_le_bytes());
+    h.extend_from_slice(&size.to_le_bytes());
+    h.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    h.extend_from_slice(&[0; 12]);
+    h.extend_from_slice(&offset.to_le_bytes());
+    h.extend_from_slice(name.as_bytes());
+    h
+}
+
+fn write_checkpoint(path: &std::path::Path, payload: bool) {
+    let pkl = data_pkl(payload);
+    let mut f = std::fs::File::create(path).expect("create");
+    let h1 = local_header("archive/data.pkl", pkl.len() as u32);
+    f.write_all(&h1).expect("write");
+    f.write_all(&pkl).expect("write");
+    let off2 = (h1.len() + pkl.len()) as u32;
+    f.write_all(&local_header("archive/data/0", WEIGHTS as u32))
+        .expect("write");
+    // The weights: a hole, never written (sparse file).
+    f.seek(SeekFrom::Current(WEIGHTS as i64)).expect("seek");
+    let cd_off = f.stream_position().expect("pos") as u32;
+    let mut cd = central("archive/data.pkl", pkl.len() as u32, 0);
+    cd.extend(central("archive/data/0", WEIGHTS as u32, off2));
+    f.write_all(&cd).expect("write");
+    let mut eocd = b"PK\x05\x06\x00\x00\x00\x00\x02\x00\x02\x00".to_vec();
+    eocd.extend_from_slice(&(cd.len() as u32).to_le_bytes());
+    eocd.extend_from_slice(&cd_off.to_le_bytes());
+    eocd.extend_from_slice(&[0, 0]);
+    f.write_all(&eocd).expect("write");
+}
+
+#[test]
+fn multi_gigabyte_checkpoint_reads_only_metadata() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for payload in [false, true] {
+        let path = dir.path().join(format!("big_{payload}.pt"));
+        write_checkpoint(&path, payload);
+        let file = FileSource::open(&path).expect("open");
+        assert!(file.len() > WEIGHTS);
+        let counting = Counting {
+            inner: &file,
+            read: Cell::new(0),
+        };
+        let rep = scan_source_with(&counting, &Location::path("big.pt"), &Policy::default());
+        assert!(
+            counting.read.get() < 256 * 1024,
+            "read {} bytes of a {} byte file",
+            counting.read.get(),
+            file.len()
+        );
+        assert!(rep.warnings.is_empty(), "{:?}", rep.warnings);
+        if payload {
+            assert_eq!(rep.findings.len(), 1, "{:?}", rep.findings);
+            assert_eq!(rep.findings[0].severity, Severity::Critical);
+            assert_eq!(rep.findings[0].detail.as_deref(), Some("os.system(\"id\")"));
+            assert_eq!(rep.findings[0].locations[0].path, "big.pt!archive/data.pkl");
+        } else {
+            assert!(rep.findings.is_empty(), "{:?}", rep.findings);
+        }
+    }
+}
