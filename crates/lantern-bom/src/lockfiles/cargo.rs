@@ -1,0 +1,71 @@
+//! `Cargo.lock`: every registry or git package with its checksum and dependency edges; packages
+//! without a `source` are the workspace's own crates, whose dependencies are the direct ones.
+
+use super::{line_of, Package};
+use crate::component::{Ecosystem, Hash};
+use std::collections::BTreeSet;
+
+/// Parse `Cargo.lock` (versions 1 to 4).
+pub fn parse_cargo_lock(text: &str) -> Result<Vec<Package>, String> {
+    let v: toml::Value = text.parse().map_err(|e: toml::de::Error| {
+        let msg = e.to_string();
+        format!("invalid TOML: {}", msg.lines().next().unwrap_or(&msg))
+    })?;
+    let pkgs = v
+        .get("package")
+        .and_then(|p| p.as_array())
+        .ok_or("Cargo.lock has no [[package]] entries")?;
+    let dep_name = |d: &str| d.split(' ').next().unwrap_or(d).to_string();
+    let mut direct: BTreeSet<String> = BTreeSet::new();
+    let mut out = Vec::new();
+    for p in pkgs {
+        let (Some(name), Some(version)) = (
+            p.get("name").and_then(|n| n.as_str()),
+            p.get("version").and_then(|n| n.as_str()),
+        ) else {
+            continue;
+        };
+        let deps: Vec<String> = p
+            .get("dependencies")
+            .and_then(|d| d.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d.as_str())
+            .map(dep_name)
+            .collect();
+        if p.get("source").is_none() {
+            direct.extend(deps);
+            continue;
+        }
+        let mut pkg = Package::new(Ecosystem::Cargo, name, Some(version.to_string()));
+        pkg.depends = deps;
+        if let Some(c) = p.get("checksum").and_then(|c| c.as_str()) {
+            pkg.hashes.push(Hash::sha256(c));
+        }
+        pkg.line = line_of(text, &format!("name = \"{name}\"\nversion = \"{version}\""));
+        out.push(pkg);
+    }
+    for p in &mut out {
+        p.direct = Some(direct.contains(&p.name));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workspace_members_define_direct_deps() {
+        let text = "version = 4\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\"serde\"]\n\n[[package]]\nname = \"serde\"\nversion = \"1.0.200\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"ddc6\"\ndependencies = [\"serde_derive 1.0.200\"]\n\n[[package]]\nname = \"serde_derive\"\nversion = \"1.0.200\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n";
+        let p = parse_cargo_lock(text).unwrap();
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].name, "serde");
+        assert_eq!(p[0].direct, Some(true));
+        assert_eq!(p[0].depends, ["serde_derive"]);
+        assert_eq!(p[0].hashes, [Hash::sha256("ddc6")]);
+        assert_eq!(p[0].line, Some(9));
+        assert_eq!(p[1].direct, Some(false));
+        assert!(parse_cargo_lock("x = 1").is_err());
+    }
+}

@@ -1,0 +1,183 @@
+//! Dependency manifests and lockfiles: which libraries a project declares (manifests) and which
+//! exact versions it resolves to (lockfiles), with direct/transitive marking.
+
+pub mod cargo;
+pub mod node;
+pub mod python;
+
+use crate::component::{Ecosystem, Hash, Scope};
+
+/// Largest manifest or lockfile read.
+pub const MAX_LOCKFILE: u64 = 64 * 1024 * 1024;
+
+/// One package found in a manifest or lockfile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Package {
+    /// Ecosystem.
+    pub ecosystem: Ecosystem,
+    /// Name as written (normalised later for comparison).
+    pub name: String,
+    /// Exact version, when pinned or locked.
+    pub version: Option<String>,
+    /// Version constraint as written in a manifest, when not pinned (`>=2.0`, `^1.2`).
+    pub constraint: Option<String>,
+    /// `Some(true)` when the project declares it directly, `Some(false)` when the lockfile says
+    /// it is only pulled in by others, `None` when the file cannot tell.
+    pub direct: Option<bool>,
+    /// Runtime scope (dev dependencies are `Excluded`, optional ones `Optional`).
+    pub scope: Option<Scope>,
+    /// Artifact digests from the lockfile.
+    pub hashes: Vec<Hash>,
+    /// 1-based line in the file, when known.
+    pub line: Option<u32>,
+    /// Names of the packages it depends on (lockfiles that record the graph).
+    pub depends: Vec<String>,
+}
+
+impl Package {
+    /// A package with a name and optional version; everything else unknown.
+    pub fn new(ecosystem: Ecosystem, name: impl Into<String>, version: Option<String>) -> Self {
+        Package {
+            ecosystem,
+            name: name.into(),
+            version,
+            constraint: None,
+            direct: None,
+            scope: None,
+            hashes: Vec::new(),
+            line: None,
+            depends: Vec::new(),
+        }
+    }
+}
+
+/// Whether a file describes declarations (manifest) or a resolution (lockfile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// `requirements*.txt`, `pyproject.toml`, `package.json`, `Pipfile`.
+    Manifest,
+    /// `poetry.lock`, `uv.lock`, `Pipfile.lock`, `package-lock.json`, `pnpm-lock.yaml`, `Cargo.lock`.
+    Lockfile,
+}
+
+/// Which parser handles a file name, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// pip requirements file.
+    Requirements,
+    /// PEP 621 / Poetry `pyproject.toml`.
+    Pyproject,
+    /// Pipenv `Pipfile`.
+    Pipfile,
+    /// `poetry.lock`.
+    PoetryLock,
+    /// `uv.lock`.
+    UvLock,
+    /// `Pipfile.lock`.
+    PipfileLock,
+    /// npm `package.json`.
+    PackageJson,
+    /// npm `package-lock.json` / `npm-shrinkwrap.json`.
+    PackageLock,
+    /// `pnpm-lock.yaml`.
+    PnpmLock,
+    /// `Cargo.lock`.
+    CargoLock,
+}
+
+impl Format {
+    /// Detect the format from a file name.
+    pub fn detect(file_name: &str) -> Option<Format> {
+        let lower = file_name.to_ascii_lowercase();
+        Some(match lower.as_str() {
+            "pyproject.toml" => Format::Pyproject,
+            "pipfile" => Format::Pipfile,
+            "poetry.lock" => Format::PoetryLock,
+            "uv.lock" => Format::UvLock,
+            "pipfile.lock" => Format::PipfileLock,
+            "package.json" => Format::PackageJson,
+            "package-lock.json" | "npm-shrinkwrap.json" => Format::PackageLock,
+            "pnpm-lock.yaml" => Format::PnpmLock,
+            "cargo.lock" => Format::CargoLock,
+            _ if lower.contains("requirements")
+                && (lower.ends_with(".txt") || lower.ends_with(".in")) =>
+            {
+                Format::Requirements
+            }
+            _ => return None,
+        })
+    }
+
+    /// Manifest or lockfile.
+    pub fn kind(self) -> FileKind {
+        match self {
+            Format::Requirements | Format::Pyproject | Format::Pipfile | Format::PackageJson => {
+                FileKind::Manifest
+            }
+            _ => FileKind::Lockfile,
+        }
+    }
+
+    /// The ecosystem of the packages in the file.
+    pub fn ecosystem(self) -> Ecosystem {
+        match self {
+            Format::PackageJson | Format::PackageLock | Format::PnpmLock => Ecosystem::Npm,
+            Format::CargoLock => Ecosystem::Cargo,
+            _ => Ecosystem::Pypi,
+        }
+    }
+
+    /// Parse a file's text (requirements includes are resolved by the caller through
+    /// [`python::parse_requirements`]).
+    pub fn parse(self, text: &str) -> Result<Vec<Package>, String> {
+        match self {
+            Format::Requirements => Ok(python::parse_requirements(text, &mut |_| None).0),
+            Format::Pyproject => python::parse_pyproject(text),
+            Format::Pipfile => python::parse_pipfile(text),
+            Format::PoetryLock => python::parse_poetry_lock(text),
+            Format::UvLock => python::parse_uv_lock(text),
+            Format::PipfileLock => python::parse_pipfile_lock(text),
+            Format::PackageJson => node::parse_package_json(text),
+            Format::PackageLock => node::parse_package_lock(text),
+            Format::PnpmLock => node::parse_pnpm_lock(text),
+            Format::CargoLock => cargo::parse_cargo_lock(text),
+        }
+    }
+}
+
+/// 1-based line of the first occurrence of `needle` in `text`.
+pub(crate) fn line_of(text: &str, needle: &str) -> Option<u32> {
+    let i = text.find(needle)?;
+    Some(text[..i].bytes().filter(|&b| b == b'\n').count() as u32 + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_formats() {
+        assert_eq!(
+            Format::detect("requirements-dev.txt"),
+            Some(Format::Requirements)
+        );
+        assert_eq!(
+            Format::detect("dev-requirements.in"),
+            Some(Format::Requirements)
+        );
+        assert_eq!(Format::detect("Cargo.lock"), Some(Format::CargoLock));
+        assert_eq!(
+            Format::detect("npm-shrinkwrap.json"),
+            Some(Format::PackageLock)
+        );
+        assert_eq!(Format::detect("setup.py"), None);
+        assert_eq!(Format::PnpmLock.ecosystem(), Ecosystem::Npm);
+        assert_eq!(Format::Pyproject.kind(), FileKind::Manifest);
+    }
+
+    #[test]
+    fn line_numbers() {
+        assert_eq!(line_of("a\nb\nc", "c"), Some(3));
+        assert_eq!(line_of("a", "z"), None);
+    }
+}

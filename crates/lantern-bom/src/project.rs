@@ -1,0 +1,917 @@
+//! Walks a project tree and builds its [`Inventory`]: local models and datasets (hashed),
+//! libraries from manifests and lockfiles, and models/datasets referenced by code and cards.
+
+use crate::classify::{self, FileClass, ModelFormat};
+use crate::component::{
+    Component, Ecosystem, Hash, Inventory, Kind, License, ModelCard, Occurrence, Scope,
+};
+use crate::hf;
+use crate::lockfiles::{self, python, FileKind, Format, Package};
+use crate::purl::{self, HubKind};
+use crate::refs::{self, RefKind, Reference};
+use crate::safetensors;
+use crate::{Annotator, Error, Result};
+use lantern_core::Warning;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Directory names never descended into: VCS data, dependency trees whose lockfiles are read
+/// instead, virtual environments, caches and build output.
+pub const SKIP_DIRS: &[&str] = &[
+    ".git",
+    ".hg",
+    ".svn",
+    "node_modules",
+    ".venv",
+    "venv",
+    ".tox",
+    ".nox",
+    "__pycache__",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    "site-packages",
+    "target",
+    ".cache",
+    ".ipynb_checkpoints",
+    "dist-packages",
+];
+
+/// Deepest directory level walked.
+pub const MAX_DEPTH: usize = 48;
+
+/// Maximum depth of `-r` requirement includes.
+const MAX_INCLUDE_DEPTH: usize = 8;
+
+/// Fewest images in a folder (with its class subfolders) that make an image dataset.
+const MIN_IMAGES: usize = 2;
+
+struct FileEntry {
+    rel: String,
+    abs: PathBuf,
+    name: String,
+    dir: String,
+    size: u64,
+}
+
+fn rel_string(p: &Path) -> String {
+    p.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn parent_of(rel: &str) -> String {
+    rel.rsplit_once('/')
+        .map(|(d, _)| d.to_string())
+        .unwrap_or_default()
+}
+
+fn walk(root: &Path, warnings: &mut Vec<Warning>) -> Result<Vec<FileEntry>> {
+    let meta = std::fs::metadata(root).map_err(|source| Error::Io {
+        path: root.display().to_string(),
+        source,
+    })?;
+    if meta.is_file() {
+        let name = root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        return Ok(vec![FileEntry {
+            rel: name.clone(),
+            abs: root.to_path_buf(),
+            name,
+            dir: String::new(),
+            size: meta.len(),
+        }]);
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![(root.to_path_buf(), 0usize)];
+    while let Some((dir, depth)) = stack.pop() {
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) => {
+                warnings.push(Warning::new(
+                    dir.display().to_string(),
+                    format!("cannot list directory: {e}"),
+                ));
+                continue;
+            }
+        };
+        let mut entries: Vec<_> = rd.filter_map(|e| e.ok()).collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries.into_iter().rev() {
+            let Ok(ft) = e.file_type() else { continue };
+            let path = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if ft.is_symlink() {
+                continue;
+            }
+            if ft.is_dir() {
+                if SKIP_DIRS.contains(&name.as_str()) {
+                    continue;
+                }
+                if depth + 1 > MAX_DEPTH {
+                    warnings.push(Warning::new(
+                        path.display().to_string(),
+                        "directory nesting limit reached",
+                    ));
+                    continue;
+                }
+                stack.push((path, depth + 1));
+            } else if ft.is_file() {
+                let rel = rel_string(path.strip_prefix(root).unwrap_or(&path));
+                let size = e.metadata().map(|m| m.len()).unwrap_or(0);
+                out.push(FileEntry {
+                    dir: parent_of(&rel),
+                    rel,
+                    abs: path,
+                    name,
+                    size,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(out)
+}
+
+fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut f = File::open(path)?;
+    let mut buf = Vec::with_capacity(classify::HEAD_LEN);
+    (&mut f)
+        .take(classify::HEAD_LEN as u64)
+        .read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+fn read_text(path: &Path, limit: u64) -> std::io::Result<Option<String>> {
+    let f = File::open(path)?;
+    let mut buf = Vec::new();
+    f.take(limit + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > limit {
+        return Ok(None);
+    }
+    Ok(Some(String::from_utf8_lossy(&buf).into_owned()))
+}
+
+/// SHA-256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut f = File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Digest of a set of files, reproducible with `sha256sum`: the SHA-256 of the sorted lines
+/// `<sha256>  <path relative to the directory>\n`.
+pub fn manifest_digest(files: &[(String, String)]) -> String {
+    let mut lines: Vec<String> = files.iter().map(|(p, h)| format!("{h}  {p}\n")).collect();
+    lines.sort();
+    hex::encode(Sha256::digest(lines.concat().as_bytes()))
+}
+
+fn occurrence(location: &str, line: Option<u32>, symbol: Option<&str>) -> Occurrence {
+    Occurrence {
+        location: location.to_string(),
+        line,
+        symbol: symbol.map(str::to_string),
+    }
+}
+
+/// State while building an inventory.
+struct Builder<'a> {
+    warnings: Vec<Warning>,
+    components: BTreeMap<String, Component>,
+    direct: BTreeSet<String>,
+    edges: BTreeMap<String, Vec<String>>,
+    annotator: Option<&'a dyn Annotator>,
+}
+
+impl Builder<'_> {
+    fn warn(&mut self, path: &str, msg: impl Into<String>) {
+        self.warnings.push(Warning::new(path, msg));
+    }
+
+    fn hash(&mut self, f: &FileEntry) -> Option<String> {
+        match sha256_file(&f.abs) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                self.warn(&f.rel, format!("cannot hash file: {e}"));
+                None
+            }
+        }
+    }
+
+    fn upsert(&mut self, c: Component) -> String {
+        let r = c.bom_ref.clone();
+        match self.components.get_mut(&r) {
+            Some(existing) => {
+                for o in c.occurrences {
+                    existing.add_occurrence(o);
+                }
+                for (n, v) in c.properties {
+                    existing.set_property(n, v);
+                }
+                for l in c.licenses {
+                    if !existing.licenses.contains(&l) {
+                        existing.licenses.push(l);
+                    }
+                }
+            }
+            None => {
+                self.components.insert(r.clone(), c);
+            }
+        }
+        r
+    }
+
+    /// An external hub model or dataset component.
+    fn hub_component(
+        &mut self,
+        kind: RefKind,
+        id: &str,
+        revision: Option<&str>,
+        occ: Occurrence,
+    ) -> String {
+        let (ckind, purl) = match kind {
+            RefKind::HfModel => (Kind::Model, purl::huggingface(id, revision, HubKind::Model)),
+            RefKind::HfDataset => (
+                Kind::Data,
+                purl::huggingface(id, revision, HubKind::Dataset),
+            ),
+            RefKind::Ollama => (Kind::Model, purl::ollama(id, revision)),
+        };
+        let (group, name) = match id.split_once('/') {
+            Some((g, n)) => (Some(g.to_string()), n.to_string()),
+            None => (None, id.to_string()),
+        };
+        let mut c = Component::new(ckind, purl.clone(), name);
+        c.group = group;
+        c.version = revision.map(str::to_string);
+        c.purl = Some(purl);
+        c.set_property(
+            "lantern:origin",
+            match kind {
+                RefKind::Ollama => "ollama",
+                _ => "huggingface",
+            },
+        );
+        if ckind == Kind::Model {
+            c.model_card = Some(ModelCard::default());
+        }
+        c.add_occurrence(occ);
+        self.upsert(c)
+    }
+}
+
+fn model_dir_component(
+    b: &mut Builder<'_>,
+    dir: &str,
+    files: &[&FileEntry],
+    root_name: &str,
+) -> Component {
+    let name = if dir.is_empty() {
+        root_name.to_string()
+    } else {
+        dir.rsplit('/').next().unwrap_or(dir).to_string()
+    };
+    let mut c = Component::new(Kind::Model, format!("model:{dir}/"), name);
+    c.set_property(
+        "lantern:path",
+        format!("{dir}/").trim_start_matches('/').to_string(),
+    );
+    let mut card = ModelCard::default();
+    let mut formats = BTreeSet::new();
+    let mut params: u64 = 0;
+    let mut tensors: u64 = 0;
+    let mut have_params = false;
+    let mut manifest = Vec::new();
+    let prefix = if dir.is_empty() {
+        String::new()
+    } else {
+        format!("{dir}/")
+    };
+    for f in files {
+        let inner = f.rel.strip_prefix(&prefix).unwrap_or(&f.rel).to_string();
+        let head = read_head(&f.abs).unwrap_or_default();
+        let class = classify::classify(&f.name, &head);
+        if let Some(FileClass::Model(fmt)) = class {
+            formats.insert(fmt.as_str());
+            if fmt == ModelFormat::Safetensors {
+                match File::open(&f.abs)
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| safetensors::parse(r, f.size))
+                {
+                    Ok(info) => {
+                        params = params.saturating_add(info.parameters);
+                        tensors = tensors.saturating_add(info.tensors);
+                        have_params = true;
+                    }
+                    Err(e) => b.warn(&f.rel, e),
+                }
+            }
+        }
+        let mut child = Component::new(Kind::File, format!("file:{}", f.rel), inner.clone());
+        if let Some(h) = b.hash(f) {
+            manifest.push((inner.clone(), h.clone()));
+            child.hashes.push(Hash::sha256(h));
+        }
+        child.set_property("lantern:size", f.size.to_string());
+        if let Some(FileClass::Model(fmt)) = class {
+            child.set_property("lantern:format", fmt.as_str());
+        }
+        c.children.push(child);
+
+        if f.name.eq_ignore_ascii_case("config.json") && f.dir == dir {
+            match read_text(&f.abs, hf::MAX_CARD)
+                .map_err(|e| e.to_string())
+                .and_then(|t| {
+                    t.ok_or_else(|| "config.json larger than 1 MiB".to_string())
+                        .and_then(|t| hf::parse_config(t.as_bytes()))
+                }) {
+                Ok(cfg) => {
+                    card.architecture_family = cfg.model_type;
+                    card.model_architecture = cfg.architecture;
+                    if let Some(dt) = cfg.torch_dtype {
+                        card.properties.push(("torch_dtype".into(), dt));
+                    }
+                }
+                Err(e) => b.warn(&f.rel, e),
+            }
+        }
+        if f.name.eq_ignore_ascii_case("README.md") && f.dir == dir {
+            match read_text(&f.abs, hf::MAX_CARD) {
+                Ok(Some(t)) => match hf::parse_card(&t) {
+                    Ok(Some(meta)) => apply_card(b, &mut c, &mut card, meta, &f.rel),
+                    Ok(None) => {}
+                    Err(e) => b.warn(&f.rel, e),
+                },
+                Ok(None) => {}
+                Err(e) => b.warn(&f.rel, format!("cannot read: {e}")),
+            }
+        }
+    }
+    if have_params {
+        card.properties
+            .push(("parameters".into(), params.to_string()));
+        card.properties
+            .push(("tensors".into(), tensors.to_string()));
+        c.set_property("lantern:parameters", params.to_string());
+    }
+    c.set_property(
+        "lantern:format",
+        formats.into_iter().collect::<Vec<_>>().join(","),
+    );
+    c.set_property("lantern:manifest-sha256", manifest_digest(&manifest));
+    c.set_property("lantern:files", files.len().to_string());
+    card.properties.sort();
+    c.model_card = Some(card);
+    c
+}
+
+fn apply_card(
+    b: &mut Builder<'_>,
+    c: &mut Component,
+    card: &mut ModelCard,
+    meta: hf::CardMeta,
+    readme: &str,
+) {
+    c.licenses = meta.licenses.iter().map(|l| License::parse(l)).collect();
+    card.task = meta.pipeline_tag;
+    if let Some(t) = meta.title {
+        c.description = Some(t);
+    }
+    if !meta.languages.is_empty() {
+        card.properties
+            .push(("language".into(), meta.languages.join(",")));
+    }
+    if let Some(l) = meta.library_name {
+        card.properties.push(("library_name".into(), l));
+    }
+    for base in &meta.base_models {
+        if hf::is_repo_id(base) {
+            let r = b.hub_component(
+                RefKind::HfModel,
+                base,
+                None,
+                occurrence(readme, None, Some("base_model")),
+            );
+            c.add_dependency(&r);
+            c.set_property("lantern:base-model", base.clone());
+        }
+    }
+    for ds in &meta.datasets {
+        if hf::is_repo_id(ds) {
+            let r = b.hub_component(
+                RefKind::HfDataset,
+                ds,
+                None,
+                occurrence(readme, None, Some("datasets")),
+            );
+            c.add_dependency(&r);
+            if !card.datasets.contains(&r) {
+                card.datasets.push(r);
+            }
+        }
+    }
+}
+
+fn package_component(p: &Package, file: &str) -> Component {
+    let purl = purl::package(p.ecosystem, &p.name, p.version.as_deref());
+    let (group, name) = match (
+        p.ecosystem,
+        p.name.strip_prefix('@').and_then(|n| n.split_once('/')),
+    ) {
+        (Ecosystem::Npm, Some((scope, n))) => (Some(format!("@{scope}")), n.to_string()),
+        _ => (None, p.name.clone()),
+    };
+    let mut c = Component::new(Kind::Library, purl.clone(), name);
+    c.group = group;
+    c.version = p.version.clone();
+    c.purl = Some(purl);
+    c.hashes = p.hashes.clone();
+    c.scope = p.scope;
+    c.set_property("lantern:ecosystem", p.ecosystem.purl_type());
+    if let Some(k) = &p.constraint {
+        c.set_property("lantern:version-constraint", k.clone());
+    }
+    c.add_occurrence(occurrence(file, p.line, None));
+    c
+}
+
+fn merge_scope(a: Option<Scope>, b: Option<Scope>) -> Option<Scope> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+fn libraries(b: &mut Builder<'_>, files: &[FileEntry], root: &Path) {
+    // (file, format, packages)
+    let mut parsed: Vec<(String, Format, Vec<Package>)> = Vec::new();
+    for f in files {
+        let Some(fmt) = Format::detect(&f.name) else {
+            continue;
+        };
+        if f.size > lockfiles::MAX_LOCKFILE {
+            b.warn(&f.rel, "manifest larger than 64 MiB, skipped");
+            continue;
+        }
+        let text = match read_text(&f.abs, lockfiles::MAX_LOCKFILE) {
+            Ok(Some(t)) => t,
+            Ok(None) => continue,
+            Err(e) => {
+                b.warn(&f.rel, format!("cannot read: {e}"));
+                continue;
+            }
+        };
+        let result = if fmt == Format::Requirements {
+            Ok(requirements_with_includes(
+                b,
+                &f.abs,
+                &f.rel,
+                &text,
+                root,
+                0,
+                &mut BTreeSet::new(),
+            ))
+        } else {
+            fmt.parse(&text)
+        };
+        match result {
+            Ok(pkgs) => parsed.push((f.rel.clone(), fmt, pkgs)),
+            Err(e) => b.warn(&f.rel, e),
+        }
+    }
+    // Names declared directly by any manifest, per ecosystem.
+    let mut declared: BTreeMap<(Ecosystem, String), Option<Scope>> = BTreeMap::new();
+    for (_, fmt, pkgs) in &parsed {
+        if fmt.kind() == FileKind::Manifest {
+            for p in pkgs {
+                let e = declared
+                    .entry((p.ecosystem, purl::normalize_name(p.ecosystem, &p.name)))
+                    .or_insert(p.scope);
+                *e = merge_scope(*e, p.scope);
+            }
+        }
+    }
+    let mut locked: BTreeSet<(Ecosystem, String)> = BTreeSet::new();
+    let mut by_name: BTreeMap<(Ecosystem, String), Vec<String>> = BTreeMap::new();
+    let mut pending_edges: Vec<(String, Ecosystem, Vec<String>)> = Vec::new();
+    let mut lib_direct: BTreeMap<String, bool> = BTreeMap::new();
+    let mut lib_scope: BTreeMap<String, Option<Scope>> = BTreeMap::new();
+    for (file, fmt, pkgs) in &parsed {
+        if fmt.kind() != FileKind::Lockfile {
+            continue;
+        }
+        for p in pkgs {
+            let key = (p.ecosystem, purl::normalize_name(p.ecosystem, &p.name));
+            locked.insert(key.clone());
+            let mut c = package_component(p, file);
+            let decl = declared.get(&key);
+            let direct = match (p.direct, decl) {
+                (Some(true), _) | (_, Some(_)) => Some(true),
+                (Some(false), None) => Some(false),
+                (None, None) => None,
+            };
+            c.scope = merge_scope(p.scope, decl.copied().flatten());
+            let r = c.bom_ref.clone();
+            if let Some(d) = direct {
+                let e = lib_direct.entry(r.clone()).or_insert(d);
+                *e |= d;
+            }
+            let s = lib_scope.entry(r.clone()).or_insert(c.scope);
+            *s = merge_scope(*s, c.scope);
+            by_name.entry(key).or_default().push(r.clone());
+            if !p.depends.is_empty() {
+                pending_edges.push((r.clone(), p.ecosystem, p.depends.clone()));
+            }
+            b.upsert(c);
+        }
+    }
+    for (file, fmt, pkgs) in &parsed {
+        if fmt.kind() != FileKind::Manifest {
+            continue;
+        }
+        for p in pkgs {
+            let key = (p.ecosystem, purl::normalize_name(p.ecosystem, &p.name));
+            if locked.contains(&key) {
+                // The lockfile has the resolved version: record where it was declared too.
+                if let Some(refs) = by_name.get(&key) {
+                    for r in refs.clone() {
+                        if let Some(c) = b.components.get_mut(&r) {
+                            c.add_occurrence(occurrence(file, p.line, None));
+                            if let Some(k) = &p.constraint {
+                                c.set_property("lantern:version-constraint", k.clone());
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
+            let c = package_component(p, file);
+            let r = c.bom_ref.clone();
+            lib_direct.insert(r.clone(), true);
+            let s = lib_scope.entry(r.clone()).or_insert(c.scope);
+            *s = merge_scope(*s, c.scope);
+            b.upsert(c);
+        }
+    }
+    for (r, d) in &lib_direct {
+        if let Some(c) = b.components.get_mut(r) {
+            c.set_property(
+                "lantern:dependency",
+                if *d { "direct" } else { "transitive" },
+            );
+            if *d {
+                b.direct.insert(r.clone());
+            }
+        }
+    }
+    for (r, s) in lib_scope {
+        if let Some(c) = b.components.get_mut(&r) {
+            c.scope = s;
+        }
+    }
+    // Libraries whose directness no file could tell still belong to the project.
+    for refs in by_name.values() {
+        for r in refs {
+            if !lib_direct.contains_key(r) {
+                b.direct.insert(r.clone());
+            }
+        }
+    }
+    for (from, eco, names) in pending_edges {
+        let mut to: Vec<String> = names
+            .iter()
+            .filter_map(|n| by_name.get(&(eco, purl::normalize_name(eco, n))))
+            .filter_map(|refs| refs.first().cloned())
+            .filter(|t| *t != from)
+            .collect();
+        to.sort();
+        to.dedup();
+        let e = b.edges.entry(from).or_default();
+        e.extend(to);
+        e.sort();
+        e.dedup();
+    }
+}
+
+fn requirements_with_includes(
+    b: &mut Builder<'_>,
+    abs: &Path,
+    rel: &str,
+    text: &str,
+    root: &Path,
+    depth: usize,
+    seen: &mut BTreeSet<PathBuf>,
+) -> Vec<Package> {
+    seen.insert(abs.to_path_buf());
+    let dir = abs.parent().unwrap_or(root).to_path_buf();
+    let mut nested_warnings = Vec::new();
+    let mut include = |name: &str| -> Option<Vec<Package>> {
+        let path = dir.join(name);
+        if depth >= MAX_INCLUDE_DEPTH || seen.contains(&path) {
+            return Some(Vec::new());
+        }
+        let text = read_text(&path, lockfiles::MAX_LOCKFILE).ok().flatten()?;
+        let inner_rel = rel_string(path.strip_prefix(root).unwrap_or(&path));
+        let mut sub = Builder {
+            warnings: Vec::new(),
+            components: BTreeMap::new(),
+            direct: BTreeSet::new(),
+            edges: BTreeMap::new(),
+            annotator: None,
+        };
+        let pkgs =
+            requirements_with_includes(&mut sub, &path, &inner_rel, &text, root, depth + 1, seen);
+        nested_warnings.extend(sub.warnings);
+        Some(pkgs)
+    };
+    let (mut pkgs, missing) = python::parse_requirements(text, &mut include);
+    b.warnings.extend(nested_warnings);
+    for m in missing {
+        b.warn(rel, format!("cannot read included requirements file `{m}`"));
+    }
+    // Packages from includes carry lines of their own file; keep them but they point here.
+    for p in &mut pkgs {
+        p.direct = Some(true);
+    }
+    pkgs
+}
+
+/// Build the inventory of the project at `root` (a directory or a single file).
+pub fn inventory(
+    root: &Path,
+    annotator: Option<&dyn Annotator>,
+) -> Result<(Inventory, Vec<Warning>)> {
+    let mut b = Builder {
+        warnings: Vec::new(),
+        components: BTreeMap::new(),
+        direct: BTreeSet::new(),
+        edges: BTreeMap::new(),
+        annotator,
+    };
+    let files = walk(root, &mut b.warnings)?;
+    let root_name = std::fs::canonicalize(root)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "project".to_string());
+
+    // Classify every file once.
+    let mut classes: Vec<Option<FileClass>> = Vec::with_capacity(files.len());
+    for f in &files {
+        let class = match read_head(&f.abs) {
+            Ok(head) => classify::classify(&f.name, &head),
+            Err(e) => {
+                b.warn(&f.rel, format!("cannot read: {e}"));
+                None
+            }
+        };
+        classes.push(class);
+    }
+
+    // Model directories: a directory holding weights plus a config, card or adapter config.
+    let mut weight_dirs: BTreeSet<String> = BTreeSet::new();
+    let mut marker_dirs: BTreeSet<String> = BTreeSet::new();
+    for (f, class) in files.iter().zip(&classes) {
+        if matches!(class, Some(FileClass::Model(_))) {
+            weight_dirs.insert(f.dir.clone());
+        }
+        let n = f.name.to_ascii_lowercase();
+        // A README marks a model directory below the root only: at the root it is the
+        // project's own README.
+        let readme = n == "readme.md" && !f.dir.is_empty();
+        if n == "config.json" || n == "adapter_config.json" || readme || n.ends_with(".index.json")
+        {
+            marker_dirs.insert(f.dir.clone());
+        }
+    }
+    let model_dirs: Vec<String> = weight_dirs
+        .iter()
+        .filter(|d| marker_dirs.contains(*d))
+        .cloned()
+        .collect();
+    let in_model_dir = |rel: &str| -> Option<&String> {
+        model_dirs
+            .iter()
+            .filter(|d| d.is_empty() || rel.starts_with(&format!("{d}/")))
+            .max_by_key(|d| d.len())
+    };
+    let mut consumed = vec![false; files.len()];
+    for d in &model_dirs {
+        let members: Vec<usize> = (0..files.len())
+            .filter(|&i| in_model_dir(&files[i].rel) == Some(d))
+            .collect();
+        let refs: Vec<&FileEntry> = members.iter().map(|&i| &files[i]).collect();
+        let c = model_dir_component(&mut b, d, &refs, &root_name);
+        for i in members {
+            consumed[i] = true;
+        }
+        let r = b.upsert(c);
+        if let Some(c) = b.components.get_mut(&r) {
+            c.local_path = Some(root.join(d));
+        }
+        b.direct.insert(r);
+    }
+
+    // Single model files, data files and image folders.
+    let mut image_dirs: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, (f, class)) in files.iter().zip(&classes).enumerate() {
+        if consumed[i] {
+            continue;
+        }
+        match class {
+            Some(FileClass::Model(fmt)) => {
+                let mut c = Component::new(Kind::Model, format!("model:{}", f.rel), f.name.clone());
+                if let Some(h) = b.hash(f) {
+                    c.hashes.push(Hash::sha256(h));
+                }
+                c.set_property("lantern:path", f.rel.clone());
+                c.set_property("lantern:format", fmt.as_str());
+                c.set_property("lantern:size", f.size.to_string());
+                let mut card = ModelCard::default();
+                if *fmt == ModelFormat::Safetensors {
+                    match File::open(&f.abs)
+                        .map_err(|e| e.to_string())
+                        .and_then(|r| safetensors::parse(r, f.size))
+                    {
+                        Ok(info) => {
+                            c.set_property("lantern:parameters", info.parameters.to_string());
+                            card.properties
+                                .push(("parameters".into(), info.parameters.to_string()));
+                            card.properties
+                                .push(("tensors".into(), info.tensors.to_string()));
+                        }
+                        Err(e) => b.warn(&f.rel, e),
+                    }
+                }
+                c.model_card = Some(card);
+                c.local_path = Some(f.abs.clone());
+                let r = b.upsert(c);
+                b.direct.insert(r);
+            }
+            Some(FileClass::Data(fmt)) => {
+                let mut c = Component::new(Kind::Data, format!("data:{}", f.rel), f.name.clone());
+                if let Some(h) = b.hash(f) {
+                    c.hashes.push(Hash::sha256(h));
+                }
+                c.set_property("lantern:path", f.rel.clone());
+                c.set_property("lantern:format", fmt.as_str());
+                c.set_property("lantern:size", f.size.to_string());
+                c.local_path = Some(f.abs.clone());
+                let r = b.upsert(c);
+                b.direct.insert(r);
+            }
+            Some(FileClass::Image) => image_dirs.entry(f.dir.clone()).or_default().push(i),
+            None => {}
+        }
+    }
+    // ImageFolder layout: `root/<class>/*.jpg` is one dataset rooted at `root` when the root
+    // holds no images itself and has two or more class folders.
+    let mut datasets: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut class_count: BTreeMap<String, usize> = BTreeMap::new();
+    for d in image_dirs.keys() {
+        let p = parent_of(d);
+        if !d.is_empty() && !image_dirs.contains_key(&p) {
+            *class_count.entry(p).or_default() += 1;
+        }
+    }
+    for (d, idx) in &image_dirs {
+        let p = parent_of(d);
+        let root_dir = if !d.is_empty() && class_count.get(&p).copied().unwrap_or(0) >= 2 {
+            p
+        } else {
+            d.clone()
+        };
+        datasets
+            .entry(root_dir)
+            .or_default()
+            .extend(idx.iter().copied());
+    }
+    for (d, idx) in datasets {
+        if idx.len() < MIN_IMAGES {
+            continue;
+        }
+        let name = if d.is_empty() {
+            root_name.clone()
+        } else {
+            d.rsplit('/').next().unwrap_or(&d).to_string()
+        };
+        let mut c = Component::new(Kind::Data, format!("data:{d}/"), name);
+        let prefix = if d.is_empty() {
+            String::new()
+        } else {
+            format!("{d}/")
+        };
+        let mut manifest = Vec::new();
+        let mut classes_seen = BTreeSet::new();
+        for &i in &idx {
+            let f = &files[i];
+            let inner = f.rel.strip_prefix(&prefix).unwrap_or(&f.rel).to_string();
+            if let Some((cls, _)) = inner.split_once('/') {
+                classes_seen.insert(cls.to_string());
+            }
+            if let Some(h) = b.hash(f) {
+                manifest.push((inner, h));
+            }
+        }
+        c.set_property("lantern:path", prefix.clone());
+        c.set_property("lantern:format", "image-folder");
+        c.set_property("lantern:files", idx.len().to_string());
+        if !classes_seen.is_empty() {
+            c.set_property(
+                "lantern:classes",
+                classes_seen.into_iter().collect::<Vec<_>>().join(","),
+            );
+        }
+        c.set_property("lantern:manifest-sha256", manifest_digest(&manifest));
+        c.local_path = Some(root.join(&d));
+        let r = b.upsert(c);
+        b.direct.insert(r);
+    }
+
+    // References in code and configuration.
+    for f in &files {
+        if !refs::is_reference_source(&f.name) || Format::detect(&f.name).is_some() {
+            continue;
+        }
+        if f.size > refs::MAX_SOURCE {
+            continue;
+        }
+        let text = match read_text(&f.abs, refs::MAX_SOURCE) {
+            Ok(Some(t)) => t,
+            Ok(None) => continue,
+            Err(e) => {
+                b.warn(&f.rel, format!("cannot read: {e}"));
+                continue;
+            }
+        };
+        for Reference {
+            kind,
+            id,
+            revision,
+            line,
+            symbol,
+        } in refs::scan_text(&f.name, &text)
+        {
+            let r = b.hub_component(
+                kind,
+                &id,
+                revision.as_deref(),
+                occurrence(&f.rel, Some(line), Some(&symbol)),
+            );
+            b.direct.insert(r);
+        }
+    }
+
+    libraries(&mut b, &files, root);
+
+    // Property hook for local models and datasets.
+    if let Some(a) = b.annotator {
+        for c in b.components.values_mut() {
+            if let Some(p) = c.local_path.clone() {
+                for (n, v) in a.annotate(c, &p) {
+                    c.set_property(n, v);
+                }
+            }
+        }
+    }
+
+    let mut components: Vec<Component> = b.components.into_values().collect();
+    let order = |k: Kind| match k {
+        Kind::Model => 0,
+        Kind::Data => 1,
+        Kind::Library => 2,
+        Kind::File => 3,
+    };
+    components.sort_by(|a, c| {
+        order(a.kind)
+            .cmp(&order(c.kind))
+            .then_with(|| a.bom_ref.cmp(&c.bom_ref))
+    });
+    let mut warnings = b.warnings;
+    warnings.sort();
+    warnings.dedup();
+    Ok((
+        Inventory {
+            project: root_name,
+            components,
+            direct: b.direct.into_iter().collect(),
+            package_edges: b.edges,
+        },
+        warnings,
+    ))
+}
