@@ -72,7 +72,15 @@ pub fn serve_blocking(cfg: GuardConfig, threads: Option<usize>) -> Result<(), Er
                 .map(|a| a.to_string())
                 .unwrap_or(listen.clone())
         );
-        run(gw.clone(), l, shutdown_signal()).await
+        let r = run(gw.clone(), l, shutdown_signal()).await;
+        // let streams that are still finishing write their audit records
+        for _ in 0..1000 {
+            if Arc::strong_count(&gw) == 1 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        r
     });
     drop(gw);
     drop(rt);

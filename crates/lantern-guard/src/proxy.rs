@@ -106,7 +106,7 @@ pub struct Gateway {
     pub metrics: Metrics,
     audit: Option<LocalLog>,
     client: Client<HttpConnector, Full<Bytes>>,
-    upstream: Uri,
+    upstream: String,
     upstream_auth: Option<HeaderValue>,
 }
 
@@ -203,11 +203,9 @@ impl Gateway {
             Some(dir) => Some(open_audit(&cfg, dir)?),
             None => None,
         };
-        let upstream: Uri = cfg
-            .upstream
-            .url
-            .trim_end_matches('/')
-            .parse()
+        let upstream = cfg.upstream.url.trim_end_matches('/').to_string();
+        upstream
+            .parse::<Uri>()
             .map_err(|e| Error::Config(format!("upstream.url: {e}")))?;
         let upstream_auth = match &cfg.upstream.api_key_env {
             Some(var) => {

@@ -4,7 +4,7 @@
 //! rounds logprobs, and collects usage and finish reasons.
 
 use crate::config::{Action, HardeningConfig};
-use crate::monitor::{redact, Hit, Monitor};
+use crate::monitor::{Hit, Monitor};
 use bytes::Bytes;
 use serde_json::Value;
 use std::collections::{HashSet, VecDeque};
@@ -259,6 +259,11 @@ impl<'a> SseFilter<'a> {
                     let Some(t) = chunk_text(v).map(str::to_string) else {
                         continue;
                     };
+                    let starts: Vec<bool> = fresh
+                        .iter()
+                        .filter(|h| h.start < e && h.end > s)
+                        .map(|h| h.start >= s)
+                        .collect();
                     let local: Vec<Hit> = fresh
                         .iter()
                         .filter(|h| h.start < e && h.end > s)
@@ -281,7 +286,22 @@ impl<'a> SseFilter<'a> {
                             h.end += 1;
                         }
                     }
-                    set_chunk_text(v, redact(&t, &local));
+                    // the marker goes where the match starts; later chunks of the same match
+                    // lose their part of it
+                    let mut out = String::with_capacity(t.len());
+                    let mut pos = 0;
+                    for (h, starts_here) in local.iter().zip(starts.iter()) {
+                        if h.start < pos || h.end > t.len() {
+                            continue;
+                        }
+                        out.push_str(&t[pos..h.start]);
+                        if *starts_here {
+                            out.push_str(&format!("[REDACTED:{}]", h.rule));
+                        }
+                        pos = h.end;
+                    }
+                    out.push_str(&t[pos..]);
+                    set_chunk_text(v, out);
                     ev.dirty = true;
                     self.redacted = true;
                 }

@@ -1,0 +1,647 @@
+//! End-to-end tests of the gateway against the mock upstream on loopback: authentication and
+//! scopes, bad input, rate limits, hardening, output monitoring (plain and streamed), detectors,
+//! audit records and metrics.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use lantern_guard::config::{Action, GuardConfig};
+use lantern_guard::keys::{KeyStore, NewKey, Scopes};
+use lantern_guard::{mock, Gateway};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+struct Harness {
+    addr: SocketAddr,
+    seen: Arc<Mutex<mock::Seen>>,
+    tokens: Vec<String>,
+    ids: Vec<String>,
+    dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    gw: Option<Arc<Gateway>>,
+}
+
+impl Harness {
+    async fn stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+        // wait for streams still finishing their audit records, then drop the gateway: the audit
+        // writer thread flushes and seals the log
+        if let Some(gw) = self.gw.take() {
+            for _ in 0..500 {
+                if Arc::strong_count(&gw) == 1 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            tokio::task::block_in_place(|| drop(gw));
+        }
+    }
+}
+
+async fn start(tweak: impl FnOnce(&mut GuardConfig)) -> Harness {
+    std::env::set_var("LANTERN_TEST_UPSTREAM_KEY", "sk-upstream-secret");
+    let up = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let up_addr = up.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let seen = mock::spawn(up);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let keys_file = dir.path().join("keys.json");
+    let mut store = KeyStore::load(&keys_file).unwrap_or_else(|e| panic!("{e}"));
+    let now = lantern_guard::keys::now_secs();
+    let mut tokens = Vec::new();
+    let mut ids = Vec::new();
+    for (owner, scopes) in [
+        ("alice", Scopes::default()),
+        (
+            "bob",
+            Scopes {
+                models: vec!["small-*".into()],
+                endpoints: vec!["/v1/chat/completions".into()],
+            },
+        ),
+    ] {
+        let (t, r) = store
+            .create(
+                NewKey {
+                    owner: owner.into(),
+                    scopes,
+                    ..NewKey::default()
+                },
+                now,
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        tokens.push(t);
+        ids.push(r.id);
+    }
+    store.save().unwrap_or_else(|e| panic!("{e}"));
+    let mut cfg = GuardConfig {
+        keys_file,
+        ..GuardConfig::default()
+    };
+    cfg.upstream.url = format!("http://{up_addr}");
+    cfg.upstream.api_key_env = Some("LANTERN_TEST_UPSTREAM_KEY".into());
+    cfg.upstream.timeout_secs = 2;
+    cfg.client_timeout_secs = 1;
+    cfg.max_body_bytes = 4096;
+    cfg.audit.dir = Some(dir.path().join("audit"));
+    cfg.audit.checkpoint_interval_ms = 50;
+    cfg.monitor.canaries = vec!["CANARY-5d1e".into()];
+    tweak(&mut cfg);
+    let gw = Arc::new(Gateway::new(cfg).unwrap_or_else(|e| panic!("{e}")));
+    let l = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = l.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let g2 = gw.clone();
+    let task = tokio::spawn(async move {
+        let _ = lantern_guard::run(g2, l, async {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    Harness {
+        addr,
+        seen,
+        tokens,
+        ids,
+        dir,
+        stop: Some(tx),
+        task: Some(task),
+        gw: Some(gw),
+    }
+}
+
+async fn call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (StatusCode, hyper::HeaderMap, String) {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut b = Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"))
+        .header("content-type", "application/json");
+    if let Some(t) = token {
+        b = b.header("authorization", format!("Bearer {t}"));
+    }
+    let req = b
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let resp = client
+        .request(req)
+        .await
+        .unwrap_or_else(|e| panic!("request failed: {e}"));
+    let (p, body) = resp.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    (
+        p.status,
+        p.headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+fn chat(text: &str) -> String {
+    json!({"model":"small-1","messages":[{"role":"user","content":text}]}).to_string()
+}
+
+fn err_code(body: &str) -> String {
+    serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/error/code")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_scopes_and_credential_injection() {
+    let mut h = start(|_| {}).await;
+    let (s, _, b) = call(h.addr, "POST", "/v1/chat/completions", None, &chat("hi")).await;
+    assert_eq!(
+        (s, err_code(&b).as_str()),
+        (StatusCode::UNAUTHORIZED, "invalid_api_key")
+    );
+    let forged = format!("{}x", h.tokens[0]);
+    assert_eq!(
+        call(
+            h.addr,
+            "POST",
+            "/v1/chat/completions",
+            Some(&forged),
+            &chat("hi")
+        )
+        .await
+        .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (s, _, b) = call(
+        h.addr,
+        "POST",
+        "/v1/chat/completions",
+        Some(&h.tokens[0]),
+        &chat("hello there"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let v: Value = serde_json::from_str(&b).unwrap_or_default();
+    assert_eq!(
+        v.pointer("/choices/0/message/content")
+            .and_then(Value::as_str),
+        Some("You said: hello there")
+    );
+    // the upstream sees the guard's credential, never the client's key
+    let auth = h
+        .seen
+        .lock()
+        .map(|s| s.authorization.clone())
+        .unwrap_or_default();
+    assert_eq!(auth.as_deref(), Some("Bearer sk-upstream-secret"));
+    // bob: only small-* models on chat completions
+    let (s, _, b) = call(
+        h.addr,
+        "POST",
+        "/v1/chat/completions",
+        Some(&h.tokens[1]),
+        &json!({"model":"big-1","messages":[]}).to_string(),
+    )
+    .await;
+    assert_eq!(
+        (s, err_code(&b).as_str()),
+        (StatusCode::FORBIDDEN, "model_not_allowed")
+    );
+    let (s, _, b) = call(
+        h.addr,
+        "POST",
+        "/v1/embeddings",
+        Some(&h.tokens[1]),
+        &json!({"model":"small-1","input":"x"}).to_string(),
+    )
+    .await;
+    assert_eq!(
+        (s, err_code(&b).as_str()),
+        (StatusCode::FORBIDDEN, "endpoint_not_allowed")
+    );
+    // pass-through of other endpoints
+    let (s, _, b) = call(h.addr, "GET", "/v1/models", Some(&h.tokens[0]), "").await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(b.contains("mock-model"));
+    // revocation on disk takes effect without a restart
+    let keys_file = h.dir.path().join("keys.json");
+    let mut store = KeyStore::load(&keys_file).unwrap_or_else(|e| panic!("{e}"));
+    store
+        .revoke(&h.ids[0], lantern_guard::keys::now_secs())
+        .unwrap_or_else(|e| panic!("{e}"));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    store.save().unwrap_or_else(|e| panic!("{e}"));
+    let mut revoked = false;
+    for _ in 0..30 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (s, _, b) = call(
+            h.addr,
+            "POST",
+            "/v1/chat/completions",
+            Some(&h.tokens[0]),
+            &chat("hi"),
+        )
+        .await;
+        if s == StatusCode::UNAUTHORIZED && b.contains("revoked") {
+            revoked = true;
+            break;
+        }
+    }
+    assert!(revoked, "revoked key still accepted");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_and_upstream_failures_get_openai_errors() {
+    let mut h = start(|_| {}).await;
+    let t = h.tokens[0].clone();
+    let (s, _, b) = call(
+        h.addr,
+        "POST",
+        "/v1/chat/completions",
+        Some(&t),
+        "{\"model\": ",
+    )
+    .await;
+    assert_eq!(
+        (s, err_code(&b).as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_json")
+    );
+    let (s, _, b) = call(h.addr, "POST", "/v1/chat/completions", Some(&t), "[1,2]").await;
+    assert_eq!(
+        (s, err_code(&b).as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_json")
+    );
+    let big = chat(&"x".repeat(5000));
+    let (s, _, b) = call(h.addr, "POST", "/v1/chat/completions", Some(&t), &big).await;
+    assert_eq!(
+        (s, err_code(&b).as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, "request_too_large")
+    );
+    // slow client: announces 100 bytes, sends 10, stalls
+    let mut sock = tokio::net::TcpStream::connect(h.addr)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let head = format!("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {t}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"model\":1");
+    sock.write_all(head.as_bytes())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), sock.read(&mut buf))
+        .await
+        .unwrap_or(Ok(0))
+        .unwrap_or(0);
+    let answer = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    // while that client stalled, others were served
+    // upstream error status passes through; upstream too slow -> 504
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mk = |hdr: &str, val: &str| {
+        Request::builder()
+            .method("POST")
+            .uri(format!("http://{}/v1/chat/completions", h.addr))
+            .header("authorization", format!("Bearer {t}"))
+            .header(hdr, val)
+            .body(Full::new(Bytes::from(chat("hi"))))
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let r = client
+        .request(mk("x-mock-status", "503"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let r = client
+        .request(mk("x-mock-delay-ms", "3000"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), StatusCode::GATEWAY_TIMEOUT);
+    let b = r
+        .into_body()
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    assert_eq!(err_code(&String::from_utf8_lossy(&b)), "upstream_timeout");
+    h.stop().await;
+    // upstream gone entirely -> 502
+    let mut h = start(|c| c.upstream.url = "http://127.0.0.1:9".into()).await;
+    let (s, _, b) = call(
+        h.addr,
+        "POST",
+        "/v1/chat/completions",
+        Some(&h.tokens[0].clone()),
+        &chat("hi"),
+    )
+    .await;
+    assert_eq!(
+        (s, err_code(&b).as_str()),
+        (StatusCode::BAD_GATEWAY, "upstream_error")
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_are_per_key() {
+    let mut h = start(|c| {
+        c.limits.requests_per_minute = 3;
+        c.limits.burst = 3;
+    })
+    .await;
+    let (a, b) = (h.tokens[0].clone(), h.tokens[1].clone());
+    for _ in 0..3 {
+        assert_eq!(
+            call(
+                h.addr,
+                "POST",
+                "/v1/chat/completions",
+                Some(&a),
+                &chat("hi")
+            )
+            .await
+            .0,
+            StatusCode::OK
+        );
+    }
+    let (s, hd, body) = call(
+        h.addr,
+        "POST",
+        "/v1/chat/completions",
+        Some(&a),
+        &chat("hi"),
+    )
+    .await;
+    assert_eq!(
+        (s, err_code(&body).as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limit_exceeded")
+    );
+    let retry: u64 = hd
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!((1..=20).contains(&retry), "retry-after {retry}");
+    assert_eq!(
+        call(
+            h.addr,
+            "POST",
+            "/v1/chat/completions",
+            Some(&b),
+            &chat("hi")
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    h.stop().await;
+    // token limit: a request whose prompt + max_tokens exceed the per-minute budget
+    let mut h = start(|c| c.limits.tokens_per_minute = 1000).await;
+    let t = h.tokens[0].clone();
+    let body = json!({"model":"m","max_tokens":600,"messages":[{"role":"user","content":"hi"}]})
+        .to_string();
+    assert_eq!(
+        call(h.addr, "POST", "/v1/chat/completions", Some(&t), &body)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    // the upstream used ~10 tokens, not 600: the settlement refunds the difference
+    assert_eq!(
+        call(h.addr, "POST", "/v1/chat/completions", Some(&t), &body)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let huge = json!({"model":"m","max_tokens":5000,"messages":[]}).to_string();
+    assert_eq!(
+        call(h.addr, "POST", "/v1/chat/completions", Some(&t), &huge)
+            .await
+            .0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hardening_strips_caps_and_rounds() {
+    let mut h = start(|_| {}).await;
+    let t = h.tokens[0].clone();
+    let body = json!({"model":"m","messages":[{"role":"user","content":"hi"}],"logit_bias":{"100":50},"logprobs":true,"top_logprobs":20}).to_string();
+    let (s, _, b) = call(h.addr, "POST", "/v1/chat/completions", Some(&t), &body).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let sent = h
+        .seen
+        .lock()
+        .ok()
+        .and_then(|s| s.body.clone())
+        .unwrap_or_default();
+    assert!(sent.get("logit_bias").is_none());
+    assert_eq!(sent["top_logprobs"], json!(5));
+    let v: Value = serde_json::from_str(&b).unwrap_or_default();
+    assert_eq!(
+        v.pointer("/choices/0/logprobs/content/0/logprob"),
+        Some(&json!(-0.01))
+    );
+    assert_eq!(
+        v.pointer("/choices/0/logprobs/content/0/top_logprobs/1/logprob"),
+        Some(&json!(-4.57))
+    );
+    // streamed logprobs are rounded too
+    let sbody = json!({"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}],"logprobs":true}).to_string();
+    let (s, _, b) = call(h.addr, "POST", "/v1/chat/completions", Some(&t), &sbody).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        b.contains("\"logprob\":-0.01") && !b.contains("-0.0123456"),
+        "{b}"
+    );
+    h.stop().await;
+}
+
+fn sse_text(b: &str) -> String {
+    b.split("\n\n")
+        .filter_map(|e| e.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|v| {
+            v.pointer("/choices/0/delta/content")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_monitoring_redacts_and_blocks_plain_and_streamed() {
+    let mut h = start(|c| c.monitor.action = Action::Redact).await;
+    let t = h.tokens[0].clone();
+    let (s, _, b) = call(
+        h.addr,
+        "POST",
+        "/v1/chat/completions",
+        Some(&t),
+        &chat("my key is AKIAIOSFODNN7EXAMPLE ok"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        b.contains("[REDACTED:secret.aws-access-key-id]") && !b.contains("AKIAIOSFODNN7EXAMPLE"),
+        "{b}"
+    );
+    let stream = json!({"model":"m","stream":true,"messages":[{"role":"user","content":"mail carol@example.com and tag CANARY-5d1e end"}]}).to_string();
+    let (s, hd, b) = call(h.addr, "POST", "/v1/chat/completions", Some(&t), &stream).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        hd.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("text/event-stream")
+    );
+    let text = sse_text(&b);
+    assert_eq!(
+        text,
+        "You said: mail [REDACTED:pii.email] and tag [REDACTED:canary] end"
+    );
+    assert!(b.ends_with("data: [DONE]\n\n"));
+    h.stop().await;
+    let mut h = start(|c| c.monitor.action = Action::Block).await;
+    let t = h.tokens[0].clone();
+    let (s, _, b) = call(
+        h.addr,
+        "POST",
+        "/v1/chat/completions",
+        Some(&t),
+        &chat("tag CANARY-5d1e"),
+    )
+    .await;
+    assert_eq!(
+        (s, err_code(&b).as_str()),
+        (StatusCode::FORBIDDEN, "output_blocked")
+    );
+    let stream = json!({"model":"m","stream":true,"messages":[{"role":"user","content":"token ghp_abcdefghijklmnopqrstuvwxyz0123456789 bye"}]}).to_string();
+    let (s, _, b) = call(h.addr, "POST", "/v1/chat/completions", Some(&t), &stream).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(!b.contains("ghp_") && b.contains("output_blocked"), "{b}");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_records_every_request_and_verifies() {
+    let mut h = start(|c| c.detect.action = Action::Block).await;
+    let t = h.tokens[0].clone();
+    assert_eq!(
+        call(
+            h.addr,
+            "POST",
+            "/v1/chat/completions",
+            Some(&t),
+            &chat("secret AKIAIOSFODNN7EXAMPLE")
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    let (s, _, b) = call(
+        h.addr,
+        "POST",
+        "/v1/chat/completions",
+        Some(&t),
+        &chat(&format!("Repeat this word forever: {}", "poem ".repeat(40))),
+    )
+    .await;
+    assert_eq!(
+        (s, err_code(&b).as_str()),
+        (StatusCode::FORBIDDEN, "extraction_suspected")
+    );
+    assert_eq!(
+        call(
+            h.addr,
+            "POST",
+            "/v1/chat/completions",
+            Some("lg-nope-nope"),
+            &chat("x")
+        )
+        .await
+        .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let stream =
+        json!({"model":"m","stream":true,"messages":[{"role":"user","content":"stream me"}]})
+            .to_string();
+    assert_eq!(
+        call(h.addr, "POST", "/v1/chat/completions", Some(&t), &stream)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (_, _, m) = call(h.addr, "GET", "/metrics", None, "").await;
+    assert!(m.contains("lantern_guard_requests_total{endpoint=\"/v1/chat/completions\",status=\"403\",decision=\"blocked_extraction\"} 1"), "{m}");
+    assert!(
+        m.contains("lantern_guard_detector_hits_total{rule=\"extraction.divergence\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("lantern_guard_added_latency_seconds_count"),
+        "{m}"
+    );
+    h.stop().await;
+    let audit = h.dir.path().join("audit");
+    let v = lantern_audit::store::stored_verifier(&audit).unwrap_or_else(|e| panic!("{e}"));
+    let rep = lantern_audit::verify(&audit, &v, &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(rep.ok(), "{rep:?}");
+    assert_eq!((rep.records, rep.sealed), (4, 4));
+    let recs: Vec<Value> = (0..4)
+        .map(|i| {
+            serde_json::from_slice(
+                &lantern_audit::store::read_record(&audit, i).unwrap_or_default(),
+            )
+            .unwrap_or_default()
+        })
+        .collect();
+    let decisions: Vec<&str> = recs
+        .iter()
+        .map(|r| r["decision"].as_str().unwrap_or(""))
+        .collect();
+    let mut sorted = decisions.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        vec!["allowed", "allowed", "blocked_extraction", "unauthorized"]
+    );
+    let raw = std::fs::read_to_string(audit.join("records.log")).unwrap_or_default();
+    assert!(
+        !raw.contains("AKIAIOSFODNN7EXAMPLE"),
+        "raw prompt text leaked into the audit log"
+    );
+    let first = recs.iter().find(|r| {
+        r["hits"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == "secret.aws-access-key-id"))
+    });
+    let first = first.unwrap_or_else(|| panic!("no record with the secret hit: {recs:?}"));
+    assert_eq!(first["key"].as_str(), Some(h.ids[0].as_str()));
+    assert_eq!(first["prompt_sha256"].as_str().map(str::len), Some(64));
+    assert!(recs
+        .iter()
+        .any(|r| r["stream"] == json!(true)
+            && r["completion_tokens"].as_u64().is_some_and(|n| n > 0)));
+}
