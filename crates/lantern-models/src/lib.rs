@@ -173,6 +173,12 @@ fn looks_like_proto0_pickle(head: &[u8]) -> bool {
 /// Sniff a blob's model format from its first bytes (`head`, up to 64 KiB); `name` (the display
 /// path) is a hint only, used for formats without a magic number.
 pub fn detect(head: &[u8], name: &str) -> Option<ModelFormat> {
+    let head = &head[..head.len().min(HEAD_LEN)];
+    // Raw tensor storage of a torch zip, delivered as an archive member: never a model.
+    let member = name.rsplit('!').next().unwrap_or(name);
+    if name.contains('!') && is_storage(member) {
+        return None;
+    }
     let e = ext(name);
     let lname = name.to_ascii_lowercase();
     if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
@@ -229,8 +235,11 @@ pub fn detect(head: &[u8], name: &str) -> Option<ModelFormat> {
             return Some(ModelFormat::Safetensors);
         }
     }
-    if head.len() >= 2 && head[0] == 0x80 && (2..=5).contains(&head[1]) {
-        return Some(ModelFormat::Pickle);
+    if head.len() >= 3 && head[0] == 0x80 && (2..=5).contains(&head[1]) {
+        // The opcode after PROTO must be one a pickler writes there.
+        if b"\x95}](cKJMNX\x8c\x8a\x8b)\x88\x89GUTVBCI\x80\x8f.".contains(&head[2]) {
+            return Some(ModelFormat::Pickle);
+        }
     }
     if looks_like_proto0_pickle(head) {
         return Some(ModelFormat::Pickle);
@@ -1020,6 +1029,9 @@ mod tests {
         assert_eq!(detect(b"\x93NUMPY\x01\x00", "a"), Some(ModelFormat::Numpy));
         assert_eq!(detect(b"hello world", "a.txt"), None);
         assert_eq!(detect(b"(lp0\n.", "a.txt"), None);
+        // raw float storage inside a checkpoint is never sniffed as a pickle
+        assert_eq!(detect(b"\x80\x02}q\x00.", "m.pt!archive/data/3"), None);
+        assert_eq!(detect(b"\x80\x02\xff\xff", "x.bin"), None);
     }
 
     #[test]
