@@ -237,7 +237,9 @@ pub fn detect(head: &[u8], name: &str) -> Option<ModelFormat> {
     }
     if head.len() >= 3 && head[0] == 0x80 && (2..=5).contains(&head[1]) {
         // The opcode after PROTO must be one a pickler writes there.
-        if b"\x95}](cKJMNX\x8c\x8a\x8b)\x88\x89GUTVBCI\x80\x8f.".contains(&head[2]) {
+        if b"\x95}](cKJMNX\x8c\x8a\x8b)\x88\x89GUTVBCISFLP\x80\x82\x83\x84\x8d\x8e\x8f\x96."
+            .contains(&head[2])
+        {
             return Some(ModelFormat::Pickle);
         }
     }
