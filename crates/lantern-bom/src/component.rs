@@ -93,12 +93,29 @@ pub struct Hash {
 }
 
 impl Hash {
-    /// A SHA-256 digest given in hex.
+    /// A SHA-256 digest computed by Lantern (trusted hex).
     pub fn sha256(hex: impl Into<String>) -> Self {
         Hash {
             alg: "SHA-256".into(),
             content: hex.into(),
         }
+    }
+
+    /// A digest read from an input file: `None` unless `content` is hex of the length the
+    /// algorithm produces (CycloneDX rejects anything else). The hex is lower-cased.
+    pub fn checked(alg: &str, content: &str) -> Option<Self> {
+        let len = match alg {
+            "MD5" => 32,
+            "SHA-1" => 40,
+            "SHA-256" | "SHA3-256" | "BLAKE2b-256" | "BLAKE3" => 64,
+            "SHA-384" | "SHA3-384" | "BLAKE2b-384" => 96,
+            "SHA-512" | "SHA3-512" | "BLAKE2b-512" => 128,
+            _ => return None,
+        };
+        (content.len() == len && content.bytes().all(|b| b.is_ascii_hexdigit())).then(|| Hash {
+            alg: alg.into(),
+            content: content.to_ascii_lowercase(),
+        })
     }
 }
 

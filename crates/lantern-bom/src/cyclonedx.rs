@@ -198,7 +198,7 @@ struct Dep<'a> {
 pub const PROJECT_REF: &str = "project";
 
 fn comp(c: &Component) -> Comp<'_> {
-    let card = c.model_card.as_ref().map(|mc| {
+    let card = c.model_card.as_ref().filter(|mc| !mc.is_empty()).map(|mc| {
         let params = ModelParameters {
             task: mc.task.as_deref(),
             architecture_family: mc.architecture_family.as_deref(),

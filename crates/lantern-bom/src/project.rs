@@ -507,6 +507,14 @@ fn libraries(b: &mut Builder<'_>, files: &[FileEntry], root: &Path) {
             }
         }
     }
+    // Directories holding a manifest, per ecosystem: a lockfile beside one that does not mark
+    // direct dependencies itself (poetry.lock, Pipfile.lock, package-lock v1) can then call
+    // every undeclared package transitive.
+    let manifest_dirs: BTreeSet<(Ecosystem, String)> = parsed
+        .iter()
+        .filter(|(_, fmt, _)| fmt.kind() == FileKind::Manifest)
+        .map(|(file, fmt, _)| (fmt.ecosystem(), parent_of(file)))
+        .collect();
     let mut locked: BTreeSet<(Ecosystem, String)> = BTreeSet::new();
     let mut by_name: BTreeMap<(Ecosystem, String), Vec<String>> = BTreeMap::new();
     let mut pending_edges: Vec<(String, Ecosystem, Vec<String>)> = Vec::new();
@@ -524,7 +532,9 @@ fn libraries(b: &mut Builder<'_>, files: &[FileEntry], root: &Path) {
             let direct = match (p.direct, decl) {
                 (Some(true), _) | (_, Some(_)) => Some(true),
                 (Some(false), None) => Some(false),
-                (None, None) => None,
+                (None, None) => manifest_dirs
+                    .contains(&(p.ecosystem, parent_of(file)))
+                    .then_some(false),
             };
             c.scope = merge_scope(p.scope, decl.copied().flatten());
             let r = c.bom_ref.clone();

@@ -40,7 +40,7 @@ pub fn parse_cargo_lock(text: &str) -> Result<Vec<Package>, String> {
         let mut pkg = Package::new(Ecosystem::Cargo, name, Some(version.to_string()));
         pkg.depends = deps;
         if let Some(c) = p.get("checksum").and_then(|c| c.as_str()) {
-            pkg.hashes.push(Hash::sha256(c));
+            pkg.hashes.extend(Hash::checked("SHA-256", c));
         }
         pkg.line = line_of(text, &format!("name = \"{name}\"\nversion = \"{version}\""));
         out.push(pkg);
@@ -57,13 +57,18 @@ mod tests {
 
     #[test]
     fn workspace_members_define_direct_deps() {
-        let text = "version = 4\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\"serde\"]\n\n[[package]]\nname = \"serde\"\nversion = \"1.0.200\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"ddc6\"\ndependencies = [\"serde_derive 1.0.200\"]\n\n[[package]]\nname = \"serde_derive\"\nversion = \"1.0.200\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n";
+        let text = "version = 4\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\"serde\"]\n\n[[package]]\nname = \"serde\"\nversion = \"1.0.200\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd\"\ndependencies = [\"serde_derive 1.0.200\"]\n\n[[package]]\nname = \"serde_derive\"\nversion = \"1.0.200\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n";
         let p = parse_cargo_lock(text).unwrap();
         assert_eq!(p.len(), 2);
         assert_eq!(p[0].name, "serde");
         assert_eq!(p[0].direct, Some(true));
         assert_eq!(p[0].depends, ["serde_derive"]);
-        assert_eq!(p[0].hashes, [Hash::sha256("ddc6")]);
+        assert_eq!(
+            p[0].hashes,
+            [Hash::sha256(
+                "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+            )]
+        );
         assert_eq!(p[0].line, Some(9));
         assert_eq!(p[1].direct, Some(false));
         assert!(parse_cargo_lock("x = 1").is_err());

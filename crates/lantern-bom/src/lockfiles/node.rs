@@ -18,10 +18,7 @@ pub fn integrity_hash(sri: &str) -> Option<Hash> {
         _ => return None,
     };
     let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
-    Some(Hash {
-        alg: alg.into(),
-        content: hex::encode(bytes),
-    })
+    Hash::checked(alg, &hex::encode(bytes))
 }
 
 const DEP_TABLES: [(&str, Scope); 4] = [
@@ -318,9 +315,10 @@ mod tests {
 
     #[test]
     fn integrity_to_hex() {
-        let h = integrity_hash("sha512-AAEC").unwrap();
+        let h = integrity_hash("sha512-AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+Pw==").unwrap();
         assert_eq!(h.alg, "SHA-512");
-        assert_eq!(h.content, "000102");
+        assert_eq!(h.content, hex::encode((0u8..64).collect::<Vec<_>>()));
+        assert!(integrity_hash("sha512-AAEC").is_none(), "wrong length");
         assert!(integrity_hash("md5-AAEC").is_none());
     }
 
@@ -330,7 +328,7 @@ mod tests {
   "name": "app", "lockfileVersion": 3,
   "packages": {
     "": {"name": "app", "dependencies": {"@xenova/transformers": "^2.17.0"}, "devDependencies": {"jest": "^29"}},
-    "node_modules/@xenova/transformers": {"version": "2.17.2", "integrity": "sha512-AAEC", "dependencies": {"onnxruntime-web": "1.14.0"}},
+    "node_modules/@xenova/transformers": {"version": "2.17.2", "integrity": "sha512-AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+Pw==", "dependencies": {"onnxruntime-web": "1.14.0"}},
     "node_modules/onnxruntime-web": {"version": "1.14.0"},
     "node_modules/jest": {"version": "29.7.0", "dev": true},
     "node_modules/a/node_modules/onnxruntime-web": {"version": "1.13.0"},
@@ -391,7 +389,7 @@ mod tests {
 
     #[test]
     fn pnpm_v9_lock() {
-        let text = "lockfileVersion: '9.0'\nimporters:\n  .:\n    dependencies:\n      openai:\n        specifier: ^4.0.0\n        version: 4.52.0\npackages:\n  openai@4.52.0:\n    resolution: {integrity: sha512-AAEC}\n  node-fetch@2.7.0:\n    resolution: {integrity: sha512-AAEC}\nsnapshots:\n  openai@4.52.0:\n    dependencies:\n      node-fetch: 2.7.0\n  node-fetch@2.7.0: {}\n";
+        let text = "lockfileVersion: '9.0'\nimporters:\n  .:\n    dependencies:\n      openai:\n        specifier: ^4.0.0\n        version: 4.52.0\npackages:\n  openai@4.52.0:\n    resolution: {integrity: sha512-AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+Pw==}\n  node-fetch@2.7.0:\n    resolution: {integrity: sha512-AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+Pw==}\nsnapshots:\n  openai@4.52.0:\n    dependencies:\n      node-fetch: 2.7.0\n  node-fetch@2.7.0: {}\n";
         let p = parse_pnpm_lock(text).unwrap();
         assert_eq!(p.len(), 2);
         assert_eq!(p[0].name, "openai");

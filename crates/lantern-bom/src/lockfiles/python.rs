@@ -111,7 +111,7 @@ pub fn parse_requirements(
         for tok in line.split_whitespace() {
             if let Some(h) = tok.strip_prefix("--hash=") {
                 if let Some(hex) = h.strip_prefix("sha256:") {
-                    hashes.push(Hash::sha256(hex.to_ascii_lowercase()));
+                    hashes.extend(Hash::checked("SHA-256", hex));
                 }
             } else if tok.starts_with("--") {
                 continue;
@@ -311,7 +311,7 @@ pub fn parse_poetry_lock(text: &str) -> Result<Vec<Package>, String> {
                 .and_then(|h| h.as_str())
                 .and_then(|h| h.strip_prefix("sha256:"))
             {
-                pkg.hashes.push(Hash::sha256(h));
+                pkg.hashes.extend(Hash::checked("SHA-256", h));
             }
         }
         pkg.hashes.truncate(1); // one artifact digest is enough to pin; wheels vary per platform
@@ -388,7 +388,7 @@ pub fn parse_uv_lock(text: &str) -> Result<Vec<Package>, String> {
             .and_then(|h| h.as_str())
             .and_then(|h| h.strip_prefix("sha256:"));
         if let Some(h) = hash {
-            pkg.hashes.push(Hash::sha256(h));
+            pkg.hashes.extend(Hash::checked("SHA-256", h));
         }
         out.push(pkg);
     }
@@ -436,7 +436,7 @@ pub fn parse_pipfile_lock(text: &str) -> Result<Vec<Package>, String> {
                 .and_then(|h| h.as_str())
                 .and_then(|h| h.strip_prefix("sha256:"))
             {
-                p.hashes.push(Hash::sha256(h));
+                p.hashes.extend(Hash::checked("SHA-256", h));
             }
             out.push(p);
         }
@@ -450,7 +450,7 @@ mod tests {
 
     #[test]
     fn requirements_lines() {
-        let text = "# comment\ntorch==2.3.1 ; python_version >= '3.9'\ntransformers[torch]>=4.40,<5  # pinned later\nnumpy==1.26.4 \\\n    --hash=sha256:ABCDEF\n-r other.txt\n-e git+https://github.com/x/y.git#egg=peft\n--index-url https://example.org/simple\nsafetensors @ https://example.org/s.whl\n./local/pkg\n";
+        let text = "# comment\ntorch==2.3.1 ; python_version >= '3.9'\ntransformers[torch]>=4.40,<5  # pinned later\nnumpy==1.26.4 \\\n    --hash=sha256:ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB\n-r other.txt\n-e git+https://github.com/x/y.git#egg=peft\n--index-url https://example.org/simple\nsafetensors @ https://example.org/s.whl\n./local/pkg\n";
         let mut asked = Vec::new();
         let (pkgs, missing) = parse_requirements(text, &mut |f| {
             asked.push(f.to_string());
@@ -478,7 +478,12 @@ mod tests {
         assert_eq!(pkgs[1].version, None);
         assert_eq!(pkgs[1].constraint.as_deref(), Some(">=4.40,<5"));
         assert_eq!(pkgs[2].line, Some(4));
-        assert_eq!(pkgs[2].hashes, [Hash::sha256("abcdef")]);
+        assert_eq!(
+            pkgs[2].hashes,
+            [Hash::sha256(
+                "abababababababababababababababababababababababababababababababab"
+            )]
+        );
         assert_eq!(pkgs[0].direct, Some(true));
     }
 
@@ -532,7 +537,7 @@ name = "requests"
 version = "2.32.3"
 source = { registry = "https://pypi.org/simple" }
 dependencies = [{ name = "urllib3" }]
-sdist = { url = "https://x/requests.tar.gz", hash = "sha256:55", size = 1 }
+sdist = { url = "https://x/requests.tar.gz", hash = "sha256:5555555555555555555555555555555555555555555555555555555555555555", size = 1 }
 
 [[package]]
 name = "urllib3"
@@ -548,19 +553,24 @@ source = { registry = "https://pypi.org/simple" }
         assert_eq!(p.len(), 3);
         assert_eq!(p[0].direct, Some(true));
         assert_eq!(p[0].depends, ["urllib3"]);
-        assert_eq!(p[0].hashes, [Hash::sha256("55")]);
+        assert_eq!(
+            p[0].hashes,
+            [Hash::sha256(
+                "5555555555555555555555555555555555555555555555555555555555555555"
+            )]
+        );
         assert_eq!(p[1].direct, Some(false));
         assert_eq!(p[2].scope, Some(Scope::Excluded));
     }
 
     #[test]
     fn poetry_and_pipfile_locks() {
-        let poetry = "[[package]]\nname = \"torch\"\nversion = \"2.3.1\"\nfiles = [{file = \"t.whl\", hash = \"sha256:aa\"}]\n[package.dependencies]\nsympy = \"*\"\n\n[[package]]\nname = \"sympy\"\nversion = \"1.12\"\n";
+        let poetry = "[[package]]\nname = \"torch\"\nversion = \"2.3.1\"\nfiles = [{file = \"t.whl\", hash = \"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}]\n[package.dependencies]\nsympy = \"*\"\n\n[[package]]\nname = \"sympy\"\nversion = \"1.12\"\n";
         let p = parse_poetry_lock(poetry).unwrap();
         assert_eq!(p.len(), 2);
         assert_eq!(p[0].depends, ["sympy"]);
         assert_eq!(p[1].line, Some(9));
-        let pipfile = r#"{"_meta": {"hash": {}}, "default": {"requests": {"version": "==2.32.3", "hashes": ["sha256:bb"]}}, "develop": {"black": {"version": "==24.1.0"}}}"#;
+        let pipfile = r#"{"_meta": {"hash": {}}, "default": {"requests": {"version": "==2.32.3", "hashes": ["sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"]}}, "develop": {"black": {"version": "==24.1.0"}}}"#;
         let p = parse_pipfile_lock(pipfile).unwrap();
         assert_eq!(p[0].version.as_deref(), Some("2.32.3"));
         assert_eq!(p[1].scope, Some(Scope::Excluded));
