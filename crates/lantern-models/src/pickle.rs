@@ -410,6 +410,86 @@ impl<'a, 'o> Machine<'a, 'o> {
         V::Bytes(b.len(), Rc::from(&b[..keep]))
     }
 
+    /// joblib writes the bytes of a NumPy array right after the BUILD of its
+    /// `NumpyArrayWrapper` (outside the pickle format): skip them exactly as joblib's
+    /// unpickler reads them, or analyse the nested pickle of an object array.
+    fn joblib_array(&mut self, obj: &V, state: &V, at: usize) -> Result<(), Fail> {
+        let V::Call(c) = obj else { return Ok(()) };
+        let V::Global(id) = c.func else { return Ok(()) };
+        let Some(imp) = self.imports.get(id) else {
+            return Ok(());
+        };
+        if imp.name != "NumpyArrayWrapper" || !imp.module.ends_with("joblib.numpy_pickle") {
+            return Ok(());
+        }
+        let V::Dict(d) = state else {
+            return Err(fail(at, "joblib array wrapper without a state dict"));
+        };
+        let d = d.borrow();
+        let get = |k: &str| {
+            d.iter()
+                .find(|(key, _)| matches!(key, V::Str(s) if &**s == k))
+                .map(|(_, v)| v.clone())
+        };
+        let dtype = get("dtype").and_then(|v| dtype_code(&v));
+        let Some(code) = dtype else {
+            return Err(fail(at, "joblib array wrapper with an unreadable dtype"));
+        };
+        let padded = matches!(get("numpy_array_alignment_bytes"), Some(V::Int(_)));
+        drop(d);
+        if code.starts_with('O') || code.contains('O') {
+            // Object arrays: a whole protocol 2 pickle follows, run by pickle.load.
+            let start = self.pos;
+            let mut sub = Machine::new(self.data, self.base, self.depth, self.nested);
+            sub.pos = start;
+            let r = sub.run();
+            let imports = std::mem::take(&mut sub.imports);
+            let issues = std::mem::take(&mut sub.issues);
+            let end = sub.pos;
+            self.opcodes += sub.opcodes;
+            drop(sub);
+            for mut i in imports {
+                if self.imports.len() < MAX_IMPORTS {
+                    i.nested = true;
+                    self.imports.push(i);
+                }
+            }
+            self.issues.extend(issues);
+            let _ = end;
+            self.pos = r?;
+            return Ok(());
+        }
+        let shape: Vec<i64> = match get_shape(&self.data_state_shape(state)) {
+            Some(s) => s,
+            None => return Err(fail(at, "joblib array wrapper without a shape")),
+        };
+        let itemsize = itemsize(&code)
+            .ok_or_else(|| fail(at, format!("joblib array of unknown dtype `{code}`")))?;
+        let count = shape
+            .iter()
+            .try_fold(1u64, |acc, &d| {
+                u64::try_from(d).ok().and_then(|d| acc.checked_mul(d))
+            })
+            .ok_or_else(|| fail(at, "joblib array shape overflows"))?;
+        if padded {
+            let n = self.u8()? as usize;
+            self.take(n)?;
+        }
+        let bytes = count
+            .checked_mul(itemsize)
+            .ok_or_else(|| fail(at, "joblib array size overflows"))?;
+        self.take(usize::try_from(bytes).unwrap_or(usize::MAX))?;
+        Ok(())
+    }
+
+    fn data_state_shape(&self, state: &V) -> Option<V> {
+        let V::Dict(d) = state else { return None };
+        let d = d.borrow();
+        d.iter()
+            .find(|(k, _)| matches!(k, V::Str(s) if &**s == "shape"))
+            .map(|(_, v)| v.clone())
+    }
+
     /// Execute opcodes until STOP; returns the position after STOP.
     fn run(&mut self) -> Result<usize, Fail> {
         loop {
@@ -724,6 +804,7 @@ impl<'a, 'o> Machine<'a, 'o> {
                 b'b' => {
                     let state = self.pop(at)?;
                     let obj = self.pop(at)?;
+                    self.joblib_array(&obj, &state, at)?;
                     let v = V::Call(Rc::new(CallV {
                         func: obj,
                         args: state,
@@ -764,6 +845,61 @@ impl<'a, 'o> Machine<'a, 'o> {
             }
         }
     }
+}
+
+/// The type code of a pickled `numpy.dtype(code, False, True)` (possibly after its BUILD).
+fn dtype_code(v: &V) -> Option<String> {
+    match v {
+        V::Call(c) => match c.kind {
+            CallKind::Build => dtype_code(&c.func),
+            _ => match &c.args {
+                V::Tuple(items) => match items.first() {
+                    Some(V::Str(s)) => Some(s.to_string()),
+                    _ => None,
+                },
+                _ => None,
+            },
+        },
+        _ => None,
+    }
+}
+
+fn get_shape(v: &Option<V>) -> Option<Vec<i64>> {
+    match v {
+        Some(V::Tuple(items)) => items
+            .iter()
+            .map(|x| match x {
+                V::Int(i) => Some(*i),
+                _ => None,
+            })
+            .collect(),
+        Some(V::Int(i)) => Some(vec![*i]),
+        _ => None,
+    }
+}
+
+/// Bytes per element of a NumPy type code such as `f8`, `<i4`, `U5`, `b1`, `V24`, `M8`.
+fn itemsize(code: &str) -> Option<u64> {
+    let c = code.trim_start_matches(['<', '>', '|', '=']);
+    let kind = c.chars().next()?;
+    let digits: String = c[kind.len_utf8()..]
+        .chars()
+        .take_while(|ch| ch.is_ascii_digit())
+        .collect();
+    let n: u64 = if digits.is_empty() {
+        match kind {
+            '?' | 'b' | 'B' => 1,
+            'h' | 'H' | 'e' => 2,
+            'i' | 'I' | 'l' | 'f' => 4,
+            'q' | 'Q' | 'd' | 'L' => 8,
+            'g' | 'F' => 16,
+            'D' => 16,
+            _ => return None,
+        }
+    } else {
+        digits.parse().ok()?
+    };
+    Some(if kind == 'U' { n * 4 } else { n })
 }
 
 fn append(target: &mut V, items: Vec<V>) {
