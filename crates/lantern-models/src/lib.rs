@@ -347,8 +347,8 @@ fn scan_source(
             scan_zip(src, loc, policy, depth, fmt, rep)
         }
         ModelFormat::TorchTar => scan_tar(src, loc, policy, depth, rep),
-        ModelFormat::Joblib => scan_joblib(src, loc, policy, rep),
-        ModelFormat::Numpy => scan_npy(src, loc, policy, rep),
+        ModelFormat::Joblib => scan_joblib(src, loc, policy, depth, rep),
+        ModelFormat::Numpy => scan_npy(src, loc, policy, depth, rep),
         ModelFormat::Hdf5 => scan_hdf5(src, loc, rep),
         ModelFormat::SavedModel => scan_saved_model(src, loc, rep),
         ModelFormat::Onnx => scan_onnx(src, loc, rep),
@@ -396,8 +396,7 @@ fn scan_pickle_source(
     let Some(data) = read_all(src, loc, rep) else {
         return;
     };
-    let a = pickle::analyse(&data);
-    pickle_findings(&a, loc, policy, rep);
+    pickle_scan(&data, 0, loc, policy, depth, rep);
     // Polyglot: a pickle that is also a zip (torch.load unpickles it, zip-aware scanners
     // look only at the members), or a zip whose members are scanned by other tools.
     if zip::has_eocd(src) {
@@ -412,6 +411,44 @@ fn scan_pickle_source(
         rep.findings.push(f);
         // `Pickle` tells scan_zip the prefix was already analysed.
         scan_zip(src, loc, policy, depth, ModelFormat::Pickle, rep);
+    }
+}
+
+/// Analyse `data` as pickles, report at `loc` with offsets shifted by `shift` (where `data`
+/// starts in the blob), and scan archives embedded in bytes values as containers.
+fn pickle_scan(
+    data: &[u8],
+    shift: u64,
+    loc: &Location,
+    policy: &Policy,
+    depth: u32,
+    rep: &mut ModelReport,
+) {
+    let mut a = pickle::analyse(data);
+    for i in &mut a.imports {
+        i.offset += shift;
+    }
+    let mut embedded = Vec::new();
+    for is in &mut a.issues {
+        match is {
+            pickle::Issue::Malformed { offset, .. }
+            | pickle::Issue::Unresolved { offset, .. }
+            | pickle::Issue::GlobalMutation { offset, .. }
+            | pickle::Issue::Extension { offset, .. } => *offset += shift,
+            pickle::Issue::EmbeddedArchive { offset, len } => {
+                embedded.push((*offset, *len));
+                *offset += shift;
+            }
+        }
+    }
+    pickle_findings(&a, loc, policy, rep);
+    for (off, len) in embedded {
+        let start = usize::try_from(off).unwrap_or(usize::MAX);
+        let end = start.saturating_add(usize::try_from(len).unwrap_or(usize::MAX));
+        if let Some(inner) = data.get(start..end) {
+            let child = loc.child(&format!("bytes@{}", off + shift));
+            scan_source(&Mem(inner), &child, policy, depth + 1, rep);
+        }
     }
 }
 
@@ -508,6 +545,21 @@ pub fn pickle_findings(
                     format!("STACK_GLOBAL {operands}"),
                 );
             }
+            pickle::Issue::GlobalMutation { offset, rendering } => {
+                rep.finding(
+                    "pickle.global-mutation",
+                    "Pickle sets attributes on an imported module object (monkey-patching on load)",
+                    Severity::Critical,
+                    Location {
+                        offset: Some(*offset),
+                        ..loc.clone()
+                    },
+                    rendering.clone(),
+                );
+            }
+            pickle::Issue::EmbeddedArchive { .. } => {
+                // Scanned as a container by the caller, which holds the bytes.
+            }
             pickle::Issue::Extension { offset, code } => {
                 rep.finding(
                     "pickle.extension-code",
@@ -570,7 +622,7 @@ fn scan_zip(
                     loc.clone(),
                     format!("{} bytes of pickle before the zip archive", ar.prefix),
                 );
-                pickle_findings(&pickle::analyse(&prefix), loc, policy, rep);
+                pickle_scan(&prefix, 0, loc, policy, depth, rep);
             }
         }
     }
@@ -635,10 +687,7 @@ fn scan_zip(
         }
         if is_pkl {
             match zip::read_entry(src, e, MAX_MEMBER) {
-                Ok(data) => {
-                    let a = pickle::analyse(&data);
-                    pickle_findings(&a, &mloc, policy, rep);
-                }
+                Ok(data) => pickle_scan(&data, 0, &mloc, policy, depth, rep),
                 Err(err) => rep.warn(&mloc, format!("cannot read member: {err}")),
             }
             continue;
@@ -674,7 +723,7 @@ fn scan_tar(src: &dyn Source, loc: &Location, policy: &Policy, depth: u32, rep: 
                 len
             };
             match src.read_at(m.offset, cap) {
-                Ok(data) => pickle_findings(&pickle::analyse(&data), &mloc, policy, rep),
+                Ok(data) => pickle_scan(&data, 0, &mloc, policy, depth, rep),
                 Err(e) => rep.warn(&mloc, format!("cannot read member: {e}")),
             }
             continue;
@@ -686,7 +735,13 @@ fn scan_tar(src: &dyn Source, loc: &Location, policy: &Policy, depth: u32, rep: 
     }
 }
 
-fn scan_joblib(src: &dyn Source, loc: &Location, policy: &Policy, rep: &mut ModelReport) {
+fn scan_joblib(
+    src: &dyn Source,
+    loc: &Location,
+    policy: &Policy,
+    depth: u32,
+    rep: &mut ModelReport,
+) {
     let Some(data) = read_all(src, loc, rep) else {
         return;
     };
@@ -726,10 +781,10 @@ fn scan_joblib(src: &dyn Source, loc: &Location, policy: &Policy, rep: &mut Mode
         );
         out.truncate(MAX_INFLATE as usize);
     }
-    pickle_findings(&pickle::analyse(&out), loc, policy, rep);
+    pickle_scan(&out, 0, loc, policy, depth, rep);
 }
 
-fn scan_npy(src: &dyn Source, loc: &Location, policy: &Policy, rep: &mut ModelReport) {
+fn scan_npy(src: &dyn Source, loc: &Location, policy: &Policy, depth: u32, rep: &mut ModelReport) {
     let head = match src.read_at(0, HEAD_LEN) {
         Ok(h) => h,
         Err(e) => {
@@ -755,17 +810,6 @@ fn scan_npy(src: &dyn Source, loc: &Location, policy: &Policy, rep: &mut ModelRe
         let len = src.len().saturating_sub(h.data_offset).min(MAX_MEMBER) as usize;
         match src.read_at(h.data_offset, len) {
             Ok(body) => {
-                let mut a = pickle::analyse(&body);
-                for i in &mut a.imports {
-                    i.offset += h.data_offset;
-                }
-                for is in &mut a.issues {
-                    match is {
-                        pickle::Issue::Malformed { offset, .. }
-                        | pickle::Issue::Unresolved { offset, .. }
-                        | pickle::Issue::Extension { offset, .. } => *offset += h.data_offset,
-                    }
-                }
                 rep.finding(
                     "numpy.object-array",
                     "NumPy array of Python objects (loading needs allow_pickle=True)",
@@ -773,7 +817,7 @@ fn scan_npy(src: &dyn Source, loc: &Location, policy: &Policy, rep: &mut ModelRe
                     loc.clone(),
                     format!("descr {}", h.descr),
                 );
-                pickle_findings(&a, loc, policy, rep);
+                pickle_scan(&body, h.data_offset, loc, policy, depth, rep);
             }
             Err(e) => rep.warn(loc, format!("cannot read: {e}")),
         }

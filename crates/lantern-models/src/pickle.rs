@@ -60,6 +60,22 @@ pub enum Issue {
         /// Rendering of the operands.
         operands: String,
     },
+    /// BUILD applied to an imported object itself: sets attributes (even `__code__`) on a module
+    /// global, i.e. monkey-patches the loading process.
+    GlobalMutation {
+        /// Offset of the BUILD opcode.
+        offset: u64,
+        /// `target.__setstate__(state)` rendering.
+        rendering: String,
+    },
+    /// A bytes value holding a zip archive (e.g. a torch checkpoint given to
+    /// `torch.storage._load_from_bytes`), to be scanned as a container.
+    EmbeddedArchive {
+        /// Offset of the bytes in the analysed buffer.
+        offset: u64,
+        /// Length of the bytes.
+        len: u64,
+    },
     /// EXT1/EXT2/EXT4: import through the copyreg extension registry.
     Extension {
         /// Offset of the opcode.
@@ -405,6 +421,12 @@ impl<'a, 'o> Machine<'a, 'o> {
             analyse_into(b, start, self.depth + 1, &mut sub);
             self.nested.imports.extend(sub.imports);
             self.nested.issues.extend(sub.issues);
+        }
+        if b.starts_with(b"PK\x03\x04") {
+            self.issues.push(Issue::EmbeddedArchive {
+                offset: self.base + (self.pos - b.len()) as u64,
+                len: b.len() as u64,
+            });
         }
         let keep = b.len().min(MAX_STR);
         V::Bytes(b.len(), Rc::from(&b[..keep]))
@@ -805,6 +827,17 @@ impl<'a, 'o> Machine<'a, 'o> {
                     let state = self.pop(at)?;
                     let obj = self.pop(at)?;
                     self.joblib_array(&obj, &state, at)?;
+                    if matches!(obj, V::Global(_)) {
+                        let rendering = self.render(&V::Call(Rc::new(CallV {
+                            func: obj.clone(),
+                            args: state.clone(),
+                            kind: CallKind::Build,
+                        })));
+                        self.issues.push(Issue::GlobalMutation {
+                            offset: self.base + at as u64,
+                            rendering,
+                        });
+                    }
                     let v = V::Call(Rc::new(CallV {
                         func: obj,
                         args: state,

@@ -355,6 +355,43 @@ def main():
     emit("malicious/weights.txt", payload, "critical", rule="pickle.dangerous-call",
          note="found by magic, not extension")
 
+    # ---- documented peer-scanner bypasses -------------------------------------------------------
+    # picklescan#14: memo confusion mixing BINPUT and MEMOIZE (scanner thinks memo[0] is safe)
+    emit("malicious/memo_confusion.pkl",
+         check(b"\x80\x04" + U("os") + b"q\x00" + U("system") + b"q\x01" + U("torch._utils") + b"\x94"
+               + U("_rebuild_tensor_v2") + b"\x940000h\x00h\x01\x93" + U("id") + b"\x85R."),
+         "critical", rule="pickle.dangerous-call", detail='os.system("id")')
+    # modelscan#85: BUILD sets attributes on numpy.prod, then dotted GLOBALs fetch them back
+    emit("malicious/build_on_global.pkl",
+         check(b"\x80\x05cnumpy\nprod\nN(Va\nVos\ndb0"
+               b"cnumpy\nprod.a\np0\n0cnumpy\nprod.b\np1\n0g0\ng1\n\x93Vecho pwned\n\x85R."
+               .replace(b"db0", b"d\x86b0")),
+         "critical", rule="pickle.global-mutation")
+    # GHSA-vvpj-8cmc-gx39: pkgutil.resolve_name reaches any callable
+    emit("malicious/pkgutil_resolve_name.pkl",
+         check(b"\x80\x02cpkgutil\nresolve_name\nX\t\x00\x00\x00os:system\x85R"
+               b"X\x02\x00\x00\x00id\x85R."),
+         "critical", rule="pickle.dangerous-call", detail='pkgutil.resolve_name("os:system")')
+    # importlib.util chain and submodule names missing from exact-match denylists
+    emit("malicious/importlib_util.pkl",
+         check(b"\x80\x02cimportlib.util\nfind_spec\nX\x02\x00\x00\x00os\x85R."),
+         "critical", rule="pickle.dangerous-call")
+    emit("malicious/asyncio_submodule.pkl",
+         check(b"\x80\x02casyncio.unix_events\n_UnixSubprocessTransport\n)R."),
+         "critical", rule="pickle.dangerous-call")
+    # operator.getitem on a defaultdict whose factory runs code (modelaudit bypass game)
+    emit("malicious/operator_getitem.pkl",
+         check(b"\x80\x02c_operator\ngetitem\nccollections\ndefaultdict\ncos\ngetcwd\n\x85R"
+               b"X\x01\x00\x00\x00k\x86R."),
+         "critical", rule="pickle.dangerous-call")
+    # a torch zip hidden in a bytes value handed to torch.storage._load_from_bytes
+    sd0, st0 = torch_state_dict(1)
+    inner_zip = torch_zip(torch_pickle(sd0)[:-1] + b"0cos\nsystem\nX\x02\x00\x00\x00id\x85R.", st0)
+    emit("malicious/zip_in_bytes.pkl",
+         check(b"\x80\x03ctorch.storage\n_load_from_bytes\nB" + struct.pack("<I", len(inner_zip))
+               + inner_zip + b"\x85R."),
+         "critical", rule="pickle.dangerous-call", note="torch zip inside a bytes argument")
+
     # ---- containers -----------------------------------------------------------------------------
     sd, st = torch_state_dict()
     # drop STOP, POP the state dict and append a payload
@@ -394,6 +431,8 @@ def main():
          rule="pickle.dangerous-call")
     emit("malicious/model.joblib", zlib.compress(payload), "critical", rule="pickle.dangerous-call",
          note="zlib-compressed joblib")
+    emit("malicious/torch_zip_bad_crc.pt", corrupt_crc(torch_zip(evil, st)), "critical",
+         rule="pickle.dangerous-call", note="wrong CRC-32: zipfile refuses, torch does not check")
     emit("malicious/nested_zip.pt", zip_of([("inner/model.pt", torch_zip(evil, st))]), "critical",
          rule="pickle.dangerous-call", note="torch zip inside a zip")
 
@@ -437,6 +476,20 @@ def set_zip_flags(z, flags):
             break
         struct.pack_into("<H", b, i + 8, struct.unpack_from("<H", b, i + 8)[0] | flags)
         i += 4
+    return bytes(b)
+
+
+def corrupt_crc(z):
+    """Flip the CRC-32 of every member in local and central headers."""
+    b = bytearray(z)
+    for sig, off in ((b"PK\x03\x04", 14), (b"PK\x01\x02", 16)):
+        i = 0
+        while True:
+            i = b.find(sig, i)
+            if i < 0:
+                break
+            b[i + off] ^= 0xFF
+            i += 4
     return bytes(b)
 
 
