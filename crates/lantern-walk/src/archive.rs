@@ -297,7 +297,13 @@ impl<'a> Ctx<'a> {
             if !self.count_entry(&member) {
                 return;
             }
-            let mut lim = Limited::new(&mut entry, self, member.path.clone(), Compressed::None);
+            let declared = entry.size();
+            let exact = Exact {
+                inner: &mut entry,
+                declared,
+                read: 0,
+            };
+            let mut lim = Limited::new(exact, self, member.path.clone(), Compressed::None);
             self.member(member, &mut lim, level, "tar entry");
             if self.trips.get() != before {
                 // The underlying stream hit a limit: the rest is not readable.
@@ -380,7 +386,14 @@ impl<'a> Ctx<'a> {
             self.deliver(loc, buf, BlobKind::ArchiveMember, None, level);
             return;
         }
-        // Larger than max_file_size.
+        // Larger than max_file_size. A partial blob carries the first PARTIAL_HEAD bytes.
+        if buf.len() < PARTIAL_HEAD {
+            let want = (PARTIAL_HEAD - buf.len()) as u64;
+            if let Err(e) = read_up_to(r, &mut buf, want) {
+                self.read_error(&loc.path, before, what, &e);
+                return;
+            }
+        }
         let kind = sniff_archive(&buf);
         let stream = matches!(kind, Some(ArchiveKind::Tar | ArchiveKind::Gzip))
             && self.opts.expand_archives
@@ -453,7 +466,9 @@ fn gunzipped_name(path: &str) -> String {
     let lower = base.to_ascii_lowercase();
     for (ext, add) in [(".tgz", ".tar"), (".gz", ""), (".gzip", ""), (".z", "")] {
         if lower.ends_with(ext) {
-            let stem = base.get(..base.len().saturating_sub(ext.len())).unwrap_or("");
+            let stem = base
+                .get(..base.len().saturating_sub(ext.len()))
+                .unwrap_or("");
             if !stem.is_empty() {
                 return format!("{stem}{add}");
             }
@@ -472,6 +487,28 @@ impl<R: Read> Read for Counting<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// Fails with `UnexpectedEof` when the stream ends before the size its header declared (a
+/// truncated tar entry would otherwise look complete).
+struct Exact<R> {
+    inner: R,
+    declared: u64,
+    read: u64,
+}
+
+impl<R: Read> Read for Exact<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if n == 0 && !buf.is_empty() && self.read < self.declared {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("data ends after {} of {} bytes", self.read, self.declared),
+            ));
+        }
         Ok(n)
     }
 }

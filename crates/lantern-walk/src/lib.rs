@@ -196,6 +196,11 @@ pub fn walk_reader(
         archive::Ctx::new(opts, v).deliver(Location::path(name), data, BlobKind::Stdin, None, 0);
         return Ok(());
     }
+    // A partial blob carries the first PARTIAL_HEAD bytes, even when max_file_size is smaller.
+    if data.len() < PARTIAL_HEAD {
+        let want = (PARTIAL_HEAD - data.len()) as u64;
+        r.take(want).read_to_end(&mut data).map_err(io_err)?;
+    }
     let rest = std::io::copy(r, &mut std::io::sink()).map_err(io_err)?;
     let size = data.len() as u64 + rest;
     data.truncate(PARTIAL_HEAD);
