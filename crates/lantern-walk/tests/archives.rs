@@ -8,7 +8,6 @@ mod common;
 use common::{gzip, noise, tar, zip, zip_stored, Collect};
 use lantern_core::Location;
 use lantern_walk::{expand_bytes, BlobKind, WalkOptions};
-use std::io::Write;
 
 fn expand(name: &str, data: &[u8], opts: &WalkOptions) -> Collect {
     let c = Collect::default();
