@@ -15,6 +15,7 @@
 
 mod archive;
 mod dir;
+#[cfg(feature = "git")]
 mod git;
 mod notebook;
 mod sniff;
@@ -172,7 +173,16 @@ pub fn walk_paths(roots: &[PathBuf], opts: &WalkOptions, v: &dyn Visitor) -> Res
 /// ref, HEAD or stash, each unique blob once, attributed to the oldest commit (in topological
 /// order) whose tree contains it.
 pub fn walk_git(repo: &Path, opts: &WalkOptions, v: &dyn Visitor) -> Result<()> {
-    git::walk_git(repo, opts, v)
+    #[cfg(feature = "git")]
+    return git::walk_git(repo, opts, v);
+    #[cfg(not(feature = "git"))]
+    {
+        let _ = (opts, v);
+        Err(Error::Git {
+            path: repo.to_string_lossy().into_owned(),
+            message: "lantern-walk built without the `git` feature".into(),
+        })
+    }
 }
 
 /// Read one input from a stream (stdin as `-`), keeping at most `max_file_size` bytes in memory;

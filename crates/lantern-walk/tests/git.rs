@@ -1,5 +1,6 @@
 //! Git history walks on repositories made with the `git` command line in a temp dir.
 
+#![cfg(feature = "git")]
 #![allow(clippy::unwrap_used)]
 
 mod common;
