@@ -7,7 +7,7 @@
 use lantern_data::diff::ChangeKind;
 use lantern_data::{audit, diff, AuditOptions, DiffOptions};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 fn python() -> String {
@@ -42,7 +42,7 @@ fn generate(n: usize, rate: f64, seed: u64) -> (tempfile::TempDir, serde_json::V
 }
 
 /// (precision, recall, flagged) of the rows flagged by `rules` against the ground-truth lines.
-fn score(path: &PathBuf, truth: &[u64], rules: &[&str], opts: &AuditOptions) -> (f64, f64, usize) {
+fn score(path: &Path, truth: &[u64], rules: &[&str], opts: &AuditOptions) -> (f64, f64, usize) {
     let res = audit(path, opts).unwrap();
     let flagged: BTreeSet<u64> = res
         .report
