@@ -21,7 +21,7 @@ pub mod validate;
 
 pub use allow::{Allowlist, RegexTarget};
 pub use rule::{Confidence, Pair, Rule, RuleSet, SecretGroup};
-pub use scanner::{ScanOutput, Scanner};
+pub use scanner::{Profile, RuleProfile, ScanOutput, Scanner};
 pub use validate::Validator;
 
 /// Errors raised while loading rules or building a scanner.

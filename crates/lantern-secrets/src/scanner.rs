@@ -38,18 +38,51 @@ pub struct Scanner {
     rules: Vec<Rule>,
     global_allow: Vec<Allowlist>,
     allow_secrets: Vec<Regex>,
-    /// Leftmost-first automaton over all keywords: the single pass over every byte.
+    /// Leftmost-first DFA over all keywords (ASCII case-insensitive): the single pass over
+    /// every byte.
     ac: Option<AhoCorasick>,
     /// Overlapping automaton, run only on the few bytes of each hit to find every keyword
     /// starting inside it (leftmost-first hides keywords overlapping a reported one).
     ac_all: Option<AhoCorasick>,
     /// Keyword index -> rule indices.
     kw_rules: Vec<Vec<u32>>,
+    /// Keyword texts, by automaton pattern index.
+    keywords: Vec<String>,
     max_kw_len: usize,
     always: Vec<u32>,
     path_only: Vec<u32>,
     has_path_rules: bool,
     markers: Vec<memmem::Finder<'static>>,
+}
+
+/// Result of [`Scanner::profile`].
+#[derive(Debug, Clone, Default)]
+pub struct Profile {
+    /// Keyword occurrences reported by the leftmost-first pass.
+    pub keyword_hits: u64,
+    /// Time of the keyword pass alone (counting hits per keyword).
+    pub keyword_pass: std::time::Duration,
+    /// Time of the keyword pass plus window computation (what precedes the regexes).
+    pub window_pass: std::time::Duration,
+    /// The most frequent keywords with their hit counts.
+    pub top_keywords: Vec<(String, u64)>,
+    /// Rules that ran, slowest first.
+    pub rules: Vec<RuleProfile>,
+}
+
+/// One rule's share of a [`Profile`].
+#[derive(Debug, Clone, Default)]
+pub struct RuleProfile {
+    /// The rule.
+    pub rule_id: String,
+    /// Merged windows regex-scanned.
+    pub windows: u64,
+    /// Bytes regex-scanned.
+    pub bytes: u64,
+    /// Raw regex matches (before filters).
+    pub matches: u64,
+    /// Regex time.
+    pub regex_time: std::time::Duration,
 }
 
 /// A match that passed every filter, before line numbers are computed.
@@ -136,12 +169,14 @@ impl Scanner {
         let ac_all = build(MatchKind::Standard)?;
         let max_kw_len = keywords.iter().map(|k| k.len()).max().unwrap_or(0);
         let has_path_rules = rules.iter().any(|r| r.path.is_some());
+        let keywords: Vec<String> = keywords.iter().map(|k| k.to_string()).collect();
         Ok(Scanner {
             global_allow,
             allow_secrets,
             ac,
             ac_all,
             kw_rules,
+            keywords,
             max_kw_len,
             always,
             path_only,
@@ -183,47 +218,7 @@ impl Scanner {
         };
         let applies = |r: u32| path_ok.get(r as usize).copied().unwrap_or(true);
 
-        // (rule, start, end) windows; per rule they come in increasing order and are merged on
-        // the fly, so each region is regex-scanned once per rule.
-        let mut windows: Vec<(u32, usize, usize)> = Vec::new();
-        let mut last: Vec<usize> = Vec::new();
-        if let (Some(ac), Some(ac_all)) = (&self.ac, &self.ac_all) {
-            for m in ac.find_iter(data) {
-                if last.is_empty() {
-                    last = vec![usize::MAX; self.rules.len()];
-                }
-                let (s, e) = (m.start(), m.end());
-                let (ws, we) = window_around(data, s, e);
-                let hi = (e + self.max_kw_len).min(data.len());
-                let span = data.get(s..hi).unwrap_or_default();
-                for om in ac_all.find_overlapping_iter(span) {
-                    if om.start() >= e - s {
-                        continue;
-                    }
-                    let Some(rs) = self.kw_rules.get(om.pattern().as_usize()) else {
-                        continue;
-                    };
-                    for &r in rs {
-                        if !applies(r) {
-                            continue;
-                        }
-                        let slot = &mut last[r as usize];
-                        match windows.get_mut(*slot) {
-                            Some(w) if w.2 >= ws => w.2 = w.2.max(we),
-                            _ => {
-                                *slot = windows.len();
-                                windows.push((r, ws, we));
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        for &r in &self.always {
-            if applies(r) {
-                windows.push((r, 0, data.len()));
-            }
-        }
+        let windows = self.windows(data, &applies);
 
         let mut hits: Vec<Hit> = Vec::new();
         for &(r, ws, we) in &windows {
@@ -326,6 +321,112 @@ impl Scanner {
             }
         }
         out
+    }
+
+    /// Candidate windows `(rule, start, end)`: per rule in increasing order and merged on the
+    /// fly, so each region is regex-scanned once per rule.
+    fn windows(&self, data: &[u8], applies: &dyn Fn(u32) -> bool) -> Vec<(u32, usize, usize)> {
+        let mut windows: Vec<(u32, usize, usize)> = Vec::new();
+        let mut last: Vec<usize> = Vec::new();
+        if let (Some(ac), Some(ac_all)) = (&self.ac, &self.ac_all) {
+            for m in ac.find_iter(data) {
+                if last.is_empty() {
+                    last = vec![usize::MAX; self.rules.len()];
+                }
+                let (s, e) = (m.start(), m.end());
+                // Computed only when some rule's current window does not already reach
+                // WINDOW_FORWARD past this hit (dense keywords then cost almost nothing).
+                let mut win: Option<(usize, usize)> = None;
+                // Every keyword starting inside the hit, including ones leftmost-first hid.
+                let hi = (e + self.max_kw_len).min(data.len());
+                let span = data.get(s..hi).unwrap_or_default();
+                for om in ac_all.find_overlapping_iter(span) {
+                    if om.start() >= e - s {
+                        continue;
+                    }
+                    let Some(rs) = self.kw_rules.get(om.pattern().as_usize()) else {
+                        continue;
+                    };
+                    for &r in rs {
+                        if !applies(r) {
+                            continue;
+                        }
+                        let Some(slot) = last.get_mut(r as usize) else {
+                            continue;
+                        };
+                        let current = windows.get_mut(*slot);
+                        if current.as_ref().is_some_and(|w| w.2 >= e + WINDOW_FORWARD) {
+                            continue;
+                        }
+                        let (ws, we) = *win.get_or_insert_with(|| window_around(data, s, e));
+                        match current {
+                            Some(w) if w.2 >= ws => w.2 = w.2.max(we),
+                            _ => {
+                                *slot = windows.len();
+                                windows.push((r, ws, we));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for &r in &self.always {
+            if applies(r) {
+                windows.push((r, 0, data.len()));
+            }
+        }
+
+        windows
+    }
+
+    /// Diagnostics for rule authors and benchmarks: time of the keyword pass alone, and for each
+    /// rule that ran, its windows, bytes regex-scanned and regex time, slowest first.
+    pub fn profile(&self, data: &[u8]) -> Profile {
+        let t = std::time::Instant::now();
+        let mut keyword_hits = 0u64;
+        let mut counts: HashMap<usize, u64> = HashMap::new();
+        if let Some(ac) = &self.ac {
+            for m in ac.find_iter(data) {
+                keyword_hits += 1;
+                *counts.entry(m.pattern().as_usize()).or_default() += 1;
+            }
+        }
+        let keyword_pass = t.elapsed();
+        let mut top_keywords: Vec<(String, u64)> = counts
+            .into_iter()
+            .map(|(k, n)| (self.keywords.get(k).cloned().unwrap_or_default(), n))
+            .collect();
+        top_keywords.sort_by_key(|k| std::cmp::Reverse(k.1));
+        top_keywords.truncate(20);
+        let t = std::time::Instant::now();
+        let windows = self.windows(data, &|_| true);
+        let window_pass = t.elapsed();
+        let mut per: HashMap<u32, RuleProfile> = HashMap::new();
+        for &(r, ws, we) in &windows {
+            let Some(rule) = self.rules.get(r as usize) else {
+                continue;
+            };
+            let Some(re) = &rule.regex else { continue };
+            let t = std::time::Instant::now();
+            let n = re.find_iter(data.get(ws..we).unwrap_or_default()).count();
+            let e = per.entry(r).or_insert_with(|| RuleProfile {
+                rule_id: rule.id.clone(),
+                ..Default::default()
+            });
+            e.regex_time += t.elapsed();
+            e.windows += 1;
+            e.bytes += (we - ws) as u64;
+            e.matches += n as u64;
+        }
+        let mut rules: Vec<RuleProfile> = per.into_values().collect();
+        rules.sort_by_key(|r| std::cmp::Reverse(r.regex_time));
+        Profile {
+            keyword_hits,
+            keyword_pass,
+            top_keywords,
+            window_pass,
+            rules,
+        }
     }
 
     /// Drop low-confidence (generic) hits whose secret overlaps one reported by a more specific
