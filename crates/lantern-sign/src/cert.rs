@@ -38,22 +38,25 @@ pub fn load_pem_certificates(path: &Path) -> Result<Vec<Certificate>> {
         ));
     }
     let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
-    let certs = Certificate::load_pem_chain(&bytes).map_err(|e| {
-        cert_err(
-            &path.display().to_string(),
-            format!("not a PEM certificate file: {e}"),
-        )
-    })?;
+    parse_pem_certificates(&bytes, &path.display().to_string())
+}
+
+/// Parses every certificate of PEM text; `src` names it in errors.
+pub fn parse_pem_certificates(bytes: &[u8], src: &str) -> Result<Vec<Certificate>> {
+    let certs = Certificate::load_pem_chain(bytes)
+        .map_err(|e| cert_err(src, format!("not a PEM certificate file: {e}")))?;
     if certs.is_empty() {
-        return Err(cert_err(
-            &path.display().to_string(),
-            "no certificate found",
-        ));
+        return Err(cert_err(src, "no certificate found"));
     }
     Ok(certs)
 }
 
 impl TrustStore {
+    /// Builds a store from already parsed root certificates.
+    pub fn from_certificates(roots: Vec<Certificate>) -> Self {
+        TrustStore { roots }
+    }
+
     /// Loads roots from PEM files (each may hold several certificates).
     pub fn from_pem_files(paths: &[PathBuf]) -> Result<Self> {
         let mut roots = Vec::new();
@@ -240,4 +243,84 @@ pub fn chain_der(paths: &[PathBuf]) -> Result<Vec<Vec<u8>>> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn der(pem: &str) -> Vec<u8> {
+        parse_pem_certificates(pem.as_bytes(), "t").unwrap()[0]
+            .to_der()
+            .unwrap()
+    }
+
+    const ROOT: &str = include_str!("../tests/data/cert_root.pem");
+    const INTER: &str = include_str!("../tests/data/cert_intermediate.pem");
+    const LEAF: &str = include_str!("../tests/data/cert_leaf.pem");
+    const NOSIGN: &str = include_str!("../tests/data/cert_leaf_nosign.pem");
+
+    fn store(pem: &str) -> TrustStore {
+        TrustStore::from_certificates(parse_pem_certificates(pem.as_bytes(), "t").unwrap())
+    }
+
+    #[test]
+    fn chain_through_intermediate_to_root() {
+        let key = store(ROOT)
+            .verify_chain(&[der(LEAF), der(INTER)], "b")
+            .unwrap();
+        assert_eq!(key.kind(), crate::KeyKind::P256);
+        // Intermediate trusted directly also anchors the chain.
+        assert!(store(INTER).verify_chain(&[der(LEAF)], "b").is_ok());
+    }
+
+    #[test]
+    fn rejects_missing_link_wrong_root_and_non_signing_leaf() {
+        let e = store(ROOT)
+            .verify_chain(&[der(LEAF)], "b")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not issued by a trusted root"), "{e}");
+        let e = store(LEAF)
+            .verify_chain(&[der(INTER)], "b")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("cannot be used for signing") || e.contains("not issued"),
+            "{e}"
+        );
+        let e = store(ROOT)
+            .verify_chain(&[der(NOSIGN), der(INTER)], "b")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot be used for signing"), "{e}");
+        let e = store(ROOT)
+            .verify_chain(&[vec![0x30, 0x03, 0x02, 0x01, 0x00]], "b")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not valid DER"), "{e}");
+    }
+
+    #[test]
+    fn verifies_model_signing_certificate_bundle() {
+        use crate::oms::{verify_model, Trust, VerifyOptions};
+        let d = tempfile::tempdir().unwrap();
+        let m = d.path().join("model");
+        std::fs::create_dir(&m).unwrap();
+        std::fs::write(m.join("w.bin"), b"weights\n").unwrap();
+        let sig = d.path().join("cert.sig");
+        std::fs::write(
+            &sig,
+            include_str!("../tests/data/model_signing_1.1.1_cert.sig"),
+        )
+        .unwrap();
+        let st = store(ROOT);
+        let v = verify_model(&m, &sig, &Trust::Roots(&st), &VerifyOptions::default()).unwrap();
+        assert!(v.diff.is_empty(), "{:?}", v.diff);
+        let rogue = store(NOSIGN);
+        let e =
+            verify_model(&m, &sig, &Trust::Roots(&rogue), &VerifyOptions::default()).unwrap_err();
+        assert!(matches!(e, Error::Certificate { .. }), "{e}");
+    }
 }

@@ -376,7 +376,14 @@ mod tests {
 
         std::fs::write(&data, b"poisoned\n").unwrap();
         std::fs::write(model.join("weights.safetensors"), b"weightz").unwrap();
-        let bad = verify(&model, &bp, &Trust::Key(&vk), std::slice::from_ref(&data), &[]).unwrap();
+        let bad = verify(
+            &model,
+            &bp,
+            &Trust::Key(&vk),
+            std::slice::from_ref(&data),
+            &[],
+        )
+        .unwrap();
         assert_eq!(bad.diff.changed, ["weights.safetensors"]);
         assert_eq!(bad.unmatched_inputs, [data.display().to_string()]);
     }
