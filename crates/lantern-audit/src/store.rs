@@ -647,6 +647,29 @@ pub fn prove(dir: &Path, verifier: &NoteVerifier, index: u64) -> Result<Inclusio
     })
 }
 
+/// The latest checkpoint note in the log whose signature verifies and whose root matches the
+/// stored records (to export to witnesses or keep as a trusted checkpoint).
+pub fn latest_checkpoint(dir: &Path, verifier: &NoteVerifier) -> Result<Option<String>> {
+    let mut tree = Tree::new();
+    read_frames(&dir.join(RECORDS_FILE), MAX_RECORD_BYTES, |_, p| {
+        tree.push(&p);
+        Ok(())
+    })?;
+    let mut best: Option<(u64, String)> = None;
+    read_frames(&dir.join(CHECKPOINTS_FILE), MAX_NOTE_BYTES, |_, p| {
+        let note = String::from_utf8_lossy(&p).into_owned();
+        if let Ok(cp) = verifier.open(&note) {
+            if tree.root_at(cp.size) == Some(cp.root)
+                && best.as_ref().is_none_or(|(s, _)| cp.size >= *s)
+            {
+                best = Some((cp.size, note));
+            }
+        }
+        Ok(())
+    })?;
+    Ok(best.map(|(_, n)| n))
+}
+
 /// Reads the verifier key stored in the log directory at creation.
 pub fn stored_verifier(dir: &Path) -> Result<NoteVerifier> {
     let p = dir.join(PUBKEY_FILE);
@@ -655,6 +678,16 @@ pub fn stored_verifier(dir: &Path) -> Result<NoteVerifier> {
         .and_then(|mut f| f.read_to_string(&mut s))
         .map_err(io_err(&p))?;
     NoteVerifier::parse(&s)
+}
+
+/// Reads every record of the log (memory bounded by the file's size).
+pub fn read_records(dir: &Path) -> Result<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    read_frames(&dir.join(RECORDS_FILE), MAX_RECORD_BYTES, |_, p| {
+        out.push(p);
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 /// Reads record `index` of the log (for display).

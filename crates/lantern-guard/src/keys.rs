@@ -27,6 +27,20 @@ pub fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
+/// RFC 3339 text of a Unix time (`-` for none).
+pub fn format_time(t: Option<u64>) -> String {
+    match t {
+        None => "-".into(),
+        Some(t) => time::OffsetDateTime::from_unix_timestamp(t as i64)
+            .ok()
+            .and_then(|d| {
+                d.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_else(|| t.to_string()),
+    }
+}
+
 /// What a key may do.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Scopes {
