@@ -338,3 +338,27 @@ impl GuardConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/guard.toml");
+        let c = GuardConfig::load(&p).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.monitor.action, Action::Redact);
+        assert_eq!(c.monitor.canaries, vec!["CANARY-1b7e3f0c".to_string()]);
+        assert!(c.keys_file.ends_with("examples/guard-keys.json"));
+        assert!(toml::from_str::<GuardConfig>("nonsense = 1").is_err());
+        assert!(GuardConfig {
+            upstream: UpstreamConfig {
+                url: "https://x".into(),
+                ..UpstreamConfig::default()
+            },
+            ..GuardConfig::default()
+        }
+        .validate()
+        .is_err());
+    }
+}
