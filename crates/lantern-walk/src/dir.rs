@@ -215,3 +215,36 @@ fn visit_file(path: &Path, shown: String, opts: &WalkOptions, v: &dyn Visitor) {
         kind,
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_paths_relative_to_root_as_given() {
+        assert_eq!(display(Path::new("."), Path::new("./src/a.py")), "src/a.py");
+        assert_eq!(
+            display(Path::new("examples"), Path::new("examples/a.py")),
+            "examples/a.py"
+        );
+        assert_eq!(
+            display(Path::new("./src"), Path::new("./src/a.py")),
+            "./src/a.py"
+        );
+        assert_eq!(
+            display(Path::new("/abs"), Path::new("/abs/x/y")),
+            "/abs/x/y"
+        );
+    }
+
+    #[test]
+    fn exclude_prunes_directories_of_double_star_patterns() {
+        let e = Exclude::new(&["vendor/**".into(), "./build".into(), "*.min.js".into()]).unwrap();
+        assert!(e.excluded(Path::new("vendor"), true));
+        assert!(e.excluded(Path::new("vendor/a/b.js"), false));
+        assert!(e.excluded(Path::new("build"), true));
+        assert!(e.excluded(Path::new("deep/x.min.js"), false));
+        assert!(!e.excluded(Path::new("src/vendor.rs"), false));
+        assert!(!e.excluded(Path::new(""), true));
+    }
+}
