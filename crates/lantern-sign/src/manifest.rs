@@ -735,4 +735,20 @@ mod tests {
         assert_eq!(dd.added, ["d"]);
         assert!(diff(&before, &before).is_empty());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn identifiers_round_trip(
+            path in proptest::collection::vec("[a-zA-Z0-9_.:-]{1,8}", 0..4),
+            start in 0u64..1 << 40,
+            len in 1u64..1 << 30,
+        ) {
+            proptest::prop_assume!(path.iter().all(|c| c != "." && c != ".."));
+            let files = ItemKey { path: path.clone(), range: None };
+            proptest::prop_assert_eq!(ItemKey::parse(&files.identifier(), Method::Files, "p").unwrap(), files);
+            let shard = ItemKey { path, range: Some((start, start + len)) };
+            let m = Method::Shards { shard_size: len };
+            proptest::prop_assert_eq!(ItemKey::parse(&shard.identifier(), m, "p").unwrap(), shard);
+        }
+    }
 }
