@@ -1,6 +1,8 @@
 //! Rule profiler: `cargo run --release -p lantern-secrets --example profile [FILE...]` prints,
-//! for the bundled rules over the given files (or the benchmark corpus), the keyword-pass time
-//! and the rules costing the most regex time. Rule authors use it to spot bad keywords.
+//! for the bundled rules over the given files (or the benchmark corpus), the scan throughput,
+//! the keyword-pass time, the most frequent keywords and the rules costing the most regex time.
+//! Rule authors use it to spot bad keywords. `--write-corpus PATH MIB` writes the benchmark
+//! corpus to a file instead (used by `bench/secrets.sh`).
 
 use lantern_secrets::{RuleSet, Scanner};
 use std::time::Instant;
@@ -10,6 +12,15 @@ mod corpus;
 
 fn main() {
     let files: Vec<String> = std::env::args().skip(1).collect();
+    if files.first().map(String::as_str) == Some("--write-corpus") {
+        let path = files.get(1).cloned().unwrap_or_else(|| "corpus.txt".into());
+        let mib: usize = files.get(2).and_then(|m| m.parse().ok()).unwrap_or(64);
+        if let Err(e) = std::fs::write(&path, corpus::corpus(mib << 20)) {
+            eprintln!("{path}: {e}");
+            std::process::exit(2);
+        }
+        return;
+    }
     let data = if files.is_empty() {
         corpus::corpus(64 << 20)
     } else {
@@ -43,12 +54,28 @@ fn main() {
     let out = scanner.scan(&data, &lantern_core::Location::path("corpus"));
     let el = t.elapsed();
     println!(
-        "scan: {} bytes in {:?} = {:.1} MiB/s, {} findings",
+        "scan: {} bytes in {:.3}s = {:.1} MiB/s, {} findings",
         data.len(),
-        el,
+        el.as_secs_f64(),
         data.len() as f64 / (1 << 20) as f64 / el.as_secs_f64(),
         out.findings.len()
     );
+    let mut distinct: Vec<(String, Option<String>)> = out
+        .findings
+        .iter()
+        .map(|f| (f.rule_id.clone(), f.secret.clone()))
+        .collect();
+    distinct.sort();
+    distinct.dedup();
+    println!("distinct (rule, secret): {}", distinct.len());
+    for (r, s) in &distinct {
+        println!(
+            "  {r} {}",
+            s.as_deref()
+                .map(lantern_core::finding::redact)
+                .unwrap_or_default()
+        );
+    }
     let p = scanner.profile(&data);
     println!(
         "keyword pass: {} hits in {:?}",
