@@ -431,6 +431,22 @@ fn encrypted_entry_is_skipped_with_a_warning() {
     assert_eq!(c.paths(), vec!["enc.zip!plain.txt"]);
 }
 
+#[test]
+fn unsupported_method_is_a_warning() {
+    // Method 12 (bzip2) is not built in: the entry is named in a warning, the rest is read.
+    let z = raw_zip(&[
+        ("a.bz2data", 12, 0, 4, b"BZh9"),
+        ("b.txt", 0, crc32fast::hash(b"ok"), 2, b"ok"),
+    ]);
+    let c = expand("m.zip", &z, &WalkOptions::default());
+    assert!(
+        c.warned("m.zip!a.bz2data", "cannot read zip entry"),
+        "{:?}",
+        c.warnings()
+    );
+    assert_eq!(c.paths(), vec!["m.zip!b.txt"]);
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> usize {
     hay.windows(needle.len()).position(|w| w == needle).unwrap()
 }
