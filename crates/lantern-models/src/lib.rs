@@ -693,15 +693,28 @@ fn scan_zip(
             continue;
         }
         // Other members: nested models (npy in npz, pickles under other names, archives).
-        let head = match zip::read_entry(src, e, MAX_MEMBER) {
+        // Sniff the first bytes; stored members are then scanned in place (seeks only),
+        // deflated ones are inflated (bounded) only when they are models.
+        let head = match zip::read_entry_head(src, e, HEAD_LEN) {
             Ok(d) => d,
             Err(err) => {
                 rep.warn(&mloc, format!("cannot read member: {err}"));
                 continue;
             }
         };
-        let _ = fmt;
-        scan_source(&Mem(&head), &mloc, policy, depth + 1, rep);
+        if detect(&head, &mloc.path).is_none() {
+            continue;
+        }
+        if e.method == 0 {
+            let avail = src.len().saturating_sub(e.data_offset);
+            let w = source::Window::new(src, e.data_offset, e.compressed.min(avail));
+            scan_source(&w, &mloc, policy, depth + 1, rep);
+            continue;
+        }
+        match zip::read_entry(src, e, MAX_MEMBER) {
+            Ok(d) => scan_source(&Mem(&d), &mloc, policy, depth + 1, rep),
+            Err(err) => rep.warn(&mloc, format!("cannot read member: {err}")),
+        }
     }
 }
 
@@ -728,10 +741,8 @@ fn scan_tar(src: &dyn Source, loc: &Location, policy: &Policy, depth: u32, rep: 
             }
             continue;
         }
-        match src.read_at(m.offset, len) {
-            Ok(data) => scan_source(&Mem(&data), &mloc, policy, depth + 1, rep),
-            Err(e) => rep.warn(&mloc, format!("cannot read member: {e}")),
-        }
+        let w = source::Window::new(src, m.offset, m.size);
+        scan_source(&w, &mloc, policy, depth + 1, rep);
     }
 }
 

@@ -72,3 +72,60 @@ impl Source for FileSource {
         Ok(buf)
     }
 }
+
+/// A window `[start, start + len)` of another source (a stored archive member), read lazily.
+pub struct Window<'a> {
+    inner: &'a dyn Source,
+    start: u64,
+    len: u64,
+}
+
+impl<'a> Window<'a> {
+    /// The part of `inner` from `start`, `len` bytes long (clamped to the end of `inner`).
+    pub fn new(inner: &'a dyn Source, start: u64, len: u64) -> Self {
+        let start = start.min(inner.len());
+        let len = len.min(inner.len() - start);
+        Window { inner, start, len }
+    }
+}
+
+impl Source for Window<'_> {
+    fn len(&self) -> u64 {
+        self.len
+    }
+    fn read_at(&self, off: u64, len: usize) -> io::Result<Vec<u8>> {
+        if off >= self.len {
+            return Ok(Vec::new());
+        }
+        let n = (len as u64).min(self.len - off) as usize;
+        self.inner.read_at(self.start + off, n)
+    }
+    fn as_slice(&self) -> Option<&[u8]> {
+        let s = self.inner.as_slice()?;
+        let start = usize::try_from(self.start).ok()?;
+        let end = start.checked_add(usize::try_from(self.len).ok()?)?;
+        s.get(start..end)
+    }
+}
+
+/// A sequential reader over a [`Source`], reading in 64 KiB chunks.
+pub struct SourceReader<'a> {
+    src: &'a dyn Source,
+    pos: u64,
+}
+
+impl<'a> SourceReader<'a> {
+    /// Read `src` from its start.
+    pub fn new(src: &'a dyn Source) -> Self {
+        SourceReader { src, pos: 0 }
+    }
+}
+
+impl Read for SourceReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let chunk = self.src.read_at(self.pos, buf.len().min(64 * 1024))?;
+        buf[..chunk.len()].copy_from_slice(&chunk);
+        self.pos += chunk.len() as u64;
+        Ok(chunk.len())
+    }
+}

@@ -336,6 +336,28 @@ fn find_sig(src: &dyn Source, from: u64, sig: &[u8; 4]) -> Option<u64> {
     None
 }
 
+/// The first `n` bytes of a member's content (decompressed), reading no more input than needed.
+pub fn read_entry_head(src: &dyn Source, e: &Entry, n: usize) -> Result<Vec<u8>, String> {
+    let avail = src.len().saturating_sub(e.data_offset);
+    let window = crate::source::Window::new(src, e.data_offset, e.compressed.min(avail));
+    match e.method {
+        0 => window.read_at(0, n).map_err(|err| err.to_string()),
+        8 => {
+            let mut out = Vec::new();
+            let mut dec =
+                flate2::read::DeflateDecoder::new(crate::source::SourceReader::new(&window))
+                    .take(n as u64);
+            if let Err(err) = dec.read_to_end(&mut out) {
+                if out.is_empty() {
+                    return Err(format!("deflate error: {err}"));
+                }
+            }
+            Ok(out)
+        }
+        m => Err(format!("unsupported compression method {m}")),
+    }
+}
+
 /// Read and decompress a member, at most `limit` bytes of output.
 pub fn read_entry(src: &dyn Source, e: &Entry, limit: u64) -> Result<Vec<u8>, String> {
     let avail = src.len().saturating_sub(e.data_offset);

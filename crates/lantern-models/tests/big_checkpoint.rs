@@ -132,3 +132,49 @@ fn multi_gigabyte_checkpoint_reads_only_metadata() {
         }
     }
 }
+
+/// An `.npz` whose stored `.npy` member holds 3 GiB of floats (a hole): the member's header is
+/// read through a window of the archive, the data never.
+#[test]
+fn big_npz_member_is_scanned_in_place() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("arrays.npz");
+    let n = WEIGHTS / 4;
+    let mut hdr =
+        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({n},), }}").into_bytes();
+    while (hdr.len() + 11) % 64 != 0 {
+        hdr.push(b' ');
+    }
+    hdr.push(b'\n');
+    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+    npy.extend_from_slice(&(hdr.len() as u16).to_le_bytes());
+    npy.extend(hdr);
+    let member_len = npy.len() as u64 + WEIGHTS;
+    let mut f = std::fs::File::create(&path).expect("create");
+    f.write_all(&local_header("w.npy", member_len as u32))
+        .expect("write");
+    f.write_all(&npy).expect("write");
+    f.seek(SeekFrom::Current(WEIGHTS as i64)).expect("seek");
+    let cd_off = f.stream_position().expect("pos") as u32;
+    let cd = central("w.npy", member_len as u32, 0);
+    f.write_all(&cd).expect("write");
+    let mut eocd = b"PK\x05\x06\x00\x00\x00\x00\x01\x00\x01\x00".to_vec();
+    eocd.extend_from_slice(&(cd.len() as u32).to_le_bytes());
+    eocd.extend_from_slice(&cd_off.to_le_bytes());
+    eocd.extend_from_slice(&[0, 0]);
+    f.write_all(&eocd).expect("write");
+    drop(f);
+    let file = FileSource::open(&path).expect("open");
+    let counting = Counting {
+        inner: &file,
+        read: Cell::new(0),
+    };
+    let rep = scan_source_with(&counting, &Location::path("arrays.npz"), &Policy::default());
+    assert!(rep.findings.is_empty(), "{:?}", rep.findings);
+    assert!(rep.warnings.is_empty(), "{:?}", rep.warnings);
+    assert!(
+        counting.read.get() < 512 * 1024,
+        "read {} bytes",
+        counting.read.get()
+    );
+}
