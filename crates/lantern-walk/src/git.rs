@@ -164,7 +164,9 @@ fn oldest_first(commits: &[Commit]) -> Vec<usize> {
     for (i, c) in commits.iter().enumerate() {
         for p in &c.parents {
             if let Some(&pi) = index.get(p) {
-                pending[i] += 1;
+                if let Some(n) = pending.get_mut(i) {
+                    *n += 1;
+                }
                 if let Some(ch) = children.get_mut(pi) {
                     ch.push(i);
                 }
@@ -182,7 +184,7 @@ fn oldest_first(commits: &[Commit]) -> Vec<usize> {
         order.push(i);
         for &ch in children.get(i).map(Vec::as_slice).unwrap_or(&[]) {
             if let Some(n) = pending.get_mut(ch) {
-                *n -= 1;
+                *n = n.saturating_sub(1);
                 if *n == 0 {
                     if let Some(c) = commits.get(ch) {
                         ready.push(Reverse((c.time, ch)));
@@ -283,4 +285,48 @@ fn read_blob(
         Err(e) => return warn(e.to_string()),
     };
     Ctx::new(opts, v).deliver(location, data, BlobKind::GitBlob, None, 0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commit(n: u8, parents: &[u8], time: i64) -> Commit {
+        let id = |b: u8| ObjectId::Sha1([b; 20]);
+        Commit {
+            id: id(n),
+            tree: id(200),
+            parents: parents.iter().map(|&p| id(p)).collect(),
+            time,
+            info: CommitInfo {
+                id: id(n).to_string(),
+                author: String::new(),
+                date: String::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn parents_come_first_even_with_clock_skew() {
+        // A <- B (dated before A) <- C ; A <- D ; E merges C and D; a missing parent 9 is ignored.
+        let commits = vec![
+            commit(5, &[3, 4], 400),
+            commit(3, &[2], 300),
+            commit(2, &[1], 50),
+            commit(4, &[1, 9], 200),
+            commit(1, &[], 100),
+        ];
+        let order: Vec<u8> = oldest_first(&commits)
+            .into_iter()
+            .map(|i| commits[i].id.as_bytes()[0])
+            .collect();
+        assert_eq!(order, vec![1, 2, 4, 3, 5]);
+    }
+
+    #[test]
+    fn rfc3339_keeps_the_offset() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_704_191_400, 7200), "2024-01-02T12:30:00+02:00");
+        assert_eq!(rfc3339(i64::MAX, 0), format!("@{}", i64::MAX));
+    }
 }
