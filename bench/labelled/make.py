@@ -271,6 +271,39 @@ def terraform_file(b, i):
     b.write(f"infra/secrets_{i:03}.tf", lines, [(s, fam, rule)], [(d, kind)])
 
 
+def workspace_files(b, i):
+    """Credentials that ML workspaces leak outside provider key formats."""
+    kind = i % 6
+    if kind == 0:
+        auth = base64.b64encode(("ml-bot:" + rs(24)).encode()).decode()
+        lines = ["{", '  "auths": {', '    "ghcr.io": {', f'      "auth": "{auth}"', "    }", "  },", '  "credsStore": ""', "}"]
+        b.write(f"home/user_{i:03}/.docker/config.json", lines, [(auth, "docker-config", "docker.config-auth")], [])
+    elif kind == 1:
+        tok = rs(40, HEX)
+        lines = ["registry=https://registry.npmjs.org/", "@acme:registry=https://npm.pkg.github.com/", f"//npm.pkg.github.com/:_authToken={tok}", "always-auth=true"]
+        b.write(f"web/app_{i:03}/.npmrc", lines, [(tok, "npmrc", "npm.registry-auth-token")], [])
+    elif kind == 2:
+        key = "LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQo" + rs(600, B64) + "=="
+        lines = ["apiVersion: v1", "kind: Config", "clusters:", "- cluster:", "    server: https://10.0.0.1:6443", "  name: gpu-cluster", "users:", "- name: trainer",
+                 "  user:", "    client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg" + rs(200, B64), f"    client-key-data: {key}"]
+        b.write(f"infra/kube_{i:03}/config", lines, [(key, "kubeconfig", "kubernetes.kubeconfig-client-key")], [])
+    elif kind == 3:
+        tok = rs(48, HEX)
+        cells = [{"cell_type": "code", "execution_count": 1, "metadata": {}, "source": ["!jupyter server list\n"],
+                  "outputs": [{"name": "stdout", "output_type": "stream", "text": ["Currently running servers:\n", f"http://127.0.0.1:8888/?token={tok} :: /home/user\n"]}]}]
+        nb = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+        b.write(f"notebooks/servers_{i:03}.ipynb", json.dumps(nb, indent=1).splitlines(), [(tok, "jupyter", "jupyter.server-token")], [])
+    elif kind == 4:
+        tok = rs(27) + "_" + rs(21)
+        cells = [{"cell_type": "code", "execution_count": 3, "metadata": {}, "outputs": [], "source": ["from pyngrok import ngrok\n", f"ngrok.set_auth_token(\"{tok}\")\n", "public_url = ngrok.connect(7860)\n"]}]
+        nb = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+        b.write(f"notebooks/demo_{i:03}.ipynb", json.dumps(nb, indent=1).splitlines(), [(tok, "ngrok", "ngrok.authtoken")], [])
+    else:
+        key = rs(50, ALNUM + "!@#%^&*(-_=+)")
+        lines = ['"""Django settings for the labelling tool."""', "from pathlib import Path", "", "BASE_DIR = Path(__file__).resolve().parent.parent", f"SECRET_KEY = '{key}'", "DEBUG = False"]
+        b.write(f"labeltool/settings_{i:03}.py", lines, [(key, "django", "django.secret-key")], [])
+
+
 def clean_files(b):
     # files with decoys only: none of these lines should be reported
     for i in range(40):
@@ -306,6 +339,8 @@ def main():
         shell_file(b, i)
     for i in range(10):
         terraform_file(b, i)
+    for i in range(24):
+        workspace_files(b, i)
     clean_files(b)
     with open(os.path.join(out, "expected.jsonl"), "w") as f:
         for e in b.expected:
