@@ -931,9 +931,13 @@ pub fn audit(path: &Path, opts: &AuditOptions) -> Result<AuditResult> {
         let z = (u - n * m / 2.0) / (n * m * (n + m + 1.0) / 12.0).sqrt().max(1e-9);
         c.auc = auc;
         let similarity = mean_similarity(&rows, &c.rows);
+        // Rows planted into texts of other labels sit with those labels (AUC about 0.5 or
+        // more); allow one standard error of the Mann–Whitney AUC (at most 0.05) below the bound.
+        let m_other = by_other.get(c.label as usize).map_or(1, Vec::len).max(1) as f64;
+        let se_other = ((n + m_other + 1.0) / (12.0 * n * m_other)).sqrt();
         let is_trigger = auc >= opts.min_auc
             && z >= opts.min_z
-            && auc_other >= opts.min_auc_other
+            && auc_other >= (opts.min_auc_other - se_other).max(opts.min_auc_other - 0.05)
             && similarity <= opts.max_similarity;
         if is_trigger {
             for &r in &c.rows {

