@@ -10,6 +10,8 @@ const MAX_KV: u64 = 1 << 20;
 const MAX_ARRAY: u64 = 1 << 26;
 /// Tensors listed.
 const MAX_TENSORS: u64 = 1 << 20;
+/// Longest string value read into memory (chat templates are a few KiB).
+const MAX_STRING: u64 = 64 * 1024 * 1024;
 
 /// What the parser found.
 #[derive(Debug, Default)]
@@ -75,6 +77,12 @@ impl<'a> Reader<'a> {
     }
     fn string(&mut self, v1: bool) -> Result<String, String> {
         let n = self.count(v1)?;
+        if n > MAX_STRING {
+            return Err(format!(
+                "string of {n} bytes at offset {} exceeds {MAX_STRING} bytes",
+                self.pos
+            ));
+        }
         Ok(String::from_utf8_lossy(&self.bytes(n)?).into_owned())
     }
     fn skip(&mut self, n: u64) -> Result<(), String> {
