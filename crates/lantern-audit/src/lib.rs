@@ -11,10 +11,12 @@
 
 pub mod checkpoint;
 pub mod merkle;
+pub mod pg;
 pub mod store;
 
 pub use checkpoint::{Checkpoint, NoteVerifier, Signer};
 pub use merkle::{Hash, Tree};
+pub use pg::{verify_pg, PgLog};
 pub use store::{prove, verify, InclusionProof, LocalLog, LogOptions, VerifyReport};
 
 /// Errors of the audit crate.

@@ -470,32 +470,15 @@ fn read_tree(dir: &Path, report: &mut VerifyReport) -> Result<Tree> {
     Ok(tree)
 }
 
-/// Verifies the log in `dir` against every checkpoint signed by `verifier` in the log, plus
-/// `trusted` signed checkpoint notes kept outside the log (witnessed or exported copies), which
-/// detect a log rewritten wholesale.
-pub fn verify(dir: &Path, verifier: &NoteVerifier, trusted: &[String]) -> Result<VerifyReport> {
-    let mut report = VerifyReport::default();
-    let tree = read_tree(dir, &mut report)?;
-    let cpath = dir.join(CHECKPOINTS_FILE);
-    let mut notes: Vec<(String, String)> = Vec::new();
-    match read_frames(&cpath, MAX_NOTE_BYTES, |off, p| {
-        notes.push((
-            format!("{} offset {off}", cpath.display()),
-            String::from_utf8_lossy(&p).into_owned(),
-        ));
-        Ok(())
-    }) {
-        Ok((Tail::Clean, _)) => {}
-        Ok((Tail::Torn(off), _)) => report.warnings.push(format!(
-            "{}: incomplete last frame at offset {off}",
-            cpath.display()
-        )),
-        Err(e @ Error::Corrupt { .. }) => report.problems.push(e.to_string()),
-        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => report
-            .problems
-            .push(format!("{}: missing", cpath.display())),
-        Err(e) => return Err(e),
-    }
+/// Checks signed checkpoint notes (from the log, then `trusted` ones) against the tree of the
+/// stored records, filling `report` (shared by the local and PostgreSQL stores).
+pub(crate) fn check_checkpoints(
+    tree: &Tree,
+    mut notes: Vec<(String, String)>,
+    verifier: &NoteVerifier,
+    trusted: &[String],
+    report: &mut VerifyReport,
+) {
     for (i, t) in trusted.iter().enumerate() {
         notes.push((format!("trusted checkpoint #{}", i + 1), t.clone()));
     }
@@ -546,6 +529,35 @@ pub fn verify(dir: &Path, verifier: &NoteVerifier, trusted: &[String]) -> Result
             tree.size() - report.sealed
         ));
     }
+}
+
+/// Verifies the log in `dir` against every checkpoint signed by `verifier` in the log, plus
+/// `trusted` signed checkpoint notes kept outside the log (witnessed or exported copies), which
+/// detect a log rewritten wholesale.
+pub fn verify(dir: &Path, verifier: &NoteVerifier, trusted: &[String]) -> Result<VerifyReport> {
+    let mut report = VerifyReport::default();
+    let tree = read_tree(dir, &mut report)?;
+    let cpath = dir.join(CHECKPOINTS_FILE);
+    let mut notes: Vec<(String, String)> = Vec::new();
+    match read_frames(&cpath, MAX_NOTE_BYTES, |off, p| {
+        notes.push((
+            format!("{} offset {off}", cpath.display()),
+            String::from_utf8_lossy(&p).into_owned(),
+        ));
+        Ok(())
+    }) {
+        Ok((Tail::Clean, _)) => {}
+        Ok((Tail::Torn(off), _)) => report.warnings.push(format!(
+            "{}: incomplete last frame at offset {off}",
+            cpath.display()
+        )),
+        Err(e @ Error::Corrupt { .. }) => report.problems.push(e.to_string()),
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => report
+            .problems
+            .push(format!("{}: missing", cpath.display())),
+        Err(e) => return Err(e),
+    }
+    check_checkpoints(&tree, notes, verifier, trusted, &mut report);
     Ok(report)
 }
 

@@ -239,8 +239,11 @@ impl Default for MonitorConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuditConfig {
-    /// Directory of the local append-only log (`None` disables auditing).
+    /// Directory of the local append-only log (`None` and no `postgres` disables auditing).
     pub dir: Option<PathBuf>,
+    /// PostgreSQL connection string (`host=… user=… dbname=…` or `postgresql://…`); when set,
+    /// records go to PostgreSQL instead of `dir`, so several replicas share one log.
+    pub postgres: Option<String>,
     /// Checkpoint signing key file (`PRIVATE+KEY+...`); created on first start if absent.
     pub signing_key: Option<PathBuf>,
     /// Origin line of the checkpoints.
@@ -255,6 +258,7 @@ impl Default for AuditConfig {
     fn default() -> Self {
         Self {
             dir: None,
+            postgres: None,
             signing_key: None,
             origin: "lantern/guard".into(),
             checkpoint_every: 1000,

@@ -104,7 +104,7 @@ pub struct Gateway {
     monitor: Monitor,
     /// Metrics (exposed on `/metrics`).
     pub metrics: Metrics,
-    audit: Option<LocalLog>,
+    audit: Option<AuditSink>,
     client: Client<HttpConnector, Full<Bytes>>,
     upstream: String,
     upstream_auth: Option<HeaderValue>,
@@ -199,9 +199,18 @@ impl Gateway {
             Some(u) => Some(crate::resp::RedisPool::new(u, 16)?),
             None => None,
         };
-        let audit = match &cfg.audit.dir {
-            Some(dir) => Some(open_audit(&cfg, dir)?),
-            None => None,
+        let audit = match (&cfg.audit.postgres, &cfg.audit.dir) {
+            (Some(url), _) => Some(AuditSink::Pg(lantern_audit::PgLog::open(
+                url,
+                audit_signer(&cfg, None)?,
+                audit_options(&cfg),
+            )?)),
+            (None, Some(dir)) => Some(AuditSink::Local(LocalLog::open(
+                dir,
+                audit_signer(&cfg, Some(dir))?,
+                audit_options(&cfg),
+            )?)),
+            (None, None) => None,
         };
         let upstream = cfg.upstream.url.trim_end_matches('/').to_string();
         upstream
@@ -1010,14 +1019,46 @@ fn usage_of(v: &Value) -> (Option<u64>, Option<u64>) {
     )
 }
 
-fn open_audit(cfg: &GuardConfig, dir: &std::path::Path) -> Result<LocalLog, Error> {
-    let key_path = cfg
-        .audit
-        .signing_key
-        .clone()
-        .unwrap_or_else(|| dir.with_extension("key"));
-    let signer = match std::fs::read_to_string(&key_path) {
-        Ok(s) => lantern_audit::Signer::parse(&s)?,
+/// Where audit records go.
+enum AuditSink {
+    Local(LocalLog),
+    Pg(lantern_audit::PgLog),
+}
+
+impl AuditSink {
+    fn append(&self, rec: Vec<u8>, ack: lantern_audit::store::Ack) {
+        match self {
+            Self::Local(l) => l.append(rec, ack),
+            Self::Pg(p) => p.append(rec, ack),
+        }
+    }
+}
+
+fn audit_options(cfg: &GuardConfig) -> lantern_audit::LogOptions {
+    lantern_audit::LogOptions {
+        origin: cfg.audit.origin.clone(),
+        checkpoint_every: cfg.audit.checkpoint_every.max(1),
+        checkpoint_interval: Duration::from_millis(cfg.audit.checkpoint_interval_ms.max(10)),
+        max_batch: 4096,
+    }
+}
+
+/// Loads the checkpoint signing key, creating it (mode 0600) on first start.
+fn audit_signer(
+    cfg: &GuardConfig,
+    dir: Option<&std::path::Path>,
+) -> Result<lantern_audit::Signer, Error> {
+    let key_path = match (&cfg.audit.signing_key, dir) {
+        (Some(p), _) => p.clone(),
+        (None, Some(d)) => d.with_extension("key"),
+        (None, None) => {
+            return Err(Error::Config(
+                "audit.signing_key is required with audit.postgres".into(),
+            ))
+        }
+    };
+    match std::fs::read_to_string(&key_path) {
+        Ok(s) => Ok(lantern_audit::Signer::parse(&s)?),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let s = lantern_audit::Signer::generate(
                 &cfg.audit.origin.replace(char::is_whitespace, "_"),
@@ -1034,22 +1075,13 @@ fn open_audit(cfg: &GuardConfig, dir: &std::path::Path) -> Result<LocalLog, Erro
                     source: e,
                 })?;
             tracing::warn!(path = %key_path.display(), verifier = %s.verifier().to_string_form(), "created audit signing key; keep the verifier key out of band");
-            s
+            Ok(s)
         }
-        Err(e) => {
-            return Err(Error::Io {
-                path: key_path.display().to_string(),
-                source: e,
-            })
-        }
-    };
-    let opts = lantern_audit::LogOptions {
-        origin: cfg.audit.origin.clone(),
-        checkpoint_every: cfg.audit.checkpoint_every.max(1),
-        checkpoint_interval: Duration::from_millis(cfg.audit.checkpoint_interval_ms.max(10)),
-        max_batch: 4096,
-    };
-    Ok(LocalLog::open(dir, signer, opts)?)
+        Err(e) => Err(Error::Io {
+            path: key_path.display().to_string(),
+            source: e,
+        }),
+    }
 }
 
 /// Serves the gateway on `listener` until `shutdown` resolves, then stops accepting, lets

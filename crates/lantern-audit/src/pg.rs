@@ -1,0 +1,374 @@
+//! PostgreSQL storage of the audit log for scale-out: several guard replicas append to one log.
+//! Each batch is one transaction under an advisory lock (indices stay dense and ordered), the
+//! replica first catches its Merkle tree up with records appended by the others, and the commit
+//! (with PostgreSQL's default `synchronous_commit = on`, i.e. WAL flushed) precedes the
+//! acknowledgements. Checkpoints are signed in the same way and stored in a second table.
+
+use crate::checkpoint::{Checkpoint, NoteVerifier, Signer};
+use crate::merkle::{leaf_hash, Hash, Tree};
+use crate::store::{check_checkpoints, Ack, LogOptions, VerifyReport};
+use crate::{Error, Result};
+use postgres::{Client, NoTls};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+const LOCK_KEY: i64 = 0x4c61_6e74_6572_6e01;
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS lantern_audit_records (
+    idx BIGINT PRIMARY KEY,
+    data BYTEA NOT NULL,
+    leaf BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lantern_audit_checkpoints (
+    id BIGSERIAL PRIMARY KEY,
+    size BIGINT NOT NULL,
+    note TEXT NOT NULL
+);";
+
+fn pg_err(e: postgres::Error) -> Error {
+    Error::Append(format!("postgresql: {e}"))
+}
+
+fn connect(url: &str) -> Result<Client> {
+    let mut c = Client::connect(url, NoTls).map_err(pg_err)?;
+    c.batch_execute(SCHEMA).map_err(pg_err)?;
+    Ok(c)
+}
+
+/// Fetches leaf hashes with index ≥ the tree's size into `tree`; checks the stored leaf hash
+/// against the data when `check` is set.
+fn catch_up(c: &mut impl postgres::GenericClient, tree: &mut Tree) -> Result<()> {
+    let rows = c
+        .query(
+            "SELECT idx, data, leaf FROM lantern_audit_records WHERE idx >= $1 ORDER BY idx",
+            &[&(tree.size() as i64)],
+        )
+        .map_err(pg_err)?;
+    for r in rows {
+        let idx: i64 = r.get(0);
+        if idx as u64 != tree.size() {
+            return Err(Error::Tampered {
+                path: "postgresql".into(),
+                message: format!("record index gap at {}", tree.size()),
+            });
+        }
+        let data: Vec<u8> = r.get(1);
+        tree.push_hash(leaf_hash(&data));
+    }
+    Ok(())
+}
+
+enum Cmd {
+    Append(Vec<u8>, Ack),
+    Checkpoint(mpsc::Sender<Result<String>>),
+}
+
+/// An audit log stored in PostgreSQL, served by a writer thread (same API as `LocalLog`).
+pub struct PgLog {
+    tx: Option<mpsc::Sender<Cmd>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+struct PgWriter {
+    url: String,
+    client: Option<Client>,
+    tree: Tree,
+    signer: Signer,
+    opts: LogOptions,
+    sealed: u64,
+    last_cp: Instant,
+}
+
+impl PgLog {
+    /// Connects, creates the tables if needed and checks the stored records against the latest
+    /// checkpoint signed by `signer`.
+    pub fn open(url: &str, signer: Signer, opts: LogOptions) -> Result<Self> {
+        let mut client = connect(url)?;
+        let mut tree = Tree::new();
+        catch_up(&mut client, &mut tree)?;
+        let v = signer.verifier();
+        let mut sealed = 0;
+        let rows = client
+            .query(
+                "SELECT note FROM lantern_audit_checkpoints ORDER BY size DESC, id DESC LIMIT 1",
+                &[],
+            )
+            .map_err(pg_err)?;
+        if let Some(r) = rows.first() {
+            let note: String = r.get(0);
+            if let Ok(cp) = v.open(&note) {
+                if tree.root_at(cp.size) != Some(cp.root) {
+                    return Err(Error::Tampered {
+                        path: "postgresql".into(),
+                        message: format!(
+                            "the first {} records do not match the latest signed checkpoint",
+                            cp.size
+                        ),
+                    });
+                }
+                sealed = cp.size;
+            }
+        }
+        let mut w = PgWriter {
+            url: url.to_string(),
+            client: Some(client),
+            tree,
+            signer,
+            opts,
+            sealed,
+            last_cp: Instant::now(),
+        };
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("lantern-audit-pg".into())
+            .spawn(move || w.run(rx))
+            .map_err(|e| Error::Io {
+                path: "thread".into(),
+                source: e,
+            })?;
+        Ok(Self {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues a record; `ack` is called once its transaction has committed.
+    pub fn append(&self, record: Vec<u8>, ack: Ack) {
+        match &self.tx {
+            Some(tx) => {
+                if let Err(mpsc::SendError(Cmd::Append(_, ack))) = tx.send(Cmd::Append(record, ack))
+                {
+                    ack(Err(Error::Append("audit writer has stopped".into())));
+                }
+            }
+            None => ack(Err(Error::Append("audit log is closed".into()))),
+        }
+    }
+
+    /// Appends and waits for the commit; returns the record's index.
+    pub fn append_blocking(&self, record: Vec<u8>) -> Result<u64> {
+        let (tx, rx) = mpsc::channel();
+        self.append(
+            record,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        rx.recv()
+            .map_err(|_| Error::Append("audit writer has stopped".into()))?
+    }
+
+    /// Signs and stores a checkpoint of everything committed so far (by any replica).
+    pub fn checkpoint(&self) -> Result<String> {
+        let (tx, rx) = mpsc::channel();
+        self.tx
+            .as_ref()
+            .ok_or_else(|| Error::Append("audit log is closed".into()))?
+            .send(Cmd::Checkpoint(tx))
+            .map_err(|_| Error::Append("audit writer has stopped".into()))?;
+        rx.recv()
+            .map_err(|_| Error::Append("audit writer has stopped".into()))?
+    }
+}
+
+impl Drop for PgLog {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl PgWriter {
+    fn client(&mut self) -> Result<&mut Client> {
+        if self.client.as_ref().is_none_or(Client::is_closed) {
+            self.client = Some(connect(&self.url)?);
+        }
+        self.client
+            .as_mut()
+            .ok_or_else(|| Error::Append("postgresql: not connected".into()))
+    }
+
+    fn run(&mut self, rx: mpsc::Receiver<Cmd>) {
+        loop {
+            let wait = if self.sealed < self.tree.size() {
+                self.opts
+                    .checkpoint_interval
+                    .saturating_sub(self.last_cp.elapsed())
+            } else {
+                Duration::from_secs(3600)
+            };
+            let first = match rx.recv_timeout(wait) {
+                Ok(c) => Some(c),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            };
+            let mut batch: Vec<(Vec<u8>, Ack)> = Vec::new();
+            let mut control = Vec::new();
+            let mut next = first;
+            while let Some(cmd) = next.take() {
+                match cmd {
+                    Cmd::Append(r, a) => batch.push((r, a)),
+                    Cmd::Checkpoint(tx) => control.push(tx),
+                }
+                if batch.len() < self.opts.max_batch {
+                    next = rx.try_recv().ok();
+                }
+            }
+            if !batch.is_empty() {
+                let recs: Vec<&[u8]> = batch.iter().map(|(r, _)| r.as_slice()).collect();
+                match self.commit(&recs) {
+                    Ok(first) => {
+                        for (i, (_, ack)) in batch.into_iter().enumerate() {
+                            ack(Ok(first + i as u64));
+                        }
+                    }
+                    Err(e) => {
+                        // the transaction rolled back: nothing of this batch is stored
+                        self.client = None;
+                        let m = e.to_string();
+                        for (_, ack) in batch {
+                            ack(Err(Error::Append(m.clone())));
+                        }
+                    }
+                }
+            }
+            let due = self.sealed < self.tree.size()
+                && (self.tree.size() - self.sealed >= self.opts.checkpoint_every
+                    || self.last_cp.elapsed() >= self.opts.checkpoint_interval);
+            if due || !control.is_empty() {
+                let r = self.sign_checkpoint();
+                if let Err(e) = &r {
+                    self.client = None;
+                    tracing::error!(error = %e, "signing audit checkpoint in postgresql");
+                    // retry later rather than spinning
+                    self.last_cp = Instant::now();
+                }
+                let msg = r.map_err(|e| e.to_string());
+                for tx in control {
+                    let _ = tx.send(msg.clone().map_err(Error::Append));
+                }
+            }
+        }
+        if self.sealed < self.tree.size() {
+            let _ = self.sign_checkpoint();
+        }
+    }
+
+    fn commit(&mut self, recs: &[&[u8]]) -> Result<u64> {
+        self.client()?;
+        let Some(mut c) = self.client.take() else {
+            return Err(Error::Append("postgresql: not connected".into()));
+        };
+        let r = commit_in(&mut c, &mut self.tree, recs);
+        self.client = Some(c);
+        r
+    }
+
+    fn sign_checkpoint(&mut self) -> Result<String> {
+        self.client()?;
+        let Some(mut c) = self.client.take() else {
+            return Err(Error::Append("postgresql: not connected".into()));
+        };
+        let r = sign_in(&mut c, &mut self.tree, &self.signer, &self.opts.origin);
+        self.client = Some(c);
+        let (size, note) = r?;
+        self.sealed = size;
+        self.last_cp = Instant::now();
+        Ok(note)
+    }
+}
+
+/// One batch in one transaction: lock, catch up with other replicas, insert, commit. The tree
+/// takes the new leaves only after the commit succeeded.
+fn commit_in(c: &mut Client, tree: &mut Tree, recs: &[&[u8]]) -> Result<u64> {
+    let mut t = c.transaction().map_err(pg_err)?;
+    t.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])
+        .map_err(pg_err)?;
+    catch_up(&mut t, tree)?;
+    let first = tree.size();
+    let stmt = t
+        .prepare("INSERT INTO lantern_audit_records (idx, data, leaf) VALUES ($1, $2, $3)")
+        .map_err(pg_err)?;
+    let mut hashes: Vec<Hash> = Vec::with_capacity(recs.len());
+    for (i, r) in recs.iter().enumerate() {
+        let h = leaf_hash(r);
+        t.execute(&stmt, &[&((first + i as u64) as i64), r, &h.as_slice()])
+            .map_err(pg_err)?;
+        hashes.push(h);
+    }
+    t.commit().map_err(pg_err)?;
+    for h in hashes {
+        tree.push_hash(h);
+    }
+    Ok(first)
+}
+
+fn sign_in(
+    c: &mut Client,
+    tree: &mut Tree,
+    signer: &Signer,
+    origin: &str,
+) -> Result<(u64, String)> {
+    let mut t = c.transaction().map_err(pg_err)?;
+    t.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])
+        .map_err(pg_err)?;
+    catch_up(&mut t, tree)?;
+    let cp = Checkpoint {
+        origin: origin.to_string(),
+        size: tree.size(),
+        root: tree.root(),
+    };
+    let note = signer.sign(&cp);
+    t.execute(
+        "INSERT INTO lantern_audit_checkpoints (size, note) VALUES ($1, $2)",
+        &[&(cp.size as i64), &note],
+    )
+    .map_err(pg_err)?;
+    t.commit().map_err(pg_err)?;
+    Ok((cp.size, note))
+}
+
+/// Verifies the PostgreSQL log at `url` like [`crate::verify`] does a local one.
+pub fn verify_pg(url: &str, verifier: &NoteVerifier, trusted: &[String]) -> Result<VerifyReport> {
+    let mut c = connect(url)?;
+    let mut report = VerifyReport::default();
+    let mut tree = Tree::new();
+    let rows = c
+        .query(
+            "SELECT idx, data, leaf FROM lantern_audit_records ORDER BY idx",
+            &[],
+        )
+        .map_err(pg_err)?;
+    for r in rows {
+        let idx: i64 = r.get(0);
+        if idx as u64 != tree.size() {
+            report.problems.push(format!(
+                "record index {} missing (next stored index is {idx})",
+                tree.size()
+            ));
+            break;
+        }
+        let data: Vec<u8> = r.get(1);
+        tree.push(&data);
+    }
+    report.records = tree.size();
+    let notes: Vec<(String, String)> = c
+        .query(
+            "SELECT id, note FROM lantern_audit_checkpoints ORDER BY id",
+            &[],
+        )
+        .map_err(pg_err)?
+        .into_iter()
+        .map(|r| {
+            (
+                format!("checkpoint row {}", r.get::<_, i64>(0)),
+                r.get::<_, String>(1),
+            )
+        })
+        .collect();
+    check_checkpoints(&tree, notes, verifier, trusted, &mut report);
+    Ok(report)
+}

@@ -1,0 +1,296 @@
+//! The PostgreSQL store against a real server this test initialises in a temp dir (Debian's
+//! postgresql binaries; as root the server runs as the `postgres` user): two replicas append to
+//! one log, verification detects edits and deletions, and the server going away mid-run fails
+//! the appends without a panic and recovers when it returns.
+
+use lantern_audit::{verify_pg, LogOptions, PgLog, Signer};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn pg_bin(name: &str) -> PathBuf {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path().join("bin").join(name))
+                .filter(|p| p.exists())
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found.pop().unwrap_or_else(|| {
+        panic!("PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: install postgresql (CI runs .ci/setup-services)")
+    })
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// Runs a server binary, as the `postgres` user when we are root (initdb refuses root).
+fn run_pg(args: &[&str]) -> std::process::Output {
+    let bin = pg_bin(args[0]);
+    let mut c = if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(bin);
+        c
+    } else {
+        Command::new(bin)
+    };
+    c.args(&args[1..])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", args[0]))
+}
+
+struct Server {
+    data: PathBuf,
+    _dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Server {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        if is_root() {
+            let ok = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .map(|s| s.success());
+            assert_eq!(
+                ok.ok(),
+                Some(true),
+                "chown to postgres failed (is the postgres user present?)"
+            );
+        }
+        let data = dir.path().join("data");
+        let d = data.to_str().unwrap_or("");
+        let out = run_pg(&[
+            "initdb",
+            "-D",
+            d,
+            "-A",
+            "trust",
+            "-U",
+            "lantern",
+            "--no-sync",
+        ]);
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or(0);
+        let s = Self {
+            data,
+            _dir: dir,
+            port,
+        };
+        s.up();
+        s
+    }
+
+    fn up(&self) {
+        let d = self.data.to_str().unwrap_or("");
+        // fsync=off only speeds up this test server; the store relies on commit semantics, not on it
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port, d
+        );
+        let log = self.data.join("server.log");
+        let out = run_pg(&[
+            "pg_ctl",
+            "-D",
+            d,
+            "-o",
+            &opts,
+            "-l",
+            log.to_str().unwrap_or(""),
+            "-w",
+            "-t",
+            "30",
+            "start",
+        ]);
+        assert!(
+            out.status.success(),
+            "pg_ctl start failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn down(&self) {
+        let _ = run_pg(&[
+            "pg_ctl",
+            "-D",
+            self.data.to_str().unwrap_or(""),
+            "-m",
+            "immediate",
+            "-w",
+            "stop",
+        ]);
+    }
+
+    fn url(&self) -> String {
+        format!(
+            "host=127.0.0.1 port={} user=lantern dbname=postgres connect_timeout=5",
+            self.port
+        )
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
+
+fn opts() -> LogOptions {
+    LogOptions {
+        checkpoint_every: 25,
+        checkpoint_interval: Duration::from_millis(100),
+        ..LogOptions::default()
+    }
+}
+
+fn sql(url: &str, q: &str) {
+    let mut c = postgres_client(url);
+    c.batch_execute(q).unwrap_or_else(|e| panic!("{q}: {e}"));
+}
+
+fn postgres_client(url: &str) -> postgres::Client {
+    postgres::Client::connect(url, postgres::NoTls).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// One server for both scenarios (initdb dominates the cost), each in its own database.
+#[test]
+fn postgresql_store() {
+    let srv = Server::start();
+    sql(&srv.url(), "CREATE DATABASE recovery");
+    replicas_share_a_verifiable_log_and_tampering_is_detected(&srv.url());
+    server_loss_fails_appends_cleanly_and_recovers(
+        &srv,
+        &srv.url().replace("dbname=postgres", "dbname=recovery"),
+    );
+}
+
+fn replicas_share_a_verifiable_log_and_tampering_is_detected(url: &str) {
+    let url = url.to_string();
+    let signer = Signer::generate("pg.test/audit").unwrap_or_else(|e| panic!("{e}"));
+    let key = signer.to_private_string();
+    let a = PgLog::open(
+        &url,
+        Signer::parse(&key).unwrap_or_else(|e| panic!("{e}")),
+        opts(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let b = PgLog::open(
+        &url,
+        Signer::parse(&key).unwrap_or_else(|e| panic!("{e}")),
+        opts(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut idx = Vec::new();
+    std::thread::scope(|s| {
+        let ha = s.spawn(|| {
+            (0..40)
+                .map(|i| {
+                    a.append_blocking(format!("a{i}").into_bytes())
+                        .unwrap_or(u64::MAX)
+                })
+                .collect::<Vec<_>>()
+        });
+        let hb = s.spawn(|| {
+            (0..40)
+                .map(|i| {
+                    b.append_blocking(format!("b{i}").into_bytes())
+                        .unwrap_or(u64::MAX)
+                })
+                .collect::<Vec<_>>()
+        });
+        idx.extend(ha.join().unwrap_or_default());
+        idx.extend(hb.join().unwrap_or_default());
+    });
+    idx.sort_unstable();
+    assert_eq!(
+        idx,
+        (0..80).collect::<Vec<u64>>(),
+        "indices must be dense and unique across replicas"
+    );
+    a.checkpoint().unwrap_or_else(|e| panic!("{e}"));
+    b.checkpoint().unwrap_or_else(|e| panic!("{e}"));
+    drop(a);
+    drop(b);
+    let v = signer.verifier();
+    let rep = verify_pg(&url, &v, &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(rep.ok(), "{rep:?}");
+    assert_eq!((rep.records, rep.sealed), (80, 80));
+    // an edit through SQL is caught by the signed roots
+    sql(
+        &url,
+        "UPDATE lantern_audit_records SET data = 'forged' WHERE idx = 7",
+    );
+    let rep = verify_pg(&url, &v, &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        rep.problems
+            .iter()
+            .any(|p| p.contains("do not hash to the signed root")),
+        "{rep:?}"
+    );
+    // so is a deletion of the newest record
+    sql(&url, "DELETE FROM lantern_audit_records WHERE idx = 79");
+    let rep = verify_pg(&url, &v, &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        rep.problems
+            .iter()
+            .any(|p| p.contains("covers 80 records but the log holds only 79")),
+        "{rep:?}"
+    );
+}
+
+fn server_loss_fails_appends_cleanly_and_recovers(srv: &Server, url: &str) {
+    let url = url.to_string();
+    let signer = Signer::generate("pg.test/audit").unwrap_or_else(|e| panic!("{e}"));
+    let log = PgLog::open(
+        &url,
+        Signer::parse(&signer.to_private_string()).unwrap_or_else(|e| panic!("{e}")),
+        opts(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    for i in 0..5 {
+        assert_eq!(
+            log.append_blocking(format!("r{i}").into_bytes()).ok(),
+            Some(i)
+        );
+    }
+    srv.down();
+    let t = Instant::now();
+    let err = log.append_blocking(b"while down".to_vec());
+    assert!(
+        err.is_err(),
+        "append acknowledged while the database was down"
+    );
+    assert!(t.elapsed() < Duration::from_secs(20));
+    srv.up();
+    // the writer reconnects; the failed record was never acknowledged and is not stored
+    let mut got = None;
+    for _ in 0..50 {
+        if let Ok(i) = log.append_blocking(b"after restart".to_vec()) {
+            got = Some(i);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(got, Some(5));
+    log.checkpoint().unwrap_or_else(|e| panic!("{e}"));
+    drop(log);
+    let rep = verify_pg(&url, &signer.verifier(), &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(rep.ok() && rep.records == 6 && rep.sealed == 6, "{rep:?}");
+}
