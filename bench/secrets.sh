@@ -40,7 +40,7 @@ best() { sort -g | head -1; }
 lt_total=(); lt_scan=(); kf_total=()
 for _ in $(seq "$RUNS"); do
   t0=$(now)
-  "$PROFILE" "$CORPUS" > "$WORK/lantern.txt"
+  "$PROFILE" --scan-only "$CORPUS" > "$WORK/lantern.txt"
   t1=$(now)
   lt_total+=("$(echo "$t1 - $t0" | bc -l)")
   lt_scan+=("$(awk '/^scan:/ {print $5}' "$WORK/lantern.txt" | sed 's/s$//')")
@@ -80,7 +80,7 @@ cat > "$OUT" <<MD
 Lantern's distinct findings on this corpus:
 
 \`\`\`
-$(sed -n '/^distinct/,/^keyword pass/p' "$WORK/lantern.txt" | sed '1d;$d')
+$(sed -n '/^distinct/,$p' "$WORK/lantern.txt" | sed '1d')
 \`\`\`
 
 Kingfisher's findings: $(python3 -c "import json,sys

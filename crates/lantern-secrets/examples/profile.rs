@@ -2,7 +2,8 @@
 //! for the bundled rules over the given files (or the benchmark corpus), the scan throughput,
 //! the keyword-pass time, the most frequent keywords and the rules costing the most regex time.
 //! Rule authors use it to spot bad keywords. `--write-corpus PATH MIB` writes the benchmark
-//! corpus to a file instead (used by `bench/secrets.sh`).
+//! corpus to a file instead; `--scan-only FILE...` loads the rules once and scans, without the
+//! profiling passes (both used by `bench/secrets.sh`).
 
 use lantern_secrets::{RuleSet, Scanner};
 use std::time::Instant;
@@ -11,7 +12,12 @@ use std::time::Instant;
 mod corpus;
 
 fn main() {
-    let files: Vec<String> = std::env::args().skip(1).collect();
+    let mut files: Vec<String> = std::env::args().skip(1).collect();
+    // `--scan-only`: load the rules once and scan, without the profiling passes (benchmarks).
+    let scan_only = files.first().map(String::as_str) == Some("--scan-only");
+    if scan_only {
+        files.remove(0);
+    }
     if files.first().map(String::as_str) == Some("--write-corpus") {
         let path = files.get(1).cloned().unwrap_or_else(|| "corpus.txt".into());
         let mib: usize = files.get(2).and_then(|m| m.parse().ok()).unwrap_or(64);
@@ -34,6 +40,12 @@ fn main() {
         d
     };
     let t = Instant::now();
+    if scan_only {
+        // nothing: measured below as part of `loaded`
+    } else if let Ok(r) = RuleSet::builtin_unchecked() {
+        println!("compiled {} rules (examples not run) in {:.3}s", r.len(), t.elapsed().as_secs_f64());
+    }
+    let t = Instant::now();
     let rules = match RuleSet::builtin() {
         Ok(r) => r,
         Err(e) => {
@@ -49,7 +61,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    println!("loaded {n} rules in {:?}", t.elapsed());
+    println!("loaded {n} rules in {:.3}s (examples checked)", t.elapsed().as_secs_f64());
     let t = Instant::now();
     let out = scanner.scan(&data, &lantern_core::Location::path("corpus"));
     let el = t.elapsed();
@@ -75,6 +87,9 @@ fn main() {
                 .map(lantern_core::finding::redact)
                 .unwrap_or_default()
         );
+    }
+    if scan_only {
+        return;
     }
     let p = scanner.profile(&data);
     println!(
