@@ -19,7 +19,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Directory names never descended into: VCS data, dependency trees whose lockfiles are read
-/// instead, virtual environments, caches and build output.
+/// instead, virtual environments, caches and build output. Directories holding a `CACHEDIR.TAG`
+/// or a `pyvenv.cfg` are skipped too, whatever their name.
 pub const SKIP_DIRS: &[&str] = &[
     ".git",
     ".hg",
@@ -111,7 +112,12 @@ fn walk(root: &Path, warnings: &mut Vec<Warning>) -> Result<Vec<FileEntry>> {
                 continue;
             }
             if ft.is_dir() {
-                if SKIP_DIRS.contains(&name.as_str()) {
+                // Cache and build directories tagged per the Cache Directory Tagging spec (cargo
+                // target dirs) and virtual environments of any name are not the project.
+                if SKIP_DIRS.contains(&name.as_str())
+                    || path.join("CACHEDIR.TAG").is_file()
+                    || path.join("pyvenv.cfg").is_file()
+                {
                     continue;
                 }
                 if depth + 1 > MAX_DEPTH {

@@ -455,8 +455,21 @@ fn other_lockfiles_in_one_tree() {
         "Pipfile.lock",
         r#"{"_meta": {"hash": {"sha256": "x"}}, "default": {"requests": {"version": "==2.32.3", "hashes": ["sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"]}}, "develop": {}}"#,
     );
+    write(
+        &root,
+        "target-ci/CACHEDIR.TAG",
+        "Signature: 8a477f597d28d172789f06886806bc55\n",
+    );
+    write(&root, "target-ci/debug/cached.csv", "a,b\n");
+    write(&root, "py311/pyvenv.cfg", "home = /usr/bin\n");
+    write(&root, "py311/lib/site/data.jsonl", "{}\n");
     let (inv, warnings) = lantern_bom::generate(&root, None).unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(
+        inv.count(Kind::Data),
+        0,
+        "cache and venv directories are skipped"
+    );
     let fastapi = inv.get("pkg:pypi/fastapi@0.110.3").unwrap();
     assert_eq!(fastapi.property("lantern:dependency"), Some("direct"));
     assert_eq!(
