@@ -43,7 +43,11 @@ fn main() {
     if scan_only {
         // nothing: measured below as part of `loaded`
     } else if let Ok(r) = RuleSet::builtin_unchecked() {
-        println!("compiled {} rules (examples not run) in {:.3}s", r.len(), t.elapsed().as_secs_f64());
+        println!(
+            "compiled {} rules (examples not run) in {:.3}s",
+            r.len(),
+            t.elapsed().as_secs_f64()
+        );
     }
     let t = Instant::now();
     let rules = match RuleSet::builtin() {
@@ -61,7 +65,10 @@ fn main() {
             std::process::exit(2);
         }
     };
-    println!("loaded {n} rules in {:.3}s (examples checked)", t.elapsed().as_secs_f64());
+    println!(
+        "loaded {n} rules in {:.3}s (examples checked)",
+        t.elapsed().as_secs_f64()
+    );
     let t = Instant::now();
     let out = scanner.scan(&data, &lantern_core::Location::path("corpus"));
     let el = t.elapsed();

@@ -613,3 +613,41 @@ fn window_around(data: &[u8], s: usize, e: usize) -> (usize, usize) {
         .map_or(slack_end, |i| fwd + i);
     (start, end)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_starts_at_previous_line_and_ends_at_a_line_end() {
+        let data = b"l1\nl2\nl3 key here\nl4\n";
+        let s = 9; // "key"
+        let (ws, we) = window_around(data, s, s + 3);
+        assert_eq!(&data[ws..ws + 2], b"l2");
+        assert_eq!(we, data.len());
+        // At the blob start there is nothing before.
+        assert_eq!(window_around(b"key", 0, 3), (0, 3));
+    }
+
+    #[test]
+    fn window_is_bounded_on_long_lines() {
+        let data = vec![b'a'; 100_000];
+        let (ws, we) = window_around(&data, 50_000, 50_003);
+        assert_eq!(ws, 50_000 - WINDOW_BACK);
+        assert_eq!(we, 50_003 + WINDOW_FORWARD + WINDOW_LINE_SLACK);
+        // With a newline in the slack the window stops there.
+        let mut data = data;
+        data[50_003 + WINDOW_FORWARD + 10] = b'\n';
+        let (_, we) = window_around(&data, 50_000, 50_003);
+        assert_eq!(we, 50_003 + WINDOW_FORWARD + 10);
+    }
+
+    #[test]
+    fn line_span_covers_every_line_of_the_match() {
+        let data = b"a\nb MATCH\nSTILL c\nd";
+        let start = 4;
+        let end = 15;
+        assert_eq!(line_span(data, start, end), b"b MATCH\nSTILL c");
+        assert_eq!(line_span(b"x", 0, 1), b"x");
+    }
+}

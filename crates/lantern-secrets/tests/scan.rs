@@ -364,6 +364,34 @@ mod props {
             }
         }
 
+        /// Windows are an optimisation only: every planted token is found exactly once, at its
+        /// offset, whatever the filler between tokens (long lines, many lines, none).
+        #[test]
+        fn windowed_scan_finds_every_planted_token_once(
+            gaps in proptest::collection::vec((0usize..20_000, any::<bool>()), 1..8),
+        ) {
+            let mut data = Vec::new();
+            let mut want = Vec::new();
+            for (gap, newlines) in gaps {
+                let filler: &[u8] = if newlines { b"abc def;\n" } else { b"abc def; " };
+                let target = data.len() + gap;
+                while data.len() < target {
+                    data.extend_from_slice(filler);
+                }
+                data.push(b' ');
+                want.push(data.len());
+                data.extend_from_slice(GHP.as_bytes());
+                data.push(b' ');
+            }
+            let got: Vec<usize> = scan(&data)
+                .findings
+                .iter()
+                .filter(|f| f.rule_id == "github.pat-classic")
+                .map(|f| f.locations[0].offset.unwrap() as usize)
+                .collect();
+            prop_assert_eq!(got, want);
+        }
+
         #[test]
         fn scan_of_keyword_soup_never_panics(
             parts in proptest::collection::vec(
