@@ -18,6 +18,8 @@ const MAX_STR: usize = 4096;
 const MAX_NESTED_DEPTH: u32 = 3;
 /// Characters of a rendered call.
 const RENDER_BUDGET: usize = 400;
+/// Nesting of immutable values (tuples, calls) kept; deeper ones become unknown.
+const MAX_VALUE_DEPTH: u32 = 200;
 /// Imports recorded per stream (a benign checkpoint needs a handful).
 const MAX_IMPORTS: usize = 100_000;
 
@@ -112,23 +114,70 @@ enum V {
     Float(f64),
     Str(Rc<str>),
     Bytes(usize, Rc<[u8]>),
-    Tuple(Rc<Vec<V>>),
+    Tuple(Rc<Vec<V>>, u32),
     List(Rc<RefCell<Vec<V>>>),
-    Dict(Rc<RefCell<Vec<(V, V)>>>),
+    Dict(DictCell),
     Set(Rc<RefCell<Vec<V>>>),
     Global(usize),
     Call(Rc<CallV>),
-    PersId(Rc<V>),
+    PersId(Rc<V>, u32),
     Ext(u32),
     Buffer,
     Unknown,
 }
+
+/// Shared, mutable dict contents (insertion order).
+type DictCell = Rc<RefCell<Vec<(V, V)>>>;
 
 #[derive(Debug)]
 struct CallV {
     func: V,
     args: V,
     kind: CallKind,
+    depth: u32,
+}
+
+/// Nesting depth of a value (mutable containers count as 1: they are emptied before being
+/// freed, see `Drop for Machine`).
+fn depth(v: &V) -> u32 {
+    match v {
+        V::Tuple(_, d) | V::PersId(_, d) => *d,
+        V::Call(c) => c.depth,
+        _ => 1,
+    }
+}
+
+/// A tuple, or `Unknown` past the nesting limit (bounds recursion when freeing and rendering).
+fn tuple(items: Vec<V>) -> V {
+    let d = 1 + items.iter().map(depth).max().unwrap_or(0);
+    if d > MAX_VALUE_DEPTH {
+        V::Unknown
+    } else {
+        V::Tuple(Rc::new(items), d)
+    }
+}
+
+fn mk_call(func: V, args: V, kind: CallKind) -> V {
+    let d = 1 + depth(&func).max(depth(&args));
+    if d > MAX_VALUE_DEPTH {
+        V::Unknown
+    } else {
+        V::Call(Rc::new(CallV {
+            func,
+            args,
+            kind,
+            depth: d,
+        }))
+    }
+}
+
+fn persid(v: V) -> V {
+    let d = 1 + depth(&v);
+    if d > MAX_VALUE_DEPTH {
+        V::Unknown
+    } else {
+        V::PersId(Rc::new(v), d)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,6 +301,25 @@ struct Machine<'a, 'o> {
     opcodes: u64,
     protocol: u8,
     nested: &'o mut Analysis,
+    /// Every list/set and dict created: emptied on drop so that reference cycles (a list
+    /// appended to itself) are broken and nothing leaks.
+    lists: Vec<Rc<RefCell<Vec<V>>>>,
+    dicts: Vec<DictCell>,
+}
+
+impl Drop for Machine<'_, '_> {
+    fn drop(&mut self) {
+        for l in &self.lists {
+            if let Ok(mut b) = l.try_borrow_mut() {
+                b.clear();
+            }
+        }
+        for d in &self.dicts {
+            if let Ok(mut b) = d.try_borrow_mut() {
+                b.clear();
+            }
+        }
+    }
 }
 
 impl<'a, 'o> Machine<'a, 'o> {
@@ -269,7 +337,29 @@ impl<'a, 'o> Machine<'a, 'o> {
             opcodes: 0,
             protocol: 0,
             nested,
+            lists: Vec::new(),
+            dicts: Vec::new(),
         }
+    }
+
+    fn list(&mut self, mut items: Vec<V>) -> V {
+        items.truncate(MAX_ITEMS);
+        let l = Rc::new(RefCell::new(items));
+        self.lists.push(l.clone());
+        V::List(l)
+    }
+
+    fn set(&mut self, mut items: Vec<V>) -> V {
+        items.truncate(MAX_ITEMS);
+        let l = Rc::new(RefCell::new(items));
+        self.lists.push(l.clone());
+        V::Set(l)
+    }
+
+    fn dict(&mut self) -> V {
+        let d = Rc::new(RefCell::new(Vec::new()));
+        self.dicts.push(d.clone());
+        V::Dict(d)
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], Fail> {
@@ -368,8 +458,8 @@ impl<'a, 'o> Machine<'a, 'o> {
     }
 
     fn call(&mut self, func: V, args: V, kind: CallKind) -> V {
-        let c = Rc::new(CallV { func, args, kind });
-        let v = V::Call(c.clone());
+        let v = mk_call(func, args, kind);
+        let V::Call(c) = &v else { return v };
         if let V::Global(id) = c.func {
             if let Some(imp) = self.imports.get(id) {
                 if imp.call.is_none() {
@@ -663,11 +753,11 @@ impl<'a, 'o> Machine<'a, 'o> {
                     let s = String::from_utf8_lossy(b);
                     self.push(V::Str(Rc::from(trunc(&s, MAX_STR).as_str())))?;
                 }
-                b')' => self.push(V::Tuple(Rc::new(Vec::new())))?,
+                b')' => self.push(tuple(Vec::new()))?,
                 b't' => {
                     let mut items = self.pop_mark(at)?;
                     items.truncate(MAX_ITEMS);
-                    self.push(V::Tuple(Rc::new(items)))?;
+                    self.push(tuple(items))?;
                 }
                 0x85..=0x87 => {
                     let n = (op - 0x84) as usize;
@@ -676,13 +766,17 @@ impl<'a, 'o> Machine<'a, 'o> {
                         items.push(self.pop(at)?);
                     }
                     items.reverse();
-                    self.push(V::Tuple(Rc::new(items)))?;
+                    self.push(tuple(items))?;
                 }
-                b']' => self.push(V::List(Rc::new(RefCell::new(Vec::new()))))?,
+                b']' => {
+                    let l = self.list(Vec::new());
+                    self.push(l)?;
+                }
                 b'l' => {
                     let mut items = self.pop_mark(at)?;
                     items.truncate(MAX_ITEMS);
-                    self.push(V::List(Rc::new(RefCell::new(items))))?;
+                    let l = self.list(items);
+                    self.push(l)?;
                 }
                 b'a' => {
                     let v = self.pop(at)?;
@@ -694,10 +788,13 @@ impl<'a, 'o> Machine<'a, 'o> {
                     let l = self.top(at)?;
                     append(l, items);
                 }
-                b'}' => self.push(V::Dict(Rc::new(RefCell::new(Vec::new()))))?,
+                b'}' => {
+                    let d = self.dict();
+                    self.push(d)?;
+                }
                 b'd' => {
                     let items = self.pop_mark(at)?;
-                    let d = V::Dict(Rc::new(RefCell::new(Vec::new())));
+                    let d = self.dict();
                     let mut d2 = d.clone();
                     set_items(&mut d2, items);
                     self.push(d)?;
@@ -713,7 +810,10 @@ impl<'a, 'o> Machine<'a, 'o> {
                     let d = self.top(at)?;
                     set_items(d, items);
                 }
-                0x8f => self.push(V::Set(Rc::new(RefCell::new(Vec::new()))))?,
+                0x8f => {
+                    let st = self.set(Vec::new());
+                    self.push(st)?;
+                }
                 0x90 => {
                     let items = self.pop_mark(at)?;
                     let s = self.top(at)?;
@@ -726,7 +826,8 @@ impl<'a, 'o> Machine<'a, 'o> {
                 0x91 => {
                     let mut items = self.pop_mark(at)?;
                     items.truncate(MAX_ITEMS);
-                    self.push(V::Set(Rc::new(RefCell::new(items))))?;
+                    let st = self.set(items);
+                    self.push(st)?;
                 }
                 b'p' => {
                     let l = self.line()?;
@@ -792,7 +893,7 @@ impl<'a, 'o> Machine<'a, 'o> {
                     let name = String::from_utf8_lossy(self.line()?).into_owned();
                     let items = self.pop_mark(at)?;
                     let g = self.import(&module, &name, at);
-                    let v = self.call(g, V::Tuple(Rc::new(items)), CallKind::Call);
+                    let v = self.call(g, tuple(items), CallKind::Call);
                     self.push(v)?;
                 }
                 b'o' => {
@@ -801,7 +902,7 @@ impl<'a, 'o> Machine<'a, 'o> {
                         return Err(fail(at, "OBJ without a class"));
                     }
                     let cls = items.remove(0);
-                    let v = self.call(cls, V::Tuple(Rc::new(items)), CallKind::Call);
+                    let v = self.call(cls, tuple(items), CallKind::Call);
                     self.push(v)?;
                 }
                 b'R' => {
@@ -820,7 +921,7 @@ impl<'a, 'o> Machine<'a, 'o> {
                     let kwargs = self.pop(at)?;
                     let args = self.pop(at)?;
                     let cls = self.pop(at)?;
-                    let v = self.call(cls, V::Tuple(Rc::new(vec![args, kwargs])), CallKind::New);
+                    let v = self.call(cls, tuple(vec![args, kwargs]), CallKind::New);
                     self.push(v)?;
                 }
                 b'b' => {
@@ -828,21 +929,14 @@ impl<'a, 'o> Machine<'a, 'o> {
                     let obj = self.pop(at)?;
                     self.joblib_array(&obj, &state, at)?;
                     if matches!(obj, V::Global(_)) {
-                        let rendering = self.render(&V::Call(Rc::new(CallV {
-                            func: obj.clone(),
-                            args: state.clone(),
-                            kind: CallKind::Build,
-                        })));
+                        let rendering =
+                            self.render(&mk_call(obj.clone(), state.clone(), CallKind::Build));
                         self.issues.push(Issue::GlobalMutation {
                             offset: self.base + at as u64,
                             rendering,
                         });
                     }
-                    let v = V::Call(Rc::new(CallV {
-                        func: obj,
-                        args: state,
-                        kind: CallKind::Build,
-                    }));
+                    let v = mk_call(obj, state, CallKind::Build);
                     self.push(v)?;
                 }
                 0x82..=0x84 => {
@@ -860,13 +954,11 @@ impl<'a, 'o> Machine<'a, 'o> {
                 b'P' => {
                     let l = self.line()?;
                     let s = String::from_utf8_lossy(l);
-                    self.push(V::PersId(Rc::new(V::Str(Rc::from(
-                        trunc(&s, MAX_STR).as_str(),
-                    )))))?;
+                    self.push(persid(V::Str(Rc::from(trunc(&s, MAX_STR).as_str()))))?;
                 }
                 b'Q' => {
                     let pid = self.pop(at)?;
-                    self.push(V::PersId(Rc::new(pid)))?;
+                    self.push(persid(pid))?;
                 }
                 0x97 => self.push(V::Buffer)?,
                 0x98 => {
@@ -886,7 +978,7 @@ fn dtype_code(v: &V) -> Option<String> {
         V::Call(c) => match c.kind {
             CallKind::Build => dtype_code(&c.func),
             _ => match &c.args {
-                V::Tuple(items) => match items.first() {
+                V::Tuple(items, _) => match items.first() {
                     Some(V::Str(s)) => Some(s.to_string()),
                     _ => None,
                 },
@@ -899,7 +991,7 @@ fn dtype_code(v: &V) -> Option<String> {
 
 fn get_shape(v: &Option<V>) -> Option<Vec<i64>> {
     match v {
-        Some(V::Tuple(items)) => items
+        Some(V::Tuple(items, _)) => items
             .iter()
             .map(|x| match x {
                 V::Int(i) => Some(*i),
@@ -945,11 +1037,11 @@ fn append(target: &mut V, items: Vec<V>) {
         // `extend`/`append` on any other object is a method call on it: keep it visible.
         other => {
             let prev = std::mem::replace(other, V::Unknown);
-            *other = V::Call(Rc::new(CallV {
-                func: prev,
-                args: V::Tuple(Rc::new(items.into_iter().take(MAX_ITEMS).collect())),
-                kind: CallKind::Build,
-            }));
+            *other = mk_call(
+                prev,
+                tuple(items.into_iter().take(MAX_ITEMS).collect()),
+                CallKind::Build,
+            );
         }
     }
 }
@@ -1091,7 +1183,7 @@ fn render(v: &V, imports: &[Import], s: &mut String, budget: &mut usize, depth: 
                     let _ = write!(s, "<{n} bytes>");
                 }
             }
-            V::Tuple(items) => {
+            V::Tuple(items, _) => {
                 s.push('(');
                 render_seq(items.iter(), imports, s, budget, depth);
                 if items.len() == 1 {
@@ -1142,7 +1234,7 @@ fn render(v: &V, imports: &[Import], s: &mut String, budget: &mut usize, depth: 
                         render(&c.func, imports, s, budget, depth + 1);
                         // Arguments of a call are a tuple: print them as an argument list.
                         match &c.args {
-                            V::Tuple(items) => {
+                            V::Tuple(items, _) => {
                                 s.push('(');
                                 render_seq(items.iter(), imports, s, budget, depth);
                                 s.push(')');
@@ -1156,7 +1248,7 @@ fn render(v: &V, imports: &[Import], s: &mut String, budget: &mut usize, depth: 
                     }
                 }
             }
-            V::PersId(p) => {
+            V::PersId(p, _) => {
                 s.push_str("persistent_load(");
                 render(p, imports, s, budget, depth + 1);
                 s.push(')');
@@ -1286,6 +1378,36 @@ mod tests {
         let a = analyse(&p);
         assert_eq!(a.pickles, 2);
         assert_eq!(names(&a), vec!["os.system"]);
+    }
+
+    #[test]
+    fn deep_nesting_does_not_overflow_the_stack() {
+        // 300k nested 1-tuples and 300k nested persistent ids: freed without recursion blowup.
+        let mut p = b"\x80\x02N".to_vec();
+        p.extend(std::iter::repeat_n(0x85u8, 300_000));
+        p.extend(std::iter::repeat_n(b'Q', 300_000));
+        p.push(b'.');
+        let a = analyse(&p);
+        assert!(a.issues.is_empty(), "{:?}", a.issues);
+        // Deeply chained lists (each appended into the previous) and a list holding itself.
+        let mut p = b"\x80\x02]".to_vec();
+        for k in 1u32..100_000 {
+            p.push(b']');
+            p.push(b'r');
+            p.extend_from_slice(&k.to_le_bytes());
+            p.extend_from_slice(b"a0j");
+            p.extend_from_slice(&k.to_le_bytes());
+        }
+        p.push(b'.');
+        let a = analyse(&p);
+        assert!(a.issues.is_empty(), "{:?}", a.issues);
+        assert_eq!(a.pickles, 1);
+        let a = analyse(b"\x80\x02]q\x00h\x00acos\nsystem\nh\x00\x85R.");
+        assert!(a.imports[0]
+            .call
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("os.system([["));
     }
 
     #[test]
