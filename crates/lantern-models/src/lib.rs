@@ -123,6 +123,15 @@ impl ModelReport {
         self.warnings.push(Warning::new(loc.path.clone(), msg));
     }
 
+    fn io_warn(&mut self, loc: &Location, source: std::io::Error) {
+        let e = Error::Io {
+            path: loc.path.clone(),
+            source,
+        };
+        self.warnings
+            .push(Warning::new(loc.path.clone(), e.to_string()));
+    }
+
     fn finding(
         &mut self,
         rule: &str,
@@ -305,7 +314,7 @@ pub fn scan_path(path: &std::path::Path, loc: &Location, policy: &Policy) -> Mod
     let mut rep = ModelReport::default();
     match FileSource::open(path) {
         Ok(src) => scan_source(&src, loc, policy, 0, &mut rep),
-        Err(e) => rep.warn(loc, format!("cannot read: {e}")),
+        Err(e) => rep.io_warn(loc, e),
     }
     rep
 }
@@ -334,7 +343,7 @@ fn scan_source(
     let head = match src.read_at(0, HEAD_LEN) {
         Ok(h) => h,
         Err(e) => {
-            rep.warn(loc, format!("cannot read: {e}"));
+            rep.io_warn(loc, e);
             return;
         }
     };
@@ -380,7 +389,7 @@ fn read_all(src: &dyn Source, loc: &Location, rep: &mut ModelReport) -> Option<V
     match src.read_at(0, src.len().min(MAX_MEMBER) as usize) {
         Ok(b) => Some(b),
         Err(e) => {
-            rep.warn(loc, format!("cannot read: {e}"));
+            rep.io_warn(loc, e);
             None
         }
     }
@@ -799,19 +808,25 @@ fn scan_npy(src: &dyn Source, loc: &Location, policy: &Policy, depth: u32, rep: 
     let head = match src.read_at(0, HEAD_LEN) {
         Ok(h) => h,
         Err(e) => {
-            rep.warn(loc, format!("cannot read: {e}"));
+            rep.io_warn(loc, e);
             return;
         }
     };
     let h = match numpy::parse_header(&head) {
         Ok(h) => h,
         Err(e) => {
+            let err = Error::Malformed {
+                path: loc.path.clone(),
+                format: "npy header",
+                offset: 0,
+                message: e,
+            };
             rep.finding(
                 "numpy.malformed",
                 "NumPy file header is malformed",
                 Severity::Low,
                 loc.clone(),
-                e,
+                err.to_string(),
             );
             return;
         }
@@ -830,7 +845,7 @@ fn scan_npy(src: &dyn Source, loc: &Location, policy: &Policy, depth: u32, rep: 
                 );
                 pickle_scan(&body, h.data_offset, loc, policy, depth, rep);
             }
-            Err(e) => rep.warn(loc, format!("cannot read: {e}")),
+            Err(e) => rep.io_warn(loc, e),
         }
         return;
     }
@@ -1056,7 +1071,7 @@ fn scan_hdf5(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
     let data = match src.read_at(0, n) {
         Ok(d) => d,
         Err(e) => {
-            rep.warn(loc, format!("cannot read: {e}"));
+            rep.io_warn(loc, e);
             return;
         }
     };
