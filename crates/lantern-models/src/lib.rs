@@ -259,9 +259,14 @@ pub fn detect(head: &[u8], name: &str) -> Option<ModelFormat> {
         || head.starts_with(b"\xfd7zXZ\x00")
         || head.starts_with(b"\x04\x22\x4d\x18")
         || head.starts_with(b"ZF")
+        || head.starts_with(b"BZh")
+        || head.starts_with(b"]\x00\x00")
         || (head.len() >= 2 && head[0] == 0x78 && matches!(head[1], 0x01 | 0x5e | 0x9c | 0xda));
     if compressed
-        && (e == "joblib" || e == "pkl" || e == "z" || e == "gz" && lname.contains(".pkl"))
+        && (matches!(
+            e.as_str(),
+            "joblib" | "pkl" | "z" | "xz" | "lzma" | "lz4" | "bz2"
+        ) || e == "gz" && lname.contains(".pkl"))
     {
         return Some(ModelFormat::Joblib);
     }
@@ -780,11 +785,25 @@ fn scan_joblib(
         flate2::read::ZlibDecoder::new(body)
             .take(MAX_INFLATE + 1)
             .read_to_end(&mut out)
+    } else if data.starts_with(b"\xfd7zXZ\x00") || data.starts_with(b"]\x00\x00") {
+        let mut w = CappedWriter {
+            out: &mut out,
+            cap: MAX_INFLATE + 1,
+        };
+        let mut r = std::io::BufReader::new(&data[..]);
+        let res = if data[0] == 0xfd {
+            lzma_rs::xz_decompress(&mut r, &mut w)
+        } else {
+            lzma_rs::lzma_decompress(&mut r, &mut w)
+        };
+        res.map_err(|e| std::io::Error::other(e.to_string()))
+            .map(|_| 0)
+    } else if data.starts_with(b"\x04\x22\x4d\x18") {
+        lz4_flex::frame::FrameDecoder::new(&data[..])
+            .take(MAX_INFLATE + 1)
+            .read_to_end(&mut out)
     } else {
-        rep.warn(
-            loc,
-            "joblib: xz/lz4 compression is not supported; not scanned",
-        );
+        rep.warn(loc, "joblib: bz2 compression is not supported; not scanned");
         return;
     };
     if let Err(e) = res {
@@ -802,6 +821,27 @@ fn scan_joblib(
         out.truncate(MAX_INFLATE as usize);
     }
     pickle_scan(&out, 0, loc, policy, depth, rep);
+}
+
+/// A writer that stops with an error once `cap` bytes were written (decompression bombs).
+struct CappedWriter<'a> {
+    out: &'a mut Vec<u8>,
+    cap: u64,
+}
+
+impl std::io::Write for CappedWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let room = self.cap.saturating_sub(self.out.len() as u64) as usize;
+        if room == 0 {
+            return Err(std::io::Error::other("decompressed size limit reached"));
+        }
+        let n = buf.len().min(room);
+        self.out.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn scan_npy(src: &dyn Source, loc: &Location, policy: &Policy, depth: u32, rep: &mut ModelReport) {
@@ -1120,6 +1160,19 @@ mod tests {
         assert_eq!(f.severity, Severity::Critical);
         assert_eq!(f.detail.as_deref(), Some("os.system(\"id\")"));
         assert_eq!(f.locations[0].offset, Some(2));
+    }
+
+    #[test]
+    fn lz4_joblib_is_decompressed_and_scanned() {
+        use std::io::Write;
+        let mut enc = lz4_flex::frame::FrameEncoder::new(Vec::new());
+        enc.write_all(b"\x80\x02cos\nsystem\nX\x02\x00\x00\x00id\x85R.")
+            .unwrap();
+        let data = enc.finish().unwrap();
+        assert_eq!(detect(&data, "m.joblib"), Some(ModelFormat::Joblib));
+        let r = scan_bytes(&data, &Location::path("m.joblib"), &Policy::default());
+        assert_eq!(r.findings.len(), 1, "{:?}", r);
+        assert_eq!(r.findings[0].detail.as_deref(), Some("os.system(\"id\")"));
     }
 
     #[test]

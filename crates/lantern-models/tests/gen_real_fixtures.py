@@ -73,6 +73,12 @@ def main():
                 entry("real/malicious/after_array_z.joblib", "critical", rule="pickle.dangerous-call"),
                 compress=("gzip", 3))
 
+    for comp in ("xz", "lzma"):
+        joblib.dump([arrays["coef"], Payload("id")],
+                    entry("real/malicious/after_array_%s.joblib" % comp, "critical",
+                          rule="pickle.dangerous-call"), compress=(comp, 3))
+        joblib.dump(arrays, entry("real/benign/model_%s.joblib" % comp, "clean"), compress=(comp, 3))
+
     # NumPy
     np.save(entry("real/benign/weights.npy", "clean"), arrays["coef"])
     np.savez_compressed(entry("real/benign/arrays.npz", "clean", note="deflated members"), **arrays)
