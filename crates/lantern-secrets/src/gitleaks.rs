@@ -3,7 +3,7 @@
 //! `[[allowlists]]`. Keys are matched case-insensitively, as gitleaks (viper) does.
 
 use crate::allow::{Allowlist, RegexTarget};
-use crate::rule::{compile, default_group, rule_err, Confidence, Rule, SecretGroup};
+use crate::rule::{compile, default_group, rule_err, Confidence, Rule, RuleRegex, SecretGroup};
 use crate::{Error, Result};
 use lantern_core::Severity;
 use serde::Deserialize;
@@ -247,8 +247,8 @@ fn convert_rule(r: GlRule, source: &str, notes: &mut Vec<String>) -> Result<Opti
         } else {
             r.description
         },
-        pattern: r.regex.unwrap_or_default(),
-        regex,
+        pattern: r.regex.clone().unwrap_or_default(),
+        regex: regex.map(|re| RuleRegex::compiled(r.regex.unwrap_or_default(), re)),
         secret_group,
         keywords,
         always_run,

@@ -20,7 +20,7 @@ pub mod scanner;
 pub mod validate;
 
 pub use allow::{Allowlist, RegexTarget};
-pub use rule::{Confidence, Pair, Rule, RuleSet, SecretGroup};
+pub use rule::{Confidence, Pair, Rule, RuleRegex, RuleSet, SecretGroup};
 pub use scanner::{Profile, RuleProfile, ScanOutput, Scanner};
 pub use validate::Validator;
 

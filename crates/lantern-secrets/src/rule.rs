@@ -9,6 +9,7 @@ use regex::bytes::Regex;
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::OnceLock;
 
 mod bundled {
     include!(concat!(env!("OUT_DIR"), "/bundled_rules.rs"));
@@ -53,9 +54,48 @@ impl Confidence {
     }
 }
 
+/// A rule's regex: compiled at load for user rules (so errors surface there), on first use for
+/// bundled rules (most never see their keyword in a given repository, so startup stays fast;
+/// the test suite compiles every bundled regex and runs every example).
+#[derive(Debug, Clone)]
+pub struct RuleRegex {
+    pattern: String,
+    cell: OnceLock<Option<Regex>>,
+}
+
+impl RuleRegex {
+    pub(crate) fn lazy(pattern: String) -> Self {
+        RuleRegex {
+            pattern,
+            cell: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn compiled(pattern: String, re: Regex) -> Self {
+        let cell = OnceLock::new();
+        let _ = cell.set(Some(re));
+        RuleRegex { pattern, cell }
+    }
+
+    /// The compiled regex (compiling it now if needed); `None` if it does not compile.
+    pub fn get(&self) -> Option<&Regex> {
+        self.cell
+            .get_or_init(|| compile(&self.pattern).ok())
+            .as_ref()
+    }
+
+    /// The source pattern.
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+}
+
 /// Which part of a match is the secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretGroup {
+    /// The named group `secret` when it matched, else the first capture group that matched a
+    /// non-empty string, else the whole match (the Lantern schema).
+    NamedOrFirst,
     /// This capture group (the named group `secret`, or gitleaks `secretGroup`).
     Index(usize),
     /// The first capture group that matched a non-empty string, else the whole match.
@@ -83,8 +123,8 @@ pub struct Rule {
     pub description: String,
     /// The source pattern.
     pub pattern: String,
-    /// The compiled regex; `None` for gitleaks path-only rules.
-    pub regex: Option<Regex>,
+    /// The regex; `None` for gitleaks path-only rules. Use [`Rule::regex`] to get it compiled.
+    pub regex: Option<RuleRegex>,
     /// Which capture is the secret.
     pub secret_group: SecretGroup,
     /// Lower-cased literal keywords; the rule runs only near one of them.
@@ -209,8 +249,18 @@ fn valid_id(id: &str) -> bool {
 }
 
 impl Rule {
-    /// Build a rule from one `[[rules]]` table of the Lantern schema. Does not run examples.
+    /// The compiled regex (compiled on first use for bundled rules); `None` for path-only rules.
+    pub fn regex(&self) -> Option<&Regex> {
+        self.regex.as_ref().and_then(RuleRegex::get)
+    }
+
+    /// Build a rule from one `[[rules]]` table of the Lantern schema, compiling its regex.
+    /// Does not run examples.
     pub fn from_toml(value: &toml::Value, source: &str) -> Result<Rule> {
+        Self::parse(value, source, true)
+    }
+
+    fn parse(value: &toml::Value, source: &str, eager: bool) -> Result<Rule> {
         let id_hint = value
             .get("id")
             .and_then(|v| v.as_str())
@@ -226,7 +276,12 @@ impl Rule {
                 "id must be lower-case letters, digits, '.', '_' or '-'".into(),
             ));
         }
-        let regex = compile(&t.regex).map_err(|e| err(format!("invalid regex: {e}")))?;
+        let regex = if eager {
+            let re = compile(&t.regex).map_err(|e| err(format!("invalid regex: {e}")))?;
+            RuleRegex::compiled(t.regex.clone(), re)
+        } else {
+            RuleRegex::lazy(t.regex.clone())
+        };
         if t.keywords.is_empty() || t.keywords.iter().any(|k| k.trim().is_empty()) {
             return Err(err(
                 "`keywords` must list at least one non-empty literal".into()
@@ -278,7 +333,7 @@ impl Rule {
         keywords.sort();
         keywords.dedup();
         Ok(Rule {
-            secret_group: default_group(&regex),
+            secret_group: SecretGroup::NamedOrFirst,
             id,
             description: t.description,
             pattern: t.regex,
@@ -301,6 +356,10 @@ impl Rule {
 
     /// Run this rule's `examples` and `negative` texts; one message per failure.
     pub fn check_examples(&self) -> Vec<String> {
+        if let (Some(r), None) = (&self.regex, self.regex()) {
+            let e = compile(r.pattern()).err().unwrap_or_default();
+            return vec![format!("invalid regex: {e}")];
+        }
         if self.examples.is_empty() && self.negative.is_empty() {
             return Vec::new();
         }
@@ -344,22 +403,31 @@ impl RuleSet {
         Self::default()
     }
 
-    /// The bundled rules (`rules/*.toml`, compiled in), with every example checked.
+    /// The bundled rules (`rules/*.toml`, compiled in). The files are parsed and every rule's
+    /// schema, keywords, severity and validator are checked now; regexes are compiled on first
+    /// use, and the crate's tests compile every one of them and run every example
+    /// ([`RuleSet::builtin_checked`] does the same at run time).
     pub fn builtin() -> Result<Self> {
-        let set = Self::builtin_unchecked()?;
-        for r in &set.rules {
-            if let Some(msg) = r.check_examples().into_iter().next() {
-                return Err(rule_err(&r.source, &r.id, msg));
+        let mut set = RuleSet::new();
+        for (name, text) in bundled::BUNDLED {
+            let file: RuleFile = toml::from_str(text).map_err(|e| Error::File {
+                source_file: name.to_string(),
+                message: e.to_string().trim().to_string(),
+            })?;
+            for v in &file.rules {
+                set.push(Rule::parse(v, name, false)?)?;
             }
         }
         Ok(set)
     }
 
-    /// The bundled rules without running their examples (for tests that report every failure).
-    pub fn builtin_unchecked() -> Result<Self> {
-        let mut set = RuleSet::new();
-        for (name, text) in bundled::BUNDLED {
-            set.add_rule_file_text(text, name, false)?;
+    /// The bundled rules with every regex compiled and every example run now.
+    pub fn builtin_checked() -> Result<Self> {
+        let set = Self::builtin()?;
+        for r in &set.rules {
+            if let Some(msg) = r.check_examples().into_iter().next() {
+                return Err(rule_err(&r.source, &r.id, msg));
+            }
         }
         Ok(set)
     }
@@ -564,6 +632,25 @@ negative = ["acme_short"]
         );
         let dup = format!("{}\n{}", base(""), base(""));
         assert_rule_err(&dup, "a.b", "duplicate rule id");
+    }
+
+    #[test]
+    fn lazy_rules_report_a_bad_regex_when_checked() {
+        let v: toml::Value = toml::from_str(
+            "id = \"a.b\"\ndescription = \"d\"\nregex = 'a_[0-9'\nkeywords = [\"a_\"]\n",
+        )
+        .unwrap();
+        let r = Rule::parse(&v, "rules/x.toml", false).unwrap();
+        assert!(r.regex.is_some() && r.regex().is_none());
+        let f = r.check_examples();
+        assert!(f[0].starts_with("invalid regex"), "{f:?}");
+        let ok: toml::Value = toml::from_str(
+            "id = \"a.c\"\ndescription = \"d\"\nregex = 'a_(?P<secret>[0-9]+)'\nkeywords = [\"a_\"]\nexamples = [\"a_12\"]\n",
+        )
+        .unwrap();
+        let r = Rule::parse(&ok, "rules/x.toml", false).unwrap();
+        assert!(r.check_examples().is_empty());
+        assert!(r.regex().is_some());
     }
 
     #[test]

@@ -225,7 +225,7 @@ impl Scanner {
             let Some(rule) = self.rules.get(r as usize) else {
                 continue;
             };
-            let Some(re) = &rule.regex else { continue };
+            let Some(re) = rule.regex() else { continue };
             let Some(hay) = data.get(ws..we) else {
                 continue;
             };
@@ -406,7 +406,7 @@ impl Scanner {
             let Some(rule) = self.rules.get(r as usize) else {
                 continue;
             };
-            let Some(re) = &rule.regex else { continue };
+            let Some(re) = rule.regex() else { continue };
             let t = std::time::Instant::now();
             let n = re.find_iter(data.get(ws..we).unwrap_or_default()).count();
             let e = per.entry(r).or_insert_with(|| RuleProfile {
@@ -475,6 +475,13 @@ impl Scanner {
         let Some(whole) = caps.get(0) else { return };
         let secret_m = match rule.secret_group {
             SecretGroup::Index(i) => caps.get(i),
+            SecretGroup::NamedOrFirst => {
+                caps.name("secret").filter(|m| !m.is_empty()).or_else(|| {
+                    (1..caps.len())
+                        .find_map(|i| caps.get(i).filter(|m| !m.is_empty()))
+                        .or(Some(whole))
+                })
+            }
             SecretGroup::FirstNonEmpty => (1..caps.len())
                 .find_map(|i| caps.get(i).filter(|m| !m.is_empty()))
                 .or(Some(whole)),

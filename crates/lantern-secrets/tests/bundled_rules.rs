@@ -5,7 +5,7 @@ use lantern_secrets::RuleSet;
 
 #[test]
 fn every_bundled_example_behaves() {
-    let set = match RuleSet::builtin_unchecked() {
+    let set = match RuleSet::builtin() {
         Ok(s) => s,
         Err(e) => panic!("bundled rules do not load: {e}"),
     };
@@ -36,7 +36,7 @@ fn every_bundled_example_behaves() {
 
 #[test]
 fn bundled_ids_are_unique_and_core_is_present() {
-    let set = match RuleSet::builtin_unchecked() {
+    let set = match RuleSet::builtin() {
         Ok(s) => s,
         Err(e) => panic!("bundled rules do not load: {e}"),
     };

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 fn scanner() -> &'static Scanner {
     static S: OnceLock<Scanner> = OnceLock::new();
     S.get_or_init(|| {
-        let rules = RuleSet::builtin_unchecked().expect("bundled rules load");
+        let rules = RuleSet::builtin().expect("bundled rules load");
         Scanner::new(rules, &[]).expect("scanner builds")
     })
 }
