@@ -89,7 +89,10 @@ print(', '.join(sorted(f['rule']['id'] for f in d['findings'])))" "$WORK/kf.json
 
 Ratio Kingfisher / Lantern wall time (whole process): $(echo "scale=2; $KF_TOTAL / $LT_TOTAL" | bc -l)
 
+Lantern's whole-process time includes parsing the $LT_RULES bundled rules; their regexes compile on
+first keyword hit (here only the rules whose keywords occur in the corpus).
+
 Criterion (\`cargo bench -p lantern-secrets --bench scan\`) measures Scanner::scan alone on the
-same corpus in memory; see the section below when it has been run.
+same corpus in memory.
 MD
 cat "$OUT"
