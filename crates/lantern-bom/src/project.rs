@@ -257,19 +257,27 @@ impl Builder<'_> {
                 purl::huggingface(id, revision, HubKind::Dataset),
             ),
             RefKind::Ollama => (Kind::Model, purl::ollama(id, revision)),
+            RefKind::ApiModel => (Kind::Model, String::new()),
+        };
+        // Hosted API models have no package URL: the bom-ref names the provider and model.
+        let bom_ref = if purl.is_empty() {
+            format!("api:{id}")
+        } else {
+            purl.clone()
         };
         let (group, name) = match id.split_once('/') {
             Some((g, n)) => (Some(g.to_string()), n.to_string()),
             None => (None, id.to_string()),
         };
-        let mut c = Component::new(ckind, purl.clone(), name);
+        let mut c = Component::new(ckind, bom_ref, name);
         c.group = group;
         c.version = revision.map(str::to_string);
-        c.purl = Some(purl);
+        c.purl = (!purl.is_empty()).then_some(purl);
         c.set_property(
             "lantern:origin",
             match kind {
                 RefKind::Ollama => "ollama",
+                RefKind::ApiModel => "api",
                 _ => "huggingface",
             },
         );

@@ -18,6 +18,9 @@ pub enum RefKind {
     HfDataset,
     /// An Ollama library model (`name:tag`).
     Ollama,
+    /// A hosted model behind a provider's API (`gpt-4o-mini`, `claude-3-5-sonnet`); the id is
+    /// `provider/model`.
+    ApiModel,
 }
 
 /// One reference found in a file.
@@ -70,6 +73,7 @@ struct Patterns {
     ollama_cli: Regex,
     ollama_class: Regex,
     modelfile_from: Regex,
+    api_model: Regex,
     string_lit: Regex,
     kwarg: Regex,
 }
@@ -85,6 +89,7 @@ fn patterns() -> &'static Patterns {
             ollama_cli: re(r"\bollama\s+(?:run|pull)\s+([A-Za-z0-9][\w./:-]*\w)"),
             ollama_class: re(r#"\b(?:Ollama|ChatOllama|OllamaLLM|OllamaEmbeddings)\s*\([^)]{0,200}?\bmodel\s*=\s*["']([^"']+)["']"#),
             modelfile_from: re(r"(?im)^\s*FROM\s+(\S+)"),
+            api_model: re(r#"(?i)["']?\b(?:model|model_name|model_id|engine|llm_model|chat_model)\b["']?\s*[:=]\s*["']?((?:gpt-[0-9]|o[134]-|o[134]["'\s,]|chatgpt-|text-embedding-|claude-|gemini-|command-r|mistral-(?:large|medium|small|tiny)|grok-)[\w.:-]*)"#),
             string_lit: re(r#"^\s*["']([^"'\n]{1,200})["']"#),
             kwarg: re(r#"\b(\w+)\s*[=:]\s*["']([^"'\n]{1,200})["']"#),
         }
@@ -255,7 +260,13 @@ fn config_value(value: &str, dataset_key: bool, line: u32, symbol: &str) -> Opti
         return ollama_ref(rest, line, symbol);
     }
     if API_PROVIDERS.contains(&p.as_str()) {
-        return None;
+        return (!rest.is_empty() && !rest.contains('/')).then(|| Reference {
+            kind: RefKind::ApiModel,
+            id: format!("{p}/{rest}"),
+            revision: None,
+            line,
+            symbol: symbol.to_string(),
+        });
     }
     let id = if p == "huggingface" { rest } else { value };
     let (id, revision) = match id.split_once(':') {
@@ -276,6 +287,24 @@ fn config_value(value: &str, dataset_key: bool, line: u32, symbol: &str) -> Opti
         line,
         symbol: symbol.to_string(),
     })
+}
+
+/// The provider serving a hosted model, from its well-known name prefix.
+fn api_provider(model: &str) -> &'static str {
+    let m = model.to_ascii_lowercase();
+    if m.starts_with("claude-") {
+        "anthropic"
+    } else if m.starts_with("gemini-") {
+        "gemini"
+    } else if m.starts_with("command-r") {
+        "cohere"
+    } else if m.starts_with("mistral-") {
+        "mistral"
+    } else if m.starts_with("grok-") {
+        "xai"
+    } else {
+        "openai"
+    }
 }
 
 fn hub_id(s: &str) -> Option<&str> {
@@ -401,6 +430,19 @@ pub fn scan_text(file_name: &str, text: &str) -> Vec<Reference> {
         }
     }
 
+    for c in p.api_model.captures_iter(text) {
+        if let (Some(whole), Some(val)) = (c.get(0), c.get(1)) {
+            let model = val.as_str().trim_end_matches(['"', '\'', ',', ' ']);
+            out.push(Reference {
+                kind: RefKind::ApiModel,
+                id: format!("{}/{model}", api_provider(model)),
+                revision: None,
+                line: lines.line(whole.start()),
+                symbol: "model".into(),
+            });
+        }
+    }
+
     if lower == "modelfile" || lower.ends_with(".modelfile") {
         for c in p.modelfile_from.captures_iter(text) {
             let (Some(whole), Some(val)) = (c.get(0), c.get(1)) else {
@@ -510,6 +552,7 @@ var = AutoModel.from_pretrained(name)
                 (RefKind::HfModel, "mistralai/Mistral-7B-Instruct-v0.3", 1),
                 (RefKind::HfDataset, "HuggingFaceH4/ultrachat_200k", 6),
                 (RefKind::Ollama, "llama3.1", 5),
+                (RefKind::ApiModel, "openai/gpt-4o", 4),
             ]
         );
         let sh = "vllm serve Qwen/Qwen2.5-7B-Instruct --port 8000\npython -m vllm.entrypoints.openai.api_server --model=google/gemma-2-9b\nollama pull nomic-embed-text\n";
@@ -527,6 +570,16 @@ var = AutoModel.from_pretrained(name)
         assert_eq!(ids(&r), [(RefKind::Ollama, "llama3.2", 1)]);
         assert_eq!(r[0].revision.as_deref(), Some("3b"));
         assert!(scan_text("Modelfile", "FROM ./model.gguf\n").is_empty());
+        let api = "r = client.chat.completions.create(model=\"gpt-4o-mini\", messages=m)\nmsg = anthropic.messages.create(model='claude-3-5-sonnet-20241022')\nmodel_list:\n  - model: openai/gpt-4o\nnot_a_model = \"gpt-4o\"\n";
+        let r = scan_text("app.py", api);
+        assert_eq!(
+            ids(&r),
+            [
+                (RefKind::ApiModel, "anthropic/claude-3-5-sonnet-20241022", 2),
+                (RefKind::ApiModel, "openai/gpt-4o", 4),
+                (RefKind::ApiModel, "openai/gpt-4o-mini", 1),
+            ]
+        );
         let py = "llm = ChatOllama(model=\"qwen2.5:7b\", temperature=0)\n";
         assert_eq!(
             ids(&scan_text("a.py", py)),
