@@ -110,4 +110,16 @@ Counters of the lantern runs:
 - crates: \`$l_crates_line\`
 - git: \`$l_git_line\`
 MD
+# In-memory hot paths (criterion), when asked: CRITERION=1 bash bench/walk.sh
+if [ "${CRITERION:-0}" = 1 ]; then
+  {
+    echo
+    echo "Criterion, \`cargo bench -p lantern-walk --bench expand -- --warm-up-time 1 --measurement-time 3\` (throughput in bytes delivered to the visitor):"
+    echo
+    echo '```'
+    cargo bench -q -p lantern-walk --bench expand -- --warm-up-time 1 --measurement-time 3 2>/dev/null \
+      | grep -E '^(expand|sniff)/|time:|thrpt:'
+    echo '```'
+  } >> "$OUT"
+fi
 cat "$OUT"
