@@ -15,18 +15,37 @@ pub fn is_binary(data: &[u8]) -> bool {
     if memchr(0, head) {
         return true;
     }
-    let is_control =
-        |b: u8| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b) || b == 0x7f;
     let utf8_ok = match std::str::from_utf8(head) {
         Ok(_) => true,
         // A multi-byte character cut by the window is still text.
         Err(e) => e.error_len().is_none(),
     };
-    let suspicious = head
+    // Control characters always count; bytes >= 0x80 only when the window is not UTF-8.
+    let table = if utf8_ok { &CONTROL } else { &CONTROL_OR_HIGH };
+    let suspicious: usize = head
         .iter()
-        .filter(|&&b| is_control(b) || (!utf8_ok && b >= 0x80))
-        .count();
+        .map(|&b| usize::from(table[usize::from(b)]))
+        .sum();
     suspicious * 100 > head.len() * 30
+}
+
+/// 1 for control characters other than tab, newline, carriage return, form feed and escape.
+const CONTROL: [u8; 256] = suspicious_table(false);
+/// [`CONTROL`] plus every byte >= 0x80.
+const CONTROL_OR_HIGH: [u8; 256] = suspicious_table(true);
+
+const fn suspicious_table(high: bool) -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let control = (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b)) || b == 0x7f;
+        if control || (high && b >= 0x80) {
+            t[i] = 1;
+        }
+        i += 1;
+    }
+    t
 }
 
 fn memchr(needle: u8, hay: &[u8]) -> bool {
