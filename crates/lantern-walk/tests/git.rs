@@ -136,6 +136,31 @@ fn archives_in_history_are_expanded_and_big_blobs_skipped() {
 }
 
 #[test]
+fn stashed_changes_are_scanned() {
+    let d = tempfile::tempdir().unwrap();
+    let r = d.path();
+    git(r, &["init", "-q", "-b", "main"], "2024-01-01T00:00:00Z");
+    std::fs::write(r.join("app.py"), "x = 1\n").unwrap();
+    git(r, &["add", "app.py"], "2024-01-01T00:00:00Z");
+    git(r, &["commit", "-q", "-m", "c"], "2024-01-01T00:00:00Z");
+    std::fs::write(r.join("app.py"), "token = 'stashed-secret'\n").unwrap();
+    git(r, &["stash", "-q"], "2024-02-01T00:00:00Z");
+    let stash = git(r, &["rev-parse", "refs/stash"], "");
+    assert_eq!(std::fs::read(r.join("app.py")).unwrap(), b"x = 1\n");
+
+    let c = Collect::default();
+    walk_git(r, &WalkOptions::default(), &c).unwrap();
+    let blobs = c.blobs.lock().unwrap().clone();
+    let stashed = blobs
+        .iter()
+        .find(|b| b.data == b"token = 'stashed-secret'\n")
+        .expect("the stashed version is delivered");
+    assert_eq!(stashed.location.path, "app.py");
+    assert_eq!(stashed.location.commit.as_ref().unwrap().id, stash);
+    assert_eq!(blobs.len(), 2, "committed and stashed versions, once each");
+}
+
+#[test]
 fn not_a_repository_is_an_error() {
     let d = tempfile::tempdir().unwrap();
     let e = walk_git(d.path(), &WalkOptions::default(), &Collect::default()).unwrap_err();
