@@ -29,8 +29,11 @@ enum Cmd {
     /// reordering and truncation (exit 1 on any)
     Verify {
         /// Audit log directory
-        #[arg(long)]
-        log: PathBuf,
+        #[arg(long, required_unless_present = "postgres")]
+        log: Option<PathBuf>,
+        /// Verify the log stored in PostgreSQL instead (connection string)
+        #[arg(long, conflicts_with = "log")]
+        postgres: Option<String>,
         #[command(flatten)]
         key: KeyArgs,
         /// Signed checkpoint kept outside the log (exported earlier); repeatable
@@ -101,11 +104,12 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     match args.command {
         Cmd::Verify {
             log,
+            postgres,
             key,
             trusted,
             json,
         } => {
-            let v = verifier(&key, Some(&log))?;
+            let v = verifier(&key, log.as_deref())?;
             let mut notes = Vec::new();
             for t in &trusted {
                 notes.push(
@@ -113,14 +117,25 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                         .with_context(|| format!("reading {}", t.display()))?,
                 );
             }
-            let rep = lantern_audit::verify(&log, &v, &notes)
-                .with_context(|| format!("verifying {}", log.display()))?;
+            let (rep, name) = match (&log, &postgres) {
+                (Some(dir), _) => (
+                    lantern_audit::verify(dir, &v, &notes)
+                        .with_context(|| format!("verifying {}", dir.display()))?,
+                    dir.display().to_string(),
+                ),
+                (None, Some(url)) => (
+                    lantern_audit::verify_pg(url, &v, &notes)
+                        .context("verifying the PostgreSQL log")?,
+                    "postgresql".to_string(),
+                ),
+                (None, None) => bail!("give --log DIR or --postgres URL"),
+            };
             if json {
                 println!("{}", serde_json::to_string_pretty(&rep)?);
             } else {
                 println!(
                     "{}: {} records, {} valid checkpoints, sealed up to {}{}",
-                    log.display(),
+                    name,
                     rep.records,
                     rep.checkpoints,
                     rep.sealed,

@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# Whole-program benchmark of `lantern guard` as a reverse proxy, in one run on loopback:
+#   direct     wrk -> mock upstream
+#   nginx      wrk -> nginx proxy_pass (keepalive) -> mock upstream      (the floor for a proxy hop)
+#   guard      wrk -> lantern guard (all detectors, monitor=redact, audit log with fsync) -> mock
+#   litellm    wrk -> LiteLLM proxy (PyPI) with master key + rpm limit -> mock
+# The mock upstream is `lantern guard mock-upstream` (Rust, in this repo), answering instantly.
+# Added latency = proxy percentile - direct percentile at one connection (c=1); throughput at
+# c=32 for 10 s. Plain and streaming (SSE) chat completions. Figures: bench/results/guard.md.
+#
+# usage: bench/guard.sh [--duration S] [--conns N] [--no-litellm] [--lean]
+#   --lean  build and run only the gateway library (example `guard-bench` of lantern-guard, the
+#           same code as `lantern guard`) instead of the whole `lantern` CLI in release mode
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+WORK=$ROOT/bench/work/guard
+VENV=$ROOT/bench/work/venv-guard
+OUT=$ROOT/bench/results/guard.md
+DUR=10
+CONNS=32
+LITELLM=1
+LEAN=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    --duration) DUR=$2; shift 2 ;;
+    --conns) CONNS=$2; shift 2 ;;
+    --no-litellm) LITELLM=0; shift ;;
+    --lean) LEAN=1; shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+mkdir -p "$WORK" "$ROOT/bench/results"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target-guard}
+
+# Tools and peers.
+if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
+  apt-get install -y -qq wrk nginx-light >/dev/null
+fi
+if [ "$LITELLM" = 1 ] && [ ! -x "$VENV/bin/litellm" ]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check 'litellm[proxy]'
+fi
+if [ "$LEAN" = 1 ]; then
+  cargo build --release -p lantern-guard --example guard-bench
+  GB=$CARGO_TARGET_DIR/release/examples/guard-bench
+  mock_up() { "$GB" mock "$1" 1; }
+  build_index() { "$GB" index "$1" "$2"; }
+  new_key() { "$GB" key "$(dirname "$1")/keys.json"; }
+  serve() { "$GB" serve "$1" 1; }
+else
+  cargo build --release -p lantern-cli
+  BIN=$CARGO_TARGET_DIR/release/lantern
+  mock_up() { "$BIN" guard mock-upstream --listen "$1" --threads 1; }
+  build_index() { "$BIN" guard index "$1" -o "$2"; }
+  new_key() { "$BIN" guard keys create --config "$1" --owner bench --ttl 1d; }
+  serve() { "$BIN" guard serve --config "$1" --threads 1; }
+fi
+
+UP=19100; NGX=19101; GRD=19102; LIT=19103
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+wait_port() { for _ in $(seq 1 600); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 not up" >&2; return 1; }
+
+mock_up 127.0.0.1:$UP 2>/dev/null & PIDS+=($!)
+
+cat > "$WORK/nginx.conf" <<NGINX
+worker_processes 1;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream mock { server 127.0.0.1:$UP; keepalive 64; }
+  server {
+    listen 127.0.0.1:$NGX;
+    location / {
+      proxy_pass http://mock;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Authorization "Bearer sk-upstream";
+      proxy_buffering off;
+    }
+  }
+}
+NGINX
+nginx -c "$WORK/nginx.conf" -g 'daemon off;' & PIDS+=($!)
+
+# Guard with everything on: hardening, detectors, output monitoring (redact, secrets + PII +
+# canaries + corpus index), drift, metrics and the fsync'ed, signed audit log.
+rm -rf "$WORK/guard" && mkdir -p "$WORK/guard/corpus"
+for i in $(seq 1 200); do echo "Protected document $i: the quick brown fox jumps over the lazy dog near river bank number $i while the archive keeps record $((i*7))." ; done > "$WORK/guard/corpus/doc.txt"
+build_index "$WORK/guard/corpus" "$WORK/guard/corpus.idx" 2>/dev/null
+cat > "$WORK/guard/guard.toml" <<TOML
+listen = "127.0.0.1:$GRD"
+keys_file = "keys.json"
+[upstream]
+url = "http://127.0.0.1:$UP"
+api_key_env = "BENCH_UPSTREAM_KEY"
+[limits]
+requests_per_minute = 100000000
+tokens_per_minute = 10000000000
+burst = 1000000
+[detect]
+action = "log"
+[monitor]
+action = "redact"
+canaries = ["CANARY-9f2c41"]
+corpus_index = "corpus.idx"
+[audit]
+dir = "audit"
+signing_key = "audit.key"
+TOML
+TOKEN=$(new_key "$WORK/guard/guard.toml" 2>/dev/null)
+BENCH_UPSTREAM_KEY=sk-upstream serve "$WORK/guard/guard.toml" 2>/dev/null & PIDS+=($!)
+
+if [ "$LITELLM" = 1 ]; then
+  cat > "$WORK/litellm.yaml" <<YAML
+model_list:
+  - model_name: mock-model
+    litellm_params:
+      model: openai/mock-model
+      api_base: http://127.0.0.1:$UP/v1
+      api_key: sk-upstream
+      rpm: 100000000
+general_settings:
+  master_key: sk-litellm-master
+litellm_settings:
+  drop_params: true
+YAML
+  "$VENV/bin/litellm" --config "$WORK/litellm.yaml" --host 127.0.0.1 --port $LIT --num_workers 1 >"$WORK/litellm.log" 2>&1 & PIDS+=($!)
+fi
+wait_port $UP; wait_port $NGX; wait_port $GRD
+[ "$LITELLM" = 1 ] && wait_port $LIT
+
+BODY='{"model":"mock-model","messages":[{"role":"user","content":"Summarise the plot of a short story about a lighthouse keeper in two sentences."}],"max_tokens":64}'
+SBODY='{"model":"mock-model","stream":true,"messages":[{"role":"user","content":"Summarise the plot of a short story about a lighthouse keeper in two sentences."}],"max_tokens":64}'
+mklua() { # $1 file, $2 body, $3 key
+  cat > "$1" <<LUA
+wrk.method = "POST"
+wrk.body = '$2'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $3"
+LUA
+}
+mklua "$WORK/plain-guard.lua" "$BODY" "$TOKEN"; mklua "$WORK/stream-guard.lua" "$SBODY" "$TOKEN"
+mklua "$WORK/plain-none.lua" "$BODY" "sk-upstream"; mklua "$WORK/stream-none.lua" "$SBODY" "sk-upstream"
+mklua "$WORK/plain-lit.lua" "$BODY" "sk-litellm-master"; mklua "$WORK/stream-lit.lua" "$SBODY" "sk-litellm-master"
+
+# sanity: every target answers 200
+check() { curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $2" -H 'Content-Type: application/json' -d "$BODY" "http://127.0.0.1:$1/v1/chat/completions"; }
+for pair in "$UP sk-upstream" "$NGX sk-upstream" "$GRD $TOKEN"; do
+  set -- $pair; code=$(check "$1" "$2"); [ "$code" = 200 ] || { echo "target $1 answered $code" >&2; exit 1; }
+done
+if [ "$LITELLM" = 1 ]; then
+  code=$(check $LIT sk-litellm-master); [ "$code" = 200 ] || { echo "litellm answered $code; see $WORK/litellm.log" >&2; exit 1; }
+fi
+
+# wrk output -> "p50_us p99_us rps"
+to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); print v+0} else if (v ~ /ms$/) {sub(/ms/,"",v); print v*1000} else if (v ~ /s$/) {sub(/s/,"",v); print v*1000000} else print v}'; }
+run_wrk() { # $1 conns $2 lua $3 port -> "p50 p99 rps non2xx"
+  local out; out=$(wrk -t1 -c"$1" -d"${DUR}s" --latency -s "$2" "http://127.0.0.1:$3/v1/chat/completions")
+  local p50 p99 rps bad
+  p50=$(echo "$out" | awk '$1=="50%"{print $2}' | to_us)
+  p99=$(echo "$out" | awk '$1=="99%"{print $2}' | to_us)
+  rps=$(echo "$out" | awk '/Requests\/sec/{print $2}')
+  bad=$(echo "$out" | awk '/Non-2xx/{print $5}'); bad=${bad:-0}
+  echo "$p50 $p99 $rps $bad"
+}
+
+declare -A R
+targets=("direct:$UP:none" "nginx:$NGX:none" "guard:$GRD:guard")
+[ "$LITELLM" = 1 ] && targets+=("litellm:$LIT:lit")
+for mode in plain stream; do
+  # c=1 latency: three interleaved rounds, keep the median round per target
+  for round in 1 2 3; do
+    for t in "${targets[@]}"; do
+      IFS=: read -r name port key <<<"$t"
+      R[$mode.$name.c1.$round]=$(run_wrk 1 "$WORK/$mode-$key.lua" "$port")
+    done
+  done
+  for t in "${targets[@]}"; do
+    IFS=: read -r name port key <<<"$t"
+    R[$mode.$name.load]=$(run_wrk "$CONNS" "$WORK/$mode-$key.lua" "$port")
+  done
+done
+
+median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+{
+  echo "# lantern guard: proxy overhead benchmark"
+  echo
+  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "- machine: $(nproc) cores, $(awk '/model name/{$1=$2=$3=""; print; exit}' /proc/cpuinfo | sed 's/^ *//'), $(free -g | awk '/Mem:/{print $2}') GB RAM (shared with other jobs)"
+  echo "- command: \`bench/guard.sh --duration $DUR --conns $CONNS$([ "$LEAN" = 1 ] && echo ' --lean')$([ "$LITELLM" = 0 ] && echo ' --no-litellm')\`$([ "$LEAN" = 1 ] && echo ' (gateway built as the guard-bench example of lantern-guard: same library code as \`lantern guard serve\`)')"
+  echo "- load generator: $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'), one thread; nginx $(nginx -v 2>&1 | awk -F/ '{print $2}'); LiteLLM $([ "$LITELLM" = 1 ] && "$VENV/bin/pip" show litellm 2>/dev/null | awk '/^Version/{print $2}' || echo 'not run')"
+  echo "- upstream: \`lantern guard mock-upstream\` (1 thread); guard: 1 worker thread, all detectors on, monitor=redact, corpus index, audit log (group-commit fsync, signed checkpoints)"
+  echo "- nginx: 1 worker, keepalive upstream, proxy_buffering off; LiteLLM: 1 worker, master key, per-deployment rpm limit (its virtual keys need PostgreSQL, not set up here)"
+  echo
+  for mode in plain stream; do
+    echo "## $mode chat completions"
+    echo
+    echo "| target | p50 c=1 (µs) | p99 c=1 (µs) | added p50 (µs) | added p99 (µs) | req/s at c=$CONNS | non-2xx | vs nginx | vs LiteLLM |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    dp50=(); dp99=()
+    for r in 1 2 3; do read -r a b _ _ <<<"${R[$mode.direct.c1.$r]}"; dp50+=("$a"); dp99+=("$b"); done
+    D50=$(median3 "${dp50[@]}"); D99=$(median3 "${dp99[@]}")
+    read -r _ _ NRPS _ <<<"${R[$mode.nginx.load]}"
+    LRPS=""
+    [ "$LITELLM" = 1 ] && read -r _ _ LRPS _ <<<"${R[$mode.litellm.load]}"
+    for t in "${targets[@]}"; do
+      IFS=: read -r name _ _ <<<"$t"
+      p50s=(); p99s=()
+      for r in 1 2 3; do read -r a b _ _ <<<"${R[$mode.$name.c1.$r]}"; p50s+=("$a"); p99s+=("$b"); done
+      P50=$(median3 "${p50s[@]}"); P99=$(median3 "${p99s[@]}")
+      read -r _ _ RPS BAD <<<"${R[$mode.$name.load]}"
+      vsn=$(awk -v a="$RPS" -v b="$NRPS" 'BEGIN{printf "%.2f×", a/b}')
+      vsl=$([ -n "$LRPS" ] && awk -v a="$RPS" -v b="$LRPS" 'BEGIN{printf "%.1f×", a/b}' || echo "-")
+      add50=$(awk -v a="$P50" -v b="$D50" 'BEGIN{printf "%.0f", a-b}')
+      add99=$(awk -v a="$P99" -v b="$D99" 'BEGIN{printf "%.0f", a-b}')
+      [ "$name" = direct ] && { add50="-"; add99="-"; }
+      echo "| $name | $P50 | $P99 | $add50 | $add99 | $RPS | $BAD | $vsn | $vsl |"
+    done
+    echo
+  done
+  echo "c=1 figures are the median of three interleaved 10 s rounds; added latency = target − direct at the same percentile. wrk measures complete responses, so for streams it is the time to the last SSE event."
+} > "$OUT"
+cat "$OUT"
