@@ -311,3 +311,61 @@ fn audit_finds_planted_triggers_from_the_generator() {
     let (p, r) = (tp / got.len().max(1) as f64, tp / want.len() as f64);
     assert!(p >= 0.9 && r >= 0.95, "precision {p:.3} recall {r:.3}");
 }
+
+#[test]
+fn signed_manifest_verifies_the_data_and_catches_an_edit() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    lantern()
+        .current_dir(p)
+        .args(["keygen", "--type", "ed25519", "--out", "k"])
+        .assert()
+        .success();
+    let data = p.join("train.csv");
+    std::fs::write(&data, "text,label\ngood,1\nbad,0\n").unwrap();
+    lantern()
+        .current_dir(p)
+        .args([
+            "data",
+            "manifest",
+            "train.csv",
+            "-o",
+            "m.json",
+            "--sign-key",
+            "k.pem",
+        ])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("signature written to m.json.sig"));
+    lantern()
+        .current_dir(p)
+        .args([
+            "data",
+            "manifest",
+            "train.csv",
+            "--verify",
+            "m.json",
+            "--pubkey",
+            "k.pub",
+        ])
+        .assert()
+        .code(0)
+        .stdout(predicates::str::contains("verified"));
+    std::fs::write(&data, "text,label\ngood,1\nbad,1\n").unwrap();
+    lantern()
+        .current_dir(p)
+        .args([
+            "data",
+            "manifest",
+            "train.csv",
+            "--verify",
+            "m.json",
+            "--pubkey",
+            "k.pub",
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains(
+            "does not match the signed manifest",
+        ));
+}

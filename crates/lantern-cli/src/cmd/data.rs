@@ -67,6 +67,20 @@ struct ManifestArgs {
     /// Force the input format instead of detecting it
     #[arg(long, value_parser = ["csv", "tsv", "jsonl", "parquet", "folder"])]
     input_format: Option<String>,
+    /// Sign the manifest written with -o using this private key (PEM, from `lantern keygen`);
+    /// the bundle goes to FILE.sig
+    #[arg(long, value_name = "PRIVATE.pem", requires = "output")]
+    sign_key: Option<PathBuf>,
+    /// Instead of writing a manifest, check PATH against this signed manifest: signature,
+    /// manifest digest and the Merkle root recomputed from the data (exit 1 on mismatch)
+    #[arg(long, value_name = "MANIFEST", requires = "pubkey", conflicts_with_all = ["output", "sign_key"])]
+    verify: Option<PathBuf>,
+    /// Public key (PEM) for --verify
+    #[arg(long, value_name = "PUBLIC.pem")]
+    pubkey: Option<PathBuf>,
+    /// Signature bundle for --verify (default: MANIFEST.sig)
+    #[arg(long, value_name = "FILE")]
+    signature: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -186,7 +200,62 @@ fn emit(text: &str, output: &Option<PathBuf>) -> Result<()> {
     }
 }
 
+fn sig_path(p: &std::path::Path) -> PathBuf {
+    let mut s = p.as_os_str().to_owned();
+    s.push(".sig");
+    PathBuf::from(s)
+}
+
+fn verify_manifest(a: &ManifestArgs, manifest_path: &std::path::Path) -> Result<u8> {
+    let pubkey = a.pubkey.as_ref().context("--verify needs --pubkey")?;
+    let key = lantern_sign::VerifyingKey::from_file(pubkey)
+        .with_context(|| format!("reading {}", pubkey.display()))?;
+    let sig = a
+        .signature
+        .clone()
+        .unwrap_or_else(|| sig_path(manifest_path));
+    let bundle = lantern_sign::Bundle::from_file(&sig)
+        .with_context(|| format!("reading {}", sig.display()))?;
+    let v = match lantern_data::sign::verify(manifest_path, &bundle, &key) {
+        Ok(v) => v,
+        Err(e) => {
+            println!("FAILED: {e}");
+            return Ok(1);
+        }
+    };
+    let opts = ManifestOptions {
+        read: read_options(&a.input_format),
+        include_records: false,
+        ..ManifestOptions::default()
+    };
+    let now = manifest::build_manifest(&a.path, &opts)
+        .with_context(|| format!("reading {}", a.path.display()))?;
+    if now.merkle_root != v.merkle_root || now.counts.records != v.records {
+        println!(
+            "FAILED: {} does not match the signed manifest: {} record(s), root {} (signed: {} record(s), root {})",
+            a.path.display(),
+            now.counts.records,
+            now.merkle_root,
+            v.records,
+            v.merkle_root
+        );
+        return Ok(1);
+    }
+    println!(
+        "verified: {} matches {} signed by {} ({} record(s), root {})",
+        a.path.display(),
+        manifest_path.display(),
+        pubkey.display(),
+        v.records,
+        v.merkle_root
+    );
+    Ok(0)
+}
+
 fn manifest(a: ManifestArgs) -> Result<u8> {
+    if let Some(m) = &a.verify {
+        return verify_manifest(&a, m);
+    }
     let opts = ManifestOptions {
         read: read_options(&a.input_format),
         key: a.key,
@@ -218,6 +287,17 @@ fn manifest(a: ManifestArgs) -> Result<u8> {
                 s.push_str(&format!("labels ({}): {}\n", l.column, parts.join(", ")));
             }
             s.push_str(&format!("manifest written to {}\n", p.display()));
+            if let Some(k) = &a.sign_key {
+                let key = lantern_sign::SigningKey::from_file(k)
+                    .with_context(|| format!("reading {}", k.display()))?;
+                let bundle = lantern_data::sign::sign(p, &key)
+                    .with_context(|| format!("signing {}", p.display()))?;
+                let sp = sig_path(p);
+                bundle
+                    .write(&sp)
+                    .with_context(|| format!("writing {}", sp.display()))?;
+                s.push_str(&format!("signature written to {}\n", sp.display()));
+            }
             emit(&s, &None)?;
             m
         }
