@@ -6,7 +6,7 @@
 use std::io::{BufRead, Write};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let rules = lantern_secrets::RuleSet::builtin_unchecked()?;
+    let rules = lantern_secrets::RuleSet::builtin()?;
     eprintln!("{} rules", rules.len());
     let scanner = lantern_secrets::Scanner::new(rules, &[])?;
     let stdout = std::io::stdout();
