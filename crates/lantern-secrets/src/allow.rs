@@ -217,7 +217,25 @@ fn looks_like_code_reference(secret: &[u8]) -> bool {
     {
         return true;
     }
-    secret.contains(&b'_') && secret.iter().all(|&b| b.is_ascii_uppercase() || b == b'_')
+    // Type paths and references in typed code: `windows_sys::core::PCSTR`, `&DEFAULT_SECRET`,
+    // `: CYPHER_BLOCK` (a field's type, not its value).
+    if memmem::find(secret, b"::").is_some() || matches!(secret.first(), Some(b'&' | b'*' | b':')) {
+        return true;
+    }
+    // Identifiers: `EapUsernamePasswordCredential`, `original_secret_key` (letters and `_` only,
+    // no digit or symbol as real passwords and keys have), and constants such as
+    // `DOT11_WPS_DEVICE_PASSWORD_ID`.
+    if secret.len() >= 8
+        && secret[0].is_ascii_alphabetic()
+        && secret.iter().all(|&b| b.is_ascii_alphabetic() || b == b'_')
+    {
+        return true;
+    }
+    secret.contains(&b'_')
+        && secret[0].is_ascii_uppercase()
+        && secret
+            .iter()
+            .all(|&b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
 #[cfg(test)]
@@ -284,9 +302,17 @@ mod tests {
             "settings.WEATHER_KEY",
             "self.cfg.token",
             "MY_API_KEY",
+            "windows_sys::core::PCSTR",
+            "&DEFAULT_SECRET",
+            ":CYPHER_BLOCK",
+            "EapUsernamePasswordCredential",
+            "original_secret_key",
+            "DOT11_WPS_DEVICE_PASSWORD_ID",
         ] {
             assert!(is_placeholder(p.as_bytes()), "{p}");
         }
         assert!(!is_placeholder(b"Zx9$kQ2#mW7!pL"));
+        assert!(!is_placeholder(b"NY1DhQCEYTdBkptf"));
+        assert!(!is_placeholder(b"Sup3rS3cretPassw0rd"));
     }
 }
