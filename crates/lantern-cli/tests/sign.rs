@@ -461,6 +461,41 @@ fn ed25519_round_trip_and_wrong_key() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["verified"], true);
     assert_eq!(v["files"], 5);
+    // An ignored path is recorded in the signature and left out on verification too.
+    let sig2 = d.path().join("ign.sig");
+    let cfg = m.join("config.json");
+    let o = lantern(&[
+        "sign",
+        s(&m),
+        "--key",
+        s(&sk),
+        "--signature",
+        s(&sig2),
+        "--ignore-paths",
+        s(&cfg),
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    std::fs::write(&cfg, b"changed").unwrap();
+    let o = lantern(&[
+        "verify",
+        s(&m),
+        "--signature",
+        s(&sig2),
+        "--key",
+        s(&pk),
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (v["verified"].as_bool(), v["files"].as_u64()),
+        (Some(true), Some(4)),
+        "{v}"
+    );
+    let o = lantern_verify(&m, &sig, &pk);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(out(&o).contains("changed  config.json"), "{}", out(&o));
 }
 
 #[test]

@@ -42,7 +42,7 @@ pub struct KeygenArgs {
 #[derive(clap::Args, Debug)]
 pub struct PathArgs {
     /// Paths to leave out (relative to the current directory, as in model_signing); repeatable
-    #[arg(long = "ignore-paths", value_name = "PATH", num_args = 1..)]
+    #[arg(long = "ignore-paths", value_name = "PATH")]
     pub ignore_paths: Vec<PathBuf>,
     /// Include .git, .gitattributes, .github and .gitignore (ignored by default)
     #[arg(long)]
@@ -192,7 +192,7 @@ pub struct AttestArgs {
     #[arg(long = "param", value_name = "KEY=VALUE")]
     pub params: Vec<String>,
     /// Paths inside the model to leave out of the subjects (relative to the current directory)
-    #[arg(long = "ignore-paths", value_name = "PATH", num_args = 1..)]
+    #[arg(long = "ignore-paths", value_name = "PATH")]
     pub ignore_paths: Vec<PathBuf>,
 }
 
