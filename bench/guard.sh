@@ -223,6 +223,6 @@ median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
     done
     echo
   done
-  echo "c=1 figures are the median of three interleaved 10 s rounds; added latency = target − direct at the same percentile. wrk measures complete responses, so for streams it is the time to the last SSE event."
+  echo "c=1 figures are the median of three interleaved $DUR s rounds; added latency = target − direct at the same percentile. wrk measures complete responses, so for streams it is the time to the last SSE event."
 } > "$OUT"
 cat "$OUT"
