@@ -36,7 +36,7 @@ SEEDS=${SEEDS:-1 2 3}
 timed() {
   /usr/bin/time -f "%e %M" -o "$WORK/last_time" "$@"
 }
-tm() { awk '{printf "%.2f s, %.0f MB", $1, $2/1024}' "$WORK/last_time"; }
+tm() { tail -1 "$WORK/last_time" | awk '{printf "%.2f s, %.0f MB", $1, $2/1024}'; }
 
 {
   echo "# lantern data: benchmark"
