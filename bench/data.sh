@@ -197,9 +197,9 @@ ROWS=$(wc -l < "$BIG")
   echo "| step | wall time | peak RSS | throughput |"
   echo "|---|---|---|---|"
 } >> "$OUT"
-row() { awk -v s="$SIZE" -v name="$1" '{printf "| %s | %.1f s | %.0f MB | %.0f MB/s |\n", name, $1, $2/1024, s/1e6/$1}' "$WORK/last_time" >> "$OUT"; }
-timed sha256sum "$BIG" >/dev/null; row "peer: sha256sum (one file-level digest)"; SHA_S=$(awk '{print $1}' "$WORK/last_time")
-timed "$BIN" data manifest "$BIG" -o "$WORK/big.manifest.json" --key id --label label >/dev/null; row "lantern data manifest (per-record digests, Merkle root)"; MAN_S=$(awk '{print $1}' "$WORK/last_time")
+row() { tail -1 "$WORK/last_time" | awk -v s="$SIZE" -v name="$1" '{printf "| %s | %.1f s | %.0f MB | %.0f MB/s |\n", name, $1, $2/1024, s/1e6/$1}' >> "$OUT"; }
+timed sha256sum "$BIG" >/dev/null; row "peer: sha256sum (one file-level digest)"; SHA_S=$(tail -1 "$WORK/last_time" | awk '{print $1}')
+timed "$BIN" data manifest "$BIG" -o "$WORK/big.manifest.json" --key id --label label >/dev/null; row "lantern data manifest (per-record digests, Merkle root)"; MAN_S=$(tail -1 "$WORK/last_time" | awk '{print $1}')
 timed "$BIN" data manifest "$BIG" --no-records -o "$WORK/big.root.json" >/dev/null; row "lantern data manifest --no-records"
 timed "$BIN" data diff "$WORK/big.manifest.json" "$WORK/big.manifest.json" --format json -o "$WORK/big.diff.json" || true; row "lantern data diff (two manifests)"
 timed "$BIN" data audit "$BIG" --format json -o "$WORK/big.audit.json" --no-secrets || true; row "lantern data audit --no-secrets"
