@@ -1,0 +1,120 @@
+//! `lantern scan` on model files: the fixture generator of lantern-models writes benign and
+//! malicious checkpoints into a temp dir; the binary must report the payloads (exit 1) with the
+//! reconstructed call and the member location, and stay quiet (exit 0) on benign checkpoints.
+
+use assert_cmd::Command;
+use std::path::Path;
+
+fn python() -> String {
+    std::env::var("LANTERN_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+fn fixtures() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../lantern-models/tests/gen_fixtures.py");
+    let out = std::process::Command::new(python())
+        .arg(&script)
+        .arg(dir.path())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {} (set LANTERN_TEST_PYTHON): {e}", python()));
+    assert!(
+        out.status.success(),
+        "fixture generator failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
+fn scan_json(dir: &Path, target: &str) -> (i32, serde_json::Value) {
+    let out = Command::cargo_bin("lantern")
+        .expect("binary")
+        .current_dir(dir)
+        .args([
+            "scan",
+            "--format",
+            "json",
+            "--no-progress",
+            "--only",
+            "models",
+            target,
+        ])
+        .output()
+        .expect("run lantern");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "bad JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), v)
+}
+
+fn findings(v: &serde_json::Value) -> Vec<&serde_json::Value> {
+    v["findings"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn malicious_torch_checkpoint_fails_the_scan_with_the_reconstructed_call() {
+    let dir = fixtures();
+    let (code, v) = scan_json(dir.path(), "malicious/torch_zip.pt");
+    assert_eq!(code, 1, "{v}");
+    let f = findings(&v)
+        .into_iter()
+        .find(|f| f["rule_id"] == "pickle.dangerous-call")
+        .unwrap_or_else(|| panic!("no dangerous-call finding: {v}"));
+    assert_eq!(f["severity"], "critical");
+    assert_eq!(f["detail"], "os.system(\"id\")");
+    let paths: Vec<&str> = f["locations"]
+        .as_array()
+        .expect("locations")
+        .iter()
+        .filter_map(|l| l["path"].as_str())
+        .collect();
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.ends_with("torch_zip.pt!archive/data.pkl")),
+        "{paths:?}"
+    );
+}
+
+#[test]
+fn benign_checkpoints_pass() {
+    let dir = fixtures();
+    let (code, v) = scan_json(dir.path(), "benign");
+    let above_info: Vec<_> = findings(&v)
+        .into_iter()
+        .filter(|f| f["severity"] != "info")
+        .collect();
+    assert!(above_info.is_empty(), "{above_info:?}");
+    assert_eq!(code, 0, "{v}");
+}
+
+#[test]
+fn every_malicious_family_is_reported_from_a_directory_scan() {
+    let dir = fixtures();
+    let (code, v) = scan_json(dir.path(), "malicious");
+    assert_eq!(code, 1);
+    let rules: std::collections::BTreeSet<&str> = findings(&v)
+        .iter()
+        .filter_map(|f| f["rule_id"].as_str())
+        .collect();
+    for want in [
+        "pickle.dangerous-call",
+        "pickle.unknown-global",
+        "pickle.unresolved-global",
+        "pickle.extension-code",
+        "gguf.template-injection",
+        "onnx.external-data-escape",
+        "tf.py-func",
+        "keras.lambda-layer",
+        "safetensors.inconsistent",
+    ] {
+        assert!(rules.contains(want), "{want} missing from {rules:?}");
+    }
+}
