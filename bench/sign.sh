@@ -61,6 +61,7 @@ cat "$MODEL"/*.safetensors "$HUGE" > /dev/null
 find "$MODEL" -type f -exec cat {} + > /dev/null
 
 CORES=$(nproc)
+LOAD_START=$(cut -d" " -f1 /proc/loadavg)
 # openssl prints thousands of bytes per second for each block size; take the 16 KiB column.
 FLOOR_KBS=$(openssl speed -evp sha256 -seconds 3 -bytes 16384 2>/dev/null | awk '/^sha256/ {gsub("k","",$2); print $2}')
 SHA_BPS=$(awk -v k="$FLOOR_KBS" 'BEGIN {printf "%.0f", k * 1000}')
@@ -90,6 +91,7 @@ read -r L_HUGE L_HUGE_RSS < <(measure "$LANTERN" sign "$HUGE" --key "$KEY" --sig
 read -r P_HUGE P_HUGE_RSS < <(measure "$MS" sign key "$HUGE" --private_key "$KEY" --signature "$WORK/huge-ms.sig")
 read -r L_HUGE_SH L_HUGE_SH_RSS < <(measure "$LANTERN" sign "$HUGE" --key "$KEY" --signature "$WORK/huge-shards.sig" --shards -q)
 
+LOAD_END=$(cut -d" " -f1 /proc/loadavg)
 calc() { awk "BEGIN {printf \"%.2f\", $1}"; }
 FLOOR_MODEL=$(calc "$MODEL_BYTES / ($SHA_BPS * $CORES)")
 FLOOR_HUGE=$(calc "$HUGE_BYTES / $SHA_BPS")
@@ -106,6 +108,7 @@ Date: $(date -u +%Y-%m-%dT%H:%MZ). Command: \`bench/sign.sh\` (SHARD_MB=$SHARD_M
 Peer: model_signing $MS_VERSION (PyPI), key signing (ECDSA P-256), same key, same run, warm page cache.
 Times are the best of $RUNS runs of the whole program (wall clock, including process start and signing);
 peak RSS is the largest of the runs (\`/usr/bin/time -f %M\`).
+1-minute load average: $LOAD_START at the start, $LOAD_END at the end (a busy machine inflates every time and the floor ratios).
 Floor: \`openssl speed -evp sha256\` = $(calc "$SHA_BPS / 1e9") GB/s on one core.
 
 Synthetic sharded checkpoint: $MODEL_FILES files, $(GB "$MODEL_BYTES") GB (four $SHARD_MB MiB shards + small files).
