@@ -77,6 +77,10 @@ pub struct AuditOptions {
     pub min_auc_other: f64,
     /// Smallest Mann–Whitney z of the same-label comparison (3: one-sided p ≈ 0.001).
     pub min_z: f64,
+    /// Largest log10 of the Bonferroni-corrected n-gram/label p-value for a trigger (-6: a
+    /// planted trigger is far more significant than the family-wise `alpha` that makes a
+    /// candidate; small topical groups that barely pass `alpha` are not reported).
+    pub max_trigger_log10_p: f64,
     /// Largest mean similarity between the rows of a trigger (rows of one repeated text are
     /// duplicates, not a planted trigger).
     pub max_similarity: f64,
@@ -112,6 +116,7 @@ impl Default for AuditOptions {
             max_similarity: 0.3,
             min_auc_other: 0.5,
             min_z: 3.0,
+            max_trigger_log10_p: -6.0,
             near_duplicates: true,
             near_duplicate_threshold: 0.8,
             disagreement_nats: 0.0,
@@ -935,7 +940,8 @@ pub fn audit(path: &Path, opts: &AuditOptions) -> Result<AuditResult> {
         // more); allow one standard error of the Mann–Whitney AUC (at most 0.05) below the bound.
         let m_other = by_other.get(c.label as usize).map_or(1, Vec::len).max(1) as f64;
         let se_other = ((n + m_other + 1.0) / (12.0 * n * m_other)).sqrt();
-        let is_trigger = auc >= opts.min_auc
+        let is_trigger = c.log10_p <= opts.max_trigger_log10_p
+            && auc >= opts.min_auc
             && z >= opts.min_z
             && auc_other >= (opts.min_auc_other - se_other).max(opts.min_auc_other - 0.05)
             && similarity <= opts.max_similarity;
