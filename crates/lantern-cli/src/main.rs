@@ -9,7 +9,9 @@ mod cmd;
 /// Shine a light on the dark code inside AI projects.
 #[derive(Parser)]
 #[command(name = "lantern", version, about, long_about = None, propagate_version = true)]
-#[command(after_help = "Exit codes: 0 clean or verified, 1 findings at or above the fail threshold (or verification failed), 2 usage or runtime error.")]
+#[command(
+    after_help = "Exit codes: 0 clean or verified, 1 findings at or above the fail threshold (or verification failed), 2 usage or runtime error."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
