@@ -1,5 +1,6 @@
 //! End-to-end tests of `lantern scan` on fixtures built here: git history, npm tarballs with
 //! source maps, wheels, notebooks, nested archives, zip bombs, stdin, SARIF, baselines.
+#![allow(clippy::unwrap_used)]
 
 use assert_cmd::Command;
 use serde_json::Value;
