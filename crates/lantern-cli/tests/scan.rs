@@ -497,6 +497,7 @@ fn bundled_example_finds_every_planted_problem() {
         "leak.env-file",
         "leak.codename",
         "leak.feature-flag",
+        "pickle.dangerous-call",
     ] {
         assert!(
             !findings_with(&v, prefix).is_empty(),
@@ -505,4 +506,10 @@ fn bundled_example_finds_every_planted_problem() {
     }
     let anth = findings_with(&v, "anthropic");
     assert_eq!(anth[0]["locations"][0]["cell"], 1);
+    let pickle = findings_with(&v, "pickle.dangerous-call");
+    assert_eq!(pickle[0]["severity"], "critical");
+    assert!(pickle[0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("os.system(\"curl"));
 }
