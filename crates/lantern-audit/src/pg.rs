@@ -6,11 +6,10 @@
 
 use crate::checkpoint::{Checkpoint, NoteVerifier, Signer};
 use crate::merkle::{leaf_hash, Hash, Tree};
-use crate::store::{check_checkpoints, Ack, LogOptions, VerifyReport};
+use crate::store::{check_checkpoints, Ack, Cmd, LogOptions, VerifyReport, WriterHandle};
 use crate::{Error, Result};
 use postgres::{Client, NoTls};
 use std::sync::mpsc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 const LOCK_KEY: i64 = 0x4c61_6e74_6572_6e01;
@@ -59,15 +58,9 @@ fn catch_up(c: &mut impl postgres::GenericClient, tree: &mut Tree) -> Result<()>
     Ok(())
 }
 
-enum Cmd {
-    Append(Vec<u8>, Ack),
-    Checkpoint(mpsc::Sender<Result<String>>),
-}
-
 /// An audit log stored in PostgreSQL, served by a writer thread (same API as `LocalLog`).
 pub struct PgLog {
-    tx: Option<mpsc::Sender<Cmd>>,
-    thread: Option<JoinHandle<()>>,
+    writer: WriterHandle,
 }
 
 struct PgWriter {
@@ -119,65 +112,28 @@ impl PgLog {
             sealed,
             last_cp: Instant::now(),
         };
-        let (tx, rx) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("lantern-audit-pg".into())
-            .spawn(move || w.run(rx))
-            .map_err(|e| Error::Io {
+        let writer = WriterHandle::spawn("lantern-audit-pg", move |rx| w.run(rx)).map_err(|e| {
+            Error::Io {
                 path: "thread".into(),
                 source: e,
-            })?;
-        Ok(Self {
-            tx: Some(tx),
-            thread: Some(thread),
-        })
+            }
+        })?;
+        Ok(Self { writer })
     }
 
     /// Queues a record; `ack` is called once its transaction has committed.
     pub fn append(&self, record: Vec<u8>, ack: Ack) {
-        match &self.tx {
-            Some(tx) => {
-                if let Err(mpsc::SendError(Cmd::Append(_, ack))) = tx.send(Cmd::Append(record, ack))
-                {
-                    ack(Err(Error::Append("audit writer has stopped".into())));
-                }
-            }
-            None => ack(Err(Error::Append("audit log is closed".into()))),
-        }
+        self.writer.append(record, ack)
     }
 
     /// Appends and waits for the commit; returns the record's index.
     pub fn append_blocking(&self, record: Vec<u8>) -> Result<u64> {
-        let (tx, rx) = mpsc::channel();
-        self.append(
-            record,
-            Box::new(move |r| {
-                let _ = tx.send(r);
-            }),
-        );
-        rx.recv()
-            .map_err(|_| Error::Append("audit writer has stopped".into()))?
+        self.writer.append_blocking(record)
     }
 
     /// Signs and stores a checkpoint of everything committed so far (by any replica).
     pub fn checkpoint(&self) -> Result<String> {
-        let (tx, rx) = mpsc::channel();
-        self.tx
-            .as_ref()
-            .ok_or_else(|| Error::Append("audit log is closed".into()))?
-            .send(Cmd::Checkpoint(tx))
-            .map_err(|_| Error::Append("audit writer has stopped".into()))?;
-        rx.recv()
-            .map_err(|_| Error::Append("audit writer has stopped".into()))?
-    }
-}
-
-impl Drop for PgLog {
-    fn drop(&mut self) {
-        self.tx.take();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.writer.checkpoint()
     }
 }
 

@@ -135,16 +135,87 @@ impl Default for LogOptions {
 /// Callback receiving the index of a durable record (or the failure).
 pub type Ack = Box<dyn FnOnce(Result<u64>) + Send>;
 
-enum Cmd {
+/// A command for a log's writer thread.
+pub(crate) enum Cmd {
     Append(Vec<u8>, Ack),
     Checkpoint(mpsc::Sender<Result<String>>),
+}
+
+/// The client side of a log's writer thread, shared by the local and PostgreSQL stores:
+/// queueing appends, waiting for durability, asking for checkpoints, and joining on drop.
+pub(crate) struct WriterHandle {
+    tx: Option<mpsc::Sender<Cmd>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl WriterHandle {
+    /// Start the writer thread `run` under `name`.
+    pub(crate) fn spawn(
+        name: &str,
+        run: impl FnOnce(mpsc::Receiver<Cmd>) + Send + 'static,
+    ) -> std::io::Result<Self> {
+        let (tx, rx) = mpsc::channel::<Cmd>();
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || run(rx))?;
+        Ok(Self {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues a record; `ack` is called by the writer once the record is durable.
+    pub(crate) fn append(&self, record: Vec<u8>, ack: Ack) {
+        match &self.tx {
+            Some(tx) => {
+                if let Err(mpsc::SendError(Cmd::Append(_, ack))) = tx.send(Cmd::Append(record, ack))
+                {
+                    ack(Err(Error::Append("audit writer has stopped".into())));
+                }
+            }
+            None => ack(Err(Error::Append("audit log is closed".into()))),
+        }
+    }
+
+    /// Appends a record and waits until it is durable; returns its index.
+    pub(crate) fn append_blocking(&self, record: Vec<u8>) -> Result<u64> {
+        let (tx, rx) = mpsc::channel();
+        self.append(
+            record,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        rx.recv()
+            .map_err(|_| Error::Append("audit writer has stopped".into()))?
+    }
+
+    /// Asks the writer for a signed checkpoint of everything appended so far.
+    pub(crate) fn checkpoint(&self) -> Result<String> {
+        let (tx, rx) = mpsc::channel();
+        self.tx
+            .as_ref()
+            .ok_or_else(|| Error::Append("audit log is closed".into()))?
+            .send(Cmd::Checkpoint(tx))
+            .map_err(|_| Error::Append("audit writer has stopped".into()))?;
+        rx.recv()
+            .map_err(|_| Error::Append("audit writer has stopped".into()))?
+    }
+}
+
+impl Drop for WriterHandle {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// A local append-only audit log served by a writer thread (see the crate docs for the fsync
 /// policy). Dropping it flushes pending records and signs a final checkpoint.
 pub struct LocalLog {
-    tx: Option<mpsc::Sender<Cmd>>,
-    thread: Option<JoinHandle<()>>,
+    writer: WriterHandle,
     dir: PathBuf,
     size_at_open: u64,
 }
@@ -237,14 +308,10 @@ impl LocalLog {
             last_cp: Instant::now(),
             failed: None,
         };
-        let (tx, rx) = mpsc::channel::<Cmd>();
-        let thread = std::thread::Builder::new()
-            .name("lantern-audit-writer".into())
-            .spawn(move || w.run(rx))
+        let writer = WriterHandle::spawn("lantern-audit-writer", move |rx| w.run(rx))
             .map_err(io_err(dir))?;
         Ok(Self {
-            tx: Some(tx),
-            thread: Some(thread),
+            writer,
             dir: dir.to_path_buf(),
             size_at_open,
         })
@@ -262,57 +329,32 @@ impl LocalLog {
 
     /// Queues a record; `ack` is called from the writer thread once it is durable on disk.
     pub fn append(&self, record: Vec<u8>, ack: Ack) {
-        if record.len() > MAX_RECORD_BYTES {
-            ack(Err(Error::Append(format!(
-                "record of {} bytes exceeds {MAX_RECORD_BYTES}",
-                record.len()
-            ))));
-            return;
-        }
-        match &self.tx {
-            Some(tx) => {
-                if let Err(mpsc::SendError(Cmd::Append(_, ack))) = tx.send(Cmd::Append(record, ack))
-                {
-                    ack(Err(Error::Append("audit writer has stopped".into())));
-                }
-            }
-            None => ack(Err(Error::Append("audit log is closed".into()))),
+        match check_record_size(&record) {
+            Ok(()) => self.writer.append(record, ack),
+            Err(e) => ack(Err(e)),
         }
     }
 
     /// Appends a record and waits until it is durable; returns its index.
     pub fn append_blocking(&self, record: Vec<u8>) -> Result<u64> {
-        let (tx, rx) = mpsc::channel();
-        self.append(
-            record,
-            Box::new(move |r| {
-                let _ = tx.send(r);
-            }),
-        );
-        rx.recv()
-            .map_err(|_| Error::Append("audit writer has stopped".into()))?
+        check_record_size(&record)?;
+        self.writer.append_blocking(record)
     }
 
     /// Signs a checkpoint of everything appended so far and returns the signed note.
     pub fn checkpoint(&self) -> Result<String> {
-        let (tx, rx) = mpsc::channel();
-        self.tx
-            .as_ref()
-            .ok_or_else(|| Error::Append("audit log is closed".into()))?
-            .send(Cmd::Checkpoint(tx))
-            .map_err(|_| Error::Append("audit writer has stopped".into()))?;
-        rx.recv()
-            .map_err(|_| Error::Append("audit writer has stopped".into()))?
+        self.writer.checkpoint()
     }
 }
 
-impl Drop for LocalLog {
-    fn drop(&mut self) {
-        self.tx.take();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+fn check_record_size(record: &[u8]) -> Result<()> {
+    if record.len() > MAX_RECORD_BYTES {
+        return Err(Error::Append(format!(
+            "record of {} bytes exceeds {MAX_RECORD_BYTES}",
+            record.len()
+        )));
     }
+    Ok(())
 }
 
 impl Writer {
