@@ -135,6 +135,23 @@ impl Columns {
     }
 }
 
+impl Entry {
+    /// The diff entry of one record read from either side (a file on disk or a git revision).
+    fn new(r: &record::Record, key: Option<&str>, digest: [u8; 32], cols: &mut Columns) -> Self {
+        Entry {
+            line: r.line,
+            file: r.file.clone(),
+            key: key.and_then(|k| r.get(k).map(|f| f.value.clone())),
+            digest,
+            fields: r
+                .fields
+                .iter()
+                .map(|f| (cols.id(&f.name), field_digest(f)))
+                .collect(),
+        }
+    }
+}
+
 fn load(spec: &str, opts: &DiffOptions, cols: &mut Columns) -> Result<Version> {
     let path = Path::new(spec);
     if path.exists() {
@@ -191,17 +208,7 @@ fn load(spec: &str, opts: &DiffOptions, cols: &mut Columns) -> Result<Version> {
         let (_, read) = record::read_path(path, &opts.read, &mut |r| {
             let digest = r.digest();
             merkle.push(&digest);
-            entries.push(Entry {
-                line: r.line,
-                file: r.file.clone(),
-                key: key.as_ref().and_then(|k| r.get(k).map(|f| f.value.clone())),
-                digest,
-                fields: r
-                    .fields
-                    .iter()
-                    .map(|f| (cols.id(&f.name), field_digest(f)))
-                    .collect(),
-            });
+            entries.push(Entry::new(&r, key.as_deref(), digest, cols));
             Ok(())
         })?;
         return Ok(Version {
@@ -237,17 +244,7 @@ fn load(spec: &str, opts: &DiffOptions, cols: &mut Columns) -> Result<Version> {
     let read = record::read_reader(spec, kind, reader, &opts.read, &mut |r| {
         let digest = r.digest();
         merkle.push(&digest);
-        entries.push(Entry {
-            line: r.line,
-            file: r.file.clone(),
-            key: key.as_ref().and_then(|k| r.get(k).map(|f| f.value.clone())),
-            digest,
-            fields: r
-                .fields
-                .iter()
-                .map(|f| (cols.id(&f.name), field_digest(f)))
-                .collect(),
-        });
+        entries.push(Entry::new(&r, key.as_deref(), digest, cols));
         Ok(())
     })?;
     Ok(Version {
