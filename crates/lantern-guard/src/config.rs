@@ -2,6 +2,7 @@
 //! names the upstream.
 
 use crate::Error;
+use lantern_core::Severity;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -18,6 +19,44 @@ pub enum Action {
     Throttle,
     /// Refuse the request (or end the response stream with an error event).
     Block,
+}
+
+/// Which credential rules output monitoring runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretRules {
+    /// The leak scanner's rules (`lantern-secrets`, filtered by confidence and severity) plus
+    /// the built-in patterns.
+    #[default]
+    Lantern,
+    /// The 11 built-in prefix-anchored patterns only.
+    Builtin,
+    /// No credential rules.
+    Off,
+}
+
+/// Confidence floor for the leak scanner's rules (mirrors `lantern_secrets::Confidence`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleConfidence {
+    /// Every rule, generic ones included.
+    Low,
+    /// Rules with a recognisable format (the default).
+    #[default]
+    Medium,
+    /// Provider-specific formats with a distinctive prefix only.
+    High,
+}
+
+impl RuleConfidence {
+    /// The `lantern-secrets` confidence level.
+    pub fn to_secrets(self) -> lantern_secrets::Confidence {
+        match self {
+            RuleConfidence::Low => lantern_secrets::Confidence::Low,
+            RuleConfidence::Medium => lantern_secrets::Confidence::Medium,
+            RuleConfidence::High => lantern_secrets::Confidence::High,
+        }
+    }
 }
 
 /// How a request parameter used in extraction attacks is handled.
@@ -49,6 +88,8 @@ pub struct GuardConfig {
     pub client_timeout_secs: u64,
     /// Serve `/metrics` (Prometheus text) on the same listener.
     pub metrics: bool,
+    /// The listener's TLS settings.
+    pub server: ServerConfig,
     /// The upstream model API.
     pub upstream: UpstreamConfig,
     /// Default per-key rate limits.
@@ -74,6 +115,7 @@ impl Default for GuardConfig {
             max_response_bytes: 16 << 20,
             client_timeout_secs: 30,
             metrics: true,
+            server: ServerConfig::default(),
             upstream: UpstreamConfig::default(),
             limits: LimitsConfig::default(),
             hardening: HardeningConfig::default(),
@@ -85,12 +127,25 @@ impl Default for GuardConfig {
     }
 }
 
+/// Listener settings: TLS is on when both `tls_cert` and `tls_key` are set.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// PEM file with the server certificate chain (leaf first).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM file with the server's private key (PKCS#8, PKCS#1 or SEC1).
+    pub tls_key: Option<PathBuf>,
+}
+
 /// Upstream settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UpstreamConfig {
-    /// Base URL (`http://host:port`); paths are appended as received.
+    /// Base URL (`http://host:port` or `https://host:port`); paths are appended as received.
     pub url: String,
+    /// PEM file of CA certificates trusted for an `https://` upstream instead of the bundled
+    /// Mozilla roots (private CAs).
+    pub ca_file: Option<PathBuf>,
     /// Environment variable holding the upstream API key injected as `Authorization: Bearer`.
     pub api_key_env: Option<String>,
     /// Time allowed for the upstream to send response headers, seconds (504 after).
@@ -101,6 +156,7 @@ impl Default for UpstreamConfig {
     fn default() -> Self {
         Self {
             url: "http://127.0.0.1:9000".into(),
+            ca_file: None,
             api_key_env: None,
             timeout_secs: 120,
         }
@@ -209,8 +265,19 @@ impl Default for DetectConfig {
 pub struct MonitorConfig {
     /// Action on a hit (`log`, `redact` or `block`).
     pub action: Action,
-    /// Look for credentials (leak-scanner rules).
+    /// Look for credentials at all (`false` is the same as `secret_rules = "off"`).
     pub secrets: bool,
+    /// Which credential rules run: `lantern` (the leak scanner's rules plus the built-in
+    /// patterns), `builtin` (the 11 built-in prefix-anchored patterns only) or `off`.
+    pub secret_rules: SecretRules,
+    /// Lowest confidence of a leak-scanner rule that runs (`low`, `medium`, `high`): `low` adds
+    /// the generic `password = ...`/`api_key = ...` rules, which also fire on ordinary prose.
+    pub min_confidence: RuleConfidence,
+    /// Lowest severity of a leak-scanner finding acted on (`info` .. `critical`); tokens whose
+    /// checksum does not match are reported as `info`.
+    pub min_severity: Severity,
+    /// Leak-scanner rule ids (or `prefix*`) not run on responses.
+    pub disabled_rules: Vec<String>,
     /// Look for PII (e-mail addresses, payment card numbers with a valid Luhn digit, US SSNs).
     pub pii: bool,
     /// Canary strings planted in training data or system prompts.
@@ -227,6 +294,10 @@ impl Default for MonitorConfig {
         Self {
             action: Action::Log,
             secrets: true,
+            secret_rules: SecretRules::Lantern,
+            min_confidence: RuleConfidence::Medium,
+            min_severity: Severity::Low,
+            disabled_rules: Vec::new(),
             pii: true,
             canaries: Vec::new(),
             corpus_index: None,
@@ -314,6 +385,16 @@ impl GuardConfig {
         if let Some(p) = c.monitor.corpus_index.as_mut() {
             fix(p);
         }
+        for p in [
+            c.server.tls_cert.as_mut(),
+            c.server.tls_key.as_mut(),
+            c.upstream.ca_file.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            fix(p);
+        }
         c.validate()?;
         Ok(c)
     }
@@ -321,8 +402,15 @@ impl GuardConfig {
     /// Checks values that TOML types cannot.
     pub fn validate(&self) -> Result<(), Error> {
         let bad = |m: String| Err(Error::Config(m));
-        if !self.upstream.url.starts_with("http://") {
-            return bad(format!("upstream.url must be an http:// URL (terminate TLS in front of the upstream), got {:?}", self.upstream.url));
+        if !(self.upstream.url.starts_with("http://") || self.upstream.url.starts_with("https://"))
+        {
+            return bad(format!(
+                "upstream.url must be an http:// or https:// URL, got {:?}",
+                self.upstream.url
+            ));
+        }
+        if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
+            return bad("server.tls_cert and server.tls_key must be set together".into());
         }
         if self.detect.action == Action::Redact {
             return bad("detect.action cannot be redact".into());
@@ -355,14 +443,39 @@ mod tests {
         assert_eq!(c.monitor.canaries, vec!["CANARY-1b7e3f0c".to_string()]);
         assert!(c.keys_file.ends_with("examples/guard-keys.json"));
         assert!(toml::from_str::<GuardConfig>("nonsense = 1").is_err());
-        assert!(GuardConfig {
+        let with_url = |u: &str| GuardConfig {
             upstream: UpstreamConfig {
-                url: "https://x".into(),
+                url: u.into(),
                 ..UpstreamConfig::default()
             },
             ..GuardConfig::default()
-        }
-        .validate()
-        .is_err());
+        };
+        assert!(with_url("ftp://x").validate().is_err());
+        assert!(with_url("https://x").validate().is_ok());
+        let half_tls = GuardConfig {
+            server: ServerConfig {
+                tls_cert: Some("cert.pem".into()),
+                tls_key: None,
+            },
+            ..GuardConfig::default()
+        };
+        assert!(half_tls.validate().is_err());
+    }
+
+    #[test]
+    fn monitor_defaults_run_the_leak_scanner_rules() {
+        let c: GuardConfig =
+            toml::from_str("[monitor]\naction = \"redact\"\n").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.monitor.secret_rules, SecretRules::Lantern);
+        assert_eq!(c.monitor.min_confidence, RuleConfidence::Medium);
+        assert_eq!(c.monitor.min_severity, Severity::Low);
+        let c: GuardConfig = toml::from_str(
+            "[monitor]\nsecret_rules = \"builtin\"\nmin_confidence = \"high\"\nmin_severity = \"critical\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.monitor.secret_rules, SecretRules::Builtin);
+        assert_eq!(c.monitor.min_confidence, RuleConfidence::High);
+        assert_eq!(c.monitor.min_severity, Severity::Critical);
+        assert!(toml::from_str::<GuardConfig>("[monitor]\nsecret_rules = \"all\"\n").is_err());
     }
 }

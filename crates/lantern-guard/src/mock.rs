@@ -1,15 +1,19 @@
 //! A mock OpenAI-compatible upstream for tests and benchmarks: answers instantly (plain JSON or
 //! SSE streams), echoes the prompt so tests can make the "model" emit chosen text, and can be
-//! told by request headers to fail or stall (`x-mock-status`, `x-mock-delay-ms`).
+//! told by request headers to fail or stall (`x-mock-status`, `x-mock-delay-ms`) or to send each
+//! SSE event as its own write, paced (`x-mock-chunk-delay-ms`).
 
 use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use hyper::body::{Frame, Incoming};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{json, Value};
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -34,12 +38,43 @@ fn reply_text(req: &Value) -> String {
     }
 }
 
-fn respond(
-    status: StatusCode,
-    ctype: &'static str,
-    body: impl Into<Bytes>,
-) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(body.into()));
+/// Response body of the mock.
+type MockBody = BoxBody<Bytes, Infallible>;
+
+/// A body fed from a channel: each message is one frame (one write on the wire).
+struct Paced(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl hyper::body::Body for Paced {
+    type Data = Bytes;
+    type Error = Infallible;
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.0.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b))))
+    }
+}
+
+/// An SSE body sending each event separately, `delay` apart.
+fn paced_events(events: Vec<String>, delay: Duration) -> MockBody {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+    tokio::spawn(async move {
+        for e in events {
+            if tx.send(Bytes::from(e)).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(delay).await;
+        }
+    });
+    Paced(rx).boxed()
+}
+
+fn respond(status: StatusCode, ctype: &'static str, body: impl Into<Bytes>) -> Response<MockBody> {
+    respond_body(status, ctype, Full::new(body.into()).boxed())
+}
+
+fn respond_body(status: StatusCode, ctype: &'static str, body: MockBody) -> Response<MockBody> {
+    let mut r = Response::new(body);
     *r.status_mut() = status;
     r.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
@@ -48,7 +83,7 @@ fn respond(
     r
 }
 
-async fn handle(req: Request<Incoming>, seen: Arc<Mutex<Seen>>) -> Response<Full<Bytes>> {
+async fn handle(req: Request<Incoming>, seen: Arc<Mutex<Seen>>) -> Response<MockBody> {
     let path = req.uri().path().to_string();
     let hdr = |n: &str| {
         req.headers()
@@ -58,6 +93,9 @@ async fn handle(req: Request<Incoming>, seen: Arc<Mutex<Seen>>) -> Response<Full
     };
     let delay = hdr("x-mock-delay-ms").and_then(|v| v.parse::<u64>().ok());
     let status = hdr("x-mock-status").and_then(|v| v.parse::<u16>().ok());
+    let pace = hdr("x-mock-chunk-delay-ms")
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_millis);
     let auth = hdr("authorization");
     let body = Limited::new(req.into_body(), 64 << 20)
         .collect()
@@ -102,11 +140,11 @@ async fn handle(req: Request<Incoming>, seen: Arc<Mutex<Seen>>) -> Response<Full
             let logprobs = v.get("logprobs").is_some_and(|l| l.as_bool() == Some(true) || l.as_u64().is_some());
             let lp = json!({"content":[{"token":"You","logprob":-0.0123456,"bytes":[89,111,117],"top_logprobs":[{"token":"You","logprob":-0.0123456,"bytes":[89,111,117]},{"token":"I","logprob":-4.56789,"bytes":[73]}]}]});
             if v.get("stream").and_then(Value::as_bool) == Some(true) {
-                let mut s = String::new();
+                let mut events = Vec::new();
                 let id = "chatcmpl-mock";
                 let chars: Vec<char> = text.chars().collect();
                 if chat {
-                    s.push_str(&format!("data: {}\n\n", json!({"id":id,"object":"chat.completion.chunk","model":model,"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]})));
+                    events.push(format!("data: {}\n\n", json!({"id":id,"object":"chat.completion.chunk","model":model,"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]})));
                 }
                 for (i, piece) in chars.chunks(6).enumerate() {
                     let p: String = piece.iter().collect();
@@ -118,15 +156,18 @@ async fn handle(req: Request<Incoming>, seen: Arc<Mutex<Seen>>) -> Response<Full
                     if logprobs && i == 0 {
                         choice["logprobs"] = lp.clone();
                     }
-                    s.push_str(&format!("data: {}\n\n", json!({"id":id,"object":"chat.completion.chunk","model":model,"choices":[choice]})));
+                    events.push(format!("data: {}\n\n", json!({"id":id,"object":"chat.completion.chunk","model":model,"choices":[choice]})));
                 }
                 let fin = if chat { json!({"index":0,"delta":{},"finish_reason":"stop"}) } else { json!({"index":0,"text":"","finish_reason":"stop"}) };
-                s.push_str(&format!("data: {}\n\n", json!({"id":id,"object":"chat.completion.chunk","model":model,"choices":[fin]})));
+                events.push(format!("data: {}\n\n", json!({"id":id,"object":"chat.completion.chunk","model":model,"choices":[fin]})));
                 if v.pointer("/stream_options/include_usage").and_then(Value::as_bool) == Some(true) {
-                    s.push_str(&format!("data: {}\n\n", json!({"id":id,"object":"chat.completion.chunk","model":model,"choices":[],"usage":{"prompt_tokens":pt,"completion_tokens":ct,"total_tokens":pt+ct}})));
+                    events.push(format!("data: {}\n\n", json!({"id":id,"object":"chat.completion.chunk","model":model,"choices":[],"usage":{"prompt_tokens":pt,"completion_tokens":ct,"total_tokens":pt+ct}})));
                 }
-                s.push_str("data: [DONE]\n\n");
-                respond(StatusCode::OK, "text/event-stream", s)
+                events.push("data: [DONE]\n\n".to_string());
+                match pace {
+                    Some(d) => respond_body(StatusCode::OK, "text/event-stream", paced_events(events, d)),
+                    None => respond(StatusCode::OK, "text/event-stream", events.concat()),
+                }
             } else {
                 let mut choice = if chat {
                     json!({"index":0,"message":{"role":"assistant","content":text},"finish_reason":"stop"})

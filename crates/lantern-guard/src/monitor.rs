@@ -1,11 +1,14 @@
-//! Output monitoring: credentials, PII, canary strings and verbatim spans of a protected corpus
-//! in model responses, with redaction; plus the hook through which the leak scanner's rule
-//! engine (or any other text scanner) plugs in.
+//! Output monitoring: credentials (the leak scanner's rules and built-in patterns), PII, canary
+//! strings and verbatim spans of a protected corpus in model responses, with redaction; plus the
+//! hook through which any other text scanner plugs in.
 
-use crate::config::MonitorConfig;
+use crate::config::{MonitorConfig, SecretRules};
 use crate::ngram::NgramIndex;
 use aho_corasick::AhoCorasick;
+use lantern_core::{Location, Severity};
+use memchr::memmem;
 use regex::Regex;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// One match in a response.
@@ -68,7 +71,9 @@ fn ssn_ok(s: &str) -> bool {
 }
 
 /// Built-in high-confidence credential patterns (prefix-anchored formats with few false
-/// positives), used until the leak scanner is plugged in through [`TextScanner`].
+/// positives). They run beside the leak scanner's rules (`secret_rules = "lantern"`, where they
+/// also catch documentation keys the leak scanner treats as placeholders) or alone
+/// (`secret_rules = "builtin"`).
 const SECRET_RULES: &[(&str, &str)] = &[
     ("secret.aws-access-key-id", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
     ("secret.github-token", r"\bgh[pousr]_[A-Za-z0-9]{36}\b"),
@@ -119,9 +124,123 @@ const PII_RULES: &[(&str, &str, Option<Validator>)] = &[
     ),
 ];
 
+/// Prefix of the hit ids of the leak scanner's rules (`secret.slack.webhook-url`).
+pub const LEAK_RULE_PREFIX: &str = "secret.";
+
+/// The leak scanner's rules (`lantern-secrets`: keyword prefilter, regexes on windows around
+/// keyword hits, entropy floors, validators) as a [`TextScanner`]. Build it once and share it
+/// (`Arc`): building parses and indexes every bundled rule; regexes compile on first use.
+pub struct LeakRules {
+    scanner: lantern_secrets::Scanner,
+    min_severity: Severity,
+    loc: Location,
+    markers: Vec<memmem::Finder<'static>>,
+}
+
+impl std::fmt::Debug for LeakRules {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeakRules")
+            .field("rules", &self.rule_count())
+            .field("min_severity", &self.min_severity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LeakRules {
+    /// The bundled rules of confidence `min_confidence` or more, minus `disabled` ids (or
+    /// `prefix*`); findings below `min_severity` are ignored.
+    pub fn new(
+        min_confidence: lantern_secrets::Confidence,
+        min_severity: Severity,
+        disabled: &[String],
+    ) -> Result<Self, crate::Error> {
+        let err = |e: lantern_secrets::Error| crate::Error::Config(format!("secret rules: {e}"));
+        let mut set = lantern_secrets::RuleSet::builtin().map_err(err)?;
+        let mut off: Vec<String> = set
+            .rules()
+            .filter(|r| r.confidence < min_confidence || r.severity < min_severity)
+            .map(|r| r.id.clone())
+            .collect();
+        off.extend(disabled.iter().cloned());
+        set.disable(&off);
+        let scanner = lantern_secrets::Scanner::new(set, &[]).map_err(err)?;
+        Ok(Self {
+            scanner,
+            min_severity,
+            loc: Location::path("<response>"),
+            markers: lantern_secrets::allow::INLINE_MARKERS
+                .iter()
+                .map(|m| memmem::Finder::new(m.as_bytes()).into_owned())
+                .collect(),
+        })
+    }
+
+    /// Number of rules that run.
+    pub fn rule_count(&self) -> usize {
+        self.scanner.rules().count()
+    }
+}
+
+impl TextScanner for LeakRules {
+    fn scan(&self, text: &str) -> Vec<Hit> {
+        // Inline suppression markers (`lantern:allow`, ...) are for source files: a model told
+        // to print one next to a secret must not switch the check off. Blank them (same length,
+        // so offsets hold) before scanning.
+        let mut data: Cow<'_, [u8]> = Cow::Borrowed(text.as_bytes());
+        for f in &self.markers {
+            let found: Vec<usize> = f.find_iter(text.as_bytes()).collect();
+            if found.is_empty() {
+                continue;
+            }
+            let owned = data.to_mut();
+            for at in found {
+                if let Some(span) = owned.get_mut(at..at + f.needle().len()) {
+                    span.fill(b' ');
+                }
+            }
+        }
+        let out = self.scanner.scan(&data, &self.loc);
+        let mut hits = Vec::with_capacity(out.findings.len());
+        for f in out.findings {
+            if f.severity < self.min_severity {
+                continue;
+            }
+            let (Some(secret), Some(offset)) = (
+                f.secret.as_deref(),
+                f.locations.first().and_then(|l| l.offset),
+            ) else {
+                continue;
+            };
+            let Ok(mut start) = usize::try_from(offset) else {
+                continue;
+            };
+            let mut end = start.saturating_add(secret.len()).min(text.len());
+            if start >= end {
+                continue;
+            }
+            // the engine matches bytes: widen to whole characters
+            while start > 0 && !text.is_char_boundary(start) {
+                start -= 1;
+            }
+            while end < text.len() && !text.is_char_boundary(end) {
+                end += 1;
+            }
+            hits.push(Hit {
+                rule: format!("{LEAK_RULE_PREFIX}{}", f.rule_id),
+                start,
+                end,
+            });
+        }
+        hits
+    }
+}
+
 /// The output monitor.
 pub struct Monitor {
     rules: Vec<Rule>,
+    /// How many of `rules` (at the front) are built-in credential patterns.
+    builtin_secrets: usize,
+    leak: Option<Arc<LeakRules>>,
     canaries: Option<AhoCorasick>,
     corpus: Option<NgramIndex>,
     extra: Vec<Arc<dyn TextScanner>>,
@@ -143,7 +262,12 @@ impl Monitor {
         let re = |p: &str| {
             Regex::new(p).map_err(|e| crate::Error::Config(format!("monitor pattern: {e}")))
         };
-        if cfg.secrets {
+        let secret_rules = if cfg.secrets {
+            cfg.secret_rules
+        } else {
+            SecretRules::Off
+        };
+        if secret_rules != SecretRules::Off {
             for (id, p) in SECRET_RULES {
                 rules.push(Rule {
                     id,
@@ -152,6 +276,16 @@ impl Monitor {
                 });
             }
         }
+        let builtin_secrets = rules.len();
+        let leak = if secret_rules == SecretRules::Lantern {
+            Some(Arc::new(LeakRules::new(
+                cfg.min_confidence.to_secrets(),
+                cfg.min_severity,
+                &cfg.disabled_rules,
+            )?))
+        } else {
+            None
+        };
         if cfg.pii {
             for (id, p, v) in PII_RULES {
                 rules.push(Rule {
@@ -173,6 +307,8 @@ impl Monitor {
         };
         Ok(Self {
             rules,
+            builtin_secrets,
+            leak,
             canaries,
             corpus,
             extra: Vec::new(),
@@ -185,9 +321,15 @@ impl Monitor {
         self.extra.push(s);
     }
 
+    /// The leak scanner's rules, when they run (`secret_rules = "lantern"`).
+    pub fn leak_rules(&self) -> Option<&Arc<LeakRules>> {
+        self.leak.as_ref()
+    }
+
     /// True when nothing is configured.
     pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
+        self.leak.is_none()
+            && self.rules.is_empty()
             && self.canaries.is_none()
             && self.corpus.is_none()
             && self.extra.is_empty()
@@ -201,7 +343,11 @@ impl Monitor {
     /// All matches in `text`, sorted by start.
     pub fn scan(&self, text: &str) -> Vec<Hit> {
         let mut hits = Vec::new();
-        for r in &self.rules {
+        let mut secret_hits = 0;
+        for (i, r) in self.rules.iter().enumerate() {
+            if i == self.builtin_secrets {
+                secret_hits = hits.len();
+            }
             for m in r.re.find_iter(text) {
                 if r.validate.is_none_or(|v| v(m.as_str())) {
                     hits.push(Hit {
@@ -209,6 +355,23 @@ impl Monitor {
                         start: m.start(),
                         end: m.end(),
                     });
+                }
+            }
+        }
+        if self.rules.len() == self.builtin_secrets {
+            secret_hits = hits.len();
+        }
+        if let Some(leak) = &self.leak {
+            // A secret both rule sets know is reported once, under the built-in id.
+            let builtin: Vec<(usize, usize)> = hits
+                .get(..secret_hits)
+                .unwrap_or_default()
+                .iter()
+                .map(|h| (h.start, h.end))
+                .collect();
+            for h in leak.scan(text) {
+                if !builtin.iter().any(|&(s, e)| s < h.end && e > h.start) {
+                    hits.push(h);
                 }
             }
         }
@@ -291,6 +454,101 @@ mod tests {
             redact(text, &m.scan(text)),
             "Key [REDACTED:secret.aws-access-key-id], mail [REDACTED:pii.email], card [REDACTED:pii.payment-card], ssn [REDACTED:pii.us-ssn], tag [REDACTED:canary]."
         );
+    }
+
+    /// Secrets the 11 built-in patterns do not know (formats of the leak scanner's rules).
+    const SLACK_HOOK: &str =
+        "https://hooks.slack.com/services/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";
+    const NPM_TOKEN: &str = "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";
+
+    fn leak_monitor(tweak: impl FnOnce(&mut MonitorConfig)) -> Monitor {
+        let mut cfg = MonitorConfig::default();
+        tweak(&mut cfg);
+        Monitor::new(&cfg, None).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn leak_scanner_rules_find_what_the_builtin_patterns_miss() {
+        let text = format!("Post to {SLACK_HOOK} and publish with {NPM_TOKEN} today.");
+        let builtin = leak_monitor(|c| c.secret_rules = SecretRules::Builtin);
+        assert!(builtin.leak_rules().is_none());
+        assert!(builtin.scan(&text).is_empty());
+
+        let m = leak_monitor(|_| {});
+        assert!(m.leak_rules().is_some_and(|l| l.rule_count() > 400));
+        let hits = m.scan(&text);
+        let got: Vec<(&str, &str)> = hits
+            .iter()
+            .map(|h| (h.rule.as_str(), &text[h.start..h.end]))
+            .collect();
+        // the span is the secret itself, not its line
+        assert_eq!(
+            got,
+            vec![
+                ("secret.slack.webhook-url", SLACK_HOOK),
+                ("secret.npm.access-token", NPM_TOKEN),
+            ]
+        );
+        assert_eq!(
+            redact(&text, &hits),
+            "Post to [REDACTED:secret.slack.webhook-url] and publish with [REDACTED:secret.npm.access-token] today."
+        );
+    }
+
+    #[test]
+    fn a_secret_both_rule_sets_know_is_reported_once() {
+        let m = leak_monitor(|c| c.pii = false);
+        let key = "ghp_Zk3T9vQx7LmN2pR8sW4yZ6aB1cD5eF0gH2jK";
+        let text = format!("token: {key}\n");
+        let rules: Vec<String> = m.scan(&text).into_iter().map(|h| h.rule).collect();
+        assert_eq!(rules, vec!["secret.github-token"]);
+        // the documentation key the leak scanner treats as a placeholder is still caught
+        let rules: Vec<String> = m
+            .scan("AKIAIOSFODNN7EXAMPLE")
+            .into_iter()
+            .map(|h| h.rule)
+            .collect();
+        assert_eq!(rules, vec!["secret.aws-access-key-id"]);
+    }
+
+    #[test]
+    fn prose_about_passwords_is_not_redacted() {
+        let prose = "Choose a password: at least twelve characters. Your password = something you can remember, \
+                     and never share the api_key or secret token with anyone; rotate the password yearly.";
+        assert!(leak_monitor(|_| {}).scan(prose).is_empty());
+        // the generic rules run only when asked for, and then fire on assignments
+        let low = leak_monitor(|c| c.min_confidence = crate::config::RuleConfidence::Low);
+        assert!(low.scan(prose).is_empty());
+        let hits = low.scan("DB_PASSWORD=NY1DhQCEYTdBkptf");
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].rule, "secret.generic.password");
+        assert_eq!((hits[0].start, hits[0].end), (12, 28));
+    }
+
+    #[test]
+    fn filters_severity_disabled_rules_and_inline_markers() {
+        let text = format!("hook {SLACK_HOOK}");
+        // slack.webhook-url is a medium-severity rule
+        let m = leak_monitor(|c| c.min_severity = Severity::High);
+        assert!(m.scan(&text).is_empty());
+        let m = leak_monitor(|c| c.disabled_rules = vec!["slack.*".into()]);
+        assert!(m.scan(&text).is_empty());
+        // a suppression marker printed by the model does not switch the check off
+        let m = leak_monitor(|_| {});
+        let text = format!("{NPM_TOKEN} # lantern:allow");
+        let hits = m.scan(&text);
+        assert_eq!(hits.len(), 1);
+        assert_eq!(&text[hits[0].start..hits[0].end], NPM_TOKEN);
+        assert!(leak_monitor(|c| c.secret_rules = SecretRules::Off)
+            .scan(&text)
+            .is_empty());
+        assert!(leak_monitor(|c| c.secrets = false).scan(&text).is_empty());
+        // a token whose checksum does not match is reported as `info` by the engine: ignored
+        // unless asked for
+        let forged = "npm_7WPmIvzXaYWRDyznq99VQbUWoGZrJ72DF27c";
+        assert!(m.scan(forged).is_empty());
+        let all = leak_monitor(|c| c.min_severity = Severity::Info);
+        assert_eq!(all.scan(forged).len(), 1);
     }
 
     #[test]

@@ -1,0 +1,77 @@
+//! Per-response cost of output monitoring on a 2 KB model answer: the 11 built-in credential
+//! patterns alone, and with the leak scanner's rules (`secret_rules = "lantern"`), on prose that
+//! talks about keys and passwords (keyword hits, no secret) and on the same answer with a secret.
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use lantern_guard::config::{MonitorConfig, SecretRules};
+use lantern_guard::monitor::{LeakRules, Monitor, TextScanner};
+
+/// About 2 KB of assistant prose that mentions tokens, keys, passwords and URLs.
+fn answer() -> String {
+    let para = "To call the API from your service, create a token in the dashboard and store it \
+                in your secret manager rather than in the repository. The client reads the key \
+                from an environment variable at start-up; rotate the password of the database \
+                user every ninety days and never paste credentials into a chat. If the request \
+                fails with 401, check that the Authorization header carries the bearer token and \
+                that the key has not expired. See https://docs.example.com/auth for details.\n";
+    let mut s = String::new();
+    while s.len() < 2048 {
+        s.push_str(para);
+    }
+    s.truncate(2048);
+    s
+}
+
+fn monitor(rules: SecretRules) -> Monitor {
+    let cfg = MonitorConfig {
+        secret_rules: rules,
+        ..MonitorConfig::default()
+    };
+    Monitor::new(&cfg, None).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn bench(c: &mut Criterion) {
+    let clean = answer();
+    let mut leaky = clean.clone();
+    leaky.replace_range(
+        1000..1060,
+        "hook https://hooks.slack.com/services/T04BXQ7K2/B05NRL8DJ3F/q8ZsWm3 ",
+    );
+    let builtin = monitor(SecretRules::Builtin);
+    let lantern = monitor(SecretRules::Lantern);
+    assert!(lantern.scan(&clean).is_empty());
+    assert_eq!(lantern.scan(&leaky).len(), 1);
+    let leak = lantern
+        .leak_rules()
+        .cloned()
+        .unwrap_or_else(|| panic!("leak rules are on by default"));
+
+    let mut g = c.benchmark_group("monitor_2k_response");
+    g.bench_function("builtin_clean", |b| {
+        b.iter(|| builtin.scan(black_box(&clean)))
+    });
+    g.bench_function("lantern_clean", |b| {
+        b.iter(|| lantern.scan(black_box(&clean)))
+    });
+    g.bench_function("lantern_with_secret", |b| {
+        b.iter(|| lantern.scan(black_box(&leaky)))
+    });
+    g.bench_function("leak_rules_only_clean", |b| {
+        b.iter(|| leak.scan(black_box(&clean)))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("monitor_build");
+    g.sample_size(10);
+    g.bench_function("leak_rules_new", |b| {
+        b.iter(|| LeakRules::new(lantern_secrets_medium(), lantern_core::Severity::Low, &[]))
+    });
+    g.finish();
+}
+
+fn lantern_secrets_medium() -> lantern_secrets::Confidence {
+    lantern_guard::config::RuleConfidence::Medium.to_secrets()
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
