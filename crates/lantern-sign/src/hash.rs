@@ -1,5 +1,6 @@
-//! Streaming digests of whole files and of byte ranges, with one fixed-size read buffer per
-//! thread so memory stays bounded whatever the model size.
+//! Streaming digests of whole files and of byte ranges: read into one fixed-size buffer per
+//! thread, mapped in bounded windows, or read by a helper thread while the caller hashes, so
+//! memory stays bounded whatever the model size.
 
 use crate::error::{Error, Result};
 use sha2::Digest as _;
@@ -156,6 +157,268 @@ pub fn hash_file_range(
     Ok(hasher.finish())
 }
 
+/// How the bytes of a file reach the hasher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IoMode {
+    /// `read(2)` into a per-thread buffer (the kernel copies from the page cache).
+    #[default]
+    Read,
+    /// Memory-map the file in [`MAP_WINDOW`]-sized windows and hash the mapping directly (no copy);
+    /// small ranges are still read. Call [`install_sigbus_guard`] first: a file that shrinks while
+    /// it is mapped raises `SIGBUS`.
+    Mapped,
+}
+
+/// Ranges shorter than this are read even in [`IoMode::Mapped`] (mapping costs more than copying).
+pub const MAP_MIN: u64 = 4 << 20;
+/// Bytes mapped at a time, so a mapping never pins more than this much of the page cache per
+/// thread (and the resident set stays bounded).
+pub const MAP_WINDOW: u64 = 32 << 20;
+/// Bytes hashed between two progress reports.
+const PROGRESS_STEP: usize = 1 << 20;
+/// Buffer size and count of the pipelined reader.
+const PIPE_BUFFER: usize = 1 << 20;
+const PIPE_BUFFERS: usize = 4;
+
+/// Size of `file` and the end of the range `[offset, offset + len)` (to the end of the file when
+/// `len` is `None`), or a short-read error when the file is shorter than the range.
+fn range_end(file: &File, path: &Path, offset: u64, len: Option<u64>) -> Result<u64> {
+    let size = file
+        .metadata()
+        .map_err(|e| Error::io("reading metadata of", path, e))?
+        .len();
+    match len {
+        None => Ok(size.max(offset)),
+        Some(l) => {
+            let end = offset.saturating_add(l);
+            if end > size {
+                Err(Error::ShortRead {
+                    path: path.to_path_buf(),
+                    offset,
+                    expected: l,
+                })
+            } else {
+                Ok(end)
+            }
+        }
+    }
+}
+
+/// Hashes a range of `path` as [`hash_file_range`] does, by mapping it in windows when `mode` is
+/// [`IoMode::Mapped`] and the range is at least [`MAP_MIN`] bytes (reading it otherwise, or when
+/// the mapping fails).
+pub fn hash_range(
+    path: &Path,
+    algo: HashAlgo,
+    offset: u64,
+    len: Option<u64>,
+    mode: IoMode,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Vec<u8>> {
+    if mode == IoMode::Read || len.is_some_and(|l| l < MAP_MIN) {
+        return hash_file_range(path, algo, offset, len, progress);
+    }
+    let file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
+    let end = range_end(&file, path, offset, len)?;
+    if end - offset < MAP_MIN {
+        return hash_file_range(path, algo, offset, len, progress);
+    }
+    let mut hasher = algo.hasher();
+    let mut pos = offset;
+    while pos < end {
+        let window = (end - pos).min(MAP_WINDOW);
+        let Some(map) = map_window(&file, pos, window) else {
+            // Mapping refused (exotic filesystem, address space): read the rest instead.
+            hash_rest(path, &mut hasher, pos, end - pos, progress)?;
+            break;
+        };
+        for chunk in map.chunks(PROGRESS_STEP) {
+            hasher.update(chunk);
+            progress(chunk.len() as u64);
+        }
+        pos += window;
+    }
+    Ok(hasher.finish())
+}
+
+/// Feeds `len` bytes of `path` from `offset` to `hasher` by reading.
+fn hash_rest(
+    path: &Path,
+    hasher: &mut Hasher,
+    offset: u64,
+    len: u64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<()> {
+    let mut file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
+    file.seek(SeekFrom::Start(offset))
+        .map_err(|e| Error::io("seeking in", path, e))?;
+    let mut buf = vec![0u8; PIPE_BUFFER];
+    let mut remaining = len;
+    while remaining > 0 {
+        let want = usize::try_from(remaining)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        let Some(slice) = buf.get_mut(..want) else {
+            break;
+        };
+        let n = match file.read(slice) {
+            Ok(0) => {
+                return Err(Error::ShortRead {
+                    path: path.to_path_buf(),
+                    offset,
+                    expected: len,
+                })
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io("reading", path, e)),
+        };
+        if let Some(chunk) = slice.get(..n) {
+            hasher.update(chunk);
+        }
+        progress(n as u64);
+        remaining -= n as u64;
+    }
+    Ok(())
+}
+
+/// A read-only mapping of `len` bytes of `file` from `offset`, advised for sequential access.
+#[allow(unsafe_code)]
+fn map_window(file: &File, offset: u64, len: u64) -> Option<memmap2::Mmap> {
+    let len = usize::try_from(len).ok()?;
+    // SAFETY: the mapping is read-only and private to this function's caller, which only reads
+    // it as a byte slice while `file` is open. The one hazard of file mappings, the file being
+    // truncated underneath, raises SIGBUS rather than yielding stale memory; the CLI installs
+    // `install_sigbus_guard` to turn that into a clear error and exit code 2.
+    let map = unsafe {
+        memmap2::MmapOptions::new()
+            .offset(offset)
+            .len(len)
+            .map(file)
+    }
+    .ok()?;
+    #[cfg(unix)]
+    {
+        let _ = map.advise(memmap2::Advice::Sequential);
+    }
+    Some(map)
+}
+
+/// Hashes a range of `path` with a reader thread filling buffers while the calling thread hashes
+/// them, so one large file keeps two cores busy (copying and hashing) instead of one.
+pub fn hash_range_pipelined(
+    path: &Path,
+    algo: HashAlgo,
+    offset: u64,
+    len: Option<u64>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Vec<u8>> {
+    use std::sync::mpsc::sync_channel;
+    let mut file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
+    let end = range_end(&file, path, offset, len)?;
+    if offset > 0 {
+        file.seek(SeekFrom::Start(offset))
+            .map_err(|e| Error::io("seeking in", path, e))?;
+    }
+    let total = end - offset;
+    let (full_tx, full_rx) = sync_channel::<Result<(Vec<u8>, usize)>>(PIPE_BUFFERS);
+    let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(PIPE_BUFFERS);
+    for _ in 0..PIPE_BUFFERS {
+        // The channel has room for every buffer, so this cannot block or fail.
+        let _ = empty_tx.send(vec![0u8; PIPE_BUFFER]);
+    }
+    let mut hasher = algo.hasher();
+    std::thread::scope(|scope| -> Result<()> {
+        scope.spawn(move || {
+            let mut remaining = total;
+            while remaining > 0 {
+                let Ok(mut buf) = empty_rx.recv() else {
+                    return; // the hasher stopped
+                };
+                let want = usize::try_from(remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(buf.len());
+                let res = loop {
+                    match buf.get_mut(..want).map(|s| file.read(s)) {
+                        Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Some(Ok(0)) | None => {
+                            break Err(Error::ShortRead {
+                                path: path.to_path_buf(),
+                                offset,
+                                expected: total,
+                            })
+                        }
+                        Some(Ok(n)) => break Ok(n),
+                        Some(Err(e)) => break Err(Error::io("reading", path, e)),
+                    }
+                };
+                let failed = res.is_err();
+                if let Ok(n) = res {
+                    remaining -= n as u64;
+                }
+                if full_tx.send(res.map(|n| (buf, n))).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        let mut seen = 0u64;
+        while seen < total {
+            let Ok(msg) = full_rx.recv() else {
+                break;
+            };
+            let (buf, n) = msg?;
+            if let Some(chunk) = buf.get(..n) {
+                hasher.update(chunk);
+            }
+            progress(n as u64);
+            seen += n as u64;
+            // The reader may have finished; a closed channel is fine.
+            let _ = empty_tx.send(buf);
+        }
+        drop(full_rx);
+        if seen < total {
+            return Err(Error::ShortRead {
+                path: path.to_path_buf(),
+                offset,
+                expected: total,
+            });
+        }
+        Ok(())
+    })?;
+    Ok(hasher.finish())
+}
+
+/// Installs (once per process) a `SIGBUS` handler that reports a file shrinking while it was
+/// memory-mapped for hashing and exits with status 2, instead of the default crash. Nothing is
+/// written before hashing ends, so no partial signature is left behind. A no-op off Unix.
+#[allow(unsafe_code)]
+pub fn install_sigbus_guard() {
+    #[cfg(unix)]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        extern "C" fn on_sigbus(_: libc::c_int) {
+            const MSG: &[u8] =
+                b"error: a model file shrank while it was being hashed (memory-mapped); \
+nothing was written. Re-run when the files are stable, or pass --no-mmap.\n";
+            // SAFETY: write(2) and _exit(2) are async-signal-safe; MSG is a static buffer.
+            unsafe {
+                libc::write(2, MSG.as_ptr().cast(), MSG.len());
+                libc::_exit(2);
+            }
+        }
+        ONCE.call_once(|| {
+            // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value; the handler
+            // only calls async-signal-safe functions.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = on_sigbus as extern "C" fn(libc::c_int) as usize;
+                libc::sigemptyset(&mut action.sa_mask);
+                libc::sigaction(libc::SIGBUS, &action, std::ptr::null_mut());
+            }
+        });
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -214,5 +477,80 @@ mod tests {
         }
         assert_eq!(HashAlgo::from_name("blake2").unwrap(), HashAlgo::Blake2b);
         assert!(HashAlgo::from_name("md5").is_err());
+    }
+
+    /// A file bigger than one mapping window with a non-repeating pattern, so a window mapped at
+    /// the wrong offset changes the digest.
+    fn patterned(dir: &Path, len: usize) -> std::path::PathBuf {
+        let p = dir.join("big");
+        let data: Vec<u8> = (0..len as u64)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        std::fs::write(&p, &data).unwrap();
+        p
+    }
+
+    #[test]
+    fn mapped_and_pipelined_digests_equal_read_digests() {
+        let dir = tempfile::tempdir().unwrap();
+        let len = (MAP_WINDOW + MAP_MIN + 12_345) as usize;
+        let p = patterned(dir.path(), len);
+        let ranges: [(u64, Option<u64>); 5] = [
+            (0, None),
+            (7, None),
+            (1_000_001, Some(MAP_WINDOW + 3)),
+            (0, Some(MAP_MIN - 1)),
+            (len as u64, None),
+        ];
+        for (off, l) in ranges {
+            let want = hash_file_range(&p, HashAlgo::Sha256, off, l, &|_| {}).unwrap();
+            for mode in [IoMode::Read, IoMode::Mapped] {
+                let seen = std::sync::atomic::AtomicU64::new(0);
+                let got = hash_range(&p, HashAlgo::Sha256, off, l, mode, &|n| {
+                    seen.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                })
+                .unwrap();
+                assert_eq!(got, want, "{mode:?} {off} {l:?}");
+                let expect_bytes = l.unwrap_or(len as u64 - off);
+                assert_eq!(seen.into_inner(), expect_bytes, "{mode:?} {off} {l:?}");
+            }
+            let piped = hash_range_pipelined(&p, HashAlgo::Sha256, off, l, &|_| {}).unwrap();
+            assert_eq!(piped, want, "pipelined {off} {l:?}");
+        }
+    }
+
+    #[test]
+    fn ranges_past_the_end_are_short_reads_in_every_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let len = (MAP_MIN * 2) as usize;
+        let p = patterned(dir.path(), len);
+        let l = Some(MAP_MIN * 2);
+        for mode in [IoMode::Read, IoMode::Mapped] {
+            let err = hash_range(&p, HashAlgo::Sha256, 5, l, mode, &|_| {}).unwrap_err();
+            assert!(matches!(err, Error::ShortRead { .. }), "{mode:?}: {err}");
+        }
+        let err = hash_range_pipelined(&p, HashAlgo::Sha256, 5, l, &|_| {}).unwrap_err();
+        assert!(matches!(err, Error::ShortRead { .. }), "{err}");
+        let missing = dir.path().join("missing");
+        let err = hash_range_pipelined(&missing, HashAlgo::Sha256, 0, None, &|_| {}).unwrap_err();
+        assert!(err.to_string().contains("missing"), "{err}");
+    }
+
+    #[test]
+    fn empty_file_hashes_in_every_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("empty");
+        std::fs::write(&p, b"").unwrap();
+        let want = HashAlgo::Sha256.digest(b"");
+        for mode in [IoMode::Read, IoMode::Mapped] {
+            assert_eq!(
+                hash_range(&p, HashAlgo::Sha256, 0, None, mode, &|_| {}).unwrap(),
+                want
+            );
+        }
+        assert_eq!(
+            hash_range_pipelined(&p, HashAlgo::Sha256, 0, None, &|_| {}).unwrap(),
+            want
+        );
     }
 }

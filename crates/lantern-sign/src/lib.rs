@@ -17,7 +17,7 @@ pub mod provenance;
 
 pub use bundle::Bundle;
 pub use error::{Error, Result};
-pub use hash::HashAlgo;
+pub use hash::{HashAlgo, IoMode};
 pub use keys::{KeyKind, SigningKey, VerifyingKey};
 pub use manifest::{HashOptions, Manifest, ManifestDiff, Method, Plan};
 pub use oms::{Trust, VerifyOptions};

@@ -2,11 +2,11 @@
 //! symlink policy), hash every file or file shard in parallel, order items, compute the root digest.
 
 use crate::error::{Error, Result};
-use crate::hash::{hash_file_range, HashAlgo};
-use rayon::prelude::*;
+use crate::hash::{hash_range, hash_range_pipelined, HashAlgo, IoMode};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Deepest directory nesting the walker descends into.
 pub const MAX_DEPTH: usize = 256;
@@ -210,7 +210,7 @@ pub struct ItemDigest {
 }
 
 /// A model manifest: items in canonical order with their digests.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {
     /// Informative model name (last component of the model path).
     pub model_name: String,
@@ -341,6 +341,8 @@ pub struct Plan {
     serialization: Serialization,
     total_bytes: u64,
     files: usize,
+    io: IoMode,
+    threads: usize,
 }
 
 impl Plan {
@@ -444,6 +446,8 @@ impl Plan {
             },
             total_bytes,
             files: nfiles,
+            io: IoMode::default(),
+            threads: std::thread::available_parallelism().map_or(1, usize::from),
         })
     }
 
@@ -457,24 +461,77 @@ impl Plan {
         self.files
     }
 
-    /// Hashes every unit in parallel on the current rayon pool; `progress` receives byte counts.
+    /// How file bytes reach the hasher (default [`IoMode::Read`]).
+    pub fn io_mode(mut self, mode: IoMode) -> Self {
+        self.io = mode;
+        self
+    }
+
+    /// Hashing threads (default: one per available core; 0 keeps the default).
+    pub fn threads(mut self, n: usize) -> Self {
+        if n > 0 {
+            self.threads = n;
+        }
+        self
+    }
+
+    /// Hashes every unit on [`Plan::threads`] threads; `progress` receives byte counts.
+    ///
+    /// Units are taken largest first from one shared queue (longest-processing-time scheduling),
+    /// so big files spread evenly over the threads and small files fill the gaps. When there are
+    /// fewer units than threads (one huge file), each unit gets a reader thread of its own so
+    /// copying and hashing overlap on separate cores.
     pub fn hash(self, progress: &(dyn Fn(u64) + Sync)) -> Result<Manifest> {
         let algo = self.serialization.hash;
         let algorithm = self.serialization.item_algorithm();
-        let items = self
-            .units
-            .into_par_iter()
-            .map(|u| {
-                let value = hash_file_range(&u.file, algo, u.offset, u.len, progress)?;
-                Ok((
-                    u.key,
-                    ItemDigest {
-                        algorithm: algorithm.clone(),
-                        value,
-                    },
-                ))
-            })
-            .collect::<Result<BTreeMap<_, _>>>()?;
+        let threads = self.threads.max(1);
+        let workers = threads.min(self.units.len());
+        let pipelined = self.units.len() < threads;
+        let io = self.io;
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let units = &self.units;
+        let results: Vec<Result<Vec<(ItemKey, ItemDigest)>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut done = Vec::new();
+                        while !failed.load(Ordering::Relaxed) {
+                            let Some(u) = units.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                                break;
+                            };
+                            let value = if pipelined {
+                                hash_range_pipelined(&u.file, algo, u.offset, u.len, progress)
+                            } else {
+                                hash_range(&u.file, algo, u.offset, u.len, io, progress)
+                            };
+                            match value {
+                                Ok(value) => done.push((
+                                    u.key.clone(),
+                                    ItemDigest {
+                                        algorithm: algorithm.clone(),
+                                        value,
+                                    },
+                                )),
+                                Err(e) => {
+                                    failed.store(true, Ordering::Relaxed);
+                                    return Err(e);
+                                }
+                            }
+                        }
+                        Ok(done)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        let mut items = BTreeMap::new();
+        for r in results {
+            items.extend(r?);
+        }
         Ok(Manifest {
             model_name: self.model_name,
             items,
@@ -612,6 +669,70 @@ mod tests {
         assert_eq!(s.item_algorithm(), "sha256-sharded-1000");
         let bad = json!({"method": "shards", "shard_size": 0.5, "hash_type": "sha256"});
         assert!(Serialization::from_json(&bad, "x").is_err());
+    }
+
+    #[test]
+    fn thread_counts_and_io_modes_give_the_same_manifest() {
+        let d = tempfile::tempdir().unwrap();
+        let m = d.path().join("m");
+        std::fs::create_dir_all(m.join("sub")).unwrap();
+        // Two files above the mapping threshold and many small ones.
+        for (i, size) in [(0u8, 5usize << 20), (1, 9 << 20)] {
+            let data: Vec<u8> = (0..size).map(|j| (j as u8) ^ i.wrapping_mul(31)).collect();
+            std::fs::write(m.join(format!("shard-{i}.bin")), data).unwrap();
+        }
+        for i in 0..40 {
+            std::fs::write(m.join("sub").join(format!("f{i}")), vec![i as u8; i * 97]).unwrap();
+        }
+        for method in [
+            Method::Files,
+            Method::Shards {
+                shard_size: 3 << 20,
+            },
+        ] {
+            let opts = HashOptions {
+                method,
+                ..Default::default()
+            };
+            let reference = Plan::new(&m, &opts)
+                .unwrap()
+                .threads(1)
+                .hash(&|_| {})
+                .unwrap();
+            assert_eq!(
+                reference.items.len(),
+                if method == Method::Files {
+                    42
+                } else {
+                    2 + 3 + 39
+                }
+            );
+            for threads in [1, 2, 3, 64] {
+                for io in [IoMode::Read, IoMode::Mapped] {
+                    let plan = Plan::new(&m, &opts).unwrap().threads(threads).io_mode(io);
+                    let total = plan.total_bytes();
+                    let seen = std::sync::atomic::AtomicU64::new(0);
+                    let got = plan
+                        .hash(&|n| {
+                            seen.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                        })
+                        .unwrap();
+                    assert_eq!(got, reference, "{method:?} threads={threads} {io:?}");
+                    assert_eq!(seen.into_inner(), total);
+                }
+            }
+        }
+        // One file on more threads than units takes the pipelined path.
+        let one = m.join("shard-1.bin");
+        let a = Plan::new(&one, &HashOptions::default())
+            .unwrap()
+            .threads(1)
+            .hash(&|_| {});
+        let b = Plan::new(&one, &HashOptions::default())
+            .unwrap()
+            .threads(4)
+            .hash(&|_| {});
+        assert_eq!(a.unwrap(), b.unwrap());
     }
 
     #[test]

@@ -10,8 +10,8 @@ use lantern_sign::oms::{
 };
 use lantern_sign::provenance::{self, InputRole, RunInfo};
 use lantern_sign::{
-    bundle::Material, Error, HashAlgo, HashOptions, KeyKind, ManifestDiff, Method, SigningKey,
-    VerifyingKey,
+    bundle::Material, Error, HashAlgo, HashOptions, IoMode, KeyKind, ManifestDiff, Method,
+    SigningKey, VerifyingKey,
 };
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -53,6 +53,9 @@ pub struct PathArgs {
     /// Worker threads for hashing (default: one per core)
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
+    /// Read files instead of memory-mapping them (slower; for filesystems where mapping fails)
+    #[arg(long)]
+    pub no_mmap: bool,
     /// No progress bar
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -222,13 +225,16 @@ fn with_ext(prefix: &Path, ext: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn set_jobs(jobs: Option<usize>) {
-    if let Some(n) = jobs.filter(|n| *n > 0) {
-        // Fails only if the pool already exists, which is harmless.
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global();
-    }
+/// Applies `-j` and `--no-mmap` to a hashing plan.
+fn tune(plan: Plan, paths: &PathArgs) -> Plan {
+    let io = if paths.no_mmap {
+        IoMode::Read
+    } else {
+        // A file shrinking under a mapping raises SIGBUS: report it and exit 2 instead of crashing.
+        lantern_sign::hash::install_sigbus_guard();
+        IoMode::Mapped
+    };
+    plan.threads(paths.jobs.unwrap_or(0)).io_mode(io)
 }
 
 /// Ignore paths given on the command line, made relative to the model root (outside ones dropped).
@@ -258,7 +264,6 @@ fn progress(plan: &Plan, quiet: bool, verb: &str) -> ProgressBar {
 
 /// `lantern sign`.
 pub fn sign(a: SignArgs) -> Result<u8> {
-    set_jobs(a.paths.jobs);
     let key = SigningKey::from_file(&a.key)?;
     let material = match &a.certificate {
         Some(c) => {
@@ -285,8 +290,10 @@ pub fn sign(a: SignArgs) -> Result<u8> {
         only: None,
     };
     let start = Instant::now();
-    let plan =
-        Plan::new(&a.model, &opts).with_context(|| format!("hashing {}", a.model.display()))?;
+    let plan = tune(
+        Plan::new(&a.model, &opts).with_context(|| format!("hashing {}", a.model.display()))?,
+        &a.paths,
+    );
     let (files, bytes) = (plan.file_count(), plan.total_bytes());
     let pb = progress(&plan, a.paths.quiet, "hashing");
     let manifest = plan.hash(&|n| pb.inc(n))?;
@@ -372,7 +379,6 @@ fn report(
 
 /// `lantern verify`.
 pub fn verify(a: VerifyArgs) -> Result<u8> {
-    set_jobs(a.paths.jobs);
     let key = match &a.key {
         Some(k) => Some(VerifyingKey::from_file(k)?),
         None => None,
@@ -428,7 +434,7 @@ pub fn verify(a: VerifyArgs) -> Result<u8> {
         ignore_unsigned_files: a.ignore_unsigned_files,
     };
     let (expected, plan) = match prepare_verification(&a.model, &bundle_path, &trust, &opts) {
-        Ok(x) => x,
+        Ok((expected, plan)) => (expected, tune(plan, &a.paths)),
         Err(e) => return fail(e),
     };
     let pb = progress(&plan, a.paths.quiet, "verifying");
