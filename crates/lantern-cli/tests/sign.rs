@@ -812,3 +812,64 @@ open(sys.argv[5], 'wb').write(pem(rogue))",
         .0
     );
 }
+
+/// The payload of a bundle (the base64 in-toto statement), which is deterministic for one model.
+fn bundle_payload(sig: &Path) -> String {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(sig).unwrap()).unwrap();
+    v["dsseEnvelope"]["payload"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn mapped_pipelined_and_read_hashing_sign_the_same_statement() {
+    let d = tempfile::tempdir().unwrap();
+    let m = make_model(d.path());
+    // Above the mapping threshold (4 MiB), with a pattern that a misplaced window would change.
+    let big: Vec<u8> = (0..(6u32 << 20))
+        .map(|i| (i.wrapping_mul(2654435761) >> 11) as u8)
+        .collect();
+    std::fs::write(m.join("model-00003-of-00003.safetensors"), &big).unwrap();
+    let (sk, pk) = keygen(d.path(), "p256");
+    let runs: [&[&str]; 4] = [&[], &["--no-mmap"], &["-j", "1"], &["-j", "1", "--no-mmap"]];
+    let mut payloads = Vec::new();
+    for (i, extra) in runs.iter().enumerate() {
+        let sig = d.path().join(format!("m{i}.sig"));
+        let mut args = vec!["sign", s(&m), "--key", s(&sk), "--signature", s(&sig), "-q"];
+        args.extend_from_slice(extra);
+        let o = lantern(&args);
+        assert_eq!(o.status.code(), Some(0), "{extra:?}: {}", out(&o));
+        payloads.push(bundle_payload(&sig));
+        let o = lantern_verify(&m, &sig, &pk);
+        assert_eq!(o.status.code(), Some(0), "{extra:?}: {}", out(&o));
+    }
+    assert!(payloads.windows(2).all(|w| w[0] == w[1]));
+    // The lone big file alone takes the pipelined path (fewer files than threads).
+    let one = m.join("model-00003-of-00003.safetensors");
+    let sig = d.path().join("one.sig");
+    let o = lantern(&[
+        "sign",
+        s(&one),
+        "--key",
+        s(&sk),
+        "--signature",
+        s(&sig),
+        "-q",
+        "-j",
+        "2",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let o = lantern(&[
+        "verify",
+        s(&one),
+        "--key",
+        s(&pk),
+        "--signature",
+        s(&sig),
+        "-q",
+        "--no-mmap",
+        "-j",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let (ok, msg) = ms_verify(&one, &sig, &pk);
+    assert!(ok, "model_signing rejected the pipelined signature: {msg}");
+}
