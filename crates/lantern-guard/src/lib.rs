@@ -3,7 +3,8 @@
 //! (in process or shared through Redis), request hardening and per-key detectors against model
 //! and training-data extraction, output monitoring of plain and streamed responses (secrets, PII,
 //! canaries, verbatim corpus spans), drift metrics on `/metrics`, and one record per request in
-//! the tamper-evident audit log of `lantern-audit`.
+//! the tamper-evident audit log of `lantern-audit`. Credentials in responses are found with the
+//! leak scanner's rules (`lantern-secrets`); TLS is optional on both sides (rustls).
 
 pub mod config;
 pub mod detect;
@@ -17,6 +18,7 @@ pub mod proxy;
 pub mod ratelimit;
 pub mod resp;
 pub mod sse;
+pub mod tls;
 
 pub use config::GuardConfig;
 pub use proxy::{run, Gateway};
@@ -57,6 +59,12 @@ pub fn serve_blocking(cfg: GuardConfig, threads: Option<usize>) -> Result<(), Er
         source: e,
     })?;
     let listen = cfg.listen.clone();
+    // bad certificate or key files fail here, before anything listens
+    let scheme = if tls::server_config(&cfg.server)?.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let gw = Arc::new(Gateway::new(cfg)?);
     let result = rt.block_on(async {
         let l = tokio::net::TcpListener::bind(&listen)
@@ -67,7 +75,7 @@ pub fn serve_blocking(cfg: GuardConfig, threads: Option<usize>) -> Result<(), Er
             })?;
         tracing::info!(addr = %listen, "lantern guard listening");
         eprintln!(
-            "lantern guard listening on http://{}",
+            "lantern guard listening on {scheme}://{}",
             l.local_addr()
                 .map(|a| a.to_string())
                 .unwrap_or(listen.clone())

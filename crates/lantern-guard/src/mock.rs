@@ -191,6 +191,15 @@ async fn handle(req: Request<Incoming>, seen: Arc<Mutex<Seen>>) -> Response<Mock
 
 /// Serves the mock on `listener` forever; returns a handle to what it has seen.
 pub fn spawn(listener: TcpListener) -> Arc<Mutex<Seen>> {
+    spawn_with(listener, None)
+}
+
+/// Serves the mock over TLS (`https://`) on `listener` forever.
+pub fn spawn_tls(listener: TcpListener, tls: tokio_rustls::TlsAcceptor) -> Arc<Mutex<Seen>> {
+    spawn_with(listener, Some(tls))
+}
+
+fn spawn_with(listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>) -> Arc<Mutex<Seen>> {
     let seen = Arc::new(Mutex::new(Seen::default()));
     let s2 = seen.clone();
     tokio::spawn(async move {
@@ -199,6 +208,7 @@ pub fn spawn(listener: TcpListener) -> Arc<Mutex<Seen>> {
                 continue;
             };
             let _ = stream.set_nodelay(true);
+            let stream = crate::tls::ServerIo::new(stream, tls.as_ref());
             let seen = s2.clone();
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(move |req| {

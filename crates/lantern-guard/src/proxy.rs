@@ -105,7 +105,7 @@ pub struct Gateway {
     /// Metrics (exposed on `/metrics`).
     pub metrics: Metrics,
     audit: Option<AuditSink>,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<crate::tls::UpstreamConnector, Full<Bytes>>,
     upstream: String,
     upstream_auth: Option<HeaderValue>,
 }
@@ -233,7 +233,7 @@ impl Gateway {
         conn.set_connect_timeout(Some(Duration::from_secs(10)));
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
-            .build(conn);
+            .build(crate::tls::upstream_connector(conn, &cfg.upstream)?);
         Ok(Self {
             keys_mtime: Mutex::new(mtime(&cfg.keys_file)),
             usage: Mutex::new(keys::load_usage(&cfg.keys_file)),
@@ -1094,6 +1094,7 @@ pub async fn run(
 ) -> Result<(), Error> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let header_timeout = Duration::from_secs(gw.cfg.client_timeout_secs.max(1));
+    let tls = crate::tls::acceptor(&gw.cfg.server)?;
     let bg = {
         let gw = gw.clone();
         tokio::spawn(async move {
@@ -1124,6 +1125,7 @@ pub async fn run(
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                let stream = crate::tls::ServerIo::new(stream, tls.as_ref());
                 let gw = gw.clone();
                 let svc = hyper::service::service_fn(move |req| {
                     let gw = gw.clone();
