@@ -1,10 +1,12 @@
 //! Per-response cost of output monitoring on a 2 KB model answer: the 11 built-in credential
 //! patterns alone, and with the leak scanner's rules (`secret_rules = "lantern"`), on prose that
-//! talks about keys and passwords (keyword hits, no secret) and on the same answer with a secret.
+//! talks about keys and passwords (keyword hits, no secret), on the same answer with a secret, and
+//! on the answer streamed as 6-character SSE events.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use lantern_guard::config::{MonitorConfig, SecretRules};
+use lantern_guard::config::{Action, MonitorConfig, SecretRules};
 use lantern_guard::monitor::{LeakRules, Monitor, TextScanner};
+use lantern_guard::sse::SseFilter;
 
 /// About 2 KB of assistant prose that mentions tokens, keys, passwords and URLs.
 fn answer() -> String {
@@ -33,10 +35,11 @@ fn monitor(rules: SecretRules) -> Monitor {
 fn bench(c: &mut Criterion) {
     let clean = answer();
     let mut leaky = clean.clone();
-    leaky.replace_range(
-        1000..1060,
-        "hook https://hooks.slack.com/services/T04BXQ7K2/B05NRL8DJ3F/q8ZsWm3 ",
+    leaky.insert_str(
+        1000,
+        " hook https://hooks.slack.com/services/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 ",
     );
+    leaky.truncate(2048);
     let builtin = monitor(SecretRules::Builtin);
     let lantern = monitor(SecretRules::Lantern);
     assert!(lantern.scan(&clean).is_empty());
@@ -59,6 +62,35 @@ fn bench(c: &mut Criterion) {
     g.bench_function("leak_rules_only_clean", |b| {
         b.iter(|| leak.scan(black_box(&clean)))
     });
+    g.finish();
+
+    // The same answer streamed as 6-character SSE events, each pushed separately (the stream
+    // filter rescans its held-back window on every push).
+    let events: Vec<String> = clean
+        .as_bytes()
+        .chunks(6)
+        .map(|c| {
+            let piece = String::from_utf8_lossy(c);
+            format!(
+                "data: {}\n\n",
+                serde_json::json!({"choices":[{"index":0,"delta":{"content":piece},"finish_reason":null}]})
+            )
+        })
+        .chain(std::iter::once("data: [DONE]\n\n".to_string()))
+        .collect();
+    let mut g = c.benchmark_group("monitor_2k_stream_6char_events");
+    for (name, m) in [("builtin", &builtin), ("lantern", &lantern)] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut f = SseFilter::new(m, Action::Redact, 128, None);
+                let mut n = 0;
+                for e in &events {
+                    n += f.push(e.as_bytes()).len();
+                }
+                n + f.finish().len()
+            })
+        });
+    }
     g.finish();
 
     let mut g = c.benchmark_group("monitor_build");
