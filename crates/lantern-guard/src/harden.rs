@@ -1,8 +1,12 @@
 //! Request hardening against model extraction (logit_bias / logprob probing, prompt scoring,
-//! many samples per call) and rounding or noising of the logprobs a response returns.
+//! many samples per call) and rounding or noising of the logprobs a response returns; plus
+//! borrowed views of request and response bodies for the common case where nothing is changed.
 
 use crate::config::{FieldPolicy, HardeningConfig};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// What hardening did to a request.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -171,6 +175,398 @@ pub fn round_logprobs(v: &mut Value, cfg: &HardeningConfig) -> bool {
     changed
 }
 
+// Borrowed views. The gateway reads a handful of fields of each body; parsing a whole body into
+// a `serde_json::Value` (a map per object, a `String` per string) and serialising it again
+// dominated its own CPU time. The views below borrow strings from the body and skip everything
+// else. They are deliberately strict: any shape they do not expect (a field of another type,
+// a duplicate field, a field hardening would touch) makes them fail, and the caller then takes
+// the `Value` path exactly as before, so both paths agree on every input.
+
+fn starts_object(body: &[u8]) -> bool {
+    body.iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{')
+}
+
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
+    Option::<u64>::deserialize(d).map(Some)
+}
+
+/// A string, or nothing for any other JSON value (which is skipped).
+struct AnyStr<'a>(Option<Cow<'a, str>>);
+
+struct AnyStrVisitor;
+
+impl<'de> Visitor<'de> for AnyStrVisitor {
+    type Value = AnyStr<'de>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(AnyStr(Some(Cow::Borrowed(v))))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(AnyStr(Some(Cow::Owned(v.to_string()))))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(AnyStr(Some(Cow::Owned(v))))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(AnyStr(None))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(AnyStr(None))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(AnyStr(None))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(AnyStr(None))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(AnyStr(None))
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(AnyStr(None))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(AnyStr(None))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(AnyStr(None))
+    }
+}
+
+impl<'de> Deserialize<'de> for AnyStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(AnyStrVisitor)
+    }
+}
+
+/// The strings a `prompt`/`input` field or a message `content` contributes to the prompt text:
+/// a string; the strings of an array (`prompt`/`input`); the `text` strings of an array of
+/// part objects (`content`). Anything else contributes nothing.
+struct Texts<'a> {
+    parts: Vec<Cow<'a, str>>,
+}
+
+struct TextsVisitor {
+    /// Elements of an array are part objects (`content`) rather than strings.
+    parts: bool,
+}
+
+/// The `text` string of a content part object (the last one if repeated, as a map would keep).
+struct PartText<'a>(Option<Cow<'a, str>>);
+
+impl<'de> Deserialize<'de> for PartText<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = PartText<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut text = None;
+                while let Some(k) = map.next_key::<Cow<'de, str>>()? {
+                    if k == "text" {
+                        text = map.next_value::<AnyStr<'de>>()?.0;
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(PartText(text))
+            }
+            fn visit_borrowed_str<E>(self, _: &'de str) -> Result<Self::Value, E> {
+                Ok(PartText(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(PartText(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(PartText(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(PartText(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(PartText(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(PartText(None))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(PartText(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(PartText(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Visitor<'de> for TextsVisitor {
+    type Value = Texts<'de>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Texts {
+            parts: vec![Cow::Borrowed(v)],
+        })
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Texts {
+            parts: vec![Cow::Owned(v.to_string())],
+        })
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Texts { parts: Vec::new() })
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Texts { parts: Vec::new() })
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Texts { parts: Vec::new() })
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Texts { parts: Vec::new() })
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Texts { parts: Vec::new() })
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Texts { parts: Vec::new() })
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut parts = Vec::new();
+        if self.parts {
+            while let Some(p) = seq.next_element::<PartText<'de>>()? {
+                parts.extend(p.0);
+            }
+        } else {
+            while let Some(p) = seq.next_element::<AnyStr<'de>>()? {
+                parts.extend(p.0);
+            }
+        }
+        Ok(Texts { parts })
+    }
+}
+
+fn texts_of<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Texts<'de>>, D::Error> {
+    d.deserialize_any(TextsVisitor { parts: false }).map(Some)
+}
+
+fn content_of<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Texts<'de>>, D::Error> {
+    d.deserialize_any(TextsVisitor { parts: true }).map(Some)
+}
+
+#[derive(Deserialize)]
+struct MessageView<'a> {
+    #[serde(borrow, default, deserialize_with = "content_of")]
+    content: Option<Texts<'a>>,
+}
+
+/// The fields of an inference request the gateway reads, borrowed from the body.
+#[derive(Deserialize)]
+struct RequestFields<'a> {
+    #[serde(borrow, default)]
+    model: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    messages: Option<Vec<MessageView<'a>>>,
+    #[serde(borrow, default, deserialize_with = "texts_of")]
+    prompt: Option<Texts<'a>>,
+    #[serde(borrow, default, deserialize_with = "texts_of")]
+    input: Option<Texts<'a>>,
+    #[serde(default)]
+    stream: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    max_completion_tokens: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "present")]
+    max_tokens: Option<Option<u64>>,
+    #[serde(default)]
+    n: Option<u64>,
+    // present (and not null) means the request needs the `Value` path
+    #[serde(default)]
+    stream_options: Option<IgnoredAny>,
+    #[serde(default)]
+    logit_bias: Option<IgnoredAny>,
+    #[serde(default)]
+    logprobs: Option<IgnoredAny>,
+    #[serde(default)]
+    top_logprobs: Option<IgnoredAny>,
+    #[serde(default)]
+    echo: Option<IgnoredAny>,
+    #[serde(default)]
+    prompt_logprobs: Option<IgnoredAny>,
+    #[serde(default)]
+    allowed_token_ids: Option<IgnoredAny>,
+    #[serde(default)]
+    best_of: Option<IgnoredAny>,
+}
+
+/// What the gateway needs from a request that hardening leaves unchanged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestView<'a> {
+    /// `model`.
+    pub model: Option<Cow<'a, str>>,
+    /// The prompt strings in the order of [`crate::proxy::prompt_text`].
+    pub texts: Vec<Cow<'a, str>>,
+    /// `stream` is true.
+    pub stream: bool,
+    /// `max_completion_tokens`, else `max_tokens` (a present `null` stops the fallback).
+    pub max_tokens: Option<u64>,
+    /// `n`.
+    pub n: Option<u64>,
+}
+
+/// Reads a request body without building a `Value`, when it is a JSON object that
+/// [`harden_request`] would not change (no logprob, logit_bias or scoring fields, `n` within
+/// the cap) and that has no `stream_options`. `None` means: use the `Value` path.
+pub fn request_view<'a>(body: &'a [u8], cfg: &HardeningConfig) -> Option<RequestView<'a>> {
+    if !starts_object(body) {
+        return None;
+    }
+    let f: RequestFields<'a> = serde_json::from_slice(body).ok()?;
+    let needs_value = f.stream_options.is_some()
+        || f.logit_bias.is_some()
+        || f.logprobs.is_some()
+        || f.top_logprobs.is_some()
+        || f.echo.is_some()
+        || f.prompt_logprobs.is_some()
+        || f.allowed_token_ids.is_some()
+        || f.best_of.is_some()
+        || f.n.is_some_and(|n| n > cfg.max_n);
+    if needs_value {
+        return None;
+    }
+    let mut texts = Vec::new();
+    for m in f.messages.into_iter().flatten() {
+        texts.extend(m.content.into_iter().flat_map(|c| c.parts));
+    }
+    texts.extend(f.prompt.into_iter().flat_map(|t| t.parts));
+    texts.extend(f.input.into_iter().flat_map(|t| t.parts));
+    Some(RequestView {
+        model: f.model,
+        texts,
+        stream: f.stream.unwrap_or(false),
+        max_tokens: match f.max_completion_tokens {
+            Some(v) => v,
+            None => f.max_tokens.flatten(),
+        },
+        n: f.n,
+    })
+}
+
+/// Inserts `"stream_options":{"include_usage":true}` as the first member of a JSON object
+/// (the body is known to be an object without `stream_options`).
+pub fn with_include_usage(body: &[u8]) -> Option<Vec<u8>> {
+    let open = body.iter().position(|b| *b == b'{')?;
+    let rest = body.get(open + 1..)?;
+    let empty = rest
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'}');
+    let mut out = Vec::with_capacity(body.len() + 48);
+    out.extend_from_slice(body.get(..=open)?);
+    out.extend_from_slice(br#""stream_options":{"include_usage":true}"#);
+    if !empty {
+        out.push(b',');
+    }
+    out.extend_from_slice(rest);
+    Some(out)
+}
+
+#[derive(Deserialize)]
+struct ResponseFields<'a> {
+    #[serde(borrow, default)]
+    choices: Option<Vec<ChoiceFields<'a>>>,
+    #[serde(default)]
+    usage: Option<UsageFields>,
+}
+
+#[derive(Deserialize)]
+struct ChoiceFields<'a> {
+    #[serde(borrow, default)]
+    message: Option<OutMessage<'a>>,
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    finish_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct OutMessage<'a> {
+    #[serde(borrow, default)]
+    content: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct UsageFields {
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+    #[serde(default)]
+    total_tokens: Option<u64>,
+}
+
+/// One choice of a buffered response: its generated text and finish reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChoiceView<'a> {
+    /// `message.content` when a string, else `text`.
+    pub text: Option<Cow<'a, str>>,
+    /// `finish_reason`.
+    pub finish: Option<Cow<'a, str>>,
+}
+
+/// What the gateway reads from a buffered completion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseView<'a> {
+    /// The choices in order.
+    pub choices: Vec<ChoiceView<'a>>,
+    /// `usage.prompt_tokens`.
+    pub prompt_tokens: Option<u64>,
+    /// `usage.completion_tokens`, else `total_tokens - prompt_tokens`.
+    pub completion_tokens: Option<u64>,
+}
+
+/// Reads a buffered response body without building a `Value` (`None`: use the `Value` path).
+pub fn response_view(body: &[u8]) -> Option<ResponseView<'_>> {
+    if !starts_object(body) {
+        return None;
+    }
+    let f: ResponseFields<'_> = serde_json::from_slice(body).ok()?;
+    let (pt, ct) = match &f.usage {
+        Some(u) => (
+            u.prompt_tokens,
+            u.completion_tokens.or_else(|| {
+                u.total_tokens
+                    .map(|t| t.saturating_sub(u.prompt_tokens.unwrap_or(0)))
+            }),
+        ),
+        None => (None, None),
+    };
+    Some(ResponseView {
+        choices: f
+            .choices
+            .into_iter()
+            .flatten()
+            .map(|c| ChoiceView {
+                text: c.message.and_then(|m| m.content).or(c.text),
+                finish: c.finish_reason,
+            })
+            .collect(),
+        prompt_tokens: pt,
+        completion_tokens: ct,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,5 +615,91 @@ mod tests {
         assert_eq!(lp["top_logprobs"][1]["logprob"], json!(-2.57));
         assert_eq!(lp["bytes"], json!([104, 105]));
         assert_eq!(r["temperature"], json!(0.123456));
+    }
+
+    /// The borrowed request view must read exactly what the `Value` path reads, or decline.
+    #[test]
+    fn request_view_agrees_with_the_value_path() {
+        let cfg = HardeningConfig::default();
+        let bodies = [
+            r#"{"model":"m","messages":[{"role":"user","content":"hi \"there\"\n"}],"max_tokens":7}"#,
+            r#" {"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"image_url","image_url":{"url":"x"}},{"text":"b","text":"c"}]},{"role":"system"},{"content":null},{"content":5}],"stream":true,"n":2}"#,
+            r#"{"model":"e","input":["one",2,["x"],"two"],"prompt":"p","max_completion_tokens":null,"max_tokens":9}"#,
+            r#"{"prompt":[1,2,3],"max_completion_tokens":3,"max_tokens":9,"stream":null,"model":null}"#,
+            r#"{"model":"m","unknown":{"deep":[1,{"a":"b"}]},"messages":[]}"#,
+        ];
+        for b in bodies {
+            let view = request_view(b.as_bytes(), &cfg).unwrap_or_else(|| panic!("declined {b}"));
+            let v: Value = serde_json::from_str(b).unwrap_or_else(|e| panic!("{e}"));
+            let mut prompt = String::new();
+            for t in &view.texts {
+                if !prompt.is_empty() {
+                    prompt.push('\n');
+                }
+                prompt.push_str(t);
+            }
+            assert_eq!(prompt, crate::proxy::prompt_text(&v), "{b}");
+            assert_eq!(
+                view.model.as_deref(),
+                v.get("model").and_then(Value::as_str),
+                "{b}"
+            );
+            assert_eq!(
+                view.stream,
+                v.get("stream").and_then(Value::as_bool).unwrap_or(false)
+            );
+            let mt = v
+                .get("max_completion_tokens")
+                .or_else(|| v.get("max_tokens"))
+                .and_then(Value::as_u64);
+            assert_eq!(view.max_tokens, mt, "{b}");
+            assert_eq!(view.n, v.get("n").and_then(Value::as_u64), "{b}");
+        }
+        // shapes the view leaves to the Value path
+        for b in [
+            r#"["model","m"]"#,
+            r#"{"model":"m","model":"n"}"#,
+            r#"{"model":5}"#,
+            r#"{"model":"m","logprobs":true}"#,
+            r#"{"model":"m","logit_bias":{"1":2}}"#,
+            r#"{"model":"m","n":99}"#,
+            r#"{"model":"m","stream_options":{"include_usage":false}}"#,
+            r#"{"model":"m","max_tokens":1.5}"#,
+            r#"{"model":"m"} trailing"#,
+        ] {
+            assert!(request_view(b.as_bytes(), &cfg).is_none(), "{b}");
+        }
+        // null hardening fields are as good as absent, as in `harden_request`
+        assert!(request_view(br#"{"logprobs":null,"logit_bias":null}"#, &cfg).is_some());
+    }
+
+    #[test]
+    fn include_usage_is_spliced_into_the_object() {
+        let out = with_include_usage(br#"  {"stream":true,"a":[1]}"#).unwrap_or_default();
+        let v: Value = serde_json::from_slice(&out).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            v,
+            json!({"stream":true,"a":[1],"stream_options":{"include_usage":true}})
+        );
+        let out = with_include_usage(b"{ }").unwrap_or_default();
+        assert_eq!(out, br#"{"stream_options":{"include_usage":true} }"#);
+    }
+
+    #[test]
+    fn response_view_agrees_with_the_value_path() {
+        let b = r#"{"choices":[{"message":{"content":"x\u0041"},"finish_reason":"stop"},{"text":"t","finish_reason":null},{"message":{"content":null},"text":"u"},{"message":{}}],"usage":{"prompt_tokens":3,"total_tokens":10}}"#;
+        let r = response_view(b.as_bytes()).unwrap_or_else(|| panic!("declined"));
+        let texts: Vec<Option<&str>> = r.choices.iter().map(|c| c.text.as_deref()).collect();
+        assert_eq!(texts, vec![Some("xA"), Some("t"), Some("u"), None]);
+        assert_eq!(r.choices[0].finish.as_deref(), Some("stop"));
+        assert_eq!((r.prompt_tokens, r.completion_tokens), (Some(3), Some(7)));
+        for b in [
+            r#"[{"choices":[]}]"#,
+            r#"{"choices":{"0":{}}}"#,
+            r#"{"choices":[{"message":{"content":[{"type":"text","text":"a"}]}}]}"#,
+            r#"{"usage":{"prompt_tokens":-1}}"#,
+        ] {
+            assert!(response_view(b.as_bytes()).is_none(), "{b}");
+        }
     }
 }

@@ -53,7 +53,9 @@ impl Histogram {
 /// Everything `/metrics` shows.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    counters: Mutex<BTreeMap<(String, String), u64>>,
+    /// Counter values by metric name, then by label text (two levels so a hit on an existing
+    /// series is looked up by `&str` without allocating a key).
+    counters: Mutex<BTreeMap<String, BTreeMap<String, u64>>>,
     /// Time from request received to response headers sent, seconds.
     pub latency: Histogram,
     /// Time the guard itself added (total minus upstream), seconds.
@@ -63,10 +65,15 @@ pub struct Metrics {
     drift: Mutex<HashMap<String, ModelDrift>>,
 }
 
-fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+fn esc(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains(['\\', '"', '\n']) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n"),
+    )
 }
 
 impl Metrics {
@@ -76,7 +83,16 @@ impl Metrics {
             Ok(m) => m,
             Err(p) => p.into_inner(),
         };
-        *m.entry((name.to_string(), labels)).or_insert(0) += 1;
+        let series = match m.get_mut(name) {
+            Some(s) => s,
+            None => m.entry(name.to_string()).or_default(),
+        };
+        match series.get_mut(labels.as_str()) {
+            Some(v) => *v += 1,
+            None => {
+                series.insert(labels, 1);
+            }
+        }
     }
 
     /// Counts a finished request.
@@ -125,13 +141,11 @@ impl Metrics {
             Ok(m) => m.clone(),
             Err(p) => p.into_inner().clone(),
         };
-        let mut last = "";
-        for ((name, labels), v) in &counters {
-            if name != last {
-                let _ = writeln!(out, "# TYPE {name} counter");
-                last = name;
+        for (name, series) in &counters {
+            let _ = writeln!(out, "# TYPE {name} counter");
+            for (labels, v) in series {
+                let _ = writeln!(out, "{name}{{{labels}}} {v}");
             }
-            let _ = writeln!(out, "{name}{{{labels}}} {v}");
         }
         self.latency.render(
             "lantern_guard_request_duration_seconds",

@@ -64,6 +64,15 @@ pub fn error_response(status: StatusCode, message: &str, kind: &str, code: &str)
     r
 }
 
+fn extraction_refused() -> Response<Body> {
+    error_response(
+        StatusCode::FORBIDDEN,
+        "request refused: it matches a model-extraction pattern",
+        "permission_error",
+        "extraction_suspected",
+    )
+}
+
 const HOP: [&str; 9] = [
     "connection",
     "keep-alive",
@@ -125,14 +134,7 @@ fn mtime(p: &std::path::Path) -> Option<SystemTime> {
 /// Text of the prompt (chat messages, completions prompt, embeddings input), bounded.
 pub fn prompt_text(v: &Value) -> String {
     let mut out = String::new();
-    let mut push = |s: &str| {
-        if out.len() < 256 * 1024 {
-            if !out.is_empty() {
-                out.push('\n');
-            }
-            out.push_str(s);
-        }
-    };
+    let mut push = |s: &str| push_prompt(&mut out, s);
     if let Some(msgs) = v.get("messages").and_then(Value::as_array) {
         for m in msgs {
             match m.get("content") {
@@ -153,6 +155,16 @@ pub fn prompt_text(v: &Value) -> String {
         }
     }
     out
+}
+
+/// Appends one prompt string (newline-separated, bounded to about 256 KiB).
+fn push_prompt(out: &mut String, s: &str) {
+    if out.len() < 256 * 1024 {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(s);
+    }
 }
 
 /// Token estimate of a text without the model's tokenizer: the larger of bytes/4 and words×4/3
@@ -184,6 +196,30 @@ struct Outcome {
     prompt_sha256: Option<String>,
     response_sha256: Option<String>,
     client: SocketAddr,
+}
+
+/// The audit record of one request. Fields are declared in alphabetical order so the bytes are
+/// the same as those of the `serde_json::Value` object this replaced (its map is sorted), without
+/// building a map per request.
+#[derive(serde::Serialize)]
+struct AuditRecord<'a> {
+    changes: &'a [String],
+    client: &'a str,
+    completion_tokens: Option<u64>,
+    decision: &'a str,
+    endpoint: &'a str,
+    hits: &'a [String],
+    key: Option<&'a str>,
+    latency_us: u64,
+    method: &'a str,
+    model: Option<&'a str>,
+    owner: Option<&'a str>,
+    prompt_sha256: Option<&'a str>,
+    prompt_tokens: Option<u64>,
+    response_sha256: Option<&'a str>,
+    status: u16,
+    stream: bool,
+    ts: &'a str,
 }
 
 impl Gateway {
@@ -323,28 +359,35 @@ impl Gateway {
         let ts = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
-        let rec = json!({
-            "ts": ts,
-            "key": o.key.as_ref().map(|k| k.id.clone()),
-            "owner": o.key.as_ref().map(|k| k.owner.clone()),
-            "client": o.client.ip().to_string(),
-            "method": o.method,
-            "endpoint": o.endpoint,
-            "model": o.model,
-            "status": o.status,
-            "decision": o.decision,
-            "stream": o.stream,
-            "prompt_tokens": o.prompt_tokens,
-            "completion_tokens": o.completion_tokens,
-            "hits": o.hits,
-            "changes": o.changes,
-            "prompt_sha256": o.prompt_sha256,
-            "response_sha256": o.response_sha256,
-            "latency_us": total.as_micros() as u64,
-        });
+        let client = o.client.ip().to_string();
+        let rec = AuditRecord {
+            changes: &o.changes,
+            client: &client,
+            completion_tokens: o.completion_tokens,
+            decision: o.decision,
+            endpoint: &o.endpoint,
+            hits: &o.hits,
+            key: o.key.as_ref().map(|k| k.id.as_str()),
+            latency_us: total.as_micros() as u64,
+            method: &o.method,
+            model: o.model.as_deref(),
+            owner: o.key.as_ref().map(|k| k.owner.as_str()),
+            prompt_sha256: o.prompt_sha256.as_deref(),
+            prompt_tokens: o.prompt_tokens,
+            response_sha256: o.response_sha256.as_deref(),
+            status: o.status,
+            stream: o.stream,
+            ts: &ts,
+        };
+        let mut bytes = Vec::with_capacity(512);
+        if let Err(e) = serde_json::to_writer(&mut bytes, &rec) {
+            self.metrics.audit_failures.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(error = %e, "audit record not serialised");
+            return;
+        }
         let failures = self.metrics.audit_failures.clone();
         log.append(
-            rec.to_string().into_bytes(),
+            bytes,
             Box::new(move |r| {
                 if let Err(e) = r {
                     failures.fetch_add(1, Ordering::Relaxed);
@@ -352,6 +395,32 @@ impl Gateway {
                 }
             }),
         );
+    }
+
+    /// Runs the extraction detectors on a prompt; returns the extra rate-limit cost (throttle),
+    /// or `None` when the request must be refused (detector action `block`).
+    fn detect(
+        &self,
+        key: &KeyRecord,
+        prompt: &str,
+        logit_probe: bool,
+        now: u64,
+        o: &mut Outcome,
+    ) -> Option<u64> {
+        let hits = self.detectors.observe(&key.id, prompt, logit_probe, now);
+        if hits.is_empty() {
+            return Some(0);
+        }
+        o.hits.extend(hits.iter().map(|s| s.to_string()));
+        tracing::warn!(key = %key.id, owner = %key.owner, hits = ?hits, "extraction detector");
+        match self.cfg.detect.action {
+            Action::Block => {
+                o.decision = "blocked_extraction";
+                None
+            }
+            Action::Throttle => Some(9),
+            _ => Some(0),
+        }
     }
 
     fn limits_for(&self, key: &KeyRecord) -> (Option<Limit>, Option<Limit>) {
@@ -531,7 +600,57 @@ impl Gateway {
         let mut wants_logprobs = false;
         let mut client_usage = false;
         let mut estimate = 0u64;
-        if inspect {
+        let view = if inspect {
+            crate::harden::request_view(&body, &self.cfg.hardening)
+        } else {
+            None
+        };
+        if let Some(view) = view {
+            // the usual request: hardening changes nothing, so read it borrowed and forward it
+            // as received (with `stream_options` added to streams)
+            o.model = view.model.as_deref().map(str::to_string);
+            if let Some(m) = &view.model {
+                if !key.scopes.allows_model(m) {
+                    o.decision = "forbidden";
+                    return error_response(
+                        StatusCode::FORBIDDEN,
+                        &format!("this key may not use model {m}"),
+                        "permission_error",
+                        "model_not_allowed",
+                    );
+                }
+            }
+            let mut prompt = String::new();
+            for t in &view.texts {
+                push_prompt(&mut prompt, t);
+            }
+            let Some(throttle) = self.detect(&key, &prompt, false, now, o) else {
+                return extraction_refused();
+            };
+            stream = view.stream;
+            let max_tokens = view
+                .max_tokens
+                .unwrap_or(self.cfg.limits.default_max_tokens);
+            let n = view.n.unwrap_or(1).max(1);
+            estimate = estimate_tokens(&prompt)
+                + if path == "/v1/embeddings" {
+                    0
+                } else {
+                    max_tokens.saturating_mul(n)
+                };
+            let (rl, tl) = self.limits_for(&key);
+            if let Some(r) = self
+                .rate_check(&key.id, rl, tl, 1 + throttle, estimate, o)
+                .await
+            {
+                return r;
+            }
+            if stream && path != "/v1/embeddings" {
+                if let Some(b) = crate::harden::with_include_usage(&body) {
+                    out_body = Bytes::from(b);
+                }
+            }
+        } else if inspect {
             let mut v: Value = match serde_json::from_slice(&body) {
                 Ok(v @ Value::Object(_)) => v,
                 Ok(_) => {
@@ -581,25 +700,9 @@ impl Gateway {
             }
             // 4. detectors
             let prompt = prompt_text(&v);
-            let hits = self.detectors.observe(&key.id, &prompt, h.logit_probe, now);
-            let mut throttle = 0;
-            if !hits.is_empty() {
-                o.hits.extend(hits.iter().map(|s| s.to_string()));
-                tracing::warn!(key = %key.id, owner = %key.owner, hits = ?hits, "extraction detector");
-                match self.cfg.detect.action {
-                    Action::Block => {
-                        o.decision = "blocked_extraction";
-                        return error_response(
-                            StatusCode::FORBIDDEN,
-                            "request refused: it matches a model-extraction pattern",
-                            "permission_error",
-                            "extraction_suspected",
-                        );
-                    }
-                    Action::Throttle => throttle = 9,
-                    _ => {}
-                }
-            }
+            let Some(throttle) = self.detect(&key, &prompt, h.logit_probe, now, o) else {
+                return extraction_refused();
+            };
             stream = v.get("stream").and_then(Value::as_bool).unwrap_or(false);
             let max_tokens = v
                 .get("max_completion_tokens")
@@ -740,7 +843,52 @@ impl Gateway {
             }
         };
         let mut rbytes = rbytes;
-        if inspect && rparts.status.is_success() {
+        let mut fast_done = false;
+        if inspect && rparts.status.is_success() && !wants_logprobs {
+            // the usual response: read it borrowed; it is forwarded byte for byte unless a
+            // monitor hit must be redacted or blocked, which takes the `Value` path below
+            if let Some(view) = crate::harden::response_view(&rbytes) {
+                let scans: Vec<Vec<crate::monitor::Hit>> = view
+                    .choices
+                    .iter()
+                    .map(|c| {
+                        c.text
+                            .as_deref()
+                            .map(|t| self.monitor.scan(t))
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                let rewrite = matches!(self.cfg.monitor.action, Action::Block | Action::Redact)
+                    && scans.iter().any(|h| !h.is_empty());
+                if !rewrite {
+                    fast_done = true;
+                    o.prompt_tokens = view.prompt_tokens;
+                    o.completion_tokens = view.completion_tokens;
+                    if let (Some(pt), Some(ct)) = (view.prompt_tokens, view.completion_tokens) {
+                        self.settle(&key, estimate, pt + ct).await;
+                    }
+                    for (c, hits) in view.choices.iter().zip(&scans) {
+                        let Some(text) = &c.text else { continue };
+                        for h in hits {
+                            if !o.hits.contains(&h.rule) {
+                                o.hits.push(h.rule.clone());
+                            }
+                        }
+                        if let Some(m) = &o.model {
+                            for a in self.metrics.drift_observe(
+                                &self.cfg.drift,
+                                m,
+                                text,
+                                c.finish.as_deref(),
+                            ) {
+                                tracing::warn!("drift: {a}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if inspect && rparts.status.is_success() && !fast_done {
             if let Ok(mut v) = serde_json::from_slice::<Value>(&rbytes) {
                 let mut changed = false;
                 if wants_logprobs {
@@ -959,10 +1107,9 @@ impl Gateway {
                 let Ok(data) = frame.into_data() else {
                     continue;
                 };
-                for b in f.push(&data) {
+                if let Some(b) = crate::sse::coalesce(f.push(&data)) {
                     if tx.send(b).await.is_err() {
                         client_gone = true;
-                        break;
                     }
                 }
                 if client_gone || f.blocked {
@@ -970,10 +1117,8 @@ impl Gateway {
                 }
             }
             if !client_gone && !f.blocked {
-                for b in f.finish() {
-                    if tx.send(b).await.is_err() {
-                        break;
-                    }
+                if let Some(b) = crate::sse::coalesce(f.finish()) {
+                    let _ = tx.send(b).await;
                 }
             }
             drop(tx);

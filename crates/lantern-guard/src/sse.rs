@@ -5,8 +5,11 @@
 
 use crate::config::{Action, HardeningConfig};
 use crate::monitor::{Hit, Monitor};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde::Deserialize;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::{HashSet, VecDeque};
 
 /// The error event sent when a stream is blocked, followed by `[DONE]`.
@@ -19,6 +22,8 @@ const MAX_TEXT: usize = 4 << 20;
 
 struct Pending {
     raw: Bytes,
+    /// The parsed event, kept only when it was rewritten (logprobs) or is being redacted; other
+    /// events are forwarded as `raw` and parsed again only if a later match needs them changed.
     json: Option<Value>,
     /// Global byte range of this event's text in the generated output.
     range: Option<(usize, usize)>,
@@ -33,7 +38,7 @@ pub struct SseFilter<'a> {
     holdback: usize,
     /// Forward bytes as received (monitor only); set when nothing may need rewriting.
     passthrough: bool,
-    buf: Vec<u8>,
+    buf: BytesMut,
     pending: VecDeque<Pending>,
     window: String,
     win_start: usize,
@@ -57,15 +62,30 @@ pub struct SseFilter<'a> {
 
 fn event_end(buf: &[u8]) -> Option<usize> {
     let a = memchr::memmem::find(buf, b"\n\n").map(|i| i + 2);
-    let b = memchr::memmem::find(buf, b"\r\n\r\n").map(|i| i + 4);
+    // a CRLF terminator that ends first lies before the end of the LF one: search only there
+    let upto = a.unwrap_or(buf.len()).min(buf.len());
+    let b = memchr::memmem::find(buf.get(..upto).unwrap_or(buf), b"\r\n\r\n").map(|i| i + 4);
     match (a, b) {
         (Some(x), Some(y)) => Some(x.min(y)),
         (x, y) => x.or(y),
     }
 }
 
-fn event_data(raw: &[u8]) -> String {
+/// The data of an event: its `data:` lines joined by newlines (borrowed for the usual single
+/// line of valid UTF-8).
+fn event_data(raw: &[u8]) -> Cow<'_, str> {
     let text = String::from_utf8_lossy(raw);
+    if let Cow::Borrowed(t) = text {
+        let mut lines = t
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .map(|d| d.strip_prefix(' ').unwrap_or(d));
+        match (lines.next(), lines.next()) {
+            (None, _) => return Cow::Borrowed(""),
+            (Some(d), None) => return Cow::Borrowed(d),
+            _ => {}
+        }
+    }
     let mut data = String::new();
     for line in text.lines() {
         if let Some(d) = line.strip_prefix("data:") {
@@ -75,7 +95,90 @@ fn event_data(raw: &[u8]) -> String {
             data.push_str(d.strip_prefix(' ').unwrap_or(d));
         }
     }
-    data
+    Cow::Owned(data)
+}
+
+/// The fields of a streamed chunk the filter reads, borrowed from the event data. Parsing into
+/// this instead of a `serde_json::Value` avoids building a map per event. It is strict: any
+/// shape it does not expect (wrong types, duplicate fields) fails, and the event is then read
+/// as a `Value` exactly as before, so both paths agree on what they extract.
+#[derive(Deserialize)]
+struct ChunkView<'a> {
+    #[serde(borrow, default)]
+    choices: Option<FirstChoice<'a>>,
+    #[serde(default)]
+    usage: Option<UsageView>,
+}
+
+#[derive(Deserialize)]
+struct UsageView {
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct ChoiceView<'a> {
+    #[serde(borrow, default)]
+    delta: Option<DeltaView<'a>>,
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    finish_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct DeltaView<'a> {
+    #[serde(borrow, default)]
+    content: Option<Cow<'a, str>>,
+}
+
+/// The first element of `choices` (the rest are skipped, as [`chunk_text`] reads only the first).
+struct FirstChoice<'a>(Option<ChoiceView<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for FirstChoice<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = FirstChoice<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an array of choices")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let first = seq.next_element::<ChoiceView<'a>>()?;
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(FirstChoice(first))
+            }
+        }
+        d.deserialize_seq(V(std::marker::PhantomData))
+    }
+}
+
+/// What one event carries: `(usage, finish_reason, text)`; `None` when the typed view does not
+/// fit the event (the caller then reads it as a `Value`).
+type ChunkFields<'a> = (
+    Option<(u64, u64)>,
+    Option<Cow<'a, str>>,
+    Option<Cow<'a, str>>,
+);
+
+fn chunk_fields(data: &str) -> Option<ChunkFields<'_>> {
+    if !data.trim_start().starts_with('{') {
+        return None;
+    }
+    let v: ChunkView<'_> = serde_json::from_str(data).ok()?;
+    let usage = v.usage.map(|u| {
+        (
+            u.prompt_tokens.unwrap_or(0),
+            u.completion_tokens.unwrap_or(0),
+        )
+    });
+    let (finish, text) = match v.choices.and_then(|c| c.0) {
+        Some(c) => (c.finish_reason, c.delta.and_then(|d| d.content).or(c.text)),
+        None => (None, None),
+    };
+    Some((usage, finish, text))
 }
 
 /// The generated text carried by a chunk (chat `delta.content` or completions `text`).
@@ -116,7 +219,7 @@ impl<'a> SseFilter<'a> {
                 0
             },
             passthrough: !rewrite,
-            buf: Vec::new(),
+            buf: BytesMut::new(),
             pending: VecDeque::new(),
             window: String::new(),
             win_start: 0,
@@ -144,8 +247,8 @@ impl<'a> SseFilter<'a> {
         self.buf.extend_from_slice(chunk);
         let mut done = false;
         while let Some(end) = event_end(&self.buf) {
-            let raw: Vec<u8> = self.buf.drain(..end).collect();
-            done |= self.event(Bytes::from(raw));
+            let raw = self.buf.split_to(end).freeze();
+            done |= self.event(raw);
         }
         if self.buf.len() > MAX_EVENT {
             self.oversized = true;
@@ -172,7 +275,7 @@ impl<'a> SseFilter<'a> {
         if !self.buf.is_empty() {
             let rest = std::mem::take(&mut self.buf);
             if !self.passthrough {
-                out.push(Bytes::from(rest));
+                out.push(rest.freeze());
             }
         }
         self.flush(true, &mut out);
@@ -185,7 +288,22 @@ impl<'a> SseFilter<'a> {
         let mut dirty = false;
         let mut range = None;
         let is_done = data.trim() == "[DONE]";
-        if !is_done && !data.is_empty() {
+        let fields = if is_done || data.is_empty() || self.hardening.is_some() {
+            None
+        } else {
+            chunk_fields(&data)
+        };
+        if let Some((usage, finish, text)) = fields {
+            if usage.is_some() {
+                self.usage = usage;
+            }
+            if let Some(f) = finish {
+                self.finish = Some(f.into_owned());
+            }
+            if let Some(t) = text.filter(|t| !t.is_empty()) {
+                range = Some(self.add_text(&t));
+            }
+        } else if !is_done && !data.is_empty() {
             if let Ok(mut v) = serde_json::from_str::<Value>(&data) {
                 if let Some(u) = v.get("usage").filter(|u| !u.is_null()) {
                     let g = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
@@ -202,13 +320,7 @@ impl<'a> SseFilter<'a> {
                 }
                 if let Some(t) = chunk_text(&v) {
                     if !t.is_empty() {
-                        let start = self.total;
-                        self.total += t.len();
-                        self.window.push_str(t);
-                        if self.text.len() + t.len() <= MAX_TEXT {
-                            self.text.push_str(t);
-                        }
-                        range = Some((start, self.total));
+                        range = Some(self.add_text(t));
                     }
                 }
                 json = Some(v);
@@ -223,6 +335,17 @@ impl<'a> SseFilter<'a> {
             });
         }
         is_done
+    }
+
+    /// Appends generated text; returns its global byte range.
+    fn add_text(&mut self, t: &str) -> (usize, usize) {
+        let start = self.total;
+        self.total += t.len();
+        self.window.push_str(t);
+        if self.text.len() + t.len() <= MAX_TEXT {
+            self.text.push_str(t);
+        }
+        (start, self.total)
     }
 
     fn scan(&mut self) {
@@ -253,7 +376,16 @@ impl<'a> SseFilter<'a> {
             Action::Block => self.blocked = true,
             Action::Redact if !self.passthrough => {
                 for ev in self.pending.iter_mut() {
-                    let (Some((s, e)), Some(v)) = (ev.range, ev.json.as_mut()) else {
+                    let Some((s, e)) = ev.range else {
+                        continue;
+                    };
+                    if !fresh.iter().any(|h| h.start < e && h.end > s) {
+                        continue;
+                    }
+                    if ev.json.is_none() {
+                        ev.json = serde_json::from_str::<Value>(&event_data(&ev.raw)).ok();
+                    }
+                    let Some(v) = ev.json.as_mut() else {
                         continue;
                     };
                     let Some(t) = chunk_text(v).map(str::to_string) else {
@@ -334,6 +466,22 @@ impl<'a> SseFilter<'a> {
                 (true, Some(v)) => out.push(Bytes::from(format!("data: {v}\n\n"))),
                 _ => out.push(ev.raw),
             }
+        }
+    }
+}
+
+/// Joins the pieces a [`SseFilter`] returns for one upstream read into one buffer, so the client
+/// side writes one chunk per read instead of one per event (`None` when there is nothing).
+pub fn coalesce(mut parts: Vec<Bytes>) -> Option<Bytes> {
+    match parts.len() {
+        0 => None,
+        1 => parts.pop(),
+        _ => {
+            let mut b = BytesMut::with_capacity(parts.iter().map(Bytes::len).sum());
+            for p in &parts {
+                b.extend_from_slice(p);
+            }
+            Some(b.freeze())
         }
     }
 }
@@ -427,5 +575,55 @@ mod tests {
         assert_eq!(out, input);
         assert_eq!(f.hits, vec!["pii.email"]);
         assert_eq!(f.text, "mail me at alice@example.org please");
+    }
+
+    /// The typed chunk view and the `Value` reading agree on text, finish reason and usage.
+    #[test]
+    fn chunk_view_agrees_with_the_value_path() {
+        for data in [
+            r#"{"id":"x","choices":[{"index":0,"delta":{"role":"assistant","content":"a\"b"},"finish_reason":null},{"delta":{"content":"ignored"}}]}"#,
+            r#"{"choices":[{"text":"legacy","finish_reason":"length"}],"usage":null}"#,
+            r#"{"choices":[{"delta":{"content":null},"text":"t"}]}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":9,"total_tokens":14}}"#,
+            r#"{"choices":null,"usage":{}}"#,
+        ] {
+            let (usage, finish, text) =
+                chunk_fields(data).unwrap_or_else(|| panic!("declined {data}"));
+            let v: Value = serde_json::from_str(data).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(text.as_deref(), chunk_text(&v), "{data}");
+            assert_eq!(
+                finish.as_deref(),
+                v.pointer("/choices/0/finish_reason")
+                    .and_then(Value::as_str)
+            );
+            let vu = v.get("usage").filter(|u| !u.is_null()).map(|u| {
+                let g = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
+                (g("prompt_tokens"), g("completion_tokens"))
+            });
+            assert_eq!(usage, vu, "{data}");
+        }
+        for data in [
+            r#"{"choices":[{"delta":{"content":["x"]}}]}"#,
+            r#"{"choices":{"0":{"text":"x"}}}"#,
+            r#"{"usage":5}"#,
+            "[1]",
+        ] {
+            assert!(chunk_fields(data).is_none(), "{data}");
+        }
+    }
+
+    #[test]
+    fn redaction_reparses_events_read_through_the_view() {
+        let m = Monitor::new(&MonitorConfig::default(), None).unwrap_or_else(|e| panic!("{e}"));
+        let input = chunks("card 4111 1111 1111 1111 ok", 2).concat();
+        let mut f = SseFilter::new(&m, Action::Redact, 64, None);
+        let out = run(&mut f, &input);
+        assert_eq!(content(&out), "card [REDACTED:pii.payment-card] ok");
+        assert!(f.redacted);
+        assert!(coalesce(Vec::new()).is_none());
+        assert_eq!(
+            coalesce(vec![Bytes::from_static(b"a"), Bytes::from_static(b"bc")]),
+            Some(Bytes::from_static(b"abc"))
+        );
     }
 }
