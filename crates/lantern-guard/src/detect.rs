@@ -56,8 +56,31 @@ fn signature(words: &[&str]) -> Option<Sig> {
     Some(sig)
 }
 
-fn similarity(a: &Sig, b: &Sig) -> f64 {
-    a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / MINHASH as f64
+/// Fewest equal MinHash slots for a similarity of at least `threshold` (`MINHASH + 1`: never).
+fn slots_needed(threshold: f64) -> usize {
+    (0..=MINHASH)
+        .find(|k| *k as f64 / MINHASH as f64 >= threshold)
+        .unwrap_or(MINHASH + 1)
+}
+
+/// True when at least `needed` slots agree (stops as soon as the answer is known).
+fn near(a: &Sig, b: &Sig, needed: usize) -> bool {
+    let allowed_misses = MINHASH.saturating_sub(needed);
+    let (mut hit, mut miss) = (0usize, 0usize);
+    for (x, y) in a.iter().zip(b) {
+        if x == y {
+            hit += 1;
+            if hit >= needed {
+                return true;
+            }
+        } else {
+            miss += 1;
+            if miss > allowed_misses {
+                return false;
+            }
+        }
+    }
+    hit >= needed
 }
 
 /// Longest run of one repeated token and the unique-token ratio.
@@ -103,11 +126,26 @@ struct KeyState {
     avg: f64,
     minutes_seen: u64,
     spiked: bool,
+    /// Minute of the last hit that was logged (one log line per key and minute).
+    warned: Option<u64>,
+}
+
+/// The rule ids one request hit, and whether to log them: the first hit of a key in a minute
+/// is logged, later ones only go to the audit record and metrics (a sweep fires on every request
+/// of the sweep, and a log line per request would cost more than the detection).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Observed {
+    /// Rule ids hit.
+    pub hits: Vec<&'static str>,
+    /// Log this hit (first hit of the key this minute).
+    pub log: bool,
 }
 
 /// The detectors with their per-key state.
 pub struct Detectors {
     cfg: DetectConfig,
+    /// Slots of equal MinHash values that make two prompts near-identical.
+    needed: usize,
     state: Mutex<HashMap<String, KeyState>>,
 }
 
@@ -121,6 +159,7 @@ impl Detectors {
     /// New detectors.
     pub fn new(cfg: DetectConfig) -> Self {
         Self {
+            needed: slots_needed(cfg.sweep_similarity),
             cfg,
             state: Mutex::new(HashMap::new()),
         }
@@ -134,6 +173,17 @@ impl Detectors {
         logit_probe: bool,
         now_secs: u64,
     ) -> Vec<&'static str> {
+        self.observe_hits(key, prompt, logit_probe, now_secs).hits
+    }
+
+    /// As [`Detectors::observe`], also saying whether the hits should be logged.
+    pub fn observe_hits(
+        &self,
+        key: &str,
+        prompt: &str,
+        logit_probe: bool,
+        now_secs: u64,
+    ) -> Observed {
         let mut hits = Vec::new();
         if logit_probe {
             hits.push(rules::LOGIT_PROBE);
@@ -163,12 +213,17 @@ impl Detectors {
         if map.len() > 100_000 && !map.contains_key(key) {
             map.clear();
         }
-        let st = map.entry(key.to_string()).or_default();
+        if !map.contains_key(key) {
+            map.insert(key.to_string(), KeyState::default());
+        }
+        let Some(st) = map.get_mut(key) else {
+            return Observed::default();
+        };
         if let Some(sig) = sig {
             let near = st
                 .recent
                 .iter()
-                .filter(|s| similarity(s, &sig) >= self.cfg.sweep_similarity)
+                .filter(|s| near(s, &sig, self.needed))
                 .count();
             if near + 1 >= self.cfg.sweep_count {
                 hits.push(rules::SWEEP);
@@ -202,7 +257,11 @@ impl Detectors {
             st.spiked = true;
             hits.push(rules::VOLUME);
         }
-        hits
+        let log = !hits.is_empty() && st.warned != Some(minute);
+        if log {
+            st.warned = Some(minute);
+        }
+        Observed { hits, log }
     }
 }
 
@@ -298,5 +357,29 @@ mod tests {
                 .count();
         }
         assert_eq!(hits, 1, "fires once per minute");
+    }
+
+    #[test]
+    fn early_exit_similarity_matches_the_ratio() {
+        let a: Sig = std::array::from_fn(|i| i as u64);
+        for same in 0..=MINHASH {
+            let b: Sig = std::array::from_fn(|i| if i < same { i as u64 } else { 1000 + i as u64 });
+            let ratio = same as f64 / MINHASH as f64;
+            for t in [0.0, 0.5, 0.8, 0.81, 1.0, 1.5] {
+                assert_eq!(near(&a, &b, slots_needed(t)), ratio >= t, "{same} {t}");
+            }
+        }
+    }
+
+    #[test]
+    fn hits_are_logged_once_per_key_and_minute() {
+        let d = det();
+        let logs: Vec<bool> = (0..4)
+            .map(|i| d.observe_hits("k", "hi", true, 60 + i).log)
+            .collect();
+        assert_eq!(logs, vec![true, false, false, false]);
+        assert!(d.observe_hits("k", "hi", true, 120).log);
+        assert!(d.observe_hits("other", "hi", true, 120).log);
+        assert!(!d.observe_hits("k", "plain words here", false, 121).log);
     }
 }

@@ -211,6 +211,27 @@ const REFUSALS: [&str; 9] = [
     "as an ai",
 ];
 
+/// True when the first 400 characters of `text`, lower-cased, contain a refusal phrase.
+fn is_refusal(text: &str) -> bool {
+    let head = text.as_bytes().get(..400).unwrap_or(text.as_bytes());
+    if head.is_ascii() {
+        // 400 ASCII bytes are the first 400 characters; lower-case them on the stack
+        let mut buf = [0u8; 400];
+        let lower = buf.get_mut(..head.len()).unwrap_or_default();
+        lower.copy_from_slice(head);
+        lower.make_ascii_lowercase();
+        return REFUSALS
+            .iter()
+            .any(|r| memchr::memmem::find(lower, r.as_bytes()).is_some());
+    }
+    let lower: String = text
+        .chars()
+        .take(400)
+        .flat_map(char::to_lowercase)
+        .collect();
+    REFUSALS.iter().any(|r| lower.contains(r))
+}
+
 #[derive(Debug, Clone)]
 struct Window {
     n: u64,
@@ -298,12 +319,7 @@ impl ModelDrift {
             .and_then(|f| FINISH.iter().position(|x| *x == f))
             .unwrap_or(4);
         w.finish[f] += 1;
-        let lower: String = text
-            .chars()
-            .take(400)
-            .flat_map(char::to_lowercase)
-            .collect();
-        w.refusal[usize::from(REFUSALS.iter().any(|r| lower.contains(r)))] += 1;
+        w.refusal[usize::from(is_refusal(text))] += 1;
         for (s, e) in crate::ngram::tokens(text).take(4096) {
             let mut h: u32 = 2_166_136_261;
             for b in text[s..e].bytes() {
@@ -401,5 +417,17 @@ mod tests {
         assert!(m
             .render(0)
             .contains("lantern_guard_drift_alert{model=\"m\"} 1"));
+    }
+
+    #[test]
+    fn refusal_check_ascii_and_unicode() {
+        assert!(is_refusal("I'm SORRY, but I can't help with that."));
+        assert!(!is_refusal("Sure, here is the answer."));
+        let late = format!("{}I cannot help", "x".repeat(395));
+        assert!(!is_refusal(&late), "only the first 400 characters count");
+        assert!(is_refusal("Ça va? As an AI, I am not able to"));
+        let late_unicode = format!("{}as an ai", "é".repeat(398));
+        assert!(!is_refusal(&late_unicode));
+        assert!(esc("plain") == "plain" && esc("a\"b\nc\\") == "a\\\"b\\nc\\\\");
     }
 }

@@ -10,23 +10,38 @@ const MAGIC: &[u8; 8] = b"LGNGRAM1";
 /// Default N.
 pub const DEFAULT_N: usize = 8;
 
-/// One word token with its byte span in the source text.
+/// One word token (a run of alphanumeric characters) with its byte span in the source text.
 pub fn tokens(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
-    let mut start: Option<usize> = None;
-    let mut it = text
-        .char_indices()
-        .chain(std::iter::once((text.len(), ' ')));
+    let bytes = text.as_bytes();
+    let mut pos = 0usize;
+    // ASCII bytes are classified directly; other characters are decoded (same answer as
+    // `char::is_alphanumeric` on every character, without decoding the ASCII majority)
+    let class = move |i: usize| -> (bool, usize) {
+        match bytes.get(i) {
+            Some(b) if b.is_ascii() => (b.is_ascii_alphanumeric(), 1),
+            Some(_) => match text.get(i..).and_then(|t| t.chars().next()) {
+                Some(c) => (c.is_alphanumeric(), c.len_utf8()),
+                None => (false, 1),
+            },
+            None => (false, 1),
+        }
+    };
     std::iter::from_fn(move || {
-        for (i, c) in it.by_ref() {
-            let word = c.is_alphanumeric();
-            match (start, word) {
-                (None, true) => start = Some(i),
-                (Some(s), false) => {
-                    start = None;
-                    return Some((s, i));
+        while pos < bytes.len() {
+            let (word, len) = class(pos);
+            if word {
+                let start = pos;
+                pos += len;
+                while pos < bytes.len() {
+                    let (w, l) = class(pos);
+                    if !w {
+                        break;
+                    }
+                    pos += l;
                 }
-                _ => {}
+                return Some((start, pos));
             }
+            pos += len;
         }
         None
     })
@@ -34,6 +49,13 @@ pub fn tokens(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
 
 fn token_hash(t: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    if t.is_ascii() {
+        // `char::to_lowercase` of an ASCII character is its ASCII lower case
+        for x in t.bytes() {
+            h = (h ^ u64::from(x.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3);
+        }
+        return h;
+    }
     for c in t.chars().flat_map(char::to_lowercase) {
         let mut b = [0u8; 4];
         for x in c.encode_utf8(&mut b).bytes() {
@@ -235,5 +257,52 @@ mod tests {
         };
         assert_eq!(NgramIndex::from_bytes(&bytes).as_ref(), Ok(&idx));
         assert!(NgramIndex::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+    }
+
+    /// The byte-level tokenizer and hash agree with the char-level definitions.
+    #[test]
+    fn fast_tokens_match_char_definition() {
+        fn slow(text: &str) -> Vec<(usize, usize)> {
+            let mut out = Vec::new();
+            let mut start = None;
+            for (i, c) in text
+                .char_indices()
+                .chain(std::iter::once((text.len(), ' ')))
+            {
+                match (start, c.is_alphanumeric()) {
+                    (None, true) => start = Some(i),
+                    (Some(s), false) => {
+                        start = None;
+                        out.push((s, i));
+                    }
+                    _ => {}
+                }
+            }
+            out
+        }
+        fn slow_hash(t: &str) -> u64 {
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            for c in t.chars().flat_map(char::to_lowercase) {
+                let mut b = [0u8; 4];
+                for x in c.encode_utf8(&mut b).bytes() {
+                    h = (h ^ u64::from(x)).wrapping_mul(0x0100_0000_01b3);
+                }
+            }
+            h
+        }
+        for text in [
+            "",
+            "The quick, brown fox!",
+            "Ünïcödé wörds and ÄSCII mixed—dash 42x",
+            "  trailing  ",
+            "日本語のテキスト and KELVIN \u{212A} sign",
+            "a",
+        ] {
+            let got: Vec<(usize, usize)> = tokens(text).collect();
+            assert_eq!(got, slow(text), "{text}");
+            for (s, e) in got {
+                assert_eq!(token_hash(&text[s..e]), slow_hash(&text[s..e]));
+            }
+        }
     }
 }

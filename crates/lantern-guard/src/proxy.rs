@@ -407,12 +407,17 @@ impl Gateway {
         now: u64,
         o: &mut Outcome,
     ) -> Option<u64> {
-        let hits = self.detectors.observe(&key.id, prompt, logit_probe, now);
-        if hits.is_empty() {
+        let seen = self
+            .detectors
+            .observe_hits(&key.id, prompt, logit_probe, now);
+        if seen.hits.is_empty() {
             return Some(0);
         }
-        o.hits.extend(hits.iter().map(|s| s.to_string()));
-        tracing::warn!(key = %key.id, owner = %key.owner, hits = ?hits, "extraction detector");
+        o.hits.extend(seen.hits.iter().map(|s| s.to_string()));
+        if seen.log {
+            // once per key and minute; every hit is in the audit record and the metrics
+            tracing::warn!(key = %key.id, owner = %key.owner, hits = ?seen.hits, "extraction detector (further hits of this key this minute are not logged)");
+        }
         match self.cfg.detect.action {
             Action::Block => {
                 o.decision = "blocked_extraction";
