@@ -490,3 +490,24 @@ fn sigkill_under_load_leaves_a_verifiable_log() {
     );
     assert_eq!(after["sealed"], after["records"]);
 }
+
+#[test]
+fn serve_with_a_bad_tls_certificate_fails_naming_the_file() {
+    let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = write_config(d.path(), free_port(), free_port());
+    let mut text = std::fs::read_to_string(&cfg).unwrap_or_else(|e| panic!("{e}"));
+    text.push_str("[server]\ntls_cert = \"server-cert.pem\"\ntls_key = \"server-key.pem\"\n");
+    std::fs::write(&cfg, text).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(d.path().join("server-cert.pem"), "not a certificate\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(d.path().join("server-key.pem"), "not a key\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    lantern()
+        .args(["guard", "serve", "--config", cfg.to_str().unwrap_or("")])
+        .env("LANTERN_CLI_TEST_UPSTREAM", "sk-up")
+        .timeout(std::time::Duration::from_secs(20))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("server-cert.pem"))
+        .stderr(predicates::str::contains("no PEM certificate"));
+}
