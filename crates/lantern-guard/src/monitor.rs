@@ -179,6 +179,44 @@ impl LeakRules {
     pub fn rule_count(&self) -> usize {
         self.scanner.rules().count()
     }
+
+    /// Compiles every rule's regex now (they otherwise compile on their first keyword hit, which
+    /// would add a compile to the latency of the first responses that mention each keyword).
+    pub fn warm_up(&self) {
+        for r in self.scanner.rules() {
+            let _ = r.regex();
+        }
+    }
+
+    /// The rules for these settings, built once per process and shared: gateways (and tests)
+    /// with the same settings reuse one engine and its compiled regexes. A new engine's regexes
+    /// are compiled on a background thread.
+    pub fn shared(
+        min_confidence: lantern_secrets::Confidence,
+        min_severity: Severity,
+        disabled: &[String],
+    ) -> Result<Arc<Self>, crate::Error> {
+        type Key = (lantern_secrets::Confidence, Severity, Vec<String>);
+        static CACHE: std::sync::Mutex<Vec<(Key, Arc<LeakRules>)>> =
+            std::sync::Mutex::new(Vec::new());
+        let key: Key = (min_confidence, min_severity, disabled.to_vec());
+        let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, l)) = cache.iter().find(|(k, _)| *k == key) {
+            return Ok(l.clone());
+        }
+        let l = Arc::new(Self::new(min_confidence, min_severity, disabled)?);
+        if cache.len() >= 4 {
+            cache.remove(0);
+        }
+        cache.push((key, l.clone()));
+        drop(cache);
+        let warm = l.clone();
+        // best effort: without the thread, regexes compile on first use
+        let _ = std::thread::Builder::new()
+            .name("lantern-guard-rules".into())
+            .spawn(move || warm.warm_up());
+        Ok(l)
+    }
 }
 
 impl TextScanner for LeakRules {
@@ -278,11 +316,11 @@ impl Monitor {
         }
         let builtin_secrets = rules.len();
         let leak = if secret_rules == SecretRules::Lantern {
-            Some(Arc::new(LeakRules::new(
+            Some(LeakRules::shared(
                 cfg.min_confidence.to_secrets(),
                 cfg.min_severity,
                 &cfg.disabled_rules,
-            )?))
+            )?)
         } else {
             None
         };
@@ -509,6 +547,20 @@ mod tests {
             .map(|h| h.rule)
             .collect();
         assert_eq!(rules, vec!["secret.aws-access-key-id"]);
+    }
+
+    #[test]
+    fn the_engine_is_built_once_per_setting_and_shared() {
+        let a = leak_monitor(|_| {});
+        let b = leak_monitor(|c| c.pii = false);
+        let c = leak_monitor(|c| c.min_confidence = crate::config::RuleConfidence::High);
+        let (Some(la), Some(lb), Some(lc)) = (a.leak_rules(), b.leak_rules(), c.leak_rules())
+        else {
+            panic!("leak rules are on by default");
+        };
+        assert!(Arc::ptr_eq(la, lb));
+        assert!(!Arc::ptr_eq(la, lc));
+        assert!(lc.rule_count() < la.rule_count());
     }
 
     #[test]
