@@ -54,9 +54,64 @@ pub struct Change {
     /// Names of the fields that differ (changed records only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<String>,
-    /// Commit that last touched the new line (added and changed records in a git work tree).
+    /// Old and new value of each changed field, in the order of `fields` (changed records
+    /// only; empty when a side is a manifest, which holds digests, not values).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<FieldChange>,
+    /// For added and changed records, the commit that last touched the new line; for removed
+    /// records, the commit that removed the old line (when the versions live in git).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub commit: Option<CommitInfo>,
+}
+
+/// The old and new value of one changed field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// Field name.
+    pub field: String,
+    /// Value in the old version (a JSON string for text, the JSON value otherwise); absent
+    /// when the field is absent from the old record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old: Option<serde_json::Value>,
+    /// Value in the new version; absent when the field is absent from the new record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<serde_json::Value>,
+}
+
+impl FieldChange {
+    /// `field: old → new`, each value as compact JSON cut to `width` characters (`…` marks a
+    /// cut, `∅` an absent field).
+    pub fn display(&self, width: usize) -> String {
+        let show = |v: &Option<serde_json::Value>| match v {
+            Some(v) => clip(&v.to_string(), width),
+            None => "\u{2205}".to_string(),
+        };
+        format!(
+            "{}: {} \u{2192} {}",
+            self.field,
+            show(&self.old),
+            show(&self.new)
+        )
+    }
+}
+
+/// `s` cut to at most `width` characters, ending in `…` when cut.
+pub fn clip(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
+    out.push('\u{2026}');
+    out
+}
+
+/// A field value as JSON: strings as JSON strings, other values parsed back from their
+/// compact JSON form (kept as a string should that fail).
+fn json_value(f: &record::Field) -> serde_json::Value {
+    if f.is_string {
+        return serde_json::Value::String(f.value.clone());
+    }
+    serde_json::from_str(&f.value).unwrap_or_else(|_| serde_json::Value::String(f.value.clone()))
 }
 
 /// Summary of one side.
@@ -109,6 +164,35 @@ struct Version {
     entries: Vec<Entry>,
     on_disk: Option<PathBuf>,
     manifest_key: Option<String>,
+    /// How to read the records again for the values of changed fields.
+    again: Again,
+    /// Whether record line numbers are lines of the file as git sees it (plain CSV, TSV or
+    /// JSON Lines), so that `git blame` lines name records.
+    text_lines: bool,
+}
+
+fn line_based(kind: DatasetKind, name: &str) -> bool {
+    matches!(
+        kind,
+        DatasetKind::Csv | DatasetKind::Tsv | DatasetKind::Jsonl
+    ) && !name.to_ascii_lowercase().ends_with(".gz")
+}
+
+/// Where a version's records can be read a second time.
+enum Again {
+    /// A data file or folder on disk.
+    Path(PathBuf),
+    /// A file read from git: its bytes (as `git show` gave them), layout and compression,
+    /// and the revision and path it was read from.
+    Blob {
+        bytes: Vec<u8>,
+        kind: DatasetKind,
+        gz: bool,
+        rev: String,
+        path: String,
+    },
+    /// A manifest: digests only, no values.
+    Manifest,
 }
 
 #[derive(Default)]
@@ -200,12 +284,14 @@ fn load(spec: &str, opts: &DiffOptions, cols: &mut Columns) -> Result<Version> {
                 entries,
                 on_disk: None,
                 manifest_key: m.key,
+                again: Again::Manifest,
+                text_lines: false,
             });
         }
         let mut entries = Vec::new();
         let mut merkle = crate::merkle::MerkleBuilder::new();
         let key = opts.key.clone();
-        let (_, read) = record::read_path(path, &opts.read, &mut |r| {
+        let (kind, read) = record::read_path(path, &opts.read, &mut |r| {
             let digest = r.digest();
             merkle.push(&digest);
             entries.push(Entry::new(&r, key.as_deref(), digest, cols));
@@ -222,26 +308,25 @@ fn load(spec: &str, opts: &DiffOptions, cols: &mut Columns) -> Result<Version> {
             entries,
             on_disk: Some(path.to_path_buf()),
             manifest_key: None,
+            again: Again::Path(path.to_path_buf()),
+            text_lines: line_based(kind, spec),
         });
     }
     // `REV:PATH` read from git.
-    let Some((_, file)) = spec.split_once(':') else {
+    let Some((rev, file)) = spec.split_once(':') else {
         return Err(Error::Invalid(format!("{spec}: no such file")));
     };
-    let kind = DatasetKind::from_name(file).unwrap_or(DatasetKind::Jsonl);
+    let kind = opts
+        .read
+        .kind
+        .or_else(|| DatasetKind::from_name(file))
+        .unwrap_or(DatasetKind::Jsonl);
     let bytes = git::show(Path::new("."), spec)?;
     let mut entries = Vec::new();
     let mut merkle = crate::merkle::MerkleBuilder::new();
     let key = opts.key.clone();
     let gz = file.to_ascii_lowercase().ends_with(".gz");
-    let reader: Box<dyn std::io::Read> = if gz {
-        Box::new(flate2::read::MultiGzDecoder::new(std::io::Cursor::new(
-            bytes,
-        )))
-    } else {
-        Box::new(std::io::Cursor::new(bytes))
-    };
-    let read = record::read_reader(spec, kind, reader, &opts.read, &mut |r| {
+    let read = record::read_reader(spec, kind, blob_reader(&bytes, gz), &opts.read, &mut |r| {
         let digest = r.digest();
         merkle.push(&digest);
         entries.push(Entry::new(&r, key.as_deref(), digest, cols));
@@ -258,10 +343,82 @@ fn load(spec: &str, opts: &DiffOptions, cols: &mut Columns) -> Result<Version> {
         entries,
         on_disk: None,
         manifest_key: None,
+        again: Again::Blob {
+            bytes,
+            kind,
+            gz,
+            rev: rev.to_string(),
+            path: file.to_string(),
+        },
+        text_lines: line_based(kind, file),
     })
 }
 
-fn changed_fields(a: &Entry, b: &Entry, cols: &Columns) -> Vec<String> {
+fn blob_reader(bytes: &[u8], gz: bool) -> Box<dyn std::io::Read + '_> {
+    if gz {
+        Box::new(flate2::read::MultiGzDecoder::new(bytes))
+    } else {
+        Box::new(bytes)
+    }
+}
+
+/// Entry index → the wanted columns' values (`None`: field absent).
+type Values = HashMap<usize, Vec<(u32, Option<serde_json::Value>)>>;
+
+/// Read a version a second time and keep the values of the wanted columns of the wanted
+/// records (entry index → column ids). Memory is bounded by the changed records, not the
+/// dataset. `None` for a manifest.
+fn values_of(
+    v: &Version,
+    want: &HashMap<usize, Vec<u32>>,
+    opts: &ReadOptions,
+    cols: &Columns,
+) -> Result<Option<Values>> {
+    let mut out: Values = HashMap::new();
+    if want.is_empty() {
+        return Ok(Some(out));
+    }
+    let mut take = |r: record::Record| {
+        let Some(ids) = usize::try_from(r.index)
+            .ok()
+            .and_then(|i| want.get(&i).map(|w| (i, w)))
+        else {
+            return Ok(());
+        };
+        let (i, ids) = ids;
+        // The file must still hold the record read the first time.
+        if v.entries.get(i).map(|e| e.digest) != Some(r.digest()) {
+            return Ok(());
+        }
+        let vals = ids
+            .iter()
+            .map(|&c| (c, r.get(cols.name(c)).map(json_value)))
+            .collect();
+        out.insert(i, vals);
+        Ok(())
+    };
+    match &v.again {
+        Again::Manifest => return Ok(None),
+        Again::Path(p) => {
+            record::read_path(p, opts, &mut take)?;
+        }
+        Again::Blob {
+            bytes, kind, gz, ..
+        } => {
+            record::read_reader(
+                &v.summary.source,
+                *kind,
+                blob_reader(bytes, *gz),
+                opts,
+                &mut take,
+            )?;
+        }
+    }
+    Ok(Some(out))
+}
+
+/// Ids of the fields that differ between two entries, sorted by name.
+fn changed_fields(a: &Entry, b: &Entry, cols: &Columns) -> Vec<u32> {
     let mut ids: Vec<u32> = Vec::new();
     for &(c, d) in &a.fields {
         if !b.fields.contains(&(c, d)) {
@@ -273,10 +430,12 @@ fn changed_fields(a: &Entry, b: &Entry, cols: &Columns) -> Vec<String> {
             ids.push(c);
         }
     }
-    let mut names: Vec<String> = ids.iter().map(|&c| cols.name(c).to_string()).collect();
-    names.sort();
-    names
+    ids.sort_by(|&x, &y| cols.name(x).cmp(cols.name(y)));
+    ids
 }
+
+/// Characters of each old / new value shown in a finding's detail (JSON keeps them whole).
+pub const DETAIL_WIDTH: usize = 60;
 
 /// Postings lists longer than this (a label value shared by thousands of rows) are not used to
 /// pair records.
@@ -420,21 +579,51 @@ pub fn diff(old: &str, new: &str, opts: &DiffOptions) -> Result<DiffResult> {
             }
         }
     }
-    let blame = if opts.git {
-        n.on_disk
-            .as_deref()
-            .and_then(|p| if p.is_dir() { None } else { git::blame(p) })
-    } else {
-        None
+    // Added and changed records: the commit that last touched the new line.
+    let blame = match (&n.again, &n.on_disk) {
+        _ if !opts.git || !n.text_lines => None,
+        (Again::Path(_), Some(p)) if !p.is_dir() => git::blame(p),
+        (Again::Blob { rev, path, .. }, _) => git::blame_at(Path::new("."), rev, path),
+        _ => None,
     };
     if opts.git && blame.is_none() {
         warnings.push(format!(
-            "{}: not attributed (not a file tracked by git)",
-            n.summary.source
+            "{}: added and changed records not attributed ({})",
+            n.summary.source,
+            if n.text_lines {
+                "not a file tracked by git"
+            } else {
+                "records are not lines of a text file"
+            }
         ));
     }
     let commit_of = |line: u64| blame.as_ref().and_then(|b| b.get(&line).cloned());
+    // Removed records: the commit that removed the old line, when the old version is a
+    // revision and the new one a later revision or the work tree.
+    let removals = match (&o.again, &n.again) {
+        _ if !opts.git || !o.text_lines || old_claimed.iter().all(|&c| c) => None,
+        (Again::Blob { rev, path, .. }, Again::Blob { rev: new_rev, .. }) => {
+            git::removals(Path::new("."), rev, path, Some(new_rev))
+        }
+        (Again::Blob { rev, path, .. }, Again::Path(p)) if !p.is_dir() => {
+            git::removals(Path::new("."), rev, path, None)
+        }
+        _ => None,
+    };
+    if opts.git
+        && removals.is_none()
+        && matches!(o.again, Again::Blob { .. })
+        && old_claimed.iter().any(|&c| !c)
+    {
+        warnings.push(format!(
+            "{}: removed records not attributed (git could not trace them to a later version)",
+            o.summary.source
+        ));
+    }
+    let removed_by = |line: u64| removals.as_ref().and_then(|b| b.get(&line).cloned());
     let mut changes = Vec::new();
+    // (change index, old entry, new entry, changed column ids) of changed records.
+    let mut pending: Vec<(usize, usize, usize, Vec<u32>)> = Vec::new();
     let (mut unchanged, mut added, mut changed) = (0u64, 0u64, 0u64);
     for (j, e) in n.entries.iter().enumerate() {
         match new_match[j] {
@@ -444,13 +633,16 @@ pub fn diff(old: &str, new: &str, opts: &DiffOptions) -> Result<DiffResult> {
                     unchanged += 1;
                 } else {
                     changed += 1;
+                    let ids = changed_fields(oe, e, &cols);
+                    pending.push((changes.len(), i, j, ids.clone()));
                     changes.push(Change {
                         kind: ChangeKind::Changed,
                         key: e.key.clone(),
                         old_line: Some(oe.line),
                         new_line: Some(e.line),
                         file: e.file.clone(),
-                        fields: changed_fields(oe, e, &cols),
+                        fields: ids.iter().map(|&c| cols.name(c).to_string()).collect(),
+                        values: Vec::new(),
                         commit: commit_of(e.line),
                     });
                 }
@@ -464,6 +656,7 @@ pub fn diff(old: &str, new: &str, opts: &DiffOptions) -> Result<DiffResult> {
                     new_line: Some(e.line),
                     file: e.file.clone(),
                     fields: Vec::new(),
+                    values: Vec::new(),
                     commit: commit_of(e.line),
                 });
             }
@@ -480,8 +673,44 @@ pub fn diff(old: &str, new: &str, opts: &DiffOptions) -> Result<DiffResult> {
                 new_line: None,
                 file: e.file.clone(),
                 fields: Vec::new(),
-                commit: None,
+                values: Vec::new(),
+                commit: removed_by(e.line),
             });
+        }
+    }
+    // Old and new values of the changed fields, from a second read of each side.
+    if !pending.is_empty() {
+        let mut want_old: HashMap<usize, Vec<u32>> = HashMap::new();
+        let mut want_new: HashMap<usize, Vec<u32>> = HashMap::new();
+        for (_, i, j, ids) in &pending {
+            want_old.insert(*i, ids.clone());
+            want_new.insert(*j, ids.clone());
+        }
+        let old_vals = values_of(&o, &want_old, &opts.read, &cols)?;
+        let new_vals = values_of(&n, &want_new, &opts.read, &cols)?;
+        match (old_vals, new_vals) {
+            (Some(mut ov), Some(mut nv)) => {
+                for (ci, i, j, ids) in pending {
+                    let (Some(a), Some(b), Some(c)) =
+                        (ov.remove(&i), nv.remove(&j), changes.get_mut(ci))
+                    else {
+                        continue;
+                    };
+                    c.values = ids
+                        .iter()
+                        .zip(a.into_iter().zip(b))
+                        .map(|(&id, ((_, old), (_, new)))| FieldChange {
+                            field: cols.name(id).to_string(),
+                            old,
+                            new,
+                        })
+                        .collect();
+                }
+            }
+            _ => warnings.push(
+                "old and new values of changed fields not shown: a manifest holds field digests, not values"
+                    .into(),
+            ),
         }
     }
     Ok(DiffResult {
@@ -551,7 +780,10 @@ impl DiffResult {
                 }
                 detail.push_str(&format!("line {l}"));
             }
-            if !c.fields.is_empty() {
+            if !c.values.is_empty() {
+                let shown: Vec<String> = c.values.iter().map(|v| v.display(DETAIL_WIDTH)).collect();
+                detail.push_str(&format!("; {}", shown.join("; ")));
+            } else if !c.fields.is_empty() {
                 detail.push_str(&format!("; fields: {}", c.fields.join(", ")));
             }
             let mut f =
@@ -559,6 +791,10 @@ impl DiffResult {
             if !c.fields.is_empty() {
                 f.properties
                     .insert("fields".into(), serde_json::json!(c.fields));
+            }
+            if !c.values.is_empty() {
+                f.properties
+                    .insert("values".into(), serde_json::json!(c.values));
             }
             if let Some(k) = &c.key {
                 f.properties.insert("key".into(), serde_json::json!(k));
@@ -614,6 +850,15 @@ mod tests {
         assert_eq!(ch.key.as_deref(), Some("2"));
         assert_eq!(ch.fields, vec!["label"]);
         assert_eq!((ch.old_line, ch.new_line), (Some(2), Some(1)));
+        assert_eq!(
+            ch.values,
+            vec![FieldChange {
+                field: "label".into(),
+                old: Some(serde_json::json!(0)),
+                new: Some(serde_json::json!(1)),
+            }]
+        );
+        assert_eq!(ch.values[0].display(60), "label: 0 \u{2192} 1");
         let rm = r
             .changes
             .iter()
@@ -644,6 +889,9 @@ mod tests {
             .unwrap();
         assert_eq!(ch.fields, vec!["label"]);
         assert_eq!(ch.new_line, Some(3));
+        assert_eq!(ch.values.len(), 1);
+        assert_eq!(ch.values[0].old, Some(serde_json::json!("neg")));
+        assert_eq!(ch.values[0].new, Some(serde_json::json!("pos")));
         // The same diff from manifests.
         let opts = crate::ManifestOptions {
             include_records: true,
@@ -656,13 +904,86 @@ mod tests {
         let ma = d.path().join("a.json").display().to_string();
         let mb = d.path().join("b.json").display().to_string();
         let r2 = diff(&ma, &mb, &DiffOptions::default()).unwrap();
-        assert_eq!(r2.changes, r.changes);
+        // Manifests hold digests, not values: the same changes without the values.
+        let mut bare = r.changes.clone();
+        for c in &mut bare {
+            c.values.clear();
+        }
+        assert_eq!(r2.changes, bare);
+        assert!(r2.warnings.iter().any(|w| w.contains("not shown")));
         assert_eq!(r2.old.merkle_root, r.old.merkle_root);
         let rep = r.to_report();
         assert_eq!(rep.findings.len(), 3);
+        let f = rep
+            .findings
+            .iter()
+            .find(|f| f.rule_id == "data.record-changed")
+            .unwrap();
+        assert!(
+            f.detail
+                .as_deref()
+                .is_some_and(|d| d.contains("label: \"neg\" \u{2192} \"pos\"")),
+            "{:?}",
+            f.detail
+        );
+        assert_eq!(f.properties["values"][0]["old"], "neg");
         assert!(rep
             .findings
             .iter()
             .any(|f| f.rule_id == "data.record-changed" && f.locations[0].line == Some(3)));
+    }
+
+    #[test]
+    fn values_of_long_fields_are_whole_in_json_and_clipped_for_display() {
+        let d = tempfile::tempdir().unwrap();
+        let long_old = "a".repeat(500);
+        let long_new = format!("{}b", "a".repeat(499));
+        let a = write(
+            d.path(),
+            "a.jsonl",
+            &format!("{{\"id\":\"x\",\"text\":\"{long_old}\",\"meta\":{{\"k\":1}}}}\n"),
+        );
+        let b = write(
+            d.path(),
+            "b.jsonl",
+            &format!("{{\"id\":\"x\",\"text\":\"{long_new}\",\"tags\":[1,2]}}\n"),
+        );
+        let r = diff(
+            &a,
+            &b,
+            &DiffOptions {
+                key: Some("id".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(r.changed, 1);
+        let c = &r.changes[0];
+        assert_eq!(c.fields, vec!["meta", "tags", "text"]);
+        assert_eq!(c.values[0].old, Some(serde_json::json!({"k": 1})));
+        assert_eq!(c.values[0].new, None);
+        assert_eq!(c.values[1].old, None);
+        assert_eq!(c.values[1].new, Some(serde_json::json!([1, 2])));
+        assert_eq!(c.values[2].new, Some(serde_json::json!(long_new)));
+        assert_eq!(c.values[0].display(60), "meta: {\"k\":1} \u{2192} \u{2205}");
+        let shown = c.values[2].display(20);
+        assert_eq!(
+            shown,
+            format!(
+                "text: \"{}\u{2026} \u{2192} \"{}\u{2026}",
+                "a".repeat(18),
+                "a".repeat(18)
+            )
+        );
+        let json = serde_json::to_value(c).unwrap();
+        assert_eq!(json["values"][2]["old"].as_str().unwrap().len(), 500);
+        assert!(json["values"][0].get("new").is_none());
+    }
+
+    #[test]
+    fn clip_counts_characters_not_bytes() {
+        assert_eq!(clip("caf\u{e9}s", 5), "caf\u{e9}s");
+        assert_eq!(clip("caf\u{e9}s\u{e9}", 5), "caf\u{e9}\u{2026}");
+        assert_eq!(clip("", 3), "");
     }
 }

@@ -495,12 +495,27 @@ fn read_csv(
     Ok(s)
 }
 
+thread_local! {
+    /// Depth of guarded calls into the parquet crate on this thread.
+    static IN_PARQUET: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether this thread is inside a call into the parquet crate whose panics are caught and
+/// reported as unreadable data (lets a fuzzer's panic hook tell those from real bugs).
+#[doc(hidden)]
+pub fn in_guarded_parquet_call() -> bool {
+    IN_PARQUET.with(|c| c.get() > 0)
+}
+
 /// Run a call into the parquet crate, turning a panic into an error message. parquet-rs
 /// asserts on some malformed files (found by fuzzing: e.g. a definition level above the
 /// column's maximum panics in `TripletIter::current_value`); a malformed file must be a
 /// reported problem, not an abort.
 fn parquet_guard<T>(call: impl FnOnce() -> T) -> std::result::Result<T, String> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).map_err(|p| {
+    IN_PARQUET.with(|c| c.set(c.get() + 1));
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(call));
+    IN_PARQUET.with(|c| c.set(c.get().saturating_sub(1)));
+    res.map_err(|p| {
         let msg = p
             .downcast_ref::<&str>()
             .map(|s| (*s).to_string())
@@ -968,6 +983,41 @@ mod tests {
             s.bad_rows
         );
         assert!(s.bad_rows[0].message.contains("definition level"));
+    }
+
+    /// Fuzz regression: a corrupted length prefix of the definition levels in a v1 data page
+    /// makes parquet-rs slice past the page (`bytes` panics "range end out of bounds" in
+    /// `parse_v1_level`). Caught and reported as unreadable rows.
+    #[test]
+    fn parquet_level_length_past_the_page_is_a_bad_row() {
+        let hex: String = [
+            "504152311500151015102c15021500150615061c36002808f9ffffffffffffff1808f9ffffffffffffff1111000000f9",
+            "fffffffff8ffff1500150c150c2c150215001506150600000200000002001500150c150c2c1502150015061506000002",
+            "00000002001500150c150c2c150215001506150600000200530002001500151815182c15021500150615060000020000",
+            "000200020000000200191102191808f9ffffffffffffff191808f9ffffffffffffff1502191600001911011918001918",
+            "001502191602c92602000019110119180019180015021916022926020000191101191800191800150219160229260200",
+            "001911011918001918001502191602192602001926020000191c1608156616000000191c166e152e1600001916000019",
+            "1c169c01152e16000000191c16ca01152e16000000191c16f801153a160000001502196c48016d150a00150425001802",
+            "696400150c2502180474657874250000150a2502180573636f726500150025021804666c6167001502250418046e756d",
+            "73001602191c195c26001c1504192500061918026964150016021666166626083c1808f9ffffffffffffff1808f9ffff",
+            "ffffffffff16002808f9ffffffffffffff180813ffffffffffffff11110000169004151416b202153e0026001c150c19",
+            "2500061918047465787415001602162e162e266e3c36024212004c160029260200000016a404151a16f0021526002600",
+            "1c150a1925000619180573636f726515001602162e162e269c013c36024212004c39260200000016be04151616960315",
+            "260026001c150019250006191804666c616715001602162e162e26ca013c36024212004c39260200000016d404151616",
+            "bc0315260026001c1502192500061918046e756d7315001602163a163a26f8013c36024212004c292602001926020000",
+            "0016ea04151616e203152e0016aa021602260816aa021400002819706172717565742d72732076657273696f6e203533",
+            "2e342e31195c1c00001c00001c00001c00001c000000a601000050415231",        ]
+        .concat();
+        let bytes = hex::decode(hex).unwrap();
+        let (recs, s) = parquet(&bytes).unwrap();
+        assert!(s.bad_records >= 1, "{s:?}");
+        assert_eq!(s.records, recs.len() as u64);
+        assert!(
+            s.bad_rows[0].message.contains("out of bounds"),
+            "{:?}",
+            s.bad_rows
+        );
+        assert!(!in_guarded_parquet_call());
     }
 
     #[test]

@@ -157,12 +157,13 @@ fn read(bytes: &[u8]) -> (Vec<Record>, Option<lantern_data::record::ReadSummary>
     (got, s)
 }
 
-/// Panics raised inside the parquet crate are caught at lantern-data's boundary and reported
-/// as unreadable rows; only those are silenced. Any other panic aborts as usual.
+/// Panics raised inside calls into the parquet crate (and the crates it calls) are caught at
+/// lantern-data's boundary and reported as unreadable data; only those are silenced. Any
+/// other panic aborts as usual.
 fn quiet_parquet_panics() {
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if info.location().is_some_and(|l| l.file().contains("/parquet-")) {
+        if lantern_data::record::in_guarded_parquet_call() {
             return;
         }
         default_hook(info);
