@@ -728,6 +728,37 @@ async fn stream_paced(
     .await
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leak_scanner_rules_block_plain_and_streamed_responses() {
+    let mut h = start(|c| c.monitor.action = Action::Block).await;
+    let t = h.tokens[0].clone();
+    let prompt = format!("publish with {NPM_TOKEN} now");
+    let (s, _, b) = call(
+        h.addr,
+        "POST",
+        "/v1/chat/completions",
+        Some(&t),
+        &chat(&prompt),
+    )
+    .await;
+    assert_eq!(
+        (s, err_code(&b).as_str()),
+        (StatusCode::FORBIDDEN, "output_blocked"),
+        "{b}"
+    );
+    let (s, _, b) = stream_paced(h.addr, &t, &prompt).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        b.contains("output_blocked") && !b.contains("npm_7WPm"),
+        "{b}"
+    );
+    // at most the text before the secret went out (here the hold-back kept all of it); the
+    // block event ends the stream
+    assert!("You said: publish with ".starts_with(&sse_text(&b)), "{b}");
+    assert!(b.ends_with("data: [DONE]\n\n"), "{b}");
+    h.stop().await;
+}
+
 /// Known defect of the stream filter (`sse.rs`): a variable-length pattern (`{80,}` here)
 /// matches a prefix of the secret while the rest is still arriving; the filter redacts that
 /// prefix, remembers the hit by (rule, start), and so never redacts the longer match found once
