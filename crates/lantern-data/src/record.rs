@@ -525,6 +525,57 @@ fn parquet_guard<T>(call: impl FnOnce() -> T) -> std::result::Result<T, String> 
     })
 }
 
+/// Check every column chunk's dictionary page before the record reader sees it: parquet-rs
+/// allocates the dictionary from the page header's value count without comparing it with the
+/// page's bytes (found by fuzzing: a 16-byte edit made it allocate gigabytes). A plain-encoded
+/// value takes at least one bit (booleans), four bytes (32-bit numbers, byte arrays' length
+/// prefix), eight or twelve bytes, or the fixed length; a count the page cannot hold is
+/// rejected. Data pages are skipped by their headers, not decoded.
+fn check_dictionaries<R: parquet::file::reader::ChunkReader + 'static>(
+    reader: &parquet::file::reader::SerializedFileReader<R>,
+) -> std::result::Result<(), String> {
+    use parquet::basic::Type as Physical;
+    use parquet::column::page::Page;
+    use parquet::file::reader::FileReader;
+    let schema = reader.metadata().file_metadata().schema_descr_ptr();
+    for g in 0..reader.num_row_groups() {
+        let rg = reader.get_row_group(g).map_err(|e| e.to_string())?;
+        for c in 0..rg.num_columns().min(schema.num_columns()) {
+            let mut pages = rg.get_column_page_reader(c).map_err(|e| e.to_string())?;
+            let Some(first) = pages.peek_next_page().map_err(|e| e.to_string())? else {
+                continue;
+            };
+            if !first.is_dict {
+                continue;
+            }
+            let Some(Page::DictionaryPage {
+                buf, num_values, ..
+            }) = pages.get_next_page().map_err(|e| e.to_string())?
+            else {
+                continue;
+            };
+            let col = schema.column(c);
+            let bytes = buf.len() as u64;
+            let fits = match col.physical_type() {
+                Physical::BOOLEAN => bytes.saturating_mul(8),
+                Physical::INT32 | Physical::FLOAT | Physical::BYTE_ARRAY => bytes / 4,
+                Physical::INT64 | Physical::DOUBLE => bytes / 8,
+                Physical::INT96 => bytes / 12,
+                Physical::FIXED_LEN_BYTE_ARRAY => {
+                    bytes / u64::try_from(col.type_length()).unwrap_or(1).max(1)
+                }
+            };
+            if u64::from(num_values) > fits {
+                return Err(format!(
+                    "row group {g}, column {}: dictionary page claims {num_values} value(s) in {bytes} byte(s)",
+                    col.path()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn read_parquet<R: parquet::file::reader::ChunkReader + 'static>(
     name: &str,
     input: R,
@@ -535,6 +586,9 @@ fn read_parquet<R: parquet::file::reader::ChunkReader + 'static>(
     let mut s = ReadSummary::default();
     let reader = parquet_guard(|| SerializedFileReader::new(input))
         .map_err(|e| Error::format(name, format!("not a readable parquet file: {e}")))?
+        .map_err(|e| Error::format(name, format!("not a readable parquet file: {e}")))?;
+    parquet_guard(|| check_dictionaries(&reader))
+        .and_then(|r| r)
         .map_err(|e| Error::format(name, format!("not a readable parquet file: {e}")))?;
     let meta = reader.metadata();
     let total: i64 = meta.row_groups().iter().map(|g| g.num_rows()).sum();
@@ -1018,6 +1072,43 @@ mod tests {
             s.bad_rows
         );
         assert!(!in_guarded_parquet_call());
+    }
+
+    /// Fuzz regression: a dictionary page header claiming millions of int64 values in a few
+    /// bytes made parquet-rs allocate them all (out of memory under the fuzzer's 2 GB limit).
+    /// Rejected before the record reader runs, naming the file and the column.
+    #[test]
+    fn parquet_dictionary_larger_than_its_page_is_rejected() {
+        let hex: String = [
+            "504152311504151015224c1503150012000028b52ffd0048410000f9ffffffffffffff1506150415165c150215001502",
+            "151015001500111c36002808f9ffffffffffffff1808f9ffffffffffffff111100000028b52ffd004811000000021504",
+            "150a151c4c1502150012000028b52ffd0048290000010000000915061508151a5c150215001502151015041500111c36",
+            "002801091801091111000000020128b52ffd004811000000021504151015224c1502150012000028b52ffd0048410000",
+            "9224499224493b4015061508151a5c150215001502151015041500111c360028089224499224493b4018089224499224",
+            "493b401111000000020128b52ffd004811000000021506151015225c150215001502150615041500111c360028010118",
+            "01011111000000020128b52ffd004831000002000000020115041528153a4c150a150012000028b52ffd0048a10000bf",
+            "0000005f0000009d00000002000000ffffffff1506151215245c150a15001502151015041504111c36002804bf000000",
+            "1804ffffffff1111000000031e0a0128b52ffd00482900000303884600191102191808f9ffffffffffffff191808f9ff",
+            "ffffffffffff1502191600001911021918010919180109150219160029260002001911021918089224499224493b4019",
+            "18089224499224493b4015021916002926000200191102191801011918010115021916002926000200191102191804ff",
+            "ffffff191804bf0000001502191600192602081926000a00191c1646157616000000191c16f401155e16000019160200",
+            "191c169003157a16000000191c168a04156616000000191c16c6051574160000001504196c48016d150a001504250018",
+            "02696400150c2502180474657874250000150a2502180573636f726500150025021804666c6167001502250418046e75",
+            "6d73001602191c195c26001c150419350006101918026964150c160216900116b401264626081c1808f9ffffffffffff",
+            "ff1808f9ffffffffffffff16002808f9ffffffffffffff1808f9ffffffffffffff1111000016d008151416ba06153e00",
+            "26001c150c193500061019180474657874150c1602167216960126f40126bc011c36002801091801091111004c160229",
+            "260002000016e408151c16f806152a0026001c150a193500061019180573636f7265150c160216940116b80126900326",
+            "d2021c18089224499224493b4018089224499224493b40160028089224499224493b4018089224499224493b40111100",
+            "4c392600020000168009151616a20715460026001c1500191506191804666c6167150c160216541666268a043c360028",
+            "01011801011111004c392600020000169609151616e807152a0026001c150219350006101918046e756d73150c160a16",
+            "a60116ca0126c60526f0041c1804bf0000001804ffffffff16002804bf0000001804ffffffff1111004c292602081926",
+            "000a000016ac091516169208153e001690051602260816b2061400002819706172717565742d72732076657273696f6e",
+            "2035332e342e31195c1c00001c00001c00001c00001c0000000802000050415231",        ]
+        .concat();
+        let bytes = hex::decode(hex).unwrap();
+        let err = parquet(&bytes).unwrap_err().to_string();
+        assert!(err.contains("t.parquet"), "{err}");
+        assert!(err.contains("dictionary page claims"), "{err}");
     }
 
     #[test]
