@@ -4,10 +4,15 @@
 //!
 //! Durability policy of [`LocalLog`]: appends are queued to one writer thread, which writes a
 //! batch of frames, calls `fdatasync` on the record file and only then acknowledges each record
-//! of the batch. An acknowledged record therefore survives a crash (SIGKILL, power loss on a disk
-//! that honours flushes). A crash mid-batch leaves at most a torn, unacknowledged tail, which is
-//! cut off when the log is reopened. Checkpoints are signed after the records they cover are
-//! durable, every `checkpoint_every` records or `checkpoint_interval`, whichever comes first.
+//! of the batch (a batch is what queued up meanwhile, plus whatever arrives within the optional
+//! group-commit window `LogOptions::commit_delay`). An acknowledged record therefore survives a
+//! crash (SIGKILL, power loss on a disk that honours flushes). A crash mid-batch leaves at most a
+//! torn, unacknowledged tail, which is cut off when the log is reopened. Checkpoints are signed
+//! after the records they cover are durable, every `checkpoint_every` records or
+//! `checkpoint_interval`, whichever comes first. What a caller does while a record is not yet
+//! acknowledged is its own policy: the guard answers the client without waiting (see
+//! `lantern_guard::proxy`), so a crash can lose the records of requests answered during the last
+//! unsynced batch, never an acknowledged one.
 
 pub mod checkpoint;
 pub mod merkle;

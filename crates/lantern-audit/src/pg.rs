@@ -161,6 +161,7 @@ impl PgWriter {
                 Err(mpsc::RecvTimeoutError::Timeout) => None,
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             };
+            crate::store::group_commit_wait(&first, self.opts.commit_delay);
             let mut batch: Vec<(Vec<u8>, Ack)> = Vec::new();
             let mut control = Vec::new();
             let mut next = first;
