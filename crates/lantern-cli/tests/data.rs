@@ -369,3 +369,144 @@ fn signed_manifest_verifies_the_data_and_catches_an_edit() {
             "does not match the signed manifest",
         ));
 }
+
+fn commit_as(dir: &Path, who: &str) {
+    let name = format!("user.name={who}");
+    let mail = format!("user.email={}@example.org", who.to_lowercase());
+    git(dir, &["-c", &name, "-c", &mail, "commit", "-q", "-am", who]);
+}
+
+/// Three commits by three authors: Alice writes the data, Bob relabels record 2 and deletes
+/// record 3, Carol deletes record 4 and adds record 6. The diff between Alice's version and
+/// Carol's names each removal's author, and shows the relabel's old and new values.
+#[test]
+fn diff_attributes_removed_records_and_shows_old_and_new_values() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    git(p, &["init", "-q"]);
+    let data = p.join("train.jsonl");
+    let row = |id: u32, text: &str, label: &str| {
+        format!("{{\"id\":{id},\"text\":\"{text}\",\"label\":\"{label}\"}}\n")
+    };
+    let long = "a very long review ".repeat(8);
+    std::fs::write(
+        &data,
+        [
+            row(1, "love it", "pos"),
+            row(2, &long, "neg"),
+            row(3, "meh", "neu"),
+            row(4, "great", "pos"),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    git(p, &["add", "train.jsonl"]);
+    commit_as(p, "Alice");
+    std::fs::write(
+        &data,
+        [
+            row(1, "love it", "pos"),
+            row(2, &long, "pos"),
+            row(4, "great", "pos"),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    commit_as(p, "Bob");
+    std::fs::write(
+        &data,
+        [
+            row(1, "love it", "pos"),
+            row(2, &long, "pos"),
+            row(6, "new one", "neg"),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    commit_as(p, "Carol");
+    for new in ["train.jsonl", "HEAD:train.jsonl"] {
+        let out = lantern()
+            .current_dir(p)
+            .args([
+                "data",
+                "diff",
+                "HEAD~2:train.jsonl",
+                new,
+                "--key",
+                "id",
+                "--format",
+                "json",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{new}");
+        let r = json(&out.stdout);
+        assert_eq!(
+            (&r["added"], &r["removed"], &r["changed"]),
+            (
+                &serde_json::json!(1),
+                &serde_json::json!(2),
+                &serde_json::json!(1)
+            ),
+            "{new}"
+        );
+        let by_key = |k: &str| {
+            r["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["key"] == k)
+                .unwrap()
+                .clone()
+        };
+        let c2 = by_key("2");
+        assert_eq!(c2["kind"], "changed");
+        assert_eq!(c2["commit"]["author"], "Bob <bob@example.org>", "{new}");
+        assert_eq!(
+            c2["values"],
+            serde_json::json!([{"field": "label", "old": "neg", "new": "pos"}])
+        );
+        let c3 = by_key("3");
+        assert_eq!(c3["kind"], "removed");
+        assert_eq!(c3["old_line"], 3);
+        assert_eq!(c3["commit"]["author"], "Bob <bob@example.org>", "{new}");
+        let c4 = by_key("4");
+        assert_eq!(c4["kind"], "removed");
+        assert_eq!(c4["commit"]["author"], "Carol <carol@example.org>", "{new}");
+        assert_ne!(c3["commit"]["id"], c4["commit"]["id"]);
+        let c6 = by_key("6");
+        assert_eq!(c6["kind"], "added");
+        assert_eq!(c6["commit"]["author"], "Carol <carol@example.org>", "{new}");
+    }
+    // Human output: values on their own line, long ones cut; a text change shows both sides.
+    std::fs::write(
+        &data,
+        [
+            row(1, "love it", "pos"),
+            row(2, &format!("{long}cf"), "pos"),
+            row(6, "new one", "neg"),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let out = lantern()
+        .current_dir(p)
+        .args([
+            "data",
+            "diff",
+            "HEAD:train.jsonl",
+            "train.jsonl",
+            "--key",
+            "id",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("text: "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains(" \u{2192} "), "{line}");
+    assert!(line.contains('\u{2026}'), "{line}");
+    assert!(line.chars().count() < 150, "{line}");
+}

@@ -372,7 +372,7 @@ fn diff(a: DiffArgs) -> Result<u8> {
                 if let Some(f) = &c.file {
                     s.push_str(&format!("  {f}"));
                 }
-                if !c.fields.is_empty() {
+                if !c.fields.is_empty() && c.values.is_empty() {
                     s.push_str(&format!("  fields: {}", c.fields.join(", ")));
                 }
                 if let Some(cm) = &c.commit {
@@ -384,6 +384,14 @@ fn diff(a: DiffArgs) -> Result<u8> {
                     ));
                 }
                 s.push('\n');
+                // One line per changed field: `field: old → new`, each value cut to the width
+                // (the JSON output keeps them whole).
+                for v in &c.values {
+                    s.push_str(&format!(
+                        "      {}\n",
+                        v.display(lantern_data::diff::DETAIL_WIDTH)
+                    ));
+                }
             }
             if r.changes.len() > limit {
                 s.push_str(&format!(
