@@ -1,16 +1,16 @@
 //! Server-sent-events filter for streamed completions: splits the upstream byte stream into
-//! events across chunk boundaries, monitors the generated text, holds back a window of text so
-//! a match split across chunks can be redacted or blocked before any of it reaches the client,
-//! rounds logprobs, and collects usage and finish reasons.
+//! events across chunk boundaries, monitors the generated text in steps, holds back text so a
+//! match split across chunks (or still growing) is redacted whole or blocked before any of it
+//! reaches the client, rounds logprobs, and collects usage and finish reasons.
 
 use crate::config::{Action, HardeningConfig};
-use crate::monitor::{Hit, Monitor};
+use crate::monitor::Monitor;
 use bytes::{Bytes, BytesMut};
 use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 use std::borrow::Cow;
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
 /// The error event sent when a stream is blocked, followed by `[DONE]`.
 pub const BLOCK_EVENT: &str = "data: {\"error\":{\"message\":\"response blocked by the gateway's output policy\",\"type\":\"output_blocked\",\"param\":null,\"code\":\"output_blocked\"}}\n\ndata: [DONE]\n\n";
@@ -19,6 +19,49 @@ pub const BLOCK_EVENT: &str = "data: {\"error\":{\"message\":\"response blocked 
 const MAX_EVENT: usize = 4 << 20;
 /// Most generated text kept for hashing and drift.
 const MAX_TEXT: usize = 4 << 20;
+/// Fewest new characters scanned at once while text is held back (the step is the hold-back, at
+/// least this): scanning on every upstream event rescans the same text hundreds of times.
+const MIN_STEP: usize = 64;
+/// Characters before the held-back text that are scanned again with it, so that rules anchored
+/// on a keyword or a word boundary before a secret see what precedes it.
+const CONTEXT: usize = 64;
+/// A match ending this close to the end of the text scanned so far may still change (grow, or
+/// gain an optional suffix) when more text arrives: it is provisional and holds text back.
+const GROW_MARGIN: usize = 16;
+/// Longest text a provisional match holds back; past it the match is taken to run to the end of
+/// the stream (the rest is redacted, or the stream is blocked).
+const MAX_HOLD: usize = 8 << 10;
+/// End of a match that runs to the end of the stream.
+const THROUGH: usize = usize::MAX;
+/// Longest `-----END <label>-----` line looked for after a private-key BEGIN line.
+const PEM_END_MAX: usize = 80;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HitState {
+    /// Ends at (or next to) the end of the text scanned so far: may still grow, shrink or
+    /// vanish, so no text from its start on is released until a later scan settles it.
+    Open,
+    /// Final.
+    Closed,
+    /// A private-key BEGIN line whose END line has not arrived yet: everything from its start
+    /// is redacted until the END line (to the end of the stream if none comes).
+    PemOpen,
+}
+
+/// A match in global text offsets.
+#[derive(Debug)]
+struct Held {
+    rule: String,
+    start: usize,
+    /// Exclusive end (`THROUGH`: the rest of the stream).
+    end: usize,
+    /// The end the monitor reported (with `rule` and `start`, what identifies a match found
+    /// again by a later scan).
+    found_end: usize,
+    /// Where the search for the END line of a private key goes on.
+    cursor: usize,
+    state: HitState,
+}
 
 struct Pending {
     raw: Bytes,
@@ -40,10 +83,18 @@ pub struct SseFilter<'a> {
     passthrough: bool,
     buf: BytesMut,
     pending: VecDeque<Pending>,
+    /// Generated text from global offset `win_start` to `total`.
     window: String,
     win_start: usize,
     total: usize,
-    seen: HashSet<(String, usize)>,
+    /// Text before this global offset has been scanned.
+    scanned: usize,
+    /// Text before this global offset has been sent to the client.
+    released: usize,
+    /// New text that triggers a scan.
+    step: usize,
+    /// Matches that may still change what is sent, sorted by start.
+    found: Vec<Held>,
     /// Rule ids hit so far.
     pub hits: Vec<String>,
     /// Generated text (bounded).
@@ -208,23 +259,27 @@ impl<'a> SseFilter<'a> {
         holdback: usize,
         hardening: Option<&'a HardeningConfig>,
     ) -> Self {
-        let rewrite = matches!(action, Action::Redact | Action::Block) || hardening.is_some();
+        let guards = matches!(action, Action::Redact | Action::Block);
         Self {
             monitor,
             action,
             hardening,
-            holdback: if matches!(action, Action::Redact | Action::Block) {
-                holdback
-            } else {
-                0
-            },
-            passthrough: !rewrite,
+            holdback: if guards { holdback } else { 0 },
+            passthrough: !guards && hardening.is_none(),
             buf: BytesMut::new(),
             pending: VecDeque::new(),
             window: String::new(),
             win_start: 0,
             total: 0,
-            seen: HashSet::new(),
+            scanned: 0,
+            released: 0,
+            // when nothing is held back, scanning only logs: large steps
+            step: if guards {
+                holdback.max(MIN_STEP)
+            } else {
+                monitor.overlap_chars()
+            },
+            found: Vec::new(),
             hits: Vec::new(),
             text: String::new(),
             finish: None,
@@ -256,7 +311,12 @@ impl<'a> SseFilter<'a> {
             out.push(Bytes::from_static(BLOCK_EVENT.as_bytes()));
             return out;
         }
-        self.scan();
+        if self.passthrough {
+            self.released = self.total;
+        }
+        if done || self.total - self.scanned >= self.step {
+            self.scan(done);
+        }
         if self.blocked {
             self.pending.clear();
             out.push(Bytes::from_static(BLOCK_EVENT.as_bytes()));
@@ -272,11 +332,16 @@ impl<'a> SseFilter<'a> {
         if self.blocked {
             return out;
         }
-        if !self.buf.is_empty() {
-            let rest = std::mem::take(&mut self.buf);
-            if !self.passthrough {
-                out.push(rest.freeze());
-            }
+        let rest = std::mem::take(&mut self.buf);
+        if !rest.is_empty() {
+            // an event the upstream did not terminate is monitored like the others
+            self.event(rest.freeze());
+        }
+        self.scan(true);
+        if self.blocked {
+            self.pending.clear();
+            out.push(Bytes::from_static(BLOCK_EVENT.as_bytes()));
+            return out;
         }
         self.flush(true, &mut out);
         out
@@ -348,120 +413,248 @@ impl<'a> SseFilter<'a> {
         (start, self.total)
     }
 
-    fn scan(&mut self) {
-        if self.monitor.is_empty() || self.window.is_empty() {
+    /// Where the next scan starts: the monitor's overlap before the text scanned so far, and
+    /// `CONTEXT` before the text not yet released and before provisional matches (scanned again
+    /// to see whether they grew).
+    fn scan_floor(&self) -> usize {
+        let mut from = self
+            .scanned
+            .saturating_sub(self.monitor.overlap_chars())
+            .min(self.released.saturating_sub(CONTEXT));
+        for h in &self.found {
+            if h.state == HitState::Open {
+                from = from.min(h.start.saturating_sub(CONTEXT));
+            }
+        }
+        from.max(self.win_start)
+    }
+
+    /// Scans the text not scanned yet (with the overlap of [`Self::scan_floor`]) and settles
+    /// what the new text decides; `last` when no more text comes.
+    fn scan(&mut self, last: bool) {
+        if self.monitor.is_empty() {
+            self.scanned = self.total;
             return;
         }
-        let hits: Vec<Hit> = self.monitor.scan(&self.window);
-        let mut fresh = Vec::new();
-        for h in hits {
-            let g = (h.rule.clone(), self.win_start + h.start);
-            if self.seen.insert(g) {
-                fresh.push(Hit {
-                    rule: h.rule,
-                    start: self.win_start + h.start,
-                    end: self.win_start + h.end,
-                });
+        if self.total > self.scanned {
+            let mut from = self.scan_floor();
+            while from < self.total && !self.window.is_char_boundary(from - self.win_start) {
+                from += 1;
+            }
+            let hits = self
+                .window
+                .get(from - self.win_start..)
+                .map(|w| self.monitor.scan(w))
+                .unwrap_or_default();
+            self.scanned = self.total;
+            // provisional matches are found again by this scan, settled or gone
+            self.found.retain(|h| h.state != HitState::Open);
+            for h in hits {
+                self.add_hit(h.rule, from + h.start, from + h.end, last);
             }
         }
-        for h in &fresh {
-            if !self.hits.contains(&h.rule) {
-                self.hits.push(h.rule.clone());
+        self.close_private_keys(last);
+        let mut settled = Vec::new();
+        for h in &mut self.found {
+            if h.state != HitState::Open {
+                continue;
+            }
+            if last {
+                h.state = HitState::Closed;
+            } else if self.total - h.start > MAX_HOLD {
+                // still growing past any secret's length: redact (or block) the rest
+                h.state = HitState::Closed;
+                h.end = THROUGH;
+            } else {
+                continue;
+            }
+            settled.push(h.rule.clone());
+        }
+        for r in settled {
+            self.commit(&r);
+        }
+        let released = self.released;
+        self.found
+            .retain(|h| h.state == HitState::Open || h.end > released);
+        self.found.sort_by_key(|h| (h.start, h.end));
+        // drop text no later scan reads (in large steps: draining moves the rest)
+        let mut keep = self.scan_floor();
+        for h in &self.found {
+            if h.state == HitState::PemOpen {
+                keep = keep.min(h.cursor);
             }
         }
-        if fresh.is_empty() {
-            return;
-        }
-        match self.action {
-            Action::Block => self.blocked = true,
-            Action::Redact if !self.passthrough => {
-                for ev in self.pending.iter_mut() {
-                    let Some((s, e)) = ev.range else {
-                        continue;
-                    };
-                    if !fresh.iter().any(|h| h.start < e && h.end > s) {
-                        continue;
-                    }
-                    if ev.json.is_none() {
-                        ev.json = serde_json::from_str::<Value>(&event_data(&ev.raw)).ok();
-                    }
-                    let Some(v) = ev.json.as_mut() else {
-                        continue;
-                    };
-                    let Some(t) = chunk_text(v).map(str::to_string) else {
-                        continue;
-                    };
-                    let starts: Vec<bool> = fresh
-                        .iter()
-                        .filter(|h| h.start < e && h.end > s)
-                        .map(|h| h.start >= s)
-                        .collect();
-                    let local: Vec<Hit> = fresh
-                        .iter()
-                        .filter(|h| h.start < e && h.end > s)
-                        .map(|h| Hit {
-                            rule: h.rule.clone(),
-                            start: h.start.saturating_sub(s),
-                            end: h.end.min(e) - s,
-                        })
-                        .collect();
-                    if local.is_empty() {
-                        continue;
-                    }
-                    let mut local = local;
-                    // snap to char boundaries of this chunk's text
-                    for h in &mut local {
-                        while h.start > 0 && !t.is_char_boundary(h.start) {
-                            h.start -= 1;
-                        }
-                        while h.end < t.len() && !t.is_char_boundary(h.end) {
-                            h.end += 1;
-                        }
-                    }
-                    // the marker goes where the match starts; later chunks of the same match
-                    // lose their part of it
-                    let mut out = String::with_capacity(t.len());
-                    let mut pos = 0;
-                    for (h, starts_here) in local.iter().zip(starts.iter()) {
-                        if h.start < pos || h.end > t.len() {
-                            continue;
-                        }
-                        out.push_str(&t[pos..h.start]);
-                        if *starts_here {
-                            out.push_str(&format!("[REDACTED:{}]", h.rule));
-                        }
-                        pos = h.end;
-                    }
-                    out.push_str(&t[pos..]);
-                    set_chunk_text(v, out);
-                    ev.dirty = true;
-                    self.redacted = true;
-                }
+        let mut dead = keep.saturating_sub(self.win_start);
+        if dead >= 1024 && dead * 2 >= self.window.len() {
+            while dead > 0 && !self.window.is_char_boundary(dead) {
+                dead -= 1;
             }
-            _ => {}
-        }
-        // keep only the overlap needed to see a pattern that straddles the next chunk
-        let keep = self.monitor.overlap_chars().max(self.holdback);
-        if self.window.len() > 2 * keep {
-            let mut cut = self.window.len() - keep;
-            while !self.window.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            self.window.drain(..cut);
-            self.win_start += cut;
+            self.window.drain(..dead);
+            self.win_start += dead;
         }
     }
 
+    /// Records a match the monitor found at global `start..end`.
+    fn add_hit(&mut self, rule: String, start: usize, end: usize, last: bool) {
+        if self
+            .found
+            .iter()
+            .any(|k| k.start == start && k.found_end == end && k.rule == rule)
+        {
+            return;
+        }
+        let matched = self
+            .window
+            .get(start.saturating_sub(self.win_start)..end.saturating_sub(self.win_start))
+            .unwrap_or("");
+        let mut h = Held {
+            rule,
+            start,
+            end,
+            found_end: end,
+            cursor: end,
+            state: HitState::Closed,
+        };
+        if matched.starts_with("-----BEGIN ")
+            && matched.contains("PRIVATE KEY")
+            && !matched.contains("-----END ")
+        {
+            // the rule matched the BEGIN line only: the key runs to its END line
+            h.state = HitState::PemOpen;
+            h.end = THROUGH;
+        } else if !last && end.saturating_add(GROW_MARGIN) > self.total {
+            h.state = HitState::Open;
+        }
+        if h.state != HitState::Open {
+            self.commit(&h.rule);
+        }
+        if h.state == HitState::Open || h.end > self.released {
+            self.found.push(h);
+        }
+    }
+
+    /// Ends private-key matches at their END line once it has arrived (at the end of the stream
+    /// when `last` and none came).
+    fn close_private_keys(&mut self, last: bool) {
+        let bytes = self.window.as_bytes();
+        for h in &mut self.found {
+            if h.state != HitState::PemOpen {
+                continue;
+            }
+            let from = h.cursor.max(self.win_start);
+            let hay = bytes.get(from - self.win_start..).unwrap_or_default();
+            let mut at = 0;
+            let mut end = None;
+            while let Some(i) = hay
+                .get(at..)
+                .and_then(|r| memchr::memmem::find(r, b"-----END "))
+            {
+                let label = at + i + 9;
+                let rest = hay.get(label..).unwrap_or_default();
+                let rest = rest.get(..PEM_END_MAX).unwrap_or(rest);
+                if let Some(j) = memchr::memmem::find(rest, b"-----") {
+                    if rest
+                        .get(..j)
+                        .is_some_and(|l| memchr::memmem::find(l, b"PRIVATE KEY").is_some())
+                    {
+                        end = Some(from + label + j + 5);
+                        break;
+                    }
+                }
+                at = label;
+            }
+            match end {
+                Some(e) => {
+                    h.end = e;
+                    h.state = HitState::Closed;
+                }
+                None if last => h.state = HitState::Closed,
+                // an END line may be arriving: search its possible start again next time
+                None => h.cursor = self.total.saturating_sub(PEM_END_MAX + 9).max(from),
+            }
+        }
+    }
+
+    /// A match is final: log its rule, block when blocking.
+    fn commit(&mut self, rule: &str) {
+        if !self.hits.iter().any(|r| r == rule) {
+            self.hits.push(rule.to_string());
+        }
+        if matches!(self.action, Action::Block) {
+            self.blocked = true;
+        }
+    }
+
+    /// Rewrites the text of an event at global `s..e` with every match that overlaps it: the
+    /// marker where a match starts, the rest of the match dropped (overlapping matches merge).
+    fn redact_event(&mut self, ev: &mut Pending, s: usize, e: usize) {
+        if !self.found.iter().any(|h| h.start < e && h.end > s) {
+            return;
+        }
+        if ev.json.is_none() {
+            ev.json = serde_json::from_str::<Value>(&event_data(&ev.raw)).ok();
+        }
+        let Some(v) = ev.json.as_mut() else {
+            return;
+        };
+        let Some(t) = chunk_text(v) else {
+            return;
+        };
+        let mut out = String::with_capacity(t.len());
+        let mut pos = 0;
+        for h in self.found.iter().filter(|h| h.start < e && h.end > s) {
+            let mut hs = h.start.saturating_sub(s).min(t.len());
+            let mut he = h.end.min(e).saturating_sub(s).min(t.len());
+            while hs > 0 && !t.is_char_boundary(hs) {
+                hs -= 1;
+            }
+            while he < t.len() && !t.is_char_boundary(he) {
+                he += 1;
+            }
+            if he <= pos {
+                continue;
+            }
+            if hs >= pos {
+                out.push_str(t.get(pos..hs).unwrap_or_default());
+                if h.start >= s {
+                    out.push_str("[REDACTED:");
+                    out.push_str(&h.rule);
+                    out.push(']');
+                }
+            }
+            pos = he;
+        }
+        out.push_str(t.get(pos..).unwrap_or_default());
+        set_chunk_text(v, out);
+        ev.dirty = true;
+        self.redacted = true;
+    }
+
+    /// Sends the events whose text is settled: scanned, `holdback` characters before the end of
+    /// the scanned text, and before any provisional match (everything when `all`).
     fn flush(&mut self, all: bool, out: &mut Vec<Bytes>) {
-        let safe_until = self.total.saturating_sub(self.holdback);
+        let safe = if all || !matches!(self.action, Action::Redact | Action::Block) {
+            THROUGH
+        } else {
+            self.found
+                .iter()
+                .filter(|h| h.state == HitState::Open)
+                .map(|h| h.start)
+                .fold(self.scanned.saturating_sub(self.holdback), usize::min)
+        };
         while let Some(ev) = self.pending.front() {
-            let ready = all || ev.range.is_none_or(|(_, e)| e <= safe_until);
-            if !ready {
+            if ev.range.is_some_and(|(_, e)| e > safe) {
                 break;
             }
-            let Some(ev) = self.pending.pop_front() else {
+            let Some(mut ev) = self.pending.pop_front() else {
                 break;
             };
+            if let Some((s, e)) = ev.range {
+                self.released = e;
+                if matches!(self.action, Action::Redact) {
+                    self.redact_event(&mut ev, s, e);
+                }
+            }
             match (ev.dirty, ev.json) {
                 (true, Some(v)) => out.push(Bytes::from(format!("data: {v}\n\n"))),
                 _ => out.push(ev.raw),
@@ -609,6 +802,300 @@ mod tests {
             "[1]",
         ] {
             assert!(chunk_fields(data).is_none(), "{data}");
+        }
+    }
+
+    /// The leak scanner's rules and the built-in patterns, PII, and a canary.
+    fn full_monitor() -> Monitor {
+        let cfg = MonitorConfig {
+            canaries: vec!["CANARY-7f3a9c".into()],
+            ..MonitorConfig::default()
+        };
+        Monitor::new(&cfg, None).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    const ANTHROPIC_ADMIN: &str = "sk-ant-admin01-diCjHIeelgXOfVW1OgWP7pHLQ0HRpa3WTXSEnufjLTzoxjQ73K2AT1kAUIl9yp6lFzQZ29y2B6SexVFiPfQl6gCK6vLRXAA";
+    const PEM: &str = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\nVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK\nLxoS2tFczGkPLPgizskuemMghRniWaoLcyehkd3qqGElvW/VDL5AaWTg0nLVkjRo\n-----END RSA PRIVATE KEY-----";
+
+    /// Events of `sizes[i % len]` characters each (cycling), then finish, usage and `[DONE]`.
+    fn events_sized(text: &str, sizes: &[usize]) -> String {
+        let chars: Vec<char> = text.chars().collect();
+        let mut ev = String::new();
+        let mut at = 0;
+        let mut i = 0;
+        while at < chars.len() {
+            let n = sizes
+                .get(i % sizes.len().max(1))
+                .copied()
+                .unwrap_or(1)
+                .max(1);
+            let piece: String = chars.iter().skip(at).take(n).collect();
+            ev.push_str(&format!("data: {}\n\n", serde_json::json!({"choices":[{"index":0,"delta":{"content":piece},"finish_reason":null}]})));
+            at += n;
+            i += 1;
+        }
+        ev.push_str("data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
+        ev
+    }
+
+    /// Pushes `input` in pieces of `sizes[i % len]` bytes (cycling), then finishes.
+    fn run_sized(f: &mut SseFilter<'_>, input: &str, sizes: &[usize]) -> String {
+        let bytes = input.as_bytes();
+        let mut out = Vec::new();
+        let mut at = 0;
+        let mut i = 0;
+        while at < bytes.len() {
+            let n = sizes
+                .get(i % sizes.len().max(1))
+                .copied()
+                .unwrap_or(1)
+                .max(1);
+            let end = (at + n).min(bytes.len());
+            out.extend(f.push(&bytes[at..end]));
+            at = end;
+            i += 1;
+        }
+        out.extend(f.finish());
+        String::from_utf8_lossy(&out.concat()).into_owned()
+    }
+
+    /// What redacting the whole text at once gives, with a private key's BEGIN line match
+    /// extended through its END line (the filter's rule for keys longer than the hold-back).
+    fn whole_redaction(m: &Monitor, text: &str) -> (String, Vec<crate::monitor::Hit>) {
+        let mut hits = m.scan(text);
+        for h in &mut hits {
+            if text[h.start..h.end].starts_with("-----BEGIN RSA PRIVATE KEY-----") {
+                let end_line = "-----END RSA PRIVATE KEY-----";
+                h.end = text[h.end..]
+                    .find(end_line)
+                    .map_or(text.len(), |i| h.end + i + end_line.len());
+            }
+        }
+        (crate::monitor::redact(text, &hits), hits)
+    }
+
+    /// The defect this filter had: a `{80,}` match seen while the key was still arriving was
+    /// redacted, remembered by (rule, start), and the longer match found once the tail arrived
+    /// counted as seen, so the tail reached the client.
+    #[test]
+    fn a_match_still_growing_is_held_and_redacted_whole() {
+        let m = full_monitor();
+        let text = format!("admin key {ANTHROPIC_ADMIN} ok");
+        // the hold-back covers the shortest match (95 characters)
+        for (size, holdback) in [(6, 128), (1, 128), (17, 96), (200, 96)] {
+            let input = events_sized(&text, &[size]);
+            let mut f = SseFilter::new(&m, Action::Redact, holdback, None);
+            let out = run_sized(&mut f, &input, &[5]);
+            assert_eq!(
+                content(&out),
+                "admin key [REDACTED:secret.anthropic-api-key] ok",
+                "events of {size}, hold-back {holdback}"
+            );
+            assert!(!out.contains("RXAA") && !out.contains("sk-ant"), "{out}");
+            assert_eq!(f.hits, vec!["secret.anthropic-api-key"]);
+        }
+    }
+
+    #[test]
+    fn a_private_key_is_redacted_through_its_end_line_or_to_the_end() {
+        let m = full_monitor();
+        let text = format!("here:\n{PEM}\nkeep it safe");
+        let mut f = SseFilter::new(&m, Action::Redact, 32, None);
+        let out = run_sized(&mut f, &events_sized(&text, &[7]), &[11]);
+        assert_eq!(
+            content(&out),
+            "here:\n[REDACTED:secret.private-key]\nkeep it safe"
+        );
+        assert!(!out.contains("MIIE") && !out.contains("END RSA"), "{out}");
+        // no END line: everything after the BEGIN line is withheld
+        let cut = PEM.len() - 40;
+        let text = format!("here:\n{} and more", &PEM[..cut]);
+        let mut f = SseFilter::new(&m, Action::Redact, 32, None);
+        let out = run_sized(&mut f, &events_sized(&text, &[7]), &[11]);
+        assert_eq!(content(&out), "here:\n[REDACTED:secret.private-key]");
+    }
+
+    /// A match that keeps growing past `MAX_HOLD` stops holding the stream: the rest is redacted.
+    #[test]
+    fn an_endless_match_is_redacted_to_the_end_of_the_stream() {
+        let m = full_monitor();
+        let tail: String = "Ab3_".repeat(MAX_HOLD / 4 + 100);
+        let text = format!("key sk-ant-api03-{tail} then prose");
+        let mut f = SseFilter::new(&m, Action::Redact, 128, None);
+        let input = events_sized(&text, &[9]);
+        let bytes = input.as_bytes();
+        let mut sent = String::new();
+        for piece in bytes.chunks(64) {
+            for b in f.push(piece) {
+                sent.push_str(&String::from_utf8_lossy(&b));
+            }
+        }
+        // text went out before the stream ended, and none of the key
+        assert!(content(&sent).starts_with("key [REDACTED:secret.anthropic-api-key]"));
+        for b in f.finish() {
+            sent.push_str(&String::from_utf8_lossy(&b));
+        }
+        assert_eq!(content(&sent), "key [REDACTED:secret.anthropic-api-key]");
+        assert!(!sent.contains("Ab3_"));
+    }
+
+    /// A match at the end of the text so far that turns out not to be one (a word boundary
+    /// that more text removes) is neither redacted nor logged.
+    #[test]
+    fn a_provisional_match_that_vanishes_is_not_redacted() {
+        let m = full_monitor();
+        let text = "id AKIAIOSFODNN7EXAMPLEXYZ is not a key";
+        assert!(m.scan(text).is_empty());
+        let mut f = SseFilter::new(&m, Action::Redact, 0, None);
+        // the key-shaped prefix arrives alone in the first scan step
+        let input = events_sized(text, &[23, 1]);
+        let out = run_sized(&mut f, &input, &[input.find("XYZ").unwrap_or(0)]);
+        assert_eq!(content(&out), text);
+        assert!(f.hits.is_empty() && !f.redacted);
+    }
+
+    /// Secrets, PII and a canary a stream can carry; each sample is found by one rule.
+    const SAMPLES: &[&str] = &[
+        "AKIAIOSFODNN7EXAMPLE",
+        "ghp_Zk3T9vQx7LmN2pR8sW4yZ6aB1cD5eF0gH2jK",
+        "https://hooks.slack.com/services/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",
+        "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",
+        ANTHROPIC_ADMIN,
+        "sk_live_51HxQ2dKj8Lm3Np4Qr5St6Uv7W",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+        PEM,
+        "carol@example.com",
+        "4111 1111 1111 1111",
+        "123-45-6789",
+        "CANARY-7f3a9c",
+    ];
+    const PROSE: &[&str] = &[
+        "Here is",
+        "the value you asked for:",
+        "café",
+        "日本語のテキスト",
+        "and then",
+        "\n",
+        "Keep the token in a vault; rotate the password often.",
+        "ok.",
+    ];
+
+    fn compose(parts: &[(bool, usize)]) -> (String, Vec<&'static str>) {
+        let mut text = String::new();
+        let mut secrets = Vec::new();
+        for &(secret, i) in parts {
+            let piece = if secret {
+                let s = SAMPLES[i % SAMPLES.len()];
+                if secrets.contains(&s) {
+                    // the leak scanner can report a secret repeated on adjacent lines once
+                    // (plain responses too): each sample once
+                    continue;
+                }
+                secrets.push(s);
+                s
+            } else {
+                PROSE[i % PROSE.len()]
+            };
+            // on its own line: a card number next to other digits is another number
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(piece);
+        }
+        (text, secrets)
+    }
+
+    #[test]
+    fn every_sample_is_found_whole_in_a_plain_response() {
+        let m = full_monitor();
+        for s in SAMPLES {
+            let text = format!("x {s} y");
+            let (red, hits) = whole_redaction(&m, &text);
+            assert_eq!(hits.len(), 1, "{s}: {hits:?}");
+            assert_eq!((hits[0].start, hits[0].end), (2, 2 + s.len()), "{s}");
+            assert!(
+                red.starts_with("x [REDACTED:") && red.ends_with("] y"),
+                "{red}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(40))]
+
+        /// Any chunking of a response into events and of the byte stream into reads gives the
+        /// redaction of the whole response, and no piece of any secret goes out.
+        #[test]
+        fn streamed_redaction_equals_whole_redaction(
+            parts in proptest::collection::vec((proptest::bool::ANY, 0usize..64), 1..10),
+            sizes in proptest::collection::vec(1usize..24, 1..6),
+            reads in proptest::collection::vec(1usize..90, 1..6),
+        ) {
+            let m = full_monitor();
+            let (text, secrets) = compose(&parts);
+            let (want, hits) = whole_redaction(&m, &text);
+            let input = events_sized(&text, &sizes);
+            let mut f = SseFilter::new(&m, Action::Redact, 128, None);
+            let out = run_sized(&mut f, &input, &reads);
+            proptest::prop_assert_eq!(content(&out), want);
+            for s in &secrets {
+                let b = s.as_bytes();
+                for w in b.windows(10.min(b.len())) {
+                    let w = String::from_utf8_lossy(w);
+                    proptest::prop_assert!(!out.contains(&*w), "{} leaked from {}", w, s);
+                }
+            }
+            let mut rules: Vec<String> = hits.iter().map(|h| h.rule.clone()).collect();
+            rules.sort();
+            rules.dedup();
+            let mut got = f.hits.clone();
+            got.sort();
+            proptest::prop_assert_eq!(got, rules);
+            proptest::prop_assert_eq!(f.redacted, !hits.is_empty());
+            proptest::prop_assert!(out.ends_with("data: [DONE]\n\n"));
+        }
+
+        /// Blocking sends at most the text before the first match, then the block event.
+        #[test]
+        fn streamed_block_sends_nothing_of_a_secret(
+            parts in proptest::collection::vec((proptest::bool::ANY, 0usize..64), 1..10),
+            sizes in proptest::collection::vec(1usize..24, 1..6),
+            reads in proptest::collection::vec(1usize..90, 1..6),
+        ) {
+            let m = full_monitor();
+            let (text, _) = compose(&parts);
+            let hits = m.scan(&text);
+            let mut f = SseFilter::new(&m, Action::Block, 128, None);
+            let out = run_sized(&mut f, &events_sized(&text, &sizes), &reads);
+            proptest::prop_assert_eq!(f.blocked, !hits.is_empty());
+            match hits.first() {
+                Some(h) => {
+                    proptest::prop_assert!(out.ends_with(BLOCK_EVENT));
+                    proptest::prop_assert!(text[..h.start].starts_with(&content(&out)), "{}", out);
+                }
+                None => proptest::prop_assert_eq!(content(&out), text),
+            }
+        }
+
+        /// Logging only: bytes pass unchanged and the same rules are logged.
+        #[test]
+        fn streamed_log_forwards_bytes_and_logs_the_same_rules(
+            parts in proptest::collection::vec((proptest::bool::ANY, 0usize..64), 1..10),
+            sizes in proptest::collection::vec(1usize..24, 1..6),
+            reads in proptest::collection::vec(1usize..90, 1..6),
+        ) {
+            let m = full_monitor();
+            let (text, _) = compose(&parts);
+            let mut rules: Vec<String> = m.scan(&text).into_iter().map(|h| h.rule).collect();
+            rules.sort();
+            rules.dedup();
+            let input = events_sized(&text, &sizes);
+            let mut f = SseFilter::new(&m, Action::Log, 128, None);
+            let out = run_sized(&mut f, &input, &reads);
+            proptest::prop_assert_eq!(out, input);
+            let mut got = f.hits.clone();
+            got.sort();
+            proptest::prop_assert_eq!(got, rules);
         }
     }
 
