@@ -7,6 +7,11 @@
 # The mock upstream is `lantern guard mock-upstream` (Rust, in this repo), answering instantly.
 # Added latency = proxy percentile - direct percentile at one connection (c=1); throughput at
 # c=32 for 10 s. Plain and streaming (SSE) chat completions. Figures: bench/results/guard.md.
+# Every target gets the same placement: wrk with one thread, the mock upstream with one thread,
+# nginx with one worker process, the guard with one tokio worker thread (plus its audit-log writer
+# thread, which mostly waits on fdatasync), LiteLLM with one worker. During the c=32 runs the CPU
+# time each proxy process consumed is read from /proc and reported per request: on a shared
+# machine that figure is steadier than req/s, which depends on what else runs.
 #
 # usage: bench/guard.sh [--duration S] [--conns N] [--no-litellm] [--lean]
 #   --lean  build and run only the gateway library (example `guard-bench` of lantern-guard, the
@@ -63,7 +68,7 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 wait_port() { for _ in $(seq 1 600); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 not up" >&2; return 1; }
 
-mock_up 127.0.0.1:$UP 2>/dev/null & PIDS+=($!)
+mock_up 127.0.0.1:$UP 2>/dev/null & PIDS+=($!); UPID=$!
 
 cat > "$WORK/nginx.conf" <<NGINX
 worker_processes 1;
@@ -85,7 +90,7 @@ http {
   }
 }
 NGINX
-nginx -c "$WORK/nginx.conf" -g 'daemon off;' & PIDS+=($!)
+nginx -c "$WORK/nginx.conf" -g 'daemon off;' & PIDS+=($!); NPID=$!
 
 # Guard with everything on: hardening, detectors, output monitoring (redact, secrets + PII +
 # canaries + corpus index), drift, metrics and the fsync'ed, signed audit log.
@@ -113,7 +118,7 @@ dir = "audit"
 signing_key = "audit.key"
 TOML
 TOKEN=$(new_key "$WORK/guard/guard.toml" 2>/dev/null)
-BENCH_UPSTREAM_KEY=sk-upstream serve "$WORK/guard/guard.toml" 2>/dev/null & PIDS+=($!)
+BENCH_UPSTREAM_KEY=sk-upstream serve "$WORK/guard/guard.toml" 2>/dev/null & PIDS+=($!); GPID=$!
 
 if [ "$LITELLM" = 1 ]; then
   cat > "$WORK/litellm.yaml" <<YAML
@@ -129,7 +134,7 @@ general_settings:
 litellm_settings:
   drop_params: true
 YAML
-  "$VENV/bin/litellm" --config "$WORK/litellm.yaml" --host 127.0.0.1 --port $LIT --num_workers 1 >"$WORK/litellm.log" 2>&1 & PIDS+=($!)
+  "$VENV/bin/litellm" --config "$WORK/litellm.yaml" --host 127.0.0.1 --port $LIT --num_workers 1 >"$WORK/litellm.log" 2>&1 & PIDS+=($!); LPID=$!
 fi
 wait_port $UP; wait_port $NGX; wait_port $GRD
 [ "$LITELLM" = 1 ] && wait_port $LIT
@@ -159,30 +164,46 @@ fi
 
 # wrk output -> "p50_us p99_us rps"
 to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); print v+0} else if (v ~ /ms$/) {sub(/ms/,"",v); print v*1000} else if (v ~ /s$/) {sub(/s/,"",v); print v*1000000} else print v}'; }
-run_wrk() { # $1 conns $2 lua $3 port -> "p50 p99 rps non2xx"
+# CPU ticks (user + system) of a process and its descendants (nginx master + worker, litellm)
+cpu_ticks() {
+  local t=0 p
+  for p in $1 $(pgrep -P "$1" 2>/dev/null) $(for c in $(pgrep -P "$1" 2>/dev/null); do pgrep -P "$c"; done); do
+    [ -r /proc/$p/stat ] && t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat)))
+  done
+  echo $t
+}
+TCK=$(getconf CLK_TCK)
+run_wrk() { # $1 conns $2 lua $3 port [$4 pid] -> "p50 p99 rps non2xx cpu_us_per_req load1"
+  local c0=0 c1=0
+  [ -n "${4:-}" ] && c0=$(cpu_ticks "$4")
   local out; out=$(wrk -t1 -c"$1" -d"${DUR}s" --latency -s "$2" "http://127.0.0.1:$3/v1/chat/completions")
+  [ -n "${4:-}" ] && c1=$(cpu_ticks "$4")
+  local load; load=$(cut -d' ' -f1 /proc/loadavg)
+  local reqs; reqs=$(echo "$out" | awk '/requests in/{print $1}')
+  local cpr; cpr=$(awk -v a="$c0" -v b="$c1" -v r="${reqs:-0}" -v t="$TCK" 'BEGIN{if (r > 0) printf "%.1f", (b - a) * 1e6 / t / r; else print "-"}')
   local p50 p99 rps bad
   p50=$(echo "$out" | awk '$1=="50%"{print $2}' | to_us)
   p99=$(echo "$out" | awk '$1=="99%"{print $2}' | to_us)
   rps=$(echo "$out" | awk '/Requests\/sec/{print $2}')
   bad=$(echo "$out" | awk '/Non-2xx/{print $5}'); bad=${bad:-0}
-  echo "$p50 $p99 $rps $bad"
+  echo "$p50 $p99 $rps $bad $cpr $load"
 }
 
+LOAD0=$(cut -d" " -f1 /proc/loadavg)
 declare -A R
-targets=("direct:$UP:none" "nginx:$NGX:none" "guard:$GRD:guard")
-[ "$LITELLM" = 1 ] && targets+=("litellm:$LIT:lit")
+targets=("direct:$UP:none:$UPID" "nginx:$NGX:none:$NPID" "guard:$GRD:guard:$GPID")
+[ "$LITELLM" = 1 ] && targets+=("litellm:$LIT:lit:$LPID")
 for mode in plain stream; do
   # c=1 latency: three interleaved rounds, keep the median round per target
   for round in 1 2 3; do
     for t in "${targets[@]}"; do
-      IFS=: read -r name port key <<<"$t"
+      IFS=: read -r name port key _ <<<"$t"
       R[$mode.$name.c1.$round]=$(run_wrk 1 "$WORK/$mode-$key.lua" "$port")
     done
   done
   for t in "${targets[@]}"; do
-    IFS=: read -r name port key <<<"$t"
-    R[$mode.$name.load]=$(run_wrk "$CONNS" "$WORK/$mode-$key.lua" "$port")
+    IFS=: read -r name port key pid <<<"$t"
+    R[$mode.$name.load]=$(run_wrk "$CONNS" "$WORK/$mode-$key.lua" "$port" "$pid")
   done
 done
 
@@ -190,7 +211,7 @@ median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
 {
   echo "# lantern guard: proxy overhead benchmark"
   echo
-  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ); load average (1 min) at the start: $LOAD0, at the end: $(cut -d' ' -f1 /proc/loadavg)"
   echo "- machine: $(nproc) cores, $(awk '/model name/{$1=$2=$3=""; print; exit}' /proc/cpuinfo | sed 's/^ *//'), $(free -g | awk '/Mem:/{print $2}') GB RAM (shared with other jobs)"
   echo "- command: \`bench/guard.sh --duration $DUR --conns $CONNS$([ "$LEAN" = 1 ] && echo ' --lean')$([ "$LITELLM" = 0 ] && echo ' --no-litellm')\`$([ "$LEAN" = 1 ] && echo ' (gateway built as the guard-bench example of lantern-guard: same library code as \`lantern guard serve\`)')"
   echo "- load generator: $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'), one thread; nginx $(nginx -v 2>&1 | awk -F/ '{print $2}'); LiteLLM $([ "$LITELLM" = 1 ] && "$VENV/bin/pip" show litellm 2>/dev/null | awk '/^Version/{print $2}' || echo 'not run')"
@@ -200,8 +221,8 @@ median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
   for mode in plain stream; do
     echo "## $mode chat completions"
     echo
-    echo "| target | p50 c=1 (µs) | p99 c=1 (µs) | added p50 (µs) | added p99 (µs) | req/s at c=$CONNS | non-2xx | vs nginx | vs LiteLLM |"
-    echo "|---|---|---|---|---|---|---|---|---|"
+    echo "| target | p50 c=1 (µs) | p99 c=1 (µs) | added p50 (µs) | added p99 (µs) | req/s at c=$CONNS | non-2xx | vs nginx | vs LiteLLM | CPU µs/req at c=$CONNS | load avg |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
     dp50=(); dp99=()
     for r in 1 2 3; do read -r a b _ _ <<<"${R[$mode.direct.c1.$r]}"; dp50+=("$a"); dp99+=("$b"); done
     D50=$(median3 "${dp50[@]}"); D99=$(median3 "${dp99[@]}")
@@ -209,20 +230,20 @@ median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
     LRPS=""
     [ "$LITELLM" = 1 ] && read -r _ _ LRPS _ <<<"${R[$mode.litellm.load]}"
     for t in "${targets[@]}"; do
-      IFS=: read -r name _ _ <<<"$t"
+      IFS=: read -r name _ _ _ <<<"$t"
       p50s=(); p99s=()
       for r in 1 2 3; do read -r a b _ _ <<<"${R[$mode.$name.c1.$r]}"; p50s+=("$a"); p99s+=("$b"); done
       P50=$(median3 "${p50s[@]}"); P99=$(median3 "${p99s[@]}")
-      read -r _ _ RPS BAD <<<"${R[$mode.$name.load]}"
+      read -r _ _ RPS BAD CPR LOAD <<<"${R[$mode.$name.load]}"
       vsn=$(awk -v a="$RPS" -v b="$NRPS" 'BEGIN{printf "%.2f×", a/b}')
       vsl=$([ -n "$LRPS" ] && awk -v a="$RPS" -v b="$LRPS" 'BEGIN{printf "%.1f×", a/b}' || echo "-")
       add50=$(awk -v a="$P50" -v b="$D50" 'BEGIN{printf "%.0f", a-b}')
       add99=$(awk -v a="$P99" -v b="$D99" 'BEGIN{printf "%.0f", a-b}')
       [ "$name" = direct ] && { add50="-"; add99="-"; }
-      echo "| $name | $P50 | $P99 | $add50 | $add99 | $RPS | $BAD | $vsn | $vsl |"
+      echo "| $name | $P50 | $P99 | $add50 | $add99 | $RPS | $BAD | $vsn | $vsl | $CPR | $LOAD |"
     done
     echo
   done
-  echo "c=1 figures are the median of three interleaved $DUR s rounds; added latency = target − direct at the same percentile. wrk measures complete responses, so for streams it is the time to the last SSE event."
+  echo "c=1 figures are the median of three interleaved $DUR s rounds; added latency = target − direct at the same percentile. wrk measures complete responses, so for streams it is the time to the last SSE event. CPU µs/req: user+system CPU time of the target's processes (all threads; nginx master and worker; for direct, the mock upstream) during the c=$CONNS run, divided by the requests wrk completed; load avg: 1-minute load average at the end of that run."
 } > "$OUT"
 cat "$OUT"
