@@ -240,7 +240,7 @@ fn load(spec: &str, opts: &DiffOptions, cols: &mut Columns) -> Result<Version> {
     let path = Path::new(spec);
     if path.exists() {
         if !path.is_dir() && Manifest::sniff(path) {
-            let m = Manifest::load(path)?;
+            let mut m = Manifest::load(path)?;
             if m.records.len() as u64 != m.counts.records {
                 return Err(Error::Manifest {
                     path: spec.into(),
@@ -249,7 +249,8 @@ fn load(spec: &str, opts: &DiffOptions, cols: &mut Columns) -> Result<Version> {
             }
             let ids: Vec<u32> = m.columns.iter().map(|c| cols.id(&c.name)).collect();
             let mut entries = Vec::with_capacity(m.records.len());
-            for r in &m.records {
+            // Consumed as converted, so the manifest's strings are freed as entries are built.
+            for r in std::mem::take(&mut m.records) {
                 let mut digest = [0u8; 32];
                 hex::decode_to_slice(&r.digest, &mut digest).map_err(|e| Error::Manifest {
                     path: spec.into(),
@@ -267,8 +268,8 @@ fn load(spec: &str, opts: &DiffOptions, cols: &mut Columns) -> Result<Version> {
                     .collect();
                 entries.push(Entry {
                     line: r.line,
-                    file: r.file.clone(),
-                    key: r.key.clone(),
+                    file: r.file,
+                    key: r.key,
                     digest,
                     fields,
                 });
