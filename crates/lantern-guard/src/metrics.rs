@@ -211,6 +211,19 @@ const REFUSALS: [&str; 9] = [
     "as an ai",
 ];
 
+/// Substring searchers of the refusal phrases, built once (building one costs more than a
+/// search of 400 bytes).
+fn refusal_finders() -> &'static [memchr::memmem::Finder<'static>] {
+    static FINDERS: std::sync::OnceLock<Vec<memchr::memmem::Finder<'static>>> =
+        std::sync::OnceLock::new();
+    FINDERS.get_or_init(|| {
+        REFUSALS
+            .iter()
+            .map(|r| memchr::memmem::Finder::new(r.as_bytes()))
+            .collect()
+    })
+}
+
 /// True when the first 400 characters of `text`, lower-cased, contain a refusal phrase.
 fn is_refusal(text: &str) -> bool {
     let head = text.as_bytes().get(..400).unwrap_or(text.as_bytes());
@@ -220,9 +233,7 @@ fn is_refusal(text: &str) -> bool {
         let lower = buf.get_mut(..head.len()).unwrap_or_default();
         lower.copy_from_slice(head);
         lower.make_ascii_lowercase();
-        return REFUSALS
-            .iter()
-            .any(|r| memchr::memmem::find(lower, r.as_bytes()).is_some());
+        return refusal_finders().iter().any(|f| f.find(lower).is_some());
     }
     let lower: String = text
         .chars()
