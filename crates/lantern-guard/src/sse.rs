@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::sync::LazyLock;
 
 /// The error event sent when a stream is blocked, followed by `[DONE]`.
 pub const BLOCK_EVENT: &str = "data: {\"error\":{\"message\":\"response blocked by the gateway's output policy\",\"type\":\"output_blocked\",\"param\":null,\"code\":\"output_blocked\"}}\n\ndata: [DONE]\n\n";
@@ -112,10 +113,16 @@ pub struct SseFilter<'a> {
 }
 
 fn event_end(buf: &[u8]) -> Option<usize> {
-    let a = memchr::memmem::find(buf, b"\n\n").map(|i| i + 2);
+    // built once: `memmem::find` builds a searcher on every call, which showed in profiles of
+    // streams of small events
+    static LF: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(b"\n\n"));
+    static CRLF: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(b"\r\n\r\n"));
+    let a = LF.find(buf).map(|i| i + 2);
     // a CRLF terminator that ends first lies before the end of the LF one: search only there
     let upto = a.unwrap_or(buf.len()).min(buf.len());
-    let b = memchr::memmem::find(buf.get(..upto).unwrap_or(buf), b"\r\n\r\n").map(|i| i + 4);
+    let b = CRLF.find(buf.get(..upto).unwrap_or(buf)).map(|i| i + 4);
     match (a, b) {
         (Some(x), Some(y)) => Some(x.min(y)),
         (x, y) => x.or(y),
