@@ -1,7 +1,8 @@
 //! Per-response cost of output monitoring on a 2 KB model answer: the 11 built-in credential
 //! patterns alone, and with the leak scanner's rules (`secret_rules = "lantern"`), on prose that
 //! talks about keys and passwords (keyword hits, no secret), on the same answer with a secret, and
-//! on the answer streamed as 6-character SSE events.
+//! on the answer streamed as 6-character SSE events (redacting, with and without a secret that
+//! arrives in pieces, and logging only).
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use lantern_guard::config::{Action, MonitorConfig, SecretRules};
@@ -65,32 +66,53 @@ fn bench(c: &mut Criterion) {
     g.finish();
 
     // The same answer streamed as 6-character SSE events, each pushed separately (the stream
-    // filter rescans its held-back window on every push).
-    let events: Vec<String> = clean
-        .as_bytes()
-        .chunks(6)
-        .map(|c| {
-            let piece = String::from_utf8_lossy(c);
-            format!(
-                "data: {}\n\n",
-                serde_json::json!({"choices":[{"index":0,"delta":{"content":piece},"finish_reason":null}]})
-            )
-        })
-        .chain(std::iter::once("data: [DONE]\n\n".to_string()))
-        .collect();
+    // filter scans in steps of its 128-character hold-back, with an overlap).
+    let stream = |text: &str| -> Vec<String> {
+        text.as_bytes()
+            .chunks(6)
+            .map(|c| {
+                let piece = String::from_utf8_lossy(c);
+                format!(
+                    "data: {}\n\n",
+                    serde_json::json!({"choices":[{"index":0,"delta":{"content":piece},"finish_reason":null}]})
+                )
+            })
+            .chain(std::iter::once("data: [DONE]\n\n".to_string()))
+            .collect()
+    };
+    let events = stream(&clean);
+    // a secret of variable length (`{80,}`) that keeps matching while it arrives
+    let mut secret = clean.clone();
+    secret.insert_str(
+        1000,
+        " key sk-ant-admin01-diCjHIeelgXOfVW1OgWP7pHLQ0HRpa3WTXSEnufjLTzoxjQ73K2AT1kAUIl9yp6lFzQZ29y2B6SexVFiPfQl6gCK6vLRXAA ",
+    );
+    secret.truncate(2048);
+    let secret_events = stream(&secret);
+    let run = |m: &Monitor, action: Action, events: &[String]| {
+        let mut f = SseFilter::new(m, action, 128, None);
+        let mut n = 0;
+        for e in events {
+            n += f.push(e.as_bytes()).len();
+        }
+        n + f.finish().len()
+    };
+    let mut f = SseFilter::new(&lantern, Action::Redact, 128, None);
+    for e in &secret_events {
+        f.push(e.as_bytes());
+    }
+    f.finish();
+    assert!(f.redacted);
     let mut g = c.benchmark_group("monitor_2k_stream_6char_events");
     for (name, m) in [("builtin", &builtin), ("lantern", &lantern)] {
-        g.bench_function(name, |b| {
-            b.iter(|| {
-                let mut f = SseFilter::new(m, Action::Redact, 128, None);
-                let mut n = 0;
-                for e in &events {
-                    n += f.push(e.as_bytes()).len();
-                }
-                n + f.finish().len()
-            })
-        });
+        g.bench_function(name, |b| b.iter(|| run(m, Action::Redact, &events)));
     }
+    g.bench_function("lantern_with_secret", |b| {
+        b.iter(|| run(&lantern, Action::Redact, &secret_events))
+    });
+    g.bench_function("lantern_log_only", |b| {
+        b.iter(|| run(&lantern, Action::Log, &events))
+    });
     g.finish();
 
     let mut g = c.benchmark_group("monitor_build");
