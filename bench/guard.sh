@@ -49,24 +49,32 @@ fi
 if [ "$LEAN" = 1 ]; then
   cargo build --release -p lantern-guard --example guard-bench
   GB=$CARGO_TARGET_DIR/release/examples/guard-bench
-  mock_up() { "$GB" mock "$1" 1; }
+  # exec: the background job's PID is the server's own (for cleanup and CPU accounting)
+  mock_up() { exec "$GB" mock "$1" 1; }
   build_index() { "$GB" index "$1" "$2"; }
   new_key() { "$GB" key "$(dirname "$1")/keys.json"; }
-  serve() { "$GB" serve "$1" 1; }
+  serve() { exec "$GB" serve "$1" 1; }
 else
   cargo build --release -p lantern-cli
   BIN=$CARGO_TARGET_DIR/release/lantern
-  mock_up() { "$BIN" guard mock-upstream --listen "$1" --threads 1; }
+  mock_up() { exec "$BIN" guard mock-upstream --listen "$1" --threads 1; }
   build_index() { "$BIN" guard index "$1" -o "$2"; }
   new_key() { "$BIN" guard keys create --config "$1" --owner bench --ttl 1d; }
-  serve() { "$BIN" guard serve --config "$1" --threads 1; }
+  serve() { exec "$BIN" guard serve --config "$1" --threads 1; }
 fi
 
 UP=19100; NGX=19101; GRD=19102; LIT=19103
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+cleanup() {
+  for p in "${PIDS[@]}"; do pkill -P "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
 trap cleanup EXIT
 wait_port() { for _ in $(seq 1 600); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 not up" >&2; return 1; }
+# a server left over from an earlier run would answer instead of the one started here
+for p in $UP $NGX $GRD $LIT; do
+  if (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "port $p is already in use; stop what listens there" >&2; exit 1; fi
+done
 
 mock_up 127.0.0.1:$UP 2>/dev/null & PIDS+=($!); UPID=$!
 
