@@ -147,6 +147,11 @@ struct AuditArgs {
     /// above e^X (plain label flips; 0 disables)
     #[arg(long, value_name = "X", default_value_t = 0.0)]
     flip_nats: f64,
+    /// Most distinct n-grams counted in memory (the rarest are pruned beyond it, lossy
+    /// counting); about 60-110 bytes each at peak, so the default 8,000,000 caps the table
+    /// near 0.9 GB whatever the dataset's size
+    #[arg(long, value_name = "N", default_value_t = 8_000_000)]
+    max_ngrams: usize,
     /// Skip the near-duplicate search (MinHash/LSH)
     #[arg(long)]
     no_near_dup: bool,
@@ -442,6 +447,7 @@ fn audit(a: AuditArgs) -> Result<u8> {
         text: a.text,
         baseline: a.baseline,
         max_ngram: a.max_ngram,
+        max_ngrams: a.max_ngrams,
         alpha: a.alpha,
         near_duplicates: !a.no_near_dup,
         disagreement_nats: a.flip_nats,
