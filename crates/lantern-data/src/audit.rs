@@ -1390,3 +1390,35 @@ fn baseline_labels(path: &Path, column: &str, read: &ReadOptions) -> Result<BTre
     })?;
     Ok(counts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The n-gram table stays within its cap however many distinct n-grams arrive, keeps the
+    /// frequent ones, and undercounts each kept one by at most `pruned_below`.
+    #[test]
+    fn ngram_table_is_bounded_by_lossy_counting() {
+        let mut t = Table::new(1024);
+        for i in 0..50_000u64 {
+            // n-gram 7 in every document (label 0), n-gram 9 in every tenth (label 1), and a
+            // stream of one-off n-grams.
+            t.add(7, 0);
+            if i % 10 == 0 {
+                t.add(9, 1);
+            }
+            t.add(1_000_000 + i, (i % 2) as usize);
+            t.maybe_prune();
+            assert!(t.index.len() <= 1024);
+        }
+        assert!(t.pruned_below > 0);
+        let seven = t.row(7).unwrap();
+        assert!(seven[0] <= 50_000 && seven[0] + t.pruned_below >= 50_000);
+        assert_eq!(seven[0], seven[1]);
+        let nine = t.row(9).unwrap();
+        assert!(nine[0] <= 5_000 && nine[0] + t.pruned_below >= 5_000);
+        assert_eq!(nine[2], nine[0]);
+        // The one-off n-grams seen long ago are gone.
+        assert!(t.row(1_000_000).is_none());
+    }
+}
