@@ -20,11 +20,11 @@ pub const BLOCK_EVENT: &str = "data: {\"error\":{\"message\":\"response blocked 
 const MAX_EVENT: usize = 4 << 20;
 /// Most generated text kept for hashing and drift.
 const MAX_TEXT: usize = 4 << 20;
-/// Fewest new characters scanned at once while text is held back (the step is the hold-back, at
-/// least this): scanning on every upstream event rescans the same text hundreds of times.
+/// Fewest new bytes of text scanned at once while text is held back (the step is the hold-back,
+/// at least this): scanning on every upstream event rescans the same text hundreds of times.
 const MIN_STEP: usize = 64;
-/// Characters before the held-back text that are scanned again with it, so that rules anchored
-/// on a keyword or a word boundary before a secret see what precedes it.
+/// Bytes before the held-back text that are scanned again with it, so that rules anchored on a
+/// keyword or a word boundary before a secret see what precedes it.
 const CONTEXT: usize = 64;
 /// A match ending this close to the end of the text scanned so far may still change (grow, or
 /// gain an optional suffix) when more text arrives: it is provisional and holds text back.
@@ -74,7 +74,10 @@ struct Pending {
     dirty: bool,
 }
 
-/// Per-stream state.
+/// Per-stream state. When redacting or blocking, text is scanned in steps of the hold-back (new
+/// text plus an overlap) and an event goes out once its text lies `holdback` bytes before the end
+/// of the scanned text and before any match that may still grow: text trails the upstream by
+/// `holdback` to `holdback` + step bytes (the step is the hold-back, at least `MIN_STEP`).
 pub struct SseFilter<'a> {
     monitor: &'a Monitor,
     action: Action,
@@ -1037,12 +1040,17 @@ mod tests {
             parts in proptest::collection::vec((proptest::bool::ANY, 0usize..64), 1..10),
             sizes in proptest::collection::vec(1usize..24, 1..6),
             reads in proptest::collection::vec(1usize..90, 1..6),
+            // at least the longest match needed to recognise a sample (95 bytes)
+            holdback in 96usize..320,
+            hardened in proptest::bool::ANY,
         ) {
             let m = full_monitor();
             let (text, secrets) = compose(&parts);
             let (want, hits) = whole_redaction(&m, &text);
             let input = events_sized(&text, &sizes);
-            let mut f = SseFilter::new(&m, Action::Redact, 128, None);
+            // hardening reads every event as a `Value` instead of the borrowed view
+            let hard = crate::config::HardeningConfig::default();
+            let mut f = SseFilter::new(&m, Action::Redact, holdback, hardened.then_some(&hard));
             let out = run_sized(&mut f, &input, &reads);
             proptest::prop_assert_eq!(content(&out), want);
             for s in &secrets {
