@@ -777,3 +777,28 @@ async fn streamed_variable_length_secret_is_redacted_whole() {
     assert!(b.ends_with("data: [DONE]\n\n"), "{b}");
     h.stop().await;
 }
+
+/// A private key is longer than the hold-back and the built-in pattern matches its BEGIN line
+/// only: the stream filter withholds everything up to the END line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_private_key_is_redacted_through_its_end_line() {
+    let mut h = start(|c| c.monitor.action = Action::Redact).await;
+    let t = h.tokens[0].clone();
+    // the mock echoes the last line of the prompt: the key's lines joined by spaces
+    let body = "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun \
+                VTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK \
+                LxoS2tFczGkPLPgizskuemMghRniWaoLcyehkd3qqGElvW/VDL5AaWTg0nLVkjRo";
+    let key = format!("-----BEGIN RSA PRIVATE KEY----- {body} -----END RSA PRIVATE KEY-----");
+    let (s, _, b) = stream_paced(h.addr, &t, &format!("key: {key} that was it")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        sse_text(&b),
+        "You said: key: [REDACTED:secret.private-key] that was it",
+        "{b}"
+    );
+    assert!(
+        !b.contains("MIIEow") && !b.contains("VkjRo") && !b.contains("END RSA"),
+        "{b}"
+    );
+    h.stop().await;
+}
