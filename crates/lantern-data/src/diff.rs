@@ -591,7 +591,9 @@ pub fn diff(old: &str, new: &str, opts: &DiffOptions) -> Result<DiffResult> {
         warnings.push(format!(
             "{}: added and changed records not attributed ({})",
             n.summary.source,
-            if n.text_lines {
+            if matches!(n.again, Again::Manifest) {
+                "a manifest, not a file tracked by git"
+            } else if n.text_lines {
                 "not a file tracked by git"
             } else {
                 "records are not lines of a text file"
