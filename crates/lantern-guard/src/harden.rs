@@ -188,6 +188,26 @@ fn starts_object(body: &[u8]) -> bool {
         .is_some_and(|b| *b == b'{')
 }
 
+/// A JSON object read as `T`. A derived struct also accepts an array (its fields by position),
+/// which a `Value` lookup by key would not see; this wrapper accepts objects only.
+pub(crate) struct Obj<T>(pub(crate) T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Obj<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Obj)
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
     Option::<u64>::deserialize(d).map(Some)
 }
@@ -378,7 +398,7 @@ struct RequestFields<'a> {
     #[serde(borrow, default)]
     model: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
-    messages: Option<Vec<MessageView<'a>>>,
+    messages: Option<Vec<Obj<MessageView<'a>>>>,
     #[serde(borrow, default, deserialize_with = "texts_of")]
     prompt: Option<Texts<'a>>,
     #[serde(borrow, default, deserialize_with = "texts_of")]
@@ -447,7 +467,7 @@ pub fn request_view<'a>(body: &'a [u8], cfg: &HardeningConfig) -> Option<Request
     }
     let mut texts = Vec::new();
     for m in f.messages.into_iter().flatten() {
-        texts.extend(m.content.into_iter().flat_map(|c| c.parts));
+        texts.extend(m.0.content.into_iter().flat_map(|c| c.parts));
     }
     texts.extend(f.prompt.into_iter().flat_map(|t| t.parts));
     texts.extend(f.input.into_iter().flat_map(|t| t.parts));
@@ -485,15 +505,15 @@ pub fn with_include_usage(body: &[u8]) -> Option<Vec<u8>> {
 #[derive(Deserialize)]
 struct ResponseFields<'a> {
     #[serde(borrow, default)]
-    choices: Option<Vec<ChoiceFields<'a>>>,
+    choices: Option<Vec<Obj<ChoiceFields<'a>>>>,
     #[serde(default)]
-    usage: Option<UsageFields>,
+    usage: Option<Obj<UsageFields>>,
 }
 
 #[derive(Deserialize)]
 struct ChoiceFields<'a> {
     #[serde(borrow, default)]
-    message: Option<OutMessage<'a>>,
+    message: Option<Obj<OutMessage<'a>>>,
     #[serde(borrow, default)]
     text: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
@@ -542,7 +562,7 @@ pub fn response_view(body: &[u8]) -> Option<ResponseView<'_>> {
         return None;
     }
     let f: ResponseFields<'_> = serde_json::from_slice(body).ok()?;
-    let (pt, ct) = match &f.usage {
+    let (pt, ct) = match f.usage.as_ref().map(|u| &u.0) {
         Some(u) => (
             u.prompt_tokens,
             u.completion_tokens.or_else(|| {
@@ -557,8 +577,8 @@ pub fn response_view(body: &[u8]) -> Option<ResponseView<'_>> {
             .choices
             .into_iter()
             .flatten()
-            .map(|c| ChoiceView {
-                text: c.message.and_then(|m| m.content).or(c.text),
+            .map(|Obj(c)| ChoiceView {
+                text: c.message.and_then(|m| m.0.content).or(c.text),
                 finish: c.finish_reason,
             })
             .collect(),
@@ -666,6 +686,7 @@ mod tests {
             r#"{"model":"m","stream_options":{"include_usage":false}}"#,
             r#"{"model":"m","max_tokens":1.5}"#,
             r#"{"model":"m"} trailing"#,
+            r#"{"messages":[["a"]]}"#,
         ] {
             assert!(request_view(b.as_bytes(), &cfg).is_none(), "{b}");
         }
@@ -698,8 +719,180 @@ mod tests {
             r#"{"choices":{"0":{}}}"#,
             r#"{"choices":[{"message":{"content":[{"type":"text","text":"a"}]}}]}"#,
             r#"{"usage":{"prompt_tokens":-1}}"#,
+            r#"{"choices":[[{"content":"a"},"b"]]}"#,
+            r#"{"usage":[1,2]}"#,
         ] {
             assert!(response_view(b.as_bytes()).is_none(), "{b}");
+        }
+    }
+
+    /// Any small JSON value (the "wrong type" of a field).
+    fn arb_any() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (0u64..12).prop_map(Value::from),
+            (-5i64..0).prop_map(Value::from),
+            (-1e3f64..1e3).prop_map(Value::from),
+            "[a-z \"\\\\é\n]{0,6}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(2, 8, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                prop::collection::vec(("[a-z]{1,5}", inner), 0..3)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// A field that is usually of the expected shape `good` and sometimes anything.
+    fn mostly<S>(good: S) -> impl proptest::strategy::Strategy<Value = Option<Value>>
+    where
+        S: proptest::strategy::Strategy<Value = Value> + 'static,
+    {
+        use proptest::prelude::*;
+        prop_oneof![
+            3 => good.prop_map(Some),
+            1 => Just(None),
+            1 => arb_any().prop_map(Some),
+        ]
+    }
+
+    fn object(fields: Vec<(&'static str, Option<Value>)>) -> Value {
+        Value::Object(
+            fields
+                .into_iter()
+                .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+                .collect(),
+        )
+    }
+
+    fn text() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        "[a-zA-Z \"\\\\é\n]{0,12}".prop_map(Value::String)
+    }
+
+    /// Request-shaped JSON: chat, completions or embeddings fields with occasional wrong types.
+    fn arb_request() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let part = (mostly(text()), mostly(Just(Value::from("text"))))
+            .prop_map(|(t, ty)| object(vec![("text", t), ("type", ty)]));
+        let content = prop_oneof![
+            text(),
+            prop::collection::vec(part, 0..3).prop_map(Value::Array),
+        ];
+        let message = (mostly(content), mostly(Just(Value::from("user"))))
+            .prop_map(|(c, r)| object(vec![("content", c), ("role", r)]));
+        let prompt = prop_oneof![
+            text(),
+            prop::collection::vec(prop_oneof![text(), (0u64..9).prop_map(Value::from)], 0..3)
+                .prop_map(Value::Array),
+        ];
+        (
+            mostly(text()),
+            mostly(prop::collection::vec(message, 0..3).prop_map(Value::Array)),
+            mostly(prompt.clone()),
+            mostly(prompt),
+            mostly(any::<bool>().prop_map(Value::Bool)),
+            mostly((0u64..100).prop_map(Value::from)),
+            mostly((0u64..100).prop_map(Value::from)),
+            mostly((0u64..6).prop_map(Value::from)),
+            mostly(Just(Value::from(true))),
+        )
+            .prop_map(|(model, messages, prompt, input, stream, mt, mct, n, lp)| {
+                object(vec![
+                    ("model", model),
+                    ("messages", messages),
+                    ("prompt", prompt),
+                    ("input", input),
+                    ("stream", stream),
+                    ("max_tokens", mt),
+                    ("max_completion_tokens", mct),
+                    ("n", n),
+                    // rare: a field hardening acts on
+                    ("logprobs", lp.filter(|v| v.is_null())),
+                ])
+            })
+    }
+
+    /// Completion-shaped JSON with occasional wrong types.
+    fn arb_response() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let message = mostly(text()).prop_map(|c| object(vec![("content", c)]));
+        let choice = (mostly(message), mostly(text()), mostly(text()))
+            .prop_map(|(m, t, f)| object(vec![("message", m), ("text", t), ("finish_reason", f)]));
+        let count = || mostly((0u64..50).prop_map(Value::from));
+        let usage = (count(), count(), count()).prop_map(|(p, c, t)| {
+            object(vec![
+                ("prompt_tokens", p),
+                ("completion_tokens", c),
+                ("total_tokens", t),
+            ])
+        });
+        (
+            mostly(prop::collection::vec(choice, 0..3).prop_map(Value::Array)),
+            mostly(usage),
+        )
+            .prop_map(|(c, u)| {
+                object(vec![
+                    ("choices", c),
+                    ("usage", u),
+                    ("id", Some(Value::from("x"))),
+                ])
+            })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1024))]
+        /// On any JSON, a view that accepts a body reads what the `Value` path reads, and
+        /// hardening would not have changed that body.
+        #[test]
+        fn views_agree_with_the_value_path_on_any_json(
+            v in proptest::prop_oneof![arb_request(), arb_response(), arb_any()]
+        ) {
+            let cfg = HardeningConfig::default();
+            let body = serde_json::to_vec(&v).unwrap_or_default();
+            if let Some(view) = request_view(&body, &cfg) {
+                let mut prompt = String::new();
+                for t in &view.texts {
+                    if !prompt.is_empty() {
+                        prompt.push('\n');
+                    }
+                    prompt.push_str(t);
+                }
+                proptest::prop_assert_eq!(&prompt, &crate::proxy::prompt_text(&v));
+                proptest::prop_assert_eq!(view.model.as_deref(), v.get("model").and_then(Value::as_str));
+                proptest::prop_assert_eq!(view.stream, v.get("stream").and_then(Value::as_bool).unwrap_or(false));
+                let mt = v
+                    .get("max_completion_tokens")
+                    .or_else(|| v.get("max_tokens"))
+                    .and_then(Value::as_u64);
+                proptest::prop_assert_eq!(view.max_tokens, mt);
+                proptest::prop_assert_eq!(view.n, v.get("n").and_then(Value::as_u64));
+                let mut hv = v.clone();
+                proptest::prop_assert_eq!(harden_request(&mut hv, &cfg), Hardened::default());
+                proptest::prop_assert_eq!(&hv, &v);
+            }
+            if let Some(r) = response_view(&body) {
+                let choices = v.get("choices").and_then(Value::as_array).cloned().unwrap_or_default();
+                proptest::prop_assert_eq!(r.choices.len(), choices.len());
+                for (c, cv) in r.choices.iter().zip(&choices) {
+                    let text = match cv.pointer("/message/content") {
+                        Some(Value::String(s)) => Some(s.as_str()),
+                        _ => cv.get("text").and_then(Value::as_str),
+                    };
+                    proptest::prop_assert_eq!(c.text.as_deref(), text);
+                    proptest::prop_assert_eq!(c.finish.as_deref(), cv.get("finish_reason").and_then(Value::as_str));
+                }
+                let u = v.get("usage");
+                let g = |k: &str| u.and_then(|u| u.get(k)).and_then(Value::as_u64);
+                proptest::prop_assert_eq!(r.prompt_tokens, g("prompt_tokens"));
+                let ct = g("completion_tokens").or_else(|| {
+                    g("total_tokens").map(|t| t.saturating_sub(g("prompt_tokens").unwrap_or(0)))
+                });
+                proptest::prop_assert_eq!(r.completion_tokens, ct);
+            }
         }
     }
 }

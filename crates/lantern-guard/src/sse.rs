@@ -4,6 +4,7 @@
 //! reaches the client, rounds logprobs, and collects usage and finish reasons.
 
 use crate::config::{Action, HardeningConfig};
+use crate::harden::Obj;
 use crate::monitor::Monitor;
 use bytes::{Bytes, BytesMut};
 use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
@@ -172,7 +173,7 @@ struct ChunkView<'a> {
     #[serde(borrow, default)]
     choices: Option<FirstChoice<'a>>,
     #[serde(default)]
-    usage: Option<UsageView>,
+    usage: Option<Obj<UsageView>>,
 }
 
 #[derive(Deserialize)]
@@ -186,7 +187,7 @@ struct UsageView {
 #[derive(Deserialize)]
 struct ChoiceView<'a> {
     #[serde(borrow, default)]
-    delta: Option<DeltaView<'a>>,
+    delta: Option<Obj<DeltaView<'a>>>,
     #[serde(borrow, default)]
     text: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
@@ -211,7 +212,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for FirstChoice<'a> {
                 f.write_str("an array of choices")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let first = seq.next_element::<ChoiceView<'a>>()?;
+                let first = seq.next_element::<Obj<ChoiceView<'a>>>()?.map(|o| o.0);
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(FirstChoice(first))
             }
@@ -233,14 +234,17 @@ fn chunk_fields(data: &str) -> Option<ChunkFields<'_>> {
         return None;
     }
     let v: ChunkView<'_> = serde_json::from_str(data).ok()?;
-    let usage = v.usage.map(|u| {
+    let usage = v.usage.map(|Obj(u)| {
         (
             u.prompt_tokens.unwrap_or(0),
             u.completion_tokens.unwrap_or(0),
         )
     });
     let (finish, text) = match v.choices.and_then(|c| c.0) {
-        Some(c) => (c.finish_reason, c.delta.and_then(|d| d.content).or(c.text)),
+        Some(c) => (
+            c.finish_reason,
+            c.delta.and_then(|d| d.0.content).or(c.text),
+        ),
         None => (None, None),
     };
     Some((usage, finish, text))
@@ -813,6 +817,9 @@ mod tests {
             r#"{"choices":[{"delta":{"content":["x"]}}]}"#,
             r#"{"choices":{"0":{"text":"x"}}}"#,
             r#"{"usage":5}"#,
+            r#"{"usage":[5,9]}"#,
+            r#"{"choices":[[null,"x"]]}"#,
+            r#"{"choices":[{"delta":["x"]}]}"#,
             "[1]",
         ] {
             assert!(chunk_fields(data).is_none(), "{data}");
