@@ -294,6 +294,7 @@ fn map_window(file: &File, offset: u64, len: u64) -> Option<memmap2::Mmap> {
         memmap2::MmapOptions::new()
             .offset(offset)
             .len(len)
+            .populate()
             .map(file)
     }
     .ok()?;
