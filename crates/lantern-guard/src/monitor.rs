@@ -112,9 +112,10 @@ const PII_RULES: &[(&str, &str, Option<Validator>)] = &[
         r"\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}\b",
         None,
     ),
+    // candidates only: `find_cards` picks the Luhn-valid spans of each run of digit groups
     (
         "pii.payment-card",
-        r"\b\d(?:[ -]?\d){12,18}\b",
+        r"[0-9]+(?:[ -][0-9]+)*",
         Some(luhn as Validator),
     ),
     (
@@ -123,6 +124,126 @@ const PII_RULES: &[(&str, &str, Option<Validator>)] = &[
         Some(ssn_ok as Validator),
     ),
 ];
+
+/// Id of the built-in private-key rule (its match is the BEGIN line; the key runs to the END
+/// line).
+const PRIVATE_KEY_RULE: &str = "secret.private-key";
+
+/// Longest `<label>-----` after `-----END ` looked for when ending a private key.
+pub(crate) const PEM_END_MAX: usize = 80;
+
+/// End (exclusive, relative to `hay`) of the first `-----END <label>-----` line in `hay` whose
+/// label names a private key: where a private key whose BEGIN line precedes `hay` ends.
+pub(crate) fn private_key_end(hay: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    while let Some(i) = hay.get(at..).and_then(|r| memmem::find(r, b"-----END ")) {
+        let label = at + i + 9;
+        let rest = hay.get(label..).unwrap_or_default();
+        let rest = rest.get(..PEM_END_MAX).unwrap_or(rest);
+        if let Some(j) = memmem::find(rest, b"-----") {
+            if rest
+                .get(..j)
+                .is_some_and(|l| memmem::find(l, b"PRIVATE KEY").is_some())
+            {
+                return Some(label + j + 5);
+            }
+        }
+        at = label;
+    }
+    None
+}
+
+/// True for a character `\b` counts as part of a word.
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// Card numbers in a run of digit groups (`4111 1111 1111 1111 23`, groups joined by one space
+/// or hyphen): for each group, the longest span of whole groups from it with 13-19 digits that
+/// passes the Luhn check; overlapping spans merge (a number before a card can pass the check
+/// with the card's first groups, and must not leave its last group out). The run as one number
+/// would fail the check when other digits follow the card on its line. A span starts and ends
+/// at a word boundary, as `\b` would.
+fn find_cards(text: &str, run_start: usize, run_end: usize, out: &mut Vec<(usize, usize)>) {
+    let Some(run) = text.get(run_start..run_end) else {
+        return;
+    };
+    // (start, end, digits) of each group, in text offsets
+    let mut groups: Vec<(usize, usize, usize)> = Vec::new();
+    let mut g_start = None;
+    for (i, c) in run.char_indices() {
+        match (c.is_ascii_digit(), g_start) {
+            (true, None) => g_start = Some(i),
+            (false, Some(s)) => {
+                groups.push((run_start + s, run_start + i, i - s));
+                g_start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = g_start {
+        groups.push((run_start + s, run_end, run.len() - s));
+    }
+    let before_ok = |at: usize| {
+        !text
+            .get(..at)
+            .and_then(|t| t.chars().next_back())
+            .is_some_and(is_word)
+    };
+    let after_ok = |at: usize| {
+        !text
+            .get(at..)
+            .and_then(|t| t.chars().next())
+            .is_some_and(is_word)
+    };
+    let first = out.len();
+    for (i, &(start, _, _)) in groups.iter().enumerate() {
+        if !before_ok(start) {
+            continue;
+        }
+        let mut best = None;
+        let mut digits = 0;
+        for &(_, end, n) in groups.iter().skip(i) {
+            digits += n;
+            if digits > 19 {
+                break;
+            }
+            if digits >= 13 && after_ok(end) && text.get(start..end).is_some_and(luhn) {
+                best = Some(end);
+            }
+        }
+        let Some(end) = best else { continue };
+        let in_run = out.len() > first;
+        match out.last_mut() {
+            Some(last) if in_run && start < last.1 => last.1 = last.1.max(end),
+            _ => out.push((start, end)),
+        }
+    }
+}
+
+/// Merges overlapping secret hits into one hit over their union: under the id of a built-in
+/// pattern when one is among them (the id a stream reports first, e.g. a private key's BEGIN
+/// line), otherwise under the id of the longest.
+fn merge_secret_hits(mut hits: Vec<(Hit, bool)>) -> Vec<Hit> {
+    hits.sort_by_key(|(h, _)| (h.start, h.end));
+    let mut out: Vec<Hit> = Vec::with_capacity(hits.len());
+    // (builtin, length) of the hit whose id the last merged hit carries
+    let mut pick = (false, 0usize);
+    for (h, builtin) in hits {
+        if let Some(last) = out.last_mut().filter(|l| h.start < l.end) {
+            let cand = (builtin, h.end - h.start);
+            if cand > pick {
+                last.rule = h.rule;
+                pick = cand;
+            }
+            last.end = last.end.max(h.end);
+            continue;
+        }
+        pick = (builtin, h.end - h.start);
+        out.push(h);
+    }
+    out
+}
 
 /// Prefix of the hit ids of the leak scanner's rules (`secret.slack.webhook-url`).
 pub const LEAK_RULE_PREFIX: &str = "secret.";
@@ -205,7 +326,8 @@ impl LeakRules {
             return Ok(l.clone());
         }
         let l = Arc::new(Self::new(min_confidence, min_severity, disabled)?);
-        if cache.len() >= 4 {
+        // a process normally has one setting; tests running in parallel use about six
+        if cache.len() >= 8 {
             cache.remove(0);
         }
         cache.push((key, l.clone()));
@@ -239,6 +361,7 @@ impl TextScanner for LeakRules {
         }
         let out = self.scanner.scan(&data, &self.loc);
         let mut hits = Vec::with_capacity(out.findings.len());
+        let mut copies: Vec<(String, String)> = Vec::new();
         for f in out.findings {
             if f.severity < self.min_severity {
                 continue;
@@ -263,15 +386,41 @@ impl TextScanner for LeakRules {
             while end < text.len() && !text.is_char_boundary(end) {
                 end += 1;
             }
-            hits.push(Hit {
-                rule: format!("{LEAK_RULE_PREFIX}{}", f.rule_id),
-                start,
-                end,
-            });
+            let rule = format!("{LEAK_RULE_PREFIX}{}", f.rule_id);
+            // The engine's matches do not overlap, and a rule that consumes the delimiter after
+            // a secret misses a copy right behind it (`npm_… npm_…`): every other copy of a
+            // secret found is a hit too.
+            if secret.len() >= MIN_COPY && !copies.iter().any(|(r, s)| *r == rule && *s == secret) {
+                copies.push((rule.clone(), secret.to_string()));
+            }
+            hits.push(Hit { rule, start, end });
         }
+        for (rule, secret) in copies {
+            for at in memmem::find_iter(text.as_bytes(), secret.as_bytes()) {
+                let end = at + secret.len();
+                if !text.is_char_boundary(at) || !text.is_char_boundary(end) {
+                    continue;
+                }
+                if !hits
+                    .iter()
+                    .any(|h| h.rule == rule && h.start <= at && h.end >= end)
+                {
+                    hits.push(Hit {
+                        rule: rule.clone(),
+                        start: at,
+                        end,
+                    });
+                }
+            }
+        }
+        hits.sort_by_key(|h| (h.start, h.end));
         hits
     }
 }
+
+/// Shortest secret whose other copies in a response are searched for (shorter ones would match
+/// ordinary words).
+const MIN_COPY: usize = 8;
 
 /// The output monitor.
 pub struct Monitor {
@@ -378,41 +527,62 @@ impl Monitor {
         512usize.max(self.max_canary)
     }
 
-    /// All matches in `text`, sorted by start.
+    /// All matches in `text`, sorted by start. Overlapping credential matches (built-in
+    /// patterns and the leak scanner's rules) are one hit over their union; a private key runs
+    /// from its BEGIN line through its END line (to the end of the text when there is none).
+    /// Other kinds of hits may overlap: [`redact`] merges them.
     pub fn scan(&self, text: &str) -> Vec<Hit> {
         let mut hits = Vec::new();
-        let mut secret_hits = 0;
+        let mut secrets: Vec<(Hit, bool)> = Vec::new();
+        let mut cards = Vec::new();
         for (i, r) in self.rules.iter().enumerate() {
-            if i == self.builtin_secrets {
-                secret_hits = hits.len();
-            }
+            let builtin = i < self.builtin_secrets;
             for m in r.re.find_iter(text) {
-                if r.validate.is_none_or(|v| v(m.as_str())) {
-                    hits.push(Hit {
-                        rule: r.id.to_string(),
-                        start: m.start(),
-                        end: m.end(),
-                    });
+                if r.id == "pii.payment-card" {
+                    find_cards(text, m.start(), m.end(), &mut cards);
+                    continue;
                 }
+                if !r.validate.is_none_or(|v| v(m.as_str())) {
+                    continue;
+                }
+                let mut h = Hit {
+                    rule: r.id.to_string(),
+                    start: m.start(),
+                    end: m.end(),
+                };
+                if !builtin {
+                    hits.push(h);
+                    continue;
+                }
+                if h.rule == PRIVATE_KEY_RULE {
+                    // a BEGIN line inside the previous key is part of it
+                    if let Some((p, _)) = secrets
+                        .iter()
+                        .rev()
+                        .find(|(p, _)| p.rule == PRIVATE_KEY_RULE)
+                        .filter(|(p, _)| p.end > h.start)
+                    {
+                        h.end = h.end.max(p.end);
+                    } else {
+                        h.end = text
+                            .as_bytes()
+                            .get(h.end..)
+                            .and_then(private_key_end)
+                            .map_or(text.len(), |e| h.end + e);
+                    }
+                }
+                secrets.push((h, true));
             }
-        }
-        if self.rules.len() == self.builtin_secrets {
-            secret_hits = hits.len();
+            hits.extend(cards.drain(..).map(|(start, end)| Hit {
+                rule: "pii.payment-card".into(),
+                start,
+                end,
+            }));
         }
         if let Some(leak) = &self.leak {
-            // A secret both rule sets know is reported once, under the built-in id.
-            let builtin: Vec<(usize, usize)> = hits
-                .get(..secret_hits)
-                .unwrap_or_default()
-                .iter()
-                .map(|h| (h.start, h.end))
-                .collect();
-            for h in leak.scan(text) {
-                if !builtin.iter().any(|&(s, e)| s < h.end && e > h.start) {
-                    hits.push(h);
-                }
-            }
+            secrets.extend(leak.scan(text).into_iter().map(|h| (h, false)));
         }
+        hits.extend(merge_secret_hits(secrets));
         if let Some(ac) = &self.canaries {
             for m in ac.find_iter(text) {
                 hits.push(Hit {
@@ -439,25 +609,41 @@ impl Monitor {
     }
 }
 
-/// Replaces each hit's span with `[REDACTED:<rule>]` (overlapping hits merge into the first).
+/// Replaces each hit's span with `[REDACTED:<rule>]`. Overlapping and adjacent hits merge into
+/// one marker over their union, named after the first (by start, then end); a span that cuts a
+/// character is widened to whole characters, and one past the end of the text is cut there.
 pub fn redact(text: &str, hits: &[Hit]) -> String {
+    let mut spans: Vec<(usize, usize, &str)> = hits
+        .iter()
+        .filter(|h| h.start < h.end && h.start < text.len())
+        .map(|h| {
+            let (mut s, mut e) = (h.start, h.end.min(text.len()));
+            while s > 0 && !text.is_char_boundary(s) {
+                s -= 1;
+            }
+            while e < text.len() && !text.is_char_boundary(e) {
+                e += 1;
+            }
+            (s, e, h.rule.as_str())
+        })
+        .collect();
+    spans.sort_by_key(|&(s, e, _)| (s, e));
     let mut out = String::with_capacity(text.len());
     let mut pos = 0;
-    for h in hits {
-        if h.start < pos
-            || h.end > text.len()
-            || !text.is_char_boundary(h.start)
-            || !text.is_char_boundary(h.end)
-        {
+    let mut open = false;
+    for (s, e, rule) in spans {
+        if open && s <= pos {
+            pos = pos.max(e);
             continue;
         }
-        out.push_str(&text[pos..h.start]);
+        out.push_str(text.get(pos..s).unwrap_or_default());
         out.push_str("[REDACTED:");
-        out.push_str(&h.rule);
+        out.push_str(rule);
         out.push(']');
-        pos = h.end;
+        pos = e;
+        open = true;
     }
-    out.push_str(&text[pos..]);
+    out.push_str(text.get(pos..).unwrap_or_default());
     out
 }
 
@@ -613,5 +799,172 @@ mod tests {
         assert!(m
             .scan("The year 2024 had 366 days; call 555-0100.")
             .is_empty());
+    }
+}
+
+#[cfg(test)]
+mod leak_tests {
+    use super::*;
+
+    const PEM: &str = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\nVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK\nLxoS2tFczGkPLPgizskuemMghRniWaoLcyehkd3qqGElvW/VDL5AaWTg0nLVkjRo\n-----END RSA PRIVATE KEY-----";
+    const NPM_TOKEN: &str = "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";
+
+    fn full() -> Monitor {
+        let cfg = MonitorConfig {
+            canaries: vec!["CANARY-7f3a9c".into()],
+            ..MonitorConfig::default()
+        };
+        Monitor::new(&cfg, None).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn spans(hits: &[Hit]) -> Vec<(&str, usize, usize)> {
+        hits.iter()
+            .map(|h| (h.rule.as_str(), h.start, h.end))
+            .collect()
+    }
+
+    /// Defect: the built-in BEGIN-line match was kept and the leak rule's whole-key match that
+    /// overlaps it dropped, so the key body went out.
+    #[test]
+    fn a_private_key_is_one_hit_over_the_whole_block() {
+        let m = full();
+        let text = format!("x {PEM} y");
+        let hits = m.scan(&text);
+        assert_eq!(
+            spans(&hits),
+            vec![("secret.private-key", 2, 2 + PEM.len())],
+            "{hits:?}"
+        );
+        assert_eq!(redact(&text, &hits), "x [REDACTED:secret.private-key] y");
+    }
+
+    /// A BEGIN line the leak rules do not match (a body too short, an unknown label) runs to
+    /// its END line, or to the end of the text when there is none.
+    #[test]
+    fn a_begin_line_alone_runs_to_the_end_line_or_the_end() {
+        let m = full();
+        let body = "-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBg\n-----END PRIVATE KEY-----";
+        let text = format!("a {body} b");
+        assert_eq!(
+            spans(&m.scan(&text)),
+            vec![("secret.private-key", 2, 2 + body.len())]
+        );
+        let cut = &PEM[..PEM.len() - 40];
+        let text = format!("key:\n{cut} and more");
+        assert_eq!(
+            spans(&m.scan(&text)),
+            vec![("secret.private-key", 5, text.len())]
+        );
+        assert_eq!(
+            redact(&text, &m.scan(&text)),
+            "key:\n[REDACTED:secret.private-key]"
+        );
+        // an END line of another block type does not end it
+        let text = "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END CERTIFICATE-----\ntail";
+        assert_eq!(
+            spans(&m.scan(text)),
+            vec![("secret.private-key", 0, text.len())]
+        );
+    }
+
+    /// Defect: a token printed twice was one hit, so its second copy went out.
+    #[test]
+    fn every_copy_of_a_secret_is_a_hit() {
+        let m = full();
+        for sep in [" ", "\n", ", then ", "\t"] {
+            let text = format!("{NPM_TOKEN}{sep}{NPM_TOKEN}");
+            let hits = m.scan(&text);
+            let second = NPM_TOKEN.len() + sep.len();
+            assert_eq!(
+                spans(&hits),
+                vec![
+                    ("secret.npm.access-token", 0, NPM_TOKEN.len()),
+                    ("secret.npm.access-token", second, second + NPM_TOKEN.len()),
+                ],
+                "separator {sep:?}"
+            );
+        }
+        let key = "AKIAIOSFODNN7EXAMPLE";
+        let text = format!("{key} {key}\n{key}");
+        assert_eq!(m.scan(&text).len(), 3);
+    }
+
+    /// Defect: `redact` skipped a hit overlapping an earlier one, so the later hit's tail went
+    /// out.
+    #[test]
+    fn redact_merges_overlapping_and_adjacent_hits() {
+        let text = "0123456789abcdefghij";
+        let h = |rule: &str, start, end| Hit {
+            rule: rule.into(),
+            start,
+            end,
+        };
+        assert_eq!(
+            redact(text, &[h("a", 2, 6), h("b", 4, 12)]),
+            "01[REDACTED:a]cdefghij"
+        );
+        // contained, adjacent, then a separate one
+        assert_eq!(
+            redact(
+                text,
+                &[h("a", 2, 10), h("b", 3, 5), h("c", 10, 12), h("d", 14, 16)]
+            ),
+            "01[REDACTED:a]cd[REDACTED:d]ghij"
+        );
+        // unsorted input is sorted first
+        assert_eq!(
+            redact(text, &[h("d", 14, 16), h("b", 4, 12), h("a", 2, 6)]),
+            "01[REDACTED:a]cd[REDACTED:d]ghij"
+        );
+        // spans off the text or inside a character are widened or ignored, never a panic
+        assert_eq!(
+            redact("é€x", &[h("a", 1, 3), h("b", 4, 5)]),
+            "[REDACTED:a]x"
+        );
+        assert_eq!(
+            redact("é€x", &[h("a", 3, 99), h("b", 7, 9)]),
+            "é[REDACTED:a]"
+        );
+    }
+
+    /// Defect: a card number followed by other digits on its line was one longer number that
+    /// failed the Luhn check, and the card went out.
+    #[test]
+    fn a_card_next_to_other_digits_is_found() {
+        let m = full();
+        for (text, card) in [
+            ("card 4111 1111 1111 1111 23 thanks", "4111 1111 1111 1111"),
+            ("card 4111 1111 1111 1111 12 2029", "4111 1111 1111 1111"),
+            ("ref 12 4111111111111111 done", "4111111111111111"),
+            ("4012-8888-8888-1881 7 x", "4012-8888-8888-1881"),
+            (
+                "cards 4111111111111111 4012888888881881",
+                "4111111111111111",
+            ),
+        ] {
+            let hits = m.scan(text);
+            let found: Vec<&str> = hits.iter().map(|h| &text[h.start..h.end]).collect();
+            assert!(found.contains(&card), "{text}: {found:?}");
+            assert!(
+                hits.iter().all(|h| h.rule == "pii.payment-card"),
+                "{hits:?}"
+            );
+        }
+        let two = m.scan("cards 4111111111111111 4012888888881881");
+        assert_eq!(
+            spans(&two),
+            vec![("pii.payment-card", 6, 22), ("pii.payment-card", 23, 39)]
+        );
+        // `1004 4111 1111 1111` passes the check too: the card's last group is not left out
+        let text = "ref 1004 4111 1111 1111 1111 ok";
+        assert_eq!(
+            redact(text, &m.scan(text)),
+            "ref [REDACTED:pii.payment-card] ok"
+        );
+        // a longer number is not a card because 16 of its digits pass the check
+        assert!(m
+            .scan("id 41111111111111110 and 4111111111111111x")
+            .is_empty());
+        assert!(m.scan("4111 1111 1111 1112 23").is_empty());
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::config::{Action, HardeningConfig};
 use crate::harden::Obj;
-use crate::monitor::Monitor;
+use crate::monitor::{private_key_end, Monitor, PEM_END_MAX};
 use bytes::{Bytes, BytesMut};
 use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -35,8 +35,6 @@ const GROW_MARGIN: usize = 16;
 const MAX_HOLD: usize = 8 << 10;
 /// End of a match that runs to the end of the stream.
 const THROUGH: usize = usize::MAX;
-/// Longest `-----END <label>-----` line looked for after a private-key BEGIN line.
-const PEM_END_MAX: usize = 80;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum HitState {
@@ -100,6 +98,9 @@ pub struct SseFilter<'a> {
     step: usize,
     /// Matches that may still change what is sent, sorted by start.
     found: Vec<Held>,
+    /// Global end of the last redaction sent: a match starting at or before it is merged into
+    /// it (no new marker), as whole-response redaction merges overlapping and adjacent hits.
+    red_end: Option<usize>,
     /// Rule ids hit so far.
     pub hits: Vec<String>,
     /// Generated text (bounded).
@@ -298,6 +299,7 @@ impl<'a> SseFilter<'a> {
                 monitor.overlap_chars()
             },
             found: Vec::new(),
+            red_end: None,
             hits: Vec::new(),
             text: String::new(),
             finish: None,
@@ -514,11 +516,13 @@ impl<'a> SseFilter<'a> {
 
     /// Records a match the monitor found at global `start..end`.
     fn add_hit(&mut self, rule: String, start: usize, end: usize, last: bool) {
-        if self
-            .found
-            .iter()
-            .any(|k| k.start == start && k.found_end == end && k.rule == rule)
-        {
+        // found again (a private key the monitor ran to the end of the text scanned then is
+        // found again with another end: the settled match covers it)
+        if self.found.iter().any(|k| {
+            k.start == start
+                && k.rule == rule
+                && (k.found_end == end || (k.state != HitState::Open && k.end >= end))
+        }) {
             return;
         }
         let matched = self
@@ -535,11 +539,13 @@ impl<'a> SseFilter<'a> {
         };
         if matched.starts_with("-----BEGIN ")
             && matched.contains("PRIVATE KEY")
-            && !matched.contains("-----END ")
+            && private_key_end(matched.as_bytes()).is_none()
         {
-            // the rule matched the BEGIN line only: the key runs to its END line
+            // the key's END line has not arrived (the monitor ran the match to the end of the
+            // text so far): the key runs to its END line, searched for from where it may start
             h.state = HitState::PemOpen;
             h.end = THROUGH;
+            h.cursor = end.saturating_sub(PEM_END_MAX + 9).max(start);
         } else if !last && end.saturating_add(GROW_MARGIN) > self.total {
             h.state = HitState::Open;
         }
@@ -561,27 +567,7 @@ impl<'a> SseFilter<'a> {
             }
             let from = h.cursor.max(self.win_start);
             let hay = bytes.get(from - self.win_start..).unwrap_or_default();
-            let mut at = 0;
-            let mut end = None;
-            while let Some(i) = hay
-                .get(at..)
-                .and_then(|r| memchr::memmem::find(r, b"-----END "))
-            {
-                let label = at + i + 9;
-                let rest = hay.get(label..).unwrap_or_default();
-                let rest = rest.get(..PEM_END_MAX).unwrap_or(rest);
-                if let Some(j) = memchr::memmem::find(rest, b"-----") {
-                    if rest
-                        .get(..j)
-                        .is_some_and(|l| memchr::memmem::find(l, b"PRIVATE KEY").is_some())
-                    {
-                        end = Some(from + label + j + 5);
-                        break;
-                    }
-                }
-                at = label;
-            }
-            match end {
+            match private_key_end(hay).map(|e| from + e) {
                 Some(e) => {
                     h.end = e;
                     h.state = HitState::Closed;
@@ -620,7 +606,12 @@ impl<'a> SseFilter<'a> {
         };
         let mut out = String::with_capacity(t.len());
         let mut pos = 0;
+        let mut red_end = self.red_end;
         for h in self.found.iter().filter(|h| h.start < e && h.end > s) {
+            let merged = red_end.is_some_and(|r| h.start <= r);
+            // a private key whose END line has not arrived ends at `THROUGH` for now
+            let done = h.end.min(e);
+            red_end = Some(red_end.map_or(done, |r| r.max(done)));
             let mut hs = h.start.saturating_sub(s).min(t.len());
             let mut he = h.end.min(e).saturating_sub(s).min(t.len());
             while hs > 0 && !t.is_char_boundary(hs) {
@@ -634,7 +625,7 @@ impl<'a> SseFilter<'a> {
             }
             if hs >= pos {
                 out.push_str(t.get(pos..hs).unwrap_or_default());
-                if h.start >= s {
+                if h.start >= s && !merged {
                     out.push_str("[REDACTED:");
                     out.push_str(&h.rule);
                     out.push(']');
@@ -643,6 +634,7 @@ impl<'a> SseFilter<'a> {
             pos = he;
         }
         out.push_str(t.get(pos..).unwrap_or_default());
+        self.red_end = red_end;
         set_chunk_text(v, out);
         ev.dirty = true;
         self.redacted = true;
@@ -880,18 +872,10 @@ mod tests {
         String::from_utf8_lossy(&out.concat()).into_owned()
     }
 
-    /// What redacting the whole text at once gives, with a private key's BEGIN line match
-    /// extended through its END line (the filter's rule for keys longer than the hold-back).
+    /// What redacting the whole text at once gives (a private key runs through its END line
+    /// there too).
     fn whole_redaction(m: &Monitor, text: &str) -> (String, Vec<crate::monitor::Hit>) {
-        let mut hits = m.scan(text);
-        for h in &mut hits {
-            if text[h.start..h.end].starts_with("-----BEGIN RSA PRIVATE KEY-----") {
-                let end_line = "-----END RSA PRIVATE KEY-----";
-                h.end = text[h.end..]
-                    .find(end_line)
-                    .map_or(text.len(), |i| h.end + i + end_line.len());
-            }
-        }
+        let hits = m.scan(text);
         (crate::monitor::redact(text, &hits), hits)
     }
 
