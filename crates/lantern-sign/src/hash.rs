@@ -554,4 +554,43 @@ mod tests {
             want
         );
     }
+
+    /// A file truncated while it is mapped raises SIGBUS; with the guard installed the process
+    /// reports it and exits 2 instead of dying on the signal. Runs the scenario in a child process
+    /// (this same test binary), because the guard ends the process.
+    #[cfg(unix)]
+    #[test]
+    fn file_truncated_under_a_mapping_exits_2_with_a_message() {
+        const CHILD: &str = "LANTERN_TEST_SIGBUS_FILE";
+        if let Some(path) = std::env::var_os(CHILD) {
+            let path = std::path::PathBuf::from(path);
+            install_sigbus_guard();
+            let cut = std::sync::atomic::AtomicBool::new(false);
+            let _ = hash_range(&path, HashAlgo::Sha256, 0, None, IoMode::Mapped, &|_| {
+                if !cut.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+                    f.set_len(0).unwrap();
+                }
+            });
+            // Not reached: the next chunk of the mapping is gone.
+            std::process::exit(0);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let p = patterned(dir.path(), (MAP_MIN * 2) as usize);
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "hash::tests::file_truncated_under_a_mapping_exits_2_with_a_message",
+                "--test-threads=1",
+            ])
+            .env(CHILD, &p)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+        assert!(
+            stderr.contains("shrank while it was being hashed"),
+            "{stderr}"
+        );
+    }
 }
