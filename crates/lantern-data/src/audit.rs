@@ -16,6 +16,32 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+/// Hasher for maps keyed by the audit's own 64-bit token, n-gram and row hashes: those keys
+/// are already well mixed, so one multiply-xorshift replaces SipHash (the n-gram table is
+/// probed several hundred times per record).
+#[derive(Default, Clone, Copy)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        let h = self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        h ^ (h >> 29)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 ^= u64::from(n);
+    }
+}
+
+type KeyMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<KeyHasher>>;
+
 /// Column names tried, in order, for the text when `--text` is not given.
 pub const TEXT_COLUMNS: &[&str] = &[
     "text",
@@ -206,7 +232,7 @@ pub struct AuditResult {
 
 /// Per-n-gram document counts: `[total, per label...]` rows of a flat table.
 struct Table {
-    index: HashMap<u64, u32>,
+    index: KeyMap<u64, u32>,
     stride: usize,
     counts: Vec<u32>,
     pruned_below: u32,
@@ -216,7 +242,7 @@ struct Table {
 impl Table {
     fn new(max: usize) -> Self {
         Table {
-            index: HashMap::new(),
+            index: KeyMap::default(),
             stride: 5,
             counts: Vec::new(),
             pruned_below: 0,
@@ -269,7 +295,8 @@ impl Table {
             let floor = self.pruned_below;
             let stride = self.stride;
             let old = std::mem::take(&mut self.counts);
-            let mut kept = HashMap::with_capacity(self.index.len() / 2);
+            let mut kept =
+                KeyMap::with_capacity_and_hasher(self.index.len() / 2, Default::default());
             for (&h, &r) in &self.index {
                 let base = r as usize * stride;
                 if old.get(base).copied().unwrap_or(0) > floor {
@@ -371,7 +398,7 @@ struct Scored {
 }
 
 struct Lsh {
-    bands: Vec<HashMap<u64, u32>>,
+    bands: Vec<KeyMap<u64, u32>>,
     pairs: Vec<(u32, u32)>,
 }
 
@@ -381,7 +408,7 @@ const MAX_PAIRS: usize = 4_000_000;
 impl Lsh {
     fn insert(&mut self, row: usize, keys: &[u64; text::LSH_BANDS]) {
         if self.bands.len() < keys.len() {
-            self.bands.resize_with(keys.len(), HashMap::new);
+            self.bands.resize_with(keys.len(), KeyMap::default);
         }
         let row = u32::try_from(row).unwrap_or(u32::MAX);
         for (b, k) in self.bands.iter_mut().zip(keys) {
@@ -492,6 +519,17 @@ struct Candidate {
     auc: f64,
 }
 
+/// `ln(cnt + 1)`, from a table for small counts (the same value `f64::ln` gives).
+fn ln_count(cnt: u32) -> f64 {
+    const N: usize = 4096;
+    static TABLE: std::sync::OnceLock<Vec<f64>> = std::sync::OnceLock::new();
+    let t = TABLE.get_or_init(|| (0..N).map(|c| (c as f64 + 1.0).ln()).collect());
+    match t.get(cnt as usize) {
+        Some(&v) => v,
+        None => (f64::from(cnt) + 1.0).ln(),
+    }
+}
+
 /// Leave-one-out binarised multinomial naive Bayes over the row's distinct unigrams.
 /// Returns (predicted label, log-odds of the prediction over the assigned label, log-odds of
 /// the assigned label over the best other label).
@@ -509,9 +547,7 @@ fn naive_bayes(
     lps.clear();
     let n: u64 = label_counts.iter().sum();
     let k = label_counts.len();
-    let mut best = (y, f64::NEG_INFINITY);
-    let mut own = f64::NEG_INFINITY;
-    let mut other = f64::NEG_INFINITY;
+    let mut denoms = Vec::with_capacity(k);
     for c in 0..k {
         let me = u64::from(c == y);
         let nc = label_counts.get(c).copied().unwrap_or(0).saturating_sub(me) as f64;
@@ -520,17 +556,26 @@ fn naive_bayes(
             .copied()
             .unwrap_or(0)
             .saturating_sub(me * own_tokens) as f64;
-        let mut lp = ((nc + 1.0) / (n as f64 + k as f64)).ln();
-        let denom = (tot + vocab).ln();
-        for &t in uni {
-            let cnt = table
-                .row(t)
+        lps.push(((nc + 1.0) / (n as f64 + k as f64)).ln());
+        denoms.push((tot + vocab).ln());
+    }
+    // One table probe per word; each label's sum is accumulated in the same order as a
+    // label-by-label loop would, so the result is bit-for-bit the same.
+    for &t in uni {
+        let row = table.row(t);
+        for (c, (lp, denom)) in lps.iter_mut().zip(&denoms).enumerate() {
+            let me = u32::from(c == y);
+            let cnt = row
                 .and_then(|r| r.get(1 + c).copied())
                 .unwrap_or(0)
-                .saturating_sub(me as u32) as f64;
-            lp += (cnt + 1.0).ln() - denom;
+                .saturating_sub(me);
+            *lp += ln_count(cnt) - denom;
         }
-        lps.push(lp);
+    }
+    let mut best = (y, f64::NEG_INFINITY);
+    let mut own = f64::NEG_INFINITY;
+    let mut other = f64::NEG_INFINITY;
+    for (c, &lp) in lps.iter().enumerate() {
         if c == y {
             own = lp;
         } else if lp > other {
@@ -780,10 +825,12 @@ pub fn audit(path: &Path, opts: &AuditOptions) -> Result<AuditResult> {
         for c in &mut cands {
             c.log10_p += ln_m;
         }
-        cands.sort_by(|a, b| b.g.total_cmp(&a.g));
+        // Ties broken by hash: the table's iteration order must not decide which candidates
+        // survive the cut (it did, making repeated runs differ slightly).
+        cands.sort_by(|a, b| b.g.total_cmp(&a.g).then(a.hash.cmp(&b.hash)));
         cands.truncate(20_000);
     }
-    let cand_index: HashMap<u64, usize> =
+    let cand_index: KeyMap<u64, usize> =
         cands.iter().enumerate().map(|(i, c)| (c.hash, i)).collect();
 
     // ---- pass 2: candidates against the rest of the text, label disagreement ----
@@ -1041,7 +1088,7 @@ pub fn audit(path: &Path, opts: &AuditOptions) -> Result<AuditResult> {
     }
 
     // ---- exact duplicates ----
-    let mut by_norm: HashMap<u64, Vec<u32>> = HashMap::new();
+    let mut by_norm: KeyMap<u64, Vec<u32>> = KeyMap::default();
     for (i, r) in rows.iter().enumerate() {
         if r.norm != 0 {
             by_norm.entry(r.norm).or_default().push(i as u32);

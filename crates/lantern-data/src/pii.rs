@@ -139,6 +139,41 @@ pub fn find(text: &str) -> Vec<PiiMatch> {
     let Some(p) = patterns() else {
         return out;
     };
+    // Cheap necessary conditions, checked before running a pattern (the patterns' Unicode
+    // word boundaries make the regex engine fall back to slow paths on non-ASCII text).
+    let bytes = text.as_bytes();
+    let ascii_digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
+    // Phone: at least 10 ASCII digits; card: Luhn needs 13 ASCII digits.
+    let maybe_phone = ascii_digits >= 10;
+    let maybe_card = ascii_digits >= 13;
+    // SSN: nine `\d` (Unicode decimal digits, a subset of `char::is_numeric`).
+    let maybe_ssn = ascii_digits >= 9
+        || (!text.is_ascii()
+            && ascii_digits
+                + text
+                    .chars()
+                    .filter(|c| !c.is_ascii() && c.is_numeric())
+                    .count()
+                >= 9);
+    // A valid IBAN is ASCII and starts with two capitals and two digits.
+    let maybe_iban = ascii_digits >= 2
+        && bytes.windows(4).any(|w| {
+            matches!(w, [a, b, c, d] if a.is_ascii_uppercase() && b.is_ascii_uppercase()
+                && c.is_ascii_digit() && d.is_ascii_digit())
+        });
+    // E-mail: an `@` with a local-part character before it and a domain character after it
+    // (`@user` mentions fail this). Case-insensitive `[a-z]` also matches the Kelvin sign and
+    // the long s.
+    let local = |c: char| {
+        c.is_ascii_alphanumeric() || "._%+-".contains(c) || c == '\u{212A}' || c == '\u{17F}'
+    };
+    let domain =
+        |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '\u{212A}' || c == '\u{17F}';
+    let maybe_email = memchr::memchr_iter(b'@', bytes).any(|at| {
+        let before = text.get(..at).and_then(|s| s.chars().next_back());
+        let after = text.get(at + 1..).and_then(|s| s.chars().next());
+        before.is_some_and(local) && after.is_some_and(domain)
+    });
     let mut taken: Vec<(usize, usize)> = Vec::new();
     let mut push = |kind, m: regex::Match<'_>, out: &mut Vec<PiiMatch>| {
         if taken.iter().any(|&(s, e)| m.start() < e && s < m.end()) {
@@ -151,27 +186,27 @@ pub fn find(text: &str) -> Vec<PiiMatch> {
             offset: m.start(),
         });
     };
-    for m in p.email.find_iter(text) {
+    for m in p.email.find_iter(if maybe_email { text } else { "" }) {
         push(PiiKind::Email, m, &mut out);
     }
-    for m in p.iban.find_iter(text) {
+    for m in p.iban.find_iter(if maybe_iban { text } else { "" }) {
         if iban_valid(m.as_str()) {
             push(PiiKind::Iban, m, &mut out);
         }
     }
-    for m in p.card.find_iter(text) {
+    for m in p.card.find_iter(if maybe_card { text } else { "" }) {
         if luhn_valid(m.as_str()) {
             push(PiiKind::CreditCard, m, &mut out);
         }
     }
-    for c in p.ssn.captures_iter(text) {
+    for c in p.ssn.captures_iter(if maybe_ssn { text } else { "" }) {
         if let (Some(m), Some(a), Some(g), Some(s)) = (c.get(0), c.get(1), c.get(2), c.get(3)) {
             if ssn_valid(a.as_str(), g.as_str(), s.as_str()) {
                 push(PiiKind::Ssn, m, &mut out);
             }
         }
     }
-    for m in p.phone.find_iter(text) {
+    for m in p.phone.find_iter(if maybe_phone { text } else { "" }) {
         let digits = m.as_str().chars().filter(|c| c.is_ascii_digit()).count();
         if (10..=15).contains(&digits) {
             push(PiiKind::Phone, m, &mut out);
@@ -218,5 +253,11 @@ mod tests {
             ]
         );
         assert!(kinds("scored 7 out of 10 in 2019, 3-2 win").is_empty());
+        assert!(kinds("@united thanks, mail @ me").is_empty());
+        // Case-insensitive `[a-z]` takes the Kelvin sign: the pre-check must let it through.
+        assert_eq!(
+            kinds("to \u{212A}@example.com"),
+            vec![(PiiKind::Email, "\u{212A}@example.com".into())]
+        );
     }
 }
