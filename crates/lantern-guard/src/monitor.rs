@@ -163,7 +163,7 @@ fn is_word(c: char) -> bool {
 /// passes the Luhn check; overlapping spans merge (a number before a card can pass the check
 /// with the card's first groups, and must not leave its last group out). The run as one number
 /// would fail the check when other digits follow the card on its line. A span starts and ends
-/// at a word boundary, as `\b` would.
+/// at a word boundary, as `\b` would, and has no group of fewer than 3 digits.
 fn find_cards(text: &str, run_start: usize, run_end: usize, out: &mut Vec<(usize, usize)>) {
     let Some(run) = text.get(run_start..run_end) else {
         return;
@@ -204,6 +204,11 @@ fn find_cards(text: &str, run_start: usize, run_end: usize, out: &mut Vec<(usize
         let mut best = None;
         let mut digits = 0;
         for &(_, end, n) in groups.iter().skip(i) {
+            // cards are printed in groups of 3 or more digits (4-4-4-4, 4-6-5, ...): runs of
+            // short numbers (`1 2 3 ... 20`, `12 34 56`) are not tried in every combination
+            if n < 3 {
+                break;
+            }
             digits += n;
             if digits > 19 {
                 break;
@@ -1019,6 +1024,12 @@ mod leak_tests {
             .scan("id 41111111111111110 and 4111111111111111x")
             .is_empty());
         assert!(m.scan("4111 1111 1111 1112 23").is_empty());
+        // counting and short numbers are not combined into card numbers
+        let counting: Vec<String> = (1..=40).map(|i| i.to_string()).collect();
+        assert!(m.scan(&counting.join(" ")).is_empty());
+        assert!(m
+            .scan("12 34 56 78 90 12 34 56 78 90 12 34 56 78 90")
+            .is_empty());
     }
 }
 
