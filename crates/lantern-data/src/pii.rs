@@ -143,18 +143,27 @@ pub fn find(text: &str) -> Vec<PiiMatch> {
     // word boundaries make the regex engine fall back to slow paths on non-ASCII text).
     let bytes = text.as_bytes();
     let ascii_digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
-    // Phone: at least 10 ASCII digits; card: Luhn needs 13 ASCII digits.
-    let maybe_phone = ascii_digits >= 10;
-    let maybe_card = ascii_digits >= 13;
-    // SSN: nine `\d` (Unicode decimal digits, a subset of `char::is_numeric`).
-    let maybe_ssn = ascii_digits >= 9
-        || (!text.is_ascii()
-            && ascii_digits
-                + text
-                    .chars()
-                    .filter(|c| !c.is_ascii() && c.is_numeric())
-                    .count()
-                >= 9);
+    // Phone, card and SSN matches are runs of `\d` (Unicode digits, within
+    // `char::is_numeric`) and the separators ` .-()+`: measure the longest such runs.
+    let (mut run_ascii, mut run_num, mut best_ascii, mut best_num) = (0usize, 0usize, 0, 0);
+    if ascii_digits >= 9 || !text.is_ascii() {
+        for c in text.chars() {
+            if c.is_ascii_digit() {
+                run_ascii += 1;
+                run_num += 1;
+            } else if !c.is_ascii() && c.is_numeric() {
+                run_num += 1;
+            } else if !matches!(c, ' ' | '.' | '-' | '(' | ')' | '+') {
+                (run_ascii, run_num) = (0, 0);
+            }
+            best_ascii = best_ascii.max(run_ascii);
+            best_num = best_num.max(run_num);
+        }
+    }
+    // Phone: 10 ASCII digits in the match; card: Luhn needs 13; SSN: nine `\d`.
+    let maybe_phone = best_ascii >= 10;
+    let maybe_card = best_ascii >= 13;
+    let maybe_ssn = best_num >= 9;
     // A valid IBAN is ASCII and starts with two capitals and two digits.
     let maybe_iban = ascii_digits >= 2
         && bytes.windows(4).any(|w| {
@@ -254,6 +263,12 @@ mod tests {
         );
         assert!(kinds("scored 7 out of 10 in 2019, 3-2 win").is_empty());
         assert!(kinds("@united thanks, mail @ me").is_empty());
+        assert!(kinds("flight 1234 at 5678, gate 12 seat 34").is_empty());
+        // Unicode digits count for `\d` (SSN) but not for the ASCII checks.
+        assert_eq!(
+            kinds("id \u{0661}23-45-6789 ok"),
+            vec![(PiiKind::Ssn, "\u{0661}23-45-6789".into())]
+        );
         // Case-insensitive `[a-z]` takes the Kelvin sign: the pre-check must let it through.
         assert_eq!(
             kinds("to \u{212A}@example.com"),

@@ -43,7 +43,19 @@ pub fn tokenize(text: &str, out: &mut Vec<Token>) {
         })
     };
     for (i, c) in text.char_indices() {
-        if c.is_alphanumeric() {
+        if c.is_ascii() {
+            // ASCII fast path: same bytes as the general path below.
+            if c.is_ascii_alphanumeric() {
+                if start.is_none() {
+                    start = Some(i);
+                    h = 0xcbf2_9ce4_8422_2325;
+                }
+                h ^= u64::from(c.to_ascii_lowercase() as u8);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            } else if let Some(s) = start.take() {
+                push(h, s, i, out);
+            }
+        } else if c.is_alphanumeric() {
             if start.is_none() {
                 start = Some(i);
                 h = 0xcbf2_9ce4_8422_2325;
@@ -175,6 +187,18 @@ mod tests {
         assert_eq!(ngram_text("Hello, WORLD!", &t[..2]), "hello world");
         assert_ne!(ngram_hash(&t[..1]), t[0].hash);
         assert_ne!(ngram_hash(&t[..2]), ngram_hash(&[t[1], t[0]]));
+        // The ASCII fast path hashes the same bytes as the Unicode path.
+        let fnv = |s: &str| {
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            for b in s.bytes() {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+            mix(h)
+        };
+        assert_eq!(t[0].hash, fnv("hello"));
+        assert_eq!(t[2].hash, fnv("héllo"));
+        assert_eq!(toks("İx")[0].hash, fnv("i\u{307}x"));
     }
 
     #[test]
