@@ -10,6 +10,7 @@
 # Usage: bench/data.sh [GB]   (default 1; the size of the large JSONL file)
 #   SKIP_BIG=1: accuracy and diff sections only.   ONLY_BIG=1: the large-file section only,
 #   replacing that section of an existing bench/results/data.md (the rest is kept).
+#   ONLY_AUDIT=1 (with ONLY_BIG=1): only the two audit steps of the large-file section.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -47,8 +48,8 @@ tm() { tail -1 "$WORK/last_time" | awk '{printf "%.2f s, %.0f MB", $1, $2/1024}'
 if [ "${ONLY_BIG:-0}" = 1 ]; then
   d=$WORK/poison-0.01-1
   [ -s "$d/trigger.jsonl" ] || "$PY" scripts/poison/poison.py --out "$d" --rate 0.01 --seed 1 >/dev/null
-  # Keep everything before the large-file section.
-  if [ -f "$OUT" ]; then
+  # Keep everything before the large-file section (ONLY_AUDIT: keep it all and append).
+  if [ -f "$OUT" ] && [ "${ONLY_AUDIT:-0}" != 1 ]; then
     awk '/^## Large file/ || /^Not measured in this run/ {exit} {print}' "$OUT" > "$OUT.tmp"
     mv "$OUT.tmp" "$OUT"
   fi
@@ -211,6 +212,7 @@ ROWS=$(wc -l < "$BIG")
 # A second version of the big file for a data-to-data diff: every 1000th record relabelled,
 # every 5000th dropped, 1000 appended.
 BIG2=$WORK/big2.jsonl
+if [ "${ONLY_AUDIT:-0}" != 1 ]; then
 "$PY" - "$BIG" "$BIG2" <<'PYEOF'
 import json, sys
 src, dst = sys.argv[1:3]
@@ -228,12 +230,13 @@ with open(src) as f, open(dst, 'w') as g:
     for i in range(1000):
         g.write('{"id": %d, "text": "appended row %d", "label": "neutral"}\n' % (n + 1 + i, i))
 PYEOF
+fi
 {
   echo
   echo "## Large file: $(awk -v s="$SIZE" 'BEGIN{printf "%.2f GB", s/1e9}'), $ROWS JSONL records (~$((SIZE / ROWS)) bytes each)"
   echo
   echo "- date: $(date -u +%Y-%m-%dT%H:%MZ), binary $BIN (release), $(nproc) cores shared with other builds"
-  echo "- command: \`ONLY_BIG=${ONLY_BIG:-0} bench/data.sh $GB\`; time and peak RSS from \`/usr/bin/time -v\` (Elapsed, Maximum resident set size); load average (1 min) read just before each step"
+  echo "- command: \`ONLY_BIG=${ONLY_BIG:-0} ONLY_AUDIT=${ONLY_AUDIT:-0} bench/data.sh $GB\`; time and peak RSS from \`/usr/bin/time -v\` (Elapsed, Maximum resident set size); load average (1 min) read just before each step"
   echo
   echo "| step | wall time | peak RSS | throughput | RSS per record | load avg |"
   echo "|---|---|---|---|---|---|"
@@ -245,6 +248,7 @@ timed() {
   awk -F': ' '/Elapsed \(wall clock\)/{n=split($2,t,":"); s=0; for(i=1;i<=n;i++) s=s*60+t[i]} /Maximum resident set size/{m=$2} END{print s, m}' "$WORK/last_time.v" > "$WORK/last_time"
 }
 row() { tail -1 "$WORK/last_time" | awk -v s="$SIZE" -v r="$ROWS" -v l="$LOAD" -v name="$1" '{printf "| %s | %.1f s | %.0f MB | %.0f MB/s | %.0f B | %s |\n", name, $1, $2/1024, s/1e6/$1, $2*1024/r, l}' >> "$OUT"; }
+if [ "${ONLY_AUDIT:-0}" != 1 ]; then
 timed sha256sum "$BIG" >/dev/null; row "peer: sha256sum (one file-level digest)"; SHA_S=$(tail -1 "$WORK/last_time" | awk '{print $1}')
 timed "$BIN" data manifest "$BIG" -o "$WORK/big.manifest.json" --key id --label label >/dev/null; row "lantern data manifest (per-record digests, Merkle root)"; MAN_S=$(tail -1 "$WORK/last_time" | awk '{print $1}')
 timed "$BIN" data manifest "$BIG" --no-records -o "$WORK/big.root.json" >/dev/null; row "lantern data manifest --no-records"
@@ -258,8 +262,9 @@ r = json.load(open(sys.argv[1]))
 print(f"\nData diff found {r['added']} added, {r['removed']} removed, {r['changed']} changed (planted: 1000 added, every 5000th removed, every 1000th not divisible by 5000 relabelled).")
 PYEOF
 echo >> "$OUT"
+fi
 timed "$BIN" data audit "$BIG" --format json -o "$WORK/big.audit.json" --no-secrets || true; row "lantern data audit --no-secrets"
 timed "$BIN" data audit "$BIG" --format json -o "$WORK/big.audit-nd.json" --no-secrets --no-near-dup --no-pii || true; row "lantern data audit --no-secrets --no-near-dup --no-pii"
 echo >> "$OUT"
-awk -v a="$MAN_S" -v b="$SHA_S" 'BEGIN{printf "Manifest time / sha256sum time in the same run: %.2fx (the manifest parses every record, hashes each and keeps the Merkle frontier).\n", a/b}' >> "$OUT"
+[ "${ONLY_AUDIT:-0}" = 1 ] || awk -v a="$MAN_S" -v b="$SHA_S" 'BEGIN{printf "Manifest time / sha256sum time in the same run: %.2fx (the manifest parses every record, hashes each and keeps the Merkle frontier).\n", a/b}' >> "$OUT"
 echo "wrote $OUT"
