@@ -443,9 +443,10 @@ fn sigkill_under_load_leaves_a_verifiable_log() {
     );
     let before: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
     assert!(before["records"].as_u64().unwrap_or(0) >= 100, "{before}");
-    // restart on the same log: the torn tail (if any) is cut, appends continue, the log seals
+    // restart on the same log: the torn tail (if any) is cut, appends continue, the log seals;
+    // on one thread (the current-thread runtime), which must shut down as gracefully
     let mut guard = spawn(
-        &["guard", "serve", "--config", &c],
+        &["guard", "serve", "--config", &c, "--threads", "1"],
         &[("LANTERN_CLI_TEST_UPSTREAM", "sk-up")],
     );
     wait_port(port);

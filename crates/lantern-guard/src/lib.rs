@@ -50,9 +50,15 @@ pub enum Error {
 /// Builds a runtime, binds `cfg.listen` and serves until SIGINT or SIGTERM, then shuts down
 /// gracefully (in-flight requests finish, the audit log is flushed and sealed).
 pub fn serve_blocking(cfg: GuardConfig, threads: Option<usize>) -> Result<(), Error> {
-    let mut b = tokio::runtime::Builder::new_multi_thread();
-    if let Some(t) = threads {
-        b.worker_threads(t.max(1));
+    // One thread: a current-thread runtime, which polls I/O and runs tasks on the same thread
+    // (no cross-thread wake-ups); more: the work-stealing runtime.
+    let mut b = if threads == Some(1) {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    if let Some(t) = threads.filter(|&t| t > 1) {
+        b.worker_threads(t);
     }
     let rt = b.enable_all().build().map_err(|e| Error::Io {
         path: "tokio runtime".into(),
