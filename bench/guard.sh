@@ -224,7 +224,7 @@ median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
   echo "- command: \`bench/guard.sh --duration $DUR --conns $CONNS$([ "$LEAN" = 1 ] && echo ' --lean')$([ "$LITELLM" = 0 ] && echo ' --no-litellm')\`$([ "$LEAN" = 1 ] && echo ' (gateway built as the guard-bench example of lantern-guard: same library code as `lantern guard serve`)')"
   echo "- load generator: $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'), one thread; nginx $(nginx -v 2>&1 | awk -F/ '{print $2}'); LiteLLM $([ "$LITELLM" = 1 ] && "$VENV/bin/pip" show litellm 2>/dev/null | awk '/^Version/{print $2}' || echo 'not run')"
   echo "- upstream: \`lantern guard mock-upstream\` (1 thread); guard: 1 worker thread, all detectors on, monitor=redact, corpus index, audit log (group-commit fsync, signed checkpoints)"
-  echo "- nginx: 1 worker, keepalive upstream, proxy_buffering off; LiteLLM: 1 worker, master key, per-deployment rpm limit (its virtual keys need PostgreSQL, not set up here)"
+  echo "- nginx: 1 worker, keepalive upstream, proxy_buffering off; LiteLLM: 1 worker, master key, per-deployment rpm limit (virtual keys need its Prisma client, whose engine binaries download from binaries.prisma.sh, which this network does not reach)"
   echo
   for mode in plain stream; do
     echo "## $mode chat completions"
