@@ -108,12 +108,25 @@ pub fn hash_file_range(
     len: Option<u64>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Vec<u8>> {
+    let mut hasher = algo.hasher();
+    feed_range(path, &mut hasher, offset, len, progress)?;
+    Ok(hasher.finish())
+}
+
+/// Reads `len` bytes of `path` from `offset` (to the end when `None`) into `hasher`, through the
+/// per-thread buffer.
+fn feed_range(
+    path: &Path,
+    hasher: &mut Hasher,
+    offset: u64,
+    len: Option<u64>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<()> {
     let mut file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
     if offset > 0 {
         file.seek(SeekFrom::Start(offset))
             .map_err(|e| Error::io("seeking in", path, e))?;
     }
-    let mut hasher = algo.hasher();
     BUFFER.with(|cell| -> Result<()> {
         let mut buf = cell.borrow_mut();
         if buf.len() < READ_BUFFER {
@@ -153,8 +166,7 @@ pub fn hash_file_range(
             }
         }
         Ok(())
-    })?;
-    Ok(hasher.finish())
+    })
 }
 
 /// How the bytes of a file reach the hasher.
@@ -229,7 +241,7 @@ pub fn hash_range(
         let window = (end - pos).min(MAP_WINDOW);
         let Some(map) = map_window(&file, pos, window) else {
             // Mapping refused (exotic filesystem, address space): read the rest instead.
-            hash_rest(path, &mut hasher, pos, end - pos, progress)?;
+            feed_range(path, &mut hasher, pos, Some(end - pos), progress)?;
             break;
         };
         for chunk in map.chunks(PROGRESS_STEP) {
@@ -239,47 +251,6 @@ pub fn hash_range(
         pos += window;
     }
     Ok(hasher.finish())
-}
-
-/// Feeds `len` bytes of `path` from `offset` to `hasher` by reading.
-fn hash_rest(
-    path: &Path,
-    hasher: &mut Hasher,
-    offset: u64,
-    len: u64,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<()> {
-    let mut file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
-    file.seek(SeekFrom::Start(offset))
-        .map_err(|e| Error::io("seeking in", path, e))?;
-    let mut buf = vec![0u8; PIPE_BUFFER];
-    let mut remaining = len;
-    while remaining > 0 {
-        let want = usize::try_from(remaining)
-            .unwrap_or(usize::MAX)
-            .min(buf.len());
-        let Some(slice) = buf.get_mut(..want) else {
-            break;
-        };
-        let n = match file.read(slice) {
-            Ok(0) => {
-                return Err(Error::ShortRead {
-                    path: path.to_path_buf(),
-                    offset,
-                    expected: len,
-                })
-            }
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io("reading", path, e)),
-        };
-        if let Some(chunk) = slice.get(..n) {
-            hasher.update(chunk);
-        }
-        progress(n as u64);
-        remaining -= n as u64;
-    }
-    Ok(())
 }
 
 /// A read-only mapping of `len` bytes of `file` from `offset`, advised for sequential access.
