@@ -10,7 +10,7 @@ use crate::store::{check_checkpoints, Ack, Cmd, LogOptions, VerifyReport, Writer
 use crate::{Error, Result};
 use postgres::{Client, NoTls};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const LOCK_KEY: i64 = 0x4c61_6e74_6572_6e01;
 const SCHEMA: &str = "
@@ -149,19 +149,12 @@ impl PgWriter {
 
     fn run(&mut self, rx: mpsc::Receiver<Cmd>) {
         loop {
-            let wait = if self.sealed < self.tree.size() {
-                self.opts
-                    .checkpoint_interval
-                    .saturating_sub(self.last_cp.elapsed())
-            } else {
-                Duration::from_secs(3600)
+            let unsealed = self.sealed < self.tree.size();
+            let Some(first) =
+                crate::store::next_batch_start(&rx, unsealed, self.last_cp, &self.opts)
+            else {
+                break;
             };
-            let first = match rx.recv_timeout(wait) {
-                Ok(c) => Some(c),
-                Err(mpsc::RecvTimeoutError::Timeout) => None,
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            };
-            crate::store::group_commit_wait(&first, self.opts.commit_delay);
             let mut batch: Vec<(Vec<u8>, Ack)> = Vec::new();
             let mut control = Vec::new();
             let mut next = first;

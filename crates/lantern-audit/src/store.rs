@@ -363,12 +363,30 @@ fn check_record_size(record: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Sleeps for the group-commit window when a batch starts with an append (appends queued
-/// meanwhile do not wake the writer: nobody waits on the channel while it sleeps).
-pub(crate) fn group_commit_wait(first: &Option<Cmd>, delay: Duration) {
-    if delay > Duration::ZERO && matches!(first, Some(Cmd::Append(..))) {
-        std::thread::sleep(delay);
+/// Waits for the first command of the next batch: until the next checkpoint is due while some
+/// records are not covered by one, otherwise up to an hour. When it is an append, then sleeps
+/// for the group-commit window (appends queued meanwhile do not wake the writer: nobody waits on
+/// the channel while it sleeps). `None` once every sender is gone; `Some(None)` on a timeout.
+pub(crate) fn next_batch_start(
+    rx: &mpsc::Receiver<Cmd>,
+    unsealed: bool,
+    last_cp: Instant,
+    opts: &LogOptions,
+) -> Option<Option<Cmd>> {
+    let wait = if unsealed {
+        opts.checkpoint_interval.saturating_sub(last_cp.elapsed())
+    } else {
+        Duration::from_secs(3600)
+    };
+    let first = match rx.recv_timeout(wait) {
+        Ok(c) => Some(c),
+        Err(mpsc::RecvTimeoutError::Timeout) => None,
+        Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+    };
+    if opts.commit_delay > Duration::ZERO && matches!(first, Some(Cmd::Append(..))) {
+        std::thread::sleep(opts.commit_delay);
     }
+    Some(first)
 }
 
 impl Writer {
@@ -378,19 +396,10 @@ impl Writer {
         let mut hashes: Vec<Hash> = Vec::new();
         let mut control: Vec<mpsc::Sender<Result<String>>> = Vec::new();
         loop {
-            let wait = if self.sealed < self.tree.size() {
-                self.opts
-                    .checkpoint_interval
-                    .saturating_sub(self.last_cp.elapsed())
-            } else {
-                Duration::from_secs(3600)
+            let unsealed = self.sealed < self.tree.size();
+            let Some(first) = next_batch_start(&rx, unsealed, self.last_cp, &self.opts) else {
+                break;
             };
-            let first = match rx.recv_timeout(wait) {
-                Ok(c) => Some(c),
-                Err(mpsc::RecvTimeoutError::Timeout) => None,
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            };
-            group_commit_wait(&first, self.opts.commit_delay);
             let mut next = first;
             while let Some(cmd) = next.take() {
                 match cmd {
