@@ -183,6 +183,17 @@ pub fn estimate_tokens(text: &str) -> u64 {
     (text.len() as u64).div_ceil(4).max(words * 4 / 3)
 }
 
+/// Tokens pre-charged for a request before the upstream reports `usage`: the prompt's estimate
+/// plus, except for embeddings, the completion budget of every choice.
+fn request_token_estimate(prompt: &str, path: &str, max_tokens: u64, n: u64) -> u64 {
+    estimate_tokens(prompt)
+        + if path == "/v1/embeddings" {
+            0
+        } else {
+            max_tokens.saturating_mul(n)
+        }
+}
+
 fn hex_sha256(b: &[u8]) -> String {
     hex::encode(Sha256::digest(b))
 }
@@ -646,12 +657,7 @@ impl Gateway {
                 .max_tokens
                 .unwrap_or(self.cfg.limits.default_max_tokens);
             let n = view.n.unwrap_or(1).max(1);
-            estimate = estimate_tokens(&prompt)
-                + if path == "/v1/embeddings" {
-                    0
-                } else {
-                    max_tokens.saturating_mul(n)
-                };
+            estimate = request_token_estimate(&prompt, &path, max_tokens, n);
             let (rl, tl) = self.limits_for(&key);
             if let Some(r) = self
                 .rate_check(&key.id, rl, tl, 1 + throttle, estimate, o)
@@ -724,12 +730,7 @@ impl Gateway {
                 .and_then(Value::as_u64)
                 .unwrap_or(self.cfg.limits.default_max_tokens);
             let n = v.get("n").and_then(Value::as_u64).unwrap_or(1).max(1);
-            estimate = estimate_tokens(&prompt)
-                + if path == "/v1/embeddings" {
-                    0
-                } else {
-                    max_tokens.saturating_mul(n)
-                };
+            estimate = request_token_estimate(&prompt, &path, max_tokens, n);
             // 5. rate limits (request count, then pre-charged tokens)
             let (rl, tl) = self.limits_for(&key);
             if let Some(r) = self
