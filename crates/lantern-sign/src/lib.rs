@@ -14,6 +14,7 @@ pub mod keys;
 pub mod manifest;
 pub mod oms;
 pub mod provenance;
+pub mod sha256x2;
 
 pub use bundle::Bundle;
 pub use error::{Error, Result};
