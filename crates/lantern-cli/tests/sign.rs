@@ -820,7 +820,7 @@ fn bundle_payload(sig: &Path) -> String {
 }
 
 #[test]
-fn mapped_pipelined_and_read_hashing_sign_the_same_statement() {
+fn mapped_pipelined_interleaved_and_read_hashing_sign_the_same_statement() {
     let d = tempfile::tempdir().unwrap();
     let m = make_model(d.path());
     // Above the mapping threshold (4 MiB), with a pattern that a misplaced window would change.
@@ -829,7 +829,14 @@ fn mapped_pipelined_and_read_hashing_sign_the_same_statement() {
         .collect();
     std::fs::write(m.join("model-00003-of-00003.safetensors"), &big).unwrap();
     let (sk, pk) = keygen(d.path(), "p256");
-    let runs: [&[&str]; 4] = [&[], &["--no-mmap"], &["-j", "1"], &["-j", "1", "--no-mmap"]];
+    let runs: [&[&str]; 6] = [
+        &[],
+        &["--no-mmap"],
+        &["-j", "1"],
+        &["-j", "1", "--no-mmap"],
+        &["--no-interleave"],
+        &["-j", "1", "--no-interleave", "--no-mmap"],
+    ];
     let mut payloads = Vec::new();
     for (i, extra) in runs.iter().enumerate() {
         let sig = d.path().join(format!("m{i}.sig"));

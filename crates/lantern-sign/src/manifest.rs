@@ -2,7 +2,7 @@
 //! symlink policy), hash every file or file shard in parallel, order items, compute the root digest.
 
 use crate::error::{Error, Result};
-use crate::hash::{hash_range, hash_range_pipelined, HashAlgo, IoMode};
+use crate::hash::{hash_paired, hash_range, hash_range_pipelined, HashAlgo, IoMode};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -343,6 +343,7 @@ pub struct Plan {
     files: usize,
     io: IoMode,
     threads: usize,
+    interleave: bool,
 }
 
 impl Plan {
@@ -448,6 +449,7 @@ impl Plan {
             files: nfiles,
             io: IoMode::default(),
             threads: std::thread::available_parallelism().map_or(1, usize::from),
+            interleave: true,
         })
     }
 
@@ -475,12 +477,21 @@ impl Plan {
         self
     }
 
+    /// Whether each thread may hash two SHA-256 units at once, interleaved (default: yes; it
+    /// only takes effect with SHA-256 on a CPU with SHA-NI). Off is for comparisons.
+    pub fn interleave(mut self, on: bool) -> Self {
+        self.interleave = on;
+        self
+    }
+
     /// Hashes every unit on [`Plan::threads`] threads; `progress` receives byte counts.
     ///
     /// Units are taken largest first from one shared queue (longest-processing-time scheduling),
     /// so big files spread evenly over the threads and small files fill the gaps. When there are
     /// fewer units than threads (one huge file), each unit gets a reader thread of its own so
-    /// copying and hashing overlap on separate cores.
+    /// copying and hashing overlap on separate cores. With SHA-256 on a CPU with SHA-NI, each
+    /// thread first takes one unit of its own and then keeps two units open from the shared queue,
+    /// hashing them interleaved ([`crate::hash::hash_paired`]).
     pub fn hash(self, progress: &(dyn Fn(u64) + Sync)) -> Result<Manifest> {
         let algo = self.serialization.hash;
         let algorithm = self.serialization.item_algorithm();
@@ -491,13 +502,57 @@ impl Plan {
         let next = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
         let units = &self.units;
+        let paired = !pipelined
+            && self.interleave
+            && algo == HashAlgo::Sha256
+            && crate::sha256x2::interleaved();
+        if paired {
+            // Every worker's first unit is its own, so no thread opens a second lane while
+            // another still has none.
+            next.store(workers, Ordering::Relaxed);
+        }
         let results: Vec<Result<Vec<(ItemKey, ItemDigest)>>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..workers)
-                .map(|_| {
-                    scope.spawn(|| {
+                .map(|w| {
+                    let (next, failed, algorithm) = (&next, &failed, &algorithm);
+                    scope.spawn(move || {
+                        let digest = |i: usize, value: Vec<u8>| {
+                            units.get(i).map(|u: &Unit| {
+                                (
+                                    u.key.clone(),
+                                    ItemDigest {
+                                        algorithm: algorithm.clone(),
+                                        value,
+                                    },
+                                )
+                            })
+                        };
+                        if paired {
+                            let mut own = Some(w);
+                            let take = || {
+                                if failed.load(Ordering::Relaxed) {
+                                    return None;
+                                }
+                                let i = own
+                                    .take()
+                                    .unwrap_or_else(|| next.fetch_add(1, Ordering::Relaxed));
+                                units.get(i).map(|u| (i, u.file.as_path(), u.offset, u.len))
+                            };
+                            return match hash_paired(take, io, progress) {
+                                Ok(values) => Ok(values
+                                    .into_iter()
+                                    .filter_map(|(i, v)| digest(i, v))
+                                    .collect()),
+                                Err(e) => {
+                                    failed.store(true, Ordering::Relaxed);
+                                    Err(e)
+                                }
+                            };
+                        }
                         let mut done = Vec::new();
                         while !failed.load(Ordering::Relaxed) {
-                            let Some(u) = units.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(u) = units.get(i) else {
                                 break;
                             };
                             let value = if pipelined {
@@ -506,13 +561,7 @@ impl Plan {
                                 hash_range(&u.file, algo, u.offset, u.len, io, progress)
                             };
                             match value {
-                                Ok(value) => done.push((
-                                    u.key.clone(),
-                                    ItemDigest {
-                                        algorithm: algorithm.clone(),
-                                        value,
-                                    },
-                                )),
+                                Ok(value) => done.extend(digest(i, value)),
                                 Err(e) => {
                                     failed.store(true, Ordering::Relaxed);
                                     return Err(e);
@@ -697,6 +746,7 @@ mod tests {
             let reference = Plan::new(&m, &opts)
                 .unwrap()
                 .threads(1)
+                .interleave(false)
                 .hash(&|_| {})
                 .unwrap();
             assert_eq!(
@@ -707,9 +757,17 @@ mod tests {
                     2 + 3 + 39
                 }
             );
-            for threads in [1, 2, 3, 64] {
-                for io in [IoMode::Read, IoMode::Mapped] {
-                    let plan = Plan::new(&m, &opts).unwrap().threads(threads).io_mode(io);
+            for (threads, io, interleave) in [1, 2, 3, 64]
+                .into_iter()
+                .flat_map(|t| [(t, IoMode::Read), (t, IoMode::Mapped)])
+                .flat_map(|(t, io)| [(t, io, false), (t, io, true)])
+            {
+                {
+                    let plan = Plan::new(&m, &opts)
+                        .unwrap()
+                        .threads(threads)
+                        .io_mode(io)
+                        .interleave(interleave);
                     let total = plan.total_bytes();
                     let seen = std::sync::atomic::AtomicU64::new(0);
                     let got = plan
@@ -717,11 +775,26 @@ mod tests {
                             seen.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
                         })
                         .unwrap();
-                    assert_eq!(got, reference, "{method:?} threads={threads} {io:?}");
+                    assert_eq!(
+                        got, reference,
+                        "{method:?} threads={threads} {io:?} interleave={interleave}"
+                    );
                     assert_eq!(seen.into_inner(), total);
                 }
             }
         }
+        // The reference itself is plain SHA-256 of each file.
+        let whole = Plan::new(&m, &HashOptions::default())
+            .unwrap()
+            .hash(&|_| {})
+            .unwrap();
+        let shard = ItemKey {
+            path: vec!["shard-1.bin".into()],
+            range: None,
+        };
+        use sha2::Digest as _;
+        let expect = sha2::Sha256::digest(std::fs::read(m.join("shard-1.bin")).unwrap());
+        assert_eq!(whole.items[&shard].value, expect.to_vec());
         // One file on more threads than units takes the pipelined path.
         let one = m.join("shard-1.bin");
         let a = Plan::new(&one, &HashOptions::default())

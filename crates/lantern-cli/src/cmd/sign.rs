@@ -56,6 +56,10 @@ pub struct PathArgs {
     /// Read files instead of memory-mapping them (slower; for filesystems where mapping fails)
     #[arg(long)]
     pub no_mmap: bool,
+    /// Hash one file per thread at a time (by default each thread hashes two SHA-256 streams
+    /// interleaved when the CPU has SHA-NI, nearly doubling its speed); for comparisons
+    #[arg(long)]
+    pub no_interleave: bool,
     /// No progress bar
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -225,7 +229,7 @@ fn with_ext(prefix: &Path, ext: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Applies `-j` and `--no-mmap` to a hashing plan.
+/// Applies `-j`, `--no-mmap` and `--no-interleave` to a hashing plan.
 fn tune(plan: Plan, paths: &PathArgs) -> Plan {
     let io = if paths.no_mmap {
         IoMode::Read
@@ -234,7 +238,9 @@ fn tune(plan: Plan, paths: &PathArgs) -> Plan {
         lantern_sign::hash::install_sigbus_guard();
         IoMode::Mapped
     };
-    plan.threads(paths.jobs.unwrap_or(0)).io_mode(io)
+    plan.threads(paths.jobs.unwrap_or(0))
+        .io_mode(io)
+        .interleave(!paths.no_interleave)
 }
 
 /// Ignore paths given on the command line, made relative to the model root (outside ones dropped).
