@@ -360,11 +360,14 @@ pub fn hash_range_pipelined(
     Ok(hasher.finish())
 }
 
+/// Bytes mapped at a time by a [`Lane`]: two lanes per thread, so half a [`MAP_WINDOW`] keeps
+/// the resident set where one lane per thread had it.
+pub const LANE_WINDOW: u64 = MAP_WINDOW / 2;
 /// Bytes read per step by a [`Lane`] in read mode.
 const LANE_BUFFER: usize = 1 << 20;
 
 /// One unit's bytes delivered a chunk at a time to the two-lane SHA-256 scheduler
-/// ([`hash_paired`]): mapped in [`MAP_WINDOW`] windows or read into a buffer of its own.
+/// ([`hash_paired`]): mapped in [`LANE_WINDOW`] windows or read into a buffer of its own.
 struct Lane<'p> {
     path: &'p Path,
     file: File,
@@ -447,7 +450,7 @@ impl<'p> Lane<'p> {
         self.at = 0;
         if let Source::Map(slot) = &mut self.source {
             *slot = None; // unmap the finished window first
-            let window = (self.end - self.pos).min(MAP_WINDOW);
+            let window = (self.end - self.pos).min(LANE_WINDOW);
             if let Some(map) = map_window(&self.file, self.pos, window) {
                 *slot = Some(map);
                 self.pos += window;
