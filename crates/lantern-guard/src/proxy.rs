@@ -32,6 +32,7 @@ use lantern_audit::LocalLog;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
@@ -42,20 +43,6 @@ use tokio::net::TcpListener;
 
 /// Response body type of the gateway.
 pub type Body = BoxBody<Bytes, Infallible>;
-
-/// A body fed from a channel (streamed responses).
-struct ChannelBody(tokio::sync::mpsc::Receiver<Bytes>);
-
-impl hyper::body::Body for ChannelBody {
-    type Data = Bytes;
-    type Error = Infallible;
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        self.0.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b))))
-    }
-}
 
 fn full(b: impl Into<Bytes>) -> Body {
     Full::new(b.into()).boxed()
@@ -119,7 +106,7 @@ pub struct Gateway {
     usage: Mutex<keys::Usage>,
     limiter: Limiter,
     detectors: Detectors,
-    monitor: Monitor,
+    monitor: Arc<Monitor>,
     /// Metrics (exposed on `/metrics`).
     pub metrics: Metrics,
     audit: Option<AuditSink>,
@@ -250,7 +237,7 @@ impl Gateway {
             Some(p) => Some(crate::ngram::NgramIndex::load(p)?),
             None => None,
         };
-        let monitor = Monitor::new(&cfg.monitor, corpus)?;
+        let monitor = Arc::new(Monitor::new(&cfg.monitor, corpus)?);
         let redis = match &cfg.limits.redis {
             Some(u) => Some(crate::resp::RedisPool::new(u, 16)?),
             None => None,
@@ -306,9 +293,13 @@ impl Gateway {
         })
     }
 
-    /// Adds a text scanner to output monitoring (e.g. the leak scanner's rules).
+    /// Adds a text scanner to output monitoring (e.g. the leak scanner's rules). Call it before
+    /// serving: once a stream shares the monitor, the scanner is not added (an error is logged).
     pub fn add_scanner(&mut self, s: Arc<dyn crate::monitor::TextScanner>) {
-        self.monitor.add_scanner(s);
+        match Arc::get_mut(&mut self.monitor) {
+            Some(m) => m.add_scanner(s),
+            None => tracing::error!("text scanner not added: the gateway is already serving"),
+        }
     }
 
     /// Reloads the key store if its file changed (revocations take effect without a restart).
@@ -827,15 +818,18 @@ impl Gateway {
         copy_headers(&rparts.headers, &mut headers, true);
         if is_sse && rparts.status.is_success() {
             o.upstream_time = t_up.elapsed();
-            return self.clone().stream_response(
-                rparts.status,
-                headers,
-                rbody,
-                key,
-                estimate,
-                wants_logprobs,
-                o,
-            );
+            return self
+                .clone()
+                .stream_response(
+                    rparts.status,
+                    headers,
+                    rbody,
+                    key,
+                    estimate,
+                    wants_logprobs,
+                    o,
+                )
+                .await;
         }
         o.stream = false;
         // buffered response
@@ -1061,12 +1055,36 @@ impl Gateway {
         self.settle(key, estimate, 0).await;
     }
 
+    /// Settles the token charge of a finished stream: at once with in-process limits, in a task
+    /// with Redis (a response body cannot await).
+    fn settle_detached(self: &Arc<Self>, key: &KeyRecord, estimate: u64, actual: u64) {
+        let (_, tl) = self.limits_for(key);
+        let Some(l) = tl else { return };
+        let diff = actual as i64 - estimate as i64;
+        if diff == 0 {
+            return;
+        }
+        let id = format!("{}:tok", key.id);
+        if self.limiter.charge_if_local(&id, l, diff, true).is_some() {
+            return;
+        }
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let gw = self.clone();
+            let key = key.clone();
+            rt.spawn(async move { gw.settle(&key, estimate, actual).await });
+        }
+    }
+
+    /// A streamed response. Its body filters the upstream's events as the client side reads
+    /// them (no task or channel in between, so no wake-up per upstream read); the first upstream
+    /// read is filtered before the response is returned, so the head and the first events go to
+    /// the client in one write (for a short answer: the whole stream and its terminal chunk).
     #[allow(clippy::too_many_arguments)]
-    fn stream_response(
+    async fn stream_response(
         self: Arc<Self>,
         status: StatusCode,
         mut headers: HeaderMap,
-        mut body: Incoming,
+        body: Incoming,
         key: KeyRecord,
         estimate: u64,
         wants_logprobs: bool,
@@ -1075,7 +1093,6 @@ impl Gateway {
         headers.remove(header::CONTENT_ENCODING);
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
         let outcome = Outcome {
             t0: o.t0,
             upstream_time: o.upstream_time,
@@ -1094,77 +1111,196 @@ impl Gateway {
             response_sha256: None,
             client: o.client,
         };
-        let gw = self.clone();
-        tokio::spawn(async move {
-            let mut out = outcome;
-            let hard = (wants_logprobs
-                && (gw.cfg.hardening.logprob_decimals.is_some()
-                    || gw.cfg.hardening.logprob_noise > 0.0))
-                .then_some(&gw.cfg.hardening);
-            let mut f = SseFilter::new(
-                &gw.monitor,
-                gw.cfg.monitor.action,
-                gw.cfg.monitor.stream_holdback_chars,
-                hard,
-            );
-            let idle = Duration::from_secs(gw.cfg.upstream.timeout_secs);
-            let mut client_gone = false;
-            loop {
-                let frame = match tokio::time::timeout(idle, body.frame()).await {
-                    Ok(Some(Ok(fr))) => fr,
-                    Ok(None) => break,
-                    Ok(Some(Err(_))) | Err(_) => {
-                        out.decision = "upstream_error";
-                        let _ = tx.send(Bytes::from_static(b"data: {\"error\":{\"message\":\"upstream stream failed\",\"type\":\"api_error\",\"param\":null,\"code\":\"upstream_error\"}}\n\n")).await;
-                        break;
-                    }
-                };
-                let Ok(data) = frame.into_data() else {
-                    continue;
-                };
-                if let Some(b) = crate::sse::coalesce(f.push(&data)) {
-                    if tx.send(b).await.is_err() {
-                        client_gone = true;
-                    }
-                }
-                if client_gone || f.blocked {
-                    break;
-                }
+        let hard = (wants_logprobs
+            && (self.cfg.hardening.logprob_decimals.is_some()
+                || self.cfg.hardening.logprob_noise > 0.0))
+            .then(|| self.cfg.hardening.clone());
+        let filter = SseFilter::shared(
+            self.monitor.clone(),
+            self.cfg.monitor.action,
+            self.cfg.monitor.stream_holdback_chars,
+            hard,
+        );
+        let mut s = SseBody {
+            idle: Duration::from_secs(self.cfg.upstream.timeout_secs),
+            gw: self,
+            upstream: body,
+            filter,
+            last: tokio::time::Instant::now(),
+            timer: None,
+            ready: None,
+            done: false,
+            out: Some(outcome),
+            key,
+            estimate,
+        };
+        std::future::poll_fn(|cx| match s.poll_step(cx) {
+            Poll::Ready(Step::Data(b)) => {
+                s.ready = Some(b);
+                Poll::Ready(())
             }
-            if !client_gone && !f.blocked {
-                if let Some(b) = crate::sse::coalesce(f.finish()) {
-                    let _ = tx.send(b).await;
-                }
-            }
-            drop(tx);
-            out.hits.extend(f.hits.iter().cloned());
-            if f.blocked {
-                out.decision = "blocked_output";
-            } else if f.redacted {
-                out.decision = "redacted";
-            } else if client_gone {
-                out.decision = "client_closed";
-            }
-            if let Some((pt, ct)) = f.usage {
-                out.prompt_tokens = Some(pt);
-                out.completion_tokens = Some(ct);
-                gw.settle(&key, estimate, pt + ct).await;
-            }
-            out.response_sha256 = Some(hex_sha256(f.text.as_bytes()));
-            if let Some(m) = &out.model {
-                for a in gw
-                    .metrics
-                    .drift_observe(&gw.cfg.drift, m, &f.text, f.finish.as_deref())
-                {
-                    tracing::warn!("drift: {a}");
-                }
-            }
-            gw.finish(out);
-        });
-        let mut r = Response::new(BodyExt::boxed(ChannelBody(rx)));
+            Poll::Ready(_) => Poll::Ready(()),
+            Poll::Pending => Poll::Pending,
+        })
+        .await;
+        let mut r = Response::new(BodyExt::boxed(s));
         *r.status_mut() = status;
         *r.headers_mut() = headers;
         r
+    }
+}
+
+/// The upstream stream failed or went idle past the upstream timeout.
+const UPSTREAM_FAILED: &[u8] = b"data: {\"error\":{\"message\":\"upstream stream failed\",\"type\":\"api_error\",\"param\":null,\"code\":\"upstream_error\"}}\n\n";
+
+/// What one step of a [`SseBody`] produced.
+enum Step {
+    /// Bytes for the client.
+    Data(Bytes),
+    /// An upstream frame was consumed and nothing is released yet.
+    Nothing,
+    /// The stream is over.
+    End,
+}
+
+/// The body of a streamed response: reads the upstream, filters it, and writes the audit record
+/// once the stream ends, fails, is blocked, or the client goes away (the body is dropped).
+struct SseBody {
+    gw: Arc<Gateway>,
+    upstream: Incoming,
+    filter: SseFilter<'static>,
+    idle: Duration,
+    /// When the last upstream frame arrived (the idle timeout runs from there).
+    last: tokio::time::Instant,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Bytes filtered before the response was returned, sent first.
+    ready: Option<Bytes>,
+    done: bool,
+    /// The audit outcome, taken when it is written.
+    out: Option<Outcome>,
+    key: KeyRecord,
+    estimate: u64,
+}
+
+impl SseBody {
+    fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<Step> {
+        if self.done {
+            return Poll::Ready(Step::End);
+        }
+        let failed = match hyper::body::Body::poll_frame(Pin::new(&mut self.upstream), cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                self.last = tokio::time::Instant::now();
+                let Ok(data) = frame.into_data() else {
+                    return Poll::Ready(Step::Nothing);
+                };
+                let out = crate::sse::coalesce(self.filter.push(&data));
+                if self.filter.blocked {
+                    self.end(false);
+                }
+                return Poll::Ready(out.map_or(Step::Nothing, Step::Data));
+            }
+            Poll::Ready(None) => false,
+            Poll::Ready(Some(Err(_))) => true,
+            Poll::Pending => {
+                let deadline = self.last + self.idle;
+                let timer = self
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                if timer.deadline() != deadline {
+                    timer.as_mut().reset(deadline);
+                }
+                match timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => true,
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+        };
+        // end of the upstream stream (`failed`: an error event first); what is held back is
+        // scanned a last time and released
+        let rest = crate::sse::coalesce(self.filter.finish());
+        let out = if failed {
+            if let Some(o) = self.out.as_mut() {
+                o.decision = "upstream_error";
+            }
+            let mut b = bytes::BytesMut::from(UPSTREAM_FAILED);
+            if let Some(r) = rest {
+                b.extend_from_slice(&r);
+            }
+            Some(b.freeze())
+        } else {
+            rest
+        };
+        self.end(false);
+        Poll::Ready(out.map_or(Step::End, Step::Data))
+    }
+
+    /// The stream is over: folds what the filter saw into the outcome and writes the record.
+    fn end(&mut self, client_gone: bool) {
+        self.done = true;
+        let Some(mut out) = self.out.take() else {
+            return;
+        };
+        let f = &self.filter;
+        out.hits.extend(f.hits.iter().cloned());
+        if f.blocked {
+            out.decision = "blocked_output";
+        } else if f.redacted {
+            out.decision = "redacted";
+        } else if client_gone {
+            out.decision = "client_closed";
+        }
+        if let Some((pt, ct)) = f.usage {
+            out.prompt_tokens = Some(pt);
+            out.completion_tokens = Some(ct);
+            self.gw.settle_detached(&self.key, self.estimate, pt + ct);
+        }
+        out.response_sha256 = Some(hex_sha256(f.text.as_bytes()));
+        if let Some(m) = &out.model {
+            for a in
+                self.gw
+                    .metrics
+                    .drift_observe(&self.gw.cfg.drift, m, &f.text, f.finish.as_deref())
+            {
+                tracing::warn!("drift: {a}");
+            }
+        }
+        self.gw.finish(out);
+    }
+}
+
+impl hyper::body::Body for SseBody {
+    type Data = Bytes;
+    type Error = Infallible;
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let this = self.get_mut();
+        if let Some(b) = this.ready.take() {
+            return Poll::Ready(Some(Ok(Frame::data(b))));
+        }
+        loop {
+            match this.poll_step(cx) {
+                Poll::Ready(Step::Data(b)) => return Poll::Ready(Some(Ok(Frame::data(b)))),
+                Poll::Ready(Step::Nothing) => continue,
+                Poll::Ready(Step::End) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    /// True once the last bytes are handed out, so the terminal chunk goes in the same write.
+    fn is_end_stream(&self) -> bool {
+        self.done && self.ready.is_none()
+    }
+}
+
+impl Drop for SseBody {
+    fn drop(&mut self) {
+        if self.out.is_some() {
+            // dropped before the end: the client went away (or the server shut down)
+            self.end(true);
+        }
     }
 }
 

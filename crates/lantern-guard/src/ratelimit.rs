@@ -112,6 +112,21 @@ impl Limiter {
         self.epoch_us + self.start.elapsed().as_micros() as u64
     }
 
+    /// Charges like [`Self::charge`] without awaiting when limits are in-process; `None` when
+    /// they live in Redis (the caller then awaits [`Self::charge`]).
+    pub fn charge_if_local(
+        &self,
+        key: &str,
+        limit: Limit,
+        cost: i64,
+        force: bool,
+    ) -> Option<Decision> {
+        if self.redis.is_some() {
+            return None;
+        }
+        Some(self.charge_local(key, limit, cost, force, self.now_us()))
+    }
+
     /// Charges `cost` units to `key` under `limit`. Without `force`, refuses when over the limit.
     /// When Redis is configured but unreachable, the in-process state decides (each replica then
     /// enforces the limit on its own) and `redis_errors` counts the failure.

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::VecDeque;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 /// The error event sent when a stream is blocked, followed by `[DONE]`.
 pub const BLOCK_EVENT: &str = "data: {\"error\":{\"message\":\"response blocked by the gateway's output policy\",\"type\":\"output_blocked\",\"param\":null,\"code\":\"output_blocked\"}}\n\ndata: [DONE]\n\n";
@@ -78,9 +78,9 @@ struct Pending {
 /// of the scanned text and before any match that may still grow: text trails the upstream by
 /// `holdback` to `holdback` + step bytes (the step is the hold-back, at least `MIN_STEP`).
 pub struct SseFilter<'a> {
-    monitor: &'a Monitor,
+    monitor: MonitorRef<'a>,
     action: Action,
-    hardening: Option<&'a HardeningConfig>,
+    hardening: Option<Cow<'a, HardeningConfig>>,
     holdback: usize,
     /// Forward bytes as received (monitor only); set when nothing may need rewriting.
     passthrough: bool,
@@ -115,6 +115,23 @@ pub struct SseFilter<'a> {
     pub redacted: bool,
     /// The upstream sent an event larger than allowed.
     pub oversized: bool,
+}
+
+/// The monitor a filter reads: borrowed, or shared with the gateway by a filter that lives in a
+/// response body (which must own what it uses).
+enum MonitorRef<'a> {
+    Borrowed(&'a Monitor),
+    Shared(Arc<Monitor>),
+}
+
+impl std::ops::Deref for MonitorRef<'_> {
+    type Target = Monitor;
+    fn deref(&self) -> &Monitor {
+        match self {
+            Self::Borrowed(m) => m,
+            Self::Shared(m) => m,
+        }
+    }
 }
 
 fn event_end(buf: &[u8]) -> Option<usize> {
@@ -278,13 +295,33 @@ impl<'a> SseFilter<'a> {
         holdback: usize,
         hardening: Option<&'a HardeningConfig>,
     ) -> Self {
+        Self::with(
+            MonitorRef::Borrowed(monitor),
+            action,
+            holdback,
+            hardening.map(Cow::Borrowed),
+        )
+    }
+
+    fn with(
+        monitor: MonitorRef<'a>,
+        action: Action,
+        holdback: usize,
+        hardening: Option<Cow<'a, HardeningConfig>>,
+    ) -> Self {
         let guards = matches!(action, Action::Redact | Action::Block);
+        let passthrough = !guards && hardening.is_none();
+        let step = if guards {
+            holdback.max(MIN_STEP)
+        } else {
+            monitor.overlap_chars()
+        };
         Self {
             monitor,
             action,
             hardening,
             holdback: if guards { holdback } else { 0 },
-            passthrough: !guards && hardening.is_none(),
+            passthrough,
             buf: BytesMut::new(),
             pending: VecDeque::new(),
             window: String::new(),
@@ -293,11 +330,7 @@ impl<'a> SseFilter<'a> {
             scanned: 0,
             released: 0,
             // when nothing is held back, scanning only logs: large steps
-            step: if guards {
-                holdback.max(MIN_STEP)
-            } else {
-                monitor.overlap_chars()
-            },
+            step,
             found: Vec::new(),
             red_end: None,
             hits: Vec::new(),
@@ -308,6 +341,21 @@ impl<'a> SseFilter<'a> {
             redacted: false,
             oversized: false,
         }
+    }
+
+    /// A filter that owns what it reads (shares the gateway's monitor), for a response body.
+    pub fn shared(
+        monitor: Arc<Monitor>,
+        action: Action,
+        holdback: usize,
+        hardening: Option<HardeningConfig>,
+    ) -> SseFilter<'static> {
+        SseFilter::with(
+            MonitorRef::Shared(monitor),
+            action,
+            holdback,
+            hardening.map(Cow::Owned),
+        )
     }
 
     /// Feeds upstream bytes; returns what to send to the client now.
@@ -400,7 +448,7 @@ impl<'a> SseFilter<'a> {
                 {
                     self.finish = Some(f.to_string());
                 }
-                if let Some(h) = self.hardening {
+                if let Some(h) = &self.hardening {
                     dirty = crate::harden::round_logprobs(&mut v, h);
                 }
                 if let Some(t) = chunk_text(&v) {

@@ -802,3 +802,92 @@ async fn streamed_private_key_is_redacted_through_its_end_line() {
     );
     h.stop().await;
 }
+
+/// A stream that does not end normally still gets exactly one audit record: an upstream that
+/// stalls past the upstream timeout mid-stream gives the client an error event (after what was
+/// already sent) and the record `upstream_error`; a client that hangs up mid-stream gives
+/// `client_closed` (the record is written when the response body is dropped).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_ending_early_are_audited_once() {
+    let mut h = start(|c| {
+        c.upstream.timeout_secs = 1;
+        c.monitor.action = Action::Redact;
+    })
+    .await;
+    let t = h.tokens[0].clone();
+    let body = |text: &str| {
+        json!({"model":"m","stream":true,"messages":[{"role":"user","content":text}]}).to_string()
+    };
+    // upstream stalls 1.5 s between events
+    let (s, _, b) = call_with(
+        h.addr,
+        "POST",
+        "/v1/chat/completions",
+        Some(&t),
+        &body("stall"),
+        &[("x-mock-chunk-delay-ms", "1500")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(b.contains("\"code\":\"upstream_error\""), "{b}");
+    assert!(!b.contains("[DONE]"), "{b}");
+    // client reads the first frame, then hangs up while the upstream is still sending
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let req = Request::builder()
+        .method("POST")
+        .uri(format!("http://{}/v1/chat/completions", h.addr))
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {t}"))
+        .header("x-mock-chunk-delay-ms", "100")
+        .body(Full::new(Bytes::from(body(&"hang up on me ".repeat(20)))))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let resp = client
+        .request(req)
+        .await
+        .unwrap_or_else(|e| panic!("request failed: {e}"));
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut rb = resp.into_body();
+    let first = rb.frame().await;
+    assert!(first.is_some_and(|f| f.is_ok()));
+    drop(rb);
+    drop(client);
+    // a stream that ends normally
+    let (s, _, b) = call(
+        h.addr,
+        "POST",
+        "/v1/chat/completions",
+        Some(&t),
+        &body("fine"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(b.ends_with("data: [DONE]\n\n"), "{b}");
+    h.stop().await;
+    let audit = h.dir.path().join("audit");
+    let v = lantern_audit::store::stored_verifier(&audit).unwrap_or_else(|e| panic!("{e}"));
+    let rep = lantern_audit::verify(&audit, &v, &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(rep.ok(), "{rep:?}");
+    assert_eq!(rep.records, 3, "{rep:?}");
+    let recs: Vec<Value> = (0..3)
+        .map(|i| {
+            serde_json::from_slice(
+                &lantern_audit::store::read_record(&audit, i).unwrap_or_default(),
+            )
+            .unwrap_or_default()
+        })
+        .collect();
+    let mut decisions: Vec<&str> = recs
+        .iter()
+        .map(|r| r["decision"].as_str().unwrap_or(""))
+        .collect();
+    decisions.sort_unstable();
+    assert_eq!(
+        decisions,
+        vec!["allowed", "client_closed", "upstream_error"]
+    );
+    assert!(
+        recs.iter()
+            .all(|r| r["stream"] == json!(true) && r["response_sha256"].is_string()),
+        "{recs:?}"
+    );
+}
