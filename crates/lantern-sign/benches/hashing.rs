@@ -2,6 +2,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use lantern_sign::manifest::{hash_model, HashOptions, Method};
+use lantern_sign::sha256x2::{update_pair, Sha256};
 use lantern_sign::HashAlgo;
 
 fn digest(c: &mut Criterion) {
@@ -12,6 +13,28 @@ fn digest(c: &mut Criterion) {
     for algo in [HashAlgo::Sha256, HashAlgo::Blake3] {
         g.bench_function(algo.name(), |b| b.iter(|| algo.digest(&data)));
     }
+    g.bench_function("sha256x2_one_lane", |b| b.iter(|| Sha256::digest(&data)));
+    g.finish();
+    // Two 16 MiB messages hashed interleaved on one core: bytes counted for both.
+    let other = vec![0xa5u8; 16 << 20];
+    let mut g = c.benchmark_group("digest_2x16MiB");
+    g.throughput(Throughput::Bytes(2 * data.len() as u64));
+    g.sample_size(10);
+    g.bench_function("sha2_one_after_the_other", |b| {
+        b.iter(|| {
+            (
+                HashAlgo::Sha256.digest(&data),
+                HashAlgo::Sha256.digest(&other),
+            )
+        })
+    });
+    g.bench_function("sha256x2_interleaved", |b| {
+        b.iter(|| {
+            let (mut x, mut y) = (Sha256::new(), Sha256::new());
+            update_pair(&mut x, &data, &mut y, &other);
+            (x.finalize(), y.finalize())
+        })
+    });
     g.finish();
 }
 
