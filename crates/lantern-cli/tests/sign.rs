@@ -880,3 +880,89 @@ fn mapped_pipelined_interleaved_and_read_hashing_sign_the_same_statement() {
     let (ok, msg) = ms_verify(&one, &sig, &pk);
     assert!(ok, "model_signing rejected the pipelined signature: {msg}");
 }
+
+/// `lantern ARGS` with extra environment variables.
+fn lantern_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::cargo_bin("lantern").unwrap();
+    c.env_remove("LANTERN_KEY_PASSWORD");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.args(args).output().unwrap()
+}
+
+#[test]
+fn encrypted_private_keys_sign_both_ways_with_model_signing() {
+    let d = tempfile::tempdir().unwrap();
+    let m = make_model(d.path());
+    let prefix = d.path().join("enc");
+    let (sk, pk) = (d.path().join("enc.pem"), d.path().join("enc.pub"));
+    let pw = [("LANTERN_KEY_PASSWORD", "s3cret pass")];
+    // --encrypt without a password is a usage error; with one the key is encrypted PKCS#8.
+    let o = lantern_env(&["keygen", "--out", s(&prefix), "--encrypt"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(out(&o).contains("LANTERN_KEY_PASSWORD"), "{}", out(&o));
+    let o = lantern_env(&["keygen", "--out", s(&prefix), "--encrypt"], &pw);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let pem = std::fs::read_to_string(&sk).unwrap();
+    assert!(pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"), "{pem}");
+
+    // Lantern signs with it (password from the environment, then from a file) ...
+    let sig = d.path().join("enc.sig");
+    let sign = |env: &[(&str, &str)], extra: &[&str]| {
+        let mut args = vec!["sign", s(&m), "--key", s(&sk), "--signature", s(&sig), "-q"];
+        args.extend_from_slice(extra);
+        lantern_env(&args, env)
+    };
+    let o = sign(&[], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(
+        out(&o).contains("encrypted") && out(&o).contains("enc.pem"),
+        "{}",
+        out(&o)
+    );
+    let o = sign(&[("LANTERN_KEY_PASSWORD", "wrong")], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(out(&o).contains("wrong password"), "{}", out(&o));
+    let pwfile = d.path().join("pw.txt");
+    std::fs::write(&pwfile, "s3cret pass\n").unwrap();
+    let o = sign(&[], &["--password-file", s(&pwfile)]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let o = sign(&pw, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    // ... and model_signing verifies the signature,
+    let (ok, msg) = ms_verify(&m, &sig, &pk);
+    assert!(ok, "model_signing rejected the signature: {msg}");
+    // ... and signs with the same encrypted key, which Lantern verifies. (model_signing 1.1.1's
+    // own `--password` flag hands a str where `cryptography` wants bytes and always fails, so
+    // its library API is used, with the password as bytes.)
+    let ms_sig = d.path().join("ms.sig");
+    let o = py(
+        "import sys
+from model_signing import signing
+signing.Config().use_elliptic_key_signer(private_key=sys.argv[1], password=sys.argv[2].encode()).sign(sys.argv[3], sys.argv[4])",
+        &[s(&sk), "s3cret pass", s(&m), s(&ms_sig)],
+    );
+    let (ok, msg) = (o.status.success(), out(&o));
+    assert!(ok, "model_signing could not use Lantern's encrypted key: {msg}");
+    let o = lantern_verify(&m, &ms_sig, &pk);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    // A key encrypted by OpenSSL's own tooling (PBES2 + PBKDF2) signs too.
+    let py_key = d.path().join("py.pem");
+    let code = "import sys
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization as s
+k = ec.generate_private_key(ec.SECP256R1())
+open(sys.argv[1], 'wb').write(k.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.BestAvailableEncryption(b'py-pass')))
+open(sys.argv[2], 'wb').write(k.public_key().public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo))";
+    let py_pub = d.path().join("py.pub");
+    let o = py(code, &[s(&py_key), s(&py_pub)]);
+    assert!(o.status.success(), "{}", out(&o));
+    let o = lantern_env(
+        &["sign", s(&m), "--key", s(&py_key), "--signature", s(&sig), "-q"],
+        &[("LANTERN_KEY_PASSWORD", "py-pass")],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let (ok, msg) = ms_verify(&m, &sig, &py_pub);
+    assert!(ok, "{msg}");
+}

@@ -88,8 +88,42 @@ impl SigningKey {
 
     /// Parses a PEM private key: PKCS#8 (`PRIVATE KEY`) of any supported type or SEC1 (`EC PRIVATE KEY`).
     pub fn from_pem(pem: &str, src: &str) -> Result<Self> {
-        if pem.contains("ENCRYPTED PRIVATE KEY") || pem.contains("Proc-Type: 4,ENCRYPTED") {
-            return Err(key_err(src, "encrypted private keys are not supported; decrypt it first (openssl pkcs8 -in KEY -out PLAIN.pem)"));
+        Self::from_pem_with_password(pem, src, None)
+    }
+
+    /// Parses a PEM private key as [`SigningKey::from_pem`] does, and also an encrypted PKCS#8 key
+    /// (`ENCRYPTED PRIVATE KEY`, PBES2 with PBKDF2 or scrypt and AES-CBC, as written by
+    /// `openssl pkcs8 -topk8` or Python's `cryptography`) given its `password`.
+    pub fn from_pem_with_password(pem: &str, src: &str, password: Option<&[u8]>) -> Result<Self> {
+        if pem.contains("Proc-Type: 4,ENCRYPTED") {
+            return Err(key_err(
+                src,
+                "legacy OpenSSL-encrypted keys are not supported; convert it to encrypted PKCS#8 \
+                 (openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out NEW.pem)",
+            ));
+        }
+        if pem.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+            let Some(password) = password else {
+                return Err(key_err(
+                    src,
+                    "the private key is encrypted: give its password (LANTERN_KEY_PASSWORD or \
+                     --password-file)",
+                ));
+            };
+            let (label, doc) = pkcs8::Document::from_pem(pem)
+                .map_err(|e| key_err(src, format!("malformed encrypted private key: {e}")))?;
+            if label != "ENCRYPTED PRIVATE KEY" {
+                return Err(key_err(src, format!("unexpected PEM block {label:?}")));
+            }
+            let info = pkcs8::EncryptedPrivateKeyInfo::try_from(doc.as_bytes())
+                .map_err(|e| key_err(src, format!("malformed encrypted private key: {e}")))?;
+            let plain = info.decrypt(password).map_err(|e| {
+                key_err(
+                    src,
+                    format!("cannot decrypt the private key (wrong password?): {e}"),
+                )
+            })?;
+            return Self::from_pkcs8_der(plain.as_bytes(), src);
         }
         if pem.contains("-----BEGIN EC PRIVATE KEY-----") {
             if let Ok(k) = p256::SecretKey::from_sec1_pem(pem) {
@@ -104,19 +138,9 @@ impl SigningKey {
             ));
         }
         if pem.contains("-----BEGIN PRIVATE KEY-----") {
-            if let Ok(k) = p256::ecdsa::SigningKey::from_pkcs8_pem(pem) {
-                return Ok(SigningKey::P256(k));
-            }
-            if let Ok(k) = p384::ecdsa::SigningKey::from_pkcs8_pem(pem) {
-                return Ok(SigningKey::P384(k));
-            }
-            if let Ok(k) = ed25519_dalek::SigningKey::from_pkcs8_pem(pem) {
-                return Ok(SigningKey::Ed25519(Box::new(k)));
-            }
-            return Err(key_err(
-                src,
-                "unsupported private key type (expected ECDSA P-256, P-384 or Ed25519)",
-            ));
+            let (_, doc) = pkcs8::SecretDocument::from_pem(pem)
+                .map_err(|e| key_err(src, format!("malformed private key: {e}")))?;
+            return Self::from_pkcs8_der(doc.as_bytes(), src);
         }
         if pem.contains("PUBLIC KEY-----") {
             return Err(key_err(
@@ -125,6 +149,29 @@ impl SigningKey {
             ));
         }
         Err(key_err(src, "not a PEM private key"))
+    }
+
+    /// Parses an unencrypted PKCS#8 `PrivateKeyInfo` (DER) of any supported type.
+    fn from_pkcs8_der(der: &[u8], src: &str) -> Result<Self> {
+        if let Ok(k) = p256::ecdsa::SigningKey::from_pkcs8_der(der) {
+            return Ok(SigningKey::P256(k));
+        }
+        if let Ok(k) = p384::ecdsa::SigningKey::from_pkcs8_der(der) {
+            return Ok(SigningKey::P384(k));
+        }
+        if let Ok(k) = ed25519_dalek::SigningKey::from_pkcs8_der(der) {
+            return Ok(SigningKey::Ed25519(Box::new(k)));
+        }
+        Err(key_err(
+            src,
+            "unsupported private key type (expected ECDSA P-256, P-384 or Ed25519)",
+        ))
+    }
+
+    /// Reads a PEM private key from a file, decrypting it with `password` when it is encrypted.
+    pub fn from_file_with_password(path: &Path, password: Option<&[u8]>) -> Result<Self> {
+        let text = read_pem(path)?;
+        Self::from_pem_with_password(&text, &path.display().to_string(), password)
     }
 
     /// Reads a PEM private key from a file.
@@ -176,6 +223,24 @@ impl SigningKey {
         };
         r.map(|z| z.to_string())
             .map_err(|e| key_err("private key", format!("encoding failed: {e}")))
+    }
+
+    /// Encrypted PKCS#8 PEM (`ENCRYPTED PRIVATE KEY`: PBES2 with scrypt and AES-256-CBC, which
+    /// OpenSSL, Python's `cryptography` and so model_signing's `--password` read).
+    pub fn to_encrypted_pem(&self, password: &[u8]) -> Result<String> {
+        let err =
+            |e: &dyn std::fmt::Display| key_err("private key", format!("encryption failed: {e}"));
+        let der = match self {
+            SigningKey::P256(k) => k.to_pkcs8_der(),
+            SigningKey::P384(k) => k.to_pkcs8_der(),
+            SigningKey::Ed25519(k) => k.to_pkcs8_der(),
+        }
+        .map_err(|e| err(&e))?;
+        let info = pkcs8::PrivateKeyInfo::try_from(der.as_bytes()).map_err(|e| err(&e))?;
+        let enc = info.encrypt(OsRng, password).map_err(|e| err(&e))?;
+        enc.to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)
+            .map(|z| z.to_string())
+            .map_err(|e| err(&e))
     }
 }
 
@@ -298,8 +363,15 @@ fn read_pem(path: &Path) -> Result<String> {
 }
 
 /// Writes a new key pair: the private key created with mode 0600 (never world-readable, even
-/// briefly), the public key with 0644. Refuses to overwrite unless `force`.
-pub fn write_key_pair(key: &SigningKey, private: &Path, public: &Path, force: bool) -> Result<()> {
+/// briefly), the public key with 0644. Refuses to overwrite unless `force`. With a `password` the
+/// private key is written encrypted ([`SigningKey::to_encrypted_pem`]).
+pub fn write_key_pair(
+    key: &SigningKey,
+    private: &Path,
+    public: &Path,
+    force: bool,
+    password: Option<&[u8]>,
+) -> Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true);
@@ -313,7 +385,10 @@ pub fn write_key_pair(key: &SigningKey, private: &Path, public: &Path, force: bo
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let pem = key.to_pem()?;
+    let pem = match password {
+        Some(p) => key.to_encrypted_pem(p)?,
+        None => key.to_pem()?,
+    };
     let mut f = opts
         .open(private)
         .map_err(|e| Error::io("creating", private, e))?;
@@ -398,8 +473,57 @@ mod tests {
             .err()
             .unwrap()
             .to_string();
-        assert!(e.contains("encrypted"), "{e}");
+        assert!(e.contains("encrypted") && e.contains("password"), "{e}");
+        let e = SigningKey::from_pem_with_password(
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
+            "e.pem",
+            Some(b"pw"),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("e.pem") && e.contains("malformed"), "{e}");
         assert!(VerifyingKey::from_pem("garbage", "g").is_err());
+    }
+
+    #[test]
+    fn encrypted_keys_round_trip_and_reject_a_wrong_password() {
+        for kind in [KeyKind::P256, KeyKind::P384, KeyKind::Ed25519] {
+            let k = SigningKey::generate(kind);
+            let pem = k.to_encrypted_pem(b"correct horse").unwrap();
+            assert!(
+                pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
+                "{pem}"
+            );
+            let back =
+                SigningKey::from_pem_with_password(&pem, "k.pem", Some(b"correct horse")).unwrap();
+            assert_eq!(back.verifying_key(), k.verifying_key(), "{kind:?}");
+            let e = SigningKey::from_pem_with_password(&pem, "k.pem", Some(b"wrong"))
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(e.contains("k.pem") && e.contains("wrong password"), "{e}");
+        }
+        // Written by `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 |
+        // openssl pkcs8 -topk8 -v2 aes-256-cbc -v2prf hmacWithSHA256 -passout pass:lantern`
+        // (PBES2 with PBKDF2, the other common scheme).
+        let pem = "-----BEGIN ENCRYPTED PRIVATE KEY-----
+MIHsMFcGCSqGSIb3DQEFDTBKMCkGCSqGSIb3DQEFDDAcBAiMuu94X6OZBwICCAAw
+DAYIKoZIhvcNAgkFADAdBglghkgBZQMEASoEEAnd1+aF95qbSrHbVjAQVbAEgZBd
+mrgx6vbK7odbNBF3efFvFcXTqc7OckDeRdRYqoqKy/MIRSaDCGLzfwdFgP/dyycw
+Qk9MsfPqhNSWLJq2ELoICIhda1r3mc7+goTynbN2ve1Pou6e+fT58vfMzfy+83K5
+WGaH7ITbUmOMqRbq69Wf38FWf5ir37X92qQYoWsvhhxDfZcQ3xFPqQ8ykK7NUUQ=
+-----END ENCRYPTED PRIVATE KEY-----
+";
+        let k = SigningKey::from_pem_with_password(pem, "openssl.pem", Some(b"lantern")).unwrap();
+        assert_eq!(
+            k.verifying_key().to_pem().unwrap(),
+            "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEzUER2SY7oQ2Vc0Yt+SjtFN6Kc5hM
+54nFHxV76vzedAhrXgM0WW9NDmRJ0gtYbg9AzLNpwbgredlV03Aq+xADMw==
+-----END PUBLIC KEY-----
+"
+        );
     }
 
     #[cfg(unix)]
@@ -408,12 +532,21 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let d = tempfile::tempdir().unwrap();
         let (sk, pk) = (d.path().join("k.pem"), d.path().join("k.pub"));
-        write_key_pair(&SigningKey::generate(KeyKind::Ed25519), &sk, &pk, false).unwrap();
+        write_key_pair(
+            &SigningKey::generate(KeyKind::Ed25519),
+            &sk,
+            &pk,
+            false,
+            None,
+        )
+        .unwrap();
         assert_eq!(
             std::fs::metadata(&sk).unwrap().permissions().mode() & 0o777,
             0o600
         );
-        assert!(write_key_pair(&SigningKey::generate(KeyKind::P256), &sk, &pk, false).is_err());
+        assert!(
+            write_key_pair(&SigningKey::generate(KeyKind::P256), &sk, &pk, false, None).is_err()
+        );
         let k = SigningKey::from_file(&sk).unwrap();
         assert_eq!(k.kind(), KeyKind::Ed25519);
         assert_eq!(VerifyingKey::from_file(&pk).unwrap(), k.verifying_key());

@@ -36,6 +36,56 @@ pub struct KeygenArgs {
     /// Overwrite existing key files
     #[arg(long)]
     pub force: bool,
+    /// Write the private key encrypted (PKCS#8, scrypt + AES-256-CBC) with the password from
+    /// LANTERN_KEY_PASSWORD or --password-file
+    #[arg(long)]
+    pub encrypt: bool,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+}
+
+/// Where the password of an encrypted private key comes from.
+#[derive(clap::Args, Debug)]
+pub struct PasswordArgs {
+    /// File holding the private key's password (one trailing newline is dropped); otherwise the
+    /// LANTERN_KEY_PASSWORD environment variable is used. Never on the command line, where other
+    /// users could read it in the process list
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+}
+
+/// Environment variable holding the private key's password.
+const PASSWORD_ENV: &str = "LANTERN_KEY_PASSWORD";
+
+impl PasswordArgs {
+    /// The password, if one was given.
+    fn get(&self) -> Result<Option<Vec<u8>>> {
+        if let Some(f) = &self.password_file {
+            let meta = std::fs::metadata(f)
+                .with_context(|| format!("reading password file {}", f.display()))?;
+            if meta.len() > 64 * 1024 {
+                bail!("password file {} is over 64 KiB", f.display());
+            }
+            let mut pw = std::fs::read(f)
+                .with_context(|| format!("reading password file {}", f.display()))?;
+            if pw.last() == Some(&b'\n') {
+                pw.pop();
+                if pw.last() == Some(&b'\r') {
+                    pw.pop();
+                }
+            }
+            return Ok(Some(pw));
+        }
+        Ok(std::env::var_os(PASSWORD_ENV).map(|v| v.into_encoded_bytes()))
+    }
+
+    /// Reads a private key, decrypting it when it is encrypted.
+    fn load(&self, key: &Path) -> Result<SigningKey> {
+        Ok(SigningKey::from_file_with_password(
+            key,
+            self.get()?.as_deref(),
+        )?)
+    }
 }
 
 /// Hashing settings shared by `sign` and `verify`.
@@ -75,9 +125,11 @@ pub struct PathArgs {
 pub struct SignArgs {
     /// Model directory or file
     pub model: PathBuf,
-    /// Private key (PEM: PKCS#8 or SEC1; ECDSA P-256/P-384 or Ed25519)
+    /// Private key (PEM: PKCS#8, encrypted PKCS#8 or SEC1; ECDSA P-256/P-384 or Ed25519)
     #[arg(long, value_name = "PEM")]
     pub key: PathBuf,
+    #[command(flatten)]
+    pub password: PasswordArgs,
     /// Where to write the signature bundle (ignored when hashing)
     #[arg(long, default_value = "model.sig", value_name = "FILE")]
     pub signature: PathBuf,
@@ -157,9 +209,11 @@ pub struct VerifyArgs {
 pub struct AttestArgs {
     /// Output model directory or file (the statement's subjects)
     pub model: PathBuf,
-    /// Private key (PEM)
+    /// Private key (PEM; encrypted PKCS#8 too)
     #[arg(long, value_name = "PEM")]
     pub key: PathBuf,
+    #[command(flatten)]
+    pub password: PasswordArgs,
     /// Where to write the signed statement bundle
     #[arg(
         long,
@@ -209,11 +263,24 @@ pub fn keygen(a: KeygenArgs) -> Result<u8> {
     let key = SigningKey::generate(kind);
     let private = with_ext(&a.out, "pem");
     let public = with_ext(&a.out, "pub");
-    lantern_sign::keys::write_key_pair(&key, &private, &public, a.force)?;
+    let password = if a.encrypt {
+        match a.password.get()? {
+            Some(p) if !p.is_empty() => Some(p),
+            _ => bail!("--encrypt needs a password: set {PASSWORD_ENV} or give --password-file"),
+        }
+    } else {
+        None
+    };
+    lantern_sign::keys::write_key_pair(&key, &private, &public, a.force, password.as_deref())?;
     println!(
-        "wrote {} key pair: {} (private, 0600) and {}",
+        "wrote {} key pair: {} (private, 0600{}) and {}",
         kind.name(),
         private.display(),
+        if password.is_some() {
+            ", encrypted"
+        } else {
+            ""
+        },
         public.display()
     );
     if kind == KeyKind::Ed25519 {
@@ -270,7 +337,7 @@ fn progress(plan: &Plan, quiet: bool, verb: &str) -> ProgressBar {
 
 /// `lantern sign`.
 pub fn sign(a: SignArgs) -> Result<u8> {
-    let key = SigningKey::from_file(&a.key)?;
+    let key = a.password.load(&a.key)?;
     let material = match &a.certificate {
         Some(c) => {
             let mut certs = vec![signing_certificate_der(c, &key.verifying_key())?];
@@ -462,7 +529,7 @@ pub fn verify(a: VerifyArgs) -> Result<u8> {
 
 /// `lantern attest`.
 pub fn attest(a: AttestArgs) -> Result<u8> {
-    let key = SigningKey::from_file(&a.key)?;
+    let key = a.password.load(&a.key)?;
     let mut parameters = std::collections::BTreeMap::new();
     for p in &a.params {
         let Some((k, v)) = p.split_once('=') else {
