@@ -905,7 +905,10 @@ fn encrypted_private_keys_sign_both_ways_with_model_signing() {
     let o = lantern_env(&["keygen", "--out", s(&prefix), "--encrypt"], &pw);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
     let pem = std::fs::read_to_string(&sk).unwrap();
-    assert!(pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"), "{pem}");
+    assert!(
+        pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
+        "{pem}"
+    );
 
     // Lantern signs with it (password from the environment, then from a file) ...
     let sig = d.path().join("enc.sig");
@@ -944,7 +947,10 @@ signing.Config().use_elliptic_key_signer(private_key=sys.argv[1], password=sys.a
         &[s(&sk), "s3cret pass", s(&m), s(&ms_sig)],
     );
     let (ok, msg) = (o.status.success(), out(&o));
-    assert!(ok, "model_signing could not use Lantern's encrypted key: {msg}");
+    assert!(
+        ok,
+        "model_signing could not use Lantern's encrypted key: {msg}"
+    );
     let o = lantern_verify(&m, &ms_sig, &pk);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
     // A key encrypted by OpenSSL's own tooling (PBES2 + PBKDF2) signs too.
@@ -959,7 +965,15 @@ open(sys.argv[2], 'wb').write(k.public_key().public_bytes(s.Encoding.PEM, s.Publ
     let o = py(code, &[s(&py_key), s(&py_pub)]);
     assert!(o.status.success(), "{}", out(&o));
     let o = lantern_env(
-        &["sign", s(&m), "--key", s(&py_key), "--signature", s(&sig), "-q"],
+        &[
+            "sign",
+            s(&m),
+            "--key",
+            s(&py_key),
+            "--signature",
+            s(&sig),
+            "-q",
+        ],
         &[("LANTERN_KEY_PASSWORD", "py-pass")],
     );
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
