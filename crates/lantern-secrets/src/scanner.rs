@@ -190,7 +190,7 @@ impl Scanner {
     }
 
     /// A scanner running one rule alone, without allowlists (used to check rule examples).
-    pub(crate) fn single(rule: &Rule) -> Result<Self> {
+    pub fn single(rule: &Rule) -> Result<Self> {
         Self::from_parts(vec![rule.clone()], Vec::new(), Vec::new())
     }
 
@@ -229,7 +229,14 @@ impl Scanner {
             let Some(hay) = data.get(ws..we) else {
                 continue;
             };
-            for caps in re.captures_iter(hay) {
+            // Each search resumes where the last match's capture groups end, not where the whole
+            // match ends: many rules consume the character after a secret to see that it ends
+            // (`[\s;]`), and that character is also the boundary the next secret starts after.
+            let mut at = 0;
+            while at <= hay.len() {
+                let Some(caps) = re.captures_at(hay, at) else {
+                    break;
+                };
                 self.consider(
                     r,
                     rule,
@@ -240,6 +247,13 @@ impl Scanner {
                     &mut hits,
                     &mut out.suppressed,
                 );
+                let Some(whole) = caps.get(0) else { break };
+                let groups_end = (1..caps.len())
+                    .filter_map(|i| caps.get(i))
+                    .map(|m| m.end())
+                    .max()
+                    .unwrap_or(whole.end());
+                at = groups_end.max(whole.start() + 1);
             }
         }
         hits.sort_by_key(|h| (h.offset, h.rule));

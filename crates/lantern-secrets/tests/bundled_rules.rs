@@ -1,7 +1,8 @@
 //! Every bundled rule file loads, and every rule's positive examples yield a finding of that
 //! rule while its negatives yield none. All failures are reported at once.
 
-use lantern_secrets::RuleSet;
+use lantern_core::Location;
+use lantern_secrets::{RuleSet, Scanner};
 
 #[test]
 fn every_bundled_example_behaves() {
@@ -49,4 +50,64 @@ fn bundled_ids_are_unique_and_core_is_present() {
     ] {
         assert!(set.rules().any(|r| r.id == id), "missing {id}");
     }
+}
+
+/// Prose around a secret: for every rule and each single-line positive example whose secret ends
+/// the example, the secret is still found when a space and a second copy of the example follow
+/// it, and when clause punctuation follows it (`token, …`, `token.`, `token: …`, `(token)`). Where
+/// a rule's character class admits the punctuation (passwords, URLs) the reported secret may
+/// take it in; it must not lose any of the secret.
+#[test]
+fn secrets_are_found_next_to_copies_and_punctuation() {
+    let set = RuleSet::builtin().unwrap();
+    let loc = Location::path("<prose>");
+    let mut failures = Vec::new();
+    for r in set.rules() {
+        let Ok(scanner) = Scanner::single(r) else {
+            continue;
+        };
+        for ex in r.examples.iter().filter(|e| !e.contains('\n')) {
+            let found = scanner.scan(ex.as_bytes(), &loc).findings;
+            let Some(secret) = found
+                .iter()
+                .find(|f| f.rule_id == r.id)
+                .and_then(|f| f.secret.clone())
+            else {
+                continue;
+            };
+            if !ex.ends_with(&secret) {
+                continue;
+            }
+            let twice = format!("{ex} {ex}");
+            let n = scanner
+                .scan(twice.as_bytes(), &loc)
+                .findings
+                .iter()
+                .filter(|f| f.rule_id == r.id)
+                .count();
+            if n != 2 {
+                failures.push(format!("{}: {n} finding(s) in {twice:?}", r.id));
+            }
+            for tail in [", and then", ".", ": done", ")", ";"] {
+                let text = format!("{ex}{tail}");
+                let hit = scanner
+                    .scan(text.as_bytes(), &loc)
+                    .findings
+                    .iter()
+                    .any(|f| {
+                        f.rule_id == r.id
+                            && f.secret.as_deref().is_some_and(|s| s.starts_with(&secret))
+                    });
+                if !hit {
+                    failures.push(format!("{}: missed in {text:?}", r.id));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
