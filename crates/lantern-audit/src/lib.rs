@@ -21,7 +21,7 @@ pub mod store;
 
 pub use checkpoint::{Checkpoint, NoteVerifier, Signer};
 pub use merkle::{Hash, Tree};
-pub use pg::{verify_pg, PgLog};
+pub use pg::{latest_checkpoint_pg, prove_pg, verify_pg, PgLog};
 pub use store::{prove, verify, InclusionProof, LocalLog, LogOptions, VerifyReport};
 
 /// Errors of the audit crate.

@@ -6,7 +6,10 @@
 
 use crate::checkpoint::{Checkpoint, NoteVerifier, Signer};
 use crate::merkle::{leaf_hash, Hash, Tree};
-use crate::store::{check_checkpoints, Ack, Cmd, LogOptions, VerifyReport, WriterHandle};
+use crate::store::{
+    check_checkpoints, latest_in, prove_in, Ack, Cmd, InclusionProof, LogOptions, VerifyReport,
+    WriterHandle,
+};
 use crate::{Error, Result};
 use postgres::{Client, NoTls};
 use std::sync::mpsc;
@@ -321,4 +324,64 @@ pub fn verify_pg(url: &str, verifier: &NoteVerifier, trusted: &[String]) -> Resu
         .collect();
     check_checkpoints(&tree, notes, verifier, trusted, &mut report);
     Ok(report)
+}
+
+/// Every record of the PostgreSQL log in index order, as a tree, keeping the text of record
+/// `keep` when given. A gap in the indices is an error.
+fn load_tree(c: &mut Client, keep: Option<u64>) -> Result<(Tree, Option<String>)> {
+    let mut tree = Tree::new();
+    let mut kept = None;
+    let rows = c
+        .query(
+            "SELECT idx, data FROM lantern_audit_records ORDER BY idx",
+            &[],
+        )
+        .map_err(pg_err)?;
+    for r in rows {
+        let idx: i64 = r.get(0);
+        if idx as u64 != tree.size() {
+            return Err(Error::Tampered {
+                path: "postgresql".into(),
+                message: format!(
+                    "record index {} missing (next stored index is {idx})",
+                    tree.size()
+                ),
+            });
+        }
+        let data: Vec<u8> = r.get(1);
+        if keep == Some(tree.size()) {
+            kept = Some(String::from_utf8_lossy(&data).into_owned());
+        }
+        tree.push(&data);
+    }
+    Ok((tree, kept))
+}
+
+/// Every stored checkpoint note, oldest first.
+fn load_notes(c: &mut Client) -> Result<Vec<String>> {
+    Ok(c.query(
+        "SELECT note FROM lantern_audit_checkpoints ORDER BY id",
+        &[],
+    )
+    .map_err(pg_err)?
+    .into_iter()
+    .map(|r| r.get::<_, String>(0))
+    .collect())
+}
+
+/// Inclusion proof of record `index` of the PostgreSQL log, as [`crate::prove`] for a local one.
+pub fn prove_pg(url: &str, verifier: &NoteVerifier, index: u64) -> Result<InclusionProof> {
+    let mut c = connect(url)?;
+    let (tree, record) = load_tree(&mut c, Some(index))?;
+    let notes = load_notes(&mut c)?;
+    prove_in(&tree, record, index, notes, verifier)
+}
+
+/// The latest valid signed checkpoint of the PostgreSQL log, as
+/// [`crate::store::latest_checkpoint`] for a local one.
+pub fn latest_checkpoint_pg(url: &str, verifier: &NoteVerifier) -> Result<Option<String>> {
+    let mut c = connect(url)?;
+    let (tree, _) = load_tree(&mut c, None)?;
+    let notes = load_notes(&mut c)?;
+    Ok(latest_in(&tree, notes, verifier))
 }

@@ -687,16 +687,32 @@ pub fn prove(dir: &Path, verifier: &NoteVerifier, index: u64) -> Result<Inclusio
         tree.push(&p);
         Ok(())
     })?;
+    let mut notes = Vec::new();
+    read_frames(&dir.join(CHECKPOINTS_FILE), MAX_NOTE_BYTES, |_, p| {
+        notes.push(String::from_utf8_lossy(&p).into_owned());
+        Ok(())
+    })?;
+    prove_in(&tree, record, index, notes, verifier)
+}
+
+/// The inclusion proof of `record` (record `index` of `tree`) against the largest of `notes`
+/// that `verifier` accepts, covers the record and matches the tree; shared by the local and
+/// PostgreSQL stores.
+pub(crate) fn prove_in(
+    tree: &Tree,
+    record: Option<String>,
+    index: u64,
+    notes: impl IntoIterator<Item = String>,
+    verifier: &NoteVerifier,
+) -> Result<InclusionProof> {
     let record = record.ok_or_else(|| {
         Error::NotFound(format!(
             "record {index} not in log of {} records",
             tree.size()
         ))
     })?;
-    let cpath = dir.join(CHECKPOINTS_FILE);
     let mut best: Option<(Checkpoint, String)> = None;
-    read_frames(&cpath, MAX_NOTE_BYTES, |_, p| {
-        let note = String::from_utf8_lossy(&p).into_owned();
+    for note in notes {
         if let Ok(cp) = verifier.open(&note) {
             if cp.size > index
                 && tree.root_at(cp.size) == Some(cp.root)
@@ -705,8 +721,7 @@ pub fn prove(dir: &Path, verifier: &NoteVerifier, index: u64) -> Result<Inclusio
                 best = Some((cp, note));
             }
         }
-        Ok(())
-    })?;
+    }
     let (cp, note) = best.ok_or_else(|| {
         Error::NotFound(format!(
             "no valid signed checkpoint covers record {index} yet"
@@ -733,9 +748,22 @@ pub fn latest_checkpoint(dir: &Path, verifier: &NoteVerifier) -> Result<Option<S
         tree.push(&p);
         Ok(())
     })?;
-    let mut best: Option<(u64, String)> = None;
+    let mut notes = Vec::new();
     read_frames(&dir.join(CHECKPOINTS_FILE), MAX_NOTE_BYTES, |_, p| {
-        let note = String::from_utf8_lossy(&p).into_owned();
+        notes.push(String::from_utf8_lossy(&p).into_owned());
+        Ok(())
+    })?;
+    Ok(latest_in(&tree, notes, verifier))
+}
+
+/// The largest of `notes` that `verifier` accepts and whose root matches `tree`.
+pub(crate) fn latest_in(
+    tree: &Tree,
+    notes: impl IntoIterator<Item = String>,
+    verifier: &NoteVerifier,
+) -> Option<String> {
+    let mut best: Option<(u64, String)> = None;
+    for note in notes {
         if let Ok(cp) = verifier.open(&note) {
             if tree.root_at(cp.size) == Some(cp.root)
                 && best.as_ref().is_none_or(|(s, _)| cp.size >= *s)
@@ -743,9 +771,8 @@ pub fn latest_checkpoint(dir: &Path, verifier: &NoteVerifier) -> Result<Option<S
                 best = Some((cp.size, note));
             }
         }
-        Ok(())
-    })?;
-    Ok(best.map(|(_, n)| n))
+    }
+    best.map(|(_, n)| n)
 }
 
 /// Reads the verifier key stored in the log directory at creation.

@@ -3,7 +3,7 @@
 //! one log, verification detects edits and deletions, and the server going away mid-run fails
 //! the appends without a panic and recovers when it returns.
 
-use lantern_audit::{verify_pg, LogOptions, PgLog, Signer};
+use lantern_audit::{latest_checkpoint_pg, prove_pg, verify_pg, LogOptions, PgLog, Signer};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -232,6 +232,25 @@ fn replicas_share_a_verifiable_log_and_tampering_is_detected(url: &str) {
     let rep = verify_pg(&url, &v, &[]).unwrap_or_else(|e| panic!("{e}"));
     assert!(rep.ok(), "{rep:?}");
     assert_eq!((rep.records, rep.sealed), (80, 80));
+    // inclusion proofs of records written by either replica check against the signed root
+    for i in [0u64, 7, 41, 79] {
+        let proof = prove_pg(&url, &v, i).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((proof.index, proof.tree_size), (i, 80));
+        proof
+            .verify(&v)
+            .unwrap_or_else(|e| panic!("record {i}: {e}"));
+        let mut forged = proof.clone();
+        forged.record.push('!');
+        assert!(
+            forged.verify(&v).is_err(),
+            "a changed record must not prove"
+        );
+    }
+    assert!(prove_pg(&url, &v, 80).is_err(), "record 80 does not exist");
+    let latest = latest_checkpoint_pg(&url, &v)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("no checkpoint"));
+    assert_eq!(v.open(&latest).map(|c| c.size).ok(), Some(80));
     // an edit through SQL is caught by the signed roots
     sql(
         &url,
@@ -244,6 +263,8 @@ fn replicas_share_a_verifiable_log_and_tampering_is_detected(url: &str) {
             .any(|p| p.contains("do not hash to the signed root")),
         "{rep:?}"
     );
+    // and no proof can be made against a checkpoint the stored records no longer match
+    assert!(prove_pg(&url, &v, 7).is_err());
     // so is a deletion of the newest record
     sql(&url, "DELETE FROM lantern_audit_records WHERE idx = 79");
     let rep = verify_pg(&url, &v, &[]).unwrap_or_else(|e| panic!("{e}"));

@@ -46,8 +46,11 @@ enum Cmd {
     /// Print an inclusion proof (JSON) of record INDEX against the latest checkpoint covering it
     Prove {
         /// Audit log directory
-        #[arg(long)]
-        log: PathBuf,
+        #[arg(long, required_unless_present = "postgres")]
+        log: Option<PathBuf>,
+        /// Prove a record of the log stored in PostgreSQL instead (connection string; needs --key)
+        #[arg(long, conflicts_with = "log")]
+        postgres: Option<String>,
         /// Record index (0-based)
         index: u64,
         #[command(flatten)]
@@ -63,8 +66,11 @@ enum Cmd {
     /// Print the latest valid signed checkpoint (store it elsewhere; pass it to `verify --trusted`)
     Checkpoint {
         /// Audit log directory
-        #[arg(long)]
-        log: PathBuf,
+        #[arg(long, required_unless_present = "postgres")]
+        log: Option<PathBuf>,
+        /// Read the log stored in PostgreSQL instead (connection string; needs --key)
+        #[arg(long, conflicts_with = "log")]
+        postgres: Option<String>,
         #[command(flatten)]
         key: KeyArgs,
     },
@@ -161,10 +167,19 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             }
             Ok(if rep.ok() { 0 } else { 1 })
         }
-        Cmd::Prove { log, index, key } => {
-            let v = verifier(&key, Some(&log))?;
-            let proof = lantern_audit::prove(&log, &v, index)
-                .with_context(|| format!("proving record {index}"))?;
+        Cmd::Prove {
+            log,
+            postgres,
+            index,
+            key,
+        } => {
+            let v = verifier(&key, log.as_deref())?;
+            let proof = match (&log, &postgres) {
+                (Some(dir), _) => lantern_audit::prove(dir, &v, index),
+                (None, Some(url)) => lantern_audit::prove_pg(url, &v, index),
+                (None, None) => bail!("give --log DIR or --postgres URL"),
+            }
+            .with_context(|| format!("proving record {index}"))?;
             println!("{}", serde_json::to_string_pretty(&proof)?);
             Ok(0)
         }
@@ -188,14 +203,25 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 }
             }
         }
-        Cmd::Checkpoint { log, key } => {
-            let v = verifier(&key, Some(&log))?;
-            match store::latest_checkpoint(&log, &v)? {
+        Cmd::Checkpoint { log, postgres, key } => {
+            let v = verifier(&key, log.as_deref())?;
+            let (note, name) = match (&log, &postgres) {
+                (Some(dir), _) => (
+                    store::latest_checkpoint(dir, &v)?,
+                    dir.display().to_string(),
+                ),
+                (None, Some(url)) => (
+                    lantern_audit::latest_checkpoint_pg(url, &v)?,
+                    "postgresql log".to_string(),
+                ),
+                (None, None) => bail!("give --log DIR or --postgres URL"),
+            };
+            match note {
                 Some(n) => {
                     print!("{n}");
                     Ok(0)
                 }
-                None => bail!("{}: no valid signed checkpoint", log.display()),
+                None => bail!("{name}: no valid signed checkpoint"),
             }
         }
         Cmd::Keygen { name, out } => {
