@@ -2,7 +2,9 @@
 //! patterns alone, and with the leak scanner's rules (`secret_rules = "lantern"`), on prose that
 //! talks about keys and passwords (keyword hits, no secret), on the same answer with a secret, and
 //! on the answer streamed as 6-character SSE events (redacting, with and without a secret that
-//! arrives in pieces, and logging only).
+//! arrives in pieces, and logging only); and the answer of the guard benchmark's mock upstream
+//! (19 events of about 150 bytes arriving in one read), with the full monitor and with an empty
+//! one (what the filter itself costs: event splitting, the chunk JSON view, queueing, output).
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use lantern_guard::config::{Action, MonitorConfig, SecretRules};
@@ -115,12 +117,57 @@ fn bench(c: &mut Criterion) {
     });
     g.finish();
 
+    // the mock upstream's streamed answer to the benchmark's prompt, as the guard reads it
+    let mock = mock_stream(
+        "You said: Summarise the plot of a short story about a lighthouse keeper in two sentences.",
+    );
+    let off = Monitor::new(
+        &MonitorConfig {
+            secrets: false,
+            pii: false,
+            ..MonitorConfig::default()
+        },
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(off.is_empty());
+    let one_read = |m: &Monitor| {
+        let mut f = SseFilter::new(m, Action::Redact, 128, None);
+        let n = f.push(mock.as_bytes()).len() + f.finish().len();
+        assert!(!f.text.is_empty());
+        n
+    };
+    let mut g = c.benchmark_group("sse_mock_answer_one_read");
+    g.bench_function("lantern_redact", |b| {
+        b.iter(|| one_read(black_box(&lantern)))
+    });
+    g.bench_function("empty_monitor", |b| b.iter(|| one_read(black_box(&off))));
+    g.finish();
+
     let mut g = c.benchmark_group("monitor_build");
     g.sample_size(10);
     g.bench_function("leak_rules_new", |b| {
         b.iter(|| LeakRules::new(lantern_secrets_medium(), lantern_core::Severity::Low, &[]))
     });
     g.finish();
+}
+
+/// The events `lantern guard mock-upstream` streams for `text` (6-character pieces, a role event,
+/// the finish event, the usage event and `[DONE]`).
+fn mock_stream(text: &str) -> String {
+    let head = r#"data: {"choices":[{"delta":{"content":"","role":"assistant"},"finish_reason":null,"index":0}],"id":"chatcmpl-mock","model":"mock-model","object":"chat.completion.chunk"}"#;
+    let mut s = format!("{head}\n\n");
+    let chars: Vec<char> = text.chars().collect();
+    for piece in chars.chunks(6) {
+        let p: String = piece.iter().collect();
+        let ev = serde_json::json!({"choices":[{"delta":{"content":p},"finish_reason":null,"index":0}],"id":"chatcmpl-mock","model":"mock-model","object":"chat.completion.chunk"});
+        s.push_str(&format!("data: {ev}\n\n"));
+    }
+    s.push_str(r#"data: {"choices":[{"delta":{},"finish_reason":"stop","index":0}],"id":"chatcmpl-mock","model":"mock-model","object":"chat.completion.chunk"}"#);
+    s.push_str("\n\n");
+    s.push_str(r#"data: {"choices":[],"id":"chatcmpl-mock","model":"mock-model","object":"chat.completion.chunk","usage":{"completion_tokens":23,"prompt_tokens":21,"total_tokens":44}}"#);
+    s.push_str("\n\ndata: [DONE]\n\n");
+    s
 }
 
 fn lantern_secrets_medium() -> lantern_secrets::Confidence {

@@ -6,6 +6,7 @@
 //! the tamper-evident audit log of `lantern-audit`. Credentials in responses are found with the
 //! leak scanner's rules (`lantern-secrets`); TLS is optional on both sides (rustls).
 
+mod chunkscan;
 pub mod config;
 pub mod detect;
 pub mod harden;

@@ -248,6 +248,11 @@ type ChunkFields<'a> = (
 );
 
 fn chunk_fields(data: &str) -> Option<ChunkFields<'_>> {
+    // the usual chunk in one pass; anything unusual through the serde view
+    crate::chunkscan::chunk_fields(data).or_else(|| chunk_fields_serde(data))
+}
+
+fn chunk_fields_serde(data: &str) -> Option<ChunkFields<'_>> {
     if !data.trim_start().starts_with('{') {
         return None;
     }
@@ -1066,6 +1071,179 @@ mod tests {
                 red.starts_with("x [REDACTED:") && red.ends_with("] y"),
                 "{red}"
             );
+        }
+    }
+
+    #[test]
+    fn chunk_reader_reads_the_usual_chunks_and_declines_the_rest() {
+        let head = r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","system_fingerprint":null,"choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}"#;
+        for (data, text, finish, usage) in [
+            (head, Some(""), None, None),
+            (
+                r#"{"choices":[{"index":0,"delta":{"content":"line\nnext \"q\" a\\b \/"},"finish_reason":null}]}"#,
+                Some("line\nnext \"q\" a\\b /"),
+                None,
+                None,
+            ),
+            (
+                r#" { "choices" : [ { "text" : "legacy" , "finish_reason" : "length" } , 5 ] } "#,
+                Some("legacy"),
+                Some("length"),
+                None,
+            ),
+            (
+                r#"{"choices":[],"usage":{"prompt_tokens":21,"completion_tokens":23,"total_tokens":44,"details":{"cached":[0,1.5,-2]}}}"#,
+                None,
+                None,
+                Some((21, 23)),
+            ),
+            (
+                r#"{"choices":[{"delta":{},"finish_reason":"stop"}],"usage":null}"#,
+                None,
+                Some("stop"),
+                None,
+            ),
+        ] {
+            let fast = crate::chunkscan::chunk_fields(data)
+                .unwrap_or_else(|| panic!("fast reader declined {data}"));
+            assert_eq!(fast.0, usage, "{data}");
+            assert_eq!(fast.1.as_deref(), finish, "{data}");
+            assert_eq!(fast.2.as_deref(), text, "{data}");
+            assert_eq!(Some(fast), chunk_fields_serde(data), "{data}");
+        }
+        for data in [
+            r#"{"choices":[{"delta":{"content":"caf\u00e9"}}]}"#,
+            r#"{"choices":[{"delta":{"content":"x"}}],"created":1e9}"#,
+            r#"{"choices":[{"delta":{"content":"a","content":"b"}}]}"#,
+            r#"{"choices":[],"choices":[]}"#,
+            r#"{"usage":{"prompt_tokens":1.0}}"#,
+            r#"{"usage":{"prompt_tokens":-1}}"#,
+            r#"{"usage":{"prompt_tokens":18446744073709551616}}"#,
+            r#"{"choices":[null]}"#,
+            r#"{"choices":[{"delta":{"content":"x"}},]}"#,
+            r#"{"choices":[{"delta":{"content":"x"}}]} x"#,
+            r#"{"id":01}"#,
+            "{\"choices\":[{\"text\":\"tab\there\"}]}",
+            r#"[{"choices":[]}]"#,
+        ] {
+            assert!(crate::chunkscan::chunk_fields(data).is_none(), "{data}");
+        }
+    }
+
+    /// Chunk-shaped JSON with occasional wrong types (floats without exponents, strings without
+    /// control characters: what the fast reader reads; the rest is in the test above).
+    fn arb_chunk() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (0u64..12).prop_map(Value::from),
+            Just(Value::from(u64::MAX)),
+            (-5i64..0).prop_map(Value::from),
+            (-100_000i64..100_000).prop_map(|n| Value::from(n as f64 / 100.0)),
+            "[a-z \"\\\\/é\n\t]{0,6}".prop_map(Value::String),
+        ];
+        let any_v = leaf.prop_recursive(2, 8, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                prop::collection::vec(("[a-z_]{1,8}", inner), 0..3)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        });
+        let mostly = move |good: BoxedStrategy<Value>| -> BoxedStrategy<Option<Value>> {
+            prop_oneof![
+                3 => good.prop_map(Some),
+                1 => Just(None),
+                1 => any_v.clone().prop_map(Some),
+            ]
+            .boxed()
+        };
+        let text = || "[a-zA-Z \"\\\\é\n]{0,12}".prop_map(Value::String).boxed();
+        let count = || (0u64..100).prop_map(Value::from).boxed();
+        let obj = |fields: Vec<(&'static str, Option<Value>)>| {
+            Value::Object(
+                fields
+                    .into_iter()
+                    .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+                    .collect(),
+            )
+        };
+        let delta = (
+            mostly(text()),
+            mostly(Just(Value::from("assistant")).boxed()),
+        )
+            .prop_map(move |(c, r)| obj(vec![("role", r), ("content", c)]));
+        let choice = (
+            mostly(delta.boxed()),
+            mostly(text()),
+            mostly(text()),
+            mostly(count()),
+        )
+            .prop_map(move |(d, t, f, i)| {
+                obj(vec![
+                    ("index", i),
+                    ("delta", d),
+                    ("text", t),
+                    ("finish_reason", f),
+                ])
+            });
+        let usage =
+            (mostly(count()), mostly(count()), mostly(count())).prop_map(move |(p, c, t)| {
+                obj(vec![
+                    ("prompt_tokens", p),
+                    ("completion_tokens", c),
+                    ("total_tokens", t),
+                ])
+            });
+        (
+            mostly(
+                prop::collection::vec(choice, 0..3)
+                    .prop_map(Value::Array)
+                    .boxed(),
+            ),
+            mostly(usage.boxed()),
+            mostly(text()),
+        )
+            .prop_map(move |(c, u, id)| obj(vec![("id", id), ("choices", c), ("usage", u)]))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// The fast chunk reader reads what the serde view reads whenever it accepts a chunk
+        /// (compact or pretty JSON, or JSON with one character removed or inserted), and accepts
+        /// every unedited chunk of the generated shapes the serde view accepts.
+        #[test]
+        fn fast_chunk_reader_agrees_with_the_serde_view(
+            v in arb_chunk(),
+            pretty in proptest::prelude::any::<bool>(),
+            edit in 0u8..3,
+            at in proptest::prelude::any::<proptest::sample::Index>(),
+            ch in proptest::sample::select(vec!['{', '}', '[', ']', ',', ':', '"', '\\', '0', '-', '.', 'e', ' ', 'n', 'é']),
+        ) {
+            let json = if pretty {
+                serde_json::to_string_pretty(&v).unwrap_or_default()
+            } else {
+                serde_json::to_string(&v).unwrap_or_default()
+            };
+            let mut chars: Vec<char> = json.chars().collect();
+            match edit {
+                1 if !chars.is_empty() => {
+                    chars.remove(at.index(chars.len()));
+                }
+                2 => chars.insert(at.index(chars.len() + 1), ch),
+                _ => {}
+            }
+            let data: String = chars.into_iter().collect();
+            let fast = crate::chunkscan::chunk_fields(&data);
+            let slow = chunk_fields_serde(&data);
+            if let Some(f) = &fast {
+                proptest::prop_assert_eq!(Some(f), slow.as_ref(), "{}", data);
+                proptest::prop_assert!(serde_json::from_str::<Value>(&data).is_ok(), "{}", data);
+            }
+            if edit == 0 && slow.is_some() {
+                proptest::prop_assert!(fast.is_some(), "fast reader declined {}", data);
+            }
         }
     }
 

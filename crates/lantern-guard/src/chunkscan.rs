@@ -1,0 +1,340 @@
+//! A single-pass reader of the common shape of a streamed chunk (`choices[0].delta.content`,
+//! `text`, `finish_reason`, `usage`), about ten times cheaper than the derived serde view on the
+//! ~150-byte events of a stream. It accepts a strict subset of JSON and declines (returns `None`)
+//! on anything else — `\u` escapes, exponents, nesting deeper than [`MAX_DEPTH`], duplicate read
+//! fields, unexpected types — so the caller falls back to the serde view; what it accepts it reads
+//! exactly as that view does (a property test in `sse` compares them).
+
+use std::borrow::Cow;
+
+/// Deepest nesting of skipped values accepted.
+const MAX_DEPTH: u32 = 32;
+
+/// What a chunk carries: `(usage, finish_reason, text)` as in `sse::ChunkFields`.
+pub(crate) type Fields<'a> = (
+    Option<(u64, u64)>,
+    Option<Cow<'a, str>>,
+    Option<Cow<'a, str>>,
+);
+
+struct Cur<'a> {
+    s: &'a str,
+    i: usize,
+}
+
+impl<'a> Cur<'a> {
+    fn byte(&self) -> Option<u8> {
+        self.s.as_bytes().get(self.i).copied()
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.byte(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    /// The next byte after whitespace (not consumed).
+    fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.byte()
+    }
+
+    /// Consumes `c` (after whitespace) when it is next.
+    fn eat(&mut self, c: u8) -> bool {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn literal(&mut self, word: &str) -> Option<()> {
+        self.ws();
+        let rest = self.s.get(self.i..)?;
+        rest.starts_with(word).then(|| self.i += word.len())
+    }
+
+    /// A string, borrowed when it has no escape; `None` on a control character, a `\u` escape or
+    /// a missing quote.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        if !self.eat(b'"') {
+            return None;
+        }
+        let b = self.s.as_bytes();
+        let start = self.i;
+        loop {
+            match *b.get(self.i)? {
+                b'"' => {
+                    let s = self.s.get(start..self.i)?;
+                    self.i += 1;
+                    return Some(Cow::Borrowed(s));
+                }
+                b'\\' => break,
+                c if c < 0x20 => return None,
+                _ => self.i += 1,
+            }
+        }
+        let mut out = String::from(self.s.get(start..self.i)?);
+        loop {
+            match *b.get(self.i)? {
+                b'"' => {
+                    self.i += 1;
+                    return Some(Cow::Owned(out));
+                }
+                b'\\' => {
+                    let c = match *b.get(self.i + 1)? {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        _ => return None,
+                    };
+                    out.push(c);
+                    self.i += 2;
+                }
+                c if c < 0x20 => return None,
+                _ => {
+                    let run = self.i;
+                    while b
+                        .get(self.i)
+                        .is_some_and(|&c| c != b'"' && c != b'\\' && c >= 0x20)
+                    {
+                        self.i += 1;
+                    }
+                    // the run ends at an ASCII byte: a character boundary
+                    out.push_str(self.s.get(run..self.i)?);
+                }
+            }
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let from = self.i;
+        while self.byte().is_some_and(|c| c.is_ascii_digit()) {
+            self.i += 1;
+        }
+        self.i - from
+    }
+
+    /// A number without exponent: `-?(0|[1-9][0-9]*)(\.[0-9]+)?`.
+    fn number(&mut self) -> Option<()> {
+        self.ws();
+        if self.byte() == Some(b'-') {
+            self.i += 1;
+        }
+        let first = self.byte()?;
+        let n = self.digits();
+        if n == 0 || (first == b'0' && n > 1) {
+            return None;
+        }
+        if self.byte() == Some(b'.') {
+            self.i += 1;
+            if self.digits() == 0 {
+                return None;
+            }
+        }
+        if matches!(self.byte(), Some(b'e' | b'E')) {
+            return None;
+        }
+        Some(())
+    }
+
+    /// A count: `null`, or a non-negative integer that fits a `u64` (a float, a negative number
+    /// or an overflow is a type error for the serde view).
+    fn count(&mut self) -> Option<Option<u64>> {
+        if self.peek()? == b'n' {
+            return self.literal("null").map(|()| None);
+        }
+        let from = self.i;
+        let first = self.byte()?;
+        let n = self.digits();
+        if n == 0 || (first == b'0' && n > 1) || matches!(self.byte(), Some(b'.' | b'e' | b'E')) {
+            return None;
+        }
+        self.s.get(from..self.i)?.parse::<u64>().ok().map(Some)
+    }
+
+    /// `null` or a string.
+    fn opt_string(&mut self) -> Option<Option<Cow<'a, str>>> {
+        match self.peek()? {
+            b'n' => self.literal("null").map(|()| None),
+            b'"' => self.string().map(Some),
+            _ => None,
+        }
+    }
+
+    /// Skips any value of the subset.
+    fn value(&mut self, depth: u32) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b'{' => {
+                if depth >= MAX_DEPTH {
+                    return None;
+                }
+                self.i += 1;
+                self.members(|c, _| c.value(depth + 1))
+            }
+            b'[' => {
+                if depth >= MAX_DEPTH {
+                    return None;
+                }
+                self.i += 1;
+                if self.eat(b']') {
+                    return Some(());
+                }
+                loop {
+                    self.value(depth + 1)?;
+                    if !self.eat(b',') {
+                        break;
+                    }
+                }
+                self.eat(b']').then_some(())
+            }
+            b't' => self.literal("true"),
+            b'f' => self.literal("false"),
+            b'n' => self.literal("null"),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+
+    /// The members of an object whose `{` is consumed: `member` reads each value, given its key.
+    fn members(&mut self, mut member: impl FnMut(&mut Self, &str) -> Option<()>) -> Option<()> {
+        if self.eat(b'}') {
+            return Some(());
+        }
+        loop {
+            let key = self.string()?;
+            if !self.eat(b':') {
+                return None;
+            }
+            member(self, &key)?;
+            if !self.eat(b',') {
+                break;
+            }
+        }
+        self.eat(b'}').then_some(())
+    }
+}
+
+/// Sets `slot` once: a second occurrence of a field the view reads is an error for serde.
+fn once<T>(seen: &mut bool, slot: &mut T, v: T) -> Option<()> {
+    if std::mem::replace(seen, true) {
+        return None;
+    }
+    *slot = v;
+    Some(())
+}
+
+/// `(finish_reason, text)` of a choice.
+type Choice<'a> = (Option<Cow<'a, str>>, Option<Cow<'a, str>>);
+
+/// `(finish_reason, text)` of the first choice of a `choices` value.
+fn choices<'a>(c: &mut Cur<'a>) -> Option<Choice<'a>> {
+    match c.peek()? {
+        b'n' => return c.literal("null").map(|()| (None, None)),
+        b'[' => c.i += 1,
+        _ => return None,
+    }
+    if c.eat(b']') {
+        return Some((None, None));
+    }
+    if !c.eat(b'{') {
+        return None;
+    }
+    let (mut delta, mut text, mut finish) = (None, None, None);
+    let (mut sd, mut st, mut sf) = (false, false, false);
+    c.members(|c, k| match k {
+        "delta" => {
+            let v = match c.peek()? {
+                b'n' => c.literal("null").map(|()| None)?,
+                b'{' => {
+                    c.i += 1;
+                    let (mut content, mut sc) = (None, false);
+                    c.members(|c, k| match k {
+                        "content" => {
+                            let v = c.opt_string()?;
+                            once(&mut sc, &mut content, v)
+                        }
+                        _ => c.value(3),
+                    })?;
+                    Some(content)
+                }
+                _ => return None,
+            };
+            once(&mut sd, &mut delta, v)
+        }
+        "text" => {
+            let v = c.opt_string()?;
+            once(&mut st, &mut text, v)
+        }
+        "finish_reason" => {
+            let v = c.opt_string()?;
+            once(&mut sf, &mut finish, v)
+        }
+        _ => c.value(2),
+    })?;
+    // the other choices are skipped
+    while c.eat(b',') {
+        c.value(1)?;
+    }
+    if !c.eat(b']') {
+        return None;
+    }
+    Some((finish, delta.flatten().or(text)))
+}
+
+/// `(prompt_tokens, completion_tokens)` of a `usage` value (`None` for `null`).
+fn usage(c: &mut Cur<'_>) -> Option<Option<(u64, u64)>> {
+    match c.peek()? {
+        b'n' => return c.literal("null").map(|()| None),
+        b'{' => c.i += 1,
+        _ => return None,
+    }
+    let (mut pt, mut ct) = (None, None);
+    let (mut sp, mut sc) = (false, false);
+    c.members(|c, k| match k {
+        "prompt_tokens" => {
+            let v = c.count()?;
+            once(&mut sp, &mut pt, v)
+        }
+        "completion_tokens" => {
+            let v = c.count()?;
+            once(&mut sc, &mut ct, v)
+        }
+        _ => c.value(2),
+    })?;
+    Some(Some((pt.unwrap_or(0), ct.unwrap_or(0))))
+}
+
+/// Reads a chunk's fields, or `None` when the chunk is outside the subset (or not valid JSON).
+pub(crate) fn chunk_fields(data: &str) -> Option<Fields<'_>> {
+    let mut c = Cur { s: data, i: 0 };
+    if !c.eat(b'{') {
+        return None;
+    }
+    let (mut fields, mut u) = ((None, None), None);
+    let (mut sch, mut su) = (false, false);
+    c.members(|c, k| match k {
+        "choices" => {
+            let v = choices(c)?;
+            once(&mut sch, &mut fields, v)
+        }
+        "usage" => {
+            let v = usage(c)?;
+            once(&mut su, &mut u, v)
+        }
+        _ => c.value(1),
+    })?;
+    c.ws();
+    if c.i != data.len() {
+        return None;
+    }
+    let (finish, text) = fields;
+    Some((u, finish, text))
+}
