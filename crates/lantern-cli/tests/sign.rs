@@ -668,6 +668,19 @@ fn attest_and_verify_provenance() {
 
 #[test]
 fn certificate_chains_both_directions() {
+    certificate_chain_round_trip("ec");
+}
+
+/// An enterprise RSA root and intermediate above an ECDSA signing certificate.
+#[test]
+fn rsa_ca_certificate_chains_both_directions() {
+    certificate_chain_round_trip("rsa");
+}
+
+/// Certificate signing and verification, Lantern and model_signing in both directions, with CA
+/// keys of `ca_kind` ("ec": P-384 root, P-256 intermediate; "rsa": RSA-3072 root, RSA-2048
+/// intermediate with PKCS#1 v1.5 signatures) and a P-256 signing certificate.
+fn certificate_chain_round_trip(ca_kind: &str) {
     let d = tempfile::tempdir().unwrap();
     let m = make_model(d.path());
     let (ca, inter, leaf, leaf_key, rogue) = (
@@ -682,7 +695,7 @@ fn certificate_chains_both_directions() {
 from cryptography import x509
 from cryptography.x509.oid import NameOID, ExtendedKeyUsageOID
 from cryptography.hazmat.primitives import hashes, serialization as s
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)
 def name(cn): return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 def cert(subject, key, issuer, issuer_key, ca, curve_hash):
@@ -695,7 +708,11 @@ def cert(subject, key, issuer, issuer_key, ca, curve_hash):
         b = b.add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
         b = b.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
     return b.sign(issuer_key, curve_hash)
-ca_key = ec.generate_private_key(ec.SECP384R1()); inter_key = ec.generate_private_key(ec.SECP256R1()); leaf_key = ec.generate_private_key(ec.SECP256R1())
+if sys.argv[6] == 'rsa':
+    ca_key = rsa.generate_private_key(65537, 3072); inter_key = rsa.generate_private_key(65537, 2048)
+else:
+    ca_key = ec.generate_private_key(ec.SECP384R1()); inter_key = ec.generate_private_key(ec.SECP256R1())
+leaf_key = ec.generate_private_key(ec.SECP256R1())
 rogue_key = ec.generate_private_key(ec.SECP256R1())
 ca = cert('Root CA', ca_key, 'Root CA', ca_key, True, hashes.SHA384())
 inter = cert('Intermediate', inter_key, 'Root CA', ca_key, True, hashes.SHA384())
@@ -705,7 +722,7 @@ pem = lambda c: c.public_bytes(s.Encoding.PEM)
 open(sys.argv[1], 'wb').write(pem(ca)); open(sys.argv[2], 'wb').write(pem(inter)); open(sys.argv[3], 'wb').write(pem(leaf))
 open(sys.argv[4], 'wb').write(leaf_key.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()))
 open(sys.argv[5], 'wb').write(pem(rogue))",
-        &[s(&ca), s(&inter), s(&leaf), s(&leaf_key), s(&rogue)],
+        &[s(&ca), s(&inter), s(&leaf), s(&leaf_key), s(&rogue), ca_kind],
     );
     assert!(o.status.success(), "{}", out(&o));
     // model_signing signs with the certificate -> Lantern verifies against the root.

@@ -14,6 +14,12 @@ const MAX_CHAIN: usize = 8;
 const OID_ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
 const OID_ECDSA_SHA384: &str = "1.2.840.10045.4.3.3";
 const OID_ED25519: &str = "1.3.101.112";
+const OID_RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
+const OID_RSA_SHA256: &str = "1.2.840.113549.1.1.11";
+const OID_RSA_SHA384: &str = "1.2.840.113549.1.1.12";
+const OID_RSA_SHA512: &str = "1.2.840.113549.1.1.13";
+/// Smallest RSA modulus accepted for a CA key (NIST SP 800-131A).
+const MIN_RSA_BITS: usize = 2048;
 const OID_CODE_SIGNING: &str = "1.3.6.1.5.5.7.3.3";
 
 /// Trusted root certificates.
@@ -182,14 +188,48 @@ fn issued_by(child: &Certificate, issuer: &Certificate) -> bool {
     ) else {
         return false;
     };
-    let Ok(key) = VerifyingKey::from_spki_der(&spki, "issuer") else {
-        return false;
-    };
     let Some(sig) = child.signature.as_bytes() else {
         return false;
     };
     let alg = child.signature_algorithm.oid.to_string();
+    let issuer_alg = issuer
+        .tbs_certificate
+        .subject_public_key_info
+        .algorithm
+        .oid
+        .to_string();
+    if issuer_alg == OID_RSA_ENCRYPTION {
+        return verify_rsa(&spki, &alg, &tbs, sig);
+    }
+    let Ok(key) = VerifyingKey::from_spki_der(&spki, "issuer") else {
+        return false;
+    };
     verify_with_algorithm(&key, &alg, &tbs, sig)
+}
+
+/// Checks an RSA issuer's PKCS#1 v1.5 signature (SHA-256/384/512) over `msg`: the common form
+/// of enterprise CAs above an ECDSA signing certificate. RSASSA-PSS and keys under
+/// [`MIN_RSA_BITS`] are refused.
+fn verify_rsa(spki: &[u8], alg: &str, msg: &[u8], sig: &[u8]) -> bool {
+    use rsa::pkcs1v15::{Signature, VerifyingKey as RsaKey};
+    use rsa::pkcs8::DecodePublicKey as _;
+    use rsa::signature::Verifier as _;
+    use rsa::traits::PublicKeyParts as _;
+    let Ok(key) = rsa::RsaPublicKey::from_public_key_der(spki) else {
+        return false;
+    };
+    if key.n().bits() < MIN_RSA_BITS {
+        return false;
+    }
+    let Ok(sig) = Signature::try_from(sig) else {
+        return false;
+    };
+    match alg {
+        OID_RSA_SHA256 => RsaKey::<sha2::Sha256>::new(key).verify(msg, &sig).is_ok(),
+        OID_RSA_SHA384 => RsaKey::<sha2::Sha384>::new(key).verify(msg, &sig).is_ok(),
+        OID_RSA_SHA512 => RsaKey::<sha2::Sha512>::new(key).verify(msg, &sig).is_ok(),
+        _ => false,
+    }
 }
 
 fn verify_with_algorithm(key: &VerifyingKey, alg: &str, msg: &[u8], sig: &[u8]) -> bool {
