@@ -117,6 +117,7 @@ impl SigningKey {
             }
             let info = pkcs8::EncryptedPrivateKeyInfo::try_from(doc.as_bytes())
                 .map_err(|e| key_err(src, format!("malformed encrypted private key: {e}")))?;
+            check_kdf_cost(&info.encryption_algorithm).map_err(|m| key_err(src, m))?;
             let plain = info.decrypt(password).map_err(|e| {
                 key_err(
                     src,
@@ -342,6 +343,45 @@ impl VerifyingKey {
     }
 }
 
+/// Most PBKDF2 iterations accepted when decrypting a key (OWASP recommends 600,000 for
+/// HMAC-SHA-256; 10 million takes seconds).
+const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+/// Most scrypt memory accepted when decrypting a key (128 · r · N bytes): 1 GiB.
+const MAX_SCRYPT_BYTES: u128 = 1 << 30;
+
+/// Refuses key-derivation parameters that would take minutes or exhaust memory before the
+/// password could even be checked (a key file is read before anything else is trusted).
+fn check_kdf_cost(scheme: &pkcs8::pkcs5::EncryptionScheme<'_>) -> std::result::Result<(), String> {
+    use pkcs8::pkcs5::pbes2::Kdf;
+    let pkcs8::pkcs5::EncryptionScheme::Pbes2(params) = scheme else {
+        return Err("PBES1 key encryption (DES/RC2) is obsolete and not supported; re-encrypt the key with PBES2 (openssl pkcs8 -topk8 -v2 aes-256-cbc)".into());
+    };
+    match &params.kdf {
+        Kdf::Pbkdf2(p) if p.iteration_count > MAX_PBKDF2_ITERATIONS => Err(format!(
+            "key encryption asks for {} PBKDF2 iterations (at most {MAX_PBKDF2_ITERATIONS} accepted)",
+            p.iteration_count
+        )),
+        Kdf::Scrypt(p) => {
+            let bytes = 128u128
+                * u128::from(p.block_size)
+                * u128::from(p.cost_parameter)
+                * u128::from(p.parallelization.max(1));
+            if bytes > MAX_SCRYPT_BYTES {
+                Err(format!(
+                    "key encryption asks for scrypt N={} r={} p={} ({} MiB; at most 1024 MiB accepted)",
+                    p.cost_parameter,
+                    p.block_size,
+                    p.parallelization,
+                    bytes >> 20
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Largest key or certificate file read.
 const MAX_PEM: u64 = 1 << 20;
 
@@ -524,6 +564,55 @@ MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEzUER2SY7oQ2Vc0Yt+SjtFN6Kc5hM
 -----END PUBLIC KEY-----
 "
         );
+    }
+
+    /// An encrypted key whose KDF parameters are `params`, with junk ciphertext (nothing is
+    /// derived while encoding).
+    fn forged_encrypted_pem(params: pkcs8::pkcs5::pbes2::Parameters<'_>) -> String {
+        use pkcs8::der::Encode as _;
+        let info = pkcs8::EncryptedPrivateKeyInfo {
+            encryption_algorithm: pkcs8::pkcs5::EncryptionScheme::Pbes2(params),
+            encrypted_data: &[0u8; 64],
+        };
+        let der = info.to_der().unwrap();
+        pkcs8::der::pem::encode_string("ENCRYPTED PRIVATE KEY", LineEnding::LF, &der).unwrap()
+    }
+
+    #[test]
+    fn costly_key_derivation_is_refused_before_it_runs() {
+        let iv = [7u8; 16];
+        // scrypt N=2^26, r=8: 64 GiB of memory.
+        let heavy = pkcs8::pkcs5::scrypt::Params::new(26, 8, 1, 32).unwrap();
+        let pem = forged_encrypted_pem(
+            pkcs8::pkcs5::pbes2::Parameters::scrypt_aes256cbc(heavy, b"saltsalt", &iv).unwrap(),
+        );
+        let e = SigningKey::from_pem_with_password(&pem, "big.pem", Some(b"pw"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("big.pem") && e.contains("scrypt N=67108864"),
+            "{e}"
+        );
+        let pem = forged_encrypted_pem(
+            pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(50_000_000, b"saltsalt", &iv)
+                .unwrap(),
+        );
+        let e = SigningKey::from_pem_with_password(&pem, "slow.pem", Some(b"pw"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("PBKDF2 iterations"), "{e}");
+        // Affordable parameters get as far as decryption (which fails on the junk).
+        let light = pkcs8::pkcs5::scrypt::Params::new(10, 8, 1, 32).unwrap();
+        let pem = forged_encrypted_pem(
+            pkcs8::pkcs5::pbes2::Parameters::scrypt_aes256cbc(light, b"saltsalt", &iv).unwrap(),
+        );
+        let e = SigningKey::from_pem_with_password(&pem, "ok.pem", Some(b"pw"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("cannot decrypt"), "{e}");
     }
 
     #[cfg(unix)]
