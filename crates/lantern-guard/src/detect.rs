@@ -220,12 +220,15 @@ impl Detectors {
             return Observed::default();
         };
         if let Some(sig) = sig {
+            // counting stops once the prompt is known to be part of a sweep
+            let wanted = self.cfg.sweep_count.saturating_sub(1);
             let near = st
                 .recent
                 .iter()
                 .filter(|s| near(s, &sig, self.needed))
+                .take(wanted)
                 .count();
-            if near + 1 >= self.cfg.sweep_count {
+            if near >= wanted {
                 hits.push(rules::SWEEP);
             }
             st.recent.push_back(sig);
@@ -274,6 +277,23 @@ mod tests {
             sweep_count: 5,
             ..DetectConfig::default()
         })
+    }
+
+    #[test]
+    fn a_sweep_fires_with_more_near_prompts_in_the_window_than_needed() {
+        let d = Detectors::new(DetectConfig {
+            sweep_count: 3,
+            sweep_window: 64,
+            ..DetectConfig::default()
+        });
+        let p = "what is the next token after the prefix the cat sat on the mat";
+        let fired: Vec<bool> = (0..10)
+            .map(|_| d.observe("k", p, false, 0).contains(&rules::SWEEP))
+            .collect();
+        assert_eq!(
+            fired,
+            [false, false, true, true, true, true, true, true, true, true]
+        );
     }
 
     #[test]
@@ -360,13 +380,16 @@ mod tests {
     }
 
     #[test]
-    fn early_exit_similarity_matches_the_ratio() {
+    fn near_matches_the_ratio_of_agreeing_slots() {
         let a: Sig = std::array::from_fn(|i| i as u64);
         for same in 0..=MINHASH {
             let b: Sig = std::array::from_fn(|i| if i < same { i as u64 } else { 1000 + i as u64 });
+            // the agreeing slots at the end
+            let c: Sig = std::array::from_fn(|i| if i >= MINHASH - same { i as u64 } else { 1000 });
             let ratio = same as f64 / MINHASH as f64;
             for t in [0.0, 0.5, 0.8, 0.81, 1.0, 1.5] {
                 assert_eq!(near(&a, &b, slots_needed(t)), ratio >= t, "{same} {t}");
+                assert_eq!(near(&a, &c, slots_needed(t)), ratio >= t, "{same} {t}");
             }
         }
     }
