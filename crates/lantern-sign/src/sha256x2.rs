@@ -169,9 +169,12 @@ fn compress2(ha: &mut [u32; 8], pa: &[u8], hb: &mut [u32; 8], pb: &[u8]) {
 
 /// The portable path: the `sha2` crate's compression function, block by block.
 fn soft(h: &mut [u32; 8], blocks: &[u8]) {
-    use sha2::digest::generic_array::GenericArray;
     for block in blocks.chunks_exact(64) {
-        sha2::compress256(h, std::slice::from_ref(GenericArray::from_slice(block)));
+        if let Ok(b) = <[u8; 64]>::try_from(block) {
+            // (`into` builds sha2's block type without naming generic-array, which newer
+            // releases of 0.14 mark deprecated.)
+            sha2::compress256(h, &[b.into()]);
+        }
     }
 }
 
