@@ -49,6 +49,11 @@ pub fn load_pem_certificates(path: &Path) -> Result<Vec<Certificate>> {
 
 /// Parses every certificate of PEM text; `src` names it in errors.
 pub fn parse_pem_certificates(bytes: &[u8], src: &str) -> Result<Vec<Certificate>> {
+    // x509-cert 0.2.5's chain loader underflows on input that is empty once its trailing line
+    // breaks are stripped (found by the cert_chain fuzz target): answer that case here.
+    if bytes.iter().all(|b| matches!(b, b'\r' | b'\n')) {
+        return Err(cert_err(src, "no certificate found (empty file)"));
+    }
     let certs = Certificate::load_pem_chain(bytes)
         .map_err(|e| cert_err(src, format!("not a PEM certificate file: {e}")))?;
     if certs.is_empty() {
@@ -303,6 +308,14 @@ mod tests {
 
     fn store(pem: &str) -> TrustStore {
         TrustStore::from_certificates(parse_pem_certificates(pem.as_bytes(), "t").unwrap())
+    }
+
+    #[test]
+    fn empty_and_blank_certificate_files_are_errors() {
+        for input in [&b""[..], b"\n", b"\r\n\n"] {
+            let e = parse_pem_certificates(input, "ca.pem").unwrap_err().to_string();
+            assert!(e.contains("ca.pem") && e.contains("no certificate"), "{e}");
+        }
     }
 
     #[test]
