@@ -14,8 +14,13 @@
 # machine that figure is steadier than req/s, which depends on what else runs.
 #
 # usage: bench/guard.sh [--duration S] [--conns N] [--no-litellm] [--lean]
+#        bench/guard.sh --ab OLD_LANTERN NEW_LANTERN [--rounds N] [--duration S] [--conns N]
 #   --lean  build and run only the gateway library (example `guard-bench` of lantern-guard, the
 #           same code as `lantern guard`) instead of the whole `lantern` CLI in release mode
+#   --ab    compare two `lantern` binaries (e.g. a copy built from an older commit and the current
+#           one): same guard set-up as below, the two guards alternated for N rounds (default 3),
+#           each round a c=N run of plain then streamed requests; prints the guard's CPU µs per
+#           request (user+system, and user alone) and req/s per run and the means. Writes no file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -26,8 +31,12 @@ DUR=10
 CONNS=32
 LITELLM=1
 LEAN=0
+AB=()
+ROUNDS=3
 while [ $# -gt 0 ]; do
   case $1 in
+    --ab) AB=("$2" "$3"); shift 3 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
     --duration) DUR=$2; shift 2 ;;
     --conns) CONNS=$2; shift 2 ;;
     --no-litellm) LITELLM=0; shift ;;
@@ -46,7 +55,13 @@ if [ "$LITELLM" = 1 ] && [ ! -x "$VENV/bin/litellm" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check 'litellm[proxy]'
 fi
-if [ "$LEAN" = 1 ]; then
+if [ ${#AB[@]} = 2 ]; then
+  LITELLM=0
+  BIN=${AB[1]}
+  mock_up() { exec "$BIN" guard mock-upstream --listen "$1" --threads 1; }
+  build_index() { "$BIN" guard index "$1" -o "$2"; }
+  new_key() { "$BIN" guard keys create --config "$1" --owner bench --ttl 1d; }
+elif [ "$LEAN" = 1 ]; then
   cargo build --release -p lantern-guard --example guard-bench
   GB=$CARGO_TARGET_DIR/release/examples/guard-bench
   # exec: the background job's PID is the server's own (for cleanup and CPU accounting)
@@ -75,6 +90,68 @@ wait_port() { for _ in $(seq 1 600); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/n
 for p in $UP $NGX $GRD $LIT; do
   if (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "port $p is already in use; stop what listens there" >&2; exit 1; fi
 done
+
+if [ ${#AB[@]} = 2 ]; then
+  mock_up 127.0.0.1:$UP 2>/dev/null & PIDS+=($!)
+  rm -rf "$WORK/ab" && mkdir -p "$WORK/ab/corpus"
+  for i in $(seq 1 200); do echo "Protected document $i: the quick brown fox jumps over the lazy dog near river bank number $i while the archive keeps record $((i*7))." ; done > "$WORK/ab/corpus/doc.txt"
+  build_index "$WORK/ab/corpus" "$WORK/ab/corpus.idx" 2>/dev/null
+  cat > "$WORK/ab/guard.toml" <<TOML
+listen = "127.0.0.1:$GRD"
+keys_file = "keys.json"
+[upstream]
+url = "http://127.0.0.1:$UP"
+api_key_env = "BENCH_UPSTREAM_KEY"
+[limits]
+requests_per_minute = 100000000
+tokens_per_minute = 10000000000
+burst = 1000000
+[detect]
+action = "log"
+[monitor]
+action = "redact"
+canaries = ["CANARY-9f2c41"]
+corpus_index = "corpus.idx"
+[audit]
+dir = "audit"
+signing_key = "audit.key"
+TOML
+  TOKEN=$(new_key "$WORK/ab/guard.toml" 2>/dev/null)
+  for mode in plain stream; do
+    body='{"model":"mock-model",'$([ $mode = stream ] && echo '"stream":true,' || true)'"messages":[{"role":"user","content":"Summarise the plot of a short story about a lighthouse keeper in two sentences."}],"max_tokens":64}'
+    printf 'wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer %s"\n' "'$body'" "$TOKEN" > "$WORK/ab/$mode.lua"
+  done
+  wait_port $UP
+  TCK=$(getconf CLK_TCK)
+  declare -A SUM
+  echo "| round | binary | plain CPU µs/req | plain user µs/req | plain req/s | stream CPU µs/req | stream user µs/req | stream req/s | load avg |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  for r in $(seq 1 "$ROUNDS"); do
+    for b in 0 1; do
+      rm -rf "$WORK/ab/audit"
+      (cd "$WORK/ab" && BENCH_UPSTREAM_KEY=sk-upstream exec "${AB[$b]}" guard serve --config guard.toml --threads 1 2>/dev/null) & G=$!; PIDS+=($G)
+      wait_port $GRD
+      row="| $r | $(basename "${AB[$b]}")"
+      for mode in plain stream; do
+        read -r u0 s0 < <(awk '{print $14, $15}' /proc/$G/stat)
+        out=$(wrk -t1 -c"$CONNS" -d"${DUR}s" -s "$WORK/ab/$mode.lua" "http://127.0.0.1:$GRD/v1/chat/completions")
+        read -r u1 s1 < <(awk '{print $14, $15}' /proc/$G/stat)
+        n=$(echo "$out" | awk '/requests in/{print $1}')
+        rps=$(echo "$out" | awk '/Requests\/sec/{printf "%.0f", $2}')
+        cpu=$(awk -v a=$((u1 + s1 - u0 - s0)) -v n="$n" -v t="$TCK" 'BEGIN{printf "%.1f", a*1e6/t/n}')
+        usr=$(awk -v a=$((u1 - u0)) -v n="$n" -v t="$TCK" 'BEGIN{printf "%.1f", a*1e6/t/n}')
+        SUM[$b.$mode]=$(awk -v a="${SUM[$b.$mode]:-0}" -v c="$cpu" 'BEGIN{print a + c}')
+        row="$row | $cpu | $usr | $rps"
+      done
+      kill $G; wait $G 2>/dev/null || true
+      echo "$row | $(cut -d' ' -f1 /proc/loadavg) |"
+    done
+  done
+  for b in 0 1; do
+    echo "mean CPU µs/req of $(basename "${AB[$b]}") (${AB[$b]}): plain $(awk -v a="${SUM[$b.plain]}" -v n="$ROUNDS" 'BEGIN{printf "%.1f", a/n}'), stream $(awk -v a="${SUM[$b.stream]}" -v n="$ROUNDS" 'BEGIN{printf "%.1f", a/n}')"
+  done
+  exit 0
+fi
 
 mock_up 127.0.0.1:$UP 2>/dev/null & PIDS+=($!); UPID=$!
 

@@ -1,5 +1,6 @@
 //! Fuzzes the SSE filter with arbitrary upstream bytes split at arbitrary points, in redact mode
-//! with logprob rounding: no panic, and no monitored secret in an event that was parsed as text.
+//! with and without logprob rounding (without it, events go through the one-pass chunk reader):
+//! no panic.
 #![no_main]
 
 use lantern_guard::config::{Action, HardeningConfig, MonitorConfig};
@@ -19,8 +20,14 @@ fn monitor() -> &'static Monitor {
 fuzz_target!(|data: &[u8]| {
     let Some((&step, rest)) = data.split_first() else { return };
     let hard = HardeningConfig::default();
-    for action in [Action::Redact, Action::Block, Action::Log] {
-        let mut f = SseFilter::new(monitor(), action, 32, Some(&hard));
+    for (action, hardening) in [
+        (Action::Redact, Some(&hard)),
+        (Action::Block, Some(&hard)),
+        (Action::Log, Some(&hard)),
+        (Action::Redact, None),
+        (Action::Block, None),
+    ] {
+        let mut f = SseFilter::new(monitor(), action, 32, hardening);
         for chunk in rest.chunks(usize::from(step % 31) + 1) {
             let _ = f.push(chunk);
         }
