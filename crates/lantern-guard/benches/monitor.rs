@@ -137,6 +137,14 @@ fn bench(c: &mut Criterion) {
         assert!(!f.text.is_empty());
         n
     };
+    let short =
+        "You said: Summarise the plot of a short story about a lighthouse keeper in two sentences.";
+    let mut g = c.benchmark_group("monitor_short_answer");
+    g.bench_function("lantern_clean", |b| {
+        b.iter(|| lantern.scan(black_box(short)))
+    });
+    g.finish();
+
     let mut g = c.benchmark_group("sse_mock_answer_one_read");
     g.bench_function("lantern_redact", |b| {
         b.iter(|| one_read(black_box(&lantern)))

@@ -461,9 +461,15 @@ fn blank_prose_punctuation(data: &mut Cow<'_, [u8]>) {
 /// ordinary words).
 const MIN_COPY: usize = 8;
 
+/// Longest text whose rules are first checked as one set.
+const RULE_SET_MAX: usize = 256;
+
 /// The output monitor.
 pub struct Monitor {
     rules: Vec<Rule>,
+    /// The patterns of `rules` in one set: one pass says which rules match at all, so the
+    /// others (all of them on a clean answer) are not run one by one.
+    rule_set: Option<regex::RegexSet>,
     /// How many of `rules` (at the front) are built-in credential patterns.
     builtin_secrets: usize,
     leak: Option<Arc<LeakRules>>,
@@ -521,6 +527,14 @@ impl Monitor {
                 });
             }
         }
+        let rule_set = if rules.is_empty() {
+            None
+        } else {
+            Some(
+                regex::RegexSet::new(rules.iter().map(|r| r.re.as_str()))
+                    .map_err(|e| crate::Error::Config(format!("monitor patterns: {e}")))?,
+            )
+        };
         let canaries: Vec<&String> = cfg.canaries.iter().filter(|c| !c.is_empty()).collect();
         let max_canary = canaries.iter().map(|c| c.len()).max().unwrap_or(0);
         let canaries = if canaries.is_empty() {
@@ -533,6 +547,7 @@ impl Monitor {
         };
         Ok(Self {
             rules,
+            rule_set,
             builtin_secrets,
             leak,
             canaries,
@@ -574,7 +589,17 @@ impl Monitor {
         let mut hits = Vec::new();
         let mut secrets: Vec<(Hit, bool)> = Vec::new();
         let mut cards = Vec::new();
+        // the set's one pass is cheaper than one search per rule on short texts only (a 90-byte
+        // answer 0.6 vs 1.1 µs; a 2 KB one 15.5 vs 12.9 µs, where the rules' literal prefilters win)
+        let matching = self
+            .rule_set
+            .as_ref()
+            .filter(|_| text.len() <= RULE_SET_MAX)
+            .map(|s| s.matches(text));
         for (i, r) in self.rules.iter().enumerate() {
+            if matching.as_ref().is_some_and(|m| !m.matched(i)) {
+                continue;
+            }
             let builtin = i < self.builtin_secrets;
             for m in r.re.find_iter(text) {
                 if r.id == "pii.payment-card" {

@@ -1070,6 +1070,39 @@ mod tests {
         (text, secrets)
     }
 
+    /// Short texts are first matched against all rules as one set, long ones rule by rule: both
+    /// find the same hits (each sample alone, in prose, and two together, short and padded past
+    /// the set's limit with text that hits nothing).
+    #[test]
+    fn short_and_long_texts_find_the_same_hits() {
+        let m = full_monitor();
+        let pad = " plain words".repeat(30);
+        let mut texts: Vec<String> = SAMPLES.iter().map(|s| s.to_string()).collect();
+        for (k, s) in SAMPLES.iter().enumerate() {
+            texts.push(format!(
+                "{} {s}, {}",
+                PROSE[k % PROSE.len()],
+                PROSE[(k + 3) % PROSE.len()]
+            ));
+            texts.push(format!("{s} and {}", SAMPLES[(k + 1) % SAMPLES.len()]));
+        }
+        texts.push("nothing to see here".into());
+        let mut short = 0;
+        for t in &texts {
+            let padded = format!("{t}{pad}");
+            assert!(padded.len() > 256);
+            short += usize::from(t.len() <= 256);
+            let rules = |hits: Vec<crate::monitor::Hit>| {
+                let mut v: Vec<(String, usize, usize)> =
+                    hits.into_iter().map(|h| (h.rule, h.start, h.end)).collect();
+                v.sort();
+                v
+            };
+            assert_eq!(rules(m.scan(t)), rules(m.scan(&padded)), "{t}");
+        }
+        assert!(short > 20, "{short}");
+    }
+
     #[test]
     fn every_sample_is_found_whole_in_a_plain_response() {
         let m = full_monitor();
