@@ -83,8 +83,8 @@ fn near(a: &Sig, b: &Sig, needed: usize) -> bool {
     hit >= needed
 }
 
-/// Longest run of one repeated token and the unique-token ratio.
-pub fn repetition(words: &[&str]) -> (usize, f64) {
+/// Longest run of one repeated token.
+fn longest_run(words: &[&str]) -> usize {
     let (mut best, mut run) = (0usize, 0usize);
     let mut prev: Option<&str> = None;
     for w in words {
@@ -96,6 +96,12 @@ pub fn repetition(words: &[&str]) -> (usize, f64) {
         }
         best = best.max(run);
     }
+    best
+}
+
+/// Longest run of one repeated token and the unique-token ratio.
+pub fn repetition(words: &[&str]) -> (usize, f64) {
+    let best = longest_run(words);
     let mut uniq: Vec<&str> = words.to_vec();
     uniq.sort_unstable();
     uniq.dedup();
@@ -190,7 +196,7 @@ impl Detectors {
         }
         let lower = prompt.to_lowercase();
         let ws = words(&lower);
-        let (run, ratio) = repetition(&ws);
+        let run = longest_run(&ws);
         let divergent_text = ws.len() == 1 && ws[0].len() >= 4 * self.cfg.max_repeat_run && {
             // one "word" made of a repeated short unit, e.g. "aaaa..." or "poempoempoem..."
             let w = ws[0].as_bytes();
@@ -198,8 +204,9 @@ impl Detectors {
         };
         let instruction = lower.contains("forever")
             && (lower.contains("repeat") || lower.contains("say the word"));
+        // the unique-token ratio (a sort of the words) only counts for long prompts
         if run >= self.cfg.max_repeat_run
-            || (ws.len() >= 64 && ratio < 0.05)
+            || (ws.len() >= 64 && repetition(&ws).1 < 0.05)
             || divergent_text
             || instruction
         {
@@ -350,6 +357,15 @@ mod tests {
             d.observe("k5", "hello there friend", true, 0),
             vec![rules::LOGIT_PROBE]
         );
+        // few distinct words without a long run: the unique-token ratio counts from 64 words
+        let cycle: Vec<&str> = ["red", "green", "blue"].repeat(22);
+        assert!(d
+            .observe("k6", &cycle.join(" "), false, 0)
+            .contains(&rules::DIVERGENCE));
+        assert!(!d
+            .observe("k7", &cycle[..63].join(" "), false, 0)
+            .contains(&rules::DIVERGENCE));
+        assert_eq!(repetition(&cycle), (1, 3.0 / 66.0));
     }
 
     #[test]
