@@ -145,8 +145,7 @@ fn compress1(h: &mut [u32; 8], blocks: &[u8]) {
         return;
     }
     #[cfg(target_arch = "x86_64")]
-    if ni::available() {
-        ni::compress1(h, blocks);
+    if ni::compress1(h, blocks) {
         return;
     }
     soft(h, blocks);
@@ -159,8 +158,7 @@ fn compress2(ha: &mut [u32; 8], pa: &[u8], hb: &mut [u32; 8], pb: &[u8]) {
         return;
     }
     #[cfg(target_arch = "x86_64")]
-    if ni::available() && pa.len() == pb.len() {
-        ni::compress2(ha, pa, hb, pb);
+    if pa.len() == pb.len() && ni::compress2(ha, pa, hb, pb) {
         return;
     }
     soft(ha, pa);
@@ -212,19 +210,28 @@ mod ni {
         })
     }
 
-    pub(super) fn compress1(h: &mut [u32; 8], blocks: &[u8]) {
+    /// Compresses the full blocks of `blocks` into `h`; `false` (nothing done) without SHA-NI.
+    pub(super) fn compress1(h: &mut [u32; 8], blocks: &[u8]) -> bool {
+        if !available() {
+            return false;
+        }
         let n = blocks.len() / 64;
-        debug_assert!(available());
-        // SAFETY: callers check `available()` first, so the CPU has every feature the function
-        // is compiled for; `blocks` holds at least `n * 64` bytes, the only memory read.
+        // SAFETY: `available()` confirmed every feature `compress_n` is compiled for, and
+        // `blocks` holds at least `n * 64` bytes, the only memory read.
         unsafe { compress_n::<1>([h], [blocks], n) }
+        true
     }
 
-    pub(super) fn compress2(ha: &mut [u32; 8], pa: &[u8], hb: &mut [u32; 8], pb: &[u8]) {
+    /// Compresses the common full blocks of `pa` and `pb` into `ha` and `hb`, interleaved;
+    /// `false` (nothing done) without SHA-NI.
+    pub(super) fn compress2(ha: &mut [u32; 8], pa: &[u8], hb: &mut [u32; 8], pb: &[u8]) -> bool {
+        if !available() {
+            return false;
+        }
         let n = (pa.len() / 64).min(pb.len() / 64);
-        debug_assert!(available());
         // SAFETY: as in `compress1`; both slices hold at least `n * 64` bytes.
         unsafe { compress_n::<2>([ha, hb], [pa, pb], n) }
+        true
     }
 
     /// Compresses `blocks` 64-byte blocks of each lane's data into its state, lanes interleaved
