@@ -313,7 +313,9 @@ mod tests {
     #[test]
     fn empty_and_blank_certificate_files_are_errors() {
         for input in [&b""[..], b"\n", b"\r\n\n"] {
-            let e = parse_pem_certificates(input, "ca.pem").unwrap_err().to_string();
+            let e = parse_pem_certificates(input, "ca.pem")
+                .unwrap_err()
+                .to_string();
             assert!(e.contains("ca.pem") && e.contains("no certificate"), "{e}");
         }
     }
