@@ -113,6 +113,22 @@ pub fn hash_file_range(
     Ok(hasher.finish())
 }
 
+/// One `read(2)` of at most `want` bytes (and at most `buf.len()`) into the front of `buf`,
+/// retried when interrupted; `Ok(0)` at the end of the file.
+fn read_once(file: &mut File, buf: &mut [u8], want: u64, path: &Path) -> Result<usize> {
+    let want = usize::try_from(want).unwrap_or(usize::MAX).min(buf.len());
+    let Some(slice) = buf.get_mut(..want) else {
+        return Ok(0);
+    };
+    loop {
+        match file.read(slice) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io("reading", path, e)),
+            Ok(n) => return Ok(n),
+        }
+    }
+}
+
 /// Reads `len` bytes of `path` from `offset` (to the end when `None`) into `hasher`, through the
 /// per-thread buffer.
 fn feed_range(
@@ -136,17 +152,10 @@ fn feed_range(
         loop {
             let want = match remaining {
                 Some(0) => break,
-                Some(r) => usize::try_from(r).unwrap_or(usize::MAX).min(buf.len()),
-                None => buf.len(),
+                Some(r) => r,
+                None => u64::MAX,
             };
-            let Some(slice) = buf.get_mut(..want) else {
-                break;
-            };
-            let n = match file.read(slice) {
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::io("reading", path, e)),
-            };
+            let n = read_once(&mut file, &mut buf, want, path)?;
             if n == 0 {
                 if let (Some(_), Some(expected)) = (remaining, len) {
                     return Err(Error::ShortRead {
@@ -157,7 +166,7 @@ fn feed_range(
                 }
                 break;
             }
-            if let Some(chunk) = slice.get(..n) {
+            if let Some(chunk) = buf.get(..n) {
                 hasher.update(chunk);
             }
             progress(n as u64);
@@ -307,22 +316,13 @@ pub fn hash_range_pipelined(
                 let Ok(mut buf) = empty_rx.recv() else {
                     return; // the hasher stopped
                 };
-                let want = usize::try_from(remaining)
-                    .unwrap_or(usize::MAX)
-                    .min(buf.len());
-                let res = loop {
-                    match buf.get_mut(..want).map(|s| file.read(s)) {
-                        Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                        Some(Ok(0)) | None => {
-                            break Err(Error::ShortRead {
-                                path: path.to_path_buf(),
-                                offset,
-                                expected: total,
-                            })
-                        }
-                        Some(Ok(n)) => break Ok(n),
-                        Some(Err(e)) => break Err(Error::io("reading", path, e)),
-                    }
+                let res = match read_once(&mut file, &mut buf, remaining, path) {
+                    Ok(0) => Err(Error::ShortRead {
+                        path: path.to_path_buf(),
+                        offset,
+                        expected: total,
+                    }),
+                    other => other,
                 };
                 let failed = res.is_err();
                 if let Ok(n) = res {
@@ -471,32 +471,21 @@ impl<'p> Lane<'p> {
         if buf.is_empty() {
             buf.resize(LANE_BUFFER, 0);
         }
-        let want = usize::try_from(self.end - self.pos)
-            .unwrap_or(usize::MAX)
-            .min(buf.len());
-        loop {
-            match buf.get_mut(..want).map(|b| self.file.read(b)) {
-                Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Some(Err(e)) => return Err(Error::io("reading", self.path, e)),
-                Some(Ok(0)) | None => {
-                    *filled = 0;
-                    if self.end == u64::MAX {
-                        self.end = self.pos;
-                        return Ok(false);
-                    }
-                    return Err(Error::ShortRead {
-                        path: self.path.to_path_buf(),
-                        offset: self.offset,
-                        expected: self.expected.unwrap_or(self.end - self.offset),
-                    });
-                }
-                Some(Ok(n)) => {
-                    *filled = n;
-                    self.pos += n as u64;
-                    return Ok(true);
-                }
-            }
+        let n = read_once(&mut self.file, buf, self.end - self.pos, self.path)?;
+        *filled = n;
+        if n > 0 {
+            self.pos += n as u64;
+            return Ok(true);
         }
+        if self.end == u64::MAX {
+            self.end = self.pos;
+            return Ok(false);
+        }
+        Err(Error::ShortRead {
+            path: self.path.to_path_buf(),
+            offset: self.offset,
+            expected: self.expected.unwrap_or(self.end - self.offset),
+        })
     }
 }
 
