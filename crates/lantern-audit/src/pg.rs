@@ -288,25 +288,8 @@ fn sign_in(
 pub fn verify_pg(url: &str, verifier: &NoteVerifier, trusted: &[String]) -> Result<VerifyReport> {
     let mut c = connect(url)?;
     let mut report = VerifyReport::default();
-    let mut tree = Tree::new();
-    let rows = c
-        .query(
-            "SELECT idx, data, leaf FROM lantern_audit_records ORDER BY idx",
-            &[],
-        )
-        .map_err(pg_err)?;
-    for r in rows {
-        let idx: i64 = r.get(0);
-        if idx as u64 != tree.size() {
-            report.problems.push(format!(
-                "record index {} missing (next stored index is {idx})",
-                tree.size()
-            ));
-            break;
-        }
-        let data: Vec<u8> = r.get(1);
-        tree.push(&data);
-    }
+    let (tree, _, gap) = load_tree(&mut c, None)?;
+    report.problems.extend(gap);
     report.records = tree.size();
     let notes: Vec<(String, String)> = c
         .query(
@@ -326,9 +309,10 @@ pub fn verify_pg(url: &str, verifier: &NoteVerifier, trusted: &[String]) -> Resu
     Ok(report)
 }
 
-/// Every record of the PostgreSQL log in index order, as a tree, keeping the text of record
-/// `keep` when given. A gap in the indices is an error.
-fn load_tree(c: &mut Client, keep: Option<u64>) -> Result<(Tree, Option<String>)> {
+/// The records of the PostgreSQL log in index order, as a tree, keeping the text of record
+/// `keep` when given. Reading stops at a gap in the indices, which is described in the third
+/// value.
+fn load_tree(c: &mut Client, keep: Option<u64>) -> Result<(Tree, Option<String>, Option<String>)> {
     let mut tree = Tree::new();
     let mut kept = None;
     let rows = c
@@ -340,13 +324,11 @@ fn load_tree(c: &mut Client, keep: Option<u64>) -> Result<(Tree, Option<String>)
     for r in rows {
         let idx: i64 = r.get(0);
         if idx as u64 != tree.size() {
-            return Err(Error::Tampered {
-                path: "postgresql".into(),
-                message: format!(
-                    "record index {} missing (next stored index is {idx})",
-                    tree.size()
-                ),
-            });
+            let gap = format!(
+                "record index {} missing (next stored index is {idx})",
+                tree.size()
+            );
+            return Ok((tree, kept, Some(gap)));
         }
         let data: Vec<u8> = r.get(1);
         if keep == Some(tree.size()) {
@@ -354,7 +336,18 @@ fn load_tree(c: &mut Client, keep: Option<u64>) -> Result<(Tree, Option<String>)
         }
         tree.push(&data);
     }
-    Ok((tree, kept))
+    Ok((tree, kept, None))
+}
+
+/// [`load_tree`] for proofs: a gap in the indices is an error.
+fn load_whole_tree(c: &mut Client, keep: Option<u64>) -> Result<(Tree, Option<String>)> {
+    match load_tree(c, keep)? {
+        (tree, kept, None) => Ok((tree, kept)),
+        (_, _, Some(gap)) => Err(Error::Tampered {
+            path: "postgresql".into(),
+            message: gap,
+        }),
+    }
 }
 
 /// Every stored checkpoint note, oldest first.
@@ -372,7 +365,7 @@ fn load_notes(c: &mut Client) -> Result<Vec<String>> {
 /// Inclusion proof of record `index` of the PostgreSQL log, as [`crate::prove`] for a local one.
 pub fn prove_pg(url: &str, verifier: &NoteVerifier, index: u64) -> Result<InclusionProof> {
     let mut c = connect(url)?;
-    let (tree, record) = load_tree(&mut c, Some(index))?;
+    let (tree, record) = load_whole_tree(&mut c, Some(index))?;
     let notes = load_notes(&mut c)?;
     prove_in(&tree, record, index, notes, verifier)
 }
@@ -381,7 +374,7 @@ pub fn prove_pg(url: &str, verifier: &NoteVerifier, index: u64) -> Result<Inclus
 /// [`crate::store::latest_checkpoint`] for a local one.
 pub fn latest_checkpoint_pg(url: &str, verifier: &NoteVerifier) -> Result<Option<String>> {
     let mut c = connect(url)?;
-    let (tree, _) = load_tree(&mut c, None)?;
+    let (tree, _) = load_whole_tree(&mut c, None)?;
     let notes = load_notes(&mut c)?;
     Ok(latest_in(&tree, notes, verifier))
 }
