@@ -274,6 +274,21 @@ fn replicas_share_a_verifiable_log_and_tampering_is_detected(url: &str) {
             .any(|p| p.contains("covers 80 records but the log holds only 79")),
         "{rep:?}"
     );
+    // and a record removed from the middle: a gap for verify, an error for a proof
+    sql(&url, "DELETE FROM lantern_audit_records WHERE idx = 40");
+    let rep = verify_pg(&url, &v, &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        rep.problems
+            .iter()
+            .any(|p| p.contains("record index 40 missing")),
+        "{rep:?}"
+    );
+    let err = prove_pg(&url, &v, 3).err().map(|e| e.to_string());
+    assert!(
+        err.as_deref()
+            .is_some_and(|e| e.contains("record index 40 missing")),
+        "{err:?}"
+    );
 }
 
 fn server_loss_fails_appends_cleanly_and_recovers(srv: &Server, url: &str) {
