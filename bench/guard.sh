@@ -91,12 +91,14 @@ for p in $UP $NGX $GRD $LIT; do
   if (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "port $p is already in use; stop what listens there" >&2; exit 1; fi
 done
 
-if [ ${#AB[@]} = 2 ]; then
-  mock_up 127.0.0.1:$UP 2>/dev/null & PIDS+=($!)
-  rm -rf "$WORK/ab" && mkdir -p "$WORK/ab/corpus"
-  for i in $(seq 1 200); do echo "Protected document $i: the quick brown fox jumps over the lazy dog near river bank number $i while the archive keeps record $((i*7))." ; done > "$WORK/ab/corpus/doc.txt"
-  build_index "$WORK/ab/corpus" "$WORK/ab/corpus.idx" 2>/dev/null
-  cat > "$WORK/ab/guard.toml" <<TOML
+# Guard with everything on: hardening, detectors, output monitoring (redact, secrets + PII +
+# canaries + corpus index), drift, metrics and the fsync'ed, signed audit log. $1: a fresh
+# directory for its corpus, index, config, keys and audit log.
+guard_setup() {
+  rm -rf "$1" && mkdir -p "$1/corpus"
+  for i in $(seq 1 200); do echo "Protected document $i: the quick brown fox jumps over the lazy dog near river bank number $i while the archive keeps record $((i*7))." ; done > "$1/corpus/doc.txt"
+  build_index "$1/corpus" "$1/corpus.idx" 2>/dev/null
+  cat > "$1/guard.toml" <<TOML
 listen = "127.0.0.1:$GRD"
 keys_file = "keys.json"
 [upstream]
@@ -116,6 +118,11 @@ corpus_index = "corpus.idx"
 dir = "audit"
 signing_key = "audit.key"
 TOML
+}
+
+if [ ${#AB[@]} = 2 ]; then
+  mock_up 127.0.0.1:$UP 2>/dev/null & PIDS+=($!)
+  guard_setup "$WORK/ab"
   TOKEN=$(new_key "$WORK/ab/guard.toml" 2>/dev/null)
   for mode in plain stream; do
     body='{"model":"mock-model",'$([ $mode = stream ] && echo '"stream":true,' || true)'"messages":[{"role":"user","content":"Summarise the plot of a short story about a lighthouse keeper in two sentences."}],"max_tokens":64}'
@@ -177,31 +184,7 @@ http {
 NGINX
 nginx -c "$WORK/nginx.conf" -g 'daemon off;' & PIDS+=($!); NPID=$!
 
-# Guard with everything on: hardening, detectors, output monitoring (redact, secrets + PII +
-# canaries + corpus index), drift, metrics and the fsync'ed, signed audit log.
-rm -rf "$WORK/guard" && mkdir -p "$WORK/guard/corpus"
-for i in $(seq 1 200); do echo "Protected document $i: the quick brown fox jumps over the lazy dog near river bank number $i while the archive keeps record $((i*7))." ; done > "$WORK/guard/corpus/doc.txt"
-build_index "$WORK/guard/corpus" "$WORK/guard/corpus.idx" 2>/dev/null
-cat > "$WORK/guard/guard.toml" <<TOML
-listen = "127.0.0.1:$GRD"
-keys_file = "keys.json"
-[upstream]
-url = "http://127.0.0.1:$UP"
-api_key_env = "BENCH_UPSTREAM_KEY"
-[limits]
-requests_per_minute = 100000000
-tokens_per_minute = 10000000000
-burst = 1000000
-[detect]
-action = "log"
-[monitor]
-action = "redact"
-canaries = ["CANARY-9f2c41"]
-corpus_index = "corpus.idx"
-[audit]
-dir = "audit"
-signing_key = "audit.key"
-TOML
+guard_setup "$WORK/guard"
 TOKEN=$(new_key "$WORK/guard/guard.toml" 2>/dev/null)
 BENCH_UPSTREAM_KEY=sk-upstream serve "$WORK/guard/guard.toml" 2>/dev/null & PIDS+=($!); GPID=$!
 
