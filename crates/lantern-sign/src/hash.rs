@@ -113,6 +113,15 @@ pub fn hash_file_range(
     Ok(hasher.finish())
 }
 
+/// Moves `file` to `pos` (a no-op at 0 on a freshly opened file).
+fn seek_to(file: &mut File, pos: u64, path: &Path) -> Result<()> {
+    if pos > 0 {
+        file.seek(SeekFrom::Start(pos))
+            .map_err(|e| Error::io("seeking in", path, e))?;
+    }
+    Ok(())
+}
+
 /// One `read(2)` of at most `want` bytes (and at most `buf.len()`) into the front of `buf`,
 /// retried when interrupted; `Ok(0)` at the end of the file.
 fn read_once(file: &mut File, buf: &mut [u8], want: u64, path: &Path) -> Result<usize> {
@@ -139,10 +148,7 @@ fn feed_range(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<()> {
     let mut file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
-    if offset > 0 {
-        file.seek(SeekFrom::Start(offset))
-            .map_err(|e| Error::io("seeking in", path, e))?;
-    }
+    seek_to(&mut file, offset, path)?;
     BUFFER.with(|cell| -> Result<()> {
         let mut buf = cell.borrow_mut();
         if buf.len() < READ_BUFFER {
@@ -297,10 +303,7 @@ pub fn hash_range_pipelined(
     use std::sync::mpsc::sync_channel;
     let mut file = File::open(path).map_err(|e| Error::io("opening", path, e))?;
     let end = range_end(&file, path, offset, len)?;
-    if offset > 0 {
-        file.seek(SeekFrom::Start(offset))
-            .map_err(|e| Error::io("seeking in", path, e))?;
-    }
+    seek_to(&mut file, offset, path)?;
     let total = end - offset;
     let (full_tx, full_rx) = sync_channel::<Result<(Vec<u8>, usize)>>(PIPE_BUFFERS);
     let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(PIPE_BUFFERS);
@@ -406,10 +409,7 @@ impl<'p> Lane<'p> {
         let source = if map {
             Source::Map(None)
         } else {
-            if offset > 0 {
-                file.seek(SeekFrom::Start(offset))
-                    .map_err(|e| Error::io("seeking in", path, e))?;
-            }
+            seek_to(&mut file, offset, path)?;
             Source::Read {
                 buf: Vec::new(),
                 filled: 0,
@@ -457,9 +457,7 @@ impl<'p> Lane<'p> {
                 return Ok(true);
             }
             // Mapping refused: read the rest.
-            self.file
-                .seek(SeekFrom::Start(self.pos))
-                .map_err(|e| Error::io("seeking in", self.path, e))?;
+            seek_to(&mut self.file, self.pos, self.path)?;
             self.source = Source::Read {
                 buf: Vec::new(),
                 filled: 0,

@@ -762,25 +762,23 @@ mod tests {
                 .flat_map(|t| [(t, IoMode::Read), (t, IoMode::Mapped)])
                 .flat_map(|(t, io)| [(t, io, false), (t, io, true)])
             {
-                {
-                    let plan = Plan::new(&m, &opts)
-                        .unwrap()
-                        .threads(threads)
-                        .io_mode(io)
-                        .interleave(interleave);
-                    let total = plan.total_bytes();
-                    let seen = std::sync::atomic::AtomicU64::new(0);
-                    let got = plan
-                        .hash(&|n| {
-                            seen.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-                        })
-                        .unwrap();
-                    assert_eq!(
-                        got, reference,
-                        "{method:?} threads={threads} {io:?} interleave={interleave}"
-                    );
-                    assert_eq!(seen.into_inner(), total);
-                }
+                let plan = Plan::new(&m, &opts)
+                    .unwrap()
+                    .threads(threads)
+                    .io_mode(io)
+                    .interleave(interleave);
+                let total = plan.total_bytes();
+                let seen = std::sync::atomic::AtomicU64::new(0);
+                let got = plan
+                    .hash(&|n| {
+                        seen.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                    })
+                    .unwrap();
+                assert_eq!(
+                    got, reference,
+                    "{method:?} threads={threads} {io:?} interleave={interleave}"
+                );
+                assert_eq!(seen.into_inner(), total);
             }
         }
         // The reference itself is plain SHA-256 of each file.
