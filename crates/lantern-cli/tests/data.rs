@@ -368,6 +368,48 @@ fn signed_manifest_verifies_the_data_and_catches_an_edit() {
         .stdout(predicates::str::contains(
             "does not match the signed manifest",
         ));
+    // An encrypted signing key works with the password from the environment, as for `sign`.
+    lantern()
+        .current_dir(p)
+        .env("LANTERN_KEY_PASSWORD", "manifest pw")
+        .args(["keygen", "--out", "enc", "--encrypt"])
+        .assert()
+        .success();
+    let manifest = [
+        "data",
+        "manifest",
+        "train.csv",
+        "-o",
+        "e.json",
+        "--sign-key",
+        "enc.pem",
+    ];
+    lantern()
+        .current_dir(p)
+        .env_remove("LANTERN_KEY_PASSWORD")
+        .args(manifest)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("encrypted"));
+    lantern()
+        .current_dir(p)
+        .env("LANTERN_KEY_PASSWORD", "manifest pw")
+        .args(manifest)
+        .assert()
+        .success();
+    lantern()
+        .current_dir(p)
+        .args([
+            "data",
+            "manifest",
+            "train.csv",
+            "--verify",
+            "e.json",
+            "--pubkey",
+            "enc.pub",
+        ])
+        .assert()
+        .code(0);
 }
 
 fn commit_as(dir: &Path, who: &str) {

@@ -71,6 +71,8 @@ struct ManifestArgs {
     /// the bundle goes to FILE.sig
     #[arg(long, value_name = "PRIVATE.pem", requires = "output")]
     sign_key: Option<PathBuf>,
+    #[command(flatten)]
+    password: super::sign::PasswordArgs,
     /// Instead of writing a manifest, check PATH against this signed manifest: signature,
     /// manifest digest and the Merkle root recomputed from the data (exit 1 on mismatch)
     #[arg(long, value_name = "MANIFEST", requires = "pubkey", conflicts_with_all = ["output", "sign_key"])]
@@ -293,7 +295,9 @@ fn manifest(a: ManifestArgs) -> Result<u8> {
             }
             s.push_str(&format!("manifest written to {}\n", p.display()));
             if let Some(k) = &a.sign_key {
-                let key = lantern_sign::SigningKey::from_file(k)
+                let key = a
+                    .password
+                    .load(k)
                     .with_context(|| format!("reading {}", k.display()))?;
                 let bundle = lantern_data::sign::sign(p, &key)
                     .with_context(|| format!("signing {}", p.display()))?;

@@ -80,7 +80,7 @@ impl PasswordArgs {
     }
 
     /// Reads a private key, decrypting it when it is encrypted.
-    fn load(&self, key: &Path) -> Result<SigningKey> {
+    pub(crate) fn load(&self, key: &Path) -> Result<SigningKey> {
         Ok(SigningKey::from_file_with_password(
             key,
             self.get()?.as_deref(),
