@@ -177,8 +177,7 @@ impl SigningKey {
 
     /// Reads a PEM private key from a file.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = read_pem(path)?;
-        Self::from_pem(&text, &path.display().to_string())
+        Self::from_file_with_password(path, None)
     }
 
     /// Key type.
