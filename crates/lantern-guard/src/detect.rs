@@ -24,7 +24,7 @@ pub mod rules {
 
 type Sig = [u64; MINHASH];
 
-fn mix(mut z: u64) -> u64 {
+const fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
@@ -38,16 +38,33 @@ fn fnv(s: &str) -> u64 {
     h
 }
 
+/// The slots' hash functions `x ↦ a·x + b (mod 2⁶⁴)` with `a` odd: each is a bijection, so on
+/// the (already mixed, uniform) shingle hashes every slot's minimum is an unbiased estimate of
+/// the Jaccard similarity. One multiply-add per slot instead of a full mix: the signature was
+/// most of the detectors' per-request cost.
+const SLOTS: [(u64, u64); MINHASH] = {
+    let mut t = [(0u64, 0u64); MINHASH];
+    let mut i = 0;
+    while i < MINHASH {
+        let a = mix((i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1;
+        let b = mix((i as u64 + 1).wrapping_mul(0xc2b2_ae3d_27d4_eb4f));
+        t[i] = (a, b);
+        i += 1;
+    }
+    t
+};
+
 /// MinHash signature of the word 3-shingles of `text` (`None` for fewer than 3 words).
 fn signature(words: &[&str]) -> Option<Sig> {
     if words.len() < 3 {
         return None;
     }
+    let hashes: Vec<u64> = words.iter().map(|w| fnv(w)).collect();
     let mut sig = [u64::MAX; MINHASH];
-    for w in words.windows(3) {
-        let h = fnv(w[0]) ^ fnv(w[1]).rotate_left(21) ^ fnv(w[2]).rotate_left(42);
-        for (i, s) in sig.iter_mut().enumerate() {
-            let v = mix(h ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    for w in hashes.windows(3) {
+        let h = mix(w[0] ^ w[1].rotate_left(21) ^ w[2].rotate_left(42));
+        for (s, (a, b)) in sig.iter_mut().zip(SLOTS) {
+            let v = h.wrapping_mul(a).wrapping_add(b);
             if v < *s {
                 *s = v;
             }
@@ -307,8 +324,12 @@ mod tests {
     fn sweep_of_near_identical_prompts_fires_and_varied_prompts_do_not() {
         let d = det();
         let mut fired = None;
+        // The last word of a 33-word prompt changes: 31 shingles, 30 shared, Jaccard 0.94. MinHash
+        // with 32 slots puts a pair at that similarity under the 0.8 threshold with probability
+        // 0.3%, so the sweep fires at the fifth prompt (a 14-shingle template, Jaccard 0.87,
+        // misses 12% of pairs and made this test depend on the hash functions' luck).
         for i in 0..8 {
-            let p = format!("What is the probability that the next token after the prefix 'the cat sat on the' is token number {i}");
+            let p = format!("What is the probability that the next token after the prefix 'the cat sat on the mat and looked out at the rain falling on the quiet street below' is token number {i}");
             if d.observe("k", &p, false, 0).contains(&rules::SWEEP) {
                 fired.get_or_insert(i);
             }
@@ -393,6 +414,39 @@ mod tests {
                 .count();
         }
         assert_eq!(hits, 1, "fires once per minute");
+    }
+
+    #[test]
+    fn signatures_estimate_jaccard_without_bias_and_with_minhash_variance() {
+        // pairs of word sequences whose 3-shingle sets have a known Jaccard similarity: 30
+        // shingles each, `shared` of them in common (distinct words, so no accidental overlap)
+        for shared in [6usize, 15, 24] {
+            let j = shared as f64 / (60 - shared) as f64;
+            let trials = 400;
+            let (mut sum, mut sq) = (0.0, 0.0);
+            for t in 0..trials {
+                let common: Vec<String> = (0..shared + 2).map(|i| format!("c{t}x{i}")).collect();
+                let mut a = common.clone();
+                a.extend((0..30 - shared).map(|i| format!("a{t}x{i}")));
+                let mut b = common;
+                b.extend((0..30 - shared).map(|i| format!("b{t}x{i}")));
+                let wa: Vec<&str> = a.iter().map(String::as_str).collect();
+                let wb: Vec<&str> = b.iter().map(String::as_str).collect();
+                let (sa, sb) = (signature(&wa).unwrap(), signature(&wb).unwrap());
+                let est =
+                    sa.iter().zip(&sb).filter(|(x, y)| x == y).count() as f64 / MINHASH as f64;
+                sum += est;
+                sq += est * est;
+            }
+            let mean = sum / trials as f64;
+            let var = sq / trials as f64 - mean * mean;
+            let expected_var = j * (1.0 - j) / MINHASH as f64;
+            assert!((mean - j).abs() < 0.03, "J={j}: mean estimate {mean}");
+            assert!(
+                var < 1.6 * expected_var && var > 0.5 * expected_var,
+                "J={j}: variance {var}, independent slots give {expected_var}"
+            );
+        }
     }
 
     #[test]
