@@ -6,6 +6,9 @@ use std::process::ExitCode;
 
 mod cmd;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Shine a light on the dark code inside AI projects.
 #[derive(Parser)]
 #[command(name = "lantern", version, about, long_about = None, propagate_version = true)]
