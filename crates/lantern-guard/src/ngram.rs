@@ -1,6 +1,7 @@
 //! Verbatim-regurgitation index: the set of 64-bit hashes of every N consecutive word tokens of a
-//! protected corpus (`lantern guard index`), stored sorted in a compact file and searched with
-//! binary search; a response reproducing N or more consecutive tokens of the corpus is flagged.
+//! protected corpus (`lantern guard index`), stored sorted in a compact file; in memory a
+//! directory of the hashes' top bits narrows each lookup to the one or two hashes that share
+//! them. A response reproducing N or more consecutive tokens of the corpus is flagged.
 
 use crate::Error;
 use std::io::{Read, Write};
@@ -78,14 +79,21 @@ fn gram_hash(toks: &[u64]) -> u64 {
 pub struct NgramIndex {
     n: usize,
     hashes: Vec<u64>,
+    /// `dir[b]..dir[b + 1]`: the range of `hashes` whose top `64 - shift` bits are `b` (about
+    /// one hash per bucket, at most 2²² buckets); empty until the hashes are sorted.
+    dir: Vec<u32>,
+    shift: u32,
 }
+
+/// Most top bits the directory uses (2²² buckets: 16 MiB).
+const MAX_DIR_BITS: u32 = 22;
 
 impl NgramIndex {
     /// An empty index for n-grams of `n` tokens.
     pub fn new(n: usize) -> Self {
         Self {
             n: n.max(2),
-            hashes: Vec::new(),
+            ..Self::default()
         }
     }
 
@@ -99,6 +107,40 @@ impl NgramIndex {
     pub fn finish(&mut self) {
         self.hashes.sort_unstable();
         self.hashes.dedup();
+        self.build_dir();
+    }
+
+    /// Builds the top-bits directory over the sorted hashes.
+    fn build_dir(&mut self) {
+        self.dir.clear();
+        let n = self.hashes.len();
+        if n == 0 || u32::try_from(n).is_err() {
+            return;
+        }
+        let bits = (usize::BITS - n.leading_zeros()).clamp(1, MAX_DIR_BITS);
+        self.shift = 64 - bits;
+        let buckets = 1usize << bits;
+        self.dir.reserve_exact(buckets + 1);
+        let mut i = 0usize;
+        for b in 0..buckets {
+            // first hash whose bucket is at least b
+            while i < n && ((self.hashes[i] >> self.shift) as usize) < b {
+                i += 1;
+            }
+            self.dir.push(i as u32);
+        }
+        self.dir.push(n as u32);
+    }
+
+    /// Whether the corpus has an n-gram of this hash.
+    fn contains(&self, h: u64) -> bool {
+        let b = (h >> self.shift) as usize;
+        match (self.dir.get(b), self.dir.get(b + 1)) {
+            (Some(&s), Some(&e)) => self.hashes[s as usize..e as usize]
+                .binary_search(&h)
+                .is_ok(),
+            _ => self.hashes.binary_search(&h).is_ok(),
+        }
     }
 
     /// N.
@@ -125,7 +167,7 @@ impl NgramIndex {
             .collect();
         let mut out: Vec<(usize, usize)> = Vec::new();
         for (i, w) in toks.windows(self.n).enumerate() {
-            if self.hashes.binary_search(&gram_hash(w)).is_ok() {
+            if self.contains(gram_hash(w)) {
                 let (s, e) = (spans[i].0, spans[i + self.n - 1].1);
                 match out.last_mut() {
                     Some(last) if s <= last.1 => last.1 = last.1.max(e),
@@ -198,10 +240,13 @@ impl NgramIndex {
         if hashes.windows(2).any(|w| w[0] >= w[1]) {
             return Err("index is not sorted".into());
         }
-        Ok(Self {
+        let mut idx = Self {
             n: n as usize,
             hashes,
-        })
+            ..Self::default()
+        };
+        idx.build_dir();
+        Ok(idx)
     }
 }
 
@@ -235,6 +280,33 @@ pub fn build_dir(dir: &Path, n: usize) -> Result<(NgramIndex, u64), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn directory_lookup_agrees_with_binary_search(
+            mut hashes in proptest::collection::vec(proptest::num::u64::ANY, 0..3000),
+            skew in 0u32..40,
+            probes in proptest::collection::vec(proptest::num::u64::ANY, 0..64),
+        ) {
+            // skewed hashes crowd a few buckets (and leave most empty)
+            for h in &mut hashes {
+                *h >>= skew;
+            }
+            hashes.sort_unstable();
+            hashes.dedup();
+            let idx = NgramIndex { n: 3, hashes: hashes.clone(), ..NgramIndex::default() };
+            let mut with_dir = idx.clone();
+            with_dir.build_dir();
+            if !hashes.is_empty() {
+                proptest::prop_assert_eq!(with_dir.dir.len(), (1usize << (64 - with_dir.shift)) + 1);
+            }
+            let present = hashes.iter().step_by(7).copied();
+            for p in probes.iter().copied().chain(present) {
+                proptest::prop_assert_eq!(with_dir.contains(p), hashes.binary_search(&p).is_ok(), "{}", p);
+                proptest::prop_assert_eq!(idx.contains(p), hashes.binary_search(&p).is_ok());
+            }
+        }
+    }
 
     #[test]
     fn finds_verbatim_spans_case_insensitively() {
