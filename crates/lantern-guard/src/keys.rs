@@ -302,12 +302,30 @@ impl KeyStore {
     /// Authenticates a bearer token: the id selects the record, the SHA-256 of the whole token is
     /// compared in constant time. Unknown ids still cost one hash and one comparison.
     pub fn authenticate(&self, token: &str, now: u64) -> Result<&KeyRecord, AuthError> {
+        self.authenticate_index(token, now).map(|i| &self.keys[i])
+    }
+
+    /// As [`KeyStore::authenticate`], returning a handle that shares the store instead of a
+    /// borrow (what the gateway keeps for a request: cloning it copies no strings).
+    pub fn authenticate_shared(
+        store: &std::sync::Arc<KeyStore>,
+        token: &str,
+        now: u64,
+    ) -> Result<KeyRef, AuthError> {
+        store.authenticate_index(token, now).map(|index| KeyRef {
+            store: store.clone(),
+            index,
+        })
+    }
+
+    fn authenticate_index(&self, token: &str, now: u64) -> Result<usize, AuthError> {
         let presented = token_hash(token);
         let id = token
             .strip_prefix(TOKEN_PREFIX)
             .and_then(|r| r.split_once('-'))
             .map(|(id, _)| id);
-        let rec = id.and_then(|id| self.get(id));
+        let index = id.and_then(|id| self.by_id.get(id).copied());
+        let rec = index.and_then(|i| self.keys.get(i));
         let mut stored = [0u8; 32];
         let known = match rec.map(|r| hex::decode_to_slice(&r.hash, &mut stored)) {
             Some(Ok(())) => 1u8,
@@ -318,10 +336,25 @@ impl KeyStore {
             (1, Some(r)) => match r.unusable(now) {
                 Some("revoked") => Err(AuthError::Revoked),
                 Some(_) => Err(AuthError::Expired),
-                None => Ok(r),
+                None => index.ok_or(AuthError::Invalid),
             },
             _ => Err(AuthError::Invalid),
         }
+    }
+}
+
+/// An authenticated key: the record inside the key store it was checked against (which stays
+/// alive while the handle does, even when the store is reloaded meanwhile).
+#[derive(Debug, Clone)]
+pub struct KeyRef {
+    store: std::sync::Arc<KeyStore>,
+    index: usize,
+}
+
+impl std::ops::Deref for KeyRef {
+    type Target = KeyRecord;
+    fn deref(&self) -> &KeyRecord {
+        &self.store.keys[self.index]
     }
 }
 

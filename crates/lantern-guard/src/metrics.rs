@@ -65,6 +65,20 @@ pub struct Metrics {
     drift: Mutex<HashMap<String, ModelDrift>>,
 }
 
+/// The decimal digits of `n`, written into `buf`.
+fn u16_str(mut n: u16, buf: &mut [u8; 5]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
+}
+
 fn esc(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.contains(['\\', '"', '\n']) {
         return std::borrow::Cow::Borrowed(s);
@@ -77,32 +91,50 @@ fn esc(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 impl Metrics {
-    /// Adds one to counter `name` with label text `labels` (`k="v",...`, already escaped).
-    pub fn inc(&self, name: &str, labels: String) {
-        let mut m = match self.counters.lock() {
-            Ok(m) => m,
-            Err(p) => p.into_inner(),
-        };
-        let series = match m.get_mut(name) {
-            Some(s) => s,
-            None => m.entry(name.to_string()).or_default(),
-        };
-        match series.get_mut(labels.as_str()) {
-            Some(v) => *v += 1,
-            None => {
-                series.insert(labels, 1);
-            }
+    /// Adds one to counter `name` with the label text made of `parts` (`k="v",...`, already
+    /// escaped). The text is assembled in a reused per-thread buffer and copied only when the
+    /// series is new: counting a request allocates nothing.
+    pub fn inc(&self, name: &str, parts: &[&str]) {
+        thread_local! {
+            static LABELS: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
         }
+        LABELS.with_borrow_mut(|labels| {
+            labels.clear();
+            for p in parts {
+                labels.push_str(p);
+            }
+            let mut m = match self.counters.lock() {
+                Ok(m) => m,
+                Err(p) => p.into_inner(),
+            };
+            let series = match m.get_mut(name) {
+                Some(s) => s,
+                None => m.entry(name.to_string()).or_default(),
+            };
+            match series.get_mut(labels.as_str()) {
+                Some(v) => *v += 1,
+                None => {
+                    series.insert(labels.clone(), 1);
+                }
+            }
+        });
     }
 
     /// Counts a finished request.
     pub fn request(&self, endpoint: &str, status: u16, decision: &str) {
+        let mut digits = [0u8; 5];
+        let status = u16_str(status, &mut digits);
         self.inc(
             "lantern_guard_requests_total",
-            format!(
-                "endpoint=\"{}\",status=\"{status}\",decision=\"{decision}\"",
-                esc(endpoint)
-            ),
+            &[
+                "endpoint=\"",
+                &esc(endpoint),
+                "\",status=\"",
+                status,
+                "\",decision=\"",
+                &esc(decision),
+                "\"",
+            ],
         );
     }
 
@@ -110,7 +142,7 @@ impl Metrics {
     pub fn hit(&self, rule: &str) {
         self.inc(
             "lantern_guard_detector_hits_total",
-            format!("rule=\"{}\"", esc(rule)),
+            &["rule=\"", &esc(rule), "\""],
         );
     }
 
@@ -129,9 +161,13 @@ impl Metrics {
         if m.len() >= 1000 && !m.contains_key(model) {
             return Vec::new();
         }
-        m.entry(model.to_string())
-            .or_default()
-            .observe(cfg, model, text, finish)
+        match m.get_mut(model) {
+            Some(d) => d.observe(cfg, model, text, finish),
+            None => m
+                .entry(model.to_string())
+                .or_default()
+                .observe(cfg, model, text, finish),
+        }
     }
 
     /// Prometheus text.
@@ -375,6 +411,30 @@ impl ModelDrift {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_and_hit_counters_render_their_labels() {
+        let m = Metrics::default();
+        for (status, n) in [(200u16, 2), (404, 1), (5, 1), (65535, 1)] {
+            for _ in 0..n {
+                m.request("/v1/chat/completions", status, "allowed");
+            }
+        }
+        m.request("other \"x\"", 200, "error");
+        m.hit("canary");
+        m.hit("canary");
+        let r = m.render(0);
+        for line in [
+            "lantern_guard_requests_total{endpoint=\"/v1/chat/completions\",status=\"200\",decision=\"allowed\"} 2",
+            "lantern_guard_requests_total{endpoint=\"/v1/chat/completions\",status=\"404\",decision=\"allowed\"} 1",
+            "lantern_guard_requests_total{endpoint=\"/v1/chat/completions\",status=\"5\",decision=\"allowed\"} 1",
+            "lantern_guard_requests_total{endpoint=\"/v1/chat/completions\",status=\"65535\",decision=\"allowed\"} 1",
+            "lantern_guard_requests_total{endpoint=\"other \\\"x\\\"\",status=\"200\",decision=\"error\"} 1",
+            "lantern_guard_detector_hits_total{rule=\"canary\"} 2",
+        ] {
+            assert!(r.lines().any(|l| l == line), "{line} not in\n{r}");
+        }
+    }
 
     #[test]
     fn psi_and_js_known_values() {

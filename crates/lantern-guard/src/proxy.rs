@@ -13,7 +13,7 @@
 
 use crate::config::{Action, GuardConfig};
 use crate::detect::Detectors;
-use crate::keys::{self, AuthError, KeyRecord, KeyStore};
+use crate::keys::{self, AuthError, KeyRecord, KeyRef, KeyStore};
 use crate::metrics::Metrics;
 use crate::monitor::{redact, Monitor};
 use crate::ratelimit::{Decision, Limit, Limiter};
@@ -208,21 +208,52 @@ fn upstream_uri(
         .ok()
 }
 
-fn hex_sha256(b: &[u8]) -> String {
-    // into a buffer, then one copy: `hex::encode` pushes char by char (142 vs 32 ns)
-    let digest = Sha256::digest(b);
-    let mut out = [0u8; 64];
-    match hex::encode_to_slice(digest, &mut out).map(|()| std::str::from_utf8(&out)) {
-        Ok(Ok(s)) => s.to_string(),
-        _ => hex::encode(digest),
+/// Lower-case hex SHA-256 of some bytes, kept inline (no allocation per request).
+#[derive(Clone, Copy)]
+struct HexDigest([u8; 64]);
+
+impl HexDigest {
+    fn as_str(&self) -> &str {
+        // hex digits are ASCII
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
+}
+
+fn hex_sha256(b: &[u8]) -> HexDigest {
+    let mut out = [b'0'; 64];
+    // the buffer is exactly twice the digest's length, so this cannot fail
+    let _ = hex::encode_to_slice(Sha256::digest(b), &mut out);
+    HexDigest(out)
+}
+
+/// Dotted-quad text of an IPv4 address, written into `buf` (the audit record's client field,
+/// without the formatting machinery per request).
+fn ipv4_str(a: std::net::Ipv4Addr, buf: &mut [u8; 15]) -> &str {
+    let mut n = 0;
+    for (i, o) in a.octets().into_iter().enumerate() {
+        if i > 0 {
+            buf[n] = b'.';
+            n += 1;
+        }
+        if o >= 100 {
+            buf[n] = b'0' + o / 100;
+            n += 1;
+        }
+        if o >= 10 {
+            buf[n] = b'0' + o / 10 % 10;
+            n += 1;
+        }
+        buf[n] = b'0' + o % 10;
+        n += 1;
+    }
+    std::str::from_utf8(&buf[..n]).unwrap_or_default()
 }
 
 /// Everything known about one request, for the audit record and metrics.
 struct Outcome {
     t0: Instant,
     upstream_time: Duration,
-    key: Option<KeyRecord>,
+    key: Option<KeyRef>,
     endpoint: String,
     method: String,
     model: Option<String>,
@@ -233,8 +264,8 @@ struct Outcome {
     completion_tokens: Option<u64>,
     hits: Vec<String>,
     changes: Vec<String>,
-    prompt_sha256: Option<String>,
-    response_sha256: Option<String>,
+    prompt_sha256: Option<HexDigest>,
+    response_sha256: Option<HexDigest>,
     client: SocketAddr,
 }
 
@@ -388,7 +419,10 @@ impl Gateway {
             Ok(u) => u,
             Err(p) => p.into_inner(),
         };
-        let e = u.entry(id.to_string()).or_insert(0);
+        let e = match u.get_mut(id) {
+            Some(e) => e,
+            None => u.entry(id.to_string()).or_insert(0),
+        };
         if now >= *e + 60 {
             *e = now;
         }
@@ -410,7 +444,15 @@ impl Gateway {
         let ts = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
-        let client = o.client.ip().to_string();
+        let mut ip = [0u8; 15];
+        let v6;
+        let client = match o.client.ip() {
+            std::net::IpAddr::V4(a) => ipv4_str(a, &mut ip),
+            a @ std::net::IpAddr::V6(_) => {
+                v6 = a.to_string();
+                v6.as_str()
+            }
+        };
         let rec = AuditRecord {
             changes: &o.changes,
             client: &client,
@@ -423,9 +465,9 @@ impl Gateway {
             method: &o.method,
             model: o.model.as_deref(),
             owner: o.key.as_ref().map(|k| k.owner.as_str()),
-            prompt_sha256: o.prompt_sha256.as_deref(),
+            prompt_sha256: o.prompt_sha256.as_ref().map(HexDigest::as_str),
             prompt_tokens: o.prompt_tokens,
-            response_sha256: o.response_sha256.as_deref(),
+            response_sha256: o.response_sha256.as_ref().map(HexDigest::as_str),
             status: o.status,
             stream: o.stream,
             ts: &ts,
@@ -568,7 +610,7 @@ impl Gateway {
         let store = self.keys();
         let key = match token
             .ok_or(AuthError::Missing)
-            .and_then(|t| store.authenticate(t, now).cloned())
+            .and_then(|t| KeyStore::authenticate_shared(&store, t, now))
         {
             Ok(k) => k,
             Err(e) => {
@@ -1042,7 +1084,7 @@ impl Gateway {
         if let Some(l) = rl {
             if let Decision::Deny(d) = self
                 .limiter
-                .charge(&format!("{id}:req"), l, cost as i64, false)
+                .charge(&[id, ":req"].concat(), l, cost as i64, false)
                 .await
             {
                 deny = Some((d, "requests"));
@@ -1061,7 +1103,7 @@ impl Gateway {
                 }
                 if let Decision::Deny(d) = self
                     .limiter
-                    .charge(&format!("{id}:tok"), l, tokens as i64, false)
+                    .charge(&[id, ":tok"].concat(), l, tokens as i64, false)
                     .await
                 {
                     deny = Some((d, "tokens"));
@@ -1091,7 +1133,7 @@ impl Gateway {
             let diff = actual as i64 - estimate as i64;
             if diff != 0 {
                 self.limiter
-                    .charge(&format!("{}:tok", key.id), l, diff, true)
+                    .charge(&[key.id.as_str(), ":tok"].concat(), l, diff, true)
                     .await;
             }
         }
@@ -1131,7 +1173,7 @@ impl Gateway {
         status: StatusCode,
         mut headers: HeaderMap,
         body: Incoming,
-        key: KeyRecord,
+        key: KeyRef,
         estimate: u64,
         wants_logprobs: bool,
         o: &mut Outcome,
@@ -1153,7 +1195,7 @@ impl Gateway {
             completion_tokens: None,
             hits: o.hits.clone(),
             changes: o.changes.clone(),
-            prompt_sha256: o.prompt_sha256.clone(),
+            prompt_sha256: o.prompt_sha256,
             response_sha256: None,
             client: o.client,
         };
@@ -1224,7 +1266,7 @@ struct SseBody {
     done: bool,
     /// The audit outcome, taken when it is written.
     out: Option<Outcome>,
-    key: KeyRecord,
+    key: KeyRef,
     estimate: u64,
 }
 
@@ -1532,9 +1574,23 @@ mod tests {
     }
 
     #[test]
+    fn ipv4_text_matches_display() {
+        for a in [
+            [0, 0, 0, 0],
+            [127, 0, 0, 1],
+            [10, 20, 100, 255],
+            [9, 99, 199, 200],
+        ] {
+            let a = std::net::Ipv4Addr::from(a);
+            let mut buf = [0u8; 15];
+            assert_eq!(ipv4_str(a, &mut buf), a.to_string());
+        }
+    }
+
+    #[test]
     fn hex_sha256_is_the_lower_case_digest() {
         assert_eq!(
-            hex_sha256(b"abc"),
+            hex_sha256(b"abc").as_str(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }
