@@ -455,7 +455,7 @@ impl Gateway {
         };
         let rec = AuditRecord {
             changes: &o.changes,
-            client: &client,
+            client,
             completion_tokens: o.completion_tokens,
             decision: o.decision,
             endpoint: &o.endpoint,
