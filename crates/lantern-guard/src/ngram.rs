@@ -85,14 +85,17 @@ pub struct NgramIndex {
     shift: u32,
 }
 
+/// Largest N an index may have (checked when one is read).
+const MAX_N: usize = 64;
+
 /// Most top bits the directory uses (2²² buckets: 16 MiB).
 const MAX_DIR_BITS: u32 = 22;
 
 impl NgramIndex {
-    /// An empty index for n-grams of `n` tokens.
+    /// An empty index for n-grams of `n` tokens (clamped to 2..=64).
     pub fn new(n: usize) -> Self {
         Self {
-            n: n.max(2),
+            n: n.clamp(2, MAX_N),
             ..Self::default()
         }
     }
@@ -160,15 +163,27 @@ impl NgramIndex {
 
     /// Byte spans of `text` made of runs of corpus n-grams (each span covers ≥ N tokens).
     pub fn find(&self, text: &str) -> Vec<(usize, usize)> {
-        let spans: Vec<(usize, usize)> = tokens(text).collect();
-        let toks: Vec<u64> = spans
-            .iter()
-            .map(|&(s, e)| token_hash(&text[s..e]))
-            .collect();
         let mut out: Vec<(usize, usize)> = Vec::new();
-        for (i, w) in toks.windows(self.n).enumerate() {
-            if self.contains(gram_hash(w)) {
-                let (s, e) = (spans[i].0, spans[i + self.n - 1].1);
+        let n = self.n;
+        if n > MAX_N {
+            return out;
+        }
+        // the last n tokens' hashes and spans, in rings (no allocation per response)
+        let mut hashes = [0u64; MAX_N];
+        let mut spans = [(0usize, 0usize); MAX_N];
+        let mut window = [0u64; MAX_N];
+        for (count, (s, e)) in tokens(text).enumerate() {
+            hashes[count % n] = token_hash(&text[s..e]);
+            spans[count % n] = (s, e);
+            if count + 1 < n {
+                continue;
+            }
+            let first = (count + 1) % n;
+            for (k, w) in window[..n].iter_mut().enumerate() {
+                *w = hashes[(first + k) % n];
+            }
+            if self.contains(gram_hash(&window[..n])) {
+                let (s, e) = (spans[first].0, e);
                 match out.last_mut() {
                     Some(last) if s <= last.1 => last.1 = last.1.max(e),
                     _ => out.push((s, e)),
@@ -227,7 +242,7 @@ impl NgramIndex {
             ])
         };
         let (n, count) = (u(8), u(16));
-        if !(2..=64).contains(&n) {
+        if !(2..=MAX_N as u64).contains(&n) {
             return Err(format!("n-gram size {n} out of range"));
         }
         if count.checked_mul(8) != Some((b.len() - 24) as u64) {
@@ -305,6 +320,51 @@ mod tests {
                 proptest::prop_assert_eq!(with_dir.contains(p), hashes.binary_search(&p).is_ok(), "{}", p);
                 proptest::prop_assert_eq!(idx.contains(p), hashes.binary_search(&p).is_ok());
             }
+        }
+    }
+
+    /// The straightforward `find`: all tokens and hashes collected first.
+    fn find_reference(idx: &NgramIndex, text: &str) -> Vec<(usize, usize)> {
+        let spans: Vec<(usize, usize)> = tokens(text).collect();
+        let toks: Vec<u64> = spans
+            .iter()
+            .map(|&(s, e)| token_hash(&text[s..e]))
+            .collect();
+        let mut out: Vec<(usize, usize)> = Vec::new();
+        for (i, w) in toks.windows(idx.n).enumerate() {
+            if idx.hashes.binary_search(&gram_hash(w)).is_ok() {
+                let (s, e) = (spans[i].0, spans[i + idx.n - 1].1);
+                match out.last_mut() {
+                    Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                    _ => out.push((s, e)),
+                }
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ring_buffer_find_agrees_with_collecting_find(
+            n in 2usize..10,
+            docs in proptest::collection::vec(proptest::collection::vec(0usize..6, 0..40), 1..4),
+            text in proptest::collection::vec((0usize..6, 0usize..3), 0..80),
+        ) {
+            // a six-word vocabulary, so texts share many n-grams with the corpus
+            let vocab = ["the", "Cat", "sat", "on", "mat", "é"];
+            let seps = [" ", ", ", "\n"];
+            let mut idx = NgramIndex::new(n);
+            for d in &docs {
+                let doc: Vec<&str> = d.iter().map(|&w| vocab[w]).collect();
+                idx.add_text(&doc.join(" "));
+            }
+            idx.finish();
+            let mut t = String::new();
+            for &(w, sep) in &text {
+                t.push_str(vocab[w]);
+                t.push_str(seps[sep]);
+            }
+            proptest::prop_assert_eq!(idx.find(&t), find_reference(&idx, &t));
         }
     }
 

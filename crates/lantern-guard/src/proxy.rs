@@ -254,8 +254,8 @@ struct Outcome {
     t0: Instant,
     upstream_time: Duration,
     key: Option<KeyRef>,
-    endpoint: String,
-    method: String,
+    endpoint: &'static str,
+    method: Method,
     model: Option<String>,
     status: u16,
     decision: &'static str,
@@ -436,7 +436,7 @@ impl Gateway {
                 .overhead
                 .observe(total.saturating_sub(o.upstream_time).as_secs_f64());
         }
-        self.metrics.request(&o.endpoint, o.status, o.decision);
+        self.metrics.request(o.endpoint, o.status, o.decision);
         for h in &o.hits {
             self.metrics.hit(h);
         }
@@ -458,11 +458,11 @@ impl Gateway {
             client,
             completion_tokens: o.completion_tokens,
             decision: o.decision,
-            endpoint: &o.endpoint,
+            endpoint: o.endpoint,
             hits: &o.hits,
             key: o.key.as_ref().map(|k| k.id.as_str()),
             latency_us: total.as_micros() as u64,
-            method: &o.method,
+            method: o.method.as_str(),
             model: o.model.as_deref(),
             owner: o.key.as_ref().map(|k| k.owner.as_str()),
             prompt_sha256: o.prompt_sha256.as_ref().map(HexDigest::as_str),
@@ -544,17 +544,18 @@ impl Gateway {
         client: SocketAddr,
     ) -> Response<Body> {
         let t0 = Instant::now();
-        let path = req.uri().path().to_string();
+        let path = req.uri().path();
         let mut o = Outcome {
             t0,
             upstream_time: Duration::ZERO,
             key: None,
-            endpoint: if JSON_ENDPOINTS.contains(&path.as_str()) || path == "/v1/models" {
-                path.clone()
-            } else {
-                "other".into()
-            },
-            method: req.method().to_string(),
+            endpoint: JSON_ENDPOINTS
+                .iter()
+                .chain(&["/v1/models"])
+                .find(|e| **e == path)
+                .copied()
+                .unwrap_or("other"),
+            method: req.method().clone(),
             model: None,
             status: 200,
             decision: "allowed",
@@ -597,9 +598,11 @@ impl Gateway {
 
     async fn process(self: Arc<Self>, req: Request<Incoming>, o: &mut Outcome) -> Response<Body> {
         let now = keys::now_secs();
+        let (parts, body) = req.into_parts();
+        let path = parts.uri.path();
         // 1. authentication, fail closed
-        let token = req
-            .headers()
+        let token = parts
+            .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| {
@@ -625,8 +628,7 @@ impl Gateway {
         };
         self.touch(&key.id, now);
         o.key = Some(key.clone());
-        let path = req.uri().path().to_string();
-        if !key.scopes.allows_endpoint(&path) {
+        if !key.scopes.allows_endpoint(path) {
             o.decision = "forbidden";
             return error_response(
                 StatusCode::FORBIDDEN,
@@ -636,7 +638,6 @@ impl Gateway {
             );
         }
         // 2. body, bounded in size and time
-        let (parts, body) = req.into_parts();
         let max = self.cfg.max_body_bytes;
         if parts
             .headers
@@ -692,7 +693,7 @@ impl Gateway {
             Ok(Ok(c)) => c.to_bytes(),
         };
         o.prompt_sha256 = Some(hex_sha256(&body));
-        let inspect = parts.method == Method::POST && JSON_ENDPOINTS.contains(&path.as_str());
+        let inspect = parts.method == Method::POST && JSON_ENDPOINTS.contains(&path);
         let mut out_body = body.clone();
         let mut stream = false;
         let mut wants_logprobs = false;
@@ -730,7 +731,7 @@ impl Gateway {
                 .max_tokens
                 .unwrap_or(self.cfg.limits.default_max_tokens);
             let n = view.n.unwrap_or(1).max(1);
-            estimate = request_token_estimate(&prompt, &path, max_tokens, n);
+            estimate = request_token_estimate(&prompt, path, max_tokens, n);
             let (rl, tl) = self.limits_for(&key);
             if let Some(r) = self
                 .rate_check(&key.id, rl, tl, 1 + throttle, estimate, o)
@@ -803,7 +804,7 @@ impl Gateway {
                 .and_then(Value::as_u64)
                 .unwrap_or(self.cfg.limits.default_max_tokens);
             let n = v.get("n").and_then(Value::as_u64).unwrap_or(1).max(1);
-            estimate = request_token_estimate(&prompt, &path, max_tokens, n);
+            estimate = request_token_estimate(&prompt, path, max_tokens, n);
             // 5. rate limits (request count, then pre-charged tokens)
             let (rl, tl) = self.limits_for(&key);
             if let Some(r) = self
@@ -1185,7 +1186,7 @@ impl Gateway {
             t0: o.t0,
             upstream_time: o.upstream_time,
             key: o.key.clone(),
-            endpoint: o.endpoint.clone(),
+            endpoint: o.endpoint,
             method: o.method.clone(),
             model: o.model.clone(),
             status: status.as_u16(),

@@ -67,9 +67,10 @@ enum Cmd {
         /// Output index file
         #[arg(long, short)]
         out: PathBuf,
-        /// Consecutive tokens that make a verbatim match
-        #[arg(long, default_value_t = lantern_guard::ngram::DEFAULT_N)]
-        n: usize,
+        /// Consecutive tokens that make a verbatim match (2 to 64)
+        #[arg(long, default_value_t = lantern_guard::ngram::DEFAULT_N as u64,
+              value_parser = clap::value_parser!(u64).range(2..=64))]
+        n: u64,
     },
     /// Run the mock OpenAI-compatible upstream (tests and benchmarks)
     MockUpstream {
@@ -198,7 +199,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         }
         Cmd::Keys { command } => keys_cmd(command, now),
         Cmd::Index { corpus, out, n } => {
-            let (idx, files) = lantern_guard::ngram::build_dir(&corpus, n)
+            let (idx, files) = lantern_guard::ngram::build_dir(&corpus, n as usize)
                 .with_context(|| format!("indexing {}", corpus.display()))?;
             idx.save(&out)?;
             eprintln!(
