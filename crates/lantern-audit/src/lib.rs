@@ -10,9 +10,10 @@
 //! torn, unacknowledged tail, which is cut off when the log is reopened. Checkpoints are signed
 //! after the records they cover are durable, every `checkpoint_every` records or
 //! `checkpoint_interval`, whichever comes first. What a caller does while a record is not yet
-//! acknowledged is its own policy: the guard answers the client without waiting (see
+//! durable is its own policy: the guard answers the client without waiting (see
 //! `lantern_guard::proxy`), so a crash can lose the records of requests answered during the last
-//! unsynced batch, never an acknowledged one.
+//! unsynced batch, never an acknowledged one. Such callers use `LocalLog::append_unacked`, which
+//! writes the record straight into the next batch (same batch, same `fdatasync`, no callback).
 
 pub mod checkpoint;
 pub mod merkle;

@@ -165,6 +165,7 @@ impl PgWriter {
                 match cmd {
                     Cmd::Append(r, a) => batch.push((r, a)),
                     Cmd::Checkpoint(tx) => control.push(tx),
+                    Cmd::Wake => {}
                 }
                 if batch.len() < self.opts.max_batch {
                     next = rx.try_recv().ok();

@@ -145,6 +145,28 @@ pub type Ack = Box<dyn FnOnce(Result<u64>) + Send>;
 pub(crate) enum Cmd {
     Append(Vec<u8>, Ack),
     Checkpoint(mpsc::Sender<Result<String>>),
+    /// Records are waiting in the shared batch of [`LocalLog::append_unacked`].
+    Wake,
+}
+
+/// Records appended with [`LocalLog::append_unacked`]: frames whose header holds the length and
+/// a zero checksum (the writer thread fills it in, and hashes the leaves, off the caller's path).
+#[derive(Default)]
+struct Unacked {
+    buf: Vec<u8>,
+    /// The writer has been told (with `Cmd::Wake`) that `buf` is not empty.
+    notified: bool,
+    /// Where records that could not be made durable are counted.
+    failures: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+}
+
+type SharedBatch = std::sync::Arc<std::sync::Mutex<Unacked>>;
+
+fn lock(shared: &SharedBatch) -> std::sync::MutexGuard<'_, Unacked> {
+    match shared.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
 }
 
 /// The client side of a log's writer thread, shared by the local and PostgreSQL stores:
@@ -180,6 +202,14 @@ impl WriterHandle {
                 }
             }
             None => ack(Err(Error::Append("audit log is closed".into()))),
+        }
+    }
+
+    /// Tells the writer that the shared batch has records (a stopped writer is not an error
+    /// here: its final drain takes them).
+    pub(crate) fn wake(&self) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Cmd::Wake);
         }
     }
 
@@ -222,11 +252,13 @@ impl Drop for WriterHandle {
 /// policy). Dropping it flushes pending records and signs a final checkpoint.
 pub struct LocalLog {
     writer: WriterHandle,
+    unacked: SharedBatch,
     dir: PathBuf,
     size_at_open: u64,
 }
 
 struct Writer {
+    unacked: SharedBatch,
     dir: PathBuf,
     records: File,
     checkpoints: File,
@@ -303,7 +335,9 @@ impl LocalLog {
             }
         }
         let size_at_open = tree.size();
+        let unacked = SharedBatch::default();
         let mut w = Writer {
+            unacked: unacked.clone(),
             dir: dir.to_path_buf(),
             records,
             checkpoints,
@@ -318,6 +352,7 @@ impl LocalLog {
             .map_err(io_err(dir))?;
         Ok(Self {
             writer,
+            unacked,
             dir: dir.to_path_buf(),
             size_at_open,
         })
@@ -331,6 +366,39 @@ impl LocalLog {
     /// The log directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Queues a record written by `write` straight into the writer's next batch, without an
+    /// acknowledgement: the cheap path for callers that do not wait for durability (the guard).
+    /// The record is durable once the batch's `fdatasync` returns, like any other; records that
+    /// cannot be made durable (a failed write, or a record over [`MAX_RECORD_BYTES`] or one that
+    /// `write` fails to produce) are counted in the counter given to
+    /// [`LocalLog::count_unacked_failures`]. No allocation, channel message or callback per record:
+    /// the writer is woken once per batch.
+    pub fn append_unacked<E>(&self, write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>) {
+        let mut u = lock(&self.unacked);
+        let start = u.buf.len();
+        u.buf.extend_from_slice(&[0u8; HEADER]);
+        let ok = write(&mut u.buf).is_ok();
+        let n = u.buf.len() - start - HEADER;
+        if !ok || n > MAX_RECORD_BYTES {
+            u.buf.truncate(start);
+            if let Some(f) = &u.failures {
+                f.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            return;
+        }
+        u.buf[start..start + 4].copy_from_slice(&(n as u32).to_le_bytes());
+        if !u.notified {
+            u.notified = true;
+            drop(u);
+            self.writer.wake();
+        }
+    }
+
+    /// Where [`LocalLog::append_unacked`] counts the records it could not make durable.
+    pub fn count_unacked_failures(&self, counter: std::sync::Arc<std::sync::atomic::AtomicU64>) {
+        lock(&self.unacked).failures = Some(counter);
     }
 
     /// Queues a record; `ack` is called from the writer thread once it is durable on disk.
@@ -383,7 +451,7 @@ pub(crate) fn next_batch_start(
         Err(mpsc::RecvTimeoutError::Timeout) => None,
         Err(mpsc::RecvTimeoutError::Disconnected) => return None,
     };
-    if opts.commit_delay > Duration::ZERO && matches!(first, Some(Cmd::Append(..))) {
+    if opts.commit_delay > Duration::ZERO && matches!(first, Some(Cmd::Append(..) | Cmd::Wake)) {
         std::thread::sleep(opts.commit_delay);
     }
     Some(first)
@@ -395,6 +463,7 @@ impl Writer {
         let mut acks: Vec<Ack> = Vec::new();
         let mut hashes: Vec<Hash> = Vec::new();
         let mut control: Vec<mpsc::Sender<Result<String>>> = Vec::new();
+        let mut staging: Vec<u8> = Vec::new();
         loop {
             let unsealed = self.sealed < self.tree.size();
             let Some(first) = next_batch_start(&rx, unsealed, self.last_cp, &self.opts) else {
@@ -409,12 +478,14 @@ impl Writer {
                         acks.push(ack);
                     }
                     Cmd::Checkpoint(tx) => control.push(tx),
+                    Cmd::Wake => {}
                 }
                 if acks.len() < self.opts.max_batch {
                     next = rx.try_recv().ok();
                 }
             }
-            self.commit(&mut buf, &mut hashes, &mut acks);
+            let unacked = self.take_unacked(&mut buf, &mut hashes, &mut staging);
+            self.commit(&mut buf, &mut hashes, &mut acks, unacked);
             let forced = !control.is_empty();
             let due = self.sealed < self.tree.size()
                 && (self.tree.size() - self.sealed >= self.opts.checkpoint_every
@@ -430,7 +501,10 @@ impl Writer {
                 }
             }
         }
-        // drain: the channel is closed, everything queued has been committed; seal it
+        // drain: the channel is closed and everything queued through it has been committed;
+        // take what is left in the shared batch, then seal it all
+        let unacked = self.take_unacked(&mut buf, &mut hashes, &mut staging);
+        self.commit(&mut buf, &mut hashes, &mut acks, unacked);
         if self.sealed < self.tree.size() {
             if let Err(e) = self.sign_checkpoint() {
                 tracing::error!(error = %e, "signing final audit checkpoint");
@@ -438,8 +512,50 @@ impl Writer {
         }
     }
 
-    fn commit(&mut self, buf: &mut Vec<u8>, hashes: &mut Vec<Hash>, acks: &mut Vec<Ack>) {
-        if acks.is_empty() {
+    /// Moves the shared batch of unacknowledged records behind `buf`: fills in each frame's
+    /// checksum and pushes its leaf hash after those of the acknowledged records. Returns how
+    /// many records it took.
+    fn take_unacked(
+        &mut self,
+        buf: &mut Vec<u8>,
+        hashes: &mut Vec<Hash>,
+        staging: &mut Vec<u8>,
+    ) -> usize {
+        {
+            let mut u = lock(&self.unacked);
+            std::mem::swap(&mut u.buf, staging);
+            u.notified = false;
+        }
+        let mut taken = 0;
+        let mut off = 0;
+        // frames written by `append_unacked` (length checked there): header, then payload
+        while off + HEADER <= staging.len() {
+            let h = &staging[off..off + 4];
+            let n = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
+            let Some(payload) = staging.get(off + HEADER..off + HEADER + n) else {
+                break;
+            };
+            hashes.push(leaf_hash(payload));
+            let crc = crc32fast::hash(payload).to_le_bytes();
+            staging[off + 4..off + HEADER].copy_from_slice(&crc);
+            off += HEADER + n;
+            taken += 1;
+        }
+        buf.extend_from_slice(&staging[..off]);
+        staging.clear();
+        taken
+    }
+
+    /// Writes and syncs `buf` (the frames of `acks` followed by `unacked` more records), pushes
+    /// their leaf hashes into the tree and acknowledges them.
+    fn commit(
+        &mut self,
+        buf: &mut Vec<u8>,
+        hashes: &mut Vec<Hash>,
+        acks: &mut Vec<Ack>,
+        unacked: usize,
+    ) {
+        if acks.is_empty() && unacked == 0 {
             return;
         }
         let path = self.dir.join(RECORDS_FILE);
@@ -454,18 +570,27 @@ impl Writer {
         buf.clear();
         match result {
             Ok(()) => {
-                for (h, ack) in hashes.drain(..).zip(acks.drain(..)) {
+                let mut acks = acks.drain(..);
+                for h in hashes.drain(..) {
                     let i = self.tree.push_hash(h);
-                    ack(Ok(i));
+                    if let Some(ack) = acks.next() {
+                        ack(Ok(i));
+                    }
                 }
             }
             Err(m) => {
                 // A failed write may have left a partial frame: stop appending (fail closed)
                 // until the log is reopened, which cuts the torn tail.
+                if self.failed.is_none() {
+                    tracing::error!(error = %m, "audit log write failed; refusing appends until reopened");
+                }
                 self.failed = Some(m.clone());
                 hashes.clear();
                 for ack in acks.drain(..) {
                     ack(Err(Error::Append(m.clone())));
+                }
+                if let Some(f) = &lock(&self.unacked).failures {
+                    f.fetch_add(unacked as u64, std::sync::atomic::Ordering::Relaxed);
                 }
             }
         }
@@ -895,6 +1020,92 @@ mod tests {
         let rep = verify(d.path(), &s.verifier(), &[]).unwrap_or_else(|e| panic!("{e}"));
         assert!(rep.ok(), "{rep:?}");
         assert_eq!((rep.records, rep.sealed), (40, 40));
+    }
+
+    #[test]
+    fn unacked_appends_are_framed_hashed_and_flushed_with_acked_ones() {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let s = signer();
+        let opts = LogOptions {
+            commit_delay: Duration::from_millis(1),
+            ..LogOptions::default()
+        };
+        let log = std::sync::Arc::new(
+            LocalLog::open(
+                d.path(),
+                Signer::parse(&s.to_private_string()).unwrap_or_else(|e| panic!("{e}")),
+                opts,
+            )
+            .unwrap_or_else(|e| panic!("{e}")),
+        );
+        let failures = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        log.count_unacked_failures(failures.clone());
+        let threads: Vec<_> = (0..3)
+            .map(|t| {
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    for i in 0..300 {
+                        if t == 0 && i % 50 == 0 {
+                            log.append_blocking(format!("acked {i}").into_bytes())
+                                .unwrap_or_else(|e| panic!("{e}"));
+                        }
+                        log.append_unacked(|b| {
+                            b.extend_from_slice(format!("t{t} r{i}").as_bytes());
+                            Ok::<(), ()>(())
+                        });
+                        if i % 100 == 0 {
+                            std::thread::sleep(Duration::from_millis(2));
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in threads {
+            h.join().unwrap_or_else(|_| panic!("append thread"));
+        }
+        // refused: a record over the limit, and one whose writer fails (neither leaves bytes)
+        log.append_unacked(|b| {
+            b.resize(b.len() + MAX_RECORD_BYTES + 1, b'x');
+            Ok::<(), ()>(())
+        });
+        log.append_unacked(|b| {
+            b.extend_from_slice(b"half a record");
+            Err(())
+        });
+        log.append_unacked(|b| {
+            b.extend_from_slice(b"last");
+            Ok::<(), ()>(())
+        });
+        // dropped right after the last append: the writer's drain must still take it
+        drop(log);
+        assert_eq!(failures.load(std::sync::atomic::Ordering::Relaxed), 2);
+        let rep = verify(d.path(), &s.verifier(), &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(rep.ok(), "{rep:?}");
+        assert_eq!((rep.records, rep.sealed), (907, 907));
+        let records: Vec<String> = read_records(d.path())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(|r| String::from_utf8_lossy(&r).into_owned())
+            .collect();
+        assert_eq!(records.last().map(String::as_str), Some("last"));
+        for t in 0..3 {
+            // each thread's records, in its order
+            let mine: Vec<&String> = records
+                .iter()
+                .filter(|r| r.starts_with(&format!("t{t} ")))
+                .collect();
+            let want: Vec<String> = (0..300).map(|i| format!("t{t} r{i}")).collect();
+            assert_eq!(mine, want.iter().collect::<Vec<_>>());
+        }
+        assert_eq!(records.iter().filter(|r| r.starts_with("acked")).count(), 6);
+        // and the records reopen into the same tree (checksums and leaf hashes agree)
+        let reopened = LocalLog::open(
+            d.path(),
+            Signer::parse(&s.to_private_string()).unwrap_or_else(|e| panic!("{e}")),
+            LogOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(reopened.size_at_open(), 907);
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! Audit records and responses: a request's record is queued to the audit log when its outcome
 //! is known (for a buffered response just before the response is handed to the client; for a
 //! stream once the stream has ended). The response does not wait for the record to be durable:
-//! the log's policy (`lantern_audit`) is that an *acknowledged* record survives a crash, and the
-//! acknowledgement arrives after the group commit's `fdatasync`. A crash can therefore lose the
+//! the log's policy (`lantern_audit`) is that a record survives a crash once the group commit's
+//! `fdatasync` of its batch has returned. A crash can therefore lose the
 //! records of requests answered during the last, not yet synced batch (the writer gathers a
 //! batch for 1 ms before syncing it); records that could not be made durable are counted in
 //! `lantern_guard_audit_failures_total`.
@@ -35,7 +35,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
@@ -347,6 +347,10 @@ impl Gateway {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .build(crate::tls::upstream_connector(conn, &cfg.upstream)?);
+        let metrics = Metrics::default();
+        if let Some(AuditSink::Local(log)) = &audit {
+            log.count_unacked_failures(metrics.audit_failures.clone());
+        }
         Ok(Self {
             keys_mtime: Mutex::new(mtime(&cfg.keys_file)),
             usage: Mutex::new(keys::load_usage(&cfg.keys_file)),
@@ -354,7 +358,7 @@ impl Gateway {
             limiter: Limiter::new(redis),
             detectors: Detectors::new(cfg.detect.clone()),
             monitor,
-            metrics: Metrics::default(),
+            metrics,
             audit,
             client,
             upstream,
@@ -472,22 +476,7 @@ impl Gateway {
             stream: o.stream,
             ts: &ts,
         };
-        let mut bytes = Vec::with_capacity(512);
-        if let Err(e) = serde_json::to_writer(&mut bytes, &rec) {
-            self.metrics.audit_failures.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(error = %e, "audit record not serialised");
-            return;
-        }
-        let failures = self.metrics.audit_failures.clone();
-        log.append(
-            bytes,
-            Box::new(move |r| {
-                if let Err(e) = r {
-                    failures.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(error = %e, "audit record not written");
-                }
-            }),
-        );
+        log.append(&rec, &self.metrics.audit_failures);
     }
 
     /// Runs the extraction detectors on a prompt; returns the extra rate-limit cost (throttle),
@@ -1411,10 +1400,30 @@ enum AuditSink {
 }
 
 impl AuditSink {
-    fn append(&self, rec: Vec<u8>, ack: lantern_audit::store::Ack) {
+    /// Queues one record. The response does not wait for it (see the module docs); records that
+    /// cannot be serialised or made durable are counted in `failures`. The local log takes it
+    /// serialised straight into its next batch (and counts its own failures there).
+    fn append(&self, rec: &AuditRecord<'_>, failures: &Arc<AtomicU64>) {
         match self {
-            Self::Local(l) => l.append(rec, ack),
-            Self::Pg(p) => p.append(rec, ack),
+            Self::Local(l) => l.append_unacked(|buf| serde_json::to_writer(buf, rec)),
+            Self::Pg(p) => {
+                let mut bytes = Vec::with_capacity(512);
+                if let Err(e) = serde_json::to_writer(&mut bytes, rec) {
+                    failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(error = %e, "audit record not serialised");
+                    return;
+                }
+                let failures = failures.clone();
+                p.append(
+                    bytes,
+                    Box::new(move |r| {
+                        if let Err(e) = r {
+                            failures.fetch_add(1, Ordering::Relaxed);
+                            tracing::error!(error = %e, "audit record not written");
+                        }
+                    }),
+                );
+            }
         }
     }
 }
