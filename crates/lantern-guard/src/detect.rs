@@ -118,13 +118,28 @@ pub fn repetition(words: &[&str]) -> (usize, f64) {
 
 /// Splits text into lower-cased word tokens (for detectors; not a model tokenizer).
 pub fn words(text: &str) -> Vec<&str> {
-    let t = match text.char_indices().nth(MAX_SCAN_BYTES) {
-        Some((i, _)) => &text[..i],
-        None => text,
+    // the first MAX_SCAN_BYTES characters (a text of no more bytes has no more characters)
+    let t = match text.len() <= MAX_SCAN_BYTES {
+        true => text,
+        false => match text.char_indices().nth(MAX_SCAN_BYTES) {
+            Some((i, _)) => &text[..i],
+            None => text,
+        },
     };
-    t.split(|c: char| c.is_whitespace() || (c.is_ascii_punctuation() && c != '\''))
-        .filter(|w| !w.is_empty())
-        .collect()
+    let sep = |c: char| c.is_whitespace() || (c.is_ascii_punctuation() && c != '\'');
+    if t.is_ascii() {
+        // the same split on bytes: every byte is a character
+        return t
+            .as_bytes()
+            .split(|&b| sep(char::from(b)))
+            .filter(|w| !w.is_empty())
+            .map(|w| {
+                let start = w.as_ptr() as usize - t.as_ptr() as usize;
+                &t[start..start + w.len()]
+            })
+            .collect();
+    }
+    t.split(sep).filter(|w| !w.is_empty()).collect()
 }
 
 #[derive(Default)]
@@ -432,6 +447,17 @@ mod tests {
                 var < 1.6 * expected_var && var > 0.5 * expected_var,
                 "J={j}: variance {var}, independent slots give {expected_var}"
             );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ascii_word_split_matches_the_char_split(text in "[ -~\t\n\x0b\x0c\r]{0,200}") {
+            let by_char: Vec<&str> = text
+                .split(|c: char| c.is_whitespace() || (c.is_ascii_punctuation() && c != '\''))
+                .filter(|w| !w.is_empty())
+                .collect();
+            proptest::prop_assert_eq!(words(&text), by_char);
         }
     }
 
