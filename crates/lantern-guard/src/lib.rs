@@ -20,6 +20,7 @@ pub mod ratelimit;
 pub mod resp;
 pub mod sse;
 pub mod tls;
+pub mod upstream;
 
 pub use config::GuardConfig;
 pub use proxy::{run, Gateway};

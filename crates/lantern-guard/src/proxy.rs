@@ -26,8 +26,7 @@ use hyper::body::{Frame, Incoming};
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use lantern_audit::LocalLog;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -110,11 +109,12 @@ pub struct Gateway {
     /// Metrics (exposed on `/metrics`).
     pub metrics: Metrics,
     audit: Option<AuditSink>,
-    client: Client<crate::tls::UpstreamConnector, Full<Bytes>>,
+    pool: crate::upstream::Pool,
+    /// `Host` of upstream requests: the upstream URL's authority.
+    upstream_host: HeaderValue,
     upstream: String,
-    /// The upstream's scheme and authority when its URL has no path: request URIs are then
-    /// assembled from parts instead of formatted and parsed again.
-    upstream_base: Option<(hyper::http::uri::Scheme, hyper::http::uri::Authority)>,
+    /// The upstream URL's path without a trailing `/`, put in front of each request's path.
+    upstream_prefix: String,
     upstream_auth: Option<HeaderValue>,
 }
 
@@ -184,26 +184,18 @@ fn request_token_estimate(prompt: &str, path: &str, max_tokens: u64, n: u64) -> 
         }
 }
 
-/// The upstream URI of a request path and query: assembled from the upstream's scheme and
-/// authority when its URL has no path (`base`), else the URL and `pq` joined and parsed.
-fn upstream_uri(
-    base: Option<&(hyper::http::uri::Scheme, hyper::http::uri::Authority)>,
-    upstream: &str,
-    pq: Option<&hyper::http::uri::PathAndQuery>,
-) -> Option<Uri> {
-    if let Some((scheme, authority)) = base {
+/// The origin-form URI of a forwarded request: the upstream URL's path (`prefix`, no trailing
+/// `/`) followed by the request's path and query; the request's own when there is no prefix.
+fn upstream_uri(prefix: &str, pq: Option<&hyper::http::uri::PathAndQuery>) -> Option<Uri> {
+    if prefix.is_empty() {
         let mut u = hyper::http::uri::Parts::default();
-        u.scheme = Some(scheme.clone());
-        u.authority = Some(authority.clone());
         u.path_and_query = Some(
             pq.cloned()
                 .unwrap_or_else(|| hyper::http::uri::PathAndQuery::from_static("/")),
         );
-        if let Ok(u) = Uri::from_parts(u) {
-            return Some(u);
-        }
+        return Uri::from_parts(u).ok();
     }
-    format!("{upstream}{}", pq.map_or("/", |p| p.as_str()))
+    format!("{prefix}{}", pq.map_or("/", |p| p.as_str()))
         .parse()
         .ok()
 }
@@ -323,12 +315,18 @@ impl Gateway {
         let parsed = upstream
             .parse::<Uri>()
             .map_err(|e| Error::Config(format!("upstream.url: {e}")))?;
-        let upstream_base = match (parsed.scheme(), parsed.authority(), parsed.path()) {
-            (Some(s), Some(a), "" | "/") if parsed.query().is_none() => {
-                Some((s.clone(), a.clone()))
+        let authority = match (parsed.scheme(), parsed.authority()) {
+            (Some(_), Some(a)) if parsed.query().is_none() => a.clone(),
+            _ => {
+                return Err(Error::Config(format!(
+                    "upstream.url: {upstream} is not an http(s) URL without a query"
+                )))
             }
-            _ => None,
         };
+        let upstream_prefix = parsed.path().trim_end_matches('/').to_string();
+        let host = authority.as_str().rsplit('@').next().unwrap_or_default();
+        let upstream_host = HeaderValue::from_str(host)
+            .map_err(|_| Error::Config(format!("upstream.url: bad host {host}")))?;
         let upstream_auth = match &cfg.upstream.api_key_env {
             Some(var) => {
                 let v = std::env::var(var).map_err(|_| {
@@ -344,9 +342,12 @@ impl Gateway {
         let mut conn = HttpConnector::new();
         conn.set_nodelay(true);
         conn.set_connect_timeout(Some(Duration::from_secs(10)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(crate::tls::upstream_connector(conn, &cfg.upstream)?);
+        let pool = crate::upstream::Pool::new(
+            crate::tls::upstream_connector(conn, &cfg.upstream)?,
+            &parsed,
+            Duration::from_secs(60),
+            1024,
+        )?;
         let metrics = Metrics::default();
         if let Some(AuditSink::Local(log)) = &audit {
             log.count_unacked_failures(metrics.audit_failures.clone());
@@ -360,9 +361,10 @@ impl Gateway {
             monitor,
             metrics,
             audit,
-            client,
+            pool,
+            upstream_host,
             upstream,
-            upstream_base,
+            upstream_prefix,
             upstream_auth,
             cfg,
         })
@@ -823,11 +825,7 @@ impl Gateway {
         let _ = client_usage;
         o.stream = stream;
         // 6. forward
-        let Some(uri) = upstream_uri(
-            self.upstream_base.as_ref(),
-            &self.upstream,
-            parts.uri.path_and_query(),
-        ) else {
+        let Some(uri) = upstream_uri(&self.upstream_prefix, parts.uri.path_and_query()) else {
             return error_response(
                 StatusCode::BAD_REQUEST,
                 "request cannot be forwarded",
@@ -838,6 +836,7 @@ impl Gateway {
         let mut up = Request::builder().method(parts.method.clone()).uri(uri);
         if let Some(h) = up.headers_mut() {
             copy_headers(&parts.headers, h, true);
+            h.insert(header::HOST, self.upstream_host.clone());
             if let Some(a) = &self.upstream_auth {
                 h.insert(header::AUTHORIZATION, a.clone());
             }
@@ -857,7 +856,7 @@ impl Gateway {
         let t_up = Instant::now();
         let resp = match tokio::time::timeout(
             Duration::from_secs(self.cfg.upstream.timeout_secs),
-            self.client.request(up),
+            self.pool.send(up),
         )
         .await
         {
@@ -886,6 +885,7 @@ impl Gateway {
             }
             Ok(Ok(r)) => r,
         };
+        let (resp, conn) = resp;
         let (rparts, rbody) = resp.into_parts();
         let is_sse = rparts
             .headers
@@ -901,7 +901,7 @@ impl Gateway {
                 .stream_response(
                     rparts.status,
                     headers,
-                    rbody,
+                    (rbody, conn),
                     key,
                     estimate,
                     wants_logprobs,
@@ -918,7 +918,11 @@ impl Gateway {
         .await;
         o.upstream_time = t_up.elapsed();
         let rbytes = match collected {
-            Ok(Ok(c)) => c.to_bytes(),
+            Ok(Ok(c)) => {
+                // read to its end: the connection can take the next request
+                self.pool.put(conn);
+                c.to_bytes()
+            }
             Ok(Err(_)) | Err(_) => {
                 o.decision = "upstream_error";
                 return error_response(
@@ -1162,7 +1166,7 @@ impl Gateway {
         self: Arc<Self>,
         status: StatusCode,
         mut headers: HeaderMap,
-        body: Incoming,
+        (body, conn): (Incoming, crate::upstream::Conn),
         key: KeyRef,
         estimate: u64,
         wants_logprobs: bool,
@@ -1203,6 +1207,7 @@ impl Gateway {
             idle: Duration::from_secs(self.cfg.upstream.timeout_secs),
             gw: self,
             upstream: body,
+            conn: Some(conn),
             filter,
             last: tokio::time::Instant::now(),
             timer: None,
@@ -1246,6 +1251,8 @@ enum Step {
 struct SseBody {
     gw: Arc<Gateway>,
     upstream: Incoming,
+    /// The upstream connection, given back to the pool once the stream has been read to its end.
+    conn: Option<crate::upstream::Conn>,
     filter: SseFilter<'static>,
     idle: Duration,
     /// When the last upstream frame arrived (the idle timeout runs from there).
@@ -1277,7 +1284,12 @@ impl SseBody {
                 }
                 return Poll::Ready(out.map_or(Step::Nothing, Step::Data));
             }
-            Poll::Ready(None) => false,
+            Poll::Ready(None) => {
+                if let Some(c) = self.conn.take() {
+                    self.gw.pool.put(c);
+                }
+                false
+            }
             Poll::Ready(Some(Err(_))) => true,
             Poll::Pending => {
                 let deadline = self.last + self.idle;
@@ -1557,29 +1569,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn upstream_uris_from_parts_equal_the_joined_url() {
-        for (upstream, pq) in [
-            ("http://127.0.0.1:8000", "/v1/chat/completions"),
-            ("https://api.example.com", "/v1/models?limit=5&after=x%20y"),
-            ("http://127.0.0.1:8000/openai", "/v1/chat/completions?a=1"),
-            ("http://[::1]:9", "/"),
+    fn upstream_uris_are_the_url_path_then_the_request_path() {
+        for (upstream, pq, want) in [
+            (
+                "http://127.0.0.1:8000",
+                "/v1/chat/completions",
+                "/v1/chat/completions",
+            ),
+            (
+                "https://api.example.com/",
+                "/v1/models?limit=5&after=x%20y",
+                "/v1/models?limit=5&after=x%20y",
+            ),
+            (
+                "http://127.0.0.1:8000/openai",
+                "/v1/chat/completions?a=1",
+                "/openai/v1/chat/completions?a=1",
+            ),
+            ("http://h/openai/", "/v1/models", "/openai/v1/models"),
+            ("http://[::1]:9", "/", "/"),
         ] {
             let parsed: Uri = upstream.parse().unwrap_or_default();
-            let base = match (parsed.scheme(), parsed.authority(), parsed.path()) {
-                (Some(s), Some(a), "" | "/") => Some((s.clone(), a.clone())),
-                _ => None,
-            };
+            let prefix = parsed.path().trim_end_matches('/');
             let req: Uri = pq.parse().unwrap_or_default();
-            let got = upstream_uri(base.as_ref(), upstream, req.path_and_query());
+            let got = upstream_uri(prefix, req.path_and_query());
             assert_eq!(
-                got,
-                format!("{upstream}{pq}").parse::<Uri>().ok(),
+                got.map(|u| u.to_string()),
+                Some(want.to_string()),
                 "{upstream} {pq}"
             );
         }
         assert_eq!(
-            upstream_uri(None, "http://h/prefix", None).map(|u| u.to_string()),
-            Some("http://h/prefix/".to_string())
+            upstream_uri("/prefix", None).map(|u| u.to_string()),
+            Some("/prefix/".to_string())
+        );
+        assert_eq!(
+            upstream_uri("", None).map(|u| u.to_string()),
+            Some("/".to_string())
         );
     }
 
