@@ -154,6 +154,8 @@ pub(crate) enum Cmd {
 #[derive(Default)]
 struct Unacked {
     buf: Vec<u8>,
+    /// Records to be written by the writer thread itself ([`LocalLog::append_deferred`]).
+    jobs: Vec<Job>,
     /// The writer has been told (with `Cmd::Wake`) that `buf` is not empty.
     notified: bool,
     /// Where records that could not be made durable are counted.
@@ -161,6 +163,9 @@ struct Unacked {
 }
 
 type SharedBatch = std::sync::Arc<std::sync::Mutex<Unacked>>;
+
+/// A record to be produced on the writer thread: writes the payload, `false` when it has none.
+pub type Job = Box<dyn FnOnce(&mut Vec<u8>) -> bool + Send>;
 
 fn lock(shared: &SharedBatch) -> std::sync::MutexGuard<'_, Unacked> {
     match shared.lock() {
@@ -396,6 +401,21 @@ impl LocalLog {
         }
     }
 
+    /// As [`LocalLog::append_unacked`], but `job` writes the record on the writer thread, just
+    /// before its batch is written: work the caller does not want on its own thread (hashing,
+    /// formatting) moves to the writer. Records are in the order of their calls, after the
+    /// records already queued with `append_unacked`. A job that writes nothing, returns `false`,
+    /// or writes over [`MAX_RECORD_BYTES`] is counted as a failure.
+    pub fn append_deferred(&self, job: Job) {
+        let mut u = lock(&self.unacked);
+        u.jobs.push(job);
+        if !u.notified {
+            u.notified = true;
+            drop(u);
+            self.writer.wake();
+        }
+    }
+
     /// Where [`LocalLog::append_unacked`] counts the records it could not make durable.
     pub fn count_unacked_failures(&self, counter: std::sync::Arc<std::sync::atomic::AtomicU64>) {
         lock(&self.unacked).failures = Some(counter);
@@ -521,10 +541,27 @@ impl Writer {
         hashes: &mut Vec<Hash>,
         staging: &mut Vec<u8>,
     ) -> usize {
-        {
+        let (jobs, failures) = {
             let mut u = lock(&self.unacked);
             std::mem::swap(&mut u.buf, staging);
             u.notified = false;
+            (std::mem::take(&mut u.jobs), u.failures.clone())
+        };
+        for job in jobs {
+            let start = staging.len();
+            staging.extend_from_slice(&[0u8; HEADER]);
+            // a panicking job loses its record, not the writer thread (and every later record)
+            let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(staging)))
+                .unwrap_or(false);
+            let n = staging.len().saturating_sub(start + HEADER);
+            if !ok || n == 0 || n > MAX_RECORD_BYTES {
+                staging.truncate(start);
+                if let Some(f) = &failures {
+                    f.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                continue;
+            }
+            staging[start..start + 4].copy_from_slice(&(n as u32).to_le_bytes());
         }
         let mut taken = 0;
         let mut off = 0;
@@ -1106,6 +1143,57 @@ mod tests {
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(reopened.size_at_open(), 907);
+    }
+
+    #[test]
+    fn deferred_records_are_written_by_the_writer_in_order_and_failures_counted() {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let s = signer();
+        let log = LocalLog::open(
+            d.path(),
+            Signer::parse(&s.to_private_string()).unwrap_or_else(|e| panic!("{e}")),
+            LogOptions {
+                commit_delay: Duration::from_millis(1),
+                ..LogOptions::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let failures = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        log.count_unacked_failures(failures.clone());
+        let caller = std::thread::current().id();
+        for i in 0..500 {
+            log.append_deferred(Box::new(move |b| {
+                // runs on the writer thread
+                assert_ne!(std::thread::current().id(), caller);
+                b.extend_from_slice(format!("job {i}").as_bytes());
+                true
+            }));
+            if i % 100 == 0 {
+                // refused: writes nothing, says it failed, too large, panics
+                log.append_deferred(Box::new(|_| true));
+                log.append_deferred(Box::new(|b| {
+                    b.extend_from_slice(b"partial");
+                    false
+                }));
+                log.append_deferred(Box::new(|b| {
+                    b.resize(b.len() + MAX_RECORD_BYTES + 1, b'x');
+                    true
+                }));
+                log.append_deferred(Box::new(|_| panic!("a job that panics")));
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        drop(log);
+        assert_eq!(failures.load(std::sync::atomic::Ordering::Relaxed), 20);
+        let rep = verify(d.path(), &s.verifier(), &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(rep.ok(), "{rep:?}");
+        let records: Vec<String> = read_records(d.path())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(|r| String::from_utf8_lossy(&r).into_owned())
+            .collect();
+        let want: Vec<String> = (0..500).map(|i| format!("job {i}")).collect();
+        assert_eq!(records, want);
     }
 
     #[test]

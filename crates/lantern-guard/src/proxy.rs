@@ -256,8 +256,10 @@ struct Outcome {
     completion_tokens: Option<u64>,
     hits: Vec<String>,
     changes: Vec<String>,
-    prompt_sha256: Option<HexDigest>,
-    response_sha256: Option<HexDigest>,
+    /// The request body, hashed into the audit record (on the audit writer's thread).
+    prompt: Option<Bytes>,
+    /// The response body as sent (the streamed text for a stream), hashed likewise.
+    response: Option<Bytes>,
     client: SocketAddr,
 }
 
@@ -447,38 +449,8 @@ impl Gateway {
             self.metrics.hit(h);
         }
         let Some(log) = &self.audit else { return };
-        let ts = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
-        let mut ip = [0u8; 15];
-        let v6;
-        let client = match o.client.ip() {
-            std::net::IpAddr::V4(a) => ipv4_str(a, &mut ip),
-            a @ std::net::IpAddr::V6(_) => {
-                v6 = a.to_string();
-                v6.as_str()
-            }
-        };
-        let rec = AuditRecord {
-            changes: &o.changes,
-            client,
-            completion_tokens: o.completion_tokens,
-            decision: o.decision,
-            endpoint: o.endpoint,
-            hits: &o.hits,
-            key: o.key.as_ref().map(|k| k.id.as_str()),
-            latency_us: total.as_micros() as u64,
-            method: o.method.as_str(),
-            model: o.model.as_deref(),
-            owner: o.key.as_ref().map(|k| k.owner.as_str()),
-            prompt_sha256: o.prompt_sha256.as_ref().map(HexDigest::as_str),
-            prompt_tokens: o.prompt_tokens,
-            response_sha256: o.response_sha256.as_ref().map(HexDigest::as_str),
-            status: o.status,
-            stream: o.stream,
-            ts: &ts,
-        };
-        log.append(&rec, &self.metrics.audit_failures);
+        let ts = SystemTime::now();
+        log.append(o, total, ts, &self.metrics.audit_failures);
     }
 
     /// Runs the extraction detectors on a prompt; returns the extra rate-limit cost (throttle),
@@ -555,8 +527,8 @@ impl Gateway {
             completion_tokens: None,
             hits: Vec::new(),
             changes: Vec::new(),
-            prompt_sha256: None,
-            response_sha256: None,
+            prompt: None,
+            response: None,
             client,
         };
         if req.method() == Method::GET && path == "/healthz" {
@@ -683,7 +655,7 @@ impl Gateway {
             }
             Ok(Ok(c)) => c.to_bytes(),
         };
-        o.prompt_sha256 = Some(hex_sha256(&body));
+        o.prompt = Some(body.clone());
         let inspect = parts.method == Method::POST && JSON_ENDPOINTS.contains(&path);
         let mut out_body = body.clone();
         let mut stream = false;
@@ -1039,7 +1011,7 @@ impl Gateway {
                 }
                 if blocked {
                     o.decision = "blocked_output";
-                    o.response_sha256 = Some(hex_sha256(&rbytes));
+                    o.response = Some(rbytes.clone());
                     return error_response(
                         StatusCode::FORBIDDEN,
                         "response blocked by the gateway's output policy",
@@ -1058,7 +1030,7 @@ impl Gateway {
                 }
             }
         }
-        o.response_sha256 = Some(hex_sha256(&rbytes));
+        o.response = Some(rbytes.clone());
         let mut r = Response::new(full(rbytes));
         *r.status_mut() = rparts.status;
         *r.headers_mut() = headers;
@@ -1189,8 +1161,8 @@ impl Gateway {
             completion_tokens: None,
             hits: o.hits.clone(),
             changes: o.changes.clone(),
-            prompt_sha256: o.prompt_sha256,
-            response_sha256: None,
+            prompt: o.prompt.clone(),
+            response: None,
             client: o.client,
         };
         let hard = (wants_logprobs
@@ -1344,7 +1316,6 @@ impl SseBody {
             out.completion_tokens = Some(ct);
             self.gw.settle_detached(&self.key, self.estimate, pt + ct);
         }
-        out.response_sha256 = Some(hex_sha256(f.text.as_bytes()));
         if let Some(m) = &out.model {
             for a in
                 self.gw
@@ -1354,6 +1325,7 @@ impl SseBody {
                 tracing::warn!("drift: {a}");
             }
         }
+        out.response = Some(Bytes::from(std::mem::take(&mut self.filter.text)));
         self.gw.finish(out);
     }
 }
@@ -1412,17 +1384,20 @@ enum AuditSink {
 }
 
 impl AuditSink {
-    /// Queues one record. The response does not wait for it (see the module docs); records that
-    /// cannot be serialised or made durable are counted in `failures`. The local log takes it
-    /// serialised straight into its next batch (and counts its own failures there).
-    fn append(&self, rec: &AuditRecord<'_>, failures: &Arc<AtomicU64>) {
+    /// Queues the record of one finished request. The response does not wait for it (see the
+    /// module docs); records that cannot be serialised or made durable are counted in
+    /// `failures`. For the local log the record is hashed and serialised on the log's writer
+    /// thread (the request path's thread is the guard's bottleneck; the writer's is mostly idle).
+    fn append(&self, o: Outcome, total: Duration, ts: SystemTime, failures: &Arc<AtomicU64>) {
         match self {
-            Self::Local(l) => l.append_unacked(|buf| serde_json::to_writer(buf, rec)),
+            Self::Local(l) => {
+                l.append_deferred(Box::new(move |buf| write_audit_record(buf, &o, total, ts)))
+            }
             Self::Pg(p) => {
                 let mut bytes = Vec::with_capacity(512);
-                if let Err(e) = serde_json::to_writer(&mut bytes, rec) {
+                if !write_audit_record(&mut bytes, &o, total, ts) {
                     failures.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(error = %e, "audit record not serialised");
+                    tracing::error!("audit record not serialised");
                     return;
                 }
                 let failures = failures.clone();
@@ -1438,6 +1413,45 @@ impl AuditSink {
             }
         }
     }
+}
+
+/// Writes the audit record of a finished request (JSON, fields in alphabetical order); `false`
+/// if it cannot be serialised.
+fn write_audit_record(buf: &mut Vec<u8>, o: &Outcome, total: Duration, ts: SystemTime) -> bool {
+    let ts = time::OffsetDateTime::from(ts)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let mut ip = [0u8; 15];
+    let v6;
+    let client = match o.client.ip() {
+        std::net::IpAddr::V4(a) => ipv4_str(a, &mut ip),
+        a @ std::net::IpAddr::V6(_) => {
+            v6 = a.to_string();
+            v6.as_str()
+        }
+    };
+    let prompt = o.prompt.as_deref().map(hex_sha256);
+    let response = o.response.as_deref().map(hex_sha256);
+    let rec = AuditRecord {
+        changes: &o.changes,
+        client,
+        completion_tokens: o.completion_tokens,
+        decision: o.decision,
+        endpoint: o.endpoint,
+        hits: &o.hits,
+        key: o.key.as_ref().map(|k| k.id.as_str()),
+        latency_us: total.as_micros() as u64,
+        method: o.method.as_str(),
+        model: o.model.as_deref(),
+        owner: o.key.as_ref().map(|k| k.owner.as_str()),
+        prompt_sha256: prompt.as_ref().map(HexDigest::as_str),
+        prompt_tokens: o.prompt_tokens,
+        response_sha256: response.as_ref().map(HexDigest::as_str),
+        status: o.status,
+        stream: o.stream,
+        ts: &ts,
+    };
+    serde_json::to_writer(buf, &rec).is_ok()
 }
 
 fn audit_options(cfg: &GuardConfig) -> lantern_audit::LogOptions {
