@@ -655,7 +655,9 @@ impl Gateway {
             }
             Ok(Ok(c)) => c.to_bytes(),
         };
-        o.prompt = Some(body.clone());
+        // a copy: holding the body itself until the audit writer hashes it would pin the
+        // connection's whole read buffer, which hyper could otherwise reuse
+        o.prompt = Some(Bytes::copy_from_slice(&body));
         let inspect = parts.method == Method::POST && JSON_ENDPOINTS.contains(&path);
         let mut out_body = body.clone();
         let mut stream = false;
@@ -1011,7 +1013,7 @@ impl Gateway {
                 }
                 if blocked {
                     o.decision = "blocked_output";
-                    o.response = Some(rbytes.clone());
+                    o.response = Some(Bytes::copy_from_slice(&rbytes));
                     return error_response(
                         StatusCode::FORBIDDEN,
                         "response blocked by the gateway's output policy",
@@ -1030,7 +1032,7 @@ impl Gateway {
                 }
             }
         }
-        o.response = Some(rbytes.clone());
+        o.response = Some(Bytes::copy_from_slice(&rbytes));
         let mut r = Response::new(full(rbytes));
         *r.status_mut() = rparts.status;
         *r.headers_mut() = headers;
