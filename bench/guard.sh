@@ -13,7 +13,8 @@
 # time each proxy process consumed is read from /proc and reported per request: on a shared
 # machine that figure is steadier than req/s, which depends on what else runs.
 #
-# usage: bench/guard.sh [--duration S] [--conns N] [--no-litellm] [--lean]
+# usage: bench/guard.sh [--duration S] [--conns N] [--rounds N] [--no-litellm] [--lean]
+#   --rounds  interleaved c=N rounds per target, the median one reported (default 3)
 #        bench/guard.sh --ab OLD_LANTERN NEW_LANTERN [--rounds N] [--duration S] [--conns N]
 #   --lean  build and run only the gateway library (example `guard-bench` of lantern-guard, the
 #           same code as `lantern guard`) instead of the whole `lantern` CLI in release mode
@@ -269,9 +270,9 @@ for mode in plain stream; do
       R[$mode.$name.c1.$round]=$(run_wrk 1 "$WORK/$mode-$key.lua" "$port")
     done
   done
-  # c=N throughput: three interleaved rounds too; the round with the median req/s is kept per
-  # target (one 5-10 s run moves by several percent with what else the 2 cores serve)
-  for round in 1 2 3; do
+  # c=N throughput: --rounds interleaved rounds (default 3); the round with the median req/s is
+  # kept per target (one 5-10 s run moves by several percent with what else the 2 cores serve)
+  for round in $(seq 1 "$ROUNDS"); do
     for t in "${targets[@]}"; do
       IFS=: read -r name port key pid <<<"$t"
       R[$mode.$name.load.$round]=$(run_wrk "$CONNS" "$WORK/$mode-$key.lua" "$port" "$pid")
@@ -279,8 +280,8 @@ for mode in plain stream; do
   done
   for t in "${targets[@]}"; do
     IFS=: read -r name _ _ _ <<<"$t"
-    R[$mode.$name.load]=$(printf '%s\n' "${R[$mode.$name.load.1]}" "${R[$mode.$name.load.2]}" "${R[$mode.$name.load.3]}" | sort -g -k3,3 | sed -n 2p)
-    R[$mode.$name.rounds]=$(for r in 1 2 3; do read -r _ _ x _ <<<"${R[$mode.$name.load.$r]}"; printf '%.0f ' "$x"; done)
+    R[$mode.$name.load]=$(for r in $(seq 1 "$ROUNDS"); do printf '%s\n' "${R[$mode.$name.load.$r]}"; done | sort -g -k3,3 | sed -n "$(( (ROUNDS + 1) / 2 ))p")
+    R[$mode.$name.rounds]=$(for r in $(seq 1 "$ROUNDS"); do read -r _ _ x _ <<<"${R[$mode.$name.load.$r]}"; printf '%.0f ' "$x"; done)
   done
 done
 
@@ -290,7 +291,7 @@ median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
   echo
   echo "- date: $(date -u +%Y-%m-%dT%H:%MZ); load average (1 min) at the start: $LOAD0, at the end: $(cut -d' ' -f1 /proc/loadavg)"
   echo "- machine: $(nproc) cores, $(awk '/model name/{$1=$2=$3=""; print; exit}' /proc/cpuinfo | sed 's/^ *//'), $(free -g | awk '/Mem:/{print $2}') GB RAM (shared with other jobs)"
-  echo "- command: \`bench/guard.sh --duration $DUR --conns $CONNS$([ "$LEAN" = 1 ] && echo ' --lean')$([ "$LITELLM" = 0 ] && echo ' --no-litellm')\`$([ "$LEAN" = 1 ] && echo ' (gateway built as the guard-bench example of lantern-guard: same library code as `lantern guard serve`)')"
+  echo "- command: \`bench/guard.sh --duration $DUR --conns $CONNS --rounds $ROUNDS$([ "$LEAN" = 1 ] && echo ' --lean')$([ "$LITELLM" = 0 ] && echo ' --no-litellm')\`$([ "$LEAN" = 1 ] && echo ' (gateway built as the guard-bench example of lantern-guard: same library code as `lantern guard serve`)')"
   echo "- load generator: $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'), one thread; nginx $(nginx -v 2>&1 | awk -F/ '{print $2}'); LiteLLM $([ "$LITELLM" = 1 ] && "$VENV/bin/pip" show litellm 2>/dev/null | awk '/^Version/{print $2}' || echo 'not run')"
   echo "- upstream: \`lantern guard mock-upstream\` (1 thread); guard: 1 worker thread, all detectors on, monitor=redact, corpus index, audit log (group-commit fsync, signed checkpoints)"
   echo "- nginx: 1 worker, keepalive upstream, proxy_buffering off; LiteLLM: 1 worker, master key, per-deployment rpm limit (virtual keys need its Prisma client, whose engine binaries download from binaries.prisma.sh, which this network does not reach)"
@@ -298,7 +299,7 @@ median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
   for mode in plain stream; do
     echo "## $mode chat completions"
     echo
-    echo "| target | p50 c=1 (µs) | p99 c=1 (µs) | added p50 (µs) | added p99 (µs) | req/s at c=$CONNS (median round) | non-2xx | vs nginx | vs LiteLLM | CPU µs/req at c=$CONNS | load avg | req/s of the 3 rounds |"
+    echo "| target | p50 c=1 (µs) | p99 c=1 (µs) | added p50 (µs) | added p99 (µs) | req/s at c=$CONNS (median round) | non-2xx | vs nginx | vs LiteLLM | CPU µs/req at c=$CONNS | load avg | req/s of the $ROUNDS rounds |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
     dp50=(); dp99=()
     for r in 1 2 3; do read -r a b _ _ <<<"${R[$mode.direct.c1.$r]}"; dp50+=("$a"); dp99+=("$b"); done
@@ -321,6 +322,6 @@ median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
     done
     echo
   done
-  echo "c=1 figures are the median of three interleaved $DUR s rounds; c=$CONNS figures are those of the round with the median req/s of three interleaved $DUR s rounds (direct, nginx, guard, LiteLLM, then again), the three listed in the last column; added latency = target − direct at the same percentile. wrk measures complete responses, so for streams it is the time to the last SSE event. CPU µs/req: user+system CPU time of the target's processes (all threads; nginx master and worker; for direct, the mock upstream) during that c=$CONNS run, divided by the requests wrk completed; load avg: 1-minute load average at the end of that run."
+  echo "c=1 figures are the median of three interleaved $DUR s rounds; c=$CONNS figures are those of the round with the median req/s of $ROUNDS interleaved $DUR s rounds (direct, nginx, guard, LiteLLM, then again), all of them listed in the last column; added latency = target − direct at the same percentile. wrk measures complete responses, so for streams it is the time to the last SSE event. CPU µs/req: user+system CPU time of the target's processes (all threads; nginx master and worker; for direct, the mock upstream) during that c=$CONNS run, divided by the requests wrk completed; load avg: 1-minute load average at the end of that run."
 } > "$OUT"
 cat "$OUT"
