@@ -12,8 +12,8 @@
 //! `checkpoint_interval`, whichever comes first. What a caller does while a record is not yet
 //! durable is its own policy: the guard answers the client without waiting (see
 //! `lantern_guard::proxy`), so a crash can lose the records of requests answered during the last
-//! unsynced batch, never an acknowledged one. Such callers use `LocalLog::append_unacked`, which
-//! writes the record straight into the next batch (same batch, same `fdatasync`, no callback).
+//! unsynced batch, never an acknowledged one. Such callers use `LocalLog::append_deferred`, whose
+//! record is written by the writer thread into its next batch (same `fdatasync`, no callback).
 
 pub mod checkpoint;
 pub mod merkle;

@@ -145,29 +145,26 @@ pub type Ack = Box<dyn FnOnce(Result<u64>) + Send>;
 pub(crate) enum Cmd {
     Append(Vec<u8>, Ack),
     Checkpoint(mpsc::Sender<Result<String>>),
-    /// Records are waiting in the shared batch of [`LocalLog::append_unacked`].
+    /// Records are waiting in the shared batch of [`LocalLog::append_deferred`].
     Wake,
 }
 
-/// Records appended with [`LocalLog::append_unacked`]: frames whose header holds the length and
-/// a zero checksum (the writer thread fills it in, and hashes the leaves, off the caller's path).
+/// Records queued with [`LocalLog::append_deferred`], waiting for the writer thread.
 #[derive(Default)]
-struct Unacked {
-    buf: Vec<u8>,
-    /// Records to be written by the writer thread itself ([`LocalLog::append_deferred`]).
+struct Deferred {
     jobs: Vec<Job>,
-    /// The writer has been told (with `Cmd::Wake`) that `buf` is not empty.
+    /// The writer has been told (with `Cmd::Wake`) that `jobs` is not empty.
     notified: bool,
     /// Where records that could not be made durable are counted.
     failures: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
-type SharedBatch = std::sync::Arc<std::sync::Mutex<Unacked>>;
+type SharedBatch = std::sync::Arc<std::sync::Mutex<Deferred>>;
 
 /// A record to be produced on the writer thread: writes the payload, `false` when it has none.
 pub type Job = Box<dyn FnOnce(&mut Vec<u8>) -> bool + Send>;
 
-fn lock(shared: &SharedBatch) -> std::sync::MutexGuard<'_, Unacked> {
+fn lock(shared: &SharedBatch) -> std::sync::MutexGuard<'_, Deferred> {
     match shared.lock() {
         Ok(g) => g,
         Err(p) => p.into_inner(),
@@ -257,13 +254,13 @@ impl Drop for WriterHandle {
 /// policy). Dropping it flushes pending records and signs a final checkpoint.
 pub struct LocalLog {
     writer: WriterHandle,
-    unacked: SharedBatch,
+    deferred: SharedBatch,
     dir: PathBuf,
     size_at_open: u64,
 }
 
 struct Writer {
-    unacked: SharedBatch,
+    deferred: SharedBatch,
     dir: PathBuf,
     records: File,
     checkpoints: File,
@@ -340,9 +337,9 @@ impl LocalLog {
             }
         }
         let size_at_open = tree.size();
-        let unacked = SharedBatch::default();
+        let deferred = SharedBatch::default();
         let mut w = Writer {
-            unacked: unacked.clone(),
+            deferred: deferred.clone(),
             dir: dir.to_path_buf(),
             records,
             checkpoints,
@@ -357,7 +354,7 @@ impl LocalLog {
             .map_err(io_err(dir))?;
         Ok(Self {
             writer,
-            unacked,
+            deferred,
             dir: dir.to_path_buf(),
             size_at_open,
         })
@@ -373,41 +370,16 @@ impl LocalLog {
         &self.dir
     }
 
-    /// Queues a record written by `write` straight into the writer's next batch, without an
-    /// acknowledgement: the cheap path for callers that do not wait for durability (the guard).
-    /// The record is durable once the batch's `fdatasync` returns, like any other; records that
-    /// cannot be made durable (a failed write, or a record over [`MAX_RECORD_BYTES`] or one that
-    /// `write` fails to produce) are counted in the counter given to
-    /// [`LocalLog::count_unacked_failures`]. No allocation, channel message or callback per record:
-    /// the writer is woken once per batch.
-    pub fn append_unacked<E>(&self, write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>) {
-        let mut u = lock(&self.unacked);
-        let start = u.buf.len();
-        u.buf.extend_from_slice(&[0u8; HEADER]);
-        let ok = write(&mut u.buf).is_ok();
-        let n = u.buf.len() - start - HEADER;
-        if !ok || n > MAX_RECORD_BYTES {
-            u.buf.truncate(start);
-            if let Some(f) = &u.failures {
-                f.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-            return;
-        }
-        u.buf[start..start + 4].copy_from_slice(&(n as u32).to_le_bytes());
-        if !u.notified {
-            u.notified = true;
-            drop(u);
-            self.writer.wake();
-        }
-    }
-
-    /// As [`LocalLog::append_unacked`], but `job` writes the record on the writer thread, just
-    /// before its batch is written: work the caller does not want on its own thread (hashing,
-    /// formatting) moves to the writer. Records are in the order of their calls, after the
-    /// records already queued with `append_unacked`. A job that writes nothing, returns `false`,
-    /// or writes over [`MAX_RECORD_BYTES`] is counted as a failure.
+    /// Queues a record without an acknowledgement, for callers that do not wait for durability
+    /// (the guard): `job` writes the record on the writer thread, into the batch it is about to
+    /// write, so that work the caller does not want on its own thread (hashing, formatting) moves
+    /// to the writer. No channel message or callback per record: the writer is woken once per
+    /// batch. The record is durable once the batch's `fdatasync` returns, like any other; records
+    /// are in the order of their calls. A job that writes nothing, returns `false`, panics or
+    /// writes over [`MAX_RECORD_BYTES`], and a record that cannot be made durable, is counted in
+    /// the counter given to [`LocalLog::count_deferred_failures`].
     pub fn append_deferred(&self, job: Job) {
-        let mut u = lock(&self.unacked);
+        let mut u = lock(&self.deferred);
         u.jobs.push(job);
         if !u.notified {
             u.notified = true;
@@ -416,9 +388,9 @@ impl LocalLog {
         }
     }
 
-    /// Where [`LocalLog::append_unacked`] counts the records it could not make durable.
-    pub fn count_unacked_failures(&self, counter: std::sync::Arc<std::sync::atomic::AtomicU64>) {
-        lock(&self.unacked).failures = Some(counter);
+    /// Where [`LocalLog::append_deferred`] counts the records it could not make durable.
+    pub fn count_deferred_failures(&self, counter: std::sync::Arc<std::sync::atomic::AtomicU64>) {
+        lock(&self.deferred).failures = Some(counter);
     }
 
     /// Queues a record; `ack` is called from the writer thread once it is durable on disk.
@@ -483,7 +455,6 @@ impl Writer {
         let mut acks: Vec<Ack> = Vec::new();
         let mut hashes: Vec<Hash> = Vec::new();
         let mut control: Vec<mpsc::Sender<Result<String>>> = Vec::new();
-        let mut staging: Vec<u8> = Vec::new();
         loop {
             let unsealed = self.sealed < self.tree.size();
             let Some(first) = next_batch_start(&rx, unsealed, self.last_cp, &self.opts) else {
@@ -504,8 +475,8 @@ impl Writer {
                     next = rx.try_recv().ok();
                 }
             }
-            let unacked = self.take_unacked(&mut buf, &mut hashes, &mut staging);
-            self.commit(&mut buf, &mut hashes, &mut acks, unacked);
+            let deferred = self.run_deferred(&mut buf, &mut hashes);
+            self.commit(&mut buf, &mut hashes, &mut acks, deferred);
             let forced = !control.is_empty();
             let due = self.sealed < self.tree.size()
                 && (self.tree.size() - self.sealed >= self.opts.checkpoint_every
@@ -523,8 +494,8 @@ impl Writer {
         }
         // drain: the channel is closed and everything queued through it has been committed;
         // take what is left in the shared batch, then seal it all
-        let unacked = self.take_unacked(&mut buf, &mut hashes, &mut staging);
-        self.commit(&mut buf, &mut hashes, &mut acks, unacked);
+        let deferred = self.run_deferred(&mut buf, &mut hashes);
+        self.commit(&mut buf, &mut hashes, &mut acks, deferred);
         if self.sealed < self.tree.size() {
             if let Err(e) = self.sign_checkpoint() {
                 tracing::error!(error = %e, "signing final audit checkpoint");
@@ -532,67 +503,50 @@ impl Writer {
         }
     }
 
-    /// Moves the shared batch of unacknowledged records behind `buf`: fills in each frame's
-    /// checksum and pushes its leaf hash after those of the acknowledged records. Returns how
-    /// many records it took.
-    fn take_unacked(
-        &mut self,
-        buf: &mut Vec<u8>,
-        hashes: &mut Vec<Hash>,
-        staging: &mut Vec<u8>,
-    ) -> usize {
+    /// Runs the deferred jobs queued so far, each writing one frame behind `buf` (after the
+    /// acknowledged records' frames) whose leaf hash goes behind theirs. Returns how many records
+    /// it added.
+    fn run_deferred(&mut self, buf: &mut Vec<u8>, hashes: &mut Vec<Hash>) -> usize {
         let (jobs, failures) = {
-            let mut u = lock(&self.unacked);
-            std::mem::swap(&mut u.buf, staging);
+            let mut u = lock(&self.deferred);
             u.notified = false;
             (std::mem::take(&mut u.jobs), u.failures.clone())
         };
+        let mut added = 0;
         for job in jobs {
-            let start = staging.len();
-            staging.extend_from_slice(&[0u8; HEADER]);
+            let start = buf.len();
+            buf.extend_from_slice(&[0u8; HEADER]);
             // a panicking job loses its record, not the writer thread (and every later record)
-            let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(staging)))
+            let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(buf)))
                 .unwrap_or(false);
-            let n = staging.len().saturating_sub(start + HEADER);
+            let n = buf.len().saturating_sub(start + HEADER);
             if !ok || n == 0 || n > MAX_RECORD_BYTES {
-                staging.truncate(start);
+                buf.truncate(start);
                 if let Some(f) = &failures {
                     f.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
                 continue;
             }
-            staging[start..start + 4].copy_from_slice(&(n as u32).to_le_bytes());
-        }
-        let mut taken = 0;
-        let mut off = 0;
-        // frames written by `append_unacked` (length checked there): header, then payload
-        while off + HEADER <= staging.len() {
-            let h = &staging[off..off + 4];
-            let n = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
-            let Some(payload) = staging.get(off + HEADER..off + HEADER + n) else {
-                break;
-            };
+            let payload = &buf[start + HEADER..];
             hashes.push(leaf_hash(payload));
             let crc = crc32fast::hash(payload).to_le_bytes();
-            staging[off + 4..off + HEADER].copy_from_slice(&crc);
-            off += HEADER + n;
-            taken += 1;
+            buf[start..start + 4].copy_from_slice(&(n as u32).to_le_bytes());
+            buf[start + 4..start + HEADER].copy_from_slice(&crc);
+            added += 1;
         }
-        buf.extend_from_slice(&staging[..off]);
-        staging.clear();
-        taken
+        added
     }
 
-    /// Writes and syncs `buf` (the frames of `acks` followed by `unacked` more records), pushes
+    /// Writes and syncs `buf` (the frames of `acks` followed by `deferred` more records), pushes
     /// their leaf hashes into the tree and acknowledges them.
     fn commit(
         &mut self,
         buf: &mut Vec<u8>,
         hashes: &mut Vec<Hash>,
         acks: &mut Vec<Ack>,
-        unacked: usize,
+        deferred: usize,
     ) {
-        if acks.is_empty() && unacked == 0 {
+        if acks.is_empty() && deferred == 0 {
             return;
         }
         let path = self.dir.join(RECORDS_FILE);
@@ -626,8 +580,8 @@ impl Writer {
                 for ack in acks.drain(..) {
                     ack(Err(Error::Append(m.clone())));
                 }
-                if let Some(f) = &lock(&self.unacked).failures {
-                    f.fetch_add(unacked as u64, std::sync::atomic::Ordering::Relaxed);
+                if let Some(f) = &lock(&self.deferred).failures {
+                    f.fetch_add(deferred as u64, std::sync::atomic::Ordering::Relaxed);
                 }
             }
         }
@@ -1060,7 +1014,7 @@ mod tests {
     }
 
     #[test]
-    fn unacked_appends_are_framed_hashed_and_flushed_with_acked_ones() {
+    fn deferred_appends_are_framed_hashed_and_flushed_with_acked_ones() {
         let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let s = signer();
         let opts = LogOptions {
@@ -1076,7 +1030,7 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}")),
         );
         let failures = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        log.count_unacked_failures(failures.clone());
+        log.count_deferred_failures(failures.clone());
         let threads: Vec<_> = (0..3)
             .map(|t| {
                 let log = log.clone();
@@ -1086,10 +1040,10 @@ mod tests {
                             log.append_blocking(format!("acked {i}").into_bytes())
                                 .unwrap_or_else(|e| panic!("{e}"));
                         }
-                        log.append_unacked(|b| {
+                        log.append_deferred(Box::new(move |b| {
                             b.extend_from_slice(format!("t{t} r{i}").as_bytes());
-                            Ok::<(), ()>(())
-                        });
+                            true
+                        }));
                         if i % 100 == 0 {
                             std::thread::sleep(Duration::from_millis(2));
                         }
@@ -1101,18 +1055,18 @@ mod tests {
             h.join().unwrap_or_else(|_| panic!("append thread"));
         }
         // refused: a record over the limit, and one whose writer fails (neither leaves bytes)
-        log.append_unacked(|b| {
+        log.append_deferred(Box::new(|b| {
             b.resize(b.len() + MAX_RECORD_BYTES + 1, b'x');
-            Ok::<(), ()>(())
-        });
-        log.append_unacked(|b| {
+            true
+        }));
+        log.append_deferred(Box::new(|b| {
             b.extend_from_slice(b"half a record");
-            Err(())
-        });
-        log.append_unacked(|b| {
+            false
+        }));
+        log.append_deferred(Box::new(|b| {
             b.extend_from_slice(b"last");
-            Ok::<(), ()>(())
-        });
+            true
+        }));
         // dropped right after the last append: the writer's drain must still take it
         drop(log);
         assert_eq!(failures.load(std::sync::atomic::Ordering::Relaxed), 2);
@@ -1159,7 +1113,7 @@ mod tests {
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let failures = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        log.count_unacked_failures(failures.clone());
+        log.count_deferred_failures(failures.clone());
         let caller = std::thread::current().id();
         for i in 0..500 {
             log.append_deferred(Box::new(move |b| {

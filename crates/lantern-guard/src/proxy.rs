@@ -352,7 +352,7 @@ impl Gateway {
         )?;
         let metrics = Metrics::default();
         if let Some(AuditSink::Local(log)) = &audit {
-            log.count_unacked_failures(metrics.audit_failures.clone());
+            log.count_deferred_failures(metrics.audit_failures.clone());
         }
         Ok(Self {
             keys_mtime: Mutex::new(mtime(&cfg.keys_file)),
