@@ -115,6 +115,8 @@ pub struct SseFilter<'a> {
     pub redacted: bool,
     /// The upstream sent an event larger than allowed.
     pub oversized: bool,
+    /// The last chunk read in full, around its text (the next chunks usually differ only there).
+    template: Option<crate::chunkscan::Template>,
 }
 
 /// The monitor a filter reads: borrowed, or shared with the gateway by a filter that lives in a
@@ -258,6 +260,7 @@ type ChunkFields<'a> = (
     Option<Cow<'a, str>>,
 );
 
+#[cfg(test)]
 fn chunk_fields(data: &str) -> Option<ChunkFields<'_>> {
     // the usual chunk in one pass; anything unusual through the serde view
     crate::chunkscan::chunk_fields(data).or_else(|| chunk_fields_serde(data))
@@ -356,6 +359,7 @@ impl<'a> SseFilter<'a> {
             blocked: false,
             redacted: false,
             oversized: false,
+            template: None,
         }
     }
 
@@ -440,7 +444,8 @@ impl<'a> SseFilter<'a> {
         let fields = if is_done || data.is_empty() || self.hardening.is_some() {
             None
         } else {
-            chunk_fields(&data)
+            crate::chunkscan::chunk_fields_with(&data, &mut self.template)
+                .or_else(|| chunk_fields_serde(&data))
         };
         if let Some((usage, finish, text)) = fields {
             if usage.is_some() {
@@ -1309,6 +1314,51 @@ mod tests {
             }
             if edit == 0 && slow.is_some() {
                 proptest::prop_assert!(fast.is_some(), "fast reader declined {}", data);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// Chunks read through the template of the chunk before give what a full read gives:
+        /// pairs of generated chunks, the second often the first with another text (including
+        /// quotes, backslashes and escapes that end or cross the token), and sometimes edited.
+        #[test]
+        fn template_reads_agree_with_full_reads(
+            v in arb_chunk(),
+            w in arb_chunk(),
+            texts in proptest::collection::vec("[a-z \"\\\\/é\n\t]{0,10}", 1..4),
+            same_shape in proptest::prelude::prop_oneof![3 => proptest::prelude::Just(true), 1 => proptest::prelude::Just(false)],
+            edit in proptest::prelude::prop_oneof![3 => proptest::prelude::Just(0u8), 1 => proptest::prelude::Just(1u8), 1 => proptest::prelude::Just(2u8)],
+            at in proptest::prelude::any::<proptest::sample::Index>(),
+            ch in proptest::sample::select(vec!['"', '\\', '}', ',', 'u', ' ']),
+        ) {
+            let first = serde_json::to_string(&v).unwrap_or_default();
+            let mut t = None;
+            let full = crate::chunkscan::chunk_fields(&first);
+            let templ = crate::chunkscan::chunk_fields_with(&first, &mut t);
+            proptest::prop_assert_eq!(&templ, &full);
+            for text in &texts {
+                // the same chunk with another text where it had one, or another chunk
+                let mut next = if same_shape { v.clone() } else { w.clone() };
+                if let Some(c) = next.pointer_mut("/choices/0/delta/content").filter(|c| c.is_string()) {
+                    *c = Value::String(text.clone());
+                } else if let Some(c) = next.pointer_mut("/choices/0/text").filter(|c| c.is_string()) {
+                    *c = Value::String(text.clone());
+                }
+                let mut chars: Vec<char> = serde_json::to_string(&next).unwrap_or_default().chars().collect();
+                match edit {
+                    1 if !chars.is_empty() => {
+                        chars.remove(at.index(chars.len()));
+                    }
+                    2 => chars.insert(at.index(chars.len() + 1), ch),
+                    _ => {}
+                }
+                let data: String = chars.into_iter().collect();
+                let full = crate::chunkscan::chunk_fields(&data);
+                let templ = crate::chunkscan::chunk_fields_with(&data, &mut t);
+                proptest::prop_assert_eq!(&templ, &full, "{}", data);
             }
         }
     }
