@@ -20,11 +20,14 @@ pub(crate) type Fields<'a> = (
     Option<Cow<'a, str>>,
 );
 
+/// A byte range `(start, end)` of a chunk.
+type Span = (usize, usize);
+
 struct Cur<'a> {
     s: &'a str,
     i: usize,
     /// Where the string token of the text `choices` returned is (quotes included).
-    text_span: Option<(usize, usize)>,
+    text_span: Option<Span>,
 }
 
 impl<'a> Cur<'a> {
@@ -164,6 +167,14 @@ impl<'a> Cur<'a> {
         self.s.get(from..self.i)?.parse::<u64>().ok().map(Some)
     }
 
+    /// `null` or a string, with the string token's byte span (quotes included).
+    fn opt_string_spanned(&mut self) -> Option<(Option<Cow<'a, str>>, Option<Span>)> {
+        let from = self.peek().map(|_| self.i);
+        let v = self.opt_string()?;
+        let span = from.filter(|_| v.is_some()).map(|f| (f, self.i));
+        Some((v, span))
+    }
+
     /// `null` or a string.
     fn opt_string(&mut self) -> Option<Option<Cow<'a, str>>> {
         match self.peek()? {
@@ -264,9 +275,8 @@ fn choices<'a>(c: &mut Cur<'a>) -> Option<Choice<'a>> {
                     let (mut content, mut sc) = (None, false);
                     c.members(|c, k| match k {
                         "content" => {
-                            let from = c.peek().map(|_| c.i);
-                            let v = c.opt_string()?;
-                            content_span = from.filter(|_| v.is_some()).map(|f| (f, c.i));
+                            let (v, span) = c.opt_string_spanned()?;
+                            content_span = span;
                             once(&mut sc, &mut content, v)
                         }
                         _ => c.value(3),
@@ -278,9 +288,8 @@ fn choices<'a>(c: &mut Cur<'a>) -> Option<Choice<'a>> {
             once(&mut sd, &mut delta, v)
         }
         "text" => {
-            let from = c.peek().map(|_| c.i);
-            let v = c.opt_string()?;
-            text_span = from.filter(|_| v.is_some()).map(|f| (f, c.i));
+            let (v, span) = c.opt_string_spanned()?;
+            text_span = span;
             once(&mut st, &mut text, v)
         }
         "finish_reason" => {
