@@ -1201,6 +1201,20 @@ mod tests {
         }
     }
 
+    /// `json` unchanged (`edit` 0), with the character at `at` removed (1), or with `ch` inserted
+    /// at `at` (2).
+    fn edited(json: &str, edit: u8, at: proptest::sample::Index, ch: char) -> String {
+        let mut chars: Vec<char> = json.chars().collect();
+        match edit {
+            1 if !chars.is_empty() => {
+                chars.remove(at.index(chars.len()));
+            }
+            2 => chars.insert(at.index(chars.len() + 1), ch),
+            _ => {}
+        }
+        chars.into_iter().collect()
+    }
+
     /// Chunk-shaped JSON with occasional wrong types (floats without exponents, strings without
     /// control characters: what the fast reader reads; the rest is in the test above).
     fn arb_chunk() -> impl proptest::strategy::Strategy<Value = Value> {
@@ -1297,15 +1311,7 @@ mod tests {
             } else {
                 serde_json::to_string(&v).unwrap_or_default()
             };
-            let mut chars: Vec<char> = json.chars().collect();
-            match edit {
-                1 if !chars.is_empty() => {
-                    chars.remove(at.index(chars.len()));
-                }
-                2 => chars.insert(at.index(chars.len() + 1), ch),
-                _ => {}
-            }
-            let data: String = chars.into_iter().collect();
+            let data = edited(&json, edit, at, ch);
             let fast = crate::chunkscan::chunk_fields(&data);
             let slow = chunk_fields_serde(&data);
             if let Some(f) = &fast {
@@ -1347,15 +1353,7 @@ mod tests {
                 } else if let Some(c) = next.pointer_mut("/choices/0/text").filter(|c| c.is_string()) {
                     *c = Value::String(text.clone());
                 }
-                let mut chars: Vec<char> = serde_json::to_string(&next).unwrap_or_default().chars().collect();
-                match edit {
-                    1 if !chars.is_empty() => {
-                        chars.remove(at.index(chars.len()));
-                    }
-                    2 => chars.insert(at.index(chars.len() + 1), ch),
-                    _ => {}
-                }
-                let data: String = chars.into_iter().collect();
+                let data = edited(&serde_json::to_string(&next).unwrap_or_default(), edit, at, ch);
                 let full = crate::chunkscan::chunk_fields(&data);
                 let templ = crate::chunkscan::chunk_fields_with(&data, &mut t);
                 proptest::prop_assert_eq!(&templ, &full, "{}", data);
