@@ -972,22 +972,24 @@ mod tests {
         std::fs::write(&p, buf).unwrap_or_else(|e| panic!("{e}"));
     }
 
+    /// The log in `dir`, signed with a copy of `s`, with a group-commit window of `ms`.
+    fn open_with_delay(dir: &Path, s: &Signer, ms: u64) -> LocalLog {
+        LocalLog::open(
+            dir,
+            Signer::parse(&s.to_private_string()).unwrap_or_else(|e| panic!("{e}")),
+            LogOptions {
+                commit_delay: Duration::from_millis(ms),
+                ..LogOptions::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
     #[test]
     fn group_commit_window_acknowledges_every_record_once() {
         let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let s = signer();
-        let opts = LogOptions {
-            commit_delay: Duration::from_millis(5),
-            ..LogOptions::default()
-        };
-        let log = std::sync::Arc::new(
-            LocalLog::open(
-                d.path(),
-                Signer::parse(&s.to_private_string()).unwrap_or_else(|e| panic!("{e}")),
-                opts,
-            )
-            .unwrap_or_else(|e| panic!("{e}")),
-        );
+        let log = std::sync::Arc::new(open_with_delay(d.path(), &s, 5));
         let threads: Vec<_> = (0..4)
             .map(|t| {
                 let log = log.clone();
@@ -1017,18 +1019,7 @@ mod tests {
     fn deferred_appends_are_framed_hashed_and_flushed_with_acked_ones() {
         let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let s = signer();
-        let opts = LogOptions {
-            commit_delay: Duration::from_millis(1),
-            ..LogOptions::default()
-        };
-        let log = std::sync::Arc::new(
-            LocalLog::open(
-                d.path(),
-                Signer::parse(&s.to_private_string()).unwrap_or_else(|e| panic!("{e}")),
-                opts,
-            )
-            .unwrap_or_else(|e| panic!("{e}")),
-        );
+        let log = std::sync::Arc::new(open_with_delay(d.path(), &s, 1));
         let failures = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         log.count_deferred_failures(failures.clone());
         let threads: Vec<_> = (0..3)
@@ -1103,15 +1094,7 @@ mod tests {
     fn deferred_records_are_written_by_the_writer_in_order_and_failures_counted() {
         let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let s = signer();
-        let log = LocalLog::open(
-            d.path(),
-            Signer::parse(&s.to_private_string()).unwrap_or_else(|e| panic!("{e}")),
-            LogOptions {
-                commit_delay: Duration::from_millis(1),
-                ..LogOptions::default()
-            },
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        let log = open_with_delay(d.path(), &s, 1);
         let failures = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         log.count_deferred_failures(failures.clone());
         let caller = std::thread::current().id();
