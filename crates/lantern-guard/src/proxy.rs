@@ -436,6 +436,13 @@ impl Gateway {
         }
     }
 
+    /// A copy of a body for the audit record to hash, when there is an audit log. A copy:
+    /// holding the body itself until the audit writer hashes it would pin the connection's
+    /// whole read buffer, which hyper could otherwise reuse.
+    fn audit_copy(&self, body: &[u8]) -> Option<Bytes> {
+        self.audit.as_ref().map(|_| Bytes::copy_from_slice(body))
+    }
+
     fn finish(&self, o: Outcome) {
         let total = o.t0.elapsed();
         self.metrics.latency.observe(total.as_secs_f64());
@@ -655,9 +662,7 @@ impl Gateway {
             }
             Ok(Ok(c)) => c.to_bytes(),
         };
-        // a copy: holding the body itself until the audit writer hashes it would pin the
-        // connection's whole read buffer, which hyper could otherwise reuse
-        o.prompt = Some(Bytes::copy_from_slice(&body));
+        o.prompt = self.audit_copy(&body);
         let inspect = parts.method == Method::POST && JSON_ENDPOINTS.contains(&path);
         let mut out_body = body.clone();
         let mut stream = false;
@@ -1013,7 +1018,7 @@ impl Gateway {
                 }
                 if blocked {
                     o.decision = "blocked_output";
-                    o.response = Some(Bytes::copy_from_slice(&rbytes));
+                    o.response = self.audit_copy(&rbytes);
                     return error_response(
                         StatusCode::FORBIDDEN,
                         "response blocked by the gateway's output policy",
@@ -1032,7 +1037,7 @@ impl Gateway {
                 }
             }
         }
-        o.response = Some(Bytes::copy_from_slice(&rbytes));
+        o.response = self.audit_copy(&rbytes);
         let mut r = Response::new(full(rbytes));
         *r.status_mut() = rparts.status;
         *r.headers_mut() = headers;
@@ -1327,7 +1332,9 @@ impl SseBody {
                 tracing::warn!("drift: {a}");
             }
         }
-        out.response = Some(Bytes::from(std::mem::take(&mut self.filter.text)));
+        if self.gw.audit.is_some() {
+            out.response = Some(Bytes::from(std::mem::take(&mut self.filter.text)));
+        }
         self.gw.finish(out);
     }
 }
