@@ -131,9 +131,11 @@ fn bench(c: &mut Criterion) {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(off.is_empty());
+    // as the guard reads it: one upstream frame
+    let frame = bytes::Bytes::from(mock.clone());
     let one_read = |m: &Monitor| {
         let mut f = SseFilter::new(m, Action::Redact, 128, None);
-        let n = f.push(mock.as_bytes()).len() + f.finish().len();
+        let n = f.push_frame(&frame).map_or(0, |b| b.len()) + f.finish().len();
         assert!(!f.text.is_empty());
         n
     };

@@ -1257,7 +1257,7 @@ impl SseBody {
                 let Ok(data) = frame.into_data() else {
                     return Poll::Ready(Step::Nothing);
                 };
-                let out = crate::sse::coalesce(self.filter.push(&data));
+                let out = self.filter.push_frame(&data);
                 if self.filter.blocked {
                     self.end(false);
                 }

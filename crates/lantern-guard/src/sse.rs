@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::VecDeque;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 /// The error event sent when a stream is blocked, followed by `[DONE]`.
 pub const BLOCK_EVENT: &str = "data: {\"error\":{\"message\":\"response blocked by the gateway's output policy\",\"type\":\"output_blocked\",\"param\":null,\"code\":\"output_blocked\"}}\n\ndata: [DONE]\n\n";
@@ -35,6 +35,10 @@ const GROW_MARGIN: usize = 16;
 const MAX_HOLD: usize = 8 << 10;
 /// End of a match that runs to the end of the stream.
 const THROUGH: usize = usize::MAX;
+/// Text bytes a stream's buffers start with (a short answer fits).
+const TEXT_START: usize = 512;
+/// Events the queue of held-back events starts with room for.
+const PENDING_START: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum HitState {
@@ -117,6 +121,8 @@ pub struct SseFilter<'a> {
     pub oversized: bool,
     /// The last chunk read in full, around its text (the next chunks usually differ only there).
     template: Option<crate::chunkscan::Template>,
+    /// The pieces of one read, reused from read to read.
+    scratch: Vec<Bytes>,
 }
 
 /// The monitor a filter reads: borrowed, or shared with the gateway by a filter that lives in a
@@ -136,21 +142,26 @@ impl std::ops::Deref for MonitorRef<'_> {
     }
 }
 
+/// End of the first event in `buf`: after its `\n\n` or `\r\n\r\n`, whichever ends first.
 fn event_end(buf: &[u8]) -> Option<usize> {
-    // built once: `memmem::find` builds a searcher on every call, which showed in profiles of
-    // streams of small events
-    static LF: LazyLock<memchr::memmem::Finder<'static>> =
-        LazyLock::new(|| memchr::memmem::Finder::new(b"\n\n"));
-    static CRLF: LazyLock<memchr::memmem::Finder<'static>> =
-        LazyLock::new(|| memchr::memmem::Finder::new(b"\r\n\r\n"));
-    let a = LF.find(buf).map(|i| i + 2);
-    // a CRLF terminator that ends first lies before the end of the LF one: search only there
-    let upto = a.unwrap_or(buf.len()).min(buf.len());
-    let b = CRLF.find(buf.get(..upto).unwrap_or(buf)).map(|i| i + 4);
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.min(y)),
-        (x, y) => x.or(y),
+    // one `memchr` per line break (an event is usually one line): cheaper than two substring
+    // searches on the ~150-byte events of a stream. At the first line break that starts or ends
+    // a terminator, the LF one ends at `i + 2` and the CRLF one at `i + 3`; a later break ends
+    // later.
+    let mut from = 0;
+    while let Some(i) = buf.get(from..).and_then(|b| memchr::memchr(b'\n', b)) {
+        let i = from + i;
+        match buf.get(i + 1) {
+            Some(b'\n') => return Some(i + 2),
+            Some(b'\r')
+                if i > 0 && buf.get(i - 1) == Some(&b'\r') && buf.get(i + 2) == Some(&b'\n') =>
+            {
+                return Some(i + 3)
+            }
+            _ => from = i + 1,
+        }
     }
+    None
 }
 
 /// The data of an event: its `data:` lines joined by newlines (borrowed for the usual single
@@ -360,6 +371,7 @@ impl<'a> SseFilter<'a> {
             redacted: false,
             oversized: false,
             template: None,
+            scratch: Vec::new(),
         }
     }
 
@@ -381,23 +393,50 @@ impl<'a> SseFilter<'a> {
     /// Feeds upstream bytes; returns what to send to the client now.
     pub fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
         let mut out = Vec::new();
+        self.push_into(&Bytes::copy_from_slice(chunk), &mut out);
+        out
+    }
+
+    /// [`Self::push`] for an upstream frame, joined into one buffer for the client (`None` when
+    /// nothing is released). Events are sliced out of the frame rather than copied, so the usual
+    /// read — whole events forwarded unchanged — goes out as one slice of the frame itself.
+    pub fn push_frame(&mut self, chunk: &Bytes) -> Option<Bytes> {
+        let mut out = std::mem::take(&mut self.scratch);
+        self.push_into(chunk, &mut out);
+        let joined = join(&mut out, chunk);
+        self.scratch = out;
+        joined
+    }
+
+    fn push_into(&mut self, chunk: &Bytes, out: &mut Vec<Bytes>) {
         if self.blocked {
-            return out;
+            return;
         }
         if self.passthrough {
-            out.push(Bytes::copy_from_slice(chunk));
+            out.push(chunk.clone());
         }
-        self.buf.extend_from_slice(chunk);
         let mut done = false;
-        while let Some(end) = event_end(&self.buf) {
-            let raw = self.buf.split_to(end).freeze();
-            done |= self.event(raw);
+        if self.buf.is_empty() {
+            // no event started in an earlier read: events are slices of this one
+            let mut at = 0;
+            while let Some(end) = chunk.get(at..).and_then(event_end) {
+                done |= self.event(chunk.slice(at..at + end));
+                at += end;
+            }
+            self.buf
+                .extend_from_slice(chunk.get(at..).unwrap_or_default());
+        } else {
+            self.buf.extend_from_slice(chunk);
+            while let Some(end) = event_end(&self.buf) {
+                let raw = self.buf.split_to(end).freeze();
+                done |= self.event(raw);
+            }
         }
         if self.buf.len() > MAX_EVENT {
             self.oversized = true;
             self.blocked = true;
             out.push(Bytes::from_static(BLOCK_EVENT.as_bytes()));
-            return out;
+            return;
         }
         if self.passthrough {
             self.released = self.total;
@@ -408,10 +447,9 @@ impl<'a> SseFilter<'a> {
         if self.blocked {
             self.pending.clear();
             out.push(Bytes::from_static(BLOCK_EVENT.as_bytes()));
-            return out;
+            return;
         }
-        self.flush(done, &mut out);
-        out
+        self.flush(done, out);
     }
 
     /// End of the upstream stream: flushes everything held back.
@@ -481,6 +519,9 @@ impl<'a> SseFilter<'a> {
             }
         }
         if !self.passthrough {
+            if self.pending.capacity() == 0 {
+                self.pending.reserve(PENDING_START);
+            }
             self.pending.push_back(Pending {
                 raw,
                 json,
@@ -493,6 +534,11 @@ impl<'a> SseFilter<'a> {
 
     /// Appends generated text; returns its global byte range.
     fn add_text(&mut self, t: &str) -> (usize, usize) {
+        if self.window.capacity() == 0 {
+            // room for a short answer at once, instead of growing from 8 bytes in small events
+            self.window.reserve(TEXT_START);
+            self.text.reserve(TEXT_START);
+        }
         let start = self.total;
         self.total += t.len();
         self.window.push_str(t);
@@ -740,6 +786,27 @@ impl<'a> SseFilter<'a> {
             }
         }
     }
+}
+
+/// [`coalesce`] for pieces that may be slices of `within`: consecutive slices of it (events of
+/// one read forwarded unchanged) are that one slice of it, without a copy. Leaves `parts` empty.
+fn join(parts: &mut Vec<Bytes>, within: &Bytes) -> Option<Bytes> {
+    if parts.len() > 1 {
+        let base = within.as_ptr() as usize;
+        let first = parts.first().map_or(0, |p| p.as_ptr() as usize);
+        let mut pos = first;
+        let adjacent = parts.iter().all(|p| {
+            let next = p.as_ptr() as usize == pos;
+            pos += p.len();
+            next
+        });
+        // adjacent pieces lying inside `within` are its memory (no other buffer overlaps it)
+        if adjacent && first >= base && pos <= base + within.len() {
+            parts.clear();
+            return Some(within.slice(first - base..pos - base));
+        }
+    }
+    coalesce(std::mem::take(parts))
 }
 
 /// Joins the pieces a [`SseFilter`] returns for one upstream read into one buffer, so the client
@@ -1290,6 +1357,48 @@ mod tests {
             mostly(text()),
         )
             .prop_map(move |(c, u, id)| obj(vec![("id", id), ("choices", c), ("usage", u)]))
+    }
+
+    /// `event_end` as two substring searches: the definition the `memchr` walk must match.
+    fn event_end_by_search(buf: &[u8]) -> Option<usize> {
+        let find = |n: &[u8]| {
+            buf.windows(n.len())
+                .position(|w| w == n)
+                .map(|i| i + n.len())
+        };
+        match (find(b"\n\n"), find(b"\r\n\r\n")) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// Events end where the first `\n\n` or `\r\n\r\n` ends, in any mix of line breaks.
+        #[test]
+        fn event_end_is_the_end_of_the_first_terminator(
+            bytes in proptest::collection::vec(proptest::sample::select(vec![b'\n', b'\r', b'a', b':']), 0..40),
+        ) {
+            proptest::prop_assert_eq!(event_end(&bytes), event_end_by_search(&bytes), "{:?}", bytes);
+        }
+    }
+
+    /// Events forwarded unchanged go out as one slice of the upstream read, not a copy; a read
+    /// with a redacted event goes out rewritten.
+    #[test]
+    fn unchanged_events_of_one_read_go_out_as_a_slice_of_it() {
+        let m = full_monitor();
+        let read = Bytes::from(events_sized("hello there, a clean answer", &[5, 7, 9]));
+        let mut f = SseFilter::new(&m, Action::Redact, 64, None);
+        let out = f.push_frame(&read).unwrap_or_default();
+        assert_eq!(out, read);
+        assert_eq!(out.as_ptr(), read.as_ptr());
+        let read = Bytes::from(events_sized("leak CANARY-7f3a9c here", &[4, 6, 8]));
+        let mut f = SseFilter::new(&m, Action::Redact, 64, None);
+        let out = f.push_frame(&read).unwrap_or_default();
+        let text = content(&String::from_utf8_lossy(&out));
+        assert_eq!(text, "leak [REDACTED:canary] here");
     }
 
     proptest::proptest! {
