@@ -115,12 +115,12 @@ impl PgLog {
             sealed,
             last_cp: Instant::now(),
         };
-        let writer = WriterHandle::spawn("lantern-audit-pg", move |rx| w.run(rx)).map_err(|e| {
-            Error::Io {
-                path: "thread".into(),
-                source: e,
-            }
-        })?;
+        let writer =
+            WriterHandle::spawn("lantern-audit-pg", w.opts.writer_nice, move |rx| w.run(rx))
+                .map_err(|e| Error::Io {
+                    path: "thread".into(),
+                    source: e,
+                })?;
         Ok(Self { writer })
     }
 

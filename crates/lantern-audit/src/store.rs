@@ -124,6 +124,14 @@ pub struct LogOptions {
     /// acknowledged only after the sync either way; a longer window means fewer `fdatasync`
     /// calls under load and acknowledgements that come up to this much later.
     pub commit_delay: Duration,
+    /// Most records [`LocalLog::append_deferred`] holds for the writer; past it appends are
+    /// refused (and counted as failures) instead of growing memory without bound when the disk
+    /// cannot keep up.
+    pub max_backlog: usize,
+    /// Niceness the writer thread lowers itself to (0: unchanged; Linux only). For callers whose
+    /// responses do not wait for the log, so that under CPU contention their request threads
+    /// run first; the writer then gathers larger batches.
+    pub writer_nice: i32,
 }
 
 impl Default for LogOptions {
@@ -134,6 +142,8 @@ impl Default for LogOptions {
             checkpoint_interval: Duration::from_secs(1),
             max_batch: 4096,
             commit_delay: Duration::ZERO,
+            max_backlog: 1 << 16,
+            writer_nice: 0,
         }
     }
 }
@@ -171,6 +181,28 @@ fn lock(shared: &SharedBatch) -> std::sync::MutexGuard<'_, Deferred> {
     }
 }
 
+/// Lowers the calling thread's priority to niceness `nice` (nothing for 0 or less, or when it
+/// already runs at that niceness or lower priority). A failure is logged: the writer works the
+/// same at any priority.
+fn lower_priority(nice: i32) {
+    if nice <= 0 {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        // on Linux a thread id names that one thread to setpriority(2)
+        let tid = rustix::thread::gettid();
+        let nice = nice.min(19);
+        // only ever lower it (a process started under a higher niceness keeps it)
+        if rustix::process::getpriority_process(Some(tid)).is_ok_and(|now| now >= nice) {
+            return;
+        }
+        if let Err(e) = rustix::process::setpriority_process(Some(tid), nice) {
+            tracing::warn!(error = %e, nice, "audit writer priority not lowered");
+        }
+    }
+}
+
 /// The client side of a log's writer thread, shared by the local and PostgreSQL stores:
 /// queueing appends, waiting for durability, asking for checkpoints, and joining on drop.
 pub(crate) struct WriterHandle {
@@ -182,12 +214,16 @@ impl WriterHandle {
     /// Start the writer thread `run` under `name`.
     pub(crate) fn spawn(
         name: &str,
+        nice: i32,
         run: impl FnOnce(mpsc::Receiver<Cmd>) + Send + 'static,
     ) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel::<Cmd>();
         let thread = std::thread::Builder::new()
             .name(name.into())
-            .spawn(move || run(rx))?;
+            .spawn(move || {
+                lower_priority(nice);
+                run(rx)
+            })?;
         Ok(Self {
             tx: Some(tx),
             thread: Some(thread),
@@ -255,6 +291,7 @@ impl Drop for WriterHandle {
 pub struct LocalLog {
     writer: WriterHandle,
     deferred: SharedBatch,
+    max_backlog: usize,
     dir: PathBuf,
     size_at_open: u64,
 }
@@ -350,11 +387,14 @@ impl LocalLog {
             last_cp: Instant::now(),
             failed: None,
         };
-        let writer = WriterHandle::spawn("lantern-audit-writer", move |rx| w.run(rx))
+        let nice = w.opts.writer_nice;
+        let max_backlog = w.opts.max_backlog;
+        let writer = WriterHandle::spawn("lantern-audit-writer", nice, move |rx| w.run(rx))
             .map_err(io_err(dir))?;
         Ok(Self {
             writer,
             deferred,
+            max_backlog,
             dir: dir.to_path_buf(),
             size_at_open,
         })
@@ -378,14 +418,29 @@ impl LocalLog {
     /// are in the order of their calls. A job that writes nothing, returns `false`, panics or
     /// writes over [`MAX_RECORD_BYTES`], and a record that cannot be made durable, is counted in
     /// the counter given to [`LocalLog::count_deferred_failures`].
-    pub fn append_deferred(&self, job: Job) {
+    ///
+    /// Returns `false`, dropping the job and counting it as a failure, when
+    /// [`LogOptions::max_backlog`] records are already waiting.
+    pub fn append_deferred(&self, job: Job) -> bool {
         let mut u = lock(&self.deferred);
+        if u.jobs.len() >= self.max_backlog {
+            if let Some(f) = &u.failures {
+                f.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            return false;
+        }
         u.jobs.push(job);
         if !u.notified {
             u.notified = true;
             drop(u);
             self.writer.wake();
         }
+        true
+    }
+
+    /// Records queued with [`LocalLog::append_deferred`] that the writer has not taken yet.
+    pub fn backlog(&self) -> usize {
+        lock(&self.deferred).jobs.len()
     }
 
     /// Where [`LocalLog::append_deferred`] counts the records it could not make durable.
@@ -1088,6 +1143,88 @@ mod tests {
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(reopened.size_at_open(), 907);
+    }
+
+    #[test]
+    fn deferred_appends_past_the_backlog_are_refused_and_counted() {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let s = signer();
+        // the writer sleeps through a long group-commit window after the first wake-up, so the
+        // appends made meanwhile wait in the backlog
+        let log = LocalLog::open(
+            d.path(),
+            Signer::parse(&s.to_private_string()).unwrap_or_else(|e| panic!("{e}")),
+            LogOptions {
+                commit_delay: Duration::from_millis(1500),
+                max_backlog: 3,
+                ..LogOptions::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let failures = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        log.count_deferred_failures(failures.clone());
+        let accepted: Vec<bool> = (0..5)
+            .map(|i| {
+                log.append_deferred(Box::new(move |b| {
+                    b.extend_from_slice(format!("job {i}").as_bytes());
+                    true
+                }))
+            })
+            .collect();
+        assert_eq!(accepted, [true, true, true, false, false]);
+        assert_eq!(log.backlog(), 3);
+        assert_eq!(failures.load(std::sync::atomic::Ordering::Relaxed), 2);
+        drop(log);
+        let rep = verify(d.path(), &s.verifier(), &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(rep.ok(), "{rep:?}");
+        assert_eq!(rep.records, 3);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_writer_thread_runs_at_the_niceness_asked_for() {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let s = signer();
+        let log = LocalLog::open(
+            d.path(),
+            Signer::parse(&s.to_private_string()).unwrap_or_else(|e| panic!("{e}")),
+            LogOptions {
+                writer_nice: 7,
+                ..LogOptions::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        // the writer is up once it has made a record durable
+        log.append_blocking(b"hello".to_vec())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let me = std::process::id();
+        let nices: Vec<(String, i64)> = std::fs::read_dir(format!("/proc/{me}/task"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .flatten()
+            .filter_map(|t| {
+                let comm = std::fs::read_to_string(t.path().join("comm")).ok()?;
+                let stat = std::fs::read_to_string(t.path().join("stat")).ok()?;
+                // fields after the `(comm)`: state is field 3, nice field 19
+                let rest = stat.rsplit_once(')')?.1;
+                let nice = rest.split_whitespace().nth(16)?.parse().ok()?;
+                Some((comm.trim().to_string(), nice))
+            })
+            .collect();
+        let writers: Vec<i64> = nices
+            .iter()
+            .filter(|(c, _)| c == "lantern-audit-w")
+            .map(|(_, n)| *n)
+            .collect();
+        // the calling thread keeps its own niceness; the writer takes 7 unless that is no lower
+        // a priority (other tests' writers in this process keep the process's niceness)
+        let own = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+        let own_nice = own
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().nth(16))
+            .and_then(|n| n.parse::<i64>().ok())
+            .unwrap_or_else(|| panic!("no niceness in {own}"));
+        assert!(writers.contains(&own_nice.max(7)), "{nices:?}");
+        drop(log);
     }
 
     #[test]

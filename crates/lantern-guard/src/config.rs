@@ -323,6 +323,13 @@ pub struct AuditConfig {
     pub checkpoint_every: u64,
     /// … or at least this often, milliseconds.
     pub checkpoint_interval_ms: u64,
+    /// Records waiting for the local log's writer past which requests are refused (503,
+    /// `audit_backlog`) until it catches up: memory stays bounded when the disk cannot keep up.
+    pub max_backlog: usize,
+    /// Niceness of the local log's writer thread (0 keeps the guard's). Responses do not wait
+    /// for the log, so under CPU contention request handling goes first and the writer syncs
+    /// larger batches; `max_backlog` bounds how far it may fall behind.
+    pub writer_nice: i32,
 }
 
 impl Default for AuditConfig {
@@ -334,6 +341,8 @@ impl Default for AuditConfig {
             origin: "lantern/guard".into(),
             checkpoint_every: 1000,
             checkpoint_interval_ms: 1000,
+            max_backlog: 50_000,
+            writer_nice: 10,
         }
     }
 }
@@ -426,6 +435,15 @@ impl GuardConfig {
         }
         if self.max_body_bytes == 0 {
             return bad("max_body_bytes must be positive".into());
+        }
+        if self.audit.max_backlog == 0 {
+            return bad("audit.max_backlog must be positive".into());
+        }
+        if !(0..=19).contains(&self.audit.writer_nice) {
+            return bad(format!(
+                "audit.writer_nice must be within 0..19, got {}",
+                self.audit.writer_nice
+            ));
         }
         Ok(())
     }

@@ -171,7 +171,8 @@ impl Metrics {
     }
 
     /// Prometheus text.
-    pub fn render(&self, redis_errors: u64) -> String {
+    /// `audit_backlog`: records waiting for the local audit log's writer (`None` without one).
+    pub fn render(&self, redis_errors: u64, audit_backlog: Option<usize>) -> String {
         let mut out = String::with_capacity(4096);
         let counters = match self.counters.lock() {
             Ok(m) => m.clone(),
@@ -195,6 +196,12 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE lantern_guard_audit_failures_total counter\nlantern_guard_audit_failures_total {}", self.audit_failures.load(Ordering::Relaxed));
         let _ = writeln!(out, "# TYPE lantern_guard_redis_errors_total counter\nlantern_guard_redis_errors_total {redis_errors}");
+        if let Some(b) = audit_backlog {
+            let _ = writeln!(
+                out,
+                "# TYPE lantern_guard_audit_backlog gauge\nlantern_guard_audit_backlog {b}"
+            );
+        }
         let drift = match self.drift.lock() {
             Ok(m) => m
                 .iter()
@@ -423,7 +430,7 @@ mod tests {
         m.request("other \"x\"", 200, "error");
         m.hit("canary");
         m.hit("canary");
-        let r = m.render(0);
+        let r = m.render(0, None);
         for line in [
             "lantern_guard_requests_total{endpoint=\"/v1/chat/completions\",status=\"200\",decision=\"allowed\"} 2",
             "lantern_guard_requests_total{endpoint=\"/v1/chat/completions\",status=\"404\",decision=\"allowed\"} 1",
@@ -486,7 +493,7 @@ mod tests {
             "{alerts:?}"
         );
         assert!(m
-            .render(0)
+            .render(0, None)
             .contains("lantern_guard_drift_alert{model=\"m\"} 1"));
     }
 

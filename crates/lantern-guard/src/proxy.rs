@@ -443,6 +443,14 @@ impl Gateway {
         self.audit.as_ref().map(|_| Bytes::copy_from_slice(body))
     }
 
+    /// Records waiting for the local audit log's writer (`None` without a local log).
+    fn audit_backlog(&self) -> Option<usize> {
+        match self.audit.as_ref()? {
+            AuditSink::Local(l) => Some(l.backlog()),
+            AuditSink::Pg(_) => None,
+        }
+    }
+
     fn finish(&self, o: Outcome) {
         let total = o.t0.elapsed();
         self.metrics.latency.observe(total.as_secs_f64());
@@ -542,15 +550,28 @@ impl Gateway {
             return Response::new(full("ok\n"));
         }
         if self.cfg.metrics && req.method() == Method::GET && path == "/metrics" {
-            let mut r = Response::new(full(
-                self.metrics
-                    .render(self.limiter.redis_errors.load(Ordering::Relaxed)),
-            ));
+            let mut r = Response::new(full(self.metrics.render(
+                self.limiter.redis_errors.load(Ordering::Relaxed),
+                self.audit_backlog(),
+            )));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; version=0.0.4"),
             );
             return r;
+        }
+        if self
+            .audit_backlog()
+            .is_some_and(|b| b >= self.cfg.audit.max_backlog)
+        {
+            // fail closed: a request that could not be audited is not served
+            self.metrics.request(o.endpoint, 503, "audit_backlog");
+            return error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the audit log is behind; retry shortly",
+                "api_error",
+                "audit_backlog",
+            );
         }
         let resp = self.clone().process(req, &mut o).await;
         o.status = resp.status().as_u16();
@@ -1400,7 +1421,10 @@ impl AuditSink {
     fn append(&self, o: Outcome, total: Duration, ts: SystemTime, failures: &Arc<AtomicU64>) {
         match self {
             Self::Local(l) => {
-                l.append_deferred(Box::new(move |buf| write_audit_record(buf, &o, total, ts)))
+                // refused only past the backlog limit (counted in `failures` by the log)
+                if !l.append_deferred(Box::new(move |buf| write_audit_record(buf, &o, total, ts))) {
+                    tracing::error!("audit record refused: the writer is behind");
+                }
             }
             Self::Pg(p) => {
                 let mut bytes = Vec::with_capacity(512);
@@ -1472,6 +1496,13 @@ fn audit_options(cfg: &GuardConfig) -> lantern_audit::LogOptions {
         // group commit: under load, records arriving within 1 ms share one fdatasync (the
         // response never waits for it, see the module docs)
         commit_delay: Duration::from_millis(1),
+        // requests are refused at `max_backlog` waiting records; the margin takes the records
+        // of requests already past that check (as many as are in flight)
+        max_backlog: cfg
+            .audit
+            .max_backlog
+            .saturating_add(cfg.audit.max_backlog.max(4096)),
+        writer_nice: cfg.audit.writer_nice,
     }
 }
 

@@ -666,6 +666,91 @@ async fn audit_records_every_request_and_verifies() {
             && r["completion_tokens"].as_u64().is_some_and(|n| n > 0)));
 }
 
+/// With a backlog limit of one record, concurrent requests find the writer behind (it gathers
+/// records for 1 ms before each sync): they are refused with 503 `audit_backlog`, and every
+/// request that was served is in the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_refused_while_the_audit_writer_is_behind() {
+    let mut h = start(|c| {
+        c.audit.max_backlog = 1;
+        c.limits.requests_per_minute = 1_000_000;
+        c.limits.tokens_per_minute = 1_000_000_000;
+        c.limits.burst = 100_000;
+    })
+    .await;
+    let t = h.tokens[0].clone();
+    let (mut served, mut refused) = (0u64, 0u64);
+    // concurrent rounds until one request has been refused (the first usually suffices)
+    for _ in 0..50 {
+        let calls = (0..32).map(|i| {
+            let t = t.clone();
+            let addr = h.addr;
+            tokio::spawn(async move {
+                call(
+                    addr,
+                    "POST",
+                    "/v1/chat/completions",
+                    Some(&t),
+                    &chat(&format!("hi {i}")),
+                )
+                .await
+            })
+        });
+        for c in futures_util::future::join_all(calls).await {
+            let (s, _, b) = c.unwrap_or_else(|e| panic!("{e}"));
+            match s {
+                StatusCode::OK => served += 1,
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    assert_eq!(err_code(&b), "audit_backlog", "{b}");
+                    refused += 1;
+                }
+                other => panic!("unexpected {other}: {b}"),
+            }
+        }
+        if refused > 0 {
+            break;
+        }
+    }
+    assert!(
+        refused > 0,
+        "no request refused in 50 rounds ({served} served)"
+    );
+    // the writer catches up and requests are served again
+    let mut again = false;
+    for _ in 0..200 {
+        let (s, _, _) = call(
+            h.addr,
+            "POST",
+            "/v1/chat/completions",
+            Some(&t),
+            &chat("later"),
+        )
+        .await;
+        if s == StatusCode::OK {
+            served += 1;
+            again = true;
+            break;
+        }
+        refused += 1;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(again, "still refused after 2 s");
+    let (_, _, m) = call(h.addr, "GET", "/metrics", None, "").await;
+    assert!(m.contains("lantern_guard_audit_backlog "), "{m}");
+    assert!(
+        m.contains(&format!("decision=\"audit_backlog\"}} {refused}")),
+        "{m}"
+    );
+    assert!(m.contains("lantern_guard_audit_failures_total 0"), "{m}");
+    h.stop().await;
+    let audit = h.dir.path().join("audit");
+    let v = lantern_audit::store::stored_verifier(&audit).unwrap_or_else(|e| panic!("{e}"));
+    let rep = lantern_audit::verify(&audit, &v, &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(rep.ok(), "{rep:?}");
+    // every served request was audited (refused ones and /metrics are not)
+    assert_eq!(rep.records, served);
+}
+
 /// Secrets the guard's 11 built-in patterns do not know; the leak scanner's rules do.
 const SLACK_HOOK: &str =
     "https://hooks.slack.com/services/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";

@@ -188,7 +188,7 @@ async fn replicas_share_one_limit_and_survive_redis_loss() {
     assert_eq!(post(a, &t2).await, 200);
     assert!(gb
         .metrics
-        .render(0)
+        .render(0, None)
         .contains("lantern_guard_requests_total"));
     let m = get(b, "/metrics").await;
     let errors: u64 = m
