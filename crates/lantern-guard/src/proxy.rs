@@ -1158,9 +1158,10 @@ impl Gateway {
     }
 
     /// A streamed response. Its body filters the upstream's events as the client side reads
-    /// them (no task or channel in between, so no wake-up per upstream read); the first upstream
-    /// read is filtered before the response is returned, so the head and the first events go to
-    /// the client in one write (for a short answer: the whole stream and its terminal chunk).
+    /// them (no task or channel in between, so no wake-up per upstream read). What the upstream
+    /// has already sent is filtered before the response is returned, so the head and the first
+    /// events go to the client in one write; when that is the whole stream (a short answer), the
+    /// response has a length instead of chunks, as nginx forwards an upstream's length.
     #[allow(clippy::too_many_arguments)]
     async fn stream_response(
         self: Arc<Self>,
@@ -1217,21 +1218,48 @@ impl Gateway {
             key,
             estimate,
         };
-        std::future::poll_fn(|cx| match s.poll_step(cx) {
-            Poll::Ready(Step::Data(b)) => {
-                s.ready = Some(b);
-                Poll::Ready(())
+        // what the upstream has sent already is filtered now: the first read, and the reads
+        // after it that are there without waiting
+        let mut early = Vec::new();
+        std::future::poll_fn(|cx| {
+            let mut held = 0;
+            loop {
+                match s.poll_step(cx) {
+                    Poll::Ready(Step::Data(b)) => {
+                        held += b.len();
+                        early.push(b);
+                        if held >= EARLY_MAX {
+                            return Poll::Ready(());
+                        }
+                    }
+                    Poll::Ready(Step::Nothing) => {}
+                    Poll::Ready(Step::End) => return Poll::Ready(()),
+                    // some data already: it goes out now, the rest as it comes
+                    Poll::Pending if !early.is_empty() => return Poll::Ready(()),
+                    Poll::Pending => return Poll::Pending,
+                }
             }
-            Poll::Ready(_) => Poll::Ready(()),
-            Poll::Pending => Poll::Pending,
         })
         .await;
-        let mut r = Response::new(BodyExt::boxed(s));
+        let early = crate::sse::coalesce(early);
+        let mut r = if s.done {
+            // the whole stream has arrived (and is audited): one response of known length, as
+            // the upstream sent it when it gave a length, instead of chunks
+            drop(s);
+            Response::new(full(early.unwrap_or_default()))
+        } else {
+            s.ready = early;
+            Response::new(BodyExt::boxed(s))
+        };
         *r.status_mut() = status;
         *r.headers_mut() = headers;
         r
     }
 }
+
+/// Most bytes of a stream filtered before its response is returned (what the upstream sent
+/// before the guard first read it); past it, the response streams.
+const EARLY_MAX: usize = 256 << 10;
 
 /// The upstream stream failed or went idle past the upstream timeout.
 const UPSTREAM_FAILED: &[u8] = b"data: {\"error\":{\"message\":\"upstream stream failed\",\"type\":\"api_error\",\"param\":null,\"code\":\"upstream_error\"}}\n\n";

@@ -171,7 +171,13 @@ impl Limiter {
         let tat = m.get(key).copied().unwrap_or(0);
         let (new, d) = gcra(tat, now, limit, cost, force);
         if new != tat {
-            m.insert(key.to_string(), new);
+            // the key is usually there already: no new `String` per request
+            match m.get_mut(key) {
+                Some(t) => *t = new,
+                None => {
+                    m.insert(key.to_string(), new);
+                }
+            }
         }
         if m.len() > 100_000 {
             // forget keys whose allowance is full again

@@ -666,6 +666,87 @@ async fn audit_records_every_request_and_verifies() {
             && r["completion_tokens"].as_u64().is_some_and(|n| n > 0)));
 }
 
+/// A stream the upstream has sent whole by the time the guard reads it goes out with a length; a
+/// paced one goes out in chunks as its events arrive. Both are audited once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_already_complete_get_a_length_and_paced_ones_are_chunked() {
+    let mut h = start(|_| {}).await;
+    let t = h.tokens[0].clone();
+    let stream =
+        json!({"model":"m","stream":true,"messages":[{"role":"user","content":"a short answer"}]})
+            .to_string();
+    let (s, hd, b) = call(h.addr, "POST", "/v1/chat/completions", Some(&t), &stream).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(sse_text(&b), "You said: a short answer");
+    assert!(b.ends_with("data: [DONE]\n\n"), "{b}");
+    assert_eq!(
+        hd.get("content-length").and_then(|v| v.to_str().ok()),
+        Some(b.len().to_string().as_str()),
+        "{hd:?}"
+    );
+    assert!(hd.get("transfer-encoding").is_none(), "{hd:?}");
+    assert_eq!(
+        hd.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("text/event-stream")
+    );
+    // paced: 30 ms between events; the client sees the first ones before the last is sent
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let body = json!({"model":"m","stream":true,"messages":[{"role":"user","content":"one two three four five six"}]}).to_string();
+    let req = Request::builder()
+        .method("POST")
+        .uri(format!("http://{}/v1/chat/completions", h.addr))
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {t}"))
+        .header("x-mock-chunk-delay-ms", "30")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let t0 = std::time::Instant::now();
+    let resp = client.request(req).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        resp.headers()
+            .get("transfer-encoding")
+            .and_then(|v| v.to_str().ok()),
+        Some("chunked"),
+        "{:?}",
+        resp.headers()
+    );
+    assert!(resp.headers().get("content-length").is_none());
+    let mut body = resp.into_body();
+    let mut arrivals = Vec::new();
+    let mut all = Vec::new();
+    while let Some(f) = body.frame().await {
+        if let Ok(d) = f.unwrap_or_else(|e| panic!("{e}")).into_data() {
+            arrivals.push(t0.elapsed());
+            all.extend_from_slice(&d);
+        }
+    }
+    let all = String::from_utf8_lossy(&all).into_owned();
+    assert_eq!(sse_text(&all), "You said: one two three four five six");
+    assert!(arrivals.len() >= 3, "{arrivals:?}");
+    let (first, last) = (arrivals[0], arrivals[arrivals.len() - 1]);
+    assert!(
+        last.saturating_sub(first) >= Duration::from_millis(60),
+        "events did not arrive over time: {arrivals:?}"
+    );
+    h.stop().await;
+    let audit = h.dir.path().join("audit");
+    let v = lantern_audit::store::stored_verifier(&audit).unwrap_or_else(|e| panic!("{e}"));
+    let rep = lantern_audit::verify(&audit, &v, &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(rep.ok(), "{rep:?}");
+    assert_eq!(rep.records, 2);
+    for i in 0..2 {
+        let r: Value = serde_json::from_slice(
+            &lantern_audit::store::read_record(&audit, i).unwrap_or_default(),
+        )
+        .unwrap_or_default();
+        assert_eq!(r["stream"], json!(true), "{r}");
+        assert!(
+            r["completion_tokens"].as_u64().is_some_and(|n| n > 0),
+            "{r}"
+        );
+    }
+}
+
 /// With a backlog limit of one record, concurrent requests find the writer behind (it gathers
 /// records for 1 ms before each sync): they are refused with 503 `audit_backlog`, and every
 /// request that was served is in the log.
