@@ -18,6 +18,11 @@
 #        bench/guard.sh --ab OLD_LANTERN NEW_LANTERN [--rounds N] [--duration S] [--conns N]
 #   --lean  build and run only the gateway library (example `guard-bench` of lantern-guard, the
 #           same code as `lantern guard`) instead of the whole `lantern` CLI in release mode
+#        bench/guard.sh --parts [--rounds N] [--duration S] [--conns N]
+#   --parts nginx and the guard with parts of it changed or switched off (monitor logging instead
+#           of redacting, monitor off, monitor and audit log off, audit writer at niceness 0),
+#           alternated for N rounds (default 3); prints the median req/s of each at c=N, plain and
+#           streamed, against nginx's. Writes no file.
 #   --ab    compare two `lantern` binaries (e.g. a copy built from an older commit and the current
 #           one): same guard set-up as below, the two guards alternated for N rounds (default 3),
 #           each round a c=N run of plain then streamed requests; prints the guard's CPU µs per
@@ -33,6 +38,7 @@ CONNS=32
 LITELLM=1
 LEAN=0
 AB=()
+PARTS=0
 ROUNDS=3
 while [ $# -gt 0 ]; do
   case $1 in
@@ -42,6 +48,7 @@ while [ $# -gt 0 ]; do
     --conns) CONNS=$2; shift 2 ;;
     --no-litellm) LITELLM=0; shift ;;
     --lean) LEAN=1; shift ;;
+    --parts) PARTS=1; LITELLM=0; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -229,6 +236,44 @@ for pair in "$UP sk-upstream" "$NGX sk-upstream" "$GRD $TOKEN"; do
 done
 if [ "$LITELLM" = 1 ]; then
   code=$(check $LIT sk-litellm-master); [ "$code" = 200 ] || { echo "litellm answered $code; see $WORK/litellm.log" >&2; exit 1; }
+fi
+
+if [ "$PARTS" = 1 ]; then
+  kill $GPID; wait $GPID 2>/dev/null || true
+  # each variant: a copy of the benchmark's guard directory with its configuration edited
+  variant() { # $1 name, $2 sed script for guard.toml
+    rm -rf "$WORK/parts-$1"; cp -r "$WORK/guard" "$WORK/parts-$1"; rm -rf "$WORK/parts-$1/audit"
+    sed -i -e "$2" "$WORK/parts-$1/guard.toml"
+  }
+  monitor_off='/^canaries/d; /^corpus_index/d; s/^action = "redact"/action = "log"\nsecrets = false\npii = false/'
+  variant all ''
+  variant monitor-log 's/^action = "redact"/action = "log"/'
+  variant monitor-off "$monitor_off"
+  variant monitor-audit-off "$monitor_off; /^\[audit\]/,\$d"
+  variant writer-nice-0 's/^signing_key = "audit.key"/&\nwriter_nice = 0/'
+  VARIANTS="all monitor-log monitor-off monitor-audit-off writer-nice-0"
+  declare -A R
+  rps_of() { wrk -t1 -c"$CONNS" -d"${DUR}s" -s "$1" "$2" | awk '/Non-2xx/{bad=1} /Requests\/sec/{r=$2} END{if (bad) print "non-2xx"; else printf "%.0f", r}'; }
+  for r in $(seq 1 "$ROUNDS"); do
+    for mode in plain stream; do
+      R[nginx.$mode]="${R[nginx.$mode]:-} $(rps_of "$WORK/$mode-none.lua" "http://127.0.0.1:$NGX/v1/chat/completions")"
+      for v in $VARIANTS; do
+        (cd "$WORK/parts-$v" && BENCH_UPSTREAM_KEY=sk-upstream serve guard.toml 2>/dev/null) & G=$!; PIDS+=($G)
+        wait_port $GRD
+        R[$v.$mode]="${R[$v.$mode]:-} $(rps_of "$WORK/$mode-guard.lua" "http://127.0.0.1:$GRD/v1/chat/completions")"
+        kill $G; wait $G 2>/dev/null || true
+      done
+    done
+  done
+  median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+  echo "| target | plain req/s (median of $ROUNDS) | vs nginx | stream req/s | vs nginx | plain rounds | stream rounds |"
+  echo "|---|---|---|---|---|---|---|"
+  np=$(echo "${R[nginx.plain]}" | median); ns=$(echo "${R[nginx.stream]}" | median)
+  for v in nginx $VARIANTS; do
+    p=$(echo "${R[$v.plain]}" | median); st=$(echo "${R[$v.stream]}" | median)
+    echo "| $v | $p | $(awk -v a="$p" -v b="$np" 'BEGIN{printf "%.2f×", a/b}') | $st | $(awk -v a="$st" -v b="$ns" 'BEGIN{printf "%.2f×", a/b}') |${R[$v.plain]} |${R[$v.stream]} |"
+  done
+  exit 0
 fi
 
 # wrk output -> "p50_us p99_us rps"
