@@ -1027,17 +1027,26 @@ mod tests {
         std::fs::write(&p, buf).unwrap_or_else(|e| panic!("{e}"));
     }
 
-    /// The log in `dir`, signed with a copy of `s`, with a group-commit window of `ms`.
-    fn open_with_delay(dir: &Path, s: &Signer, ms: u64) -> LocalLog {
+    /// The log in `dir`, signed with a copy of `s`, with options `opts`.
+    fn open_with(dir: &Path, s: &Signer, opts: LogOptions) -> LocalLog {
         LocalLog::open(
             dir,
             Signer::parse(&s.to_private_string()).unwrap_or_else(|e| panic!("{e}")),
+            opts,
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The log in `dir`, signed with a copy of `s`, with a group-commit window of `ms`.
+    fn open_with_delay(dir: &Path, s: &Signer, ms: u64) -> LocalLog {
+        open_with(
+            dir,
+            s,
             LogOptions {
                 commit_delay: Duration::from_millis(ms),
                 ..LogOptions::default()
             },
         )
-        .unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
@@ -1151,16 +1160,15 @@ mod tests {
         let s = signer();
         // the writer sleeps through a long group-commit window after the first wake-up, so the
         // appends made meanwhile wait in the backlog
-        let log = LocalLog::open(
+        let log = open_with(
             d.path(),
-            Signer::parse(&s.to_private_string()).unwrap_or_else(|e| panic!("{e}")),
+            &s,
             LogOptions {
                 commit_delay: Duration::from_millis(1500),
                 max_backlog: 3,
                 ..LogOptions::default()
             },
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        );
         let failures = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         log.count_deferred_failures(failures.clone());
         let accepted: Vec<bool> = (0..5)
@@ -1185,15 +1193,14 @@ mod tests {
     fn the_writer_thread_runs_at_the_niceness_asked_for() {
         let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let s = signer();
-        let log = LocalLog::open(
+        let log = open_with(
             d.path(),
-            Signer::parse(&s.to_private_string()).unwrap_or_else(|e| panic!("{e}")),
+            &s,
             LogOptions {
                 writer_nice: 7,
                 ..LogOptions::default()
             },
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        );
         // the writer is up once it has made a record durable
         log.append_blocking(b"hello".to_vec())
             .unwrap_or_else(|e| panic!("{e}"));

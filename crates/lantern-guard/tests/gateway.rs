@@ -174,6 +174,14 @@ async fn call_with(
     )
 }
 
+/// The audit log in `audit`, verified against its stored key (and found intact).
+fn verified(audit: &std::path::Path) -> lantern_audit::VerifyReport {
+    let v = lantern_audit::store::stored_verifier(audit).unwrap_or_else(|e| panic!("{e}"));
+    let rep = lantern_audit::verify(audit, &v, &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(rep.ok(), "{rep:?}");
+    rep
+}
+
 fn chat(text: &str) -> String {
     json!({"model":"small-1","messages":[{"role":"user","content":text}]}).to_string()
 }
@@ -619,9 +627,7 @@ async fn audit_records_every_request_and_verifies() {
     );
     h.stop().await;
     let audit = h.dir.path().join("audit");
-    let v = lantern_audit::store::stored_verifier(&audit).unwrap_or_else(|e| panic!("{e}"));
-    let rep = lantern_audit::verify(&audit, &v, &[]).unwrap_or_else(|e| panic!("{e}"));
-    assert!(rep.ok(), "{rep:?}");
+    let rep = verified(&audit);
     assert_eq!((rep.records, rep.sealed), (4, 4));
     let recs: Vec<Value> = (0..4)
         .map(|i| {
@@ -730,9 +736,7 @@ async fn streams_already_complete_get_a_length_and_paced_ones_are_chunked() {
     );
     h.stop().await;
     let audit = h.dir.path().join("audit");
-    let v = lantern_audit::store::stored_verifier(&audit).unwrap_or_else(|e| panic!("{e}"));
-    let rep = lantern_audit::verify(&audit, &v, &[]).unwrap_or_else(|e| panic!("{e}"));
-    assert!(rep.ok(), "{rep:?}");
+    let rep = verified(&audit);
     assert_eq!(rep.records, 2);
     for i in 0..2 {
         let r: Value = serde_json::from_slice(
@@ -825,9 +829,7 @@ async fn requests_are_refused_while_the_audit_writer_is_behind() {
     assert!(m.contains("lantern_guard_audit_failures_total 0"), "{m}");
     h.stop().await;
     let audit = h.dir.path().join("audit");
-    let v = lantern_audit::store::stored_verifier(&audit).unwrap_or_else(|e| panic!("{e}"));
-    let rep = lantern_audit::verify(&audit, &v, &[]).unwrap_or_else(|e| panic!("{e}"));
-    assert!(rep.ok(), "{rep:?}");
+    let rep = verified(&audit);
     // every served request was audited (refused ones and /metrics are not)
     assert_eq!(rep.records, served);
 }
@@ -1036,9 +1038,7 @@ async fn streams_ending_early_are_audited_once() {
     assert!(b.ends_with("data: [DONE]\n\n"), "{b}");
     h.stop().await;
     let audit = h.dir.path().join("audit");
-    let v = lantern_audit::store::stored_verifier(&audit).unwrap_or_else(|e| panic!("{e}"));
-    let rep = lantern_audit::verify(&audit, &v, &[]).unwrap_or_else(|e| panic!("{e}"));
-    assert!(rep.ok(), "{rep:?}");
+    let rep = verified(&audit);
     assert_eq!(rep.records, 3, "{rep:?}");
     let recs: Vec<Value> = (0..3)
         .map(|i| {
