@@ -174,6 +174,23 @@ async fn call_with(
     )
 }
 
+/// A chat completion request for `body` whose mock upstream waits `delay_ms` between events.
+fn paced_request(
+    addr: SocketAddr,
+    token: &str,
+    delay_ms: u32,
+    body: String,
+) -> Request<Full<Bytes>> {
+    Request::builder()
+        .method("POST")
+        .uri(format!("http://{addr}/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .header("x-mock-chunk-delay-ms", delay_ms.to_string())
+        .body(Full::new(Bytes::from(body)))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// The audit log in `audit`, verified against its stored key (and found intact).
 fn verified(audit: &std::path::Path) -> lantern_audit::VerifyReport {
     let v = lantern_audit::store::stored_verifier(audit).unwrap_or_else(|e| panic!("{e}"));
@@ -698,14 +715,7 @@ async fn streams_already_complete_get_a_length_and_paced_ones_are_chunked() {
     // paced: 30 ms between events; the client sees the first ones before the last is sent
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let body = json!({"model":"m","stream":true,"messages":[{"role":"user","content":"one two three four five six"}]}).to_string();
-    let req = Request::builder()
-        .method("POST")
-        .uri(format!("http://{}/v1/chat/completions", h.addr))
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {t}"))
-        .header("x-mock-chunk-delay-ms", "30")
-        .body(Full::new(Bytes::from(body)))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let req = paced_request(h.addr, &t, 30, body);
     let t0 = std::time::Instant::now();
     let resp = client.request(req).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
@@ -1007,14 +1017,7 @@ async fn streams_ending_early_are_audited_once() {
     assert!(!b.contains("[DONE]"), "{b}");
     // client reads the first frame, then hangs up while the upstream is still sending
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let req = Request::builder()
-        .method("POST")
-        .uri(format!("http://{}/v1/chat/completions", h.addr))
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {t}"))
-        .header("x-mock-chunk-delay-ms", "100")
-        .body(Full::new(Bytes::from(body(&"hang up on me ".repeat(20)))))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let req = paced_request(h.addr, &t, 100, body(&"hang up on me ".repeat(20)));
     let resp = client
         .request(req)
         .await
