@@ -1037,6 +1037,14 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// A new log with options `opts` in a temporary directory, and its signer.
+    fn temp_log(opts: LogOptions) -> (tempfile::TempDir, Signer, LocalLog) {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let s = signer();
+        let log = open_with(d.path(), &s, opts);
+        (d, s, log)
+    }
+
     /// The log in `dir`, signed with a copy of `s`, with a group-commit window of `ms`.
     fn open_with_delay(dir: &Path, s: &Signer, ms: u64) -> LocalLog {
         open_with(
@@ -1156,19 +1164,13 @@ mod tests {
 
     #[test]
     fn deferred_appends_past_the_backlog_are_refused_and_counted() {
-        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let s = signer();
         // the writer sleeps through a long group-commit window after the first wake-up, so the
         // appends made meanwhile wait in the backlog
-        let log = open_with(
-            d.path(),
-            &s,
-            LogOptions {
-                commit_delay: Duration::from_millis(1500),
-                max_backlog: 3,
-                ..LogOptions::default()
-            },
-        );
+        let (d, s, log) = temp_log(LogOptions {
+            commit_delay: Duration::from_millis(1500),
+            max_backlog: 3,
+            ..LogOptions::default()
+        });
         let failures = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         log.count_deferred_failures(failures.clone());
         let accepted: Vec<bool> = (0..5)
@@ -1191,16 +1193,10 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn the_writer_thread_runs_at_the_niceness_asked_for() {
-        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let s = signer();
-        let log = open_with(
-            d.path(),
-            &s,
-            LogOptions {
-                writer_nice: 7,
-                ..LogOptions::default()
-            },
-        );
+        let (_d, _s, log) = temp_log(LogOptions {
+            writer_nice: 7,
+            ..LogOptions::default()
+        });
         // the writer is up once it has made a record durable
         log.append_blocking(b"hello".to_vec())
             .unwrap_or_else(|e| panic!("{e}"));
