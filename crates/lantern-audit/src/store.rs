@@ -29,9 +29,16 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
+/// The header of a frame holding `payload`: its length, then its CRC-32, little-endian.
+fn frame_header(payload: &[u8]) -> [u8; HEADER] {
+    let mut h = [0u8; HEADER];
+    h[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    h[4..].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    h
+}
+
 fn frame(payload: &[u8], out: &mut Vec<u8>) {
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    out.extend_from_slice(&frame_header(payload));
     out.extend_from_slice(payload);
 }
 
@@ -584,9 +591,8 @@ impl Writer {
             }
             let payload = &buf[start + HEADER..];
             hashes.push(leaf_hash(payload));
-            let crc = crc32fast::hash(payload).to_le_bytes();
-            buf[start..start + 4].copy_from_slice(&(n as u32).to_le_bytes());
-            buf[start + 4..start + HEADER].copy_from_slice(&crc);
+            let header = frame_header(payload);
+            buf[start..start + HEADER].copy_from_slice(&header);
             added += 1;
         }
         added
@@ -994,12 +1000,7 @@ mod tests {
             checkpoint_every: 10,
             ..LogOptions::default()
         };
-        let log = LocalLog::open(
-            dir,
-            Signer::parse(&s.to_private_string()).unwrap_or_else(|e| panic!("{e}")),
-            opts,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        let log = open_with(dir, s, opts);
         let idx = (0..n)
             .map(|i| {
                 log.append_blocking(format!("{{\"n\":{i}}}").into_bytes())
@@ -1153,12 +1154,7 @@ mod tests {
         }
         assert_eq!(records.iter().filter(|r| r.starts_with("acked")).count(), 6);
         // and the records reopen into the same tree (checksums and leaf hashes agree)
-        let reopened = LocalLog::open(
-            d.path(),
-            Signer::parse(&s.to_private_string()).unwrap_or_else(|e| panic!("{e}")),
-            LogOptions::default(),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        let reopened = open_with(d.path(), &s, LogOptions::default());
         assert_eq!(reopened.size_at_open(), 907);
     }
 
@@ -1200,6 +1196,11 @@ mod tests {
         // the writer is up once it has made a record durable
         log.append_blocking(b"hello".to_vec())
             .unwrap_or_else(|e| panic!("{e}"));
+        // the niceness in a thread's `stat`: field 19, the 17th after the `(comm)` field
+        let nice_of = |stat: &str| -> Option<i64> {
+            let rest = stat.rsplit_once(')')?.1;
+            rest.split_whitespace().nth(16)?.parse().ok()
+        };
         let me = std::process::id();
         let nices: Vec<(String, i64)> = std::fs::read_dir(format!("/proc/{me}/task"))
             .unwrap_or_else(|e| panic!("{e}"))
@@ -1207,10 +1208,7 @@ mod tests {
             .filter_map(|t| {
                 let comm = std::fs::read_to_string(t.path().join("comm")).ok()?;
                 let stat = std::fs::read_to_string(t.path().join("stat")).ok()?;
-                // fields after the `(comm)`: state is field 3, nice field 19
-                let rest = stat.rsplit_once(')')?.1;
-                let nice = rest.split_whitespace().nth(16)?.parse().ok()?;
-                Some((comm.trim().to_string(), nice))
+                Some((comm.trim().to_string(), nice_of(&stat)?))
             })
             .collect();
         let writers: Vec<i64> = nices
@@ -1221,11 +1219,7 @@ mod tests {
         // the calling thread keeps its own niceness; the writer takes 7 unless that is no lower
         // a priority (other tests' writers in this process keep the process's niceness)
         let own = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
-        let own_nice = own
-            .rsplit_once(')')
-            .and_then(|(_, r)| r.split_whitespace().nth(16))
-            .and_then(|n| n.parse::<i64>().ok())
-            .unwrap_or_else(|| panic!("no niceness in {own}"));
+        let own_nice = nice_of(&own).unwrap_or_else(|| panic!("no niceness in {own}"));
         assert!(writers.contains(&own_nice.max(7)), "{nices:?}");
         drop(log);
     }
@@ -1386,12 +1380,7 @@ mod tests {
         fill(d.path(), &s, 5);
         let (tx, rx) = mpsc::channel();
         {
-            let log = LocalLog::open(
-                d.path(),
-                Signer::parse(&s.to_private_string()).unwrap_or_else(|e| panic!("{e}")),
-                LogOptions::default(),
-            )
-            .unwrap_or_else(|e| panic!("{e}"));
+            let log = open_with(d.path(), &s, LogOptions::default());
             tx.send(log.checkpoint().unwrap_or_default()).unwrap_or(());
         }
         let exported = rx.recv().unwrap_or_default();
