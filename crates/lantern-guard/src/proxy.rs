@@ -1241,7 +1241,7 @@ impl Gateway {
             }
         })
         .await;
-        let early = crate::sse::coalesce(early);
+        let early = crate::sse::coalesce(&mut early);
         let mut r = if s.done {
             // the whole stream has arrived (and is audited): one response of known length, as
             // the upstream sent it when it gave a length, instead of chunks
@@ -1335,7 +1335,7 @@ impl SseBody {
         };
         // end of the upstream stream (`failed`: an error event first); what is held back is
         // scanned a last time and released
-        let rest = crate::sse::coalesce(self.filter.finish());
+        let rest = crate::sse::coalesce(&mut self.filter.finish());
         let out = if failed {
             if let Some(o) = self.out.as_mut() {
                 o.decision = "upstream_error";

@@ -806,23 +806,26 @@ fn join(parts: &mut Vec<Bytes>, within: &Bytes) -> Option<Bytes> {
             return Some(within.slice(first - base..pos - base));
         }
     }
-    coalesce(std::mem::take(parts))
+    coalesce(parts)
 }
 
 /// Joins the pieces a [`SseFilter`] returns for one upstream read into one buffer, so the client
 /// side writes one chunk per read instead of one per event (`None` when there is nothing).
-pub fn coalesce(mut parts: Vec<Bytes>) -> Option<Bytes> {
-    match parts.len() {
+/// Leaves `parts` empty (its room is kept for the next read).
+pub fn coalesce(parts: &mut Vec<Bytes>) -> Option<Bytes> {
+    let joined = match parts.len() {
         0 => None,
         1 => parts.pop(),
         _ => {
             let mut b = BytesMut::with_capacity(parts.iter().map(Bytes::len).sum());
-            for p in &parts {
+            for p in parts.iter() {
                 b.extend_from_slice(p);
             }
             Some(b.freeze())
         }
-    }
+    };
+    parts.clear();
+    joined
 }
 
 #[cfg(test)]
@@ -1562,9 +1565,12 @@ mod tests {
         let out = run(&mut f, &input);
         assert_eq!(content(&out), "card [REDACTED:pii.payment-card] ok");
         assert!(f.redacted);
-        assert!(coalesce(Vec::new()).is_none());
+        assert!(coalesce(&mut Vec::new()).is_none());
         assert_eq!(
-            coalesce(vec![Bytes::from_static(b"a"), Bytes::from_static(b"bc")]),
+            coalesce(&mut vec![
+                Bytes::from_static(b"a"),
+                Bytes::from_static(b"bc")
+            ]),
             Some(Bytes::from_static(b"abc"))
         );
     }
