@@ -9,6 +9,7 @@
 mod chunkscan;
 pub mod config;
 pub mod detect;
+pub mod h1;
 pub mod harden;
 pub mod keys;
 pub mod metrics;

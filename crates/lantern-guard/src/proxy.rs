@@ -845,7 +845,7 @@ impl Gateway {
                 h.remove(header::ACCEPT_ENCODING);
             }
         }
-        let Ok(up) = up.body(Full::new(out_body)) else {
+        let Ok(up) = up.body(out_body) else {
             return error_response(
                 StatusCode::BAD_REQUEST,
                 "request cannot be forwarded",
@@ -885,7 +885,6 @@ impl Gateway {
             }
             Ok(Ok(r)) => r,
         };
-        let (resp, conn) = resp;
         let (rparts, rbody) = resp.into_parts();
         let is_sse = rparts
             .headers
@@ -901,7 +900,7 @@ impl Gateway {
                 .stream_response(
                     rparts.status,
                     headers,
-                    (rbody, conn),
+                    rbody,
                     key,
                     estimate,
                     wants_logprobs,
@@ -918,11 +917,8 @@ impl Gateway {
         .await;
         o.upstream_time = t_up.elapsed();
         let rbytes = match collected {
-            Ok(Ok(c)) => {
-                // read to its end: the connection can take the next request
-                self.pool.put(conn);
-                c.to_bytes()
-            }
+            // read to its end: the connection went back to the pool
+            Ok(Ok(c)) => c.to_bytes(),
             Ok(Err(_)) | Err(_) => {
                 o.decision = "upstream_error";
                 return error_response(
@@ -1167,7 +1163,7 @@ impl Gateway {
         self: Arc<Self>,
         status: StatusCode,
         mut headers: HeaderMap,
-        (body, conn): (Incoming, crate::upstream::Conn),
+        body: crate::upstream::UpBody,
         key: KeyRef,
         estimate: u64,
         wants_logprobs: bool,
@@ -1208,7 +1204,6 @@ impl Gateway {
             idle: Duration::from_secs(self.cfg.upstream.timeout_secs),
             gw: self,
             upstream: body,
-            conn: Some(conn),
             filter,
             last: tokio::time::Instant::now(),
             timer: None,
@@ -1278,9 +1273,8 @@ enum Step {
 /// once the stream ends, fails, is blocked, or the client goes away (the body is dropped).
 struct SseBody {
     gw: Arc<Gateway>,
-    upstream: Incoming,
-    /// The upstream connection, given back to the pool once the stream has been read to its end.
-    conn: Option<crate::upstream::Conn>,
+    /// The upstream body (it gives its connection back to the pool at its end).
+    upstream: crate::upstream::UpBody,
     filter: SseFilter<'static>,
     idle: Duration,
     /// When the last upstream frame arrived (the idle timeout runs from there).
@@ -1312,12 +1306,7 @@ impl SseBody {
                 }
                 return Poll::Ready(out.map_or(Step::Nothing, Step::Data));
             }
-            Poll::Ready(None) => {
-                if let Some(c) = self.conn.take() {
-                    self.gw.pool.put(c);
-                }
-                false
-            }
+            Poll::Ready(None) => false,
             Poll::Ready(Some(Err(_))) => true,
             Poll::Pending => {
                 let deadline = self.last + self.idle;

@@ -1,30 +1,129 @@
-//! Connections to the upstream: HTTP/1.1 keep-alive connections opened with the upstream
-//! connector (TCP, or TLS for `https://` URLs), kept in a last-in-first-out idle list and reused
-//! once the previous response has been read to its end.
+//! Connections to the upstream: a small HTTP/1.1 client over the upstream connector (TCP, or TLS
+//! for `https://` URLs). Connections are kept alive in a last-in-first-out idle list and reused
+//! once a response has been read to its end; the response body hands its connection back itself
+//! when it reaches that end, and a body that is dropped early (client gone, timeout, error)
+//! drops its connection, which closes it.
 //!
-//! hyper-util's pooled client does the same, but it returns a connection to its pool from a task
-//! it spawns per request (the response head arrives before the body has been read, so the
-//! connection is not reusable yet). Here the reader of the response hands the connection back
-//! itself ([`Pool::put`]) when it has seen the body's end; a response that is abandoned, fails or
-//! times out drops its connection, which closes it.
+//! Why not hyper's client: its connection runs as a task of its own, so every request crosses
+//! two channels (request in, response head out) and a body channel, waking that task and the
+//! request's task in turn. Here the request's task writes the request and reads the response on
+//! the connection itself, with the wire format in [`crate::h1`] (`httparse` for heads). Requests
+//! always carry their whole body with a length; responses may be length-delimited, chunked or
+//! close-delimited.
 
+use crate::h1::{self, Decoded, Decoder, HeadParser, WireError};
 use crate::tls::UpstreamConnector;
 use crate::Error;
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper::{Request, Response, Uri};
-use std::sync::Mutex;
+use bytes::{Bytes, BytesMut};
+use hyper::body::{Frame, SizeHint};
+use hyper::{Method, Request, Response, Uri};
+use hyper_util::rt::TokioIo;
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{ready, Context, Poll, Waker};
 use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
 use tower_service::Service;
 
-/// The sending half of one upstream connection (its connection task runs on the runtime).
-pub struct Conn(SendRequest<Full<Bytes>>);
+/// A connected upstream stream, as tokio I/O.
+type Stream = TokioIo<hyper_rustls::MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>>;
+
+/// Request bodies up to this size go out in the same write as the head (copied behind it).
+const INLINE_BODY: usize = 64 << 10;
+/// Reads start with this much room and grow (to `MAX_READ`) while they fill it.
+const FIRST_READ: usize = 8 << 10;
+const MAX_READ: usize = 256 << 10;
+
+/// One upstream connection and the bytes read from it that have not been consumed.
+struct Connection {
+    io: Stream,
+    buf: BytesMut,
+    read_size: usize,
+}
+
+impl Connection {
+    fn new(io: Stream) -> Self {
+        Self {
+            io,
+            buf: BytesMut::new(),
+            read_size: FIRST_READ,
+        }
+    }
+
+    /// Reads more into `buf` (`Ok(0)` at the end of the connection).
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
+        if self.buf.capacity() - self.buf.len() < self.read_size / 2 {
+            self.buf.reserve(self.read_size);
+        }
+        let room = self.buf.capacity() - self.buf.len();
+        let n = ready!(tokio_util::io::poll_read_buf(
+            Pin::new(&mut self.io),
+            cx,
+            &mut self.buf
+        ))?;
+        if n == room && self.read_size < MAX_READ {
+            self.read_size *= 2;
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    async fn fill(&mut self) -> std::io::Result<usize> {
+        poll_fn(|cx| self.poll_fill(cx)).await
+    }
+
+    /// An idle connection that the upstream closed, or that has bytes no request asked for.
+    fn is_stale(&mut self) -> bool {
+        if !self.buf.is_empty() {
+            return true;
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        !matches!(self.poll_fill(&mut cx), Poll::Pending)
+    }
+}
 
 struct Idle {
-    tx: SendRequest<Full<Bytes>>,
+    conn: Box<Connection>,
     since: Instant,
+}
+
+/// The idle list, shared with the response bodies that give their connection back.
+struct Shared {
+    idle: Mutex<Vec<Idle>>,
+    idle_timeout: Duration,
+    max_idle: usize,
+}
+
+impl Shared {
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
+        match self.idle.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// The most recently used idle connection that is still open; closed and expired ones
+    /// are dropped on the way.
+    fn checkout(&self) -> Option<Box<Connection>> {
+        let mut idle = self.idle();
+        while let Some(mut i) = idle.pop() {
+            if i.since.elapsed() <= self.idle_timeout && !i.conn.is_stale() {
+                return Some(i.conn);
+            }
+        }
+        None
+    }
+
+    fn put(&self, conn: Box<Connection>) {
+        let mut idle = self.idle();
+        if idle.len() >= self.max_idle {
+            idle.remove(0);
+        }
+        idle.push(Idle {
+            conn,
+            since: Instant::now(),
+        });
+    }
 }
 
 /// The upstream's idle connections and how to open more.
@@ -32,27 +131,26 @@ pub struct Pool {
     connector: UpstreamConnector,
     /// What the connector is asked to connect to (scheme and authority of the upstream URL).
     target: Uri,
-    idle: Mutex<Vec<Idle>>,
-    idle_timeout: Duration,
-    max_idle: usize,
+    shared: Arc<Shared>,
 }
 
-/// Why a request got no response.
-#[derive(Debug)]
+/// Why a request got no response, or its body could not be read.
+#[derive(Debug, thiserror::Error)]
 pub enum SendError {
     /// No connection could be opened.
+    #[error("connecting to the upstream: {0}")]
     Connect(Box<dyn std::error::Error + Send + Sync>),
-    /// The request failed on its connection.
-    Http(hyper::Error),
+    #[error("upstream connection: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("upstream response: {0}")]
+    Wire(#[from] WireError),
 }
 
-impl std::fmt::Display for SendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Connect(e) => write!(f, "connecting to the upstream: {e}"),
-            Self::Http(e) => write!(f, "{e}"),
-        }
-    }
+/// How an exchange on a connection failed.
+struct Failed {
+    error: SendError,
+    /// Nothing came back: the request may be sent again on another connection.
+    retry: bool,
 }
 
 impl Pool {
@@ -73,71 +171,40 @@ impl Pool {
         Ok(Self {
             connector,
             target,
-            idle: Mutex::new(Vec::new()),
-            idle_timeout,
-            max_idle,
+            shared: Arc::new(Shared {
+                idle: Mutex::new(Vec::new()),
+                idle_timeout,
+                max_idle,
+            }),
         })
     }
 
-    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
-        match self.idle.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
+    /// Sends `req` (origin-form URI, with its `Host` and `Content-Length` headers) on an idle
+    /// connection, or on a new one, and reads the response head. A request is sent again on
+    /// another connection only when an idle one turns out to be closed: its write failed, or,
+    /// for `GET`, `HEAD` and `OPTIONS`, the connection closed before any response byte.
+    pub async fn send(&self, req: Request<Bytes>) -> Result<Response<UpBody>, SendError> {
+        let (parts, body) = req.into_parts();
+        let inline = body.len() <= INLINE_BODY;
+        let mut wire = Vec::with_capacity(512 + if inline { body.len() } else { 0 });
+        let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        h1::encode_head(&mut wire, &parts.method, target, &parts.headers);
+        if inline {
+            wire.extend_from_slice(&body);
         }
-    }
-
-    /// An idle connection ready for a request. Connections that are closed or idle for too long
-    /// are dropped; one whose connection task has not yet taken in the end of its last response
-    /// stays idle for a later request.
-    fn checkout(&self) -> Option<SendRequest<Full<Bytes>>> {
-        let mut idle = self.idle();
-        let mut busy = Vec::new();
-        let mut found = None;
-        while let Some(i) = idle.pop() {
-            if i.tx.is_closed() || i.since.elapsed() > self.idle_timeout {
-                continue;
-            }
-            if i.tx.is_ready() {
-                found = Some(i.tx);
-                break;
-            }
-            busy.push(i);
-        }
-        // the not-yet-ready ones go back underneath, oldest first
-        busy.reverse();
-        idle.splice(0..0, busy);
-        found
-    }
-
-    /// Gives back a connection whose last response has been read to its end.
-    pub fn put(&self, conn: Conn) {
-        if conn.0.is_closed() {
-            return;
-        }
-        let mut idle = self.idle();
-        if idle.len() >= self.max_idle {
-            idle.remove(0);
-        }
-        idle.push(Idle {
-            tx: conn.0,
-            since: Instant::now(),
-        });
-    }
-
-    /// Sends `req` (origin-form URI, with its `Host` header) on an idle connection, or on a new
-    /// one. A request that an idle connection could not take (it closed meanwhile) is sent on
-    /// another; once sent, a request is not retried.
-    pub async fn send(
-        &self,
-        mut req: Request<Full<Bytes>>,
-    ) -> Result<(Response<Incoming>, Conn), SendError> {
-        while let Some(mut tx) = self.checkout() {
-            match tx.try_send_request(req).await {
-                Ok(resp) => return Ok((resp, Conn(tx))),
-                Err(mut e) => match e.take_message() {
-                    Some(r) => req = r,
-                    None => return Err(SendError::Http(e.into_error())),
-                },
+        let rest = (!inline).then_some(&body);
+        let replayable = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        let head_request = parts.method == Method::HEAD;
+        while let Some(conn) = self.shared.checkout() {
+            match self
+                .exchange(conn, &wire, rest, head_request, replayable)
+                .await
+            {
+                Ok(r) => return Ok(r),
+                Err(f) if f.retry => {
+                    tracing::debug!(error = %f.error, "idle upstream connection was closed; retrying");
+                }
+                Err(f) => return Err(f.error),
             }
         }
         let io = self
@@ -146,37 +213,179 @@ impl Pool {
             .call(self.target.clone())
             .await
             .map_err(SendError::Connect)?;
-        let (mut tx, conn) = http1::Builder::new()
-            .handshake(io)
-            .await
-            .map_err(SendError::Http)?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "upstream connection ended");
+        self.exchange(
+            Box::new(Connection::new(TokioIo::new(io))),
+            &wire,
+            rest,
+            head_request,
+            false,
+        )
+        .await
+        .map_err(|f| f.error)
+    }
+
+    /// Writes a request on `conn` and reads the response head.
+    async fn exchange(
+        &self,
+        mut conn: Box<Connection>,
+        wire: &[u8],
+        rest: Option<&Bytes>,
+        head_request: bool,
+        replayable: bool,
+    ) -> Result<Response<UpBody>, Failed> {
+        let written = async {
+            conn.io.write_all(wire).await?;
+            if let Some(b) = rest {
+                conn.io.write_all(b).await?;
             }
-        });
-        let resp = tx.send_request(req).await.map_err(SendError::Http)?;
-        Ok((resp, Conn(tx)))
+            conn.io.flush().await
+        }
+        .await;
+        if let Err(e) = written {
+            return Err(Failed {
+                error: e.into(),
+                retry: true,
+            });
+        }
+        let mut got_any = false;
+        let mut parser = HeadParser::new(head_request);
+        loop {
+            match parser.parse(&mut conn.buf) {
+                Ok(Some(head)) => {
+                    let body = UpBody {
+                        decoder: Decoder::new(head.framing),
+                        keep_alive: head.keep_alive,
+                        conn: Some(conn),
+                        pool: self.shared.clone(),
+                    };
+                    let mut body = body;
+                    body.release_if_done();
+                    return Ok(head.response.map(|()| body));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(Failed {
+                        error: e.into(),
+                        retry: false,
+                    })
+                }
+            }
+            match conn.fill().await {
+                Ok(0) => {
+                    return Err(Failed {
+                        error: WireError::Incomplete.into(),
+                        retry: replayable && !got_any,
+                    })
+                }
+                Ok(_) => got_any = true,
+                Err(e) => {
+                    return Err(Failed {
+                        error: e.into(),
+                        retry: replayable && !got_any,
+                    })
+                }
+            }
+        }
     }
 
     /// Idle connections (for tests).
     pub fn idle_count(&self) -> usize {
-        self.idle().len()
+        self.shared.idle().len()
+    }
+}
+
+/// The body of an upstream response, read from its connection as it is polled. At its end the
+/// connection goes back to the pool (when the upstream keeps it alive and sent nothing more).
+pub struct UpBody {
+    /// Boxed: the connection (a TLS session, buffers) moves from the pool to the body and back.
+    conn: Option<Box<Connection>>,
+    decoder: Decoder,
+    keep_alive: bool,
+    pool: Arc<Shared>,
+}
+
+impl UpBody {
+    /// Gives the connection back once the body has been read to its end.
+    fn release_if_done(&mut self) {
+        if !self.decoder.is_done() {
+            return;
+        }
+        if let Some(c) = self.conn.take() {
+            if self.keep_alive && c.buf.is_empty() {
+                self.pool.put(c);
+            }
+        }
+    }
+
+    fn fail(&mut self, e: SendError) -> Poll<Option<Result<Frame<Bytes>, SendError>>> {
+        self.conn = None;
+        Poll::Ready(Some(Err(e)))
+    }
+}
+
+impl hyper::body::Body for UpBody {
+    type Data = Bytes;
+    type Error = SendError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, SendError>>> {
+        let this = self.get_mut();
+        loop {
+            let Some(conn) = this.conn.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match this.decoder.decode(&mut conn.buf) {
+                Ok(Decoded::Data(b)) => {
+                    this.release_if_done();
+                    return Poll::Ready(Some(Ok(Frame::data(b))));
+                }
+                Ok(Decoded::End) => {
+                    this.release_if_done();
+                    return Poll::Ready(None);
+                }
+                Ok(Decoded::NeedMore) => {}
+                Err(e) => return this.fail(e.into()),
+            }
+            match ready!(conn.poll_fill(cx)) {
+                Ok(0) => match this.decoder.eof() {
+                    Ok(()) => {
+                        this.conn = None;
+                        return Poll::Ready(None);
+                    }
+                    Err(e) => return this.fail(e.into()),
+                },
+                Ok(_) => {}
+                Err(e) => return this.fail(e.into()),
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.decoder.is_done() || self.conn.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.decoder.remaining() {
+            Some(n) => SizeHint::with_exact(n),
+            None => SizeHint::default(),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http_body_util::BodyExt;
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::Incoming;
     use hyper::server::conn::http1 as server;
     use hyper_util::client::legacy::connect::HttpConnector;
-    use hyper_util::rt::TokioIo;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
+    use tokio::io::AsyncReadExt;
 
     /// An HTTP/1.1 server on loopback counting the connections it accepted. A request to
-    /// `/close` is answered with `Connection: close`.
+    /// `/close` is answered with `Connection: close`, one to `/chunked` with a chunked body.
     async fn server() -> (Uri, Arc<AtomicUsize>) {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -189,8 +398,31 @@ mod tests {
                 count.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(async move {
                     let svc = hyper::service::service_fn(|req: Request<Incoming>| async move {
-                        let mut r = Response::new(Full::new(Bytes::from(vec![b'x'; 10_000])));
-                        if req.uri().path() == "/close" {
+                        let path = req.uri().path().to_string();
+                        let sent = req
+                            .into_body()
+                            .collect()
+                            .await
+                            .map(|c| c.to_bytes().len())
+                            .unwrap_or(0);
+                        let body: http_body_util::combinators::BoxBody<
+                            Bytes,
+                            std::convert::Infallible,
+                        > = if path == "/chunked" {
+                            let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+                            tokio::spawn(async move {
+                                for i in 0..50 {
+                                    let _ = tx.send(Bytes::from(format!("part {i};"))).await;
+                                }
+                            });
+                            http_body_util::StreamBody::new(tokio_stream_like(rx)).boxed()
+                        } else if path == "/echo-length" {
+                            Full::new(Bytes::from(sent.to_string())).boxed()
+                        } else {
+                            Full::new(Bytes::from(vec![b'x'; 10_000])).boxed()
+                        };
+                        let mut r = Response::new(body);
+                        if path == "/close" {
                             r.headers_mut().insert(
                                 hyper::header::CONNECTION,
                                 hyper::header::HeaderValue::from_static("close"),
@@ -210,6 +442,15 @@ mod tests {
         (uri, accepted)
     }
 
+    /// The frames of a channel as a stream of body frames.
+    fn tokio_stream_like(
+        mut rx: tokio::sync::mpsc::Receiver<Bytes>,
+    ) -> impl futures_util::Stream<Item = Result<Frame<Bytes>, std::convert::Infallible>> {
+        futures_util::stream::poll_fn(move |cx| {
+            rx.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b))))
+        })
+    }
+
     fn pool(uri: &Uri) -> Pool {
         let connector = crate::tls::upstream_connector(
             HttpConnector::new(),
@@ -219,33 +460,34 @@ mod tests {
         Pool::new(connector, uri, Duration::from_secs(60), 4).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    fn get(path: &str, host: &Uri) -> Request<Full<Bytes>> {
+    fn request(method: Method, path: &str, host: &Uri, body: Bytes) -> Request<Bytes> {
         Request::builder()
+            .method(method)
             .uri(path)
             .header(
                 hyper::header::HOST,
                 host.authority().map_or("", |a| a.as_str()),
             )
-            .body(Full::new(Bytes::new()))
+            .header(hyper::header::CONTENT_LENGTH, body.len())
+            .body(body)
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// Sends a request and reads its response to the end; gives the connection back when `put`.
-    async fn exchange(p: &Pool, path: &str, host: &Uri, put: bool) -> usize {
-        let (resp, conn) = p
+    fn get(path: &str, host: &Uri) -> Request<Bytes> {
+        request(Method::GET, path, host, Bytes::new())
+    }
+
+    /// Sends a request and reads its response to the end.
+    async fn exchange(p: &Pool, path: &str, host: &Uri) -> Bytes {
+        let resp = p
             .send(get(path, host))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        let body = resp
-            .into_body()
+        resp.into_body()
             .collect()
             .await
             .unwrap_or_else(|e| panic!("{e}"))
-            .to_bytes();
-        if put {
-            p.put(conn);
-        }
-        body.len()
+            .to_bytes()
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -253,34 +495,48 @@ mod tests {
         let (uri, accepted) = server().await;
         let p = pool(&uri);
         for _ in 0..20 {
-            assert_eq!(exchange(&p, "/v1/models", &uri, true).await, 10_000);
+            assert_eq!(exchange(&p, "/v1/models", &uri).await.len(), 10_000);
         }
         assert_eq!(
             accepted.load(Ordering::SeqCst),
             1,
             "one keep-alive connection"
         );
-        // a response whose connection is not given back (abandoned, failed): a new connection
-        assert_eq!(exchange(&p, "/v1/models", &uri, false).await, 10_000);
-        assert_eq!(exchange(&p, "/v1/models", &uri, true).await, 10_000);
-        assert_eq!(accepted.load(Ordering::SeqCst), 2);
         // the upstream closes the connection after a response: the next request gets a new one
-        assert_eq!(exchange(&p, "/close", &uri, true).await, 10_000);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert_eq!(exchange(&p, "/v1/models", &uri, true).await, 10_000);
-        assert_eq!(accepted.load(Ordering::SeqCst), 3);
-        // a response body dropped unread (it took the idle connection): that connection is
-        // not reused, the next request opens one, and the one after reuses that
-        let (resp, conn) = p
-            .send(get("/v1/models", &uri))
+        assert_eq!(exchange(&p, "/close", &uri).await.len(), 10_000);
+        assert_eq!(p.idle_count(), 0, "a closing connection is not kept");
+        assert_eq!(exchange(&p, "/v1/models", &uri).await.len(), 10_000);
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        // a chunked body, read to its end, frees its connection too
+        let chunked = exchange(&p, "/chunked", &uri).await;
+        let want: String = (0..50).map(|i| format!("part {i};")).collect();
+        assert_eq!(chunked, want.as_bytes());
+        assert_eq!(exchange(&p, "/v1/models", &uri).await.len(), 10_000);
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        // a body dropped before its end takes its connection with it: the next request opens
+        // one, and the one after reuses that
+        let mut resp = p
+            .send(get("/chunked", &uri))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
+        let first = resp.body_mut().frame().await;
+        assert!(matches!(first, Some(Ok(_))));
         drop(resp);
-        drop(conn);
         assert_eq!(p.idle_count(), 0);
-        assert_eq!(exchange(&p, "/v1/models", &uri, true).await, 10_000);
-        assert_eq!(exchange(&p, "/v1/models", &uri, true).await, 10_000);
-        assert_eq!(accepted.load(Ordering::SeqCst), 4);
+        assert_eq!(exchange(&p, "/v1/models", &uri).await.len(), 10_000);
+        assert_eq!(exchange(&p, "/v1/models", &uri).await.len(), 10_000);
+        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+        // request bodies past the inline size go out in a second write
+        for n in [0, 100, INLINE_BODY, INLINE_BODY + 1, 300_000] {
+            let body = Bytes::from(vec![b'a'; n]);
+            let resp = p
+                .send(request(Method::POST, "/echo-length", &uri, body))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let got = resp.into_body().collect().await.map(|c| c.to_bytes());
+            assert_eq!(got.ok(), Some(Bytes::from(n.to_string())));
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -290,7 +546,7 @@ mod tests {
         let tasks: Vec<_> = (0..8)
             .map(|_| {
                 let (p, uri) = (p.clone(), uri.clone());
-                tokio::spawn(async move { exchange(&p, "/v1/models", &uri, true).await })
+                tokio::spawn(async move { exchange(&p, "/v1/models", &uri).await.len() })
             })
             .collect();
         for t in tasks {
@@ -305,7 +561,7 @@ mod tests {
         );
         // later requests reuse the idle connections
         for _ in 0..10 {
-            exchange(&p, "/v1/models", &uri, true).await;
+            exchange(&p, "/v1/models", &uri).await;
         }
         assert_eq!(accepted.load(Ordering::SeqCst), n);
     }
@@ -325,5 +581,103 @@ mod tests {
             Err(SendError::Connect(_)) => {}
             other => panic!("{:?}", other.map(|_| ())),
         }
+    }
+
+    /// A raw upstream that answers each connection's first request with `answers[i]` (bytes
+    /// as given), then closes it once `close_after` requests were answered on it.
+    async fn raw_server(
+        answers: Vec<&'static [u8]>,
+        close_after: usize,
+    ) -> (Uri, Arc<AtomicUsize>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let addr = l.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            let mut next = 0;
+            while let Ok((mut s, _)) = l.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                for _ in 0..close_after {
+                    let mut req = Vec::new();
+                    let mut b = [0u8; 4096];
+                    while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match s.read(&mut b).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => req.extend_from_slice(&b[..n]),
+                        }
+                    }
+                    let a = answers
+                        .get(next % answers.len().max(1))
+                        .copied()
+                        .unwrap_or_default();
+                    next += 1;
+                    let _ = s.write_all(a).await;
+                }
+                drop(s);
+            }
+        });
+        let uri = format!("http://{addr}")
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        (uri, accepted)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_keep_alive_connection_the_upstream_closed_is_not_used() {
+        let ok: &'static [u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        let (uri, accepted) = raw_server(vec![ok], 1).await;
+        let p = pool(&uri);
+        for _ in 0..3 {
+            assert_eq!(exchange(&p, "/", &uri).await, &b"ok"[..]);
+            // the server closed its end after answering; the pool notices before reuse or
+            // the GET is sent again on a new connection
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+        // a POST whose idle connection turns out closed after it was written is not resent;
+        // it either found the closure first (new connection) or failed
+        let r = p
+            .send(request(Method::POST, "/", &uri, Bytes::from_static(b"{}")))
+            .await;
+        assert!(r.is_ok(), "{:?}", r.err());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn malformed_and_truncated_responses_are_errors() {
+        for (answer, at_head) in [
+            (
+                &b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"[..],
+                false,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel",
+                false,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                false,
+            ),
+            (b"HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\n", true),
+            (b"NOT HTTP AT ALL\r\n\r\n", true),
+            (b"HTTP/1.1 200 OK\r\nContent-Le", true),
+        ] {
+            let (uri, _) = raw_server(vec![answer], 1).await;
+            let p = pool(&uri);
+            match p.send(request(Method::POST, "/", &uri, Bytes::new())).await {
+                Err(_) => assert!(at_head, "{answer:?} failed at the head"),
+                Ok(r) => {
+                    assert!(!at_head, "{answer:?} gave a head");
+                    assert!(r.into_body().collect().await.is_err(), "{answer:?}");
+                }
+            }
+            assert_eq!(p.idle_count(), 0);
+        }
+        // a close-delimited body ends with the connection, which is not reused
+        let (uri, _) = raw_server(vec![b"HTTP/1.1 200 OK\r\n\r\nuntil the end"], 1).await;
+        let p = pool(&uri);
+        assert_eq!(exchange(&p, "/", &uri).await, &b"until the end"[..]);
+        assert_eq!(p.idle_count(), 0);
     }
 }
