@@ -33,19 +33,57 @@ pub enum WireError {
     Incomplete,
 }
 
-/// Writes a request head: request line, headers, empty line.
-pub fn encode_head(out: &mut Vec<u8>, method: &Method, target: &str, headers: &HeaderMap) {
+/// Writes a request line: `METHOD {prefix}{path_and_query} HTTP/1.1`.
+pub fn request_line(out: &mut Vec<u8>, method: &Method, prefix: &str, path_and_query: &str) {
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b' ');
-    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(prefix.as_bytes());
+    out.extend_from_slice(path_and_query.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    for (k, v) in headers {
-        out.extend_from_slice(k.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(v.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
+}
+
+/// Writes one header line (names and values come from `http` types, which exclude line breaks).
+pub fn header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
+}
+
+/// Writes a `content-length` header and the empty line that ends the head.
+pub fn end_head(out: &mut Vec<u8>, content_length: usize) {
+    out.extend_from_slice(b"content-length: ");
+    let mut digits = [0u8; 20];
+    let mut n = content_length;
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+    out.extend_from_slice(b"\r\n\r\n");
+}
+
+/// Writes a whole request head from a method, target and header map, ending with a
+/// `content-length` of `body_len` (headers of that name in the map are not written).
+pub fn encode_head(
+    out: &mut Vec<u8>,
+    method: &Method,
+    target: &str,
+    headers: &HeaderMap,
+    body_len: usize,
+) {
+    request_line(out, method, "", target);
+    for (k, v) in headers {
+        if k != hyper::header::CONTENT_LENGTH {
+            header(out, k.as_str(), v.as_bytes());
+        }
+    }
+    end_head(out, body_len);
 }
 
 /// How a response body ends.
@@ -591,12 +629,18 @@ mod tests {
         h.insert("host", HeaderValue::from_static("up:1"));
         h.append("x-a", HeaderValue::from_static("1"));
         h.append("x-a", HeaderValue::from_static("2"));
+        h.insert("content-length", HeaderValue::from_static("99"));
         let mut out = Vec::new();
-        encode_head(&mut out, &Method::POST, "/v1/chat/completions?a=1", &h);
+        encode_head(&mut out, &Method::POST, "/v1/chat/completions?a=1", &h, 0);
         assert_eq!(
             String::from_utf8_lossy(&out),
-            "POST /v1/chat/completions?a=1 HTTP/1.1\r\nhost: up:1\r\nx-a: 1\r\nx-a: 2\r\n\r\n"
+            "POST /v1/chat/completions?a=1 HTTP/1.1\r\nhost: up:1\r\nx-a: 1\r\nx-a: 2\r\ncontent-length: 0\r\n\r\n"
         );
+        for n in [1, 9, 10, 12345, usize::MAX] {
+            let mut out = Vec::new();
+            end_head(&mut out, n);
+            assert_eq!(out, format!("content-length: {n}\r\n\r\n").into_bytes());
+        }
     }
 
     fn chunked(body: &[u8], sizes: &[usize]) -> Vec<u8> {

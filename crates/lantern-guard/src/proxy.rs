@@ -80,17 +80,25 @@ const HOP: [&str; 9] = [
     "host",
 ];
 
-fn copy_headers(from: &HeaderMap, to: &mut HeaderMap, skip_len: bool) {
-    for (k, v) in from {
-        let n = k.as_str();
-        if HOP.contains(&n)
-            || n == "authorization"
-            || n == "x-api-key"
-            || (skip_len && n == "content-length")
-        {
-            continue;
-        }
-        to.append(k.clone(), v.clone());
+/// Whether a header is passed between client and upstream: not hop-by-hop, not a credential
+/// (the guard's keys stay with the guard, the upstream's with the upstream), and not a length
+/// when `skip_len` (the guard sets its own).
+fn forwarded(name: &str, skip_len: bool) -> bool {
+    !(HOP.contains(&name)
+        || name == "authorization"
+        || name == "x-api-key"
+        || (skip_len && name == "content-length"))
+}
+
+/// Removes from `headers` what [`forwarded`] does not pass.
+fn strip_headers(headers: &mut HeaderMap, skip_len: bool) {
+    for n in HOP {
+        headers.remove(n);
+    }
+    headers.remove(header::AUTHORIZATION);
+    headers.remove("x-api-key");
+    if skip_len {
+        headers.remove(header::CONTENT_LENGTH);
     }
 }
 
@@ -186,18 +194,15 @@ fn request_token_estimate(prompt: &str, path: &str, max_tokens: u64, n: u64) -> 
 
 /// The origin-form URI of a forwarded request: the upstream URL's path (`prefix`, no trailing
 /// `/`) followed by the request's path and query; the request's own when there is no prefix.
-fn upstream_uri(prefix: &str, pq: Option<&hyper::http::uri::PathAndQuery>) -> Option<Uri> {
-    if prefix.is_empty() {
-        let mut u = hyper::http::uri::Parts::default();
-        u.path_and_query = Some(
-            pq.cloned()
-                .unwrap_or_else(|| hyper::http::uri::PathAndQuery::from_static("/")),
-        );
-        return Uri::from_parts(u).ok();
-    }
-    format!("{prefix}{}", pq.map_or("/", |p| p.as_str()))
-        .parse()
-        .ok()
+/// Writes the upstream request line: the upstream URL's path prefix, then the request's path
+/// and query.
+fn write_request_line(
+    out: &mut Vec<u8>,
+    method: &Method,
+    prefix: &str,
+    pq: Option<&hyper::http::uri::PathAndQuery>,
+) {
+    crate::h1::request_line(out, method, prefix, pq.map_or("/", |p| p.as_str()));
 }
 
 /// Lower-case hex SHA-256 of some bytes, kept inline (no allocation per request).
@@ -824,39 +829,30 @@ impl Gateway {
         }
         let _ = client_usage;
         o.stream = stream;
-        // 6. forward
-        let Some(uri) = upstream_uri(&self.upstream_prefix, parts.uri.path_and_query()) else {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "request cannot be forwarded",
-                "invalid_request_error",
-                "bad_request",
-            );
-        };
-        let mut up = Request::builder().method(parts.method.clone()).uri(uri);
-        if let Some(h) = up.headers_mut() {
-            copy_headers(&parts.headers, h, true);
-            h.insert(header::HOST, self.upstream_host.clone());
-            if let Some(a) = &self.upstream_auth {
-                h.insert(header::AUTHORIZATION, a.clone());
+        // 6. forward: the request head is written straight from the client's headers
+        let mut head = Vec::with_capacity(256 + 64 * parts.headers.len());
+        write_request_line(
+            &mut head,
+            &parts.method,
+            &self.upstream_prefix,
+            parts.uri.path_and_query(),
+        );
+        for (k, v) in &parts.headers {
+            let n = k.as_str();
+            if !forwarded(n, true) || n == "host" || (stream && n == "accept-encoding") {
+                continue;
             }
-            h.insert(header::CONTENT_LENGTH, HeaderValue::from(out_body.len()));
-            if stream {
-                h.remove(header::ACCEPT_ENCODING);
-            }
+            crate::h1::header(&mut head, n, v.as_bytes());
         }
-        let Ok(up) = up.body(out_body) else {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "request cannot be forwarded",
-                "invalid_request_error",
-                "bad_request",
-            );
-        };
+        crate::h1::header(&mut head, "host", self.upstream_host.as_bytes());
+        if let Some(a) = &self.upstream_auth {
+            crate::h1::header(&mut head, "authorization", a.as_bytes());
+        }
+        crate::h1::end_head(&mut head, out_body.len());
         let t_up = Instant::now();
         let resp = match tokio::time::timeout(
             Duration::from_secs(self.cfg.upstream.timeout_secs),
-            self.pool.send(up),
+            self.pool.send(&parts.method, head, out_body),
         )
         .await
         {
@@ -891,8 +887,8 @@ impl Gateway {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|c| c.starts_with("text/event-stream"));
-        let mut headers = HeaderMap::new();
-        copy_headers(&rparts.headers, &mut headers, true);
+        let mut headers = rparts.headers;
+        strip_headers(&mut headers, true);
         if is_sse && rparts.status.is_success() {
             o.upstream_time = t_up.elapsed();
             return self
@@ -1171,7 +1167,10 @@ impl Gateway {
     ) -> Response<Body> {
         headers.remove(header::CONTENT_ENCODING);
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+        headers.insert(
+            header::HeaderName::from_static("x-accel-buffering"),
+            HeaderValue::from_static("no"),
+        );
         let outcome = Outcome {
             t0: o.t0,
             upstream_time: o.upstream_time,
@@ -1639,8 +1638,14 @@ pub async fn run(
 mod tests {
     use super::*;
 
+    fn line(prefix: &str, pq: Option<&hyper::http::uri::PathAndQuery>) -> String {
+        let mut out = Vec::new();
+        write_request_line(&mut out, &Method::POST, prefix, pq);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
     #[test]
-    fn upstream_uris_are_the_url_path_then_the_request_path() {
+    fn upstream_request_lines_are_the_url_path_then_the_request_path() {
         for (upstream, pq, want) in [
             (
                 "http://127.0.0.1:8000",
@@ -1663,21 +1668,14 @@ mod tests {
             let parsed: Uri = upstream.parse().unwrap_or_default();
             let prefix = parsed.path().trim_end_matches('/');
             let req: Uri = pq.parse().unwrap_or_default();
-            let got = upstream_uri(prefix, req.path_and_query());
             assert_eq!(
-                got.map(|u| u.to_string()),
-                Some(want.to_string()),
+                line(prefix, req.path_and_query()),
+                format!("POST {want} HTTP/1.1\r\n"),
                 "{upstream} {pq}"
             );
         }
-        assert_eq!(
-            upstream_uri("/prefix", None).map(|u| u.to_string()),
-            Some("/prefix/".to_string())
-        );
-        assert_eq!(
-            upstream_uri("", None).map(|u| u.to_string()),
-            Some("/".to_string())
-        );
+        assert_eq!(line("/prefix", None), "POST /prefix/ HTTP/1.1\r\n");
+        assert_eq!(line("", None), "POST / HTTP/1.1\r\n");
     }
 
     #[test]

@@ -11,12 +11,12 @@
 //! always carry their whole body with a length; responses may be length-delimited, chunked or
 //! close-delimited.
 
-use crate::h1::{self, Decoded, Decoder, HeadParser, WireError};
+use crate::h1::{Decoded, Decoder, HeadParser, WireError};
 use crate::tls::UpstreamConnector;
 use crate::Error;
 use bytes::{Bytes, BytesMut};
 use hyper::body::{Frame, SizeHint};
-use hyper::{Method, Request, Response, Uri};
+use hyper::{Method, Response, Uri};
 use hyper_util::rt::TokioIo;
 use std::future::poll_fn;
 use std::pin::Pin;
@@ -179,22 +179,24 @@ impl Pool {
         })
     }
 
-    /// Sends `req` (origin-form URI, with its `Host` and `Content-Length` headers) on an idle
-    /// connection, or on a new one, and reads the response head. A request is sent again on
-    /// another connection only when an idle one turns out to be closed: its write failed, or,
-    /// for `GET`, `HEAD` and `OPTIONS`, the connection closed before any response byte.
-    pub async fn send(&self, req: Request<Bytes>) -> Result<Response<UpBody>, SendError> {
-        let (parts, body) = req.into_parts();
+    /// Sends a request (`head`: its encoded head, with `Host` and `Content-Length`, see
+    /// [`crate::h1`]) on an idle connection, or on a new one, and reads the response head. A
+    /// request is sent again on another connection only when an idle one turns out to be
+    /// closed: its write failed, or, for `GET`, `HEAD` and `OPTIONS`, the connection closed
+    /// before any response byte.
+    pub async fn send(
+        &self,
+        method: &Method,
+        mut wire: Vec<u8>,
+        body: Bytes,
+    ) -> Result<Response<UpBody>, SendError> {
         let inline = body.len() <= INLINE_BODY;
-        let mut wire = Vec::with_capacity(512 + if inline { body.len() } else { 0 });
-        let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        h1::encode_head(&mut wire, &parts.method, target, &parts.headers);
         if inline {
             wire.extend_from_slice(&body);
         }
         let rest = (!inline).then_some(&body);
-        let replayable = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-        let head_request = parts.method == Method::HEAD;
+        let replayable = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+        let head_request = method == Method::HEAD;
         while let Some(conn) = self.shared.checkout() {
             match self
                 .exchange(conn, &wire, rest, head_request, replayable)
@@ -377,12 +379,23 @@ impl hyper::body::Body for UpBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::h1;
     use http_body_util::{BodyExt, Full};
     use hyper::body::Incoming;
     use hyper::server::conn::http1 as server;
+    use hyper::Request;
     use hyper_util::client::legacy::connect::HttpConnector;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::AsyncReadExt;
+
+    /// Sends a request built with `http` types.
+    async fn send(p: &Pool, req: Request<Bytes>) -> Result<Response<UpBody>, SendError> {
+        let (parts, body) = req.into_parts();
+        let mut head = Vec::new();
+        let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        h1::encode_head(&mut head, &parts.method, target, &parts.headers, body.len());
+        p.send(&parts.method, head, body).await
+    }
 
     /// An HTTP/1.1 server on loopback counting the connections it accepted. A request to
     /// `/close` is answered with `Connection: close`, one to `/chunked` with a chunked body.
@@ -468,7 +481,6 @@ mod tests {
                 hyper::header::HOST,
                 host.authority().map_or("", |a| a.as_str()),
             )
-            .header(hyper::header::CONTENT_LENGTH, body.len())
             .body(body)
             .unwrap_or_else(|e| panic!("{e}"))
     }
@@ -479,8 +491,7 @@ mod tests {
 
     /// Sends a request and reads its response to the end.
     async fn exchange(p: &Pool, path: &str, host: &Uri) -> Bytes {
-        let resp = p
-            .send(get(path, host))
+        let resp = send(p, get(path, host))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         resp.into_body()
@@ -515,8 +526,7 @@ mod tests {
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
         // a body dropped before its end takes its connection with it: the next request opens
         // one, and the one after reuses that
-        let mut resp = p
-            .send(get("/chunked", &uri))
+        let mut resp = send(&p, get("/chunked", &uri))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let first = resp.body_mut().frame().await;
@@ -529,8 +539,7 @@ mod tests {
         // request bodies past the inline size go out in a second write
         for n in [0, 100, INLINE_BODY, INLINE_BODY + 1, 300_000] {
             let body = Bytes::from(vec![b'a'; n]);
-            let resp = p
-                .send(request(Method::POST, "/echo-length", &uri, body))
+            let resp = send(&p, request(Method::POST, "/echo-length", &uri, body))
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
             let got = resp.into_body().collect().await.map(|c| c.to_bytes());
@@ -577,7 +586,7 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"));
         drop(l);
         let p = pool(&uri);
-        match p.send(get("/", &uri)).await {
+        match send(&p, get("/", &uri)).await {
             Err(SendError::Connect(_)) => {}
             other => panic!("{:?}", other.map(|_| ())),
         }
@@ -638,9 +647,11 @@ mod tests {
         assert_eq!(accepted.load(Ordering::SeqCst), 3);
         // a POST whose idle connection turns out closed after it was written is not resent;
         // it either found the closure first (new connection) or failed
-        let r = p
-            .send(request(Method::POST, "/", &uri, Bytes::from_static(b"{}")))
-            .await;
+        let r = send(
+            &p,
+            request(Method::POST, "/", &uri, Bytes::from_static(b"{}")),
+        )
+        .await;
         assert!(r.is_ok(), "{:?}", r.err());
     }
 
@@ -665,7 +676,7 @@ mod tests {
         ] {
             let (uri, _) = raw_server(vec![answer], 1).await;
             let p = pool(&uri);
-            match p.send(request(Method::POST, "/", &uri, Bytes::new())).await {
+            match send(&p, request(Method::POST, "/", &uri, Bytes::new())).await {
                 Err(_) => assert!(at_head, "{answer:?} failed at the head"),
                 Ok(r) => {
                     assert!(!at_head, "{answer:?} gave a head");
