@@ -16,7 +16,7 @@ use crate::detect::Detectors;
 use crate::keys::{self, AuthError, KeyRecord, KeyRef, KeyStore};
 use crate::metrics::Metrics;
 use crate::monitor::{redact, Monitor};
-use crate::ratelimit::{Decision, Limit, Limiter};
+use crate::ratelimit::{Decision, Dim, Limit, Limiter};
 use crate::sse::SseFilter;
 use crate::Error;
 use bytes::Bytes;
@@ -1070,7 +1070,7 @@ impl Gateway {
         if let Some(l) = rl {
             if let Decision::Deny(d) = self
                 .limiter
-                .charge(&[id, ":req"].concat(), l, cost as i64, false)
+                .charge(id, Dim::Requests, l, cost as i64, false)
                 .await
             {
                 deny = Some((d, "requests"));
@@ -1089,7 +1089,7 @@ impl Gateway {
                 }
                 if let Decision::Deny(d) = self
                     .limiter
-                    .charge(&[id, ":tok"].concat(), l, tokens as i64, false)
+                    .charge(id, Dim::Tokens, l, tokens as i64, false)
                     .await
                 {
                     deny = Some((d, "tokens"));
@@ -1119,7 +1119,7 @@ impl Gateway {
             let diff = actual as i64 - estimate as i64;
             if diff != 0 {
                 self.limiter
-                    .charge(&[key.id.as_str(), ":tok"].concat(), l, diff, true)
+                    .charge(&key.id, Dim::Tokens, l, diff, true)
                     .await;
             }
         }
@@ -1138,8 +1138,11 @@ impl Gateway {
         if diff == 0 {
             return;
         }
-        let id = format!("{}:tok", key.id);
-        if self.limiter.charge_if_local(&id, l, diff, true).is_some() {
+        if self
+            .limiter
+            .charge_if_local(&key.id, Dim::Tokens, l, diff, true)
+            .is_some()
+        {
             return;
         }
         if let Ok(rt) = tokio::runtime::Handle::try_current() {

@@ -74,11 +74,29 @@ redis.call('SET', KEYS[1], string.format('%.0f', new), 'PX', math.floor((new - n
 return {1, 0}
 "#;
 
+/// What a limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dim {
+    Requests,
+    Tokens,
+}
+
+impl Dim {
+    /// Suffix of the Redis key of a key id's limit.
+    fn suffix(self) -> &'static str {
+        match self {
+            Self::Requests => ":req",
+            Self::Tokens => ":tok",
+        }
+    }
+}
+
 /// Rate limiter: in-process state, optionally shared through Redis.
 pub struct Limiter {
     start: Instant,
     epoch_us: u64,
-    local: Mutex<HashMap<String, u64>>,
+    /// Theoretical arrival time per key id: requests, tokens.
+    local: Mutex<HashMap<String, [u64; 2]>>,
     redis: Option<RedisPool>,
     /// Redis failures (the local state is used meanwhile).
     pub redis_errors: AtomicU64,
@@ -117,6 +135,7 @@ impl Limiter {
     pub fn charge_if_local(
         &self,
         key: &str,
+        dim: Dim,
         limit: Limit,
         cost: i64,
         force: bool,
@@ -124,13 +143,21 @@ impl Limiter {
         if self.redis.is_some() {
             return None;
         }
-        Some(self.charge_local(key, limit, cost, force, self.now_us()))
+        Some(self.charge_local(key, dim, limit, cost, force, self.now_us()))
     }
 
-    /// Charges `cost` units to `key` under `limit`. Without `force`, refuses when over the limit.
+    /// Charges `cost` units to `key`'s `dim` under `limit`. Without `force`, refuses when over the
+    /// limit.
     /// When Redis is configured but unreachable, the in-process state decides (each replica then
     /// enforces the limit on its own) and `redis_errors` counts the failure.
-    pub async fn charge(&self, key: &str, limit: Limit, cost: i64, force: bool) -> Decision {
+    pub async fn charge(
+        &self,
+        key: &str,
+        dim: Dim,
+        limit: Limit,
+        cost: i64,
+        force: bool,
+    ) -> Decision {
         if let Some(r) = &self.redis {
             let args = [
                 limit.t_us().to_string(),
@@ -138,7 +165,10 @@ impl Limiter {
                 cost.to_string(),
                 u8::from(force).to_string(),
             ];
-            match r.eval_gcra(&format!("lantern:rl:{key}"), &args).await {
+            match r
+                .eval_gcra(&format!("lantern:rl:{key}{}", dim.suffix()), &args)
+                .await
+            {
                 Ok((1, _)) => return Decision::Allow,
                 Ok((_, wait)) => return Decision::Deny(Duration::from_micros(wait.max(0) as u64)),
                 Err(e) => {
@@ -152,13 +182,14 @@ impl Limiter {
                 }
             }
         }
-        self.charge_local(key, limit, cost, force, self.now_us())
+        self.charge_local(key, dim, limit, cost, force, self.now_us())
     }
 
     /// The in-process GCRA at an explicit time (microseconds).
     pub fn charge_local(
         &self,
         key: &str,
+        dim: Dim,
         limit: Limit,
         cost: i64,
         force: bool,
@@ -168,20 +199,23 @@ impl Limiter {
             Ok(m) => m,
             Err(p) => p.into_inner(),
         };
-        let tat = m.get(key).copied().unwrap_or(0);
+        let i = dim as usize;
+        let tat = m.get(key).map_or(0, |t| t[i]);
         let (new, d) = gcra(tat, now, limit, cost, force);
         if new != tat {
             // the key is usually there already: no new `String` per request
             match m.get_mut(key) {
-                Some(t) => *t = new,
+                Some(t) => t[i] = new,
                 None => {
-                    m.insert(key.to_string(), new);
+                    let mut t = [0; 2];
+                    t[i] = new;
+                    m.insert(key.to_string(), t);
                 }
             }
         }
         if m.len() > 100_000 {
-            // forget keys whose allowance is full again
-            m.retain(|_, t| *t > now);
+            // forget keys whose allowances are full again
+            m.retain(|_, t| t.iter().any(|&t| t > now));
         }
         d
     }
@@ -200,23 +234,39 @@ mod tests {
         };
         let t0 = 1_000_000_000;
         for _ in 0..3 {
-            assert_eq!(l.charge_local("k", lim, 1, false, t0), Decision::Allow);
+            assert_eq!(
+                l.charge_local("k", Dim::Tokens, lim, 1, false, t0),
+                Decision::Allow
+            );
         }
         assert_eq!(
-            l.charge_local("k", lim, 1, false, t0),
+            l.charge_local("k", Dim::Tokens, lim, 1, false, t0),
             Decision::Deny(Duration::from_secs(1))
         );
         // one emission interval later exactly one more fits
         assert_eq!(
-            l.charge_local("k", lim, 1, false, t0 + 1_000_000),
+            l.charge_local("k", Dim::Tokens, lim, 1, false, t0 + 1_000_000),
             Decision::Allow
         );
         assert!(matches!(
-            l.charge_local("k", lim, 1, false, t0 + 1_000_000),
+            l.charge_local("k", Dim::Tokens, lim, 1, false, t0 + 1_000_000),
             Decision::Deny(_)
         ));
-        // other keys are independent
-        assert_eq!(l.charge_local("other", lim, 1, false, t0), Decision::Allow);
+        // other keys, and the other limit of the same key, are independent
+        assert_eq!(
+            l.charge_local("other", Dim::Tokens, lim, 1, false, t0),
+            Decision::Allow
+        );
+        for _ in 0..3 {
+            assert_eq!(
+                l.charge_local("k", Dim::Requests, lim, 1, false, t0),
+                Decision::Allow
+            );
+        }
+        assert!(matches!(
+            l.charge_local("k", Dim::Requests, lim, 1, false, t0),
+            Decision::Deny(_)
+        ));
     }
 
     #[test]
@@ -227,22 +277,34 @@ mod tests {
             capacity: 6000,
         };
         let t0 = 5_000_000_000;
-        assert_eq!(l.charge_local("k", lim, 5000, false, t0), Decision::Allow);
+        assert_eq!(
+            l.charge_local("k", Dim::Tokens, lim, 5000, false, t0),
+            Decision::Allow
+        );
         assert!(matches!(
-            l.charge_local("k", lim, 2000, false, t0),
+            l.charge_local("k", Dim::Tokens, lim, 2000, false, t0),
             Decision::Deny(_)
         ));
         // upstream reported 1000 tokens fewer than pre-charged: refund
-        assert_eq!(l.charge_local("k", lim, -1000, true, t0), Decision::Allow);
-        assert_eq!(l.charge_local("k", lim, 2000, false, t0), Decision::Allow);
+        assert_eq!(
+            l.charge_local("k", Dim::Tokens, lim, -1000, true, t0),
+            Decision::Allow
+        );
+        assert_eq!(
+            l.charge_local("k", Dim::Tokens, lim, 2000, false, t0),
+            Decision::Allow
+        );
         // usage above the limit is still recorded when forced, and then blocks
-        assert_eq!(l.charge_local("k", lim, 3000, true, t0), Decision::Allow);
+        assert_eq!(
+            l.charge_local("k", Dim::Tokens, lim, 3000, true, t0),
+            Decision::Allow
+        );
         assert!(
-            matches!(l.charge_local("k", lim, 1, false, t0), Decision::Deny(d) if d >= Duration::from_secs(30))
+            matches!(l.charge_local("k", Dim::Tokens, lim, 1, false, t0), Decision::Deny(d) if d >= Duration::from_secs(30))
         );
         // a single request larger than the whole capacity is never admitted
         assert!(matches!(
-            l.charge_local("z", lim, 7000, false, t0),
+            l.charge_local("z", Dim::Tokens, lim, 7000, false, t0),
             Decision::Deny(_)
         ));
     }
