@@ -257,6 +257,8 @@ struct Outcome {
     status: u16,
     decision: &'static str,
     stream: bool,
+    /// A streamed response's body took over the record (it writes it when the stream ends).
+    detached: bool,
     prompt_tokens: Option<u64>,
     completion_tokens: Option<u64>,
     hits: Vec<String>,
@@ -543,6 +545,7 @@ impl Gateway {
             status: 200,
             decision: "allowed",
             stream: false,
+            detached: false,
             prompt_tokens: None,
             completion_tokens: None,
             hits: Vec::new(),
@@ -586,7 +589,7 @@ impl Gateway {
         {
             o.decision = "error";
         }
-        if !o.stream {
+        if !o.detached {
             self.finish(o);
         }
         resp
@@ -1174,21 +1177,24 @@ impl Gateway {
             header::HeaderName::from_static("x-accel-buffering"),
             HeaderValue::from_static("no"),
         );
+        // the body writes the record: it takes what the request gathered
+        o.detached = true;
         let outcome = Outcome {
             t0: o.t0,
             upstream_time: o.upstream_time,
-            key: o.key.clone(),
+            key: o.key.take(),
             endpoint: o.endpoint,
-            method: o.method.clone(),
-            model: o.model.clone(),
+            method: std::mem::replace(&mut o.method, Method::GET),
+            model: o.model.take(),
             status: status.as_u16(),
             decision: o.decision,
             stream: true,
+            detached: true,
             prompt_tokens: None,
             completion_tokens: None,
-            hits: o.hits.clone(),
-            changes: o.changes.clone(),
-            prompt: o.prompt.clone(),
+            hits: std::mem::take(&mut o.hits),
+            changes: std::mem::take(&mut o.changes),
+            prompt: o.prompt.take(),
             response: None,
             client: o.client,
         };

@@ -400,7 +400,49 @@ async fn bad_input_and_upstream_failures_get_openai_errors() {
         (s, err_code(&b).as_str()),
         (StatusCode::BAD_GATEWAY, "upstream_error")
     );
+    let stream =
+        json!({"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}).to_string();
+    let (s, _, b) = call(
+        h.addr,
+        "POST",
+        "/v1/chat/completions",
+        Some(&h.tokens[0].clone()),
+        &stream,
+    )
+    .await;
+    assert_eq!(
+        (s, err_code(&b).as_str()),
+        (StatusCode::BAD_GATEWAY, "upstream_error")
+    );
     h.stop().await;
+    // both failed requests are audited, the stream too (its body never started)
+    let audit = h.dir.path().join("audit");
+    assert_eq!(verified(&audit).records, 2);
+    let recs: Vec<Value> = (0..2)
+        .map(|i| {
+            serde_json::from_slice(
+                &lantern_audit::store::read_record(&audit, i).unwrap_or_default(),
+            )
+            .unwrap_or_default()
+        })
+        .collect();
+    let got: Vec<(&str, bool, u64)> = recs
+        .iter()
+        .map(|r| {
+            (
+                r["decision"].as_str().unwrap_or(""),
+                r["stream"].as_bool().unwrap_or(false),
+                r["status"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("upstream_error", false, 502),
+            ("upstream_error", true, 502)
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
