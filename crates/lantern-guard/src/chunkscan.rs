@@ -390,7 +390,7 @@ pub(crate) struct Template {
 /// text: a chunk made of the template's prefix, one string token, and the template's suffix has
 /// the template chunk's structure (a string token's content does not change how the rest
 /// parses), so only that token is read. Other chunks are read in full and, when they carry a
-/// text, become the template.
+/// text, become the template (one without a text leaves it in place).
 pub(crate) fn chunk_fields_with<'d>(data: &'d str, t: &mut Option<Template>) -> Option<Fields<'d>> {
     if let Some(t) = t.as_ref() {
         if data.len() >= t.prefix.len() + t.suffix.len()
@@ -416,13 +416,24 @@ pub(crate) fn chunk_fields_with<'d>(data: &'d str, t: &mut Option<Template>) -> 
         text_span: None,
     };
     let fields = read_chunk(&mut c)?;
-    *t = c.text_span.and_then(|(s, e)| {
-        Some(Template {
-            prefix: data.get(..s + 1)?.to_string(),
-            suffix: data.get(e - 1..)?.to_string(),
-            usage: fields.0,
-            finish: fields.1.as_deref().map(str::to_string),
-        })
-    });
+    // a chunk without a text leaves the template as it is (it still reads the chunks that
+    // match it); a new template reuses the old one's buffers
+    if let Some((prefix, suffix)) = c
+        .text_span
+        .and_then(|(s, e)| Some((data.get(..s + 1)?, data.get(e - 1..)?)))
+    {
+        let t = t.get_or_insert_with(|| Template {
+            prefix: String::new(),
+            suffix: String::new(),
+            usage: None,
+            finish: None,
+        });
+        t.prefix.clear();
+        t.prefix.push_str(prefix);
+        t.suffix.clear();
+        t.suffix.push_str(suffix);
+        t.usage = fields.0;
+        t.finish = fields.1.as_deref().map(str::to_string);
+    }
     Some(fields)
 }
