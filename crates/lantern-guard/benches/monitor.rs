@@ -147,6 +147,15 @@ fn bench(c: &mut Criterion) {
     });
     g.finish();
 
+    // the protected-corpus check alone: an index of the benchmark's kind of corpus (n = 8)
+    let mut idx = lantern_guard::ngram::NgramIndex::new(lantern_guard::ngram::DEFAULT_N);
+    idx.add_text(&clean);
+    idx.finish();
+    let mut g = c.benchmark_group("ngram_find");
+    g.bench_function("short_answer", |b| b.iter(|| idx.find(black_box(short))));
+    g.bench_function("2k_corpus_text", |b| b.iter(|| idx.find(black_box(&clean))));
+    g.finish();
+
     let mut g = c.benchmark_group("sse_mock_answer_one_read");
     g.bench_function("lantern_redact", |b| {
         b.iter(|| one_read(black_box(&lantern)))

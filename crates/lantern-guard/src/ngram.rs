@@ -66,7 +66,7 @@ fn token_hash(t: &str) -> u64 {
     h
 }
 
-fn gram_hash(toks: &[u64]) -> u64 {
+fn gram_hash<'a>(toks: impl IntoIterator<Item = &'a u64>) -> u64 {
     let mut h: u64 = 0x84222325cbf29ce4;
     for t in toks {
         h = (h.rotate_left(17) ^ t).wrapping_mul(0x9e37_79b9_7f4a_7c15);
@@ -168,22 +168,24 @@ impl NgramIndex {
         if n > MAX_N {
             return out;
         }
-        // the last n tokens' hashes and spans, in rings (no allocation per response)
+        // the last n tokens' hashes and spans, in rings (no allocation per response); `at` is
+        // the slot of the oldest once the ring is full (no division per token: `n` is only
+        // known at run time)
         let mut hashes = [0u64; MAX_N];
         let mut spans = [(0usize, 0usize); MAX_N];
-        let mut window = [0u64; MAX_N];
-        for (count, (s, e)) in tokens(text).enumerate() {
-            hashes[count % n] = token_hash(&text[s..e]);
-            spans[count % n] = (s, e);
-            if count + 1 < n {
+        let mut at = 0;
+        let mut seen = 0;
+        for (s, e) in tokens(text) {
+            hashes[at] = token_hash(&text[s..e]);
+            spans[at] = (s, e);
+            at = if at + 1 == n { 0 } else { at + 1 };
+            seen += 1;
+            if seen < n {
                 continue;
             }
-            let first = (count + 1) % n;
-            for (k, w) in window[..n].iter_mut().enumerate() {
-                *w = hashes[(first + k) % n];
-            }
-            if self.contains(gram_hash(&window[..n])) {
-                let (s, e) = (spans[first].0, e);
+            let gram = gram_hash(hashes[at..n].iter().chain(&hashes[..at]));
+            if self.contains(gram) {
+                let (s, e) = (spans[at].0, e);
                 match out.last_mut() {
                     Some(last) if s <= last.1 => last.1 = last.1.max(e),
                     _ => out.push((s, e)),
