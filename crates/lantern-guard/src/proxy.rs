@@ -90,13 +90,27 @@ fn forwarded(name: &str, skip_len: bool) -> bool {
         || (skip_len && name == "content-length"))
 }
 
+/// What [`forwarded`] does not pass, as header names (removing by `&str` parses the name on
+/// every call).
+const NOT_FORWARDED: [header::HeaderName; 11] = [
+    header::HeaderName::from_static("connection"),
+    header::HeaderName::from_static("keep-alive"),
+    header::HeaderName::from_static("proxy-authenticate"),
+    header::HeaderName::from_static("proxy-authorization"),
+    header::HeaderName::from_static("te"),
+    header::HeaderName::from_static("trailer"),
+    header::HeaderName::from_static("transfer-encoding"),
+    header::HeaderName::from_static("upgrade"),
+    header::HeaderName::from_static("host"),
+    header::HeaderName::from_static("authorization"),
+    header::HeaderName::from_static("x-api-key"),
+];
+
 /// Removes from `headers` what [`forwarded`] does not pass.
 fn strip_headers(headers: &mut HeaderMap, skip_len: bool) {
-    for n in HOP {
+    for n in &NOT_FORWARDED {
         headers.remove(n);
     }
-    headers.remove(header::AUTHORIZATION);
-    headers.remove("x-api-key");
     if skip_len {
         headers.remove(header::CONTENT_LENGTH);
     }
@@ -1213,7 +1227,7 @@ impl Gateway {
             gw: self,
             upstream: body,
             filter,
-            last: tokio::time::Instant::now(),
+            last: None,
             timer: None,
             ready: None,
             done: false,
@@ -1285,8 +1299,9 @@ struct SseBody {
     upstream: crate::upstream::UpBody,
     filter: SseFilter<'static>,
     idle: Duration,
-    /// When the last upstream frame arrived (the idle timeout runs from there).
-    last: tokio::time::Instant,
+    /// When the upstream was first found idle after its last frame (the idle timeout runs
+    /// from there); `None` right after a frame, so the clock is read only when waiting.
+    last: Option<tokio::time::Instant>,
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
     /// Bytes filtered before the response was returned, sent first.
     ready: Option<Bytes>,
@@ -1304,7 +1319,7 @@ impl SseBody {
         }
         let failed = match hyper::body::Body::poll_frame(Pin::new(&mut self.upstream), cx) {
             Poll::Ready(Some(Ok(frame))) => {
-                self.last = tokio::time::Instant::now();
+                self.last = None;
                 let Ok(data) = frame.into_data() else {
                     return Poll::Ready(Step::Nothing);
                 };
@@ -1317,7 +1332,7 @@ impl SseBody {
             Poll::Ready(None) => false,
             Poll::Ready(Some(Err(_))) => true,
             Poll::Pending => {
-                let deadline = self.last + self.idle;
+                let deadline = *self.last.get_or_insert_with(tokio::time::Instant::now) + self.idle;
                 let timer = self
                     .timer
                     .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
@@ -1646,6 +1661,37 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stripped_headers_are_those_not_forwarded() {
+        let mut h = HeaderMap::new();
+        for n in HOP.iter().chain(&[
+            "authorization",
+            "x-api-key",
+            "content-length",
+            "x-kept",
+            "content-type",
+        ]) {
+            h.insert(
+                header::HeaderName::from_static(n),
+                HeaderValue::from_static("v"),
+            );
+        }
+        for skip_len in [true, false] {
+            let mut stripped = h.clone();
+            strip_headers(&mut stripped, skip_len);
+            // (removal may reorder different names; values of one name keep their order)
+            let mut kept: Vec<&str> = h
+                .keys()
+                .map(|k| k.as_str())
+                .filter(|n| forwarded(n, skip_len))
+                .collect();
+            let mut left: Vec<&str> = stripped.keys().map(|k| k.as_str()).collect();
+            kept.sort_unstable();
+            left.sort_unstable();
+            assert_eq!(left, kept);
+        }
+    }
 
     fn line(prefix: &str, pq: Option<&hyper::http::uri::PathAndQuery>) -> String {
         let mut out = Vec::new();
