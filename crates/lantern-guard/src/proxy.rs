@@ -856,7 +856,7 @@ impl Gateway {
         );
         for (k, v) in &parts.headers {
             let n = k.as_str();
-            if !forwarded(n, true) || n == "host" || (stream && n == "accept-encoding") {
+            if !forwarded(n, true) || (stream && n == "accept-encoding") {
                 continue;
             }
             crate::h1::header(&mut head, n, v.as_bytes());

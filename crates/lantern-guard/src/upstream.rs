@@ -400,11 +400,7 @@ mod tests {
     /// An HTTP/1.1 server on loopback counting the connections it accepted. A request to
     /// `/close` is answered with `Connection: close`, one to `/chunked` with a chunked body.
     async fn server() -> (Uri, Arc<AtomicUsize>) {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let addr = l.local_addr().unwrap_or_else(|e| panic!("{e}"));
-        let accepted = Arc::new(AtomicUsize::new(0));
+        let (l, uri, accepted) = listener().await;
         let count = accepted.clone();
         tokio::spawn(async move {
             while let Ok((s, _)) = l.accept().await {
@@ -449,10 +445,19 @@ mod tests {
                 });
             }
         });
+        (uri, accepted)
+    }
+
+    /// A listener on a loopback port, its URL, and a counter for the connections it accepts.
+    async fn listener() -> (tokio::net::TcpListener, Uri, Arc<AtomicUsize>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let addr = l.local_addr().unwrap_or_else(|e| panic!("{e}"));
         let uri = format!("http://{addr}")
             .parse()
             .unwrap_or_else(|e| panic!("{e}"));
-        (uri, accepted)
+        (l, uri, Arc::new(AtomicUsize::new(0)))
     }
 
     /// The frames of a channel as a stream of body frames.
@@ -598,11 +603,7 @@ mod tests {
         answers: Vec<&'static [u8]>,
         close_after: usize,
     ) -> (Uri, Arc<AtomicUsize>) {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let addr = l.local_addr().unwrap_or_else(|e| panic!("{e}"));
-        let accepted = Arc::new(AtomicUsize::new(0));
+        let (l, uri, accepted) = listener().await;
         let count = accepted.clone();
         tokio::spawn(async move {
             let mut next = 0;
@@ -627,9 +628,6 @@ mod tests {
                 drop(s);
             }
         });
-        let uri = format!("http://{addr}")
-            .parse()
-            .unwrap_or_else(|e| panic!("{e}"));
         (uri, accepted)
     }
 

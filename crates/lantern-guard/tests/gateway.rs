@@ -199,6 +199,18 @@ fn verified(audit: &std::path::Path) -> lantern_audit::VerifyReport {
     rep
 }
 
+/// The first `n` records of the guard's audit log, as JSON.
+fn records(audit: &std::path::Path, n: u64) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            serde_json::from_slice(
+                &lantern_audit::store::read_record(audit, i).unwrap_or_else(|e| panic!("{e}")),
+            )
+            .unwrap_or_else(|e| panic!("record {i}: {e}"))
+        })
+        .collect()
+}
+
 fn chat(text: &str) -> String {
     json!({"model":"small-1","messages":[{"role":"user","content":text}]}).to_string()
 }
@@ -418,14 +430,7 @@ async fn bad_input_and_upstream_failures_get_openai_errors() {
     // both failed requests are audited, the stream too (its body never started)
     let audit = h.dir.path().join("audit");
     assert_eq!(verified(&audit).records, 2);
-    let recs: Vec<Value> = (0..2)
-        .map(|i| {
-            serde_json::from_slice(
-                &lantern_audit::store::read_record(&audit, i).unwrap_or_default(),
-            )
-            .unwrap_or_default()
-        })
-        .collect();
+    let recs = records(&audit, 2);
     let got: Vec<(&str, bool, u64)> = recs
         .iter()
         .map(|r| {
@@ -688,14 +693,7 @@ async fn audit_records_every_request_and_verifies() {
     let audit = h.dir.path().join("audit");
     let rep = verified(&audit);
     assert_eq!((rep.records, rep.sealed), (4, 4));
-    let recs: Vec<Value> = (0..4)
-        .map(|i| {
-            serde_json::from_slice(
-                &lantern_audit::store::read_record(&audit, i).unwrap_or_default(),
-            )
-            .unwrap_or_default()
-        })
-        .collect();
+    let recs = records(&audit, 4);
     let decisions: Vec<&str> = recs
         .iter()
         .map(|r| r["decision"].as_str().unwrap_or(""))
@@ -790,11 +788,7 @@ async fn streams_already_complete_get_a_length_and_paced_ones_are_chunked() {
     let audit = h.dir.path().join("audit");
     let rep = verified(&audit);
     assert_eq!(rep.records, 2);
-    for i in 0..2 {
-        let r: Value = serde_json::from_slice(
-            &lantern_audit::store::read_record(&audit, i).unwrap_or_default(),
-        )
-        .unwrap_or_default();
+    for r in records(&audit, 2) {
         assert_eq!(r["stream"], json!(true), "{r}");
         assert!(
             r["completion_tokens"].as_u64().is_some_and(|n| n > 0),
@@ -1085,14 +1079,7 @@ async fn streams_ending_early_are_audited_once() {
     let audit = h.dir.path().join("audit");
     let rep = verified(&audit);
     assert_eq!(rep.records, 3, "{rep:?}");
-    let recs: Vec<Value> = (0..3)
-        .map(|i| {
-            serde_json::from_slice(
-                &lantern_audit::store::read_record(&audit, i).unwrap_or_default(),
-            )
-            .unwrap_or_default()
-        })
-        .collect();
+    let recs = records(&audit, 3);
     let mut decisions: Vec<&str> = recs
         .iter()
         .map(|r| r["decision"].as_str().unwrap_or(""))
