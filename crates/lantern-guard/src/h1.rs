@@ -69,8 +69,10 @@ pub fn end_head(out: &mut Vec<u8>, content_length: usize) {
 }
 
 /// Writes a whole request head from a method, target and header map, ending with a
-/// `content-length` of `body_len` (headers of that name in the map are not written).
-pub fn encode_head(
+/// `content-length` of `body_len` (headers of that name in the map are not written). For tests:
+/// the proxy writes its heads from the client's headers with the functions above.
+#[cfg(test)]
+pub(crate) fn encode_head(
     out: &mut Vec<u8>,
     method: &Method,
     target: &str,

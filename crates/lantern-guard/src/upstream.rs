@@ -254,13 +254,13 @@ impl Pool {
         loop {
             match parser.parse(&mut conn.buf) {
                 Ok(Some(head)) => {
-                    let body = UpBody {
+                    let mut body = UpBody {
                         decoder: Decoder::new(head.framing),
                         keep_alive: head.keep_alive,
                         conn: Some(conn),
                         pool: self.shared.clone(),
                     };
-                    let mut body = body;
+                    // a response without a body frees its connection at once
                     body.release_if_done();
                     return Ok(head.response.map(|()| body));
                 }
