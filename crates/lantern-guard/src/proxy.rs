@@ -215,11 +215,23 @@ impl HexDigest {
     }
 }
 
-fn hex_sha256(b: &[u8]) -> HexDigest {
+/// A SHA-256 digest (of a prompt or a response, for the audit record).
+type Sha = [u8; 32];
+
+fn sha256(b: &[u8]) -> Sha {
+    Sha256::digest(b).into()
+}
+
+fn hex_digest(d: &Sha) -> HexDigest {
     let mut out = [b'0'; 64];
     // the buffer is exactly twice the digest's length, so this cannot fail
-    let _ = hex::encode_to_slice(Sha256::digest(b), &mut out);
+    let _ = hex::encode_to_slice(d, &mut out);
     HexDigest(out)
+}
+
+#[cfg(test)]
+fn hex_sha256(b: &[u8]) -> HexDigest {
+    hex_digest(&sha256(b))
 }
 
 /// Dotted-quad text of an IPv4 address, written into `buf` (the audit record's client field,
@@ -262,10 +274,10 @@ struct Outcome {
     completion_tokens: Option<u64>,
     hits: Vec<String>,
     changes: Vec<String>,
-    /// The request body, hashed into the audit record (on the audit writer's thread).
-    prompt: Option<Bytes>,
-    /// The response body as sent (the streamed text for a stream), hashed likewise.
-    response: Option<Bytes>,
+    /// SHA-256 of the request body, for the audit record.
+    prompt: Option<Sha>,
+    /// SHA-256 of the response body as sent (of the streamed text for a stream).
+    response: Option<Sha>,
     client: SocketAddr,
 }
 
@@ -442,11 +454,12 @@ impl Gateway {
         }
     }
 
-    /// A copy of a body for the audit record to hash, when there is an audit log. A copy:
-    /// holding the body itself until the audit writer hashes it would pin the connection's
-    /// whole read buffer, which hyper could otherwise reuse.
-    fn audit_copy(&self, body: &[u8]) -> Option<Bytes> {
-        self.audit.as_ref().map(|_| Bytes::copy_from_slice(body))
+    /// The digest of a body for the audit record, when there is an audit log. Taken here, while
+    /// the bytes are in this thread's cache: handing the writer a copy to hash cost an
+    /// allocation, a copy, and a free on another thread, and holding the body itself would pin
+    /// the connection's read buffer.
+    fn audit_digest(&self, body: &[u8]) -> Option<Sha> {
+        self.audit.as_ref().map(|_| sha256(body))
     }
 
     /// Records waiting for the local audit log's writer (`None` without a local log).
@@ -690,7 +703,7 @@ impl Gateway {
             }
             Ok(Ok(c)) => c.to_bytes(),
         };
-        o.prompt = self.audit_copy(&body);
+        o.prompt = self.audit_digest(&body);
         let inspect = parts.method == Method::POST && JSON_ENDPOINTS.contains(&path);
         let mut out_body = body.clone();
         let mut stream = false;
@@ -1033,7 +1046,7 @@ impl Gateway {
                 }
                 if blocked {
                     o.decision = "blocked_output";
-                    o.response = self.audit_copy(&rbytes);
+                    o.response = self.audit_digest(&rbytes);
                     return error_response(
                         StatusCode::FORBIDDEN,
                         "response blocked by the gateway's output policy",
@@ -1052,7 +1065,7 @@ impl Gateway {
                 }
             }
         }
-        o.response = self.audit_copy(&rbytes);
+        o.response = self.audit_digest(&rbytes);
         let mut r = Response::new(full(rbytes));
         *r.status_mut() = rparts.status;
         *r.headers_mut() = headers;
@@ -1379,7 +1392,7 @@ impl SseBody {
             }
         }
         if self.gw.audit.is_some() {
-            out.response = Some(Bytes::from(std::mem::take(&mut self.filter.text)));
+            out.response = Some(sha256(self.filter.text.as_bytes()));
         }
         self.gw.finish(out);
     }
@@ -1488,8 +1501,8 @@ fn write_audit_record(buf: &mut Vec<u8>, o: &Outcome, total: Duration, ts: Syste
             v6.as_str()
         }
     };
-    let prompt = o.prompt.as_deref().map(hex_sha256);
-    let response = o.response.as_deref().map(hex_sha256);
+    let prompt = o.prompt.as_ref().map(hex_digest);
+    let response = o.response.as_ref().map(hex_digest);
     let rec = AuditRecord {
         changes: &o.changes,
         client,

@@ -634,18 +634,15 @@ async fn output_monitoring_redacts_and_blocks_plain_and_streamed() {
 async fn audit_records_every_request_and_verifies() {
     let mut h = start(|c| c.detect.action = Action::Block).await;
     let t = h.tokens[0].clone();
-    assert_eq!(
-        call(
-            h.addr,
-            "POST",
-            "/v1/chat/completions",
-            Some(&t),
-            &chat("secret AKIAIOSFODNN7EXAMPLE")
-        )
-        .await
-        .0,
-        StatusCode::OK
-    );
+    let (s, _, plain_body) = call(
+        h.addr,
+        "POST",
+        "/v1/chat/completions",
+        Some(&t),
+        &chat("secret AKIAIOSFODNN7EXAMPLE"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
     let (s, _, b) = call(
         h.addr,
         "POST",
@@ -673,12 +670,8 @@ async fn audit_records_every_request_and_verifies() {
     let stream =
         json!({"model":"m","stream":true,"messages":[{"role":"user","content":"stream me"}]})
             .to_string();
-    assert_eq!(
-        call(h.addr, "POST", "/v1/chat/completions", Some(&t), &stream)
-            .await
-            .0,
-        StatusCode::OK
-    );
+    let (s, _, stream_body) = call(h.addr, "POST", "/v1/chat/completions", Some(&t), &stream).await;
+    assert_eq!(s, StatusCode::OK);
     let (_, _, m) = call(h.addr, "GET", "/metrics", None, "").await;
     assert!(m.contains("lantern_guard_requests_total{endpoint=\"/v1/chat/completions\",status=\"403\",decision=\"blocked_extraction\"} 1"), "{m}");
     assert!(
@@ -723,6 +716,23 @@ async fn audit_records_every_request_and_verifies() {
         hex::encode(sha2::Sha256::digest(body.as_bytes()))
     };
     assert_eq!(first["prompt_sha256"].as_str(), Some(want.as_str()));
+    // the digest of the response as sent; for a stream, of its generated text
+    let hex_sha = |b: &str| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(b.as_bytes()))
+    };
+    assert_eq!(
+        first["response_sha256"].as_str(),
+        Some(hex_sha(&plain_body).as_str())
+    );
+    let streamed = recs.iter().find(|r| r["stream"] == json!(true));
+    let streamed = streamed.unwrap_or_else(|| panic!("no streamed record: {recs:?}"));
+    let text = sse_text(&stream_body);
+    assert!(!text.is_empty(), "{stream_body}");
+    assert_eq!(
+        streamed["response_sha256"].as_str(),
+        Some(hex_sha(&text).as_str())
+    );
     assert!(recs
         .iter()
         .any(|r| r["stream"] == json!(true)
