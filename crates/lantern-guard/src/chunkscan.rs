@@ -28,6 +28,8 @@ struct Cur<'a> {
     i: usize,
     /// Where the string token of the text `choices` returned is (quotes included).
     text_span: Option<Span>,
+    /// `choices` was an empty array.
+    no_choices: bool,
 }
 
 impl<'a> Cur<'a> {
@@ -258,6 +260,7 @@ fn choices<'a>(c: &mut Cur<'a>) -> Option<Choice<'a>> {
         _ => return None,
     }
     if c.eat(b']') {
+        c.no_choices = true;
         return Some((None, None));
     }
     if !c.eat(b'{') {
@@ -345,6 +348,7 @@ pub(crate) fn chunk_fields(data: &str) -> Option<Fields<'_>> {
         s: data,
         i: 0,
         text_span: None,
+        no_choices: false,
     })
 }
 
@@ -386,12 +390,24 @@ pub(crate) struct Template {
     finish: Option<String>,
 }
 
+/// [`chunk_fields_noting`] without the note.
+#[cfg(test)]
+pub(crate) fn chunk_fields_with<'d>(data: &'d str, t: &mut Option<Template>) -> Option<Fields<'d>> {
+    chunk_fields_noting(data, t, &mut false)
+}
+
 /// [`chunk_fields`] for a stream's chunks, which mostly differ from the one before only in their
 /// text: a chunk made of the template's prefix, one string token, and the template's suffix has
 /// the template chunk's structure (a string token's content does not change how the rest
 /// parses), so only that token is read. Other chunks are read in full and, when they carry a
-/// text, become the template (one without a text leaves it in place).
-pub(crate) fn chunk_fields_with<'d>(data: &'d str, t: &mut Option<Template>) -> Option<Fields<'d>> {
+/// text, become the template (one without a text leaves it in place). Sets `no_choices` when
+/// the chunk's `choices` is an empty array (as in the usage chunk that
+/// `stream_options.include_usage` adds).
+pub(crate) fn chunk_fields_noting<'d>(
+    data: &'d str,
+    t: &mut Option<Template>,
+    no_choices: &mut bool,
+) -> Option<Fields<'d>> {
     if let Some(t) = t.as_ref() {
         if data.len() >= t.prefix.len() + t.suffix.len()
             && data.starts_with(&t.prefix)
@@ -401,6 +417,7 @@ pub(crate) fn chunk_fields_with<'d>(data: &'d str, t: &mut Option<Template>) -> 
                 s: data,
                 i: t.prefix.len() - 1,
                 text_span: None,
+                no_choices: false,
             };
             if let Some(text) = c.string() {
                 if c.i == data.len() - t.suffix.len() + 1 {
@@ -414,8 +431,10 @@ pub(crate) fn chunk_fields_with<'d>(data: &'d str, t: &mut Option<Template>) -> 
         s: data,
         i: 0,
         text_span: None,
+        no_choices: false,
     };
     let fields = read_chunk(&mut c)?;
+    *no_choices = c.no_choices;
     // a chunk without a text leaves the template as it is (it still reads the chunks that
     // match it); a new template reuses the old one's buffers
     if let Some((prefix, suffix)) = c

@@ -708,7 +708,8 @@ impl Gateway {
         let mut out_body = body.clone();
         let mut stream = false;
         let mut wants_logprobs = false;
-        let mut client_usage = false;
+        // the guard asks a streaming upstream for usage; a client that did not is spared the chunk
+        let mut strip_usage = false;
         let mut estimate = 0u64;
         let view = if inspect {
             crate::harden::request_view(&body, &self.cfg.hardening)
@@ -751,8 +752,10 @@ impl Gateway {
                 return r;
             }
             if stream && path != "/v1/embeddings" {
+                // this view is only taken for bodies without `stream_options`
                 if let Some(b) = crate::harden::with_include_usage(&body) {
                     out_body = Bytes::from(b);
+                    strip_usage = true;
                 }
             }
         } else if inspect {
@@ -825,10 +828,10 @@ impl Gateway {
                 return r;
             }
             if stream && path != "/v1/embeddings" {
-                client_usage = v
+                strip_usage = v
                     .pointer("/stream_options/include_usage")
                     .and_then(Value::as_bool)
-                    .unwrap_or(false);
+                    != Some(true);
                 if let Some(obj) = v.as_object_mut() {
                     obj.insert("stream_options".into(), json!({"include_usage": true}));
                 }
@@ -842,7 +845,6 @@ impl Gateway {
                 return r;
             }
         }
-        let _ = client_usage;
         o.stream = stream;
         // 6. forward: the request head is written straight from the client's headers
         let mut head = Vec::with_capacity(256 + 64 * parts.headers.len());
@@ -914,7 +916,7 @@ impl Gateway {
                     rbody,
                     key,
                     estimate,
-                    wants_logprobs,
+                    (wants_logprobs, strip_usage),
                     o,
                 )
                 .await;
@@ -1180,7 +1182,7 @@ impl Gateway {
         body: crate::upstream::UpBody,
         key: KeyRef,
         estimate: u64,
-        wants_logprobs: bool,
+        (wants_logprobs, strip_usage): (bool, bool),
         o: &mut Outcome,
     ) -> Response<Body> {
         headers.remove(header::CONTENT_ENCODING);
@@ -1214,12 +1216,15 @@ impl Gateway {
             && (self.cfg.hardening.logprob_decimals.is_some()
                 || self.cfg.hardening.logprob_noise > 0.0))
             .then(|| self.cfg.hardening.clone());
-        let filter = SseFilter::shared(
+        let mut filter = SseFilter::shared(
             self.monitor.clone(),
             self.cfg.monitor.action,
             self.cfg.monitor.stream_holdback_chars,
             hard,
         );
+        if strip_usage {
+            filter.strip_usage_chunk();
+        }
         let mut s = SseBody {
             idle: Duration::from_secs(self.cfg.upstream.timeout_secs),
             gw: self,

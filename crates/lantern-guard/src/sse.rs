@@ -123,6 +123,9 @@ pub struct SseFilter<'a> {
     template: Option<crate::chunkscan::Template>,
     /// The pieces of one read, reused from read to read.
     scratch: Vec<Bytes>,
+    /// Drop the usage chunk (empty `choices`) the guard asked the upstream for on the client's
+    /// behalf; its usage is still read.
+    strip_usage: bool,
 }
 
 /// The monitor a filter reads: borrowed, or shared with the gateway by a filter that lives in a
@@ -298,6 +301,15 @@ fn chunk_fields_serde(data: &str) -> Option<ChunkFields<'_>> {
     Some((usage, finish, text))
 }
 
+/// A chunk with a `usage` object and an empty `choices` array: what `stream_options.include_usage`
+/// adds at the end of a stream.
+fn is_usage_only(v: &Value) -> bool {
+    v.get("usage").is_some_and(Value::is_object)
+        && v.get("choices")
+            .and_then(Value::as_array)
+            .is_some_and(Vec::is_empty)
+}
+
 /// The generated text carried by a chunk (chat `delta.content` or completions `text`).
 fn chunk_text(v: &Value) -> Option<&str> {
     let c = v.get("choices")?.get(0)?;
@@ -372,7 +384,17 @@ impl<'a> SseFilter<'a> {
             oversized: false,
             template: None,
             scratch: Vec::new(),
+            strip_usage: false,
         }
+    }
+
+    /// Withholds from the client the usage chunk (a `usage` object and empty `choices`) that
+    /// the guard added `stream_options.include_usage` to the request for: a client that did not
+    /// ask for it gets the stream it asked for (code reading `choices[0]` of every chunk breaks
+    /// on it). Its token counts are still read. Bytes are then no longer forwarded as received.
+    pub fn strip_usage_chunk(&mut self) {
+        self.strip_usage = true;
+        self.passthrough = false;
     }
 
     /// A filter that owns what it reads (shares the gateway's monitor), for a response body.
@@ -479,15 +501,26 @@ impl<'a> SseFilter<'a> {
         let mut dirty = false;
         let mut range = None;
         let is_done = data.trim() == "[DONE]";
+        let mut no_choices = false;
         let fields = if is_done || data.is_empty() || self.hardening.is_some() {
             None
         } else {
-            crate::chunkscan::chunk_fields_with(&data, &mut self.template)
-                .or_else(|| chunk_fields_serde(&data))
+            crate::chunkscan::chunk_fields_noting(&data, &mut self.template, &mut no_choices)
+                .map(|f| (f, Some(no_choices)))
+                .or_else(|| chunk_fields_serde(&data).map(|f| (f, None)))
         };
-        if let Some((usage, finish, text)) = fields {
+        let mut withheld = false;
+        if let Some(((usage, finish, text), no_choices)) = fields {
             if usage.is_some() {
                 self.usage = usage;
+                // the chunk reader tells an empty `choices`; the rare chunk it declines is
+                // parsed again to know
+                withheld = self.strip_usage
+                    && finish.is_none()
+                    && text.is_none()
+                    && no_choices.unwrap_or_else(|| {
+                        serde_json::from_str::<Value>(&data).is_ok_and(|v| is_usage_only(&v))
+                    });
             }
             if let Some(f) = finish {
                 self.finish = Some(f.into_owned());
@@ -500,6 +533,7 @@ impl<'a> SseFilter<'a> {
                 if let Some(u) = v.get("usage").filter(|u| !u.is_null()) {
                     let g = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
                     self.usage = Some((g("prompt_tokens"), g("completion_tokens")));
+                    withheld = self.strip_usage && is_usage_only(&v);
                 }
                 if let Some(f) = v
                     .pointer("/choices/0/finish_reason")
@@ -518,7 +552,7 @@ impl<'a> SseFilter<'a> {
                 json = Some(v);
             }
         }
-        if !self.passthrough {
+        if !self.passthrough && !withheld {
             if self.pending.capacity() == 0 {
                 self.pending.reserve(PENDING_START);
             }
@@ -917,6 +951,66 @@ mod tests {
         assert_eq!(out, input);
         assert_eq!(f.hits, vec!["pii.email"]);
         assert_eq!(f.text, "mail me at alice@example.org please");
+    }
+
+    #[test]
+    fn the_usage_chunk_the_guard_asked_for_is_read_and_withheld() {
+        let m = Monitor::new(&MonitorConfig::default(), None).unwrap_or_else(|e| panic!("{e}"));
+        let usage = r#"data: {"id":"x","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10}}"#;
+        // spaced differently: read by the full parser instead of the chunk reader
+        let spaced = "data: { \"choices\" : [ ] , \"usage\" : {\"prompt_tokens\":7,\"completion_tokens\":3}, \"x\": 1e5 }";
+        // usage on a chunk that also has a choice is not the added chunk: it stays
+        let with_choice = r#"data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":7,"completion_tokens":3}}"#;
+        for (last, kept) in [(usage, false), (spaced, false), (with_choice, true)] {
+            let text: String = ["hell", "o th", "ere"]
+                .iter()
+                .map(|t| format!("data: {}\n\n", serde_json::json!({"choices":[{"index":0,"delta":{"content":t},"finish_reason":null}]})))
+                .collect();
+            let input = format!("{text}{last}\n\ndata: [DONE]\n\n");
+            for action in [Action::Log, Action::Redact, Action::Block] {
+                let mut f = SseFilter::new(&m, action, 64, None);
+                f.strip_usage_chunk();
+                let out = run(&mut f, &input);
+                let want = if kept {
+                    input.clone()
+                } else {
+                    format!("{text}data: [DONE]\n\n")
+                };
+                assert_eq!(out, want, "{action:?} {last}");
+                assert_eq!(f.usage, Some((7, 3)), "{action:?} {last}");
+                // without the flag (the client asked for usage) every event goes out
+                let mut f = SseFilter::new(&m, action, 64, None);
+                assert_eq!(run(&mut f, &input), input, "{action:?} {last}");
+                assert_eq!(f.usage, Some((7, 3)));
+            }
+        }
+    }
+
+    #[test]
+    fn the_chunk_reader_notes_an_empty_choices_array() {
+        let noted = |data: &str| {
+            let mut no = false;
+            let read = crate::chunkscan::chunk_fields_noting(data, &mut None, &mut no);
+            read.map(|f| (f.0.is_some(), no))
+        };
+        let usage = r#"{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}"#;
+        assert_eq!(noted(usage), Some((true, true)));
+        assert_eq!(noted(r#"{"choices":[],"usage":null}"#), Some((false, true)));
+        let with_choice = r#"{"choices":[{"delta":{"content":"a"}}],"usage":{"prompt_tokens":1}}"#;
+        assert_eq!(noted(with_choice), Some((true, false)));
+        assert_eq!(
+            noted(r#"{"usage":{"prompt_tokens":1}}"#),
+            Some((true, false))
+        );
+        assert_eq!(
+            noted(r#"{"choices":null,"usage":{"prompt_tokens":1}}"#),
+            Some((true, false))
+        );
+        // declined: the filter parses it in full instead
+        assert_eq!(
+            noted(r#"{"choices":[],"usage":{"prompt_tokens":1e3}}"#),
+            None
+        );
     }
 
     /// The typed chunk view and the `Value` reading agree on text, finish reason and usage.

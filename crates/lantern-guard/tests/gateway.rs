@@ -739,6 +739,54 @@ async fn audit_records_every_request_and_verifies() {
             && r["completion_tokens"].as_u64().is_some_and(|n| n > 0)));
 }
 
+/// The guard asks a streaming upstream for usage (`stream_options.include_usage`) to count tokens.
+/// A client that did not ask gets no usage chunk; one that did gets it as the upstream sent it.
+/// The record has the upstream's token counts either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_usage_chunk_reaches_only_clients_that_asked_for_it() {
+    let mut h = start(|_| {}).await;
+    let t = h.tokens[0].clone();
+    let usage_chunks = |b: &str| {
+        b.split("\n\n")
+            .filter_map(|e| e.strip_prefix("data: "))
+            .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+            .filter(|v| v["choices"] == json!([]) && v["usage"].is_object())
+            .count()
+    };
+    for (options, want) in [
+        (json!(null), 0),
+        (json!({"include_usage": false}), 0),
+        (json!({"include_usage": true}), 1),
+    ] {
+        let mut req =
+            json!({"model":"m","stream":true,"messages":[{"role":"user","content":"count me"}]});
+        if !options.is_null() {
+            req["stream_options"] = options.clone();
+        }
+        let (s, _, b) = call(
+            h.addr,
+            "POST",
+            "/v1/chat/completions",
+            Some(&t),
+            &req.to_string(),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(usage_chunks(&b), want, "{options}: {b}");
+        assert_eq!(sse_text(&b), "You said: count me");
+        assert!(b.ends_with("data: [DONE]\n\n"), "{b}");
+    }
+    h.stop().await;
+    let audit = h.dir.path().join("audit");
+    let recs = records(&audit, 3);
+    assert!(
+        recs.iter()
+            .all(|r| r["completion_tokens"].as_u64().is_some_and(|n| n > 0)
+                && r["prompt_tokens"].as_u64().is_some_and(|n| n > 0)),
+        "{recs:?}"
+    );
+}
+
 /// A stream the upstream has sent whole by the time the guard reads it goes out with a length; a
 /// paced one goes out in chunks as its events arrive. Both are audited once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
