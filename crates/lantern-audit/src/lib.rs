@@ -13,7 +13,8 @@
 //! durable is its own policy: the guard answers the client without waiting (see
 //! `lantern_guard::proxy`), so a crash can lose the records of requests answered during the last
 //! unsynced batch, never an acknowledged one. Such callers use `LocalLog::append_deferred`, whose
-//! record is written by the writer thread into its next batch (same `fdatasync`, no callback).
+//! record is copied into a buffer the writer thread takes into its next batch (same `fdatasync`,
+//! no callback).
 
 pub mod checkpoint;
 pub mod merkle;

@@ -169,8 +169,12 @@ pub(crate) enum Cmd {
 /// Records queued with [`LocalLog::append_deferred`], waiting for the writer thread.
 #[derive(Default)]
 struct Deferred {
-    jobs: Vec<Job>,
-    /// The writer has been told (with `Cmd::Wake`) that `jobs` is not empty.
+    /// Their frames, one after the other: each header holds the payload's length, and the writer
+    /// fills in the checksum.
+    frames: Vec<u8>,
+    /// How many records `frames` holds.
+    records: usize,
+    /// The writer has been told (with `Cmd::Wake`) that `frames` is not empty.
     notified: bool,
     /// Where records that could not be made durable are counted.
     failures: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
@@ -178,8 +182,9 @@ struct Deferred {
 
 type SharedBatch = std::sync::Arc<std::sync::Mutex<Deferred>>;
 
-/// A record to be produced on the writer thread: writes the payload, `false` when it has none.
-pub type Job = Box<dyn FnOnce(&mut Vec<u8>) -> bool + Send>;
+/// Most bytes of records [`LocalLog::append_deferred`] holds for the writer (past it, appends are
+/// refused like those past [`LogOptions::max_backlog`] records).
+pub const MAX_DEFERRED_BYTES: usize = 256 << 20;
 
 fn lock(shared: &SharedBatch) -> std::sync::MutexGuard<'_, Deferred> {
     match shared.lock() {
@@ -314,6 +319,8 @@ struct Writer {
     sealed: u64,
     last_cp: Instant,
     failed: Option<String>,
+    /// The deferred records' buffer the writer gives back each time it takes theirs.
+    spare: Vec<u8>,
 }
 
 impl LocalLog {
@@ -393,6 +400,7 @@ impl LocalLog {
             sealed,
             last_cp: Instant::now(),
             failed: None,
+            spare: Vec::new(),
         };
         let nice = w.opts.writer_nice;
         let max_backlog = w.opts.max_backlog;
@@ -418,25 +426,35 @@ impl LocalLog {
     }
 
     /// Queues a record without an acknowledgement, for callers that do not wait for durability
-    /// (the guard): `job` writes the record on the writer thread, into the batch it is about to
-    /// write, so that work the caller does not want on its own thread (hashing, formatting) moves
-    /// to the writer. No channel message or callback per record: the writer is woken once per
-    /// batch. The record is durable once the batch's `fdatasync` returns, like any other; records
-    /// are in the order of their calls. A job that writes nothing, returns `false`, panics or
-    /// writes over [`MAX_RECORD_BYTES`], and a record that cannot be made durable, is counted in
-    /// the counter given to [`LocalLog::count_deferred_failures`].
+    /// (the guard): the payload is copied into a buffer shared with the writer thread, which
+    /// checksums, hashes and writes it with its next batch. No channel message, allocation or
+    /// callback per record: the writer is woken once per batch, and nothing the caller allocated
+    /// is freed on the writer's thread. The record is durable once the batch's `fdatasync`
+    /// returns, like any other; records are in the order of their calls. An empty payload, one
+    /// over [`MAX_RECORD_BYTES`], and a record that cannot be made durable, are counted in the
+    /// counter given to [`LocalLog::count_deferred_failures`].
     ///
-    /// Returns `false`, dropping the job and counting it as a failure, when
-    /// [`LogOptions::max_backlog`] records are already waiting.
-    pub fn append_deferred(&self, job: Job) -> bool {
+    /// Returns `false`, dropping the record and counting it as a failure, when it is empty or too
+    /// large, or when [`LogOptions::max_backlog`] records or [`MAX_DEFERRED_BYTES`] bytes are
+    /// already waiting.
+    pub fn append_deferred(&self, payload: &[u8]) -> bool {
         let mut u = lock(&self.deferred);
-        if u.jobs.len() >= self.max_backlog {
+        if payload.is_empty()
+            || payload.len() > MAX_RECORD_BYTES
+            || u.records >= self.max_backlog
+            || u.frames.len() + HEADER + payload.len() > MAX_DEFERRED_BYTES
+        {
             if let Some(f) = &u.failures {
                 f.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             return false;
         }
-        u.jobs.push(job);
+        // the length now (it fits: at most `MAX_RECORD_BYTES`), the checksum on the writer
+        let mut header = [0u8; HEADER];
+        header[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+        u.frames.extend_from_slice(&header);
+        u.frames.extend_from_slice(payload);
+        u.records += 1;
         if !u.notified {
             u.notified = true;
             drop(u);
@@ -447,7 +465,7 @@ impl LocalLog {
 
     /// Records queued with [`LocalLog::append_deferred`] that the writer has not taken yet.
     pub fn backlog(&self) -> usize {
-        lock(&self.deferred).jobs.len()
+        lock(&self.deferred).records
     }
 
     /// Where [`LocalLog::append_deferred`] counts the records it could not make durable.
@@ -565,36 +583,34 @@ impl Writer {
         }
     }
 
-    /// Runs the deferred jobs queued so far, each writing one frame behind `buf` (after the
-    /// acknowledged records' frames) whose leaf hash goes behind theirs. Returns how many records
-    /// it added.
+    /// Takes the deferred records queued so far: checksums their frames, puts them behind `buf`
+    /// (after the acknowledged records' frames) and their leaf hashes behind theirs. Returns how
+    /// many records it added.
     fn run_deferred(&mut self, buf: &mut Vec<u8>, hashes: &mut Vec<Hash>) -> usize {
-        let (jobs, failures) = {
+        let mut frames = {
             let mut u = lock(&self.deferred);
             u.notified = false;
-            (std::mem::take(&mut u.jobs), u.failures.clone())
+            u.records = 0;
+            // the spare buffer goes back for the next appends: neither side allocates anew
+            std::mem::replace(&mut u.frames, std::mem::take(&mut self.spare))
         };
         let mut added = 0;
-        for job in jobs {
-            let start = buf.len();
-            buf.extend_from_slice(&[0u8; HEADER]);
-            // a panicking job loses its record, not the writer thread (and every later record)
-            let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(buf)))
-                .unwrap_or(false);
-            let n = buf.len().saturating_sub(start + HEADER);
-            if !ok || n == 0 || n > MAX_RECORD_BYTES {
-                buf.truncate(start);
-                if let Some(f) = &failures {
-                    f.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
-                continue;
-            }
-            let payload = &buf[start + HEADER..];
+        let mut at = 0;
+        while let Some(len) = frames.get(at..at + 4) {
+            let n = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+            let Some(payload) = frames.get(at + HEADER..at + HEADER + n) else {
+                // cannot happen: `append_deferred` writes whole frames
+                break;
+            };
             hashes.push(leaf_hash(payload));
-            let header = frame_header(payload);
-            buf[start..start + HEADER].copy_from_slice(&header);
+            let crc = crc32fast::hash(payload).to_le_bytes();
+            frames[at + 4..at + HEADER].copy_from_slice(&crc);
+            at += HEADER + n;
             added += 1;
         }
+        buf.extend_from_slice(frames.get(..at).unwrap_or_default());
+        frames.clear();
+        self.spare = frames;
         added
     }
 
@@ -1104,10 +1120,7 @@ mod tests {
                             log.append_blocking(format!("acked {i}").into_bytes())
                                 .unwrap_or_else(|e| panic!("{e}"));
                         }
-                        log.append_deferred(Box::new(move |b| {
-                            b.extend_from_slice(format!("t{t} r{i}").as_bytes());
-                            true
-                        }));
+                        log.append_deferred(format!("t{t} r{i}").as_bytes());
                         if i % 100 == 0 {
                             std::thread::sleep(Duration::from_millis(2));
                         }
@@ -1118,19 +1131,10 @@ mod tests {
         for h in threads {
             h.join().unwrap_or_else(|_| panic!("append thread"));
         }
-        // refused: a record over the limit, and one whose writer fails (neither leaves bytes)
-        log.append_deferred(Box::new(|b| {
-            b.resize(b.len() + MAX_RECORD_BYTES + 1, b'x');
-            true
-        }));
-        log.append_deferred(Box::new(|b| {
-            b.extend_from_slice(b"half a record");
-            false
-        }));
-        log.append_deferred(Box::new(|b| {
-            b.extend_from_slice(b"last");
-            true
-        }));
+        // refused: a record over the limit, and an empty one (neither leaves bytes)
+        assert!(!log.append_deferred(&vec![b'x'; MAX_RECORD_BYTES + 1]));
+        assert!(!log.append_deferred(b""));
+        assert!(log.append_deferred(b"last"));
         // dropped right after the last append: the writer's drain must still take it
         drop(log);
         assert_eq!(failures.load(std::sync::atomic::Ordering::Relaxed), 2);
@@ -1170,12 +1174,7 @@ mod tests {
         let failures = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         log.count_deferred_failures(failures.clone());
         let accepted: Vec<bool> = (0..5)
-            .map(|i| {
-                log.append_deferred(Box::new(move |b| {
-                    b.extend_from_slice(format!("job {i}").as_bytes());
-                    true
-                }))
-            })
+            .map(|i| log.append_deferred(format!("job {i}").as_bytes()))
             .collect();
         assert_eq!(accepted, [true, true, true, false, false]);
         assert_eq!(log.backlog(), 3);
@@ -1225,37 +1224,23 @@ mod tests {
     }
 
     #[test]
-    fn deferred_records_are_written_by_the_writer_in_order_and_failures_counted() {
+    fn deferred_records_are_written_in_order_and_failures_counted() {
         let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let s = signer();
         let log = open_with_delay(d.path(), &s, 1);
         let failures = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         log.count_deferred_failures(failures.clone());
-        let caller = std::thread::current().id();
         for i in 0..500 {
-            log.append_deferred(Box::new(move |b| {
-                // runs on the writer thread
-                assert_ne!(std::thread::current().id(), caller);
-                b.extend_from_slice(format!("job {i}").as_bytes());
-                true
-            }));
+            assert!(log.append_deferred(format!("job {i}").as_bytes()));
             if i % 100 == 0 {
-                // refused: writes nothing, says it failed, too large, panics
-                log.append_deferred(Box::new(|_| true));
-                log.append_deferred(Box::new(|b| {
-                    b.extend_from_slice(b"partial");
-                    false
-                }));
-                log.append_deferred(Box::new(|b| {
-                    b.resize(b.len() + MAX_RECORD_BYTES + 1, b'x');
-                    true
-                }));
-                log.append_deferred(Box::new(|_| panic!("a job that panics")));
+                // refused: empty, and one byte over the limit
+                assert!(!log.append_deferred(b""));
+                assert!(!log.append_deferred(&vec![b'x'; MAX_RECORD_BYTES + 1]));
                 std::thread::sleep(Duration::from_millis(2));
             }
         }
         drop(log);
-        assert_eq!(failures.load(std::sync::atomic::Ordering::Relaxed), 20);
+        assert_eq!(failures.load(std::sync::atomic::Ordering::Relaxed), 10);
         let rep = verify(d.path(), &s.verifier(), &[]).unwrap_or_else(|e| panic!("{e}"));
         assert!(rep.ok(), "{rep:?}");
         let records: Vec<String> = read_records(d.path())
