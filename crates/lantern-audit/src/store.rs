@@ -186,6 +186,9 @@ type SharedBatch = std::sync::Arc<std::sync::Mutex<Deferred>>;
 /// refused like those past [`LogOptions::max_backlog`] records).
 pub const MAX_DEFERRED_BYTES: usize = 256 << 20;
 
+/// Most room the writer keeps in its spare buffer of deferred records between batches.
+const SPARE_KEPT: usize = 4 << 20;
+
 fn lock(shared: &SharedBatch) -> std::sync::MutexGuard<'_, Deferred> {
     match shared.lock() {
         Ok(g) => g,
@@ -610,6 +613,10 @@ impl Writer {
         }
         buf.extend_from_slice(frames.get(..at).unwrap_or_default());
         frames.clear();
+        // a backlog's worth of room is not kept after the backlog is gone
+        if frames.capacity() > SPARE_KEPT {
+            frames = Vec::new();
+        }
         self.spare = frames;
         added
     }
