@@ -916,7 +916,8 @@ impl Gateway {
                     rbody,
                     key,
                     estimate,
-                    (wants_logprobs, strip_usage),
+                    wants_logprobs,
+                    strip_usage,
                     o,
                 )
                 .await;
@@ -1182,7 +1183,8 @@ impl Gateway {
         body: crate::upstream::UpBody,
         key: KeyRef,
         estimate: u64,
-        (wants_logprobs, strip_usage): (bool, bool),
+        wants_logprobs: bool,
+        strip_usage: bool,
         o: &mut Outcome,
     ) -> Response<Body> {
         headers.remove(header::CONTENT_ENCODING);

@@ -277,14 +277,18 @@ type ChunkFields<'a> = (
 #[cfg(test)]
 fn chunk_fields(data: &str) -> Option<ChunkFields<'_>> {
     // the usual chunk in one pass; anything unusual through the serde view
-    crate::chunkscan::chunk_fields(data).or_else(|| chunk_fields_serde(data))
+    crate::chunkscan::chunk_fields(data).or_else(|| chunk_fields_serde(data, &mut false))
 }
 
-fn chunk_fields_serde(data: &str) -> Option<ChunkFields<'_>> {
+/// The chunk's fields through the typed serde view; sets `no_choices` when its `choices` is an
+/// empty array, as [`crate::chunkscan::chunk_fields_noting`] does.
+fn chunk_fields_serde<'d>(data: &'d str, no_choices: &mut bool) -> Option<ChunkFields<'d>> {
     if !data.trim_start().starts_with('{') {
         return None;
     }
     let v: ChunkView<'_> = serde_json::from_str(data).ok()?;
+    // an empty array has no first choice (`null` is no array)
+    *no_choices = matches!(v.choices, Some(FirstChoice(None)));
     let usage = v.usage.map(|Obj(u)| {
         (
             u.prompt_tokens.unwrap_or(0),
@@ -506,21 +510,13 @@ impl<'a> SseFilter<'a> {
             None
         } else {
             crate::chunkscan::chunk_fields_noting(&data, &mut self.template, &mut no_choices)
-                .map(|f| (f, Some(no_choices)))
-                .or_else(|| chunk_fields_serde(&data).map(|f| (f, None)))
+                .or_else(|| chunk_fields_serde(&data, &mut no_choices))
         };
         let mut withheld = false;
-        if let Some(((usage, finish, text), no_choices)) = fields {
+        if let Some((usage, finish, text)) = fields {
             if usage.is_some() {
                 self.usage = usage;
-                // the chunk reader tells an empty `choices`; the rare chunk it declines is
-                // parsed again to know
-                withheld = self.strip_usage
-                    && finish.is_none()
-                    && text.is_none()
-                    && no_choices.unwrap_or_else(|| {
-                        serde_json::from_str::<Value>(&data).is_ok_and(|v| is_usage_only(&v))
-                    });
+                withheld = self.strip_usage && no_choices;
             }
             if let Some(f) = finish {
                 self.finish = Some(f.into_owned());
@@ -1344,7 +1340,7 @@ mod tests {
             assert_eq!(fast.0, usage, "{data}");
             assert_eq!(fast.1.as_deref(), finish, "{data}");
             assert_eq!(fast.2.as_deref(), text, "{data}");
-            assert_eq!(Some(fast), chunk_fields_serde(data), "{data}");
+            assert_eq!(Some(fast), chunk_fields_serde(data, &mut false), "{data}");
         }
         for data in [
             r#"{"choices":[{"delta":{"content":"caf\u00e9"}}]}"#,
@@ -1519,9 +1515,13 @@ mod tests {
             };
             let data = edited(&json, edit, at, ch);
             let fast = crate::chunkscan::chunk_fields(&data);
-            let slow = chunk_fields_serde(&data);
+            let (mut fast_note, mut slow_note) = (false, false);
+            let _ = crate::chunkscan::chunk_fields_noting(&data, &mut None, &mut fast_note);
+            let slow = chunk_fields_serde(&data, &mut slow_note);
             if let Some(f) = &fast {
                 proptest::prop_assert_eq!(Some(f), slow.as_ref(), "{}", data);
+                // both readers tell an empty `choices` alike
+                proptest::prop_assert_eq!(fast_note, slow_note, "{}", data);
                 proptest::prop_assert!(serde_json::from_str::<Value>(&data).is_ok(), "{}", data);
             }
             if edit == 0 && slow.is_some() {
