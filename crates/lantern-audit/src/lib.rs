@@ -7,7 +7,12 @@
 //! of the batch (a batch is what queued up meanwhile, plus whatever arrives within the optional
 //! group-commit window `LogOptions::commit_delay`). An acknowledged record therefore survives a
 //! crash (SIGKILL, power loss on a disk that honours flushes). A crash mid-batch leaves at most a
-//! torn, unacknowledged tail, which is cut off when the log is reopened. Checkpoints are signed
+//! torn, unacknowledged tail, which is cut off when the log is reopened. The record file is kept
+//! longer than its records, with zeros written and synced ahead of them (64 KiB, growing to 4 MiB
+//! at a time): a sync that does not change the file's size skips the inode write, which halves
+//! the CPU and the time of each `fdatasync` on ext4. The log ends at the first all-zero frame
+//! header with only zeros after it (no record is empty); a damaged frame with anything but zeros
+//! after it is reported as corruption and nothing is cut. Checkpoints are signed
 //! after the records they cover are durable, every `checkpoint_every` records or
 //! `checkpoint_interval`, whichever comes first. What a caller does while a record is not yet
 //! durable is its own policy: the guard answers the client without waiting (see
