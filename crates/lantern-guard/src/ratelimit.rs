@@ -200,19 +200,23 @@ impl Limiter {
             Err(p) => p.into_inner(),
         };
         let i = dim as usize;
-        let tat = m.get(key).map_or(0, |t| t[i]);
-        let (new, d) = gcra(tat, now, limit, cost, force);
-        if new != tat {
-            // the key is usually there already: no new `String` per request
-            match m.get_mut(key) {
-                Some(t) => t[i] = new,
-                None => {
+        // the key is usually there already: one lookup, no new `String` per request
+        let d = match m.get_mut(key) {
+            Some(t) => {
+                let (new, d) = gcra(t[i], now, limit, cost, force);
+                t[i] = new;
+                d
+            }
+            None => {
+                let (new, d) = gcra(0, now, limit, cost, force);
+                if new != 0 {
                     let mut t = [0; 2];
                     t[i] = new;
                     m.insert(key.to_string(), t);
                 }
+                d
             }
-        }
+        };
         if m.len() > 100_000 {
             // forget keys whose allowances are full again
             m.retain(|_, t| t.iter().any(|&t| t > now));

@@ -37,6 +37,9 @@ const MAX_HOLD: usize = 8 << 10;
 const THROUGH: usize = usize::MAX;
 /// Text bytes a stream's buffers start with (a short answer fits).
 const TEXT_START: usize = 512;
+/// Events released per upstream read a filter has room for at first, instead of growing from
+/// four (a short answer's events arrive in one read).
+const RELEASED_START: usize = 32;
 /// Events the queue of held-back events starts with room for.
 const PENDING_START: usize = 32;
 
@@ -428,6 +431,9 @@ impl<'a> SseFilter<'a> {
     /// read — whole events forwarded unchanged — goes out as one slice of the frame itself.
     pub fn push_frame(&mut self, chunk: &Bytes) -> Option<Bytes> {
         let mut out = std::mem::take(&mut self.scratch);
+        if out.capacity() == 0 {
+            out.reserve(RELEASED_START);
+        }
         self.push_into(chunk, &mut out);
         let joined = join(&mut out, chunk);
         self.scratch = out;
