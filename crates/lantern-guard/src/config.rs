@@ -357,6 +357,10 @@ pub struct DriftConfig {
     pub psi_threshold: f64,
     /// Jensen–Shannon distance above which token-distribution drift is reported.
     pub js_threshold: f64,
+    /// Keeps each model's baseline window in this JSON file across restarts (relative to the
+    /// configuration file). Without it a restart starts new baselines, so drift that happened
+    /// before the restart goes unseen. Delete the file to take new baselines.
+    pub baseline_file: Option<PathBuf>,
 }
 
 impl Default for DriftConfig {
@@ -365,6 +369,7 @@ impl Default for DriftConfig {
             window: 500,
             psi_threshold: 0.2,
             js_threshold: 0.1,
+            baseline_file: None,
         }
     }
 }
@@ -392,6 +397,9 @@ impl GuardConfig {
             fix(p);
         }
         if let Some(p) = c.monitor.corpus_index.as_mut() {
+            fix(p);
+        }
+        if let Some(p) = c.drift.baseline_file.as_mut() {
             fix(p);
         }
         for p in [

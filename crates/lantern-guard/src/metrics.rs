@@ -63,6 +63,8 @@ pub struct Metrics {
     /// Audit records that could not be made durable.
     pub audit_failures: std::sync::Arc<AtomicU64>,
     drift: Mutex<HashMap<String, ModelDrift>>,
+    /// Where baselines are kept across restarts (`[drift] baseline_file`).
+    baseline_file: Option<std::path::PathBuf>,
 }
 
 /// The decimal digits of `n`, written into `buf`.
@@ -161,13 +163,55 @@ impl Metrics {
         if m.len() >= 1000 && !m.contains_key(model) {
             return Vec::new();
         }
-        match m.get_mut(model) {
-            Some(d) => d.observe(cfg, model, text, finish),
-            None => m
-                .entry(model.to_string())
-                .or_default()
-                .observe(cfg, model, text, finish),
+        let d = match m.get_mut(model) {
+            Some(d) => d,
+            None => m.entry(model.to_string()).or_default(),
+        };
+        let had_baseline = d.baseline.is_some();
+        let alerts = d.observe(cfg, model, text, finish);
+        if !had_baseline && d.baseline.is_some() {
+            if let Some(path) = &self.baseline_file {
+                // once per model: the first window just became its baseline
+                let file = BaselineFile {
+                    version: 1,
+                    models: m
+                        .iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.baseline.clone()?)))
+                        .collect(),
+                };
+                drop(m);
+                if let Err(e) = file.save(path) {
+                    tracing::warn!(path = %path.display(), error = %e, "drift baseline not saved");
+                }
+            }
         }
+        alerts
+    }
+
+    /// Metrics whose drift baselines are kept in `path` (`[drift] baseline_file`): models with a
+    /// baseline there are compared with it from their first window on, and the first window of
+    /// any other model is added to it. A missing file is an empty one; an unreadable or invalid
+    /// one is an error naming it (delete it to start new baselines).
+    pub fn with_baseline_file(path: &std::path::Path) -> Result<Self, crate::Error> {
+        let loaded = BaselineFile::load(path)?;
+        let drift = loaded
+            .models
+            .into_iter()
+            .map(|(model, w)| {
+                (
+                    model,
+                    ModelDrift {
+                        baseline: Some(w),
+                        ..ModelDrift::default()
+                    },
+                )
+            })
+            .collect();
+        Ok(Self {
+            drift: Mutex::new(drift),
+            baseline_file: Some(path.to_path_buf()),
+            ..Self::default()
+        })
     }
 
     /// Prometheus text.
@@ -286,7 +330,8 @@ fn is_refusal(text: &str) -> bool {
     REFUSALS.iter().any(|r| lower.contains(r))
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Window {
     n: u64,
     length: [u64; 16],
@@ -304,6 +349,70 @@ impl Default for Window {
             refusal: [0; 2],
             tokens: vec![0; TOKEN_BUCKETS],
         }
+    }
+}
+
+/// The drift baselines kept across restarts: one window per model (JSON).
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BaselineFile {
+    version: u32,
+    models: BTreeMap<String, Window>,
+}
+
+/// Largest baseline file read (a thousand models' windows are about 2 MB).
+const MAX_BASELINE_BYTES: u64 = 16 << 20;
+
+impl BaselineFile {
+    fn load(path: &std::path::Path) -> Result<Self, crate::Error> {
+        let bad = |m: String| crate::Error::Config(format!("{}: {m}", path.display()));
+        let text = match std::fs::File::open(path) {
+            Ok(f) => {
+                use std::io::Read;
+                let mut s = String::new();
+                f.take(MAX_BASELINE_BYTES + 1)
+                    .read_to_string(&mut s)
+                    .map_err(|e| bad(e.to_string()))?;
+                if s.len() as u64 > MAX_BASELINE_BYTES {
+                    return Err(bad(format!(
+                        "drift baseline file larger than {MAX_BASELINE_BYTES} bytes"
+                    )));
+                }
+                s
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Self {
+                    version: 1,
+                    models: BTreeMap::new(),
+                })
+            }
+            Err(e) => return Err(bad(e.to_string())),
+        };
+        let f: Self = serde_json::from_str(&text)
+            .map_err(|e| bad(format!("not a drift baseline file: {e}")))?;
+        if f.version != 1 {
+            return Err(bad(format!("unknown drift baseline version {}", f.version)));
+        }
+        for (model, w) in &f.models {
+            if w.n == 0 || w.tokens.len() != TOKEN_BUCKETS {
+                return Err(bad(format!(
+                    "baseline of model {model:?}: {} responses, {} token buckets (want at least 1 and {TOKEN_BUCKETS})",
+                    w.n,
+                    w.tokens.len()
+                )));
+            }
+        }
+        Ok(f)
+    }
+
+    /// Writes the file whole or not at all (a temporary file renamed over it).
+    fn save(&self, path: &std::path::Path) -> std::io::Result<()> {
+        use std::io::Write;
+        let tmp = path.with_extension("tmp");
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&serde_json::to_vec(self).map_err(std::io::Error::other)?)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
     }
 }
 
@@ -507,5 +616,81 @@ mod tests {
         let late_unicode = format!("{}as an ai", "é".repeat(398));
         assert!(!is_refusal(&late_unicode));
         assert!(esc("plain") == "plain" && esc("a\"b\nc\\") == "a\\\"b\\nc\\\\");
+    }
+
+    #[test]
+    fn drift_baselines_are_kept_across_restarts() {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = d.path().join("baselines.json");
+        let cfg = DriftConfig {
+            window: 20,
+            ..DriftConfig::default()
+        };
+        let stable = |m: &Metrics, model: &str| {
+            (0..20)
+                .flat_map(|i| {
+                    m.drift_observe(
+                        &cfg,
+                        model,
+                        &format!("Answer {i}: the sky is blue."),
+                        Some("stop"),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let refusals = |m: &Metrics| {
+            (0..20)
+                .flat_map(|_| {
+                    m.drift_observe(
+                        &cfg,
+                        "m",
+                        "I'm sorry, but I can't help with that.",
+                        Some("content_filter"),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let m = Metrics::with_baseline_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(stable(&m, "m").is_empty());
+        assert!(path.exists(), "the first window was not saved");
+        drop(m);
+        // without the file, a restart takes the drifted window as the new baseline: no alert
+        assert!(refusals(&Metrics::default()).is_empty());
+        // with it, the first window after the restart is compared with the saved baseline
+        let m = Metrics::with_baseline_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        let alerts = refusals(&m);
+        assert!(
+            alerts.iter().any(|a| a.contains("refusal rate")),
+            "{alerts:?}"
+        );
+        // a second model's first window joins the file; the first model's baseline stays
+        assert!(stable(&m, "other").is_empty());
+        let saved = BaselineFile::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(saved.models.keys().collect::<Vec<_>>(), vec!["m", "other"]);
+        assert_eq!(saved.models["m"].finish[0], 20, "the baseline was replaced");
+    }
+
+    #[test]
+    fn bad_baseline_files_are_errors_naming_the_file() {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = d.path().join("b.json");
+        for (text, want) in [
+            ("{not json", "not a drift baseline file"),
+            (
+                r#"{"version":2,"models":{}}"#,
+                "unknown drift baseline version 2",
+            ),
+            (
+                r#"{"version":1,"models":{"m":{"n":5,"length":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"finish":[5,0,0,0,0],"refusal":[5,0],"tokens":[1,2]}}}"#,
+                "2 token buckets",
+            ),
+        ] {
+            std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+            let e = Metrics::with_baseline_file(&path)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.contains("b.json") && e.contains(want), "{text}: {e}");
+        }
     }
 }

@@ -368,7 +368,10 @@ impl Gateway {
             Duration::from_secs(60),
             1024,
         )?;
-        let metrics = Metrics::default();
+        let metrics = match &cfg.drift.baseline_file {
+            Some(p) => Metrics::with_baseline_file(p)?,
+            None => Metrics::default(),
+        };
         if let Some(AuditSink::Local(log)) = &audit {
             log.count_deferred_failures(metrics.audit_failures.clone());
         }

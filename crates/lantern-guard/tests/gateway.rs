@@ -1153,3 +1153,44 @@ async fn streams_ending_early_are_audited_once() {
         "{recs:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_baselines_survive_a_restart() {
+    let keep = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = keep.path().join("drift.json");
+    let tweak = |c: &mut GuardConfig| {
+        c.drift.window = 10;
+        c.drift.baseline_file = Some(file.clone());
+    };
+    let alert = "lantern_guard_drift_alert{model=\"small-1\"} 1";
+    let mut h = start(tweak).await;
+    for i in 0..10 {
+        let (s, _, _) = call(
+            h.addr,
+            "POST",
+            "/v1/chat/completions",
+            Some(&h.tokens[0]),
+            &chat(&format!("The weather today is fine, number {i}.")),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    assert!(file.exists(), "the first window was not kept");
+    h.stop().await;
+    // after a restart, refusals are compared with the kept baseline at once
+    let mut h = start(tweak).await;
+    for _ in 0..10 {
+        let (s, _, _) = call(
+            h.addr,
+            "POST",
+            "/v1/chat/completions",
+            Some(&h.tokens[0]),
+            &chat("I'm sorry, but I can't help with that."),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    let (_, _, m) = call(h.addr, "GET", "/metrics", None, "").await;
+    assert!(m.contains(alert), "{m}");
+    h.stop().await;
+}
