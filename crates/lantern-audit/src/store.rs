@@ -382,6 +382,7 @@ impl LocalLog {
         let created = !rpath.exists();
         let records = OpenOptions::new()
             .create(true)
+            .truncate(false)
             .read(true)
             .write(true)
             .open(&rpath)

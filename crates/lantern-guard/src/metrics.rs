@@ -65,6 +65,8 @@ pub struct Metrics {
     drift: Mutex<HashMap<String, ModelDrift>>,
     /// Where baselines are kept across restarts (`[drift] baseline_file`).
     baseline_file: Option<std::path::PathBuf>,
+    /// Held while the baseline file is written.
+    saving: Mutex<()>,
 }
 
 /// The decimal digits of `n`, written into `buf`.
@@ -170,22 +172,36 @@ impl Metrics {
         let had_baseline = d.baseline.is_some();
         let alerts = d.observe(cfg, model, text, finish);
         if !had_baseline && d.baseline.is_some() {
-            if let Some(path) = &self.baseline_file {
-                // once per model: the first window just became its baseline
-                let file = BaselineFile {
-                    version: 1,
-                    models: m
-                        .iter()
-                        .filter_map(|(k, v)| Some((k.clone(), v.baseline.clone()?)))
-                        .collect(),
-                };
-                drop(m);
-                if let Err(e) = file.save(path) {
-                    tracing::warn!(path = %path.display(), error = %e, "drift baseline not saved");
-                }
-            }
+            drop(m);
+            // once per model: the first window just became its baseline
+            self.save_baselines();
         }
         alerts
+    }
+
+    /// Writes every model's baseline to the baseline file (if any). Saves run one at a time and
+    /// each takes its snapshot after the one before it wrote, so the last write has them all.
+    fn save_baselines(&self) {
+        let Some(path) = &self.baseline_file else {
+            return;
+        };
+        let _one = match self.saving.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let models = {
+            let m = match self.drift.lock() {
+                Ok(m) => m,
+                Err(p) => p.into_inner(),
+            };
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.baseline.clone()?)))
+                .collect()
+        };
+        let file = BaselineFile { version: 1, models };
+        if let Err(e) = file.save(path) {
+            tracing::warn!(path = %path.display(), error = %e, "drift baseline not saved");
+        }
     }
 
     /// Metrics whose drift baselines are kept in `path` (`[drift] baseline_file`): models with a
