@@ -1,5 +1,6 @@
 //! Fuzzes the reader of the on-disk log: arbitrary bytes as records.log and checkpoints.log are
-//! verified, proved against and reopened for appending; nothing may panic.
+//! verified, proved against and reopened for appending; nothing may panic, and a log reopened
+//! and appended to reads back with the new record last.
 #![no_main]
 
 use lantern_audit::{store, LocalLog, LogOptions, Signer};
@@ -19,6 +20,12 @@ fuzz_target!(|data: &[u8]| {
     let _ = lantern_audit::prove(dir.path(), &v, 0);
     let _ = store::latest_checkpoint(dir.path(), &v);
     if let Ok(log) = LocalLog::open(dir.path(), signer, LogOptions::default()) {
-        let _ = log.append_blocking(b"after fuzz".to_vec());
+        let appended = log.append_blocking(b"after fuzz".to_vec()).is_ok();
+        drop(log);
+        // a log the writer accepted reads back whole, with the new record last
+        if appended {
+            let recs = store::read_records(dir.path()).expect("reopened log unreadable");
+            assert_eq!(recs.last().map(Vec::as_slice), Some(&b"after fuzz"[..]));
+        }
     }
 });
