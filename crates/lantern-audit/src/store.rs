@@ -1156,14 +1156,18 @@ mod tests {
         std::fs::write(&p, buf).unwrap_or_else(|e| panic!("{e}"));
     }
 
-    /// The log in `dir`, signed with a copy of `s`, with options `opts`.
-    fn open_with(dir: &Path, s: &Signer, opts: LogOptions) -> LocalLog {
+    /// Opens the log in `dir`, signed with a copy of `s`, with options `opts`.
+    fn try_open(dir: &Path, s: &Signer, opts: LogOptions) -> Result<LocalLog> {
         LocalLog::open(
             dir,
             Signer::parse(&s.to_private_string()).unwrap_or_else(|e| panic!("{e}")),
             opts,
         )
-        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The log in `dir`, signed with a copy of `s`, with options `opts`.
+    fn open_with(dir: &Path, s: &Signer, opts: LogOptions) -> LocalLog {
+        try_open(dir, s, opts).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// A new log with options `opts` in a temporary directory, and its signer.
@@ -1406,11 +1410,7 @@ mod tests {
         );
         // and the writer refuses to reopen a log that contradicts its checkpoint
         assert!(matches!(
-            LocalLog::open(
-                d.path(),
-                Signer::parse(&s.to_private_string()).unwrap_or_else(|e| panic!("{e}")),
-                LogOptions::default()
-            ),
+            try_open(d.path(), &s, LogOptions::default()),
             Err(Error::Tampered { .. })
         ));
     }
@@ -1576,11 +1576,7 @@ mod tests {
             "{rep:?}"
         );
         assert!(matches!(
-            LocalLog::open(
-                d.path(),
-                Signer::parse(&s.to_private_string()).unwrap_or_else(|e| panic!("{e}")),
-                LogOptions::default()
-            ),
+            try_open(d.path(), &s, LogOptions::default()),
             Err(Error::Corrupt { .. })
         ));
         assert_eq!(std::fs::read(&p).unwrap_or_default(), before);
