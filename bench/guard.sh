@@ -287,20 +287,32 @@ cpu_ticks() {
   echo $t
 }
 TCK=$(getconf CLK_TCK)
-run_wrk() { # $1 conns $2 lua $3 port [$4 pid] -> "p50 p99 rps non2xx cpu_us_per_req load1"
-  local c0=0 c1=0
-  [ -n "${4:-}" ] && c0=$(cpu_ticks "$4")
-  local out; out=$(wrk -t1 -c"$1" -d"${DUR}s" --latency -s "$2" "http://127.0.0.1:$3/v1/chat/completions")
-  [ -n "${4:-}" ] && c1=$(cpu_ticks "$4")
+# per request: CPU ticks difference $1 -> $2 over $3 requests, in µs
+per_req() { awk -v a="$1" -v b="$2" -v r="${3:-0}" -v t="$TCK" 'BEGIN{if (r > 0) printf "%.1f", (b - a) * 1e6 / t / r; else print "-"}'; }
+# $1 conns $2 lua $3 port [$4 pid]
+#   -> "p50 p99 rps non2xx cpu_us_per_req load1 upstream_cpu_us_per_req wrk_cpu_us_per_req"
+# With a pid, the CPU time of the target, of the mock upstream and of wrk itself are measured: the
+# upstream's and wrk's per-request cost is not fixed but moves with the proxy in front of them.
+run_wrk() {
+  local c0=0 c1=0 m0=0 m1=0
+  [ -n "${4:-}" ] && { c0=$(cpu_ticks "$4"); m0=$(cpu_ticks "$UPID"); }
+  local out times
+  times=$( { TIMEFORMAT='%U %S'; time wrk -t1 -c"$1" -d"${DUR}s" --latency -s "$2" "http://127.0.0.1:$3/v1/chat/completions" >"$WORK/wrk.out"; } 2>&1 | tail -1)
+  out=$(cat "$WORK/wrk.out")
+  [ -n "${4:-}" ] && { c1=$(cpu_ticks "$4"); m1=$(cpu_ticks "$UPID"); }
   local load; load=$(cut -d' ' -f1 /proc/loadavg)
   local reqs; reqs=$(echo "$out" | awk '/requests in/{print $1}')
-  local cpr; cpr=$(awk -v a="$c0" -v b="$c1" -v r="${reqs:-0}" -v t="$TCK" 'BEGIN{if (r > 0) printf "%.1f", (b - a) * 1e6 / t / r; else print "-"}')
+  local cpr mpr wpr
+  cpr=$(per_req "$c0" "$c1" "$reqs")
+  mpr=$(per_req "$m0" "$m1" "$reqs")
+  wpr=$(awk -v x="$times" -v r="${reqs:-0}" 'BEGIN{split(x, a, " "); if (r > 0) printf "%.1f", (a[1] + a[2]) * 1e6 / r; else print "-"}')
+  [ -z "${4:-}" ] && { mpr="-"; wpr="-"; }
   local p50 p99 rps bad
   p50=$(echo "$out" | awk '$1=="50%"{print $2}' | to_us)
   p99=$(echo "$out" | awk '$1=="99%"{print $2}' | to_us)
   rps=$(echo "$out" | awk '/Requests\/sec/{print $2}')
   bad=$(echo "$out" | awk '/Non-2xx/{print $5}'); bad=${bad:-0}
-  echo "$p50 $p99 $rps $bad $cpr $load"
+  echo "$p50 $p99 $rps $bad $cpr $load $mpr $wpr"
 }
 
 LOAD0=$(cut -d" " -f1 /proc/loadavg)
@@ -344,8 +356,8 @@ median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
   for mode in plain stream; do
     echo "## $mode chat completions"
     echo
-    echo "| target | p50 c=1 (µs) | p99 c=1 (µs) | added p50 (µs) | added p99 (µs) | req/s at c=$CONNS (median round) | non-2xx | vs nginx | vs LiteLLM | CPU µs/req at c=$CONNS | load avg | req/s of the $ROUNDS rounds |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "| target | p50 c=1 (µs) | p99 c=1 (µs) | added p50 (µs) | added p99 (µs) | req/s at c=$CONNS (median round) | non-2xx | vs nginx | vs LiteLLM | CPU µs/req at c=$CONNS | upstream CPU µs/req | wrk CPU µs/req | load avg | req/s of the $ROUNDS rounds |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     dp50=(); dp99=()
     for r in 1 2 3; do read -r a b _ _ <<<"${R[$mode.direct.c1.$r]}"; dp50+=("$a"); dp99+=("$b"); done
     D50=$(median3 "${dp50[@]}"); D99=$(median3 "${dp99[@]}")
@@ -357,16 +369,17 @@ median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
       p50s=(); p99s=()
       for r in 1 2 3; do read -r a b _ _ <<<"${R[$mode.$name.c1.$r]}"; p50s+=("$a"); p99s+=("$b"); done
       P50=$(median3 "${p50s[@]}"); P99=$(median3 "${p99s[@]}")
-      read -r _ _ RPS BAD CPR LOAD <<<"${R[$mode.$name.load]}"
+      read -r _ _ RPS BAD CPR LOAD MPR WPR <<<"${R[$mode.$name.load]}"
       vsn=$(awk -v a="$RPS" -v b="$NRPS" 'BEGIN{printf "%.2f×", a/b}')
       vsl=$([ -n "$LRPS" ] && awk -v a="$RPS" -v b="$LRPS" 'BEGIN{printf "%.1f×", a/b}' || echo "-")
       add50=$(awk -v a="$P50" -v b="$D50" 'BEGIN{printf "%.0f", a-b}')
       add99=$(awk -v a="$P99" -v b="$D99" 'BEGIN{printf "%.0f", a-b}')
       [ "$name" = direct ] && { add50="-"; add99="-"; }
-      echo "| $name | $P50 | $P99 | $add50 | $add99 | $RPS | $BAD | $vsn | $vsl | $CPR | $LOAD | ${R[$mode.$name.rounds]% } |"
+      [ "$name" = direct ] && MPR="(=CPU)"
+      echo "| $name | $P50 | $P99 | $add50 | $add99 | $RPS | $BAD | $vsn | $vsl | $CPR | $MPR | $WPR | $LOAD | ${R[$mode.$name.rounds]% } |"
     done
     echo
   done
-  echo "c=1 figures are the median of three interleaved $DUR s rounds; c=$CONNS figures are those of the round with the median req/s of $ROUNDS interleaved $DUR s rounds (direct, nginx, guard, LiteLLM, then again), all of them listed in the last column; added latency = target − direct at the same percentile. wrk measures complete responses, so for streams it is the time to the last SSE event. CPU µs/req: user+system CPU time of the target's processes (all threads; nginx master and worker; for direct, the mock upstream) during that c=$CONNS run, divided by the requests wrk completed; load avg: 1-minute load average at the end of that run."
+  echo "c=1 figures are the median of three interleaved $DUR s rounds; c=$CONNS figures are those of the round with the median req/s of $ROUNDS interleaved $DUR s rounds (direct, nginx, guard, LiteLLM, then again), all of them listed in the last column; added latency = target − direct at the same percentile. wrk measures complete responses, so for streams it is the time to the last SSE event. CPU µs/req: user+system CPU time of the target's processes (all threads; nginx master and worker; for direct, the mock upstream) during that c=$CONNS run, divided by the requests wrk completed; upstream and wrk CPU µs/req: the same for the mock upstream and for wrk during that run (the two cores are shared, so what the upstream and the load generator spend per request behind a proxy counts against its throughput too); load avg: 1-minute load average at the end of that run."
 } > "$OUT"
 cat "$OUT"
