@@ -63,10 +63,8 @@ pub struct Metrics {
     /// Audit records that could not be made durable.
     pub audit_failures: std::sync::Arc<AtomicU64>,
     drift: Mutex<HashMap<String, ModelDrift>>,
-    /// Where baselines are kept across restarts (`[drift] baseline_file`).
-    baseline_file: Option<std::path::PathBuf>,
-    /// Held while the baseline file is written.
-    saving: Mutex<()>,
+    /// Writes new baselines to `[drift] baseline_file`, off the request threads.
+    saver: BaselineSaver,
 }
 
 /// The decimal digits of `n`, written into `buf`.
@@ -171,37 +169,13 @@ impl Metrics {
         };
         let had_baseline = d.baseline.is_some();
         let alerts = d.observe(cfg, model, text, finish);
-        if !had_baseline && d.baseline.is_some() {
-            drop(m);
-            // once per model: the first window just became its baseline
-            self.save_baselines();
+        if !had_baseline {
+            if let (Some(tx), Some(b)) = (&self.saver.tx, &d.baseline) {
+                // once per model: its first window just became its baseline
+                let _ = tx.send((model.to_string(), b.clone()));
+            }
         }
         alerts
-    }
-
-    /// Writes every model's baseline to the baseline file (if any). Saves run one at a time and
-    /// each takes its snapshot after the one before it wrote, so the last write has them all.
-    fn save_baselines(&self) {
-        let Some(path) = &self.baseline_file else {
-            return;
-        };
-        let _one = match self.saving.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        let models = {
-            let m = match self.drift.lock() {
-                Ok(m) => m,
-                Err(p) => p.into_inner(),
-            };
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.baseline.clone()?)))
-                .collect()
-        };
-        let file = BaselineFile { version: 1, models };
-        if let Err(e) = file.save(path) {
-            tracing::warn!(path = %path.display(), error = %e, "drift baseline not saved");
-        }
     }
 
     /// Metrics whose drift baselines are kept in `path` (`[drift] baseline_file`): models with a
@@ -223,9 +197,10 @@ impl Metrics {
                 )
             })
             .collect();
+        let saver = BaselineSaver::spawn(path, loaded_models(&drift))?;
         Ok(Self {
             drift: Mutex::new(drift),
-            baseline_file: Some(path.to_path_buf()),
+            saver,
             ..Self::default()
         })
     }
@@ -374,6 +349,69 @@ impl Default for Window {
 struct BaselineFile {
     version: u32,
     models: BTreeMap<String, Window>,
+}
+
+/// The baselines of `drift` (as loaded).
+fn loaded_models(drift: &HashMap<String, ModelDrift>) -> BTreeMap<String, Window> {
+    drift
+        .iter()
+        .filter_map(|(k, v)| Some((k.clone(), v.baseline.clone()?)))
+        .collect()
+}
+
+/// A thread that keeps the baseline file: request threads send it each model's new baseline (once
+/// per model), and it rewrites the file with all of them, so no request waits for the file's
+/// write and sync. Dropping it writes what was sent and joins the thread.
+#[derive(Debug, Default)]
+struct BaselineSaver {
+    tx: Option<std::sync::mpsc::Sender<(String, Window)>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl BaselineSaver {
+    fn spawn(
+        path: &std::path::Path,
+        mut models: BTreeMap<String, Window>,
+    ) -> Result<Self, crate::Error> {
+        let (tx, rx) = std::sync::mpsc::channel::<(String, Window)>();
+        let path = path.to_path_buf();
+        let thread = std::thread::Builder::new()
+            .name("lantern-drift-baselines".into())
+            .spawn(move || {
+                while let Ok((model, w)) = rx.recv() {
+                    models.insert(model, w);
+                    // several models may have finished their first window meanwhile: one write
+                    while let Ok((model, w)) = rx.try_recv() {
+                        models.insert(model, w);
+                    }
+                    let file = BaselineFile {
+                        version: 1,
+                        models: std::mem::take(&mut models),
+                    };
+                    if let Err(e) = file.save(&path) {
+                        tracing::warn!(path = %path.display(), error = %e, "drift baselines not saved");
+                    }
+                    models = file.models;
+                }
+            })
+            .map_err(|e| crate::Error::Io {
+                path: "drift baseline thread".into(),
+                source: e,
+            })?;
+        Ok(Self {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for BaselineSaver {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Largest baseline file read (a thousand models' windows are about 2 MB).
@@ -668,8 +706,9 @@ mod tests {
         };
         let m = Metrics::with_baseline_file(&path).unwrap_or_else(|e| panic!("{e}"));
         assert!(stable(&m, "m").is_empty());
-        assert!(path.exists(), "the first window was not saved");
+        // dropping the metrics waits for the saver thread
         drop(m);
+        assert!(path.exists(), "the first window was not saved");
         // without the file, a restart takes the drifted window as the new baseline: no alert
         assert!(refusals(&Metrics::default()).is_empty());
         // with it, the first window after the restart is compared with the saved baseline
@@ -681,6 +720,7 @@ mod tests {
         );
         // a second model's first window joins the file; the first model's baseline stays
         assert!(stable(&m, "other").is_empty());
+        drop(m);
         let saved = BaselineFile::load(&path).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(saved.models.keys().collect::<Vec<_>>(), vec!["m", "other"]);
         assert_eq!(saved.models["m"].finish[0], 20, "the baseline was replaced");
