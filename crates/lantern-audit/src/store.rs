@@ -51,7 +51,7 @@ enum Tail {
     Torn(u64),
 }
 
-/// Whether every byte of `r` from where it is to its end (`len - at` bytes) is zero.
+/// Whether the next `left` bytes of `r` (the rest of the file) are all zero.
 fn rest_is_zero(r: &mut impl Read, mut left: u64) -> std::io::Result<bool> {
     let mut buf = [0u8; 8192];
     while left > 0 {
