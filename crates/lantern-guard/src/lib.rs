@@ -28,6 +28,33 @@ pub use proxy::{run, Gateway};
 
 use std::sync::Arc;
 
+/// Writes `bytes` to `path` whole or not at all: into a temporary file beside it (its name plus
+/// `.tmp`; mode 0600 when `private`, on Unix), synced, then renamed over it.
+pub(crate) fn write_atomic(
+    path: &std::path::Path,
+    bytes: &[u8],
+    private: bool,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    let tmp = path.with_file_name(name);
+    {
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        if private {
+            std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        }
+        #[cfg(not(unix))]
+        let _ = private;
+        let mut f = o.open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
 /// Errors of the guard crate.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -184,6 +184,7 @@ impl Metrics {
     /// one is an error naming it (delete it to start new baselines).
     pub fn with_baseline_file(path: &std::path::Path) -> Result<Self, crate::Error> {
         let loaded = BaselineFile::load(path)?;
+        let saver = BaselineSaver::spawn(path, loaded.models.clone())?;
         let drift = loaded
             .models
             .into_iter()
@@ -197,7 +198,6 @@ impl Metrics {
                 )
             })
             .collect();
-        let saver = BaselineSaver::spawn(path, loaded_models(&drift))?;
         Ok(Self {
             drift: Mutex::new(drift),
             saver,
@@ -351,14 +351,6 @@ struct BaselineFile {
     models: BTreeMap<String, Window>,
 }
 
-/// The baselines of `drift` (as loaded).
-fn loaded_models(drift: &HashMap<String, ModelDrift>) -> BTreeMap<String, Window> {
-    drift
-        .iter()
-        .filter_map(|(k, v)| Some((k.clone(), v.baseline.clone()?)))
-        .collect()
-}
-
 /// A thread that keeps the baseline file: request threads send it each model's new baseline (once
 /// per model), and it rewrites the file with all of them, so no request waits for the file's
 /// write and sync. Dropping it writes what was sent and joins the thread.
@@ -371,27 +363,23 @@ struct BaselineSaver {
 impl BaselineSaver {
     fn spawn(
         path: &std::path::Path,
-        mut models: BTreeMap<String, Window>,
+        models: BTreeMap<String, Window>,
     ) -> Result<Self, crate::Error> {
         let (tx, rx) = std::sync::mpsc::channel::<(String, Window)>();
         let path = path.to_path_buf();
+        let mut file = BaselineFile { version: 1, models };
         let thread = std::thread::Builder::new()
             .name("lantern-drift-baselines".into())
             .spawn(move || {
                 while let Ok((model, w)) = rx.recv() {
-                    models.insert(model, w);
+                    file.models.insert(model, w);
                     // several models may have finished their first window meanwhile: one write
                     while let Ok((model, w)) = rx.try_recv() {
-                        models.insert(model, w);
+                        file.models.insert(model, w);
                     }
-                    let file = BaselineFile {
-                        version: 1,
-                        models: std::mem::take(&mut models),
-                    };
                     if let Err(e) = file.save(&path) {
                         tracing::warn!(path = %path.display(), error = %e, "drift baselines not saved");
                     }
-                    models = file.models;
                 }
             })
             .map_err(|e| crate::Error::Io {
@@ -459,14 +447,10 @@ impl BaselineFile {
         Ok(f)
     }
 
-    /// Writes the file whole or not at all (a temporary file renamed over it).
+    /// Writes the file whole or not at all.
     fn save(&self, path: &std::path::Path) -> std::io::Result<()> {
-        use std::io::Write;
-        let tmp = path.with_extension("tmp");
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&serde_json::to_vec(self).map_err(std::io::Error::other)?)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        let json = serde_json::to_vec(self).map_err(std::io::Error::other)?;
+        crate::write_atomic(path, &json, false)
     }
 }
 
