@@ -406,7 +406,7 @@ impl LocalLog {
             records.set_len(good).map_err(io_err(&rpath))?;
             records.sync_all().map_err(io_err(&rpath))?;
         }
-        // the zeroed room the writer made ahead is kept
+        // the zeroed room the writer made ahead is kept (the file is never shorter than `good`)
         let room = records.metadata().map_err(io_err(&rpath))?.len();
         let verifier = signer.verifier();
         let mut last: Option<Checkpoint> = None;
@@ -451,7 +451,7 @@ impl LocalLog {
             dir: dir.to_path_buf(),
             records,
             end: good,
-            room: room.max(good),
+            room,
             checkpoints,
             tree,
             signer,
@@ -740,7 +740,8 @@ impl Writer {
             // time; a failure here (a full disk) costs only the room, not the batch
             let step = self.room.clamp(PREALLOC_MIN, PREALLOC_MAX);
             let target = (end + step).div_ceil(4096) * 4096;
-            let mut at = end.max(self.room);
+            // the file's cursor is at `end`, past the room there was
+            let mut at = end;
             while at < target {
                 let n = (target - at).min(ZEROS.len() as u64) as usize;
                 if let Err(e) = self.records.write_all(&ZEROS[..n]) {
