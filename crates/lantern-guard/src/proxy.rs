@@ -209,6 +209,7 @@ fn write_request_line(
 struct HexDigest([u8; 64]);
 
 impl HexDigest {
+    #[cfg(test)]
     fn as_str(&self) -> &str {
         // hex digits are ASCII
         std::str::from_utf8(&self.0).unwrap_or_default()
@@ -281,9 +282,10 @@ struct Outcome {
     client: SocketAddr,
 }
 
-/// The audit record of one request. Fields are declared in alphabetical order so the bytes are
-/// the same as those of the `serde_json::Value` object this replaced (its map is sorted), without
-/// building a map per request.
+/// The audit record of one request as serde writes it (fields in alphabetical order, as in the
+/// `serde_json::Value` object records were first made of): the tests check that
+/// [`write_audit_record`] writes the same bytes.
+#[cfg(test)]
 #[derive(serde::Serialize)]
 struct AuditRecord<'a> {
     changes: &'a [String],
@@ -1517,12 +1519,61 @@ impl AuditSink {
     }
 }
 
-/// Writes the audit record of a finished request (JSON, fields in alphabetical order); `false`
-/// if it cannot be serialised.
+/// Appends `s` as a JSON string: as it is between quotes when nothing in it needs an escape (the
+/// usual key ids, owners, models and rule names), through serde_json's escaping otherwise.
+fn json_str(buf: &mut Vec<u8>, s: &str) -> bool {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        buf.reserve(s.len() + 2);
+        buf.push(b'"');
+        buf.extend_from_slice(s.as_bytes());
+        buf.push(b'"');
+        true
+    } else {
+        serde_json::to_writer(&mut *buf, s).is_ok()
+    }
+}
+
+fn json_opt_str(buf: &mut Vec<u8>, s: Option<&str>) -> bool {
+    match s {
+        Some(s) => json_str(buf, s),
+        None => {
+            buf.extend_from_slice(b"null");
+            true
+        }
+    }
+}
+
+fn json_u64(buf: &mut Vec<u8>, n: u64) {
+    buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+fn json_opt_u64(buf: &mut Vec<u8>, n: Option<u64>) {
+    match n {
+        Some(n) => json_u64(buf, n),
+        None => buf.extend_from_slice(b"null"),
+    }
+}
+
+fn json_str_list(buf: &mut Vec<u8>, items: &[String]) -> bool {
+    buf.push(b'[');
+    for (i, s) in items.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        if !json_str(buf, s) {
+            return false;
+        }
+    }
+    buf.push(b']');
+    true
+}
+
+/// Writes the audit record of a finished request (JSON, fields in alphabetical order, the bytes
+/// serde writes for [`AuditRecord`], written field by field: the digests, the time and the
+/// client address need no escaping); `false` if it cannot be serialised.
 fn write_audit_record(buf: &mut Vec<u8>, o: &Outcome, total: Duration, ts: SystemTime) -> bool {
-    let ts = time::OffsetDateTime::from(ts)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
+    let start = buf.len();
+    buf.reserve(512);
     let mut ip = [0u8; 15];
     let v6;
     let client = match o.client.ip() {
@@ -1532,28 +1583,59 @@ fn write_audit_record(buf: &mut Vec<u8>, o: &Outcome, total: Duration, ts: Syste
             v6.as_str()
         }
     };
-    let prompt = o.prompt.as_ref().map(hex_digest);
-    let response = o.response.as_ref().map(hex_digest);
-    let rec = AuditRecord {
-        changes: &o.changes,
-        client,
-        completion_tokens: o.completion_tokens,
-        decision: o.decision,
-        endpoint: o.endpoint,
-        hits: &o.hits,
-        key: o.key.as_ref().map(|k| k.id.as_str()),
-        latency_us: total.as_micros() as u64,
-        method: o.method.as_str(),
-        model: o.model.as_deref(),
-        owner: o.key.as_ref().map(|k| k.owner.as_str()),
-        prompt_sha256: prompt.as_ref().map(HexDigest::as_str),
-        prompt_tokens: o.prompt_tokens,
-        response_sha256: response.as_ref().map(HexDigest::as_str),
-        status: o.status,
-        stream: o.stream,
-        ts: &ts,
+    let digest = |buf: &mut Vec<u8>, d: &Option<Sha>| match d {
+        Some(d) => {
+            buf.push(b'"');
+            buf.extend_from_slice(&hex_digest(d).0);
+            buf.push(b'"');
+        }
+        None => buf.extend_from_slice(b"null"),
     };
-    serde_json::to_writer(buf, &rec).is_ok()
+    let key = o.key.as_ref();
+    buf.extend_from_slice(b"{\"changes\":");
+    let mut ok = json_str_list(buf, &o.changes);
+    buf.extend_from_slice(b",\"client\":");
+    ok &= json_str(buf, client);
+    buf.extend_from_slice(b",\"completion_tokens\":");
+    json_opt_u64(buf, o.completion_tokens);
+    buf.extend_from_slice(b",\"decision\":");
+    ok &= json_str(buf, o.decision);
+    buf.extend_from_slice(b",\"endpoint\":");
+    ok &= json_str(buf, o.endpoint);
+    buf.extend_from_slice(b",\"hits\":");
+    ok &= json_str_list(buf, &o.hits);
+    buf.extend_from_slice(b",\"key\":");
+    ok &= json_opt_str(buf, key.map(|k| k.id.as_str()));
+    buf.extend_from_slice(b",\"latency_us\":");
+    json_u64(buf, total.as_micros() as u64);
+    buf.extend_from_slice(b",\"method\":");
+    ok &= json_str(buf, o.method.as_str());
+    buf.extend_from_slice(b",\"model\":");
+    ok &= json_opt_str(buf, o.model.as_deref());
+    buf.extend_from_slice(b",\"owner\":");
+    ok &= json_opt_str(buf, key.map(|k| k.owner.as_str()));
+    buf.extend_from_slice(b",\"prompt_sha256\":");
+    digest(buf, &o.prompt);
+    buf.extend_from_slice(b",\"prompt_tokens\":");
+    json_opt_u64(buf, o.prompt_tokens);
+    buf.extend_from_slice(b",\"response_sha256\":");
+    digest(buf, &o.response);
+    buf.extend_from_slice(b",\"status\":");
+    json_u64(buf, u64::from(o.status));
+    buf.extend_from_slice(if o.stream {
+        b",\"stream\":true,\"ts\":\""
+    } else {
+        b",\"stream\":false,\"ts\":\""
+    });
+    // RFC 3339 text is digits and `-:.TZ`: nothing to escape. A time it cannot write (a year past
+    // 9999) is checked before anything is written and leaves the field empty.
+    let _ = time::OffsetDateTime::from(ts)
+        .format_into(&mut *buf, &time::format_description::well_known::Rfc3339);
+    buf.extend_from_slice(b"\"}");
+    if !ok {
+        buf.truncate(start);
+    }
+    ok
 }
 
 fn audit_options(cfg: &GuardConfig) -> lantern_audit::LogOptions {
@@ -1786,6 +1868,112 @@ mod tests {
             let a = std::net::Ipv4Addr::from(a);
             let mut buf = [0u8; 15];
             assert_eq!(ipv4_str(a, &mut buf), a.to_string());
+        }
+    }
+
+    /// The record as serde writes [`AuditRecord`] (what `write_audit_record` did before it
+    /// wrote the fields itself).
+    fn serde_record(o: &Outcome, total: Duration, ts: SystemTime) -> Vec<u8> {
+        let ts = time::OffsetDateTime::from(ts)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let client = o.client.ip().to_string();
+        let prompt = o.prompt.as_ref().map(hex_digest);
+        let response = o.response.as_ref().map(hex_digest);
+        let rec = AuditRecord {
+            changes: &o.changes,
+            client: &client,
+            completion_tokens: o.completion_tokens,
+            decision: o.decision,
+            endpoint: o.endpoint,
+            hits: &o.hits,
+            key: o.key.as_ref().map(|k| k.id.as_str()),
+            latency_us: total.as_micros() as u64,
+            method: o.method.as_str(),
+            model: o.model.as_deref(),
+            owner: o.key.as_ref().map(|k| k.owner.as_str()),
+            prompt_sha256: prompt.as_ref().map(HexDigest::as_str),
+            prompt_tokens: o.prompt_tokens,
+            response_sha256: response.as_ref().map(HexDigest::as_str),
+            status: o.status,
+            stream: o.stream,
+            ts: &ts,
+        };
+        serde_json::to_vec(&rec).unwrap()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        #[test]
+        fn audit_records_are_the_bytes_serde_writes(
+            owner in "(?s).{0,12}",
+            model in proptest::option::of("(?s).{0,16}"),
+            hits in proptest::collection::vec("(?s).{0,10}", 0..3),
+            changes in proptest::collection::vec("[a-z_\\\"]{0,10}", 0..3),
+            tokens in proptest::option::of(proptest::prelude::any::<u64>()),
+            completion in proptest::option::of(0u64..100_000),
+            digests in proptest::option::of(proptest::prelude::any::<[u8; 32]>()),
+            v6 in proptest::prelude::any::<bool>(),
+            addr in proptest::prelude::any::<u128>(),
+            secs in 0u64..253_402_300_799,
+            nanos in 0u32..1_000_000_000,
+            micros in proptest::prelude::any::<u64>(),
+            status in 100u16..600,
+            stream in proptest::prelude::any::<bool>(),
+            with_key in proptest::prelude::any::<bool>(),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut store = KeyStore::load(&dir.path().join("keys.json")).unwrap();
+            let (token, _) = store
+                .create(
+                    crate::keys::NewKey {
+                        owner,
+                        scopes: Default::default(),
+                        ttl_secs: Some(0),
+                        requests_per_minute: None,
+                        tokens_per_minute: None,
+                    },
+                    1,
+                )
+                .unwrap();
+            let store = Arc::new(store);
+            let key = with_key.then(|| KeyStore::authenticate_shared(&store, &token, 2).unwrap());
+            let ip: std::net::IpAddr = if v6 {
+                std::net::Ipv6Addr::from(addr).into()
+            } else {
+                std::net::Ipv4Addr::from(addr as u32).into()
+            };
+            let o = Outcome {
+                t0: Instant::now(),
+                upstream_time: Duration::ZERO,
+                key,
+                endpoint: "/v1/chat/completions",
+                method: Method::POST,
+                model,
+                status,
+                decision: "allow",
+                stream,
+                detached: false,
+                prompt_tokens: tokens,
+                completion_tokens: completion,
+                hits,
+                changes,
+                prompt: digests,
+                response: digests.map(|mut d| {
+                    d[0] ^= 1;
+                    d
+                }),
+                client: SocketAddr::new(ip, 443),
+            };
+            let ts = SystemTime::UNIX_EPOCH + Duration::new(secs, nanos);
+            let total = Duration::from_micros(micros);
+            let mut buf = b"before".to_vec();
+            proptest::prop_assert!(write_audit_record(&mut buf, &o, total, ts));
+            let want = serde_record(&o, total, ts);
+            proptest::prop_assert_eq!(
+                String::from_utf8_lossy(&buf[6..]),
+                String::from_utf8_lossy(&want)
+            );
         }
     }
 
