@@ -393,17 +393,13 @@ pub fn load_usage(keys_file: &Path) -> Usage {
 /// Writes the usage file atomically.
 pub fn save_usage(keys_file: &Path, usage: &Usage) -> Result<(), Error> {
     let p = usage_path(keys_file);
-    let tmp = p.with_extension("tmp");
-    let io = |e| Error::Io {
+    let bytes = serde_json::to_vec(usage).map_err(|e| Error::Config(e.to_string()))?;
+    // like the key store: a temporary file, synced, renamed over the old one (a crash leaves the
+    // old file or the new one, never a torn one), readable by the owner only
+    crate::write_atomic(&p, &bytes, true).map_err(|e| Error::Io {
         path: p.display().to_string(),
         source: e,
-    };
-    std::fs::write(
-        &tmp,
-        serde_json::to_vec(usage).map_err(|e| Error::Config(e.to_string()))?,
-    )
-    .map_err(io)?;
-    std::fs::rename(&tmp, &p).map_err(io)
+    })
 }
 
 /// One line of the access audit.
@@ -454,6 +450,35 @@ pub fn access_audit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usage_is_saved_whole_and_private() {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let keys = d.path().join("keys.json");
+        let mut u = Usage::new();
+        u.insert("k1".into(), 1_700_000_000);
+        save_usage(&keys, &u).unwrap_or_else(|e| panic!("{e}"));
+        u.insert("k2".into(), 1_700_000_060);
+        save_usage(&keys, &u).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(load_usage(&keys), u);
+        let names: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .map(|e| e.map(|e| e.file_name()).unwrap_or_default())
+            .collect();
+        assert_eq!(
+            names,
+            vec![std::ffi::OsString::from("keys.json.usage.json")]
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(usage_path(&keys))
+                .unwrap_or_else(|e| panic!("{e}"))
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
 
     #[test]
     fn create_authenticate_rotate_revoke() {

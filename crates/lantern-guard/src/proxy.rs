@@ -1719,7 +1719,9 @@ pub async fn run(
                 gw.reload_keys();
                 n += 1;
                 if n.is_multiple_of(30) {
-                    gw.save_usage();
+                    // the write syncs the file: off the event loop
+                    let gw = gw.clone();
+                    let _ = tokio::task::spawn_blocking(move || gw.save_usage()).await;
                 }
             }
         })
