@@ -390,6 +390,37 @@ pub(crate) struct Template {
     finish: Option<String>,
 }
 
+/// The template read of [`chunk_fields_noting`], on the bytes of a chunk not yet known to be
+/// UTF-8: when they are the template's prefix, one string token and the template's suffix, only
+/// that token is checked and read (the prefix and suffix are the bytes of a valid chunk, so the
+/// whole chunk is valid UTF-8 exactly when the token is). `None` when the chunk does not match
+/// the template; the caller then reads it in full.
+pub(crate) fn template_fields<'d>(data: &'d [u8], t: &Option<Template>) -> Option<Fields<'d>> {
+    let t = t.as_ref()?;
+    let (prefix, suffix) = (t.prefix.as_bytes(), t.suffix.as_bytes());
+    if data.len() < prefix.len() + suffix.len()
+        || !data.starts_with(prefix)
+        || !data.ends_with(suffix)
+    {
+        return None;
+    }
+    // the token with its quotes: the prefix ends with the opening quote and the suffix starts
+    // with the closing one
+    let token = data.get(prefix.len().checked_sub(1)?..data.len() - suffix.len() + 1)?;
+    let token = std::str::from_utf8(token).ok()?;
+    let mut c = Cur {
+        s: token,
+        i: 0,
+        text_span: None,
+        no_choices: false,
+    };
+    let text = c.string()?;
+    if c.i != token.len() {
+        return None;
+    }
+    Some((t.usage, t.finish.clone().map(Cow::Owned), Some(text)))
+}
+
 /// [`chunk_fields_noting`] without the note.
 #[cfg(test)]
 pub(crate) fn chunk_fields_with<'d>(data: &'d str, t: &mut Option<Template>) -> Option<Fields<'d>> {
@@ -408,24 +439,8 @@ pub(crate) fn chunk_fields_noting<'d>(
     t: &mut Option<Template>,
     no_choices: &mut bool,
 ) -> Option<Fields<'d>> {
-    if let Some(t) = t.as_ref() {
-        if data.len() >= t.prefix.len() + t.suffix.len()
-            && data.starts_with(&t.prefix)
-            && data.ends_with(&t.suffix)
-        {
-            let mut c = Cur {
-                s: data,
-                i: t.prefix.len() - 1,
-                text_span: None,
-                no_choices: false,
-            };
-            if let Some(text) = c.string() {
-                if c.i == data.len() - t.suffix.len() + 1 {
-                    let finish = t.finish.clone().map(Cow::Owned);
-                    return Some((t.usage, finish, Some(text)));
-                }
-            }
-        }
+    if let Some(f) = template_fields(data.as_bytes(), t) {
+        return Some(f);
     }
     let mut c = Cur {
         s: data,

@@ -170,16 +170,18 @@ fn event_end(buf: &[u8]) -> Option<usize> {
     None
 }
 
+/// The data of the usual event, `data: <one line>\n\n` (one search for a line break instead of
+/// a walk over the lines); `None` for any other event.
+fn one_data_line(raw: &[u8]) -> Option<&[u8]> {
+    raw.strip_prefix(b"data: ")
+        .and_then(|r| r.strip_suffix(b"\n\n"))
+        .filter(|l| memchr::memchr2(b'\n', b'\r', l).is_none())
+}
+
 /// The data of an event: its `data:` lines joined by newlines (borrowed for the usual single
 /// line of valid UTF-8).
 fn event_data(raw: &[u8]) -> Cow<'_, str> {
-    // the usual event, `data: <one line>\n\n`: one search for a line break instead of a walk
-    // over the lines
-    if let Some(line) = raw
-        .strip_prefix(b"data: ")
-        .and_then(|r| r.strip_suffix(b"\n\n"))
-        .filter(|l| memchr::memchr2(b'\n', b'\r', l).is_none())
-    {
+    if let Some(line) = one_data_line(raw) {
         if let Ok(t) = std::str::from_utf8(line) {
             return Cow::Borrowed(t);
         }
@@ -506,6 +508,17 @@ impl<'a> SseFilter<'a> {
     }
 
     fn event(&mut self, raw: Bytes) -> bool {
+        // the usual event of a stream, one data line that matches the template: only its text
+        // token is checked for UTF-8 and read (what the full path below reads it as)
+        if self.hardening.is_none() {
+            if let Some(fields) = one_data_line(&raw)
+                .and_then(|line| crate::chunkscan::template_fields(line, &self.template))
+            {
+                let (range, withheld) = self.take_fields(fields, false);
+                self.hold(raw, None, range, false, withheld);
+                return false;
+            }
+        }
         let data = event_data(&raw);
         let mut json: Option<Value> = None;
         let mut dirty = false;
@@ -519,17 +532,8 @@ impl<'a> SseFilter<'a> {
                 .or_else(|| chunk_fields_serde(&data, &mut no_choices))
         };
         let mut withheld = false;
-        if let Some((usage, finish, text)) = fields {
-            if usage.is_some() {
-                self.usage = usage;
-                withheld = self.strip_usage && no_choices;
-            }
-            if let Some(f) = finish {
-                self.finish = Some(f.into_owned());
-            }
-            if let Some(t) = text.filter(|t| !t.is_empty()) {
-                range = Some(self.add_text(&t));
-            }
+        if let Some(fields) = fields {
+            (range, withheld) = self.take_fields(fields, no_choices);
         } else if !is_done && !data.is_empty() {
             if let Ok(mut v) = serde_json::from_str::<Value>(&data) {
                 if let Some(u) = v.get("usage").filter(|u| !u.is_null()) {
@@ -554,6 +558,40 @@ impl<'a> SseFilter<'a> {
                 json = Some(v);
             }
         }
+        self.hold(raw, json, range, dirty, withheld);
+        is_done
+    }
+
+    /// Takes in what a chunk carries: its usage, finish reason and text. Returns the text's
+    /// global range and whether the event is withheld (the usage chunk the guard asked for).
+    #[inline(always)]
+    fn take_fields(
+        &mut self,
+        (usage, finish, text): ChunkFields<'_>,
+        no_choices: bool,
+    ) -> (Option<(usize, usize)>, bool) {
+        let mut withheld = false;
+        if usage.is_some() {
+            self.usage = usage;
+            withheld = self.strip_usage && no_choices;
+        }
+        if let Some(f) = finish {
+            self.finish = Some(f.into_owned());
+        }
+        let range = text.filter(|t| !t.is_empty()).map(|t| self.add_text(&t));
+        (range, withheld)
+    }
+
+    /// Holds an event until its text is settled (unless forwarded as read, or withheld).
+    #[inline(always)]
+    fn hold(
+        &mut self,
+        raw: Bytes,
+        json: Option<Value>,
+        range: Option<(usize, usize)>,
+        dirty: bool,
+        withheld: bool,
+    ) {
         if !self.passthrough && !withheld {
             if self.pending.capacity() == 0 {
                 self.pending.reserve(PENDING_START);
@@ -565,7 +603,6 @@ impl<'a> SseFilter<'a> {
                 dirty,
             });
         }
-        is_done
     }
 
     /// Appends generated text; returns its global byte range.
@@ -1117,6 +1154,41 @@ mod tests {
     /// The defect this filter had: a `{80,}` match seen while the key was still arriving was
     /// redacted, remembered by (rule, start), and the longer match found once the tail arrived
     /// counted as seen, so the tail reached the client.
+    #[test]
+    fn an_event_matching_the_template_but_not_utf8_is_read_as_the_full_path_reads_it() {
+        let m = Monitor::new(&MonitorConfig::default(), None).unwrap_or_else(|e| panic!("{e}"));
+        let ev = |t: &[u8]| {
+            let mut e = b"data: {\"choices\":[{\"delta\":{\"content\":\"".to_vec();
+            e.extend_from_slice(t);
+            e.extend_from_slice(b"\"},\"index\":0}]}\n\n");
+            e
+        };
+        let mut input = ev(b"ab");
+        input.extend(ev(b"c\xffd"));
+        input.extend(ev(b"e\xc3\xa9"));
+        let mut f = SseFilter::new(&m, Action::Log, 0, None);
+        let mut out = Vec::new();
+        // one read: the second and third events are read through the first one's template
+        out.extend(f.push(&input));
+        out.extend(f.finish());
+        // the invalid byte is read as U+FFFD, as the lossy full read does; the events go out as
+        // they came
+        assert_eq!(f.text, "abc\u{fffd}de\u{e9}");
+        assert_eq!(out.concat(), input);
+        let line = |t: &[u8]| {
+            let e = ev(t);
+            e[6..e.len() - 2].to_vec()
+        };
+        assert_eq!(
+            crate::chunkscan::template_fields(&line(b"c\xffd"), &f.template),
+            None
+        );
+        assert_eq!(
+            crate::chunkscan::template_fields(&line(b"xy"), &f.template),
+            Some((None, None, Some(Cow::Borrowed("xy"))))
+        );
+    }
+
     #[test]
     fn a_match_still_growing_is_held_and_redacted_whole() {
         let m = full_monitor();
