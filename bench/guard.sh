@@ -27,6 +27,13 @@
 #           one): same guard set-up as below, the two guards alternated for N rounds (default 3),
 #           each round a c=N run of plain then streamed requests; prints the guard's CPU µs per
 #           request (user+system, and user alone) and req/s per run and the means. Writes no file.
+#        bench/guard.sh --profile [--rounds N] [--duration S] [--conns N]
+#   --profile  nginx and the guard alternated for N rounds (default 3), plain and streamed, each a
+#           c=N run with the machine's counters read before and after: per request, the CPU
+#           (user/system) and context switches (voluntary/involuntary, all threads) of the proxy
+#           and of the mock upstream, wrk's CPU, the machine's busy and idle time (/proc/stat)
+#           and what of the busy time none of the three processes accounts for (kernel threads,
+#           interrupts), and TCP segments sent on loopback (/proc/net/snmp). Writes no file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -39,6 +46,7 @@ LITELLM=1
 LEAN=0
 AB=()
 PARTS=0
+PROFILE=0
 ROUNDS=3
 while [ $# -gt 0 ]; do
   case $1 in
@@ -49,6 +57,7 @@ while [ $# -gt 0 ]; do
     --no-litellm) LITELLM=0; shift ;;
     --lean) LEAN=1; shift ;;
     --parts) PARTS=1; LITELLM=0; shift ;;
+    --profile) PROFILE=1; LITELLM=0; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -272,6 +281,50 @@ if [ "$PARTS" = 1 ]; then
   for v in nginx $VARIANTS; do
     p=$(echo "${R[$v.plain]}" | median); st=$(echo "${R[$v.stream]}" | median)
     echo "| $v | $p | $(awk -v a="$p" -v b="$np" 'BEGIN{printf "%.2f×", a/b}') | $st | $(awk -v a="$st" -v b="$ns" 'BEGIN{printf "%.2f×", a/b}') |${R[$v.plain]} |${R[$v.stream]} |"
+  done
+  exit 0
+fi
+
+if [ "$PROFILE" = 1 ]; then
+  TCK=$(getconf CLK_TCK)
+  # "user system" CPU ticks of processes $@ (all threads)
+  ticks() { for p in "$@"; do awk '{print $14, $15}' "/proc/$p/stat"; done | awk '{u+=$1; s+=$2} END{print u+0, s+0}'; }
+  # "voluntary involuntary" context switches of processes $@, summed over their threads
+  switches() { for p in "$@"; do cat /proc/"$p"/task/*/status; done 2>/dev/null | awk '/^voluntary_ctxt/{v+=$2} /^nonvoluntary_ctxt/{n+=$2} END{print v+0, n+0}'; }
+  # "busy idle" jiffies of the machine (busy: user nice system irq softirq steal; idle: idle iowait)
+  machine() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat; }
+  segs() { awk '/^Tcp:/{if (h) print $12; else h=1}' /proc/net/snmp; }
+  echo "| round | mode | target | req/s | proxy CPU µs/req (user / sys) | proxy switches/req (vol / invol) | upstream CPU µs/req | upstream switches/req (vol / invol) | wrk CPU µs/req | machine busy µs/req | machine idle µs/req | busy outside the three µs/req | TCP segments/req |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  for r in $(seq 1 "$ROUNDS"); do
+    for mode in plain stream; do
+      for target in nginx guard; do
+        case $target in
+          nginx) P="$NPID $(pgrep -P "$NPID" | tr '\n' ' ')"; port=$NGX; lua=$WORK/$mode-none.lua ;;
+          guard) P=$GPID; port=$GRD; lua=$WORK/$mode-guard.lua ;;
+        esac
+        # shellcheck disable=SC2086
+        read -r pu0 ps0 < <(ticks $P); read -r pv0 pn0 < <(switches $P)
+        read -r mu0 ms0 < <(ticks "$UPID"); read -r mv0 mn0 < <(switches "$UPID")
+        read -r b0 i0 < <(machine); s0=$(segs)
+        wt=$( { TIMEFORMAT='%U %S'; time wrk -t1 -c"$CONNS" -d"${DUR}s" -s "$lua" "http://127.0.0.1:$port/v1/chat/completions" >"$WORK/wrk.out"; } 2>&1 | tail -1)
+        # shellcheck disable=SC2086
+        read -r pu1 ps1 < <(ticks $P); read -r pv1 pn1 < <(switches $P)
+        read -r mu1 ms1 < <(ticks "$UPID"); read -r mv1 mn1 < <(switches "$UPID")
+        read -r b1 i1 < <(machine); s1=$(segs)
+        n=$(awk '/requests in/{print $1}' "$WORK/wrk.out")
+        rps=$(awk '/Requests\/sec/{printf "%.0f", $2}' "$WORK/wrk.out")
+        awk -v n="$n" -v t="$TCK" -v r="$r" -v mode="$mode" -v target="$target" -v rps="$rps" \
+          -v pu=$((pu1 - pu0)) -v ps=$((ps1 - ps0)) -v pv=$((pv1 - pv0)) -v pn=$((pn1 - pn0)) \
+          -v mu=$((mu1 - mu0)) -v ms=$((ms1 - ms0)) -v mv=$((mv1 - mv0)) -v mn=$((mn1 - mn0)) \
+          -v wt="$wt" -v b=$((b1 - b0)) -v i=$((i1 - i0)) -v sg=$((s1 - s0)) 'BEGIN{
+            split(wt, w, " "); us = 1e6 / t / n
+            proxy = (pu + ps) * us; up = (mu + ms) * us; wrk = (w[1] + w[2]) * 1e6 / n
+            printf "| %s | %s | %s | %s | %.1f (%.1f / %.1f) | %.2f / %.2f | %.1f | %.2f / %.2f | %.1f | %.1f | %.1f | %.1f | %.2f |\n",
+              r, mode, target, rps, proxy, pu * us, ps * us, pv / n, pn / n, up, mv / n, mn / n,
+              wrk, b * us, i * us, b * us - proxy - up - wrk, sg / n }'
+      done
+    done
   done
   exit 0
 fi
