@@ -110,6 +110,9 @@ pub struct Gateway {
     keys: RwLock<Arc<KeyStore>>,
     keys_mtime: Mutex<Option<SystemTime>>,
     usage: Mutex<keys::Usage>,
+    /// Held while the usage file is written: the periodic write (on a blocking thread) and the
+    /// one at shutdown share its temporary file.
+    usage_write: Mutex<()>,
     limiter: Limiter,
     detectors: Detectors,
     monitor: Arc<Monitor>,
@@ -380,6 +383,7 @@ impl Gateway {
         Ok(Self {
             keys_mtime: Mutex::new(mtime(&cfg.keys_file)),
             usage: Mutex::new(keys::load_usage(&cfg.keys_file)),
+            usage_write: Mutex::new(()),
             keys: RwLock::new(Arc::new(store)),
             limiter: Limiter::new(redis),
             detectors: Detectors::new(cfg.detect.clone()),
@@ -429,6 +433,11 @@ impl Gateway {
 
     /// Writes last-use times next to the key store.
     pub fn save_usage(&self) {
+        // one write at a time, each of a snapshot taken after the previous write ended
+        let _writing = match self.usage_write.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
         let u = match self.usage.lock() {
             Ok(u) => u.clone(),
             Err(p) => p.into_inner().clone(),
