@@ -442,6 +442,16 @@ pub(crate) fn chunk_fields_noting<'d>(
     if let Some(f) = template_fields(data.as_bytes(), t) {
         return Some(f);
     }
+    read_chunk_noting(data, t, no_choices)
+}
+
+/// The full read of [`chunk_fields_noting`], for a chunk already found not to match the template
+/// (with [`template_fields`]); updates the template as that does.
+pub(crate) fn read_chunk_noting<'d>(
+    data: &'d str,
+    t: &mut Option<Template>,
+    no_choices: &mut bool,
+) -> Option<Fields<'d>> {
     let mut c = Cur {
         s: data,
         i: 0,

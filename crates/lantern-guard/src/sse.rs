@@ -181,7 +181,12 @@ fn one_data_line(raw: &[u8]) -> Option<&[u8]> {
 /// The data of an event: its `data:` lines joined by newlines (borrowed for the usual single
 /// line of valid UTF-8).
 fn event_data(raw: &[u8]) -> Cow<'_, str> {
-    if let Some(line) = one_data_line(raw) {
+    event_data_of(raw, one_data_line(raw))
+}
+
+/// [`event_data`] given what [`one_data_line`] found in `raw`.
+fn event_data_of<'r>(raw: &'r [u8], line: Option<&'r [u8]>) -> Cow<'r, str> {
+    if let Some(line) = line {
         if let Ok(t) = std::str::from_utf8(line) {
             return Cow::Borrowed(t);
         }
@@ -510,16 +515,17 @@ impl<'a> SseFilter<'a> {
     fn event(&mut self, raw: Bytes) -> bool {
         // the usual event of a stream, one data line that matches the template: only its text
         // token is checked for UTF-8 and read (what the full path below reads it as)
+        let line = one_data_line(&raw);
         if self.hardening.is_none() {
-            if let Some(fields) = one_data_line(&raw)
-                .and_then(|line| crate::chunkscan::template_fields(line, &self.template))
+            if let Some(fields) =
+                line.and_then(|l| crate::chunkscan::template_fields(l, &self.template))
             {
                 let (range, withheld) = self.take_fields(fields, false);
                 self.hold(raw, None, range, false, withheld);
                 return false;
             }
         }
-        let data = event_data(&raw);
+        let data = event_data_of(&raw, line);
         let mut json: Option<Value> = None;
         let mut dirty = false;
         let mut range = None;
@@ -528,8 +534,18 @@ impl<'a> SseFilter<'a> {
         let fields = if is_done || data.is_empty() || self.hardening.is_some() {
             None
         } else {
-            crate::chunkscan::chunk_fields_noting(&data, &mut self.template, &mut no_choices)
-                .or_else(|| chunk_fields_serde(&data, &mut no_choices))
+            match line {
+                // a single line was tried against the template above
+                Some(_) => {
+                    crate::chunkscan::read_chunk_noting(&data, &mut self.template, &mut no_choices)
+                }
+                None => crate::chunkscan::chunk_fields_noting(
+                    &data,
+                    &mut self.template,
+                    &mut no_choices,
+                ),
+            }
+            .or_else(|| chunk_fields_serde(&data, &mut no_choices))
         };
         let mut withheld = false;
         if let Some(fields) = fields {
