@@ -63,6 +63,20 @@ while [ $# -gt 0 ]; do
 done
 mkdir -p "$WORK" "$ROOT/bench/results"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target-guard}
+TCK=$(getconf CLK_TCK)
+# "user system" CPU ticks of process $1 and its descendants (nginx master + worker, litellm),
+# all threads
+proc_ticks() {
+  local u=0 s=0 p pu ps
+  for p in $1 $(pgrep -P "$1" 2>/dev/null) $(for c in $(pgrep -P "$1" 2>/dev/null); do pgrep -P "$c"; done); do
+    if [ -r /proc/$p/stat ] && read -r pu ps < <(awk '{print $14, $15}' /proc/$p/stat); then
+      u=$((u + pu)); s=$((s + ps))
+    fi
+  done
+  echo $u $s
+}
+# CPU ticks (user + system) of a process and its descendants
+cpu_ticks() { local u s; read -r u s < <(proc_ticks "$1"); echo $((u + s)); }
 
 # Tools and peers.
 if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
@@ -146,7 +160,6 @@ if [ ${#AB[@]} = 2 ]; then
     printf 'wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer %s"\n' "'$body'" "$TOKEN" > "$WORK/ab/$mode.lua"
   done
   wait_port $UP
-  TCK=$(getconf CLK_TCK)
   declare -A SUM
   echo "| round | binary | plain CPU µs/req | plain user µs/req | plain req/s | stream CPU µs/req | stream user µs/req | stream req/s | load avg |"
   echo "|---|---|---|---|---|---|---|---|---|"
@@ -157,9 +170,9 @@ if [ ${#AB[@]} = 2 ]; then
       wait_port $GRD
       row="| $r | $(basename "${AB[$b]}")"
       for mode in plain stream; do
-        read -r u0 s0 < <(awk '{print $14, $15}' /proc/$G/stat)
+        read -r u0 s0 < <(proc_ticks $G)
         out=$(wrk -t1 -c"$CONNS" -d"${DUR}s" -s "$WORK/ab/$mode.lua" "http://127.0.0.1:$GRD/v1/chat/completions")
-        read -r u1 s1 < <(awk '{print $14, $15}' /proc/$G/stat)
+        read -r u1 s1 < <(proc_ticks $G)
         n=$(echo "$out" | awk '/requests in/{print $1}')
         rps=$(echo "$out" | awk '/Requests\/sec/{printf "%.0f", $2}')
         cpu=$(awk -v a=$((u1 + s1 - u0 - s0)) -v n="$n" -v t="$TCK" 'BEGIN{printf "%.1f", a*1e6/t/n}')
@@ -286,11 +299,9 @@ if [ "$PARTS" = 1 ]; then
 fi
 
 if [ "$PROFILE" = 1 ]; then
-  TCK=$(getconf CLK_TCK)
-  # "user system" CPU ticks of processes $@ (all threads)
-  ticks() { for p in "$@"; do awk '{print $14, $15}' "/proc/$p/stat"; done | awk '{u+=$1; s+=$2} END{print u+0, s+0}'; }
-  # "voluntary involuntary" context switches of processes $@, summed over their threads
-  switches() { for p in "$@"; do cat /proc/"$p"/task/*/status; done 2>/dev/null | awk '/^voluntary_ctxt/{v+=$2} /^nonvoluntary_ctxt/{n+=$2} END{print v+0, n+0}'; }
+  # "voluntary involuntary" context switches of process $1 and its children, summed over their
+  # threads
+  switches() { for p in $1 $(pgrep -P "$1"); do cat /proc/"$p"/task/*/status; done 2>/dev/null | awk '/^voluntary_ctxt/{v+=$2} /^nonvoluntary_ctxt/{n+=$2} END{print v+0, n+0}'; }
   # "busy idle" jiffies of the machine (busy: user nice system irq softirq steal; idle: idle iowait)
   machine() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat; }
   segs() { awk '/^Tcp:/{if (h) print $12; else h=1}' /proc/net/snmp; }
@@ -300,17 +311,15 @@ if [ "$PROFILE" = 1 ]; then
     for mode in plain stream; do
       for target in nginx guard; do
         case $target in
-          nginx) P="$NPID $(pgrep -P "$NPID" | tr '\n' ' ')"; port=$NGX; lua=$WORK/$mode-none.lua ;;
+          nginx) P=$NPID; port=$NGX; lua=$WORK/$mode-none.lua ;;
           guard) P=$GPID; port=$GRD; lua=$WORK/$mode-guard.lua ;;
         esac
-        # shellcheck disable=SC2086
-        read -r pu0 ps0 < <(ticks $P); read -r pv0 pn0 < <(switches $P)
-        read -r mu0 ms0 < <(ticks "$UPID"); read -r mv0 mn0 < <(switches "$UPID")
+        read -r pu0 ps0 < <(proc_ticks "$P"); read -r pv0 pn0 < <(switches "$P")
+        read -r mu0 ms0 < <(proc_ticks "$UPID"); read -r mv0 mn0 < <(switches "$UPID")
         read -r b0 i0 < <(machine); s0=$(segs)
         wt=$( { TIMEFORMAT='%U %S'; time wrk -t1 -c"$CONNS" -d"${DUR}s" -s "$lua" "http://127.0.0.1:$port/v1/chat/completions" >"$WORK/wrk.out"; } 2>&1 | tail -1)
-        # shellcheck disable=SC2086
-        read -r pu1 ps1 < <(ticks $P); read -r pv1 pn1 < <(switches $P)
-        read -r mu1 ms1 < <(ticks "$UPID"); read -r mv1 mn1 < <(switches "$UPID")
+        read -r pu1 ps1 < <(proc_ticks "$P"); read -r pv1 pn1 < <(switches "$P")
+        read -r mu1 ms1 < <(proc_ticks "$UPID"); read -r mv1 mn1 < <(switches "$UPID")
         read -r b1 i1 < <(machine); s1=$(segs)
         n=$(awk '/requests in/{print $1}' "$WORK/wrk.out")
         rps=$(awk '/Requests\/sec/{printf "%.0f", $2}' "$WORK/wrk.out")
@@ -331,15 +340,6 @@ fi
 
 # wrk output -> "p50_us p99_us rps"
 to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); print v+0} else if (v ~ /ms$/) {sub(/ms/,"",v); print v*1000} else if (v ~ /s$/) {sub(/s/,"",v); print v*1000000} else print v}'; }
-# CPU ticks (user + system) of a process and its descendants (nginx master + worker, litellm)
-cpu_ticks() {
-  local t=0 p
-  for p in $1 $(pgrep -P "$1" 2>/dev/null) $(for c in $(pgrep -P "$1" 2>/dev/null); do pgrep -P "$c"; done); do
-    [ -r /proc/$p/stat ] && t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat)))
-  done
-  echo $t
-}
-TCK=$(getconf CLK_TCK)
 # per request: CPU ticks difference $1 -> $2 over $3 requests, in µs
 per_req() { awk -v a="$1" -v b="$2" -v r="${3:-0}" -v t="$TCK" 'BEGIN{if (r > 0) printf "%.1f", (b - a) * 1e6 / t / r; else print "-"}'; }
 # $1 conns $2 lua $3 port [$4 pid]
