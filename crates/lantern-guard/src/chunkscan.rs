@@ -23,6 +23,36 @@ pub(crate) type Fields<'a> = (
 /// A byte range `(start, end)` of a chunk.
 type Span = (usize, usize);
 
+/// Index of the first byte at or after `i` that ends a run of plain string content (`"`, `\`
+/// or a control character below 0x20), or `b.len()`. Eight bytes at a time: for each of the
+/// three tests, the lowest flagged byte of the SWAR mask is exactly the first matching byte
+/// (a borrow only flags bytes above a true match), so the lowest flag of their union is the stop.
+#[inline]
+fn string_stop(b: &[u8], mut i: usize) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    while let Some(w) = b.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+        let x = u64::from_le_bytes(w);
+        let q = x ^ (LO * u64::from(b'"'));
+        let e = x ^ (LO * u64::from(b'\\'));
+        let m = (q.wrapping_sub(LO) & !q)
+            | (e.wrapping_sub(LO) & !e)
+            | (x.wrapping_sub(LO * 0x20) & !x);
+        let m = m & HI;
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while b
+        .get(i)
+        .is_some_and(|&c| c != b'"' && c != b'\\' && c >= 0x20)
+    {
+        i += 1;
+    }
+    i
+}
+
 struct Cur<'a> {
     s: &'a str,
     i: usize,
@@ -73,17 +103,16 @@ impl<'a> Cur<'a> {
         }
         let b = self.s.as_bytes();
         let start = self.i;
-        loop {
-            match *b.get(self.i)? {
-                b'"' => {
-                    let s = self.s.get(start..self.i)?;
-                    self.i += 1;
-                    return Some(Cow::Borrowed(s));
-                }
-                b'\\' => break,
-                c if c < 0x20 => return None,
-                _ => self.i += 1,
+        self.i = string_stop(b, self.i);
+        match *b.get(self.i)? {
+            b'"' => {
+                // stops are ASCII bytes: character boundaries
+                let s = self.s.get(start..self.i)?;
+                self.i += 1;
+                return Some(Cow::Borrowed(s));
             }
+            b'\\' => {}
+            _ => return None,
         }
         let mut out = String::from(self.s.get(start..self.i)?);
         loop {
@@ -110,13 +139,7 @@ impl<'a> Cur<'a> {
                 c if c < 0x20 => return None,
                 _ => {
                     let run = self.i;
-                    while b
-                        .get(self.i)
-                        .is_some_and(|&c| c != b'"' && c != b'\\' && c >= 0x20)
-                    {
-                        self.i += 1;
-                    }
-                    // the run ends at an ASCII byte: a character boundary
+                    self.i = string_stop(b, self.i);
                     out.push_str(self.s.get(run..self.i)?);
                 }
             }
@@ -480,4 +503,47 @@ pub(crate) fn read_chunk_noting<'d>(
         t.finish = fields.1.as_deref().map(str::to_string);
     }
     Some(fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::string_stop;
+
+    /// The byte-at-a-time scan `string_stop` replaces.
+    fn stop_by_bytes(b: &[u8], mut i: usize) -> usize {
+        while b
+            .get(i)
+            .is_some_and(|&c| c != b'"' && c != b'\\' && c >= 0x20)
+        {
+            i += 1;
+        }
+        i
+    }
+
+    #[test]
+    fn the_stop_is_the_first_quote_backslash_or_control_byte() {
+        let b = b"0123456789abcdef\"xyz";
+        assert_eq!(string_stop(b, 0), 16);
+        assert_eq!(string_stop(b, 17), b.len());
+        // a control byte, then a quote below it in the same word
+        assert_eq!(string_stop(b"ab\x1fcd\"ef", 0), 2);
+        assert_eq!(string_stop(b"\xe2\x82\xac\xff\x80\\", 0), 5);
+        assert_eq!(string_stop(b"", 0), 0);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+        #[test]
+        fn string_stop_agrees_with_the_byte_scan(
+            // the three stop classes, their neighbours (0x1f/0x20, 0x21/0x23, 0x5b/0x5d) and
+            // bytes with the high bit set, which a borrow could otherwise flag
+            bytes in proptest::collection::vec(proptest::sample::select(vec![
+                0u8, 0x1f, 0x20, b'"', 0x21, 0x23, b'\\', 0x5b, 0x5d, b'a', 0x7f, 0x80, 0x9f, 0xa0, 0xdc, 0xff,
+            ]), 0..40),
+            from in 0usize..40,
+        ) {
+            let from = from.min(bytes.len());
+            proptest::prop_assert_eq!(string_stop(&bytes, from), stop_by_bytes(&bytes, from), "{:?} from {}", bytes, from);
+        }
+    }
 }
