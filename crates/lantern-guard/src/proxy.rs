@@ -1750,7 +1750,7 @@ pub async fn run(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let stream = crate::tls::ServerIo::new(stream, tls.as_ref());
+                let stream = crate::tls::ServerIo::new(stream, tls.as_ref()).coalescing();
                 let gw = gw.clone();
                 let svc = hyper::service::service_fn(move |req| {
                     let gw = gw.clone();

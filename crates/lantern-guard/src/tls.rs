@@ -111,7 +111,22 @@ pub fn acceptor(cfg: &ServerConfig) -> Result<Option<TlsAcceptor>, Error> {
 /// A client connection: plain TCP, or TLS over it. The TLS handshake runs on the first read or
 /// write, inside the connection's task (so a slow handshake never holds up the accept loop and
 /// is bounded by the server's header-read timeout like any slow client).
-pub struct ServerIo(State);
+///
+/// With [`ServerIo::coalescing`], writes are coalesced across connections: each write yields
+/// once to the other tasks ready on the worker before it goes to the socket, so the responses
+/// the worker finishes in one pass go out back to back at the end of the pass, as Redis writes
+/// its replies before it sleeps. A client reading many connections then finds several
+/// responses per wake-up instead of being woken for each, which costs the guard (the kernel
+/// work of waking an idle reader is charged to the writer), its clients and the upstream less
+/// CPU per request. The yield is one extra poll of the connection's task; with nothing else
+/// ready it runs at once.
+pub struct ServerIo {
+    state: State,
+    /// Yield once before each write.
+    coalesce: bool,
+    /// The pending write has already yielded.
+    yielded: bool,
+}
 
 enum State {
     Plain(TcpStream),
@@ -123,31 +138,53 @@ enum State {
 impl ServerIo {
     /// Wraps an accepted connection; with an acceptor it becomes TLS.
     pub fn new(stream: TcpStream, tls: Option<&TlsAcceptor>) -> Self {
-        match tls {
-            Some(a) => ServerIo(State::Handshake(Box::new(a.accept(stream)))),
-            None => ServerIo(State::Plain(stream)),
+        let state = match tls {
+            Some(a) => State::Handshake(Box::new(a.accept(stream))),
+            None => State::Plain(stream),
+        };
+        ServerIo {
+            state,
+            coalesce: false,
+            yielded: false,
         }
+    }
+
+    /// Coalesces writes with the other connections' (see the type's documentation).
+    pub fn coalescing(mut self) -> Self {
+        self.coalesce = true;
+        self
     }
 
     /// True once the TLS handshake is complete (always false for plain connections).
     pub fn is_tls(&self) -> bool {
-        matches!(self.0, State::Tls(_))
+        matches!(self.state, State::Tls(_))
+    }
+
+    /// `Pending` (with the task woken again) the first time a write is polled when coalescing:
+    /// the task goes to the back of the worker's queue. Cleared once a write completes.
+    fn yield_before_write(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.coalesce && !self.yielded {
+            self.yielded = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        Poll::Ready(())
     }
 
     /// Drives the handshake; `Ready(Ok)` once the stream is usable.
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if let State::Handshake(a) = &mut self.0 {
+        if let State::Handshake(a) = &mut self.state {
             match Pin::new(a.as_mut()).poll(cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Ok(s)) => self.0 = State::Tls(Box::new(s)),
+                Poll::Ready(Ok(s)) => self.state = State::Tls(Box::new(s)),
                 Poll::Ready(Err(e)) => {
                     tracing::debug!(error = %e, "tls handshake failed");
-                    self.0 = State::Failed;
+                    self.state = State::Failed;
                     return Poll::Ready(Err(e));
                 }
             }
         }
-        if matches!(self.0, State::Failed) {
+        if matches!(self.state, State::Failed) {
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::NotConnected,
                 "tls handshake failed",
@@ -165,7 +202,7 @@ macro_rules! delegate {
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             Poll::Pending => return Poll::Pending,
         }
-        match &mut this.0 {
+        match &mut this.state {
             State::Plain($s) => {
                 let $s = Pin::new($s);
                 $e
@@ -194,23 +231,35 @@ impl AsyncRead for ServerIo {
 
 impl AsyncWrite for ServerIo {
     fn poll_write(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        delegate!(self, cx, s => s.poll_write(cx, buf))
+        std::task::ready!(self.as_mut().get_mut().yield_before_write(cx));
+        let this = self.as_mut();
+        let r: Poll<io::Result<usize>> = delegate!(this, cx, s => s.poll_write(cx, buf));
+        if r.is_ready() {
+            self.yielded = false;
+        }
+        r
     }
 
     fn poll_write_vectored(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        delegate!(self, cx, s => s.poll_write_vectored(cx, bufs))
+        std::task::ready!(self.as_mut().get_mut().yield_before_write(cx));
+        let this = self.as_mut();
+        let r: Poll<io::Result<usize>> = delegate!(this, cx, s => s.poll_write_vectored(cx, bufs));
+        if r.is_ready() {
+            self.yielded = false;
+        }
+        r
     }
 
     fn is_write_vectored(&self) -> bool {
-        match &self.0 {
+        match &self.state {
             State::Plain(s) => s.is_write_vectored(),
             State::Tls(s) => s.is_write_vectored(),
             State::Handshake(_) | State::Failed => false,
@@ -264,6 +313,61 @@ pub fn upstream_connector(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Counts wake-ups.
+    struct Wakes(std::sync::atomic::AtomicUsize);
+    impl std::task::Wake for Wakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_coalescing_connection_yields_once_before_each_write() {
+        use tokio::io::AsyncReadExt;
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let addr = l.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let mut client = TcpStream::connect(addr)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (server, _) = l.accept().await.unwrap_or_else(|e| panic!("{e}"));
+        let mut io = ServerIo::new(server, None).coalescing();
+        let wakes = Arc::new(Wakes(0.into()));
+        let waker = std::task::Waker::from(wakes.clone());
+        let mut cx = Context::from_waker(&waker);
+        let count = || wakes.0.load(std::sync::atomic::Ordering::SeqCst);
+        for (round, bytes) in [&b"first"[..], b"second"].into_iter().enumerate() {
+            // the first poll of a write yields: nothing written, the task woken to come back
+            let p = Pin::new(&mut io).poll_write_vectored(&mut cx, &[io::IoSlice::new(bytes)]);
+            assert!(p.is_pending(), "round {round}");
+            assert_eq!(count(), round + 1);
+            // the next one writes
+            match Pin::new(&mut io).poll_write_vectored(&mut cx, &[io::IoSlice::new(bytes)]) {
+                Poll::Ready(Ok(n)) => assert_eq!(n, bytes.len()),
+                other => panic!("round {round}: {other:?}"),
+            }
+            assert_eq!(count(), round + 1);
+        }
+        let mut got = [0u8; 11];
+        client
+            .read_exact(&mut got)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(&got, b"firstsecond");
+        // without coalescing, writes go straight to the socket
+        let _client2 = TcpStream::connect(addr)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (server2, _) = l.accept().await.unwrap_or_else(|e| panic!("{e}"));
+        let mut plain = ServerIo::new(server2, None);
+        match Pin::new(&mut plain).poll_write(&mut cx, b"x") {
+            Poll::Ready(Ok(1)) => {}
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(count(), 2);
+    }
 
     #[test]
     fn errors_name_the_file() {
