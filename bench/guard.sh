@@ -26,7 +26,9 @@
 #   --ab    compare two `lantern` binaries (e.g. a copy built from an older commit and the current
 #           one): same guard set-up as below, the two guards alternated for N rounds (default 3),
 #           each round a c=N run of plain then streamed requests; prints the guard's CPU µs per
-#           request (user+system, and user alone) and req/s per run and the means. Writes no file.
+#           request (user+system, and user alone), the CPU µs per request of the guard, the mock
+#           upstream and wrk together (they share the cores, so a change in how the guard writes
+#           can move the others' share), and req/s per run, and the means. Writes no file.
 #        bench/guard.sh --profile [--rounds N] [--duration S] [--conns N]
 #   --profile  nginx and the guard alternated for N rounds (default 3), plain and streamed, each a
 #           c=N run with the machine's counters read before and after: per request, the CPU
@@ -152,7 +154,7 @@ TOML
 }
 
 if [ ${#AB[@]} = 2 ]; then
-  mock_up 127.0.0.1:$UP 2>/dev/null & PIDS+=($!)
+  mock_up 127.0.0.1:$UP 2>/dev/null & PIDS+=($!); UPID=$!
   guard_setup "$WORK/ab"
   TOKEN=$(new_key "$WORK/ab/guard.toml" 2>/dev/null)
   for mode in plain stream; do
@@ -161,8 +163,8 @@ if [ ${#AB[@]} = 2 ]; then
   done
   wait_port $UP
   declare -A SUM
-  echo "| round | binary | plain CPU µs/req | plain user µs/req | plain req/s | stream CPU µs/req | stream user µs/req | stream req/s | load avg |"
-  echo "|---|---|---|---|---|---|---|---|---|"
+  echo "| round | binary | plain CPU µs/req | plain user µs/req | plain with mock and wrk µs/req | plain req/s | stream CPU µs/req | stream user µs/req | stream with mock and wrk µs/req | stream req/s | load avg |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
   for r in $(seq 1 "$ROUNDS"); do
     for b in 0 1; do
       rm -rf "$WORK/ab/audit"
@@ -170,22 +172,27 @@ if [ ${#AB[@]} = 2 ]; then
       wait_port $GRD
       row="| $r | $(basename "${AB[$b]}")"
       for mode in plain stream; do
-        read -r u0 s0 < <(proc_ticks $G)
-        out=$(wrk -t1 -c"$CONNS" -d"${DUR}s" -s "$WORK/ab/$mode.lua" "http://127.0.0.1:$GRD/v1/chat/completions")
-        read -r u1 s1 < <(proc_ticks $G)
-        n=$(echo "$out" | awk '/requests in/{print $1}')
-        rps=$(echo "$out" | awk '/Requests\/sec/{printf "%.0f", $2}')
+        read -r u0 s0 < <(proc_ticks $G); m0=$(cpu_ticks "$UPID")
+        # wrk's own user and system seconds, as in --profile
+        wt=$( { TIMEFORMAT='%U %S'; time wrk -t1 -c"$CONNS" -d"${DUR}s" -s "$WORK/ab/$mode.lua" "http://127.0.0.1:$GRD/v1/chat/completions" >"$WORK/wrk.out"; } 2>&1 | tail -1)
+        read -r u1 s1 < <(proc_ticks $G); m1=$(cpu_ticks "$UPID")
+        n=$(awk '/requests in/{print $1}' "$WORK/wrk.out")
+        rps=$(awk '/Requests\/sec/{printf "%.0f", $2}' "$WORK/wrk.out")
         cpu=$(awk -v a=$((u1 + s1 - u0 - s0)) -v n="$n" -v t="$TCK" 'BEGIN{printf "%.1f", a*1e6/t/n}')
         usr=$(awk -v a=$((u1 - u0)) -v n="$n" -v t="$TCK" 'BEGIN{printf "%.1f", a*1e6/t/n}')
+        # the guard, the mock upstream and wrk together: they share the two cores
+        all=$(awk -v a=$((u1 + s1 - u0 - s0 + m1 - m0)) -v wt="$wt" -v n="$n" -v t="$TCK" 'BEGIN{split(wt, w, " "); printf "%.1f", (a/t + w[1] + w[2])*1e6/n}')
         SUM[$b.$mode]=$(awk -v a="${SUM[$b.$mode]:-0}" -v c="$cpu" 'BEGIN{print a + c}')
-        row="$row | $cpu | $usr | $rps"
+        SUM[$b.$mode.all]=$(awk -v a="${SUM[$b.$mode.all]:-0}" -v c="$all" 'BEGIN{print a + c}')
+        row="$row | $cpu | $usr | $all | $rps"
       done
       kill $G; wait $G 2>/dev/null || true
       echo "$row | $(cut -d' ' -f1 /proc/loadavg) |"
     done
   done
   for b in 0 1; do
-    echo "mean CPU µs/req of $(basename "${AB[$b]}") (${AB[$b]}): plain $(awk -v a="${SUM[$b.plain]}" -v n="$ROUNDS" 'BEGIN{printf "%.1f", a/n}'), stream $(awk -v a="${SUM[$b.stream]}" -v n="$ROUNDS" 'BEGIN{printf "%.1f", a/n}')"
+    mean() { awk -v a="${SUM[$1]}" -v n="$ROUNDS" 'BEGIN{printf "%.1f", a/n}'; }
+    echo "mean CPU µs/req of $(basename "${AB[$b]}") (${AB[$b]}): plain $(mean $b.plain), stream $(mean $b.stream); with the mock and wrk: plain $(mean $b.plain.all), stream $(mean $b.stream.all)"
   done
   exit 0
 fi
