@@ -135,6 +135,9 @@ pub struct ServerConfig {
     pub tls_cert: Option<PathBuf>,
     /// PEM file with the server's private key (PKCS#8, PKCS#1 or SEC1).
     pub tls_key: Option<PathBuf>,
+    /// PEM file of CA certificates: when set, every client must present a certificate one of
+    /// them signed (mutual TLS), on top of its guard key. Needs `tls_cert` and `tls_key`.
+    pub client_ca: Option<PathBuf>,
 }
 
 /// Upstream settings.
@@ -146,6 +149,11 @@ pub struct UpstreamConfig {
     /// PEM file of CA certificates trusted for an `https://` upstream instead of the bundled
     /// Mozilla roots (private CAs).
     pub ca_file: Option<PathBuf>,
+    /// PEM certificate chain the guard presents to an `https://` upstream that asks for a client
+    /// certificate (mutual TLS); set together with `client_key`.
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key of `client_cert` (PKCS#8, PKCS#1 or SEC1).
+    pub client_key: Option<PathBuf>,
     /// Environment variable holding the upstream API key injected as `Authorization: Bearer`.
     pub api_key_env: Option<String>,
     /// Time allowed for the upstream to send response headers, seconds (504 after).
@@ -157,6 +165,8 @@ impl Default for UpstreamConfig {
         Self {
             url: "http://127.0.0.1:9000".into(),
             ca_file: None,
+            client_cert: None,
+            client_key: None,
             api_key_env: None,
             timeout_secs: 120,
         }
@@ -429,6 +439,14 @@ impl GuardConfig {
         if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
             return bad("server.tls_cert and server.tls_key must be set together".into());
         }
+        if self.server.client_ca.is_some() && self.server.tls_cert.is_none() {
+            return bad(
+                "server.client_ca needs TLS: set server.tls_cert and server.tls_key".into(),
+            );
+        }
+        if self.upstream.client_cert.is_some() != self.upstream.client_key.is_some() {
+            return bad("upstream.client_cert and upstream.client_key must be set together".into());
+        }
         if self.detect.action == Action::Redact {
             return bad("detect.action cannot be redact".into());
         }
@@ -482,6 +500,7 @@ mod tests {
             server: ServerConfig {
                 tls_cert: Some("cert.pem".into()),
                 tls_key: None,
+                client_ca: None,
             },
             ..GuardConfig::default()
         };

@@ -87,18 +87,28 @@ pub fn server_config(cfg: &ServerConfig) -> Result<Option<Arc<rustls::ServerConf
     };
     let certs = load_certs(cert_path)?;
     let key = load_key(key_path)?;
-    let mut sc = rustls::ServerConfig::builder_with_provider(provider())
+    let builder = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Config(format!("tls: {e}")))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| {
-            Error::Config(format!(
-                "{} / {}: certificate and key are not usable together: {e}",
-                cert_path.display(),
-                key_path.display()
-            ))
-        })?;
+        .map_err(|e| Error::Config(format!("tls: {e}")))?;
+    let builder = match &cfg.client_ca {
+        // mutual TLS: a client without a certificate one of these CAs signed fails the handshake
+        Some(ca) => {
+            let roots = Arc::new(root_store(ca)?);
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(roots, provider())
+                    .build()
+                    .map_err(|e| cfg_err(ca, format_args!("unusable client CA: {e}")))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut sc = builder.with_single_cert(certs, key).map_err(|e| {
+        Error::Config(format!(
+            "{} / {}: certificate and key are not usable together: {e}",
+            cert_path.display(),
+            key_path.display()
+        ))
+    })?;
     sc.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Some(Arc::new(sc)))
 }
@@ -278,22 +288,44 @@ impl AsyncWrite for ServerIo {
 /// The client TLS configuration for the upstream: the CAs of `ca_file` when set, else the
 /// bundled Mozilla roots (`webpki-roots`). The connector adds ALPN `http/1.1`.
 pub fn client_config(cfg: &UpstreamConfig) -> Result<rustls::ClientConfig, Error> {
-    let mut roots = rustls::RootCertStore::empty();
-    match &cfg.ca_file {
-        Some(p) => {
-            for c in load_certs(p)? {
-                roots
-                    .add(c)
-                    .map_err(|e| cfg_err(p, format_args!("unusable CA certificate: {e}")))?;
-            }
+    let roots = match &cfg.ca_file {
+        Some(p) => root_store(p)?,
+        None => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            roots
         }
-        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-    }
-    Ok(rustls::ClientConfig::builder_with_provider(provider())
+    };
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Config(format!("tls: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+        .with_root_certificates(roots);
+    match (&cfg.client_cert, &cfg.client_key) {
+        (Some(c), Some(k)) => builder
+            .with_client_auth_cert(load_certs(c)?, load_key(k)?)
+            .map_err(|e| {
+                Error::Config(format!(
+                    "{} / {}: certificate and key are not usable together: {e}",
+                    c.display(),
+                    k.display()
+                ))
+            }),
+        (None, None) => Ok(builder.with_no_client_auth()),
+        _ => Err(Error::Config(
+            "upstream.client_cert and upstream.client_key must be set together".into(),
+        )),
+    }
+}
+
+/// The CA certificates of a PEM file as a root store; an error naming the file.
+fn root_store(path: &Path) -> Result<rustls::RootCertStore, Error> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in load_certs(path)? {
+        roots
+            .add(c)
+            .map_err(|e| cfg_err(path, format_args!("unusable CA certificate: {e}")))?;
+    }
+    Ok(roots)
 }
 
 /// Wraps `http` (timeouts, `TCP_NODELAY` already set) into a connector for `https://` and
@@ -383,6 +415,7 @@ mod tests {
         let cfg = ServerConfig {
             tls_cert: Some(cert.clone()),
             tls_key: Some(key.clone()),
+            client_ca: None,
         };
         let e = server_config(&cfg).map(|_| ()).unwrap_err().to_string();
         assert!(

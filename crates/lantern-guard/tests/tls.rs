@@ -1,7 +1,8 @@
 //! TLS end to end with certificates made by the test (rcgen): client → guard over HTTPS → mock
 //! upstream over HTTPS signed by a private CA (`[upstream] ca_file`); an upstream the configured
 //! CA did not sign answers 502 with an OpenAI-style error; plain HTTP keeps working; bad
-//! certificate and key files are errors naming the file.
+//! certificate and key files are errors naming the file; mutual TLS on both hops
+//! (`[server] client_ca`, `[upstream] client_cert`/`client_key`).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -60,6 +61,7 @@ fn server_tls(p: &Pki) -> ServerConfig {
     ServerConfig {
         tls_cert: Some(p.cert.clone()),
         tls_key: Some(p.key.clone()),
+        client_ca: None,
     }
 }
 
@@ -89,6 +91,17 @@ async fn start(
     upstream_tls: Option<&Pki>,
     tweak: impl FnOnce(&mut GuardConfig),
 ) -> Guard {
+    start_with(dir, upstream_tls, None, tweak).await
+}
+
+/// As [`start`]; with `upstream_client_ca`, the mock upstream asks for a client certificate
+/// that CA signed.
+async fn start_with(
+    dir: tempfile::TempDir,
+    upstream_tls: Option<&Pki>,
+    upstream_client_ca: Option<&Path>,
+    tweak: impl FnOnce(&mut GuardConfig),
+) -> Guard {
     std::env::set_var("LANTERN_TLS_TEST_UPSTREAM_KEY", "sk-upstream-tls");
     let up = TcpListener::bind("127.0.0.1:0")
         .await
@@ -96,9 +109,12 @@ async fn start(
     let up_addr = up.local_addr().unwrap_or_else(|e| panic!("{e}"));
     let (seen, scheme) = match upstream_tls {
         Some(p) => {
-            let acc = tls::acceptor(&server_tls(p))
-                .unwrap_or_else(|e| panic!("{e}"))
-                .unwrap_or_else(|| panic!("tls configured"));
+            let acc = tls::acceptor(&ServerConfig {
+                client_ca: upstream_client_ca.map(Path::to_path_buf),
+                ..server_tls(p)
+            })
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("tls configured"));
             (mock::spawn_tls(up, acc), "https")
         }
         None => (mock::spawn(up), "http"),
@@ -148,12 +164,28 @@ async fn start(
 
 /// POSTs a chat completion to `url`, trusting `ca` for `https://`.
 async fn chat(url: &str, ca: Option<&Path>, token: &str, text: &str) -> (StatusCode, Value) {
+    try_chat(url, ca, None, token, text)
+        .await
+        .unwrap_or_else(|e| panic!("request to {url} failed: {e}"))
+}
+
+/// As [`chat`], presenting the certificate of `client` (mutual TLS) when given; `Err` when the
+/// request got no HTTP answer.
+async fn try_chat(
+    url: &str,
+    ca: Option<&Path>,
+    client: Option<&Pki>,
+    token: &str,
+    text: &str,
+) -> Result<(StatusCode, Value), String> {
     let mut http = HttpConnector::new();
     http.set_connect_timeout(Some(Duration::from_secs(5)));
     let conn = tls::upstream_connector(
         http,
         &UpstreamConfig {
             ca_file: ca.map(Path::to_path_buf),
+            client_cert: client.map(|c| c.cert.clone()),
+            client_key: client.map(|c| c.key.clone()),
             ..UpstreamConfig::default()
         },
     )
@@ -165,10 +197,10 @@ async fn chat(url: &str, ca: Option<&Path>, token: &str, text: &str) -> (StatusC
         .header("authorization", format!("Bearer {token}"))
         .body(Full::new(Bytes::from(body)))
         .unwrap_or_else(|e| panic!("{e}"));
-    let resp = client
-        .request(req)
+    let resp = tokio::time::timeout(Duration::from_secs(10), client.request(req))
         .await
-        .unwrap_or_else(|e| panic!("request to {url} failed: {e:?}"));
+        .map_err(|_| "no answer in 10 s".to_string())?
+        .map_err(|e| format!("{e:?}"))?;
     let status = resp.status();
     let bytes = resp
         .into_body()
@@ -178,7 +210,7 @@ async fn chat(url: &str, ca: Option<&Path>, token: &str, text: &str) -> (StatusC
         .unwrap_or_default();
     let v = serde_json::from_slice(&bytes)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&bytes)));
-    (status, v)
+    Ok((status, v))
 }
 
 fn content(v: &Value) -> Option<&str> {
@@ -278,6 +310,7 @@ async fn bad_certificate_or_key_files_are_errors_naming_the_file() {
     let mismatched = ServerConfig {
         tls_cert: Some(a.cert.clone()),
         tls_key: Some(b.key.clone()),
+        client_ca: None,
     };
     let e = tls::server_config(&mismatched)
         .map(|_| ())
@@ -288,6 +321,7 @@ async fn bad_certificate_or_key_files_are_errors_naming_the_file() {
     let swapped = ServerConfig {
         tls_cert: Some(a.cert.clone()),
         tls_key: Some(a.cert.clone()),
+        client_ca: None,
     };
     let e = tls::server_config(&swapped)
         .map(|_| ())
@@ -319,4 +353,96 @@ async fn bad_certificate_or_key_files_are_errors_naming_the_file() {
     cfg.upstream.ca_file = Some(dir.path().join("missing-ca.pem"));
     let e = Gateway::new(cfg).map(|_| ()).unwrap_err().to_string();
     assert!(e.contains("missing-ca.pem"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_clients_need_a_certificate_of_the_client_ca_and_the_guard_presents_its_own_upstream(
+) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let front = make_pki(dir.path(), "front");
+    let clients = make_pki(dir.path(), "clients");
+    let back = make_pki(dir.path(), "back");
+    let guard_id = make_pki(dir.path(), "guard-id");
+    let server = ServerConfig {
+        client_ca: Some(clients.ca.clone()),
+        ..server_tls(&front)
+    };
+    let (back_ca, gc, gk) = (back.ca.clone(), guard_id.cert.clone(), guard_id.key.clone());
+    let mut g = start_with(dir, Some(&back), Some(&guard_id.ca), |c| {
+        c.server = server;
+        c.upstream.ca_file = Some(back_ca);
+        c.upstream.client_cert = Some(gc);
+        c.upstream.client_key = Some(gk);
+    })
+    .await;
+    let url = format!("https://localhost:{}/v1/chat/completions", g.addr.port());
+    // a client with a certificate the client CA signed is served, over an upstream hop on which
+    // the mock asked for and checked the guard's certificate
+    let (s, v) = try_chat(&url, Some(&front.ca), Some(&clients), &g.token, "mtls")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((s, content(&v)), (StatusCode::OK, Some("You said: mtls")));
+    // without a certificate, or with one another CA signed, there is no HTTP answer
+    let none = try_chat(&url, Some(&front.ca), None, &g.token, "no cert").await;
+    assert!(none.is_err(), "{none:?}");
+    let wrong = try_chat(&url, Some(&front.ca), Some(&back), &g.token, "other CA").await;
+    assert!(wrong.is_err(), "{wrong:?}");
+    assert_eq!(g.seen.lock().map(|s| s.count).unwrap_or(99), 1);
+    g.stop().await;
+
+    // a guard without its client certificate is refused by that upstream: 502, nothing served
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let back = make_pki(dir.path(), "back");
+    let guard_id = make_pki(dir.path(), "guard-id");
+    let back_ca = back.ca.clone();
+    let mut g = start_with(dir, Some(&back), Some(&guard_id.ca), |c| {
+        c.upstream.ca_file = Some(back_ca);
+    })
+    .await;
+    let url = format!("http://127.0.0.1:{}/v1/chat/completions", g.addr.port());
+    let (s, v) = chat(&url, None, &g.token, "hi").await;
+    assert_eq!(s, StatusCode::BAD_GATEWAY, "{v}");
+    assert_eq!(g.seen.lock().map(|s| s.count).unwrap_or(99), 0);
+    g.stop().await;
+}
+
+#[test]
+fn mutual_tls_settings_are_checked() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let a = make_pki(dir.path(), "a");
+    // a client CA without TLS on the listener
+    let mut cfg = GuardConfig::default();
+    cfg.server.client_ca = Some(a.ca.clone());
+    let e = cfg.validate().map(|_| ()).unwrap_err().to_string();
+    assert!(e.contains("server.client_ca needs TLS"), "{e}");
+    // a client certificate without its key
+    let mut cfg = GuardConfig::default();
+    cfg.upstream.client_cert = Some(a.cert.clone());
+    let e = cfg.validate().map(|_| ()).unwrap_err().to_string();
+    assert!(
+        e.contains("upstream.client_cert and upstream.client_key"),
+        "{e}"
+    );
+    // a client CA file that holds no certificate names the file
+    let bad = ServerConfig {
+        client_ca: Some(a.key.clone()),
+        ..server_tls(&a)
+    };
+    let e = tls::server_config(&bad)
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("a-key.pem") && e.contains("no PEM certificate"),
+        "{e}"
+    );
+    // a client certificate and a key that do not belong together name both files
+    let b = make_pki(dir.path(), "b");
+    let up = UpstreamConfig {
+        client_cert: Some(a.cert.clone()),
+        client_key: Some(b.key.clone()),
+        ..UpstreamConfig::default()
+    };
+    let e = tls::client_config(&up).map(|_| ()).unwrap_err().to_string();
+    assert!(e.contains("a-cert.pem") && e.contains("b-key.pem"), "{e}");
 }
