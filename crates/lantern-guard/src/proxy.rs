@@ -283,7 +283,14 @@ struct Outcome {
     /// SHA-256 of the response body as sent (of the streamed text for a stream).
     response: Option<Sha>,
     client: SocketAddr,
+    /// SHA-256 of the client's TLS certificate (mutual TLS).
+    client_cert: Option<Arc<str>>,
 }
+
+/// The digest of the certificate the client of a request presented (mutual TLS), put in the
+/// request's extensions by the connection.
+#[derive(Clone)]
+struct PeerCert(Arc<str>);
 
 /// The audit record of one request as serde writes it (fields in alphabetical order, as in the
 /// `serde_json::Value` object records were first made of): the tests check that
@@ -293,6 +300,8 @@ struct Outcome {
 struct AuditRecord<'a> {
     changes: &'a [String],
     client: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_cert_sha256: Option<&'a str>,
     completion_tokens: Option<u64>,
     decision: &'a str,
     endpoint: &'a str,
@@ -579,6 +588,7 @@ impl Gateway {
             prompt: None,
             response: None,
             client,
+            client_cert: req.extensions().get::<PeerCert>().map(|c| c.0.clone()),
         };
         if req.method() == Method::GET && path == "/healthz" {
             return Response::new(full("ok\n"));
@@ -1227,6 +1237,7 @@ impl Gateway {
             prompt: o.prompt.take(),
             response: None,
             client: o.client,
+            client_cert: o.client_cert.take(),
         };
         let hard = (wants_logprobs
             && (self.cfg.hardening.logprob_decimals.is_some()
@@ -1605,6 +1616,10 @@ fn write_audit_record(buf: &mut Vec<u8>, o: &Outcome, total: Duration, ts: Syste
     let mut ok = json_str_list(buf, &o.changes);
     buf.extend_from_slice(b",\"client\":");
     ok &= json_str(buf, client);
+    if let Some(fp) = &o.client_cert {
+        buf.extend_from_slice(b",\"client_cert_sha256\":");
+        ok &= json_str(buf, fp);
+    }
     buf.extend_from_slice(b",\"completion_tokens\":");
     json_opt_u64(buf, o.completion_tokens);
     buf.extend_from_slice(b",\"decision\":");
@@ -1750,9 +1765,18 @@ pub async fn run(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let stream = crate::tls::ServerIo::new(stream, tls.as_ref()).coalescing();
+                let mut stream = crate::tls::ServerIo::new(stream, tls.as_ref()).coalescing();
+                // mutual TLS: the client certificate's digest goes into the audit records
+                let cert = (tls.is_some() && gw.cfg.server.client_ca.is_some())
+                    .then(crate::tls::ClientCert::default);
+                if let Some(c) = &cert {
+                    stream = stream.noting_client_cert(c.clone());
+                }
                 let gw = gw.clone();
-                let svc = hyper::service::service_fn(move |req| {
+                let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+                    if let Some(fp) = cert.as_ref().and_then(|c| c.get()) {
+                        req.extensions_mut().insert(PeerCert(fp.clone()));
+                    }
                     let gw = gw.clone();
                     async move { Ok::<_, Infallible>(gw.handle(req, peer).await) }
                 });
@@ -1894,6 +1918,7 @@ mod tests {
         let rec = AuditRecord {
             changes: &o.changes,
             client: &client,
+            client_cert_sha256: o.client_cert.as_deref(),
             completion_tokens: o.completion_tokens,
             decision: o.decision,
             endpoint: o.endpoint,
@@ -1932,6 +1957,7 @@ mod tests {
             status in 100u16..600,
             stream in proptest::prelude::any::<bool>(),
             with_key in proptest::prelude::any::<bool>(),
+            cert in proptest::option::of("[0-9a-f]{64}"),
         ) {
             let dir = tempfile::tempdir().unwrap();
             let mut store = KeyStore::load(&dir.path().join("keys.json")).unwrap();
@@ -1975,6 +2001,7 @@ mod tests {
                     d
                 }),
                 client: SocketAddr::new(ip, 443),
+                client_cert: cert.map(Into::into),
             };
             let ts = SystemTime::UNIX_EPOCH + Duration::new(secs, nanos);
             let total = Duration::from_micros(micros);

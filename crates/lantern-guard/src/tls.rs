@@ -118,6 +118,10 @@ pub fn acceptor(cfg: &ServerConfig) -> Result<Option<TlsAcceptor>, Error> {
     Ok(server_config(cfg)?.map(TlsAcceptor::from))
 }
 
+/// The SHA-256 of the DER certificate a client presented (lower-case hex), set once the
+/// connection's TLS handshake is done (mutual TLS, `[server] client_ca`).
+pub type ClientCert = Arc<std::sync::OnceLock<Arc<str>>>;
+
 /// A client connection: plain TCP, or TLS over it. The TLS handshake runs on the first read or
 /// write, inside the connection's task (so a slow handshake never holds up the accept loop and
 /// is bounded by the server's header-read timeout like any slow client).
@@ -132,6 +136,8 @@ pub fn acceptor(cfg: &ServerConfig) -> Result<Option<TlsAcceptor>, Error> {
 /// ready it runs at once.
 pub struct ServerIo {
     state: State,
+    /// Where to note the client certificate's digest once the handshake is done.
+    client_cert: Option<ClientCert>,
     /// Yield once before each write.
     coalesce: bool,
     /// The pending write has already yielded.
@@ -154,9 +160,16 @@ impl ServerIo {
         };
         ServerIo {
             state,
+            client_cert: None,
             coalesce: false,
             yielded: false,
         }
+    }
+
+    /// Notes the digest of the client's certificate in `slot` when its handshake completes.
+    pub fn noting_client_cert(mut self, slot: ClientCert) -> Self {
+        self.client_cert = Some(slot);
+        self
     }
 
     /// Coalesces writes with the other connections' (see the type's documentation).
@@ -186,7 +199,18 @@ impl ServerIo {
         if let State::Handshake(a) = &mut self.state {
             match Pin::new(a.as_mut()).poll(cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Ok(s)) => self.state = State::Tls(Box::new(s)),
+                Poll::Ready(Ok(s)) => {
+                    if let Some(slot) = &self.client_cert {
+                        if let Some(leaf) =
+                            s.get_ref().1.peer_certificates().and_then(|c| c.first())
+                        {
+                            use sha2::Digest;
+                            let _ =
+                                slot.set(hex::encode(sha2::Sha256::digest(leaf.as_ref())).into());
+                        }
+                    }
+                    self.state = State::Tls(Box::new(s));
+                }
                 Poll::Ready(Err(e)) => {
                     tracing::debug!(error = %e, "tls handshake failed");
                     self.state = State::Failed;

@@ -356,8 +356,7 @@ async fn bad_certificate_or_key_files_are_errors_naming_the_file() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mutual_tls_clients_need_a_certificate_of_the_client_ca_and_the_guard_presents_its_own_upstream(
-) {
+async fn mutual_tls_clients_need_a_certificate_of_the_client_ca_which_the_audit_record_names() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let front = make_pki(dir.path(), "front");
     let clients = make_pki(dir.path(), "clients");
@@ -368,11 +367,14 @@ async fn mutual_tls_clients_need_a_certificate_of_the_client_ca_and_the_guard_pr
         ..server_tls(&front)
     };
     let (back_ca, gc, gk) = (back.ca.clone(), guard_id.cert.clone(), guard_id.key.clone());
+    let audit = dir.path().join("audit");
+    let audit_dir = audit.clone();
     let mut g = start_with(dir, Some(&back), Some(&guard_id.ca), |c| {
         c.server = server;
         c.upstream.ca_file = Some(back_ca);
         c.upstream.client_cert = Some(gc);
         c.upstream.client_key = Some(gk);
+        c.audit.dir = Some(audit_dir);
     })
     .await;
     let url = format!("https://localhost:{}/v1/chat/completions", g.addr.port());
@@ -389,6 +391,22 @@ async fn mutual_tls_clients_need_a_certificate_of_the_client_ca_and_the_guard_pr
     assert!(wrong.is_err(), "{wrong:?}");
     assert_eq!(g.seen.lock().map(|s| s.count).unwrap_or(99), 1);
     g.stop().await;
+    // the audit record of the request names the client's certificate by its SHA-256
+    let rec: Value = serde_json::from_slice(
+        &lantern_audit::store::read_record(&audit, 0).unwrap_or_else(|e| panic!("{e}")),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let want = {
+        use sha2::Digest;
+        let der = tls::load_certs(&clients.cert).unwrap_or_else(|e| panic!("{e}"));
+        hex::encode(sha2::Sha256::digest(der[0].as_ref()))
+    };
+    assert_eq!(
+        rec["client_cert_sha256"].as_str(),
+        Some(want.as_str()),
+        "{rec}"
+    );
+    assert_eq!(rec["decision"].as_str(), Some("allowed"), "{rec}");
 
     // a guard without its client certificate is refused by that upstream: 502, nothing served
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
