@@ -310,7 +310,8 @@ impl AsyncWrite for ServerIo {
 }
 
 /// The client TLS configuration for the upstream: the CAs of `ca_file` when set, else the
-/// bundled Mozilla roots (`webpki-roots`). The connector adds ALPN `http/1.1`.
+/// bundled Mozilla roots (`webpki-roots`), and the certificate of `client_cert`/`client_key`
+/// for an upstream that asks for one (mutual TLS). The connector adds ALPN `http/1.1`.
 pub fn client_config(cfg: &UpstreamConfig) -> Result<rustls::ClientConfig, Error> {
     let roots = match &cfg.ca_file {
         Some(p) => root_store(p)?,
