@@ -213,6 +213,11 @@ async fn try_chat(
     Ok((status, v))
 }
 
+/// The error `tls::server_config` gives for `c`.
+fn server_config_err(c: &ServerConfig) -> String {
+    tls::server_config(c).map(|_| ()).unwrap_err().to_string()
+}
+
 fn content(v: &Value) -> Option<&str> {
     v.pointer("/choices/0/message/content")
         .and_then(Value::as_str)
@@ -312,10 +317,7 @@ async fn bad_certificate_or_key_files_are_errors_naming_the_file() {
         tls_key: Some(b.key.clone()),
         client_ca: None,
     };
-    let e = tls::server_config(&mismatched)
-        .map(|_| ())
-        .unwrap_err()
-        .to_string();
+    let e = server_config_err(&mismatched);
     assert!(e.contains("a-cert.pem") && e.contains("b-key.pem"), "{e}");
     // a key file holding a certificate
     let swapped = ServerConfig {
@@ -323,10 +325,7 @@ async fn bad_certificate_or_key_files_are_errors_naming_the_file() {
         tls_key: Some(a.cert.clone()),
         client_ca: None,
     };
-    let e = tls::server_config(&swapped)
-        .map(|_| ())
-        .unwrap_err()
-        .to_string();
+    let e = server_config_err(&swapped);
     assert!(
         e.contains("a-cert.pem") && e.contains("no PEM private key"),
         "{e}"
@@ -446,10 +445,7 @@ fn mutual_tls_settings_are_checked() {
         client_ca: Some(a.key.clone()),
         ..server_tls(&a)
     };
-    let e = tls::server_config(&bad)
-        .map(|_| ())
-        .unwrap_err()
-        .to_string();
+    let e = server_config_err(&bad);
     assert!(
         e.contains("a-key.pem") && e.contains("no PEM certificate"),
         "{e}"
