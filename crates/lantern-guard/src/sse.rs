@@ -1167,9 +1167,8 @@ mod tests {
         (crate::monitor::redact(text, &hits), hits)
     }
 
-    /// The defect this filter had: a `{80,}` match seen while the key was still arriving was
-    /// redacted, remembered by (rule, start), and the longer match found once the tail arrived
-    /// counted as seen, so the tail reached the client.
+    /// An event that matches the template around a token that is not UTF-8 is read as the full
+    /// path reads it (U+FFFD) and forwarded unchanged.
     #[test]
     fn an_event_matching_the_template_but_not_utf8_is_read_as_the_full_path_reads_it() {
         let m = Monitor::new(&MonitorConfig::default(), None).unwrap_or_else(|e| panic!("{e}"));
@@ -1205,6 +1204,9 @@ mod tests {
         );
     }
 
+    /// The defect this filter had: a `{80,}` match seen while the key was still arriving was
+    /// redacted, remembered by (rule, start), and the longer match found once the tail arrived
+    /// counted as seen, so the tail reached the client.
     #[test]
     fn a_match_still_growing_is_held_and_redacted_whole() {
         let m = full_monitor();
