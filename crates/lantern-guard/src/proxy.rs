@@ -287,11 +287,6 @@ struct Outcome {
     client_cert: Option<Arc<str>>,
 }
 
-/// The digest of the certificate the client of a request presented (mutual TLS), put in the
-/// request's extensions by the connection.
-#[derive(Clone)]
-struct PeerCert(Arc<str>);
-
 /// The audit record of one request as serde writes it (fields in alphabetical order, as in the
 /// `serde_json::Value` object records were first made of): the tests check that
 /// [`write_audit_record`] writes the same bytes.
@@ -557,11 +552,13 @@ impl Gateway {
         )
     }
 
-    /// Handles one request.
+    /// Handles one request; `client_cert`: the SHA-256 of the certificate the client presented
+    /// (mutual TLS), for the audit record.
     pub async fn handle(
         self: Arc<Self>,
         req: Request<Incoming>,
         client: SocketAddr,
+        client_cert: Option<Arc<str>>,
     ) -> Response<Body> {
         let t0 = Instant::now();
         let path = req.uri().path();
@@ -588,7 +585,7 @@ impl Gateway {
             prompt: None,
             response: None,
             client,
-            client_cert: req.extensions().get::<PeerCert>().map(|c| c.0.clone()),
+            client_cert,
         };
         if req.method() == Method::GET && path == "/healthz" {
             return Response::new(full("ok\n"));
@@ -1733,6 +1730,8 @@ pub async fn run(
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let header_timeout = Duration::from_secs(gw.cfg.client_timeout_secs.max(1));
     let tls = crate::tls::acceptor(&gw.cfg.server)?;
+    // mutual TLS: each connection notes its client certificate's digest for the audit records
+    let note_certs = tls.is_some() && gw.cfg.server.client_ca.is_some();
     let bg = {
         let gw = gw.clone();
         tokio::spawn(async move {
@@ -1766,19 +1765,16 @@ pub async fn run(
                 };
                 let _ = stream.set_nodelay(true);
                 let mut stream = crate::tls::ServerIo::new(stream, tls.as_ref()).coalescing();
-                // mutual TLS: the client certificate's digest goes into the audit records
-                let cert = (tls.is_some() && gw.cfg.server.client_ca.is_some())
-                    .then(crate::tls::ClientCert::default);
+                let cert = note_certs.then(crate::tls::ClientCert::default);
                 if let Some(c) = &cert {
                     stream = stream.noting_client_cert(c.clone());
                 }
                 let gw = gw.clone();
-                let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
-                    if let Some(fp) = cert.as_ref().and_then(|c| c.get()) {
-                        req.extensions_mut().insert(PeerCert(fp.clone()));
-                    }
+                let svc = hyper::service::service_fn(move |req| {
+                    // the handshake is done before the first request is read
+                    let fp = cert.as_ref().and_then(|c| c.get()).cloned();
                     let gw = gw.clone();
-                    async move { Ok::<_, Infallible>(gw.handle(req, peer).await) }
+                    async move { Ok::<_, Infallible>(gw.handle(req, peer, fp).await) }
                 });
                 let conn = hyper::server::conn::http1::Builder::new()
                     .timer(TokioTimer::new())
