@@ -79,6 +79,11 @@ proc_ticks() {
 }
 # CPU ticks (user + system) of a process and its descendants
 cpu_ticks() { local u s; read -r u s < <(proc_ticks "$1"); echo $((u + s)); }
+# one c=CONNS wrk run of script $1 against port $2, output in $WORK/wrk.out; prints wrk's own
+# "user system" CPU seconds
+wrk_timed() {
+  { TIMEFORMAT='%U %S'; time wrk -t1 -c"$CONNS" -d"${DUR}s" -s "$1" "http://127.0.0.1:$2/v1/chat/completions" >"$WORK/wrk.out"; } 2>&1 | tail -1
+}
 
 # Tools and peers.
 if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
@@ -173,8 +178,7 @@ if [ ${#AB[@]} = 2 ]; then
       row="| $r | $(basename "${AB[$b]}")"
       for mode in plain stream; do
         read -r u0 s0 < <(proc_ticks $G); m0=$(cpu_ticks "$UPID")
-        # wrk's own user and system seconds, as in --profile
-        wt=$( { TIMEFORMAT='%U %S'; time wrk -t1 -c"$CONNS" -d"${DUR}s" -s "$WORK/ab/$mode.lua" "http://127.0.0.1:$GRD/v1/chat/completions" >"$WORK/wrk.out"; } 2>&1 | tail -1)
+        wt=$(wrk_timed "$WORK/ab/$mode.lua" "$GRD")
         read -r u1 s1 < <(proc_ticks $G); m1=$(cpu_ticks "$UPID")
         n=$(awk '/requests in/{print $1}' "$WORK/wrk.out")
         rps=$(awk '/Requests\/sec/{printf "%.0f", $2}' "$WORK/wrk.out")
@@ -324,7 +328,7 @@ if [ "$PROFILE" = 1 ]; then
         read -r pu0 ps0 < <(proc_ticks "$P"); read -r pv0 pn0 < <(switches "$P")
         read -r mu0 ms0 < <(proc_ticks "$UPID"); read -r mv0 mn0 < <(switches "$UPID")
         read -r b0 i0 < <(machine); s0=$(segs)
-        wt=$( { TIMEFORMAT='%U %S'; time wrk -t1 -c"$CONNS" -d"${DUR}s" -s "$lua" "http://127.0.0.1:$port/v1/chat/completions" >"$WORK/wrk.out"; } 2>&1 | tail -1)
+        wt=$(wrk_timed "$lua" "$port")
         read -r pu1 ps1 < <(proc_ticks "$P"); read -r pv1 pn1 < <(switches "$P")
         read -r mu1 ms1 < <(proc_ticks "$UPID"); read -r mv1 mn1 < <(switches "$UPID")
         read -r b1 i1 < <(machine); s1=$(segs)
