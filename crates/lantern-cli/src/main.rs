@@ -9,9 +9,14 @@ mod cmd;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Shine a light on the dark code inside AI projects.
+/// What `lantern --help` says first: for users, not the crate's description.
+const ABOUT: &str =
+    "Shine a light on the dark code inside AI projects: leaked secrets and sources, \
+unsafe model files, unsigned weights, AI bills of materials, poisoned datasets, and a guard in \
+front of model APIs.";
+
 #[derive(Parser)]
-#[command(name = "lantern", version, about, long_about = None, propagate_version = true)]
+#[command(name = "lantern", version, about = ABOUT, long_about = None, propagate_version = true)]
 #[command(
     after_help = "Exit codes: 0 clean or verified, 1 findings at or above the fail threshold (or verification failed), 2 usage or runtime error."
 )]
