@@ -466,6 +466,65 @@ fn pickle_scan(
     }
 }
 
+/// One imported name of a pickle, over all its occurrences.
+struct ImportUse<'a> {
+    first: &'a pickle::Import,
+    occurrences: u64,
+    call: Option<&'a str>,
+    usage: pickle::Usage,
+}
+
+/// Group the imports by name, in order of first appearance.
+fn group_imports(a: &pickle::Analysis) -> Vec<ImportUse<'_>> {
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    let mut out: Vec<ImportUse<'_>> = Vec::new();
+    for imp in &a.imports {
+        let full = imp.full_name();
+        if let Some(u) = index.get(&full).and_then(|&i| out.get_mut(i)) {
+            u.occurrences += 1;
+            u.usage = u.usage.max(imp.usage);
+            if u.call.is_none() {
+                u.call = imp.call.as_deref();
+            }
+            continue;
+        }
+        index.insert(full, out.len());
+        out.push(ImportUse {
+            first: imp,
+            occurrences: 1,
+            call: imp.call.as_deref(),
+            usage: imp.usage,
+        });
+    }
+    out
+}
+
+/// Rule, title, severity and reason of an import outside the policy, by what loading does
+/// with it (the severity contract of the README).
+fn unknown_import(usage: pickle::Usage) -> (&'static str, &'static str, Severity, &'static str) {
+    match usage {
+        pickle::Usage::Called => (
+            "pickle.unknown-global",
+            "Pickle calls a callable outside the allowlist",
+            Severity::High,
+            "called on load with arguments chosen by the file",
+        ),
+        pickle::Usage::Instantiated => (
+            "pickle.unknown-class",
+            "Pickle creates an instance of a class outside the allowlist",
+            Severity::Info,
+            "instance allocated without calling its constructor (cls.__new__(cls)), its state \
+             set afterwards, as the pickler writes any plain object",
+        ),
+        pickle::Usage::Referenced => (
+            "pickle.unknown-class",
+            "Pickle references a name outside the allowlist",
+            Severity::Info,
+            "imported and stored as a value, never called by the pickle",
+        ),
+    }
+}
+
 /// Turn a pickle analysis into findings at `loc` (offsets set per import).
 pub fn pickle_findings(
     a: &pickle::Analysis,
@@ -473,65 +532,66 @@ pub fn pickle_findings(
     policy: &Policy,
     rep: &mut ModelReport,
 ) {
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for imp in &a.imports {
+    for u in group_imports(a) {
+        let imp = u.first;
         let full = imp.full_name();
-        if let Some(&i) = seen.get(&full) {
-            if let Some(f) = rep.findings.get_mut(i) {
-                let n = f
-                    .properties
-                    .get("occurrences")
-                    .and_then(|v| v.as_u64())
-                    .unwrap_or(1);
-                f.properties
-                    .insert("occurrences".into(), serde_json::json!(n + 1));
-                if f.detail
-                    .as_deref()
-                    .is_some_and(|d| d.starts_with("import "))
-                {
-                    if let Some(c) = &imp.call {
-                        f.detail = Some(c.clone());
-                    }
-                }
-            }
-            continue;
-        }
         let at = Location {
             offset: Some(imp.offset),
             ..loc.clone()
         };
-        let detail = imp.call.clone().unwrap_or_else(|| format!("import {full}"));
-        let (rule, title, sev, family) = match policy.classify(&imp.module, &imp.name) {
-            Verdict::Allowed => continue,
-            Verdict::Dangerous { family, reason } => (
-                "pickle.dangerous-call",
-                "Pickle calls a dangerous callable on load",
-                Severity::Critical,
-                Some((family, reason)),
-            ),
-            Verdict::Unknown => (
-                "pickle.unknown-global",
-                "Pickle imports a callable outside the allowlist",
-                Severity::High,
-                None,
-            ),
+        let detail = u
+            .call
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("import {full}"));
+        let (rule, title, sev, family, reason, resolved) =
+            match policy.classify(&imp.module, &imp.name) {
+                Verdict::Allowed => continue,
+                Verdict::Dangerous {
+                    family,
+                    reason,
+                    resolved,
+                } => (
+                    "pickle.dangerous-call",
+                    "Pickle calls a dangerous callable on load",
+                    Severity::Critical,
+                    Some(family),
+                    reason,
+                    resolved,
+                ),
+                Verdict::Unknown => {
+                    let (rule, title, sev, reason) = unknown_import(u.usage);
+                    (rule, title, sev, None, reason.to_string(), None)
+                }
+            };
+        // A re-export is reported as what it resolves to: `random._os.system("id")` reads as
+        // `os.system("id")`.
+        let detail = match &resolved {
+            Some(r) => format!("{} (as {full})", detail.replacen(&full, r, 1)),
+            None => detail,
         };
-        seen.insert(full.clone(), rep.findings.len());
         let f = rep.finding(rule, title, sev, at, detail);
         f.properties
             .insert("global".into(), serde_json::json!(full));
         f.properties
-            .insert("called".into(), serde_json::json!(imp.call.is_some()));
+            .insert("called".into(), serde_json::json!(u.call.is_some()));
+        if u.occurrences > 1 {
+            f.properties
+                .insert("occurrences".into(), serde_json::json!(u.occurrences));
+        }
         if imp.nested {
             f.properties
                 .insert("nested".into(), serde_json::json!(true));
         }
-        if let Some((family, reason)) = family {
+        if let Some(r) = resolved {
+            f.properties
+                .insert("resolves_to".into(), serde_json::json!(r));
+        }
+        if let Some(family) = family {
             f.properties
                 .insert("family".into(), serde_json::json!(family));
-            f.properties
-                .insert("reason".into(), serde_json::json!(reason));
         }
+        f.properties
+            .insert("reason".into(), serde_json::json!(reason));
     }
     for issue in &a.issues {
         match issue {
@@ -1181,5 +1241,77 @@ mod tests {
         assert!(is_storage("archive/version"));
         assert!(!is_storage("archive/data.pkl"));
         assert!(!is_storage("archive/code/x.py"));
+    }
+
+    fn one(data: &[u8]) -> ModelReport {
+        scan_bytes(data, &Location::path("x.pkl"), &Policy::default())
+    }
+
+    #[test]
+    fn reexported_os_system_is_reported_as_os_system() {
+        for (p, via) in [
+            (
+                &b"\x80\x02crandom\n_os.system\nX\x02\x00\x00\x00id\x85R."[..],
+                "random._os.system",
+            ),
+            (
+                &b"\x80\x02ctorch.serialization\nos.system\nX\x02\x00\x00\x00id\x85R."[..],
+                "torch.serialization.os.system",
+            ),
+        ] {
+            let r = one(p);
+            assert_eq!(r.findings.len(), 1, "{r:?}");
+            let f = &r.findings[0];
+            assert_eq!(f.rule_id, "pickle.dangerous-call");
+            assert_eq!(f.severity, Severity::Critical);
+            assert_eq!(
+                f.detail.as_deref(),
+                Some(format!("os.system(\"id\") (as {via})").as_str())
+            );
+            assert_eq!(f.properties["resolves_to"], "os.system");
+            assert_eq!(f.properties["family"], "process");
+        }
+    }
+
+    #[test]
+    fn severity_follows_what_loading_does_with_an_unknown_global() {
+        // called with arguments: high
+        let r = one(b"\x80\x02cmypkg\nbuild\nK\x03\x85R.");
+        assert_eq!(r.findings[0].rule_id, "pickle.unknown-global");
+        assert_eq!(r.findings[0].severity, Severity::High);
+        assert_eq!(r.findings[0].detail.as_deref(), Some("mypkg.build(3)"));
+        // instantiated without arguments (how any plain object pickles): info with the reason
+        let r = one(b"\x80\x02cmypkg\nNet\n)\x81}b.");
+        assert_eq!(r.findings[0].rule_id, "pickle.unknown-class");
+        assert_eq!(r.findings[0].severity, Severity::Info);
+        assert!(r.findings[0].properties["reason"]
+            .as_str()
+            .unwrap()
+            .contains("without calling its constructor"));
+        // only referenced: info
+        let r = one(b"\x80\x02}X\x01\x00\x00\x00kcmypkg\nNet\ns.");
+        assert_eq!(r.findings[0].severity, Severity::Info);
+        assert_eq!(r.findings[0].detail.as_deref(), Some("import mypkg.Net"));
+        // the same name called later in the stream is high
+        let r = one(b"\x80\x02]cmypkg\nNet\nacmypkg\nNet\nK\x01\x85R.");
+        assert_eq!(r.findings.len(), 1);
+        assert_eq!(r.findings[0].severity, Severity::High);
+        assert_eq!(r.findings[0].properties["occurrences"], 2);
+    }
+
+    #[test]
+    fn http_data_classes_are_not_network_calls() {
+        // a cached requests.Response with its cookie jar and policy: no finding
+        let r = one(
+            b"\x80\x04crequests.models\nResponse\n)\x81}(X\x07\x00\x00\x00cookies\
+              crequests.cookies\nRequestsCookieJar\n)\x81}X\x07\x00\x00\x00_policy\
+              chttp.cookiejar\nDefaultCookiePolicy\n)\x81}bsbX\x07\x00\x00\x00headers\
+              crequests.structures\nCaseInsensitiveDict\n)\x81}bub.",
+        );
+        assert!(r.findings.is_empty(), "{r:?}");
+        // while requests' functions stay network calls
+        let r = one(b"\x80\x02crequests\nget\nX\x01\x00\x00\x00u\x85R.");
+        assert_eq!(r.findings[0].rule_id, "pickle.dangerous-call");
+        assert_eq!(r.findings[0].properties["family"], "network");
     }
 }

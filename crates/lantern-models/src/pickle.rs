@@ -22,6 +22,47 @@ const RENDER_BUDGET: usize = 400;
 const MAX_VALUE_DEPTH: u32 = 200;
 /// Imports recorded per stream (a benign checkpoint needs a handful).
 const MAX_IMPORTS: usize = 100_000;
+/// Callables whose first argument is a class they only allocate (`cls.__new__(cls)` or
+/// `ndarray.__new__(subtype)`), never call with arguments of the pickle's choosing.
+const ALLOCATORS: &[&str] = &[
+    "copyreg._reconstructor",
+    "copyreg.__newobj__",
+    "numpy.core.multiarray._reconstruct",
+    "numpy._core.multiarray._reconstruct",
+];
+
+/// Collect the globals inside a value (bounded by `depth` and `budget` nodes).
+fn globals_in(v: &V, depth: u32, budget: &mut usize, out: &mut Vec<usize>) {
+    if *budget == 0 || depth == 0 {
+        return;
+    }
+    *budget -= 1;
+    match v {
+        V::Global(id) => out.push(*id),
+        V::Tuple(items, _) => {
+            for i in items.iter() {
+                globals_in(i, depth - 1, budget, out);
+            }
+        }
+        V::List(l) | V::Set(l) => {
+            if let Ok(l) = l.try_borrow() {
+                for i in l.iter() {
+                    globals_in(i, depth - 1, budget, out);
+                }
+            }
+        }
+        V::Dict(d) => {
+            if let Ok(d) = d.try_borrow() {
+                for (k, val) in d.iter() {
+                    globals_in(k, depth - 1, budget, out);
+                    globals_in(val, depth - 1, budget, out);
+                }
+            }
+        }
+        V::Call(c) => globals_in(&c.func, depth - 1, budget, out),
+        _ => {}
+    }
+}
 
 /// One import (GLOBAL, STACK_GLOBAL, INST) made by the pickle.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +77,23 @@ pub struct Import {
     pub call: Option<String>,
     /// Set when the import is in a pickle nested inside a bytes value.
     pub nested: bool,
+    /// The most the loader does with the imported object.
+    pub usage: Usage,
+}
+
+/// What loading does with an imported object, from least to most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Usage {
+    /// Only imported, stored as a value (a class kept in a dict, a dtype's type).
+    #[default]
+    Referenced,
+    /// Instantiated without running its constructor: `NEWOBJ` with no arguments
+    /// (`cls.__new__(cls)`) or `copyreg._reconstructor(cls, object, None)`, the way the pickler
+    /// writes any plain class instance; the state is then set by BUILD.
+    Instantiated,
+    /// Called with arguments (REDUCE, INST, OBJ, NEWOBJ with arguments), or passed as an
+    /// argument to a call (which may call it).
+    Called,
 }
 
 impl Import {
@@ -453,6 +511,7 @@ impl<'a, 'o> Machine<'a, 'o> {
             offset: self.base + at as u64,
             call: None,
             nested: self.depth > 0,
+            usage: Usage::Referenced,
         });
         V::Global(self.imports.len() - 1)
     }
@@ -460,6 +519,7 @@ impl<'a, 'o> Machine<'a, 'o> {
     fn call(&mut self, func: V, args: V, kind: CallKind) -> V {
         let v = mk_call(func, args, kind);
         let V::Call(c) = &v else { return v };
+        self.note_usage(&c.func, &c.args, kind);
         if let V::Global(id) = c.func {
             if let Some(imp) = self.imports.get(id) {
                 if imp.call.is_none() {
@@ -471,6 +531,50 @@ impl<'a, 'o> Machine<'a, 'o> {
             }
         }
         v
+    }
+
+    fn mark(&mut self, v: &V, usage: Usage) {
+        if let V::Global(id) = v {
+            if let Some(imp) = self.imports.get_mut(*id) {
+                imp.usage = imp.usage.max(usage);
+            }
+        }
+    }
+
+    /// Record how a call uses the globals it involves: the callee is called (or only
+    /// instantiated), and every global among its arguments may be called by it, except the
+    /// class argument of the reconstructors that only allocate an instance.
+    fn note_usage(&mut self, func: &V, args: &V, kind: CallKind) {
+        let no_args = matches!(args, V::Tuple(items, _) if items.is_empty());
+        let usage = if kind == CallKind::New && no_args {
+            Usage::Instantiated
+        } else {
+            Usage::Called
+        };
+        self.mark(func, usage);
+        let items: &[V] = match args {
+            V::Tuple(items, _) => items,
+            other => std::slice::from_ref(other),
+        };
+        let allocator = match func {
+            V::Global(id) => self
+                .imports
+                .get(*id)
+                .is_some_and(|i| ALLOCATORS.contains(&format!("{}.{}", i.module, i.name).as_str())),
+            _ => false,
+        };
+        let mut found = Vec::new();
+        let mut budget = 64usize;
+        for (i, a) in items.iter().enumerate() {
+            if allocator && i == 0 && matches!(a, V::Global(_)) {
+                self.mark(a, Usage::Instantiated);
+                continue;
+            }
+            globals_in(a, 4, &mut budget, &mut found);
+        }
+        for id in found {
+            self.mark(&V::Global(id), Usage::Called);
+        }
     }
 
     fn render(&self, v: &V) -> String {
@@ -1416,5 +1520,38 @@ mod tests {
         assert!(
             matches!(&a.issues[0], Issue::Malformed { message, .. } if message.contains("memo"))
         );
+    }
+
+    fn usage_of(a: &Analysis, full: &str) -> Usage {
+        a.imports
+            .iter()
+            .filter(|i| i.full_name() == full)
+            .map(|i| i.usage)
+            .max()
+            .unwrap()
+    }
+
+    #[test]
+    fn usage_tells_calls_from_instances_and_references() {
+        // NEWOBJ with no arguments: allocated, not called.
+        let a = analyse(b"\x80\x02cmypkg\nNet\n)\x81}b.");
+        assert_eq!(usage_of(&a, "mypkg.Net"), Usage::Instantiated);
+        // NEWOBJ with arguments and REDUCE: called.
+        let a = analyse(b"\x80\x02cmypkg\nNet\nK\x01\x85\x81.");
+        assert_eq!(usage_of(&a, "mypkg.Net"), Usage::Called);
+        let a = analyse(b"\x80\x02cmypkg\nbuild\n)R.");
+        assert_eq!(usage_of(&a, "mypkg.build"), Usage::Called);
+        // Only stored in a dict: referenced.
+        let a = analyse(b"\x80\x02}X\x01\x00\x00\x00kcmypkg\nNet\ns.");
+        assert_eq!(usage_of(&a, "mypkg.Net"), Usage::Referenced);
+        // Passed as an argument to a call, which may call it.
+        let a = analyse(b"\x80\x02ccollections\ndefaultdict\ncmypkg\nfactory\n\x85R.");
+        assert_eq!(usage_of(&a, "mypkg.factory"), Usage::Called);
+        // Protocol 0/1 plain object: copyreg._reconstructor(cls, object, None) allocates cls.
+        let a = analyse(b"ccopy_reg\n_reconstructor\n(cmypkg\nNet\nc__builtin__\nobject\nNtR.");
+        assert_eq!(usage_of(&a, "mypkg.Net"), Usage::Instantiated);
+        // ... but a base other than object is called with the state.
+        let a = analyse(b"ccopy_reg\n_reconstructor\n(cmypkg\nNet\ncmypkg\nBase\nS'x'\ntR.");
+        assert_eq!(usage_of(&a, "mypkg.Base"), Usage::Called);
     }
 }

@@ -12,6 +12,8 @@ const EOCD64_LOC_SIG: &[u8; 4] = b"PK\x06\x07";
 const EOCD64_SIG: &[u8; 4] = b"PK\x06\x06";
 /// Entries read from one archive.
 const MAX_ENTRIES: usize = 1 << 20;
+/// Largest central directory read into memory (a million entries with short names).
+const MAX_CD_BYTES: u64 = 256 * 1024 * 1024;
 
 /// One member of the archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,39 +120,79 @@ pub fn read_archive(src: &dyn Source) -> Archive {
     ar
 }
 
-fn read_central(src: &dyn Source, ar: &mut Archive) -> Result<Vec<Entry>, String> {
+/// Where the central directory is, as the end records say and as found in the file.
+struct Directory {
+    count: u64,
+    cd_size: u64,
+    cd_off: u64,
+    /// Where the central directory really ends: the zip64 end record when there is one (it
+    /// follows the directory), else the classic end record.
+    cd_end_actual: u64,
+}
+
+/// Read the classic end record and, when its zip64 locator precedes it, the zip64 end record.
+/// The zip64 record is looked for right before the locator (where every writer puts it, and
+/// where Python's `zipfile` reads it, so that prepended data does not move it out of reach),
+/// then at the offset the locator gives.
+fn read_directory(src: &dyn Source) -> Result<Directory, String> {
     let (eocd_at, eocd) = find_eocd(src).ok_or("no end of central directory record")?;
-    let mut count = u16le(&eocd, 10).unwrap_or(0) as u64;
-    let mut cd_size = u32le(&eocd, 12).unwrap_or(0) as u64;
-    let mut cd_off = u32le(&eocd, 16).unwrap_or(0) as u64;
-    if eocd_at >= 20 {
-        let loc = src.read_at(eocd_at - 20, 20).map_err(|e| e.to_string())?;
-        if loc.get(..4) == Some(EOCD64_LOC_SIG) {
-            let rec_off = u64le(&loc, 8).unwrap_or(u64::MAX);
-            let rec = src.read_at(rec_off, 56).map_err(|e| e.to_string())?;
-            if rec.get(..4) == Some(EOCD64_SIG) {
-                count = u64le(&rec, 32).unwrap_or(count);
-                cd_size = u64le(&rec, 40).unwrap_or(cd_size);
-                cd_off = u64le(&rec, 48).unwrap_or(cd_off);
-            } else {
-                return Err("zip64 locator points to no zip64 record".into());
-            }
+    let mut d = Directory {
+        count: u16le(&eocd, 10).unwrap_or(0) as u64,
+        cd_size: u32le(&eocd, 12).unwrap_or(0) as u64,
+        cd_off: u32le(&eocd, 16).unwrap_or(0) as u64,
+        cd_end_actual: eocd_at,
+    };
+    if eocd_at < 20 {
+        return Ok(d);
+    }
+    let loc = src.read_at(eocd_at - 20, 20).map_err(|e| e.to_string())?;
+    if loc.get(..4) != Some(EOCD64_LOC_SIG) {
+        return Ok(d);
+    }
+    let declared = u64le(&loc, 8).unwrap_or(u64::MAX);
+    let adjacent = (eocd_at - 20).checked_sub(56);
+    let mut found = None;
+    for at in adjacent.into_iter().chain(std::iter::once(declared)) {
+        let rec = src.read_at(at, 56).map_err(|e| e.to_string())?;
+        if rec.get(..4) == Some(EOCD64_SIG) {
+            found = Some((at, rec));
+            break;
         }
     }
+    let (at, rec) = found.ok_or("zip64 locator points to no zip64 record")?;
+    d.count = u64le(&rec, 32).unwrap_or(d.count);
+    d.cd_size = u64le(&rec, 40).unwrap_or(d.cd_size);
+    d.cd_off = u64le(&rec, 48).unwrap_or(d.cd_off);
+    d.cd_end_actual = at;
+    Ok(d)
+}
+
+fn read_central(src: &dyn Source, ar: &mut Archive) -> Result<Vec<Entry>, String> {
+    let Directory {
+        count,
+        cd_size,
+        cd_off,
+        cd_end_actual,
+    } = read_directory(src)?;
     // A central directory preceded by junk (a prepended payload) shifts every offset; zip
     // readers correct by the difference between where it is and where it says it is.
     let cd_end_expected = cd_off
         .checked_add(cd_size)
         .ok_or("central directory overflows")?;
-    let shift = eocd_at.saturating_sub(cd_end_expected);
-    if cd_end_expected > eocd_at {
+    if cd_end_expected > cd_end_actual {
         return Err(format!(
-            "central directory at {cd_off} of {cd_size} bytes overlaps the end record at {eocd_at}"
+            "central directory at {cd_off} of {cd_size} bytes overlaps the end record at {cd_end_actual}"
         ));
     }
+    let shift = cd_end_actual - cd_end_expected;
     if shift > 0 {
         ar.problems.push(format!(
             "{shift} bytes precede the archive (prepended data)"
+        ));
+    }
+    if cd_size > MAX_CD_BYTES {
+        return Err(format!(
+            "central directory of {cd_size} bytes is over the {MAX_CD_BYTES}-byte limit"
         ));
     }
     let cd = src
@@ -486,5 +528,76 @@ mod tests {
         let ar = read_archive(&Mem(&z));
         assert_eq!(ar.prefix, 6);
         assert_eq!(read_entry(&Mem(&z), &ar.entries[0], 100).unwrap(), b"hi");
+    }
+
+    /// Rewrite the end of a `make_zip` archive as ZIP64 (zip64 end record and locator, then a
+    /// classic end record whose fields are all 0xFF), as torch and `force_zip64` write it.
+    fn to_zip64(mut z: Vec<u8>) -> Vec<u8> {
+        let eocd = z.split_off(z.len() - 22);
+        let count = u16le(&eocd, 10).unwrap() as u64;
+        let cd_size = u32le(&eocd, 12).unwrap() as u64;
+        let cd_off = u32le(&eocd, 16).unwrap() as u64;
+        let rec_at = z.len() as u64;
+        z.extend_from_slice(EOCD64_SIG);
+        z.extend_from_slice(&44u64.to_le_bytes());
+        z.extend_from_slice(&[45, 0, 45, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        z.extend_from_slice(&count.to_le_bytes());
+        z.extend_from_slice(&count.to_le_bytes());
+        z.extend_from_slice(&cd_size.to_le_bytes());
+        z.extend_from_slice(&cd_off.to_le_bytes());
+        z.extend_from_slice(EOCD64_LOC_SIG);
+        z.extend_from_slice(&0u32.to_le_bytes());
+        z.extend_from_slice(&rec_at.to_le_bytes());
+        z.extend_from_slice(&1u32.to_le_bytes());
+        z.extend_from_slice(EOCD_SIG);
+        z.extend_from_slice(&[0; 4]);
+        z.extend_from_slice(&[0xff; 12]);
+        z.extend_from_slice(&0u16.to_le_bytes());
+        z
+    }
+
+    #[test]
+    fn zip64_end_records_are_not_taken_for_prepended_data() {
+        let z = to_zip64(make_zip(
+            &[("a/data.pkl", b"hello"), ("a/data/0", b"xx")],
+            0,
+            true,
+        ));
+        let ar = read_archive(&Mem(&z));
+        assert!(ar.problems.is_empty(), "{:?}", ar.problems);
+        assert!(!ar.recovered);
+        assert_eq!(ar.prefix, 0);
+        assert_eq!(ar.entries.len(), 2);
+        assert_eq!(read_entry(&Mem(&z), &ar.entries[1], 100).unwrap(), b"xx");
+    }
+
+    #[test]
+    fn zip64_with_prepended_data_is_shifted_by_the_prefix_only() {
+        let mut z = b"0123456789".to_vec();
+        z.extend(to_zip64(make_zip(&[("a/data.pkl", b"hi")], 0, true)));
+        let ar = read_archive(&Mem(&z));
+        assert!(!ar.recovered, "{:?}", ar.problems);
+        assert_eq!(ar.prefix, 10);
+        assert_eq!(
+            ar.problems,
+            vec!["10 bytes precede the archive (prepended data)".to_string()]
+        );
+        assert_eq!(read_entry(&Mem(&z), &ar.entries[0], 100).unwrap(), b"hi");
+    }
+
+    #[test]
+    fn zip64_locator_to_nowhere_falls_back_to_local_headers() {
+        let mut z = to_zip64(make_zip(&[("a/data.pkl", b"hi")], 0, true));
+        // Break the zip64 end record's signature: neither adjacent nor declared place holds it.
+        let at = z.len() - 22 - 20 - 56;
+        z[at] = b'X';
+        let ar = read_archive(&Mem(&z));
+        assert!(ar.recovered);
+        assert!(
+            ar.problems[0].contains("zip64 locator"),
+            "{:?}",
+            ar.problems
+        );
+        assert_eq!(ar.entries.len(), 1);
     }
 }
