@@ -1,6 +1,7 @@
 //! Suppression: gitleaks-style allowlists (regexes, stopwords, paths, commits), inline
 //! `lantern:allow` markers and the placeholder filter for low-confidence rules.
 
+use crate::shape;
 use memchr::memmem;
 use regex::bytes::Regex;
 
@@ -135,9 +136,11 @@ pub fn is_strong_placeholder(secret: &[u8]) -> bool {
         || memmem::find(secret, b"********").is_some()
 }
 
-/// Placeholders and template syntax that generic (low-confidence) rules ignore:
-/// `your_api_key`, `<token>`, `${VAR}`, `{{ var }}`, `%s`, `changeme`, `example`, `dummy`, ...
-pub fn is_placeholder(secret: &[u8]) -> bool {
+/// Placeholders, templates and references that no context-anchored rule (medium or low
+/// confidence) reports: `your_api_key`, `<token>`, `${VAR}`, `{{ var }}`, `{password}`, `%s`,
+/// `changeme`, `example`, `dummy`, `fake`, `os.environ/KEY`, `SecretType.TOKEN`,
+/// `RoboflowProviderSpec`, `my-anthropic-api-key`, `e.auth_password??`.
+pub fn is_placeholder_value(secret: &[u8]) -> bool {
     if is_strong_placeholder(secret) {
         return true;
     }
@@ -161,7 +164,7 @@ pub fn is_placeholder(secret: &[u8]) -> bool {
     if STOCK.contains(&lower.as_slice()) {
         return true;
     }
-    const WORDS: [&[u8]; 16] = [
+    const WORDS: [&[u8]; 18] = [
         b"example",
         b"your_",
         b"your-",
@@ -178,26 +181,42 @@ pub fn is_placeholder(secret: &[u8]) -> bool {
         b"replace",
         b"insert",
         b"todo",
+        b"fake",
+        b"synthetic",
     ];
-    if WORDS.iter().any(|w| memmem::find(&lower, w).is_some()) {
+    if WORDS.iter().any(|w| memmem::find(&lower, w).is_some())
+        || lower.starts_with(b"my-")
+        || lower.starts_with(b"my_")
+    {
         return true;
     }
     const TEMPLATES: [&[u8]; 5] = [b"${", b"{{", b"%s", b"%(", b"$("];
-    if TEMPLATES.iter().any(|t| memmem::find(secret, t).is_some()) {
-        return true;
-    }
-    if looks_like_code_reference(secret) {
+    if TEMPLATES.iter().any(|t| memmem::find(secret, t).is_some())
+        || shape::has_format_field(secret)
+        || shape::is_env_reference(secret)
+        || shape::is_code_expression(secret)
+        || shape::is_code_identifier(secret)
+        || shape::is_dotted_reference(secret)
+        || shape::is_self_describing_phrase(secret)
+    {
         return true;
     }
     let first = secret.first().copied();
     let last = secret.last().copied();
     matches!(
         (first, last),
-        (Some(b'<'), Some(b'>')) | (Some(b'['), Some(b']'))
+        (Some(b'<'), Some(b'>')) | (Some(b'['), Some(b']')) | (Some(b'{'), Some(b'}'))
     ) || (first == Some(b'$')
         && secret[1..]
             .iter()
             .all(|&b| b.is_ascii_uppercase() || b == b'_' || b.is_ascii_digit()))
+}
+
+/// Placeholders and code that generic (low-confidence) rules ignore: everything
+/// [`is_placeholder_value`] drops, plus any identifier-like value (`original_secret_key`,
+/// `MY_API_KEY`, `settings.WEATHER_KEY`), which real passwords and keys are not.
+pub fn is_placeholder(secret: &[u8]) -> bool {
+    is_placeholder_value(secret) || looks_like_code_reference(secret)
 }
 
 /// `settings.API_KEY`, `self.config.token`, `WEATHER_API_KEY`: a reference to a value, not one.
@@ -314,5 +333,21 @@ mod tests {
         assert!(!is_placeholder(b"Zx9$kQ2#mW7!pL"));
         assert!(!is_placeholder(b"NY1DhQCEYTdBkptf"));
         assert!(!is_placeholder(b"Sup3rS3cretPassw0rd"));
+        for p in [
+            "os.environ/OPENAI_API_KEY",
+            "{password}",
+            "SecretType.TOKEN",
+            "RoboflowProviderSpec",
+            "my-anthropic-api-key",
+            "fake-accumulator-key",
+            "e.auth_password??",
+            "aws_session_token",
+        ] {
+            assert!(is_placeholder_value(p.as_bytes()), "{p}");
+        }
+        // Values only the generic rules treat as identifiers.
+        assert!(is_placeholder(b"ABCDEFGHIJKLMNOP"));
+        assert!(!is_placeholder_value(b"ABCDEFGHIJKLMNOP"));
+        assert!(!is_placeholder_value(b"dGhpc2lzYXNlY3JldA=="));
     }
 }

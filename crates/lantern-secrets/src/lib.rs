@@ -16,7 +16,9 @@ pub mod allow;
 pub mod gitleaks;
 pub mod keywords;
 pub mod rule;
+pub mod samples;
 pub mod scanner;
+pub mod shape;
 pub mod validate;
 
 pub use allow::{Allowlist, RegexTarget};

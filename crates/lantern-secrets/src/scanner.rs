@@ -3,8 +3,10 @@
 //! entropy, placeholder, validator, companion and allowlist checks decide what is reported.
 
 use crate::allow::{
-    has_inline_marker, is_placeholder, is_strong_placeholder, Allowlist, Candidate, INLINE_MARKERS,
+    has_inline_marker, is_placeholder, is_placeholder_value, is_strong_placeholder, Allowlist,
+    Candidate, INLINE_MARKERS,
 };
+use crate::shape::{self, HostKind};
 use crate::rule::{compile, Confidence, Rule, RuleSet, SecretGroup};
 use crate::validate::Verdict;
 use crate::{shannon_entropy, Error, Result};
@@ -95,6 +97,8 @@ struct Hit {
     validated: bool,
     detail: Option<String>,
     companion: Option<usize>,
+    /// The whole regex match (keywords found in it rank overlapping hits).
+    anchor: Vec<u8>,
 }
 
 impl Scanner {
@@ -258,7 +262,7 @@ impl Scanner {
         }
         hits.sort_by_key(|h| (h.offset, h.rule));
         hits.dedup_by_key(|h| (h.offset, h.rule));
-        self.drop_shadowed_generic(&mut hits);
+        self.keep_most_specific(&mut hits);
 
         // Line and column numbers, counted incrementally from the blob start.
         let mut line: u32 = 1;
@@ -443,33 +447,50 @@ impl Scanner {
         }
     }
 
-    /// Drop low-confidence (generic) hits whose secret overlaps one reported by a more specific
-    /// rule: `aws_secret_access_key = ...` is an AWS finding, not also a generic secret.
-    fn drop_shadowed_generic(&self, hits: &mut Vec<Hit>) {
-        let low = |h: &Hit| {
-            self.rules
-                .get(h.rule as usize)
-                .is_some_and(|r| r.confidence == Confidence::Low)
-        };
-        if !hits.iter().any(&low) || hits.iter().all(&low) {
-            return;
-        }
-        // Ranges of specific hits, sorted by start (hits already are).
-        let strong: Vec<(usize, usize)> = hits
-            .iter()
-            .filter(|h| !low(h))
-            .map(|h| (h.offset, h.end))
-            .collect();
-        hits.retain(|h| {
-            if !low(h) {
-                return true;
-            }
-            let idx = strong.partition_point(|&(s, _)| s < h.end);
-            !strong[..idx]
+    /// One secret, one finding: where the secrets of hits of different rules overlap, keep the
+    /// most specific rule's hit (higher confidence, then checksum-validated, then the longer
+    /// keyword found in the match: `openai.api-key` with `T3BlbkFJ` over `moonshot.api-key`
+    /// with `sk-`, any provider rule over `generic.*`).
+    fn keep_most_specific(&self, hits: &mut Vec<Hit>) {
+        /// Overlapping hits compared per hit (bounds the cost on pathological inputs).
+        const MAX_OVERLAPS: usize = 16;
+        let rank = |h: &Hit| {
+            let Some(r) = self.rules.get(h.rule as usize) else {
+                return (Confidence::Low, false, 0usize);
+            };
+            let lower = h.anchor.to_ascii_lowercase();
+            let anchor = r
+                .keywords
                 .iter()
-                .rev()
-                .take(8)
-                .any(|&(s, e)| s < h.end && e > h.offset)
+                .filter(|k| memmem::find(&lower, k.as_bytes()).is_some())
+                .map(String::len)
+                .max()
+                .unwrap_or(0);
+            (r.confidence, h.validated, anchor)
+        };
+        let mut drop = vec![false; hits.len()];
+        for i in 0..hits.len() {
+            for j in (i + 1..hits.len()).take(MAX_OVERLAPS) {
+                let (a, b) = (&hits[i], &hits[j]);
+                if b.offset >= a.end {
+                    break;
+                }
+                if a.rule == b.rule || drop[i] || drop[j] {
+                    continue;
+                }
+                // Ties keep the rule loaded first.
+                let loser = if rank(b) > rank(a) || (rank(b) == rank(a) && b.rule < a.rule) {
+                    i
+                } else {
+                    j
+                };
+                drop[loser] = true;
+            }
+        }
+        let mut k = 0;
+        hits.retain(|_| {
+            k += 1;
+            !drop[k - 1]
         });
     }
 
@@ -509,31 +530,34 @@ impl Scanner {
                 return;
             }
         }
-        if is_strong_placeholder(secret)
-            || (rule.confidence == Confidence::Low && is_placeholder(secret))
-        {
+        let not_a_secret = match rule.confidence {
+            Confidence::Low => is_placeholder(secret),
+            Confidence::Medium => is_placeholder_value(secret),
+            Confidence::High => is_strong_placeholder(secret) || shape::is_code_identifier(secret),
+        };
+        if not_a_secret {
             return;
-        }
-        let mut severity = rule.severity;
-        let mut validated = false;
-        let mut detail = None;
-        if let Some(v) = rule.validator {
-            match v.check(secret) {
-                Verdict::Valid => validated = true,
-                Verdict::Malformed => return,
-                Verdict::BadChecksum => {
-                    severity = Severity::Info;
-                    detail = Some(format!(
-                        "{} checksum does not match: not a live token (test value or corrupted)",
-                        v.name()
-                    ));
-                }
-            }
         }
         let abs_start = base + sm.start();
         let abs_end = base + sm.end();
         let whole_start = base + whole.start();
         let whole_end = base + whole.end();
+        if shape::inside_base64_blob(data, abs_start, abs_end) {
+            return;
+        }
+        let mut grade = Grade {
+            severity: rule.severity,
+            validated: false,
+            detail: None,
+        };
+        if !grade.apply(rule, secret, caps) {
+            return;
+        }
+        let Grade {
+            mut severity,
+            validated,
+            detail,
+        } = grade;
 
         let mut companion = None;
         if let Some(pair) = &rule.pair {
@@ -579,6 +603,7 @@ impl Scanner {
             commit: loc.commit.as_ref().map(|c| c.id.as_str()),
         };
         if has_inline_marker(line, &self.markers)
+            || crate::samples::find(secret).is_some()
             || rule.allowlists.iter().any(|a| a.allows(&rule.id, &cand))
             || self.global_allow.iter().any(|a| a.allows(&rule.id, &cand))
             || self.allow_secrets.iter().any(|a| a.is_match(secret))
@@ -595,7 +620,59 @@ impl Scanner {
             validated,
             detail,
             companion,
+            anchor: whole.as_bytes().to_vec(),
         });
+    }
+}
+
+/// Severity, validation and detail of one match as its checks decide them.
+struct Grade {
+    severity: Severity,
+    validated: bool,
+    detail: Option<String>,
+}
+
+impl Grade {
+    /// Run the rule's validator, the host check (connection URLs) and, for generic rules, the
+    /// evidence check. Returns false when the match is not a secret at all.
+    fn apply(&mut self, rule: &Rule, secret: &[u8], caps: &Captures<'_>) -> bool {
+        if let Some(v) = rule.validator {
+            match v.check(secret) {
+                Verdict::Valid => self.validated = true,
+                Verdict::Malformed => return false,
+                Verdict::BadChecksum => self.demote(format!(
+                    "{} checksum does not match: not a live token (test value or corrupted)",
+                    v.name()
+                )),
+                Verdict::Expired => {
+                    self.demote("expired: its `exp` claim is in the past, it grants nothing now")
+                }
+            }
+        }
+        if let Some(host) = caps.name("host") {
+            match shape::host_kind(host.as_bytes()) {
+                HostKind::Reserved => return false,
+                HostKind::Loopback => {
+                    self.demote("credentials for a service on this machine (development setup)")
+                }
+                HostKind::Other => {}
+            }
+        }
+        if rule.confidence == Confidence::Low && self.severity > Severity::Info {
+            if let Some(why) = shape::weak_evidence(secret) {
+                self.demote(format!(
+                    "low-confidence generic match ({why}): reported, below the default threshold"
+                ));
+            }
+        }
+        true
+    }
+
+    fn demote(&mut self, why: impl Into<String>) {
+        self.severity = Severity::Info;
+        if self.detail.is_none() {
+            self.detail = Some(why.into());
+        }
     }
 }
 

@@ -39,6 +39,9 @@ pub enum Verdict {
     BadChecksum,
     /// Not the structure at all: drop the match.
     Malformed,
+    /// Well-formed but past its expiry (a JWT whose `exp` claim is in the past): demote the
+    /// finding to `info`; it no longer grants access.
+    Expired,
 }
 
 impl Validator {
@@ -72,7 +75,7 @@ impl Validator {
                 prefixed_crc32(secret, &[b"ghp_", b"gho_", b"ghu_", b"ghs_", b"ghr_"])
             }
             Validator::NpmCrc32 => prefixed_crc32(secret, &[b"npm_"]),
-            Validator::Jwt => bool_verdict(jwt_ok(secret)),
+            Validator::Jwt => jwt_verdict(secret, now_unix()),
             Validator::AwsAccessKeyId => bool_verdict(aws_key_id_ok(secret)),
             Validator::PypiMacaroon => bool_verdict(pypi_ok(secret)),
         }
@@ -126,18 +129,36 @@ fn b64url_json(part: &[u8]) -> Option<serde_json::Value> {
     serde_json::from_slice(&decoded).ok()
 }
 
-fn jwt_ok(secret: &[u8]) -> bool {
+fn now_unix() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Structure of a JWT, and its `exp` claim against `now` (seconds since the epoch).
+fn jwt_verdict(secret: &[u8], now: f64) -> Verdict {
     let mut parts = secret.split(|&b| b == b'.');
     let (Some(h), Some(p)) = (parts.next(), parts.next()) else {
-        return false;
+        return Verdict::Malformed;
     };
     let Some(header) = b64url_json(h) else {
-        return false;
+        return Verdict::Malformed;
     };
-    let alg_ok = header.get("alg").is_some_and(|a| a.is_string());
+    if !header.get("alg").is_some_and(|a| a.is_string()) {
+        return Verdict::Malformed;
+    }
     // The payload of a JWS is JSON; a JWE's second part is an encrypted key, not JSON.
-    let payload_ok = header.get("enc").is_some() || b64url_json(p).is_some_and(|v| v.is_object());
-    alg_ok && payload_ok
+    if header.get("enc").is_some() {
+        return Verdict::Valid;
+    }
+    let Some(payload) = b64url_json(p).filter(|v| v.is_object()) else {
+        return Verdict::Malformed;
+    };
+    match payload.get("exp").and_then(|e| e.as_f64()) {
+        Some(exp) if exp < now => Verdict::Expired,
+        _ => Verdict::Valid,
+    }
 }
 
 fn aws_key_id_ok(secret: &[u8]) -> bool {
@@ -257,6 +278,19 @@ mod tests {
             Verdict::Malformed
         );
         assert_eq!(Validator::Jwt.check(b"eyJ..."), Verdict::Malformed);
+    }
+
+    #[test]
+    fn jwt_expiry() {
+        let e = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let tok = |payload: &str| format!("{}.{}.sig", e(r#"{"alg":"HS256"}"#), e(payload));
+        let now = 1_800_000_000.0;
+        let past = tok(r#"{"session_id":"a","exp":1740266464.170807}"#);
+        assert_eq!(jwt_verdict(past.as_bytes(), now), Verdict::Expired);
+        let future = tok(r#"{"exp":1900000000}"#);
+        assert_eq!(jwt_verdict(future.as_bytes(), now), Verdict::Valid);
+        let none = tok(r#"{"sub":"1"}"#);
+        assert_eq!(jwt_verdict(none.as_bytes(), now), Verdict::Valid);
     }
 
     #[test]
