@@ -188,8 +188,12 @@ keywords = ["acme_"]
 
     #[test]
     fn unknown_iac_key_is_an_error() {
-        let e = Config::parse("[iac]
-public_buckets = []\n", Path::new("l.toml")).unwrap_err();
+        let e = Config::parse(
+            "[iac]
+public_buckets = []\n",
+            Path::new("l.toml"),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("public_buckets"), "{e}");
     }
 

@@ -12,9 +12,16 @@ use std::collections::HashMap;
 pub(crate) fn is_template(docs: &[Doc]) -> bool {
     docs.iter().any(|d| {
         d.value.get("AWSTemplateFormatVersion").is_some()
-            || d.value.get("Resources").and_then(Value::as_object).is_some_and(|r| {
-                r.values().any(|x| x.get("Type").and_then(Value::as_str).is_some_and(|t| t.starts_with("AWS::")))
-            })
+            || d.value
+                .get("Resources")
+                .and_then(Value::as_object)
+                .is_some_and(|r| {
+                    r.values().any(|x| {
+                        x.get("Type")
+                            .and_then(Value::as_str)
+                            .is_some_and(|t| t.starts_with("AWS::"))
+                    })
+                })
     })
 }
 
@@ -57,7 +64,11 @@ impl Tr<'_> {
         }
         match v {
             Value::Array(a) => Value::Array(a.iter().map(|x| self.val(Some(x))).collect()),
-            Value::Object(o) => Value::Object(o.iter().map(|(k, x)| (k.clone(), self.val(Some(x)))).collect()),
+            Value::Object(o) => Value::Object(
+                o.iter()
+                    .map(|(k, x)| (k.clone(), self.val(Some(x))))
+                    .collect(),
+            ),
             x => x.clone(),
         }
     }
@@ -118,19 +129,25 @@ fn ingress(tr: &Tr, r: &Value) -> Value {
 
 /// The Terraform-shaped resources of one CloudFormation resource.
 fn translate(tr: &Tr, id: &str, ty: &str, p: &Value) -> Vec<(&'static str, String, Value)> {
-    let Some(kind) = tf_kind(ty) else { return Vec::new() };
+    let Some(kind) = tf_kind(ty) else {
+        return Vec::new();
+    };
     let v = |k: &str| tr.val(p.get(k));
     let body = match ty {
         "AWS::S3::Bucket" => {
             let mut extra = Vec::new();
             if let Some(pab) = p.get("PublicAccessBlockConfiguration") {
-                extra.push(("aws_s3_bucket_public_access_block", id.to_string(), json!({
-                    "bucket": format!("${{aws_s3_bucket.{id}.id}}"),
-                    "block_public_acls": tr.val(pab.get("BlockPublicAcls")),
-                    "block_public_policy": tr.val(pab.get("BlockPublicPolicy")),
-                    "ignore_public_acls": tr.val(pab.get("IgnorePublicAcls")),
-                    "restrict_public_buckets": tr.val(pab.get("RestrictPublicBuckets")),
-                })));
+                extra.push((
+                    "aws_s3_bucket_public_access_block",
+                    id.to_string(),
+                    json!({
+                        "bucket": format!("${{aws_s3_bucket.{id}.id}}"),
+                        "block_public_acls": tr.val(pab.get("BlockPublicAcls")),
+                        "block_public_policy": tr.val(pab.get("BlockPublicPolicy")),
+                        "ignore_public_acls": tr.val(pab.get("IgnorePublicAcls")),
+                        "restrict_public_buckets": tr.val(pab.get("RestrictPublicBuckets")),
+                    }),
+                ));
             }
             let mut b = json!({
                 "bucket": v("BucketName"),
@@ -139,7 +156,11 @@ fn translate(tr: &Tr, id: &str, ty: &str, p: &Value) -> Vec<(&'static str, Strin
                 "versioning": [{"enabled": get_str(p, &["VersioningConfiguration", "Status"]) == Some("Enabled")}],
             });
             if let Value::Object(o) = &mut b {
-                for (from, to) in [("WebsiteConfiguration", "website"), ("LoggingConfiguration", "logging"), ("BucketEncryption", "server_side_encryption_configuration")] {
+                for (from, to) in [
+                    ("WebsiteConfiguration", "website"),
+                    ("LoggingConfiguration", "logging"),
+                    ("BucketEncryption", "server_side_encryption_configuration"),
+                ] {
                     if p.get(from).is_some() {
                         o.insert(to.into(), json!([{}]));
                     }
@@ -150,11 +171,17 @@ fn translate(tr: &Tr, id: &str, ty: &str, p: &Value) -> Vec<(&'static str, Strin
         }
         "AWS::S3::BucketPolicy" => json!({"bucket": v("Bucket"), "policy": v("PolicyDocument")}),
         "AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy" => json!({"policy": v("PolicyDocument")}),
-        "AWS::IAM::Role" => json!({"inline_policy": list(p.get("Policies")).into_iter().map(|x| json!({"policy": tr.val(x.get("PolicyDocument"))})).collect::<Vec<_>>()}),
+        "AWS::IAM::Role" => {
+            json!({"inline_policy": list(p.get("Policies")).into_iter().map(|x| json!({"policy": tr.val(x.get("PolicyDocument"))})).collect::<Vec<_>>()})
+        }
         "AWS::KMS::Key" => json!({"policy": v("KeyPolicy")}),
-        "AWS::ECR::Repository" => json!({"policy": v("RepositoryPolicyText"), "repository": v("RepositoryName")}),
+        "AWS::ECR::Repository" => {
+            json!({"policy": v("RepositoryPolicyText"), "repository": v("RepositoryName")})
+        }
         "AWS::ECR::PublicRepository" => json!({"repository_name": v("RepositoryName")}),
-        "AWS::SageMaker::NotebookInstance" => json!({"direct_internet_access": v("DirectInternetAccess"), "root_access": v("RootAccess")}),
+        "AWS::SageMaker::NotebookInstance" => {
+            json!({"direct_internet_access": v("DirectInternetAccess"), "root_access": v("RootAccess")})
+        }
         "AWS::SageMaker::Domain" => json!({"app_network_access_type": v("AppNetworkAccessType")}),
         "AWS::EC2::SecurityGroup" => json!({
             "name": v("GroupName"),
@@ -184,12 +211,18 @@ fn get_str<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
 pub(crate) fn check(docs: &[Doc], text: &str, policy: &Policy) -> Vec<Hit> {
     let mut hits = Vec::new();
     for d in docs {
-        let Some(res) = d.value.get("Resources").and_then(Value::as_object) else { continue };
+        let Some(res) = d.value.get("Resources").and_then(Value::as_object) else {
+            continue;
+        };
         let params = d
             .value
             .get("Parameters")
             .and_then(Value::as_object)
-            .map(|p| p.iter().filter_map(|(k, x)| Some((k.clone(), x.get("Default")?.clone()))).collect())
+            .map(|p| {
+                p.iter()
+                    .filter_map(|(k, x)| Some((k.clone(), x.get("Default")?.clone())))
+                    .collect()
+            })
             .unwrap_or_default();
         let types = res
             .iter()
@@ -200,12 +233,25 @@ pub(crate) fn check(docs: &[Doc], text: &str, policy: &Policy) -> Vec<Hit> {
         let mut names = HashMap::new();
         for (id, r) in res {
             let ty = r.get("Type").and_then(Value::as_str).unwrap_or("");
-            let props = r.get("Properties").cloned().unwrap_or(Value::Object(Map::new()));
+            let props = r
+                .get("Properties")
+                .cloned()
+                .unwrap_or(Value::Object(Map::new()));
             let line = line_of(text, d.start, d.end, &format!("{id}:"));
-            let line = if line == d.start { line_of(text, d.start, d.end, &format!("\"{id}\"")) } else { line };
+            let line = if line == d.start {
+                line_of(text, d.start, d.end, &format!("\"{id}\""))
+            } else {
+                line
+            };
             for (kind, name, body) in translate(&tr, id, ty, &props) {
                 names.insert(format!("{kind}.{name}"), format!("{id} ({ty})"));
-                resources.push(Resource { kind: kind.into(), name, body, src: 0, line });
+                resources.push(Resource {
+                    kind: kind.into(),
+                    name,
+                    body,
+                    src: 0,
+                    line,
+                });
             }
         }
         for mut h in cloud::check(&resources, policy) {

@@ -1,7 +1,7 @@
 //! docker-compose files: ML services whose ports are published on every host interface, or that
 //! share the host's network, without authentication.
 
-use crate::k8s::default_no_auth;
+use crate::k8s::identify;
 use crate::launch::{self, Env};
 use crate::services::Svc;
 use crate::yaml::{line_of, list, scalar, Doc};
@@ -12,9 +12,13 @@ use serde_json::Value;
 pub(crate) fn is_compose(docs: &[Doc]) -> bool {
     docs.iter().any(|d| {
         d.value.get("apiVersion").is_none()
-            && d.value.get("services").and_then(Value::as_object).is_some_and(|s| {
-                s.values().any(|x| x.get("image").is_some() || x.get("build").is_some())
-            })
+            && d.value
+                .get("services")
+                .and_then(Value::as_object)
+                .is_some_and(|s| {
+                    s.values()
+                        .any(|x| x.get("image").is_some() || x.get("build").is_some())
+                })
     })
 }
 
@@ -43,12 +47,24 @@ fn command_of(svc: &Value) -> String {
         Some(Value::Array(_)) => list(v)
             .into_iter()
             .filter_map(scalar)
-            .map(|a| if a.is_empty() { "''".into() } else if a.contains(' ') { format!("'{a}'") } else { a })
+            .map(|a| {
+                if a.is_empty() {
+                    "''".into()
+                } else if a.contains(' ') {
+                    format!("'{a}'")
+                } else {
+                    a
+                }
+            })
             .collect::<Vec<_>>()
             .join(" "),
         _ => String::new(),
     };
-    format!("{} {}", part(svc.get("entrypoint")), part(svc.get("command")))
+    format!(
+        "{} {}",
+        part(svc.get("entrypoint")),
+        part(svc.get("command"))
+    )
 }
 
 /// Published ports on every interface: (host spec as written, container port).
@@ -58,7 +74,10 @@ fn public_ports(svc: &Value) -> Vec<(String, u16)> {
         match p {
             Value::Object(o) => {
                 let host_ip = o.get("host_ip").and_then(Value::as_str).unwrap_or("");
-                let target = o.get("target").and_then(Value::as_u64).and_then(|n| u16::try_from(n).ok());
+                let target = o
+                    .get("target")
+                    .and_then(Value::as_u64)
+                    .and_then(|n| u16::try_from(n).ok());
                 if let (true, Some(t)) = (all_interfaces(host_ip), target) {
                     out.push((t.to_string(), t));
                 }
@@ -104,17 +123,17 @@ fn all_interfaces(ip: &str) -> bool {
 pub(crate) fn check(docs: &[Doc], text: &str) -> Vec<Hit> {
     let mut hits = Vec::new();
     for d in docs {
-        let Some(services) = d.value.get("services").and_then(Value::as_object) else { continue };
+        let Some(services) = d.value.get("services").and_then(Value::as_object) else {
+            continue;
+        };
         for (name, svc) in services {
             let env = env_of(svc);
-            let launches = launch::analyse(&command_of(svc), &env);
+            let cmd = command_of(svc);
+            let launches = launch::analyse(&cmd, &env);
             let image = svc.get("image").and_then(Value::as_str).unwrap_or("");
-            let (found, no_auth) = match launches.first() {
-                Some(l) => (Some(l.svc), l.no_auth),
-                None => match Svc::by_hint(image).or_else(|| Svc::by_hint(name)) {
-                    Some(s) => (Some(s), default_no_auth(s, &env)),
-                    None => (None, true),
-                },
+            let (found, no_auth) = match identify(image, name, &cmd, &env) {
+                Some((s, a)) => (Some(s), a),
+                None => (None, true),
             };
             let address = format!("services.{name}");
             let start = line_of(text, d.start, d.end, &format!("{name}:"));
@@ -123,7 +142,12 @@ pub(crate) fn check(docs: &[Doc], text: &str) -> Vec<Hit> {
             if let (Some(s), true, true) = (found, no_auth, host_net) {
                 let binds = launches.first().is_none_or(|l| l.binds_all) || s == Svc::Ollama;
                 if binds {
-                    hits.push(Hit::new(s.rule(), at("network_mode"), &address, format!("{} on the host network without authentication", s.name())));
+                    hits.push(Hit::new(
+                        s.rule(),
+                        at("network_mode"),
+                        &address,
+                        format!("{} on the host network without authentication", s.name()),
+                    ));
                 }
             }
             if !no_auth {
@@ -133,14 +157,19 @@ pub(crate) fn check(docs: &[Doc], text: &str) -> Vec<Hit> {
                 if let Some(s) = Svc::for_port(port, found) {
                     // Another service's port, or Jupyter guessed from its port (tokens are on by
                     // default): not this service's exposure.
-                    if (found.is_some() && Some(s) != found) || (found.is_none() && s == Svc::Jupyter) {
+                    if (found.is_some() && Some(s) != found)
+                        || (found.is_none() && s == Svc::Jupyter)
+                    {
                         continue;
                     }
                     hits.push(Hit::new(
                         s.rule(),
                         at(&spec),
                         &address,
-                        format!("{} port {port} published on all interfaces (\"{spec}\")", s.name()),
+                        format!(
+                            "{} port {port} published on all interfaces (\"{spec}\")",
+                            s.name()
+                        ),
                     ));
                 }
             }

@@ -23,7 +23,16 @@ pub(crate) enum Kind {
 
 /// Words one of which a script must contain to be worth reading for launch lines.
 const LAUNCH_WORDS: &[&str] = &[
-    "ray", "jupyter", "gradio", "vllm", "ollama", "mlflow", "tensorboard", "text-generation",
+    "ray",
+    "jupyter",
+    "gradio",
+    "vllm",
+    "ollama",
+    "mlflow",
+    "tensorboard",
+    "text-generation",
+    "serverapp",
+    "notebookapp",
 ];
 
 /// The kind of a file, or `None` when it is not infrastructure code.
@@ -50,8 +59,14 @@ pub(crate) fn kind(path: &str, data: &[u8]) -> Option<Kind> {
     let wanted = match k {
         Kind::Json => contains_any(data, &[b"\"Statement\"", b"\"bindings\"", b"\"Resources\""]),
         Kind::Shell | Kind::Python | Kind::Systemd | Kind::Dockerfile => {
-            let lower: Vec<u8> = data.iter().take(crate::MAX_FILE_BYTES).map(u8::to_ascii_lowercase).collect();
-            LAUNCH_WORDS.iter().any(|w| memchr::memmem::find(&lower, w.as_bytes()).is_some())
+            let lower: Vec<u8> = data
+                .iter()
+                .take(crate::MAX_FILE_BYTES)
+                .map(u8::to_ascii_lowercase)
+                .collect();
+            LAUNCH_WORDS
+                .iter()
+                .any(|w| memchr::memmem::find(&lower, w.as_bytes()).is_some())
         }
         _ => true,
     };
@@ -59,7 +74,9 @@ pub(crate) fn kind(path: &str, data: &[u8]) -> Option<Kind> {
 }
 
 fn contains_any(data: &[u8], needles: &[&[u8]]) -> bool {
-    needles.iter().any(|n| memchr::memmem::find(data, n).is_some())
+    needles
+        .iter()
+        .any(|n| memchr::memmem::find(data, n).is_some())
 }
 
 /// Run the checks of a (non-Terraform) file.

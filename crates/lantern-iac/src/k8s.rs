@@ -26,7 +26,8 @@ struct Workload {
 
 /// Whether the documents are Kubernetes objects.
 pub(crate) fn is_k8s(docs: &[Doc]) -> bool {
-    docs.iter().any(|d| d.value.get("apiVersion").is_some() && d.value.get("kind").is_some())
+    docs.iter()
+        .any(|d| d.value.get("apiVersion").is_some() && d.value.get("kind").is_some())
 }
 
 fn kind(v: &Value) -> &str {
@@ -34,7 +35,9 @@ fn kind(v: &Value) -> &str {
 }
 
 fn name(v: &Value) -> String {
-    get(v, &["metadata", "name"]).and_then(scalar).unwrap_or_default()
+    get(v, &["metadata", "name"])
+        .and_then(scalar)
+        .unwrap_or_default()
 }
 
 fn address(v: &Value) -> String {
@@ -67,24 +70,60 @@ fn services_of(spec: &Value) -> Vec<Found> {
             .into_iter()
             .chain(list(c.get("args")))
             .filter_map(scalar)
-            .map(|a| if a.is_empty() { "''".into() } else if a.contains(' ') { format!("'{a}'") } else { a })
+            .map(|a| {
+                if a.is_empty() {
+                    "''".into()
+                } else if a.contains(' ') {
+                    format!("'{a}'")
+                } else {
+                    a
+                }
+            })
             .collect();
         let image = c.get("image").and_then(Value::as_str).unwrap_or("");
         let ports: Vec<(Option<String>, u16)> = list(c.get("ports"))
             .into_iter()
             .filter_map(|p| {
                 let n = p.get("containerPort")?.as_u64()?;
-                Some((p.get("name").and_then(Value::as_str).map(str::to_string), u16::try_from(n).ok()?))
+                Some((
+                    p.get("name").and_then(Value::as_str).map(str::to_string),
+                    u16::try_from(n).ok()?,
+                ))
             })
             .collect();
-        let launches = launch::analyse(&cmd.join(" "), &env);
-        if let Some(l) = launches.first() {
-            out.push(Found { svc: l.svc, no_auth: l.no_auth, ports });
-        } else if let Some(svc) = Svc::by_hint(image) {
-            out.push(Found { svc, no_auth: default_no_auth(svc, &env), ports });
+        if let Some((svc, no_auth)) = identify(image, "", &cmd.join(" "), &env) {
+            out.push(Found {
+                svc,
+                no_auth,
+                ports,
+            });
         }
     }
     out
+}
+
+/// The ML service a container runs and whether it asks for no credentials: from its command
+/// line, or from its image (or name) with the command read as arguments to the image's server.
+pub(crate) fn identify(image: &str, name: &str, cmd: &str, env: &Env) -> Option<(Svc, bool)> {
+    if let Some(l) = launch::analyse(cmd, env).first() {
+        return Some((l.svc, l.no_auth));
+    }
+    let svc = Svc::by_hint(image).or_else(|| Svc::by_hint(name))?;
+    let entry = match svc {
+        Svc::Vllm => "vllm serve",
+        Svc::Tgi => "text-generation-launcher",
+        Svc::Mlflow => "mlflow server",
+        Svc::Ollama => "ollama serve",
+        Svc::Jupyter => "jupyter lab",
+        Svc::Tensorboard => "tensorboard",
+        Svc::Ray | Svc::Gradio => "",
+    };
+    if !entry.is_empty() {
+        if let Some(l) = launch::analyse(&format!("{entry} {cmd}"), env).first() {
+            return Some((l.svc, l.no_auth));
+        }
+    }
+    Some((svc, default_no_auth(svc, env)))
 }
 
 /// Whether a service started from its image's default command asks for no credentials.
@@ -102,7 +141,9 @@ pub(crate) fn default_no_auth(svc: Svc, env: &Env) -> bool {
 fn container_env(c: &Value) -> Env {
     let mut env = Env::new();
     for e in list(c.get("env")) {
-        let (Some(k), v) = (e.get("name").and_then(Value::as_str), e.get("value")) else { continue };
+        let (Some(k), v) = (e.get("name").and_then(Value::as_str), e.get("value")) else {
+            continue;
+        };
         // A value from a secret counts as set.
         let v = v.and_then(scalar).unwrap_or_else(|| "<from secret>".into());
         env.insert(k.to_string(), v);
@@ -114,9 +155,14 @@ fn workloads(docs: &[Doc]) -> Vec<Workload> {
     let mut out = Vec::new();
     for d in docs {
         for v in items(&d.value) {
-            let Some((spec, labels)) = pod_spec(v) else { continue };
+            let Some((spec, labels)) = pod_spec(v) else {
+                continue;
+            };
             out.push(Workload {
-                labels: labels.and_then(Value::as_object).cloned().unwrap_or_default(),
+                labels: labels
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default(),
                 found: services_of(spec),
             });
         }
@@ -153,7 +199,10 @@ pub(crate) fn check(docs: &[Doc], text: &str) -> Vec<Hit> {
                             Rule::K8sHostNetwork,
                             at("hostNetwork"),
                             address(v),
-                            format!("{} on hostNetwork: reachable on every node address", f.svc.name()),
+                            format!(
+                                "{} on hostNetwork: reachable on every node address",
+                                f.svc.name()
+                            ),
                         ));
                     }
                 }
@@ -201,10 +250,16 @@ fn service_ports(svc: &Value, wl: &[Workload]) -> Vec<(Svc, u16)> {
     let hint = Svc::by_hint(&name(svc));
     let mut out = Vec::new();
     for p in list(get(svc, &["spec", "ports"])) {
-        let port = p.get("port").and_then(Value::as_u64).and_then(|n| u16::try_from(n).ok());
+        let port = p
+            .get("port")
+            .and_then(Value::as_u64)
+            .and_then(|n| u16::try_from(n).ok());
         let Some(port) = port else { continue };
         let target = p.get("targetPort");
-        let tnum = target.and_then(Value::as_u64).and_then(|n| u16::try_from(n).ok()).unwrap_or(port);
+        let tnum = target
+            .and_then(Value::as_u64)
+            .and_then(|n| u16::try_from(n).ok())
+            .unwrap_or(port);
         let tname = target.and_then(Value::as_str);
         let pname = p.get("name").and_then(Value::as_str).unwrap_or("");
         if targets.is_empty() {
@@ -216,8 +271,10 @@ fn service_ports(svc: &Value, wl: &[Workload]) -> Vec<(Svc, u16)> {
         }
         for w in &targets {
             for f in w.found.iter().filter(|f| f.no_auth) {
-                let by_name = tname.is_some_and(|n| f.ports.iter().any(|(pn, _)| pn.as_deref() == Some(n)));
-                let by_num = f.svc.ports().contains(&tnum) || f.ports.iter().any(|(_, n)| *n == tnum);
+                let by_name =
+                    tname.is_some_and(|n| f.ports.iter().any(|(pn, _)| pn.as_deref() == Some(n)));
+                let by_num =
+                    f.svc.ports().contains(&tnum) || f.ports.iter().any(|(_, n)| *n == tnum);
                 if by_name || by_num {
                     out.push((f.svc, port));
                 }
@@ -230,7 +287,9 @@ fn service_ports(svc: &Value, wl: &[Workload]) -> Vec<(Svc, u16)> {
 }
 
 fn service(v: &Value, wl: &[Workload], at: &dyn Fn(&str) -> u32) -> Vec<Hit> {
-    let ty = get(v, &["spec", "type"]).and_then(Value::as_str).unwrap_or("ClusterIP");
+    let ty = get(v, &["spec", "type"])
+        .and_then(Value::as_str)
+        .unwrap_or("ClusterIP");
     if !matches!(ty, "LoadBalancer" | "NodePort") || (ty == "LoadBalancer" && internal_lb(v)) {
         return Vec::new();
     }
@@ -254,9 +313,21 @@ fn ingress_has_auth(v: &Value) -> bool {
         .is_some_and(|a| {
             a.keys().any(|k| {
                 let k = k.to_ascii_lowercase();
-                ["auth-url", "auth-type", "auth-signin", "auth-tls-verify-client", "oauth", "whitelist-source-range", "allowlist-source-range", "router.middlewares", "konghq.com/plugins", "auth-idp", "iap"]
-                    .iter()
-                    .any(|m| k.contains(m))
+                [
+                    "auth-url",
+                    "auth-type",
+                    "auth-signin",
+                    "auth-tls-verify-client",
+                    "oauth",
+                    "whitelist-source-range",
+                    "allowlist-source-range",
+                    "router.middlewares",
+                    "konghq.com/plugins",
+                    "auth-idp",
+                    "iap",
+                ]
+                .iter()
+                .any(|m| k.contains(m))
             })
         })
 }
@@ -308,7 +379,10 @@ fn ingress(v: &Value, docs: &[Doc], wl: &[Workload], at: &dyn Fn(&str) -> u32) -
                 s.rule(),
                 at(sname),
                 address(v),
-                format!("{} (service {sname} port {p}) behind an Ingress without authentication", s.name()),
+                format!(
+                    "{} (service {sname} port {p}) behind an Ingress without authentication",
+                    s.name()
+                ),
             ));
         }
     }
@@ -328,14 +402,20 @@ fn kuberay(v: &Value, at: &dyn Fn(&str) -> u32) -> Vec<Hit> {
     let head = spec.get("headGroupSpec");
     let head_env_token = head
         .and_then(|h| get(h, &["template", "spec"]))
-        .map(|s| list(s.get("containers")).into_iter().any(|c| container_env(c).get("RAY_AUTH_MODE").map(String::as_str) == Some("token")))
+        .map(|s| {
+            list(s.get("containers"))
+                .into_iter()
+                .any(|c| container_env(c).get("RAY_AUTH_MODE").map(String::as_str) == Some("token"))
+        })
         .unwrap_or(false);
     if head_env_token {
         return Vec::new();
     }
     let mut hits = Vec::new();
     if let Some(h) = head {
-        if let Some(t @ ("LoadBalancer" | "NodePort")) = h.get("serviceType").and_then(Value::as_str) {
+        if let Some(t @ ("LoadBalancer" | "NodePort")) =
+            h.get("serviceType").and_then(Value::as_str)
+        {
             hits.push(Hit::new(
                 Rule::RayExposed,
                 at("serviceType"),
@@ -378,16 +458,33 @@ pub(crate) fn check_helm_values(docs: &[Doc], text: &str) -> Vec<Hit> {
         let at = |needle: &str| line_of(text, d.start, d.end, needle);
         walk_values(&d.value, "", 0, &mut |path, obj| {
             if path.ends_with("service") || path.ends_with("Service") {
-                if let Some(t @ ("LoadBalancer" | "NodePort")) = obj.get("type").and_then(Value::as_str) {
-                    hits.push(Hit::new(svc.rule(), at(t), format!("values{path}"), format!("{} chart with service type {t}", svc.name())));
+                if let Some(t @ ("LoadBalancer" | "NodePort")) =
+                    obj.get("type").and_then(Value::as_str)
+                {
+                    hits.push(Hit::new(
+                        svc.rule(),
+                        at(t),
+                        format!("values{path}"),
+                        format!("{} chart with service type {t}", svc.name()),
+                    ));
                 }
             }
-            if path.ends_with("ingress") && obj.get("enabled").and_then(Value::as_bool) == Some(true) {
-                let annotated = obj
-                    .get("annotations")
-                    .is_some_and(|a| ingress_has_auth(&serde_json::json!({"metadata": {"annotations": a}})));
+            if path.ends_with("ingress")
+                && obj.get("enabled").and_then(Value::as_bool) == Some(true)
+            {
+                let annotated = obj.get("annotations").is_some_and(|a| {
+                    ingress_has_auth(&serde_json::json!({"metadata": {"annotations": a}}))
+                });
                 if !annotated {
-                    hits.push(Hit::new(svc.rule(), at("enabled: true"), format!("values{path}"), format!("{} chart with an ingress without authentication", svc.name())));
+                    hits.push(Hit::new(
+                        svc.rule(),
+                        at("enabled: true"),
+                        format!("values{path}"),
+                        format!(
+                            "{} chart with an ingress without authentication",
+                            svc.name()
+                        ),
+                    ));
                 }
             }
         });
@@ -397,8 +494,14 @@ pub(crate) fn check_helm_values(docs: &[Doc], text: &str) -> Vec<Hit> {
 
 fn auth_enabled(v: &Value) -> bool {
     ["auth", "basicAuth", "authentication"].iter().any(|k| {
-        v.get(*k).and_then(|a| a.get("enabled")).and_then(Value::as_bool) == Some(true)
-    }) || v.get("apiKey").and_then(scalar).is_some_and(|s| !s.is_empty())
+        v.get(*k)
+            .and_then(|a| a.get("enabled"))
+            .and_then(Value::as_bool)
+            == Some(true)
+    }) || v
+        .get("apiKey")
+        .and_then(scalar)
+        .is_some_and(|s| !s.is_empty())
 }
 
 /// The service named by any `image`/`repository` value of a values file.
@@ -423,7 +526,12 @@ fn images(v: &Value, hint: &mut Option<Svc>, d: usize) {
     }
 }
 
-fn walk_values(v: &Value, path: &str, d: usize, f: &mut dyn FnMut(&str, &serde_json::Map<String, Value>)) {
+fn walk_values(
+    v: &Value,
+    path: &str,
+    d: usize,
+    f: &mut dyn FnMut(&str, &serde_json::Map<String, Value>),
+) {
     if d > crate::MAX_DEPTH {
         return;
     }

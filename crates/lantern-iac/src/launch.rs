@@ -173,15 +173,24 @@ fn ray(args: &[String], env: &Env) -> Option<Launch> {
 fn jupyter(args: &[String]) -> Option<Launch> {
     let token = flag(
         args,
-        &["--NotebookApp.token", "--ServerApp.token", "--IdentityProvider.token"],
+        &[
+            "--NotebookApp.token",
+            "--ServerApp.token",
+            "--IdentityProvider.token",
+        ],
     );
     let password = flag(
         args,
-        &["--NotebookApp.password", "--ServerApp.password", "--PasswordIdentityProvider.hashed_password"],
+        &[
+            "--NotebookApp.password",
+            "--ServerApp.password",
+            "--PasswordIdentityProvider.hashed_password",
+        ],
     )
     .flatten()
     .filter(|p| !p.is_empty());
-    let empty_token = matches!(&token, Some(None)) || matches!(&token, Some(Some(t)) if t.is_empty());
+    let empty_token =
+        matches!(&token, Some(None)) || matches!(&token, Some(Some(t)) if t.is_empty());
     let ip = flag(args, &["--ip", "--NotebookApp.ip", "--ServerApp.ip"]).flatten();
     Some(Launch {
         svc: Svc::Jupyter,
@@ -253,7 +262,9 @@ fn tensorboard(args: &[String]) -> Option<Launch> {
 
 fn mlflow(args: &[String]) -> Option<Launch> {
     let host = flag(args, &["--host", "-h"]).flatten();
-    let auth = flag(args, &["--app-name"]).flatten().is_some_and(|a| a.contains("auth"));
+    let auth = flag(args, &["--app-name"])
+        .flatten()
+        .is_some_and(|a| a.contains("auth"));
     Some(Launch {
         svc: Svc::Mlflow,
         binds_all: host.as_deref().is_some_and(is_all_interfaces),
@@ -280,7 +291,8 @@ pub(crate) fn env_of(text: &str) -> Env {
         let t = line.trim();
         if let Some(rest) = t.strip_prefix("ENV ") {
             let parts = lex(rest);
-            if parts.len() == 2 && !parts[0].contains('=') && ENV_KEYS.contains(&parts[0].as_str()) {
+            if parts.len() == 2 && !parts[0].contains('=') && ENV_KEYS.contains(&parts[0].as_str())
+            {
                 env.insert(parts[0].clone(), parts[1].clone());
             }
         }
@@ -355,7 +367,13 @@ fn docker_command(rest: &str) -> String {
         if let Ok(v) = serde_json::from_str::<Vec<String>>(t) {
             return v
                 .iter()
-                .map(|a| if a.is_empty() { "''".to_string() } else { shell_quote(a) })
+                .map(|a| {
+                    if a.is_empty() {
+                        "''".to_string()
+                    } else {
+                        shell_quote(a)
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(" ");
         }
@@ -379,15 +397,25 @@ pub(crate) fn check_dockerfile(text: &str) -> Vec<Hit> {
     let mut hits = Vec::new();
     for (n, l) in logical_lines(text) {
         let t = l.trim();
-        let Some((instr, rest)) = t.split_once(char::is_whitespace) else { continue };
-        if !matches!(instr.to_ascii_uppercase().as_str(), "CMD" | "ENTRYPOINT" | "RUN") {
+        let Some((instr, rest)) = t.split_once(char::is_whitespace) else {
+            continue;
+        };
+        if !matches!(
+            instr.to_ascii_uppercase().as_str(),
+            "CMD" | "ENTRYPOINT" | "RUN"
+        ) {
             continue;
         }
         for launch in analyse(&docker_command(rest), &env) {
             if launch.svc == Svc::Jupyter && launch.no_auth {
                 hits.push(
-                    Hit::new(Rule::JupyterNoAuth, n, instr.to_ascii_uppercase(), launch.detail)
-                        .sev(Severity::High),
+                    Hit::new(
+                        Rule::JupyterNoAuth,
+                        n,
+                        instr.to_ascii_uppercase(),
+                        launch.detail,
+                    )
+                    .sev(Severity::High),
                 );
             }
         }
@@ -404,8 +432,15 @@ pub(crate) fn check_python(text: &str) -> Vec<Hit> {
         if t.starts_with('#') {
             continue;
         }
-        if t.contains("ray.init(") && kwarg(t, "dashboard_host").is_some_and(|h| is_all_interfaces(&h)) {
-            hits.push(Hit::new(Rule::RayExposed, n, "ray.init", "ray.init(dashboard_host=\"0.0.0.0\")"));
+        if t.contains("ray.init(")
+            && kwarg(t, "dashboard_host").is_some_and(|h| is_all_interfaces(&h))
+        {
+            hits.push(Hit::new(
+                Rule::RayExposed,
+                n,
+                "ray.init",
+                "ray.init(dashboard_host=\"0.0.0.0\")",
+            ));
         }
     }
     hits.extend(gradio(text));
@@ -424,7 +459,9 @@ fn kwarg(call: &str, name: &str) -> Option<String> {
             continue;
         }
         let rest = call[from..].trim_start();
-        let Some(rest) = rest.strip_prefix('=') else { continue };
+        let Some(rest) = rest.strip_prefix('=') else {
+            continue;
+        };
         if rest.starts_with('=') {
             continue;
         }
@@ -456,11 +493,21 @@ fn gradio(text: &str) -> Vec<Hit> {
             continue;
         }
         if kwarg(args, "share").as_deref() == Some("True") {
-            hits.push(Hit::new(Rule::GradioShare, line, "launch", "launch(share=True) without auth="));
+            hits.push(Hit::new(
+                Rule::GradioShare,
+                line,
+                "launch",
+                "launch(share=True) without auth=",
+            ));
         } else if kwarg(args, "server_name").is_some_and(|h| is_all_interfaces(&h)) {
             hits.push(
-                Hit::new(Rule::GradioShare, line, "launch", "launch(server_name=\"0.0.0.0\") without auth=")
-                    .sev(Severity::Medium),
+                Hit::new(
+                    Rule::GradioShare,
+                    line,
+                    "launch",
+                    "launch(server_name=\"0.0.0.0\") without auth=",
+                )
+                .sev(Severity::Medium),
             );
         }
     }
@@ -493,20 +540,35 @@ fn jupyter_config(text: &str) -> Vec<Hit> {
     for (i, l) in text.lines().enumerate() {
         let t: String = l.chars().filter(|c| !c.is_whitespace()).collect();
         for app in ["NotebookApp", "ServerApp", "IdentityProvider"] {
-            if t.starts_with(&format!("c.{app}.token=''")) || t.starts_with(&format!("c.{app}.token=\"\"")) {
+            if t.starts_with(&format!("c.{app}.token=''"))
+                || t.starts_with(&format!("c.{app}.token=\"\""))
+            {
                 token_line = Some(i as u32 + 1);
             }
-            if t.starts_with(&format!("c.{app}.password=")) && !t.ends_with("=''") && !t.ends_with("=\"\"") {
+            if t.starts_with(&format!("c.{app}.password="))
+                && !t.ends_with("=''")
+                && !t.ends_with("=\"\"")
+            {
                 password = true;
             }
-            if t.starts_with(&format!("c.{app}.ip=")) && (t.contains("'0.0.0.0'") || t.contains("'*'") || t.contains("\"0.0.0.0\"") || t.contains("\"*\"")) {
+            if t.starts_with(&format!("c.{app}.ip="))
+                && (t.contains("'0.0.0.0'")
+                    || t.contains("'*'")
+                    || t.contains("\"0.0.0.0\"")
+                    || t.contains("\"*\""))
+            {
                 all = true;
             }
         }
     }
     match token_line {
         Some(n) if !password => {
-            let h = Hit::new(Rule::JupyterNoAuth, n, "jupyter config", "token disabled, no password");
+            let h = Hit::new(
+                Rule::JupyterNoAuth,
+                n,
+                "jupyter config",
+                "token disabled, no password",
+            );
             vec![if all { h } else { h.sev(Severity::Medium) }]
         }
         _ => Vec::new(),
@@ -532,7 +594,10 @@ mod tests {
         assert!(!v[0].no_auth);
         let v = analyse("vllm serve m --host 127.0.0.1", &env);
         assert!(!v[0].binds_all);
-        let v = analyse("jupyter lab --ip=0.0.0.0 --ServerApp.token='' --allow-root", &env);
+        let v = analyse(
+            "jupyter lab --ip=0.0.0.0 --ServerApp.token='' --allow-root",
+            &env,
+        );
         assert!(v[0].no_auth && v[0].binds_all);
         let v = analyse("jupyter lab --ip=0.0.0.0 --ServerApp.token=abc", &env);
         assert!(!v[0].no_auth);

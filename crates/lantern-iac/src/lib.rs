@@ -93,7 +93,12 @@ pub(crate) struct Hit {
 
 impl Hit {
     /// A hit at the rule's default severity in source 0.
-    pub fn new(rule: Rule, line: u32, address: impl Into<String>, detail: impl Into<String>) -> Hit {
+    pub fn new(
+        rule: Rule,
+        line: u32,
+        address: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Hit {
         Hit {
             rule,
             severity: rule.severity(),
@@ -155,10 +160,17 @@ impl IacScanner {
         for id in &cfg.disabled_rules {
             match Rule::from_id(id) {
                 Some(r) => disabled.push(r),
-                None => return Err(Error::Config(format!("unknown rule `{id}` in disabled_rules"))),
+                None => {
+                    return Err(Error::Config(format!(
+                        "unknown rule `{id}` in disabled_rules"
+                    )))
+                }
             }
         }
-        let mut model: Vec<String> = DEFAULT_MODEL_PATTERNS.iter().map(|s| s.to_string()).collect();
+        let mut model: Vec<String> = DEFAULT_MODEL_PATTERNS
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         model.extend(cfg.model_bucket_patterns.iter().cloned());
         Ok(IacScanner {
             policy: Policy {
@@ -292,8 +304,10 @@ fn finding(h: &Hit, loc: &Location) -> Finding {
         },
     )
     .with_detail(format!("{}: {}", h.address, h.detail));
-    f.properties
-        .insert("resource".into(), serde_json::Value::String(h.address.clone()));
+    f.properties.insert(
+        "resource".into(),
+        serde_json::Value::String(h.address.clone()),
+    );
     f.properties
         .insert("fix".into(), serde_json::Value::String(h.rule.fix().into()));
     f

@@ -87,7 +87,9 @@ fn is_public_principal(p: &Value) -> bool {
 }
 
 fn restricts(c: &Value) -> bool {
-    let Some(ops) = c.as_object() else { return false };
+    let Some(ops) = c.as_object() else {
+        return false;
+    };
     ops.values().any(|keys| {
         keys.as_object().is_some_and(|k| {
             k.keys()
@@ -128,7 +130,8 @@ pub(crate) fn wildcard_on_storage(doc: &Value, policy: &Policy) -> Option<String
             .iter()
             .find(|a| matches!(a.to_ascii_lowercase().as_str(), "*" | "s3:*" | "kms:*"))?;
         let res = s.resources.iter().find(|r| {
-            r.as_str() == "*" || (r.starts_with("arn:aws:s3:::") && policy.is_model_name(bucket_of_arn(r)))
+            r.as_str() == "*"
+                || (r.starts_with("arn:aws:s3:::") && policy.is_model_name(bucket_of_arn(r)))
                 || (r.contains("${") && policy.is_model_name(r))
         })?;
         Some(format!("Allow {wild} on {res}"))
@@ -152,10 +155,16 @@ fn join(v: &[String]) -> String {
 /// Members of a GCP IAM policy (`{"bindings": [{"role", "members"}]}`) that are public,
 /// with their role.
 pub(crate) fn gcp_public_members(doc: &Value) -> Vec<(String, String)> {
-    let Some(doc) = as_doc(doc) else { return Vec::new() };
+    let Some(doc) = as_doc(doc) else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for b in list(doc.get("bindings")) {
-        let role = b.get("role").and_then(Value::as_str).unwrap_or("").to_string();
+        let role = b
+            .get("role")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         for m in strings(b.get("members")) {
             if is_gcp_public(&m) {
                 out.push((role.clone(), m));
@@ -214,7 +223,12 @@ pub(crate) fn check_standalone(doc: &Value, text: &str, policy: &Policy) -> Vec<
     for (role, member) in gcp_public_members(doc) {
         if role.starts_with("roles/storage.") {
             let line = line_of(text, 1, end, &member);
-            hits.push(Hit::new(Rule::GcsPublic, line, "bindings", format!("{member} has {role}")));
+            hits.push(Hit::new(
+                Rule::GcsPublic,
+                line,
+                "bindings",
+                format!("{member} has {role}"),
+            ));
         }
     }
     hits

@@ -118,9 +118,7 @@ impl Svc {
             Some(s) if s.ports().contains(&port) => Some(s),
             // Gradio and TensorBoard apps are often moved to another port; the hint is enough
             // for the services whose image names them but whose port is configurable.
-            Some(s @ (Svc::Gradio | Svc::Vllm | Svc::Tgi | Svc::Mlflow)) if port >= 1024 => {
-                Some(s)
-            }
+            Some(s @ (Svc::Gradio | Svc::Vllm | Svc::Tgi | Svc::Mlflow)) if port >= 1024 => Some(s),
             _ => Svc::by_distinctive_port(port),
         }
     }
@@ -155,7 +153,10 @@ mod tests {
         assert_eq!(Svc::by_hint("rayproject/ray:2.9.0-gpu"), Some(Svc::Ray));
         assert_eq!(Svc::by_hint("xray-daemon"), None);
         assert_eq!(Svc::by_hint("array-service"), None);
-        assert_eq!(Svc::by_hint("ghcr.io/huggingface/text-generation-inference:2"), Some(Svc::Tgi));
+        assert_eq!(
+            Svc::by_hint("ghcr.io/huggingface/text-generation-inference:2"),
+            Some(Svc::Tgi)
+        );
         assert_eq!(Svc::by_hint("vllm/vllm-openai"), Some(Svc::Vllm));
     }
 
@@ -165,6 +166,9 @@ mod tests {
         assert_eq!(Svc::for_port(5000, Some(Svc::Mlflow)), Some(Svc::Mlflow));
         assert_eq!(Svc::for_port(8265, None), Some(Svc::Ray));
         assert!(services_in_range(0, 65535, None).is_empty());
-        assert_eq!(services_in_range(8000, 9000, None), vec![(Svc::Ray, 8265), (Svc::Jupyter, 8888)]);
+        assert_eq!(
+            services_in_range(8000, 9000, None),
+            vec![(Svc::Ray, 8265), (Svc::Jupyter, 8888)]
+        );
     }
 }

@@ -18,10 +18,23 @@ const MARKER: &str = "lantern:allow";
 pub(crate) fn check(text: &str, line: u32) -> Verdict {
     let line = line.max(1) as usize;
     let mut verdict = Verdict::None;
-    for l in text.lines().skip(line.saturating_sub(2)).take(if line >= 2 { 2 } else { 1 }) {
+    for l in text
+        .lines()
+        .skip(line.saturating_sub(2))
+        .take(if line >= 2 { 2 } else { 1 })
+    {
         let Some(i) = l.find(MARKER) else { continue };
-        let reason = l[i + MARKER.len()..]
-            .trim_matches(|c: char| c.is_whitespace() || c == ':' || c == '-' || c == '*' || c == '/' || c == '#' || c == '"' || c == '\'' || c == '>');
+        let reason = l[i + MARKER.len()..].trim_matches(|c: char| {
+            c.is_whitespace()
+                || c == ':'
+                || c == '-'
+                || c == '*'
+                || c == '/'
+                || c == '#'
+                || c == '"'
+                || c == '\''
+                || c == '>'
+        });
         if reason.chars().filter(|c| c.is_alphanumeric()).count() >= 3 {
             return Verdict::Suppressed;
         }

@@ -27,13 +27,22 @@ pub(crate) fn check_module(files: &[Source], policy: &Policy) -> (Vec<Hit>, Vec<
     let mut tfvars = Vec::new();
     for (idx, f) in files.iter().enumerate() {
         if nesting(&f.text) > crate::MAX_DEPTH * 2 {
-            warnings.push(Warning::new(f.loc.path.clone(), format!("terraform nests deeper than {}: not checked", crate::MAX_DEPTH * 2)));
+            warnings.push(Warning::new(
+                f.loc.path.clone(),
+                format!(
+                    "terraform nests deeper than {}: not checked",
+                    crate::MAX_DEPTH * 2
+                ),
+            ));
             continue;
         }
         match hcl::parse(&f.text) {
             Ok(body) if f.loc.path.ends_with(".tfvars") => tfvars.push((f.loc.path.clone(), body)),
             Ok(body) => tf.push(Parsed { idx, body }),
-            Err(e) => warnings.push(Warning::new(f.loc.path.clone(), format!("invalid terraform: {}", one_line(&e.to_string())))),
+            Err(e) => warnings.push(Warning::new(
+                f.loc.path.clone(),
+                format!("invalid terraform: {}", one_line(&e.to_string())),
+            )),
         }
     }
     if tf.is_empty() {
@@ -47,9 +56,15 @@ pub(crate) fn check_module(files: &[Source], policy: &Policy) -> (Vec<Hit>, Vec<
     ctx.declare_var("data", data_sources(&tf, &ctx));
     let mut resources = Vec::new();
     for p in &tf {
-        for b in p.body.blocks().filter(|b| b.identifier.as_str() == "resource") {
+        for b in p
+            .body
+            .blocks()
+            .filter(|b| b.identifier.as_str() == "resource")
+        {
             let labels: Vec<&str> = b.labels.iter().map(|l| l.as_str()).collect();
-            let [kind, name] = labels.as_slice() else { continue };
+            let [kind, name] = labels.as_slice() else {
+                continue;
+            };
             let mut body = b.body.clone();
             let _ = body.evaluate_in_place(&ctx);
             resources.push(Resource {
@@ -101,8 +116,14 @@ fn variables(tf: &[Parsed], tfvars: &mut [(String, Body)]) -> hcl::Value {
     let empty = Context::new();
     let mut vars = hcl::Map::new();
     for p in tf {
-        for b in p.body.blocks().filter(|b| b.identifier.as_str() == "variable") {
-            let Some(name) = b.labels.first() else { continue };
+        for b in p
+            .body
+            .blocks()
+            .filter(|b| b.identifier.as_str() == "variable")
+        {
+            let Some(name) = b.labels.first() else {
+                continue;
+            };
             let default = b.body.attributes().find(|a| a.key.as_str() == "default");
             if let Some(v) = default.and_then(|a| a.expr.evaluate(&empty).ok()) {
                 vars.insert(name.as_str().to_string(), v);
@@ -128,8 +149,16 @@ fn variables(tf: &[Parsed], tfvars: &mut [(String, Body)]) -> hcl::Value {
 fn locals(tf: &[Parsed], ctx: &mut Context) -> hcl::Value {
     let exprs: Vec<(String, Expression)> = tf
         .iter()
-        .flat_map(|p| p.body.blocks().filter(|b| b.identifier.as_str() == "locals"))
-        .flat_map(|b| b.body.attributes().map(|a| (a.key.as_str().to_string(), a.expr.clone())))
+        .flat_map(|p| {
+            p.body
+                .blocks()
+                .filter(|b| b.identifier.as_str() == "locals")
+        })
+        .flat_map(|b| {
+            b.body
+                .attributes()
+                .map(|a| (a.key.as_str().to_string(), a.expr.clone()))
+        })
         .collect();
     let mut done = hcl::Map::new();
     for _ in 0..LOCAL_ROUNDS {
@@ -157,7 +186,9 @@ fn data_sources(tf: &[Parsed], ctx: &Context) -> hcl::Value {
     for p in tf {
         for b in p.body.blocks().filter(|b| b.identifier.as_str() == "data") {
             let labels: Vec<&str> = b.labels.iter().map(|l| l.as_str()).collect();
-            let [kind, name] = labels.as_slice() else { continue };
+            let [kind, name] = labels.as_slice() else {
+                continue;
+            };
             let mut body = b.body.clone();
             let _ = body.evaluate_in_place(ctx);
             let v = body_json(&body, 0);
@@ -194,9 +225,18 @@ fn aws_policy_document(v: &Value) -> Value {
     let mut stmts = Vec::new();
     for s in list(v.get("statement")) {
         let mut o = Map::new();
-        let effect = s.get("effect").cloned().unwrap_or_else(|| Value::from("Allow"));
+        let effect = s
+            .get("effect")
+            .cloned()
+            .unwrap_or_else(|| Value::from("Allow"));
         o.insert("Effect".into(), effect);
-        for (from, to) in [("actions", "Action"), ("not_actions", "NotAction"), ("resources", "Resource"), ("not_resources", "NotResource"), ("sid", "Sid")] {
+        for (from, to) in [
+            ("actions", "Action"),
+            ("not_actions", "NotAction"),
+            ("resources", "Resource"),
+            ("not_resources", "NotResource"),
+            ("sid", "Sid"),
+        ] {
             if let Some(x) = s.get(from) {
                 o.insert(to.into(), x.clone());
             }
@@ -216,9 +256,19 @@ fn aws_policy_document(v: &Value) -> Value {
         }
         let mut cond: Map<String, Value> = Map::new();
         for c in list(s.get("condition")) {
-            let test = c.get("test").and_then(Value::as_str).unwrap_or("StringEquals").to_string();
-            let var = c.get("variable").and_then(Value::as_str).unwrap_or("").to_string();
-            let entry = cond.entry(test).or_insert_with(|| Value::Object(Map::new()));
+            let test = c
+                .get("test")
+                .and_then(Value::as_str)
+                .unwrap_or("StringEquals")
+                .to_string();
+            let var = c
+                .get("variable")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let entry = cond
+                .entry(test)
+                .or_insert_with(|| Value::Object(Map::new()));
             if let Value::Object(m) = entry {
                 m.insert(var, c.get("values").cloned().unwrap_or(Value::Null));
             }
@@ -254,7 +304,12 @@ pub(crate) fn body_json(b: &Body, d: usize) -> Value {
 
 fn dynamic_content(blk: &Block) -> (String, &Body) {
     if blk.identifier.as_str() == "dynamic" {
-        if let (Some(l), Some(c)) = (blk.labels.first(), blk.body.blocks().find(|b| b.identifier.as_str() == "content")) {
+        if let (Some(l), Some(c)) = (
+            blk.labels.first(),
+            blk.body
+                .blocks()
+                .find(|b| b.identifier.as_str() == "content"),
+        ) {
             return (l.as_str().to_string(), &c.body);
         }
     }
@@ -289,9 +344,11 @@ fn expr_json(e: &Expression, d: usize) -> Value {
             TemplateExpr::Heredoc(h) => h.template.clone(),
         }),
         Expression::Parenthesis(x) => expr_json(x, d + 1),
-        Expression::FuncCall(f) if f.name.name.as_str() == "jsonencode" => {
-            f.args.first().map(|a| expr_json(a, d + 1)).unwrap_or(Value::Null)
-        }
+        Expression::FuncCall(f) if f.name.name.as_str() == "jsonencode" => f
+            .args
+            .first()
+            .map(|a| expr_json(a, d + 1))
+            .unwrap_or(Value::Null),
         other => Value::String(format!("${{{}}}", text(other))),
     }
 }

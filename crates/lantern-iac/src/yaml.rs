@@ -24,7 +24,10 @@ pub(crate) fn parse_docs(text: &str) -> Result<Vec<Doc>, String> {
         v.apply_merge()
             .map_err(|e| format!("invalid YAML merge (document at line {start}): {e}"))?;
         let value = to_json(v, 0).ok_or_else(|| {
-            format!("YAML document at line {start} nests deeper than {}", crate::MAX_DEPTH)
+            format!(
+                "YAML document at line {start} nests deeper than {}",
+                crate::MAX_DEPTH
+            )
         })?;
         if !value.is_null() {
             docs.push(Doc { value, start, end });
@@ -54,10 +57,14 @@ fn split(text: &str) -> Vec<(u32, u32, String)> {
     let mut n = 0u32;
     for line in text.lines() {
         n += 1;
-        let is_marker = line.starts_with("---")
-            && line[3..].chars().next().is_none_or(|c| c.is_whitespace());
+        let is_marker =
+            line.starts_with("---") && line[3..].chars().next().is_none_or(|c| c.is_whitespace());
         if is_marker {
-            out.push((start, n.saturating_sub(1).max(start), std::mem::take(&mut cur)));
+            out.push((
+                start,
+                n.saturating_sub(1).max(start),
+                std::mem::take(&mut cur),
+            ));
             start = n + 1;
             // `--- !Tag` or `--- value` on the marker line belongs to the new document.
             let rest = line[3..].trim();

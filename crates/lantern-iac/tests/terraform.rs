@@ -40,7 +40,10 @@ resource "aws_s3_bucket_policy" "public" {
   })
 }
 "#;
-    expect(one("infra/s3.tf", bad), &[("iac.aws.s3-public-policy", "critical", 23)]);
+    expect(
+        one("infra/s3.tf", bad),
+        &[("iac.aws.s3-public-policy", "critical", 23)],
+    );
     let good = bad.replace(
         r#"Resource  = "${aws_s3_bucket.weights.arn}/*""#,
         r#"Resource  = "${aws_s3_bucket.weights.arn}/*"
@@ -90,7 +93,10 @@ resource "aws_s3_bucket_policy" "p" {
 EOF
 }
 "#;
-    expect(one("b/main.tf", heredoc), &[("iac.aws.s3-public-policy", "critical", 2)]);
+    expect(
+        one("b/main.tf", heredoc),
+        &[("iac.aws.s3-public-policy", "critical", 2)],
+    );
 }
 
 #[test]
@@ -109,11 +115,20 @@ resource "aws_s3_bucket_acl" "a" {
 "#;
     expect(hits(&[("m/main.tf", main)]), &[]);
     expect(
-        hits(&[("m/main.tf", main), ("m/terraform.tfvars", "acl = \"public-read\"\n")]),
+        hits(&[
+            ("m/main.tf", main),
+            ("m/terraform.tfvars", "acl = \"public-read\"\n"),
+        ]),
         &[("iac.aws.s3-public-acl", "high", 8)],
     );
     // A tfvars file of another directory is another module's.
-    expect(hits(&[("m/main.tf", main), ("n/terraform.tfvars", "acl = \"public-read\"\n")]), &[]);
+    expect(
+        hits(&[
+            ("m/main.tf", main),
+            ("n/terraform.tfvars", "acl = \"public-read\"\n"),
+        ]),
+        &[],
+    );
     expect(
         hits(&[
             ("m/main.tf", main),
@@ -135,7 +150,10 @@ resource "aws_s3_bucket_public_access_block" "b" {
   restrict_public_buckets = true
 }
 "#;
-    expect(one("p/main.tf", pab), &[("iac.aws.s3-public-access-block-off", "medium", 2)]);
+    expect(
+        one("p/main.tf", pab),
+        &[("iac.aws.s3-public-access-block-off", "medium", 2)],
+    );
     expect(one("p/main.tf", &pab.replace("false", "true")), &[]);
     let site = r#"
 resource "aws_s3_bucket" "site" {
@@ -150,7 +168,10 @@ resource "aws_s3_bucket_acl" "a" {
   acl    = "public-read"
 }
 "#;
-    expect(one("w/main.tf", site), &[("iac.aws.s3-public-website", "info", 9)]);
+    expect(
+        one("w/main.tf", site),
+        &[("iac.aws.s3-public-website", "info", 9)],
+    );
     // The same website setup on a bucket named for models is an exposure, and the bucket's
     // hygiene is checked.
     let models = site.replace("www-acme-com", "acme-model-releases");
@@ -199,7 +220,10 @@ resource "aws_s3_object" "w" {
             ("iac.storage.model-bucket-unencrypted", "low", 2),
         ],
     );
-    expect(one("t/main.tf", &bare.replace(".safetensors", ".html")), &[]);
+    expect(
+        one("t/main.tf", &bare.replace(".safetensors", ".html")),
+        &[],
+    );
 }
 
 #[test]
@@ -211,8 +235,14 @@ resource "google_storage_bucket_iam_member" "m" {
   member = "allUsers"
 }
 "#;
-    expect(one("g/main.tf", m), &[("iac.gcp.gcs-public", "critical", 2)]);
-    expect(one("g/main.tf", &m.replace("allUsers", "group:ml@acme.com")), &[]);
+    expect(
+        one("g/main.tf", m),
+        &[("iac.gcp.gcs-public", "critical", 2)],
+    );
+    expect(
+        one("g/main.tf", &m.replace("allUsers", "group:ml@acme.com")),
+        &[],
+    );
     let p = r#"
 data "google_iam_policy" "p" {
   binding {
@@ -231,7 +261,10 @@ resource "google_storage_default_object_acl" "d" {
 "#;
     expect(
         one("g/main.tf", p),
-        &[("iac.gcp.gcs-public", "critical", 8), ("iac.gcp.gcs-public", "critical", 12)],
+        &[
+            ("iac.gcp.gcs-public", "critical", 8),
+            ("iac.gcp.gcs-public", "critical", 12),
+        ],
     );
 }
 
@@ -249,9 +282,14 @@ resource "azurerm_storage_container" "c" {
 "#;
     expect(
         one("z/main.tf", t),
-        &[("iac.azure.container-public", "high", 6), ("iac.azure.nested-public-allowed", "medium", 2)],
+        &[
+            ("iac.azure.container-public", "high", 6),
+            ("iac.azure.nested-public-allowed", "medium", 2),
+        ],
     );
-    let good = t.replace("= true", "= false").replace("\"blob\"", "\"private\"");
+    let good = t
+        .replace("= true", "= false")
+        .replace("\"blob\"", "\"private\"");
     expect(one("z/main.tf", &good), &[]);
 }
 
@@ -273,7 +311,10 @@ resource "cloudflare_r2_custom_domain" "cdn" {
 "#;
     expect(
         one("r/main.tf", t),
-        &[("iac.cloudflare.r2-custom-domain", "high", 7), ("iac.cloudflare.r2-dev-domain", "high", 2)],
+        &[
+            ("iac.cloudflare.r2-custom-domain", "high", 7),
+            ("iac.cloudflare.r2-dev-domain", "high", 2),
+        ],
     );
     expect(one("r/main.tf", &t.replace("= true", "= false")), &[]);
 }
@@ -354,8 +395,17 @@ resource "aws_security_group" "ray" {
 }
 variable "cidr" { default = "0.0.0.0/0" }
 "#;
-    expect(one("f/main.tf", sg), &[("iac.aws.sg-ml-port-public", "high", 2)]);
-    expect(one("f/main.tf", &sg.replace("default = \"0.0.0.0/0\"", "default = \"10.0.0.0/8\"")), &[]);
+    expect(
+        one("f/main.tf", sg),
+        &[("iac.aws.sg-ml-port-public", "high", 2)],
+    );
+    expect(
+        one(
+            "f/main.tf",
+            &sg.replace("default = \"0.0.0.0/0\"", "default = \"10.0.0.0/8\""),
+        ),
+        &[],
+    );
     // All ports to the world on a group not named for ML: not an AI-specific finding.
     let wide = r#"
 resource "aws_security_group_rule" "all" {
@@ -389,7 +439,10 @@ resource "azurerm_network_security_rule" "ollama" {
 "#;
     expect(
         one("f/main.tf", gcp),
-        &[("iac.azure.nsg-ml-port-public", "high", 11), ("iac.gcp.firewall-ml-port-public", "high", 2)],
+        &[
+            ("iac.azure.nsg-ml-port-public", "high", 11),
+            ("iac.gcp.firewall-ml-port-public", "high", 2),
+        ],
     );
 }
 
@@ -409,7 +462,10 @@ resource "aws_kms_key" "k" {
 "#;
     expect(
         one("i/main.tf", t),
-        &[("iac.aws.iam-wildcard-storage", "high", 2), ("iac.aws.kms-public-key-policy", "critical", 7)],
+        &[
+            ("iac.aws.iam-wildcard-storage", "high", 2),
+            ("iac.aws.kms-public-key-policy", "critical", 7),
+        ],
     );
     let good = t
         .replace("\"s3:*\"", "\"s3:GetObject\"")
@@ -419,9 +475,16 @@ resource "aws_kms_key" "k" {
 
 #[test]
 fn malformed_terraform_is_a_warning_naming_the_file() {
-    let o = common::run_with(&Default::default(), &[("bad/main.tf", "resource \"aws_s3_bucket\" {\n")]);
+    let o = common::run_with(
+        &Default::default(),
+        &[("bad/main.tf", "resource \"aws_s3_bucket\" {\n")],
+    );
     assert!(o.findings.is_empty());
     assert_eq!(o.warnings.len(), 1);
     assert_eq!(o.warnings[0].path, "bad/main.tf");
-    assert!(o.warnings[0].message.contains("invalid terraform"), "{:?}", o.warnings);
+    assert!(
+        o.warnings[0].message.contains("invalid terraform"),
+        "{:?}",
+        o.warnings
+    );
 }
