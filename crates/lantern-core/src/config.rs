@@ -23,6 +23,9 @@ pub struct Config {
     /// `[models]`: model scanner policy.
     #[serde(default)]
     pub models: ModelsConfig,
+    /// `[iac]`: infrastructure-code exposure checks.
+    #[serde(default)]
+    pub iac: IacConfig,
     /// `[[rules]]`: extra secret rules, same schema as the bundled `rules/*.toml`.
     #[serde(default)]
     pub rules: Vec<toml::Value>,
@@ -90,6 +93,22 @@ pub struct ModelsConfig {
     pub allow_globals: Vec<String>,
 }
 
+/// `[iac]` section.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IacConfig {
+    /// Rule ids of the `iac` analyser that are not reported (unknown ids are an error).
+    #[serde(default)]
+    pub disabled_rules: Vec<String>,
+    /// Extra glob patterns (case-insensitive) of bucket names that hold models or datasets,
+    /// added to the built-in ones (`*model*`, `*dataset*`, `*checkpoint*`, ...).
+    #[serde(default)]
+    pub model_bucket_patterns: Vec<String>,
+    /// Glob patterns of bucket names that are public on purpose: not reported as exposed.
+    #[serde(default)]
+    pub allowed_public_buckets: Vec<String>,
+}
+
 impl Config {
     /// Parse a configuration from text; `path` is used in error messages.
     pub fn parse(text: &str, path: &Path) -> crate::Result<Self> {
@@ -144,6 +163,10 @@ fail_on = "high"
 [leaks]
 codenames = ["Tengu"]
 feature_flags = ["ENABLE_KAIROS"]
+[iac]
+disabled_rules = ["iac.aws.sagemaker-notebook-root"]
+model_bucket_patterns = ["acme-ml-*"]
+allowed_public_buckets = ["acme-website"]
 [allowlist]
 rules = ["generic.password"]
 secrets = ["^AKIAIOSFODNN7EXAMPLE$"]
@@ -159,6 +182,19 @@ keywords = ["acme_"]
         assert_eq!(c.scan.max_file_size, Some(1000));
         assert_eq!(c.leaks.codenames, vec!["Tengu"]);
         assert_eq!(c.rules.len(), 1);
+        assert_eq!(c.iac.model_bucket_patterns, vec!["acme-ml-*"]);
+        assert_eq!(c.iac.allowed_public_buckets, vec!["acme-website"]);
+    }
+
+    #[test]
+    fn unknown_iac_key_is_an_error() {
+        let e = Config::parse(
+            "[iac]
+public_buckets = []\n",
+            Path::new("l.toml"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("public_buckets"), "{e}");
     }
 
     #[test]

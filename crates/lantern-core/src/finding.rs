@@ -102,6 +102,8 @@ pub enum Category {
     Leak,
     /// Unsafe serialized code or a malformed model file.
     Model,
+    /// Exposed AI infrastructure in infrastructure code (public buckets, open ML services).
+    Infra,
     /// Anything else (data, signing).
     Other,
 }
