@@ -272,6 +272,42 @@ fn once<T>(seen: &mut bool, slot: &mut T, v: T) -> Option<()> {
     Some(())
 }
 
+/// Fields of a chunk's `delta` other than `content` and `role` that carry text: the fast reader
+/// accepts them only as `null` (the full reader reads them as streams of their own).
+pub(crate) const OTHER_DELTA_FIELDS: [&str; 6] = [
+    "refusal",
+    "reasoning_content",
+    "reasoning",
+    "tool_calls",
+    "function_call",
+    "audio",
+];
+
+/// Top-level fields of events that are not chat or completions chunks (Responses API and
+/// transcription events): an event with any of them is read in full.
+pub(crate) const OTHER_EVENT_FIELDS: [&str; 10] = [
+    "type",
+    "delta",
+    "text",
+    "output",
+    "response",
+    "item",
+    "part",
+    "arguments",
+    "refusal",
+    "logprobs",
+];
+
+/// Marks field `bit` as seen; `None` when it was already (a duplicate is an error for serde).
+fn once_bit(seen: &mut u32, bit: u32) -> Option<()> {
+    let b = 1u32 << bit;
+    if *seen & b != 0 {
+        return None;
+    }
+    *seen |= b;
+    Some(())
+}
+
 /// `(finish_reason, text)` of a choice.
 type Choice<'a> = (Option<Cow<'a, str>>, Option<Cow<'a, str>>);
 
@@ -292,6 +328,8 @@ fn choices<'a>(c: &mut Cur<'a>) -> Option<Choice<'a>> {
     let (mut delta, mut text, mut finish) = (None, None, None);
     let (mut sd, mut st, mut sf) = (false, false, false);
     let (mut content_span, mut text_span) = (None, None);
+    // fields read only to be sure they are absent, `null` or (`index`) 0
+    let mut seen = 0u32;
     c.members(|c, k| match k {
         "delta" => {
             let v = match c.peek()? {
@@ -299,19 +337,38 @@ fn choices<'a>(c: &mut Cur<'a>) -> Option<Choice<'a>> {
                 b'{' => {
                     c.i += 1;
                     let (mut content, mut sc) = (None, false);
+                    let mut seen = 0u32;
                     c.members(|c, k| match k {
                         "content" => {
                             let (v, span) = c.opt_string_spanned()?;
                             content_span = span;
                             once(&mut sc, &mut content, v)
                         }
-                        _ => c.value(3),
+                        "role" => {
+                            once_bit(&mut seen, 0)?;
+                            c.value(3)
+                        }
+                        _ => {
+                            // other text-bearing fields: the full reader reads them
+                            let bit = OTHER_DELTA_FIELDS.iter().position(|f| *f == k)?;
+                            once_bit(&mut seen, bit as u32 + 1)?;
+                            c.literal("null")
+                        }
                     })?;
                     Some(content)
                 }
                 _ => return None,
             };
             once(&mut sd, &mut delta, v)
+        }
+        "index" => {
+            once_bit(&mut seen, 0)?;
+            // another choice than the first: the full reader keeps choices apart
+            c.count()?.is_none_or(|n| n == 0).then_some(())
+        }
+        "logprobs" | "message" => {
+            once_bit(&mut seen, if k == "logprobs" { 1 } else { 2 })?;
+            c.literal("null")
         }
         "text" => {
             let (v, span) = c.opt_string_spanned()?;
@@ -324,14 +381,14 @@ fn choices<'a>(c: &mut Cur<'a>) -> Option<Choice<'a>> {
         }
         _ => c.value(2),
     })?;
-    // the other choices are skipped
-    while c.eat(b',') {
-        c.value(1)?;
-    }
+    // a second choice: the full reader keeps choices apart
     if !c.eat(b']') {
         return None;
     }
     let content = delta.flatten();
+    if content.is_some() && text.is_some() {
+        return None;
+    }
     c.text_span = if content.is_some() {
         content_span
     } else {
@@ -391,6 +448,7 @@ fn read_chunk<'a>(c: &mut Cur<'a>) -> Option<Fields<'a>> {
             let v = usage(c)?;
             once(&mut su, &mut u, v)
         }
+        k if OTHER_EVENT_FIELDS.contains(&k) => None,
         _ => c.value(1),
     })?;
     c.ws();

@@ -138,6 +138,21 @@ pub struct ServerConfig {
     /// PEM file of CA certificates: when set, every client must present a certificate one of
     /// them signed (mutual TLS), on top of its guard key. Needs `tls_cert` and `tls_key`.
     pub client_ca: Option<PathBuf>,
+    /// What happens to a request whose path (once normalised) is not in the guard's route table:
+    /// `refuse` (404, the default) or `forward` (authenticated and counted against the key's
+    /// request limit, but not inspected or monitored).
+    pub unknown_paths: UnknownPaths,
+}
+
+/// The treatment of paths the route table does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownPaths {
+    /// Answer 404 with an OpenAI-style error.
+    #[default]
+    Refuse,
+    /// Forward after authentication and the request-count limit only.
+    Forward,
 }
 
 /// Upstream settings.
@@ -187,6 +202,33 @@ pub struct LimitsConfig {
     pub default_max_tokens: u64,
     /// `redis://host:port[/db]` to share limits between replicas.
     pub redis: Option<String>,
+    /// Time allowed for one Redis operation (connecting included), milliseconds.
+    pub redis_timeout_ms: u64,
+    /// While Redis does not answer: `fail_open` decides with this replica's own counters (each
+    /// replica then grants its own burst), `fail_closed` answers 503.
+    pub on_store_error: LimitStoreError,
+}
+
+/// What requests get while the shared rate-limit store does not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitStoreError {
+    /// Limits are enforced per replica meanwhile.
+    #[default]
+    FailOpen,
+    /// Requests are refused (503 `rate_limit_store_unavailable`).
+    FailClosed,
+}
+
+/// What requests get while the audit store cannot record them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditStoreError {
+    /// Refused (503 `audit_unavailable`): a request that cannot be audited is not served.
+    #[default]
+    Refuse,
+    /// Served; the records lost are counted in `lantern_guard_audit_failures_total`.
+    Serve,
 }
 
 impl Default for LimitsConfig {
@@ -197,6 +239,8 @@ impl Default for LimitsConfig {
             burst: 20,
             default_max_tokens: 256,
             redis: None,
+            redis_timeout_ms: 50,
+            on_store_error: LimitStoreError::FailOpen,
         }
     }
 }
@@ -269,6 +313,11 @@ impl Default for DetectConfig {
     }
 }
 
+/// Fewest characters a stream may hold back when redacting or blocking: the length at which
+/// the longest built-in credential pattern first matches (`github_pat_` and 82 characters, 93;
+/// `sk-ant-api03-` and 80, 93), rounded up.
+pub const MIN_HOLDBACK: usize = 96;
+
 /// Output monitoring.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -340,6 +389,9 @@ pub struct AuditConfig {
     /// for the log, so under CPU contention request handling goes first and the writer syncs
     /// larger batches; `max_backlog` bounds how far it may fall behind.
     pub writer_nice: i32,
+    /// While records cannot be written (PostgreSQL down, the local disk failing): `refuse`
+    /// answers 503 until a record is written again, `serve` serves and counts the lost records.
+    pub on_store_error: AuditStoreError,
 }
 
 impl Default for AuditConfig {
@@ -353,6 +405,7 @@ impl Default for AuditConfig {
             checkpoint_interval_ms: 1000,
             max_backlog: 50_000,
             writer_nice: 10,
+            on_store_error: AuditStoreError::Refuse,
         }
     }
 }
@@ -453,6 +506,15 @@ impl GuardConfig {
         if self.monitor.action == Action::Throttle {
             return bad("monitor.action cannot be throttle".into());
         }
+        if matches!(self.monitor.action, Action::Redact | Action::Block)
+            && self.monitor.stream_holdback_chars < MIN_HOLDBACK
+        {
+            return bad(format!(
+                "monitor.stream_holdback_chars must be at least {MIN_HOLDBACK} with action = \"{}\": a shorter hold-back releases the start of a credential before it can be matched, got {}",
+                if self.monitor.action == Action::Redact { "redact" } else { "block" },
+                self.monitor.stream_holdback_chars
+            ));
+        }
         if !(0.0..=1.0).contains(&self.detect.sweep_similarity) {
             return bad("detect.sweep_similarity must be within 0..1".into());
         }
@@ -501,6 +563,7 @@ mod tests {
                 tls_cert: Some("cert.pem".into()),
                 tls_key: None,
                 client_ca: None,
+                unknown_paths: UnknownPaths::Refuse,
             },
             ..GuardConfig::default()
         };

@@ -514,6 +514,9 @@ struct ResponseFields<'a> {
 struct ChoiceFields<'a> {
     #[serde(borrow, default)]
     message: Option<Obj<OutMessage<'a>>>,
+    // present (and not null): the choice carries more text, read through the `Value` path
+    #[serde(default)]
+    logprobs: Option<IgnoredAny>,
     #[serde(borrow, default)]
     text: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
@@ -524,6 +527,31 @@ struct ChoiceFields<'a> {
 struct OutMessage<'a> {
     #[serde(borrow, default)]
     content: Option<Cow<'a, str>>,
+    // present (and not null): more generated text, read through the `Value` path
+    #[serde(default)]
+    refusal: Option<IgnoredAny>,
+    #[serde(default)]
+    reasoning_content: Option<IgnoredAny>,
+    #[serde(default)]
+    reasoning: Option<IgnoredAny>,
+    #[serde(default)]
+    tool_calls: Option<IgnoredAny>,
+    #[serde(default)]
+    function_call: Option<IgnoredAny>,
+    #[serde(default)]
+    audio: Option<IgnoredAny>,
+}
+
+impl OutMessage<'_> {
+    /// Only `content` carries text.
+    fn content_only(&self) -> bool {
+        self.refusal.is_none()
+            && self.reasoning_content.is_none()
+            && self.reasoning.is_none()
+            && self.tool_calls.is_none()
+            && self.function_call.is_none()
+            && self.audio.is_none()
+    }
 }
 
 #[derive(Deserialize)]
@@ -562,6 +590,12 @@ pub fn response_view(body: &[u8]) -> Option<ResponseView<'_>> {
         return None;
     }
     let f: ResponseFields<'_> = serde_json::from_slice(body).ok()?;
+    let only_text = f.choices.iter().flatten().all(|Obj(c)| {
+        c.logprobs.is_none() && c.message.as_ref().is_none_or(|m| m.0.content_only())
+    });
+    if !only_text {
+        return None;
+    }
     let (pt, ct) = match f.usage.as_ref().map(|u| &u.0) {
         Some(u) => (
             u.prompt_tokens,

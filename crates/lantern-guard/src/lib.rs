@@ -6,9 +6,11 @@
 //! the tamper-evident audit log of `lantern-audit`. Credentials in responses are found with the
 //! leak scanner's rules (`lantern-secrets`); TLS is optional on both sides (rustls).
 
+mod chan;
 mod chunkscan;
 pub mod config;
 pub mod detect;
+pub mod fields;
 pub mod h1;
 pub mod harden;
 pub mod keys;
@@ -19,6 +21,7 @@ pub mod ngram;
 pub mod proxy;
 pub mod ratelimit;
 pub mod resp;
+pub mod route;
 pub mod sse;
 pub mod tls;
 pub mod upstream;

@@ -208,12 +208,34 @@ impl Metrics {
     /// Prometheus text.
     /// `audit_backlog`: records waiting for the local audit log's writer (`None` without one).
     pub fn render(&self, redis_errors: u64, audit_backlog: Option<usize>) -> String {
+        self.render_with(redis_errors, audit_backlog, &[])
+    }
+
+    /// [`Self::render`] with the state of the stores the guard depends on: `(store, up)` pairs
+    /// (`redis`, `audit`), as the `lantern_guard_store_up` gauge.
+    pub fn render_with(
+        &self,
+        redis_errors: u64,
+        audit_backlog: Option<usize>,
+        stores: &[(&str, bool)],
+    ) -> String {
         let mut out = String::with_capacity(4096);
+        if !stores.is_empty() {
+            let _ = writeln!(out, "# HELP lantern_guard_store_up 1 while the store answers, 0 after its last operation failed (the failure policy then applies).\n# TYPE lantern_guard_store_up gauge");
+            for (store, up) in stores {
+                let _ = writeln!(
+                    out,
+                    "lantern_guard_store_up{{store=\"{store}\"}} {}",
+                    u8::from(*up)
+                );
+            }
+        }
         let counters = match self.counters.lock() {
             Ok(m) => m.clone(),
             Err(p) => p.into_inner().clone(),
         };
         for (name, series) in &counters {
+            let _ = writeln!(out, "# HELP {name} {}", counter_help(name));
             let _ = writeln!(out, "# TYPE {name} counter");
             for (labels, v) in series {
                 let _ = writeln!(out, "{name}{{{labels}}} {v}");
@@ -229,12 +251,12 @@ impl Metrics {
             "Time added by the guard (total minus upstream).",
             &mut out,
         );
-        let _ = writeln!(out, "# TYPE lantern_guard_audit_failures_total counter\nlantern_guard_audit_failures_total {}", self.audit_failures.load(Ordering::Relaxed));
-        let _ = writeln!(out, "# TYPE lantern_guard_redis_errors_total counter\nlantern_guard_redis_errors_total {redis_errors}");
+        let _ = writeln!(out, "# HELP lantern_guard_audit_failures_total Audit records that could not be made durable.\n# TYPE lantern_guard_audit_failures_total counter\nlantern_guard_audit_failures_total {}", self.audit_failures.load(Ordering::Relaxed));
+        let _ = writeln!(out, "# HELP lantern_guard_redis_errors_total Rate-limit operations the shared Redis store did not answer.\n# TYPE lantern_guard_redis_errors_total counter\nlantern_guard_redis_errors_total {redis_errors}");
         if let Some(b) = audit_backlog {
             let _ = writeln!(
                 out,
-                "# TYPE lantern_guard_audit_backlog gauge\nlantern_guard_audit_backlog {b}"
+                "# HELP lantern_guard_audit_backlog Records waiting for the local audit log's writer.\n# TYPE lantern_guard_audit_backlog gauge\nlantern_guard_audit_backlog {b}"
             );
         }
         let drift = match self.drift.lock() {
@@ -249,6 +271,8 @@ impl Metrics {
                 .collect(),
         };
         let _ = writeln!(out, "# HELP lantern_guard_drift Drift of the last complete window against the baseline window (PSI, or JS distance for tokens).\n# TYPE lantern_guard_drift gauge");
+        // one group per metric family: the alerts follow the scores
+        let mut alerts = String::new();
         for (model, s) in &drift {
             if let Some(s) = s {
                 for (metric, v) in [
@@ -264,14 +288,25 @@ impl Metrics {
                     );
                 }
                 let _ = writeln!(
-                    out,
+                    alerts,
                     "lantern_guard_drift_alert{{model=\"{}\"}} {}",
                     esc(model),
                     u8::from(s.alert)
                 );
             }
         }
+        let _ = writeln!(out, "# HELP lantern_guard_drift_alert 1 when a model's drift score is above its threshold.\n# TYPE lantern_guard_drift_alert gauge");
+        out.push_str(&alerts);
         out
+    }
+}
+
+/// The HELP text of a counter.
+fn counter_help(name: &str) -> &'static str {
+    match name {
+        "lantern_guard_requests_total" => "Requests by endpoint, status and decision.",
+        "lantern_guard_detector_hits_total" => "Detector and output-monitor hits by rule.",
+        _ => "Lantern guard counter.",
     }
 }
 

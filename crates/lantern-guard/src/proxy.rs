@@ -11,12 +11,13 @@
 //! batch for 1 ms before syncing it); records that could not be made durable are counted in
 //! `lantern_guard_audit_failures_total`.
 
-use crate::config::{Action, GuardConfig};
+use crate::config::{Action, GuardConfig, UnknownPaths};
 use crate::detect::Detectors;
 use crate::keys::{self, AuthError, KeyRecord, KeyRef, KeyStore};
 use crate::metrics::Metrics;
-use crate::monitor::{redact, Monitor};
+use crate::monitor::Monitor;
 use crate::ratelimit::{Decision, Dim, Limit, Limiter};
+use crate::route::Endpoint;
 use crate::sse::SseFilter;
 use crate::Error;
 use bytes::Bytes;
@@ -30,11 +31,12 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use lantern_audit::LocalLog;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
@@ -57,6 +59,26 @@ pub fn error_response(status: StatusCode, message: &str, kind: &str, code: &str)
         HeaderValue::from_static("application/json"),
     );
     r
+}
+
+fn output_blocked() -> Response<Body> {
+    error_response(
+        StatusCode::FORBIDDEN,
+        "response blocked by the gateway's output policy",
+        "permission_error",
+        "output_blocked",
+    )
+}
+
+/// The answer while the shared rate-limit store does not answer and the policy fails closed.
+fn store_unavailable(o: &mut Outcome) -> Response<Body> {
+    o.decision = "store_unavailable";
+    error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the rate-limit store is unavailable; retry shortly",
+        "api_error",
+        "rate_limit_store_unavailable",
+    )
 }
 
 fn extraction_refused() -> Response<Body> {
@@ -101,9 +123,6 @@ fn strip_headers(headers: &mut HeaderMap, skip_len: bool) {
     }
 }
 
-/// Inference endpoints whose bodies are JSON and inspected.
-const JSON_ENDPOINTS: [&str; 3] = ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"];
-
 /// The shared state of a running gateway.
 pub struct Gateway {
     cfg: GuardConfig,
@@ -126,6 +145,53 @@ pub struct Gateway {
     /// The upstream URL's path without a trailing `/`, put in front of each request's path.
     upstream_prefix: String,
     upstream_auth: Option<HeaderValue>,
+    /// The audit store's last write failed (PostgreSQL): with `on_store_error = "refuse"`,
+    /// requests are refused until a record is written again (the refusals' own records are
+    /// the probes).
+    audit_down: Arc<AtomicBool>,
+    /// The exclusive lock on the local audit directory, held while the gateway lives.
+    _audit_lock: Option<std::fs::File>,
+}
+
+/// Name of the lock file in a local audit directory.
+const AUDIT_LOCK: &str = "guard.lock";
+
+/// Takes the exclusive advisory lock (`flock`) of a local audit directory and writes this
+/// process's id into the lock file; fails naming the holder's id when another gateway has it
+/// (two writers would interleave records and break the log's chain).
+fn lock_audit_dir(dir: &std::path::Path) -> Result<std::fs::File, Error> {
+    use std::io::{Read, Seek, Write};
+    let io = |e| Error::Io {
+        path: dir.join(AUDIT_LOCK).display().to_string(),
+        source: e,
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(dir.join(AUDIT_LOCK))
+        .map_err(io)?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = f.take(32).read_to_string(&mut pid);
+            let pid = pid.trim();
+            return Err(Error::Config(format!(
+                "audit dir {} is in use by another lantern guard (pid {})",
+                dir.display(),
+                if pid.is_empty() { "unknown" } else { pid }
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+    }
+    f.set_len(0).map_err(io)?;
+    f.rewind().map_err(io)?;
+    writeln!(f, "{}", std::process::id()).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    Ok(f)
 }
 
 impl std::fmt::Debug for Gateway {
@@ -184,14 +250,52 @@ pub fn estimate_tokens(text: &str) -> u64 {
 }
 
 /// Tokens pre-charged for a request before the upstream reports `usage`: the prompt's estimate
-/// plus, except for embeddings, the completion budget of every choice.
-fn request_token_estimate(prompt: &str, path: &str, max_tokens: u64, n: u64) -> u64 {
+/// plus, for generation endpoints, the completion budget of every choice.
+fn request_token_estimate(prompt: &str, generates: bool, max_tokens: u64, n: u64) -> u64 {
     estimate_tokens(prompt)
-        + if path == "/v1/embeddings" {
-            0
-        } else {
+        + if generates {
             max_tokens.saturating_mul(n)
+        } else {
+            0
         }
+}
+
+/// The `model` a request names, as far as scope checks are concerned.
+enum ModelField<'a> {
+    /// No `model` (or `null`).
+    Missing,
+    /// `model` is there but not a string (an array, a number, an object).
+    NotString,
+    /// `model` is this string.
+    Named(&'a str),
+}
+
+impl<'a> ModelField<'a> {
+    fn of(v: &'a Value) -> Self {
+        match v.get("model") {
+            None | Some(Value::Null) => Self::Missing,
+            Some(Value::String(m)) => Self::Named(m),
+            Some(_) => Self::NotString,
+        }
+    }
+}
+
+/// The token of an `Authorization` header: the `Bearer` scheme in any case (RFC 7235), then
+/// the credentials.
+fn bearer_token(h: &HeaderMap) -> Option<&str> {
+    let v = h.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = v.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+}
+
+/// The path a key's endpoint scope is checked against: the `/v1` form of a known endpoint's
+/// path (the unversioned alias is the same endpoint).
+fn scope_path(path: &str) -> Cow<'_, str> {
+    if path.starts_with("/v1/") || path == "/v1" {
+        Cow::Borrowed(path)
+    } else {
+        Cow::Owned(format!("/v1{path}"))
+    }
 }
 
 /// The origin-form URI of a forwarded request: the upstream URL's path (`prefix`, no trailing
@@ -317,6 +421,7 @@ struct AuditRecord<'a> {
 impl Gateway {
     /// Builds the gateway (loads keys, corpus index, opens the audit log, connects nothing yet).
     pub fn new(cfg: GuardConfig) -> Result<Self, Error> {
+        cfg.validate()?;
         let store = KeyStore::load(&cfg.keys_file)?;
         let corpus = match &cfg.monitor.corpus_index {
             Some(p) => Some(crate::ngram::NgramIndex::load(p)?),
@@ -324,8 +429,15 @@ impl Gateway {
         };
         let monitor = Arc::new(Monitor::new(&cfg.monitor, corpus)?);
         let redis = match &cfg.limits.redis {
-            Some(u) => Some(crate::resp::RedisPool::new(u, 16)?),
+            Some(u) => Some(
+                crate::resp::RedisPool::new(u, 16)?
+                    .with_timeout(Duration::from_millis(cfg.limits.redis_timeout_ms.max(1))),
+            ),
             None => None,
+        };
+        let audit_lock = match (&cfg.audit.postgres, &cfg.audit.dir) {
+            (None, Some(dir)) => Some(lock_audit_dir(dir)?),
+            _ => None,
         };
         let audit = match (&cfg.audit.postgres, &cfg.audit.dir) {
             (Some(url), _) => Some(AuditSink::Pg(lantern_audit::PgLog::open(
@@ -389,7 +501,9 @@ impl Gateway {
             usage: Mutex::new(keys::load_usage(&cfg.keys_file)),
             usage_write: Mutex::new(()),
             keys: RwLock::new(Arc::new(store)),
-            limiter: Limiter::new(redis),
+            limiter: Limiter::new(redis).fail_closed(
+                cfg.limits.on_store_error == crate::config::LimitStoreError::FailClosed,
+            ),
             detectors: Detectors::new(cfg.detect.clone()),
             monitor,
             metrics,
@@ -399,6 +513,8 @@ impl Gateway {
             upstream,
             upstream_prefix,
             upstream_auth,
+            _audit_lock: audit_lock,
+            audit_down: Arc::new(AtomicBool::new(false)),
             cfg,
         })
     }
@@ -502,7 +618,7 @@ impl Gateway {
         }
         let Some(log) = &self.audit else { return };
         let ts = SystemTime::now();
-        log.append(o, total, ts, &self.metrics.audit_failures);
+        log.append(o, total, ts, &self.metrics.audit_failures, &self.audit_down);
     }
 
     /// Runs the extraction detectors on a prompt; returns the extra rate-limit cost (throttle),
@@ -561,17 +677,33 @@ impl Gateway {
         client_cert: Option<Arc<str>>,
     ) -> Response<Body> {
         let t0 = Instant::now();
-        let path = req.uri().path();
+        // one normal form of the path, routed on and forwarded (`None`: the path as received)
+        let norm = match crate::route::normalise(req.uri().path()) {
+            Ok(Cow::Borrowed(_)) => None,
+            Ok(Cow::Owned(p)) => Some(p),
+            Err(e) => {
+                self.metrics.request("other", 400, "bad_path");
+                let why = match e {
+                    crate::route::PathError::TooLong => "request path too long",
+                    crate::route::PathError::Ambiguous => {
+                        "request path has an escape or character the gateway does not route"
+                    }
+                };
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    why,
+                    "invalid_request_error",
+                    "invalid_path",
+                );
+            }
+        };
+        let path = norm.as_deref().unwrap_or(req.uri().path());
+        let ep = crate::route::route(req.method(), path);
         let mut o = Outcome {
             t0,
             upstream_time: Duration::ZERO,
             key: None,
-            endpoint: JSON_ENDPOINTS
-                .iter()
-                .chain(&["/v1/models"])
-                .find(|e| **e == path)
-                .copied()
-                .unwrap_or("other"),
+            endpoint: ep.label(),
             method: req.method().clone(),
             model: None,
             status: 200,
@@ -591,9 +723,17 @@ impl Gateway {
             return Response::new(full("ok\n"));
         }
         if self.cfg.metrics && req.method() == Method::GET && path == "/metrics" {
-            let mut r = Response::new(full(self.metrics.render(
+            let mut stores = Vec::with_capacity(2);
+            if self.cfg.limits.redis.is_some() {
+                stores.push(("redis", self.limiter.redis_up.load(Ordering::Relaxed)));
+            }
+            if matches!(self.audit, Some(AuditSink::Pg(_))) {
+                stores.push(("audit", !self.audit_down.load(Ordering::Relaxed)));
+            }
+            let mut r = Response::new(full(self.metrics.render_with(
                 self.limiter.redis_errors.load(Ordering::Relaxed),
                 self.audit_backlog(),
+                &stores,
             )));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -614,7 +754,33 @@ impl Gateway {
                 "audit_backlog",
             );
         }
-        let resp = self.clone().process(req, &mut o).await;
+        if self.cfg.audit.on_store_error == crate::config::AuditStoreError::Refuse
+            && self.audit_down.load(Ordering::Relaxed)
+        {
+            // fail closed; this refusal's own record tells whether the store is back
+            o.decision = "audit_unavailable";
+            o.status = 503;
+            self.finish(o);
+            return error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the audit log cannot record requests; retry shortly",
+                "api_error",
+                "audit_unavailable",
+            );
+        }
+        if ep == Endpoint::Unknown && self.cfg.server.unknown_paths == UnknownPaths::Refuse {
+            o.decision = "unknown_path";
+            let r = error_response(
+                StatusCode::NOT_FOUND,
+                &format!("the gateway does not serve {} {path}", req.method()),
+                "invalid_request_error",
+                "unknown_path",
+            );
+            o.status = 404;
+            self.finish(o);
+            return r;
+        }
+        let resp = self.clone().process(req, ep, norm, &mut o).await;
         o.status = resp.status().as_u16();
         if o.decision == "allowed"
             && resp.status().as_u16() >= 400
@@ -628,20 +794,104 @@ impl Gateway {
         resp
     }
 
-    async fn process(self: Arc<Self>, req: Request<Incoming>, o: &mut Outcome) -> Response<Body> {
+    /// Refuses a request whose model the key may not use; a scoped key must name its model as
+    /// a string (a request without one would get the upstream's default model).
+    fn check_model(
+        &self,
+        key: &KeyRecord,
+        m: ModelField<'_>,
+        o: &mut Outcome,
+    ) -> Option<Response<Body>> {
+        let (status, msg, code) = match m {
+            ModelField::Named(m) if key.scopes.allows_model(m) => return None,
+            _ if key.scopes.models.is_empty() => return None,
+            ModelField::Named(m) => (
+                StatusCode::FORBIDDEN,
+                format!("this key may not use model {m}"),
+                "model_not_allowed",
+            ),
+            ModelField::Missing => (
+                StatusCode::BAD_REQUEST,
+                "this key is limited to some models: the request must name one in `model`".into(),
+                "model_required",
+            ),
+            ModelField::NotString => (
+                StatusCode::BAD_REQUEST,
+                "`model` must be a string".into(),
+                "invalid_model",
+            ),
+        };
+        o.decision = if status == StatusCode::FORBIDDEN {
+            "forbidden"
+        } else {
+            "rejected"
+        };
+        let kind = if status == StatusCode::FORBIDDEN {
+            "permission_error"
+        } else {
+            "invalid_request_error"
+        };
+        Some(error_response(status, &msg, kind, code))
+    }
+
+    /// The model scope of requests whose body is not inspected as JSON: the id of
+    /// `GET /v1/models/{id}`, the `model` field of a multipart form.
+    fn check_other_model(
+        &self,
+        key: &KeyRecord,
+        ep: Endpoint,
+        path: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+        o: &mut Outcome,
+    ) -> Option<Response<Body>> {
+        if key.scopes.models.is_empty() {
+            return None;
+        }
+        match ep {
+            Endpoint::Model => {
+                let id = path.splitn(4, '/').nth(3).unwrap_or_default();
+                o.model = Some(id.to_string());
+                self.check_model(key, ModelField::Named(id), o)
+            }
+            Endpoint::MediaForm => {
+                let ct = headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                match crate::route::form_model(ct, body) {
+                    Ok(Some(m)) => {
+                        o.model = Some(m.to_string());
+                        self.check_model(key, ModelField::Named(&m), o)
+                    }
+                    Ok(None) => self.check_model(key, ModelField::Missing, o),
+                    Err(crate::route::FormError) => {
+                        o.decision = "rejected";
+                        Some(error_response(
+                            StatusCode::BAD_REQUEST,
+                            "multipart body not understood (one `model` field expected)",
+                            "invalid_request_error",
+                            "invalid_form",
+                        ))
+                    }
+                }
+            }
+            _ => None,
+        }
+    }
+
+    async fn process(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        ep: Endpoint,
+        norm: Option<String>,
+        o: &mut Outcome,
+    ) -> Response<Body> {
         let now = keys::now_secs();
         let (parts, body) = req.into_parts();
-        let path = parts.uri.path();
+        let path = norm.as_deref().unwrap_or(parts.uri.path());
         // 1. authentication, fail closed
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim);
+        let token = bearer_token(&parts.headers);
         let store = self.keys();
         let key = match token
             .ok_or(AuthError::Missing)
@@ -660,7 +910,7 @@ impl Gateway {
         };
         self.touch(&key.id, now);
         o.key = Some(key.clone());
-        if !key.scopes.allows_endpoint(path) {
+        if !key.scopes.allows_endpoint(&scope_path(path)) {
             o.decision = "forbidden";
             return error_response(
                 StatusCode::FORBIDDEN,
@@ -725,7 +975,7 @@ impl Gateway {
             Ok(Ok(c)) => c.to_bytes(),
         };
         o.prompt = self.audit_digest(&body);
-        let inspect = parts.method == Method::POST && JSON_ENDPOINTS.contains(&path);
+        let inspect = ep.inspects_json();
         let mut out_body = body.clone();
         let mut stream = false;
         let mut wants_logprobs = false;
@@ -741,16 +991,12 @@ impl Gateway {
             // the usual request: hardening changes nothing, so read it borrowed and forward it
             // as received (with `stream_options` added to streams)
             o.model = view.model.as_deref().map(str::to_string);
-            if let Some(m) = &view.model {
-                if !key.scopes.allows_model(m) {
-                    o.decision = "forbidden";
-                    return error_response(
-                        StatusCode::FORBIDDEN,
-                        &format!("this key may not use model {m}"),
-                        "permission_error",
-                        "model_not_allowed",
-                    );
-                }
+            let m = view
+                .model
+                .as_deref()
+                .map_or(ModelField::Missing, ModelField::Named);
+            if let Some(r) = self.check_model(&key, m, o) {
+                return r;
             }
             let mut prompt = String::new();
             for t in &view.texts {
@@ -764,7 +1010,7 @@ impl Gateway {
                 .max_tokens
                 .unwrap_or(self.cfg.limits.default_max_tokens);
             let n = view.n.unwrap_or(1).max(1);
-            estimate = request_token_estimate(&prompt, path, max_tokens, n);
+            estimate = request_token_estimate(&prompt, ep.generates(), max_tokens, n);
             let (rl, tl) = self.limits_for(&key);
             if let Some(r) = self
                 .rate_check(&key.id, rl, tl, 1 + throttle, estimate, o)
@@ -772,7 +1018,7 @@ impl Gateway {
             {
                 return r;
             }
-            if stream && path != "/v1/embeddings" {
+            if stream && matches!(ep, Endpoint::Chat | Endpoint::Completions) {
                 // this view is only taken for bodies without `stream_options`
                 if let Some(b) = crate::harden::with_include_usage(&body) {
                     out_body = Bytes::from(b);
@@ -801,18 +1047,9 @@ impl Gateway {
                     );
                 }
             };
-            let model = v.get("model").and_then(Value::as_str).map(str::to_string);
-            o.model = model.clone();
-            if let Some(m) = &model {
-                if !key.scopes.allows_model(m) {
-                    o.decision = "forbidden";
-                    return error_response(
-                        StatusCode::FORBIDDEN,
-                        &format!("this key may not use model {m}"),
-                        "permission_error",
-                        "model_not_allowed",
-                    );
-                }
+            o.model = v.get("model").and_then(Value::as_str).map(str::to_string);
+            if let Some(r) = self.check_model(&key, ModelField::of(&v), o) {
+                return r;
             }
             // 3. hardening
             let h = crate::harden::harden_request(&mut v, &self.cfg.hardening);
@@ -839,7 +1076,7 @@ impl Gateway {
                 .and_then(Value::as_u64)
                 .unwrap_or(self.cfg.limits.default_max_tokens);
             let n = v.get("n").and_then(Value::as_u64).unwrap_or(1).max(1);
-            estimate = request_token_estimate(&prompt, path, max_tokens, n);
+            estimate = request_token_estimate(&prompt, ep.generates(), max_tokens, n);
             // 5. rate limits (request count, then pre-charged tokens)
             let (rl, tl) = self.limits_for(&key);
             if let Some(r) = self
@@ -848,7 +1085,7 @@ impl Gateway {
             {
                 return r;
             }
-            if stream && path != "/v1/embeddings" {
+            if stream && matches!(ep, Endpoint::Chat | Endpoint::Completions) {
                 strip_usage = v
                     .pointer("/stream_options/include_usage")
                     .and_then(Value::as_bool)
@@ -861,6 +1098,9 @@ impl Gateway {
                 out_body = Bytes::from(v.to_string());
             }
         } else {
+            if let Some(r) = self.check_other_model(&key, ep, path, &parts.headers, &body, o) {
+                return r;
+            }
             let (rl, _) = self.limits_for(&key);
             if let Some(r) = self.rate_check(&key.id, rl, None, 1, 0, o).await {
                 return r;
@@ -869,12 +1109,21 @@ impl Gateway {
         o.stream = stream;
         // 6. forward: the request head is written straight from the client's headers
         let mut head = Vec::with_capacity(256 + 64 * parts.headers.len());
-        write_request_line(
-            &mut head,
-            &parts.method,
-            &self.upstream_prefix,
-            parts.uri.path_and_query(),
-        );
+        match &norm {
+            None => write_request_line(
+                &mut head,
+                &parts.method,
+                &self.upstream_prefix,
+                parts.uri.path_and_query(),
+            ),
+            Some(p) => {
+                let pq = match parts.uri.query() {
+                    Some(q) => format!("{p}?{q}"),
+                    None => p.clone(),
+                };
+                crate::h1::request_line(&mut head, &parts.method, &self.upstream_prefix, &pq);
+            }
+        }
         for (k, v) in &parts.headers {
             let n = k.as_str();
             if !forwarded(n, true) || (stream && n == "accept-encoding") {
@@ -964,136 +1213,208 @@ impl Gateway {
                 );
             }
         };
-        let mut rbytes = rbytes;
-        let mut fast_done = false;
-        if inspect && rparts.status.is_success() && !wants_logprobs {
-            // the usual response: read it borrowed; it is forwarded byte for byte unless a
-            // monitor hit must be redacted or blocked, which takes the `Value` path below
-            if let Some(view) = crate::harden::response_view(&rbytes) {
-                let scans: Vec<Vec<crate::monitor::Hit>> = view
-                    .choices
-                    .iter()
-                    .map(|c| {
-                        c.text
-                            .as_deref()
-                            .map(|t| self.monitor.scan(t))
-                            .unwrap_or_default()
-                    })
-                    .collect();
-                let rewrite = matches!(self.cfg.monitor.action, Action::Block | Action::Redact)
-                    && scans.iter().any(|h| !h.is_empty());
-                if !rewrite {
-                    fast_done = true;
-                    o.prompt_tokens = view.prompt_tokens;
-                    o.completion_tokens = view.completion_tokens;
-                    if let (Some(pt), Some(ct)) = (view.prompt_tokens, view.completion_tokens) {
-                        self.settle(&key, estimate, pt + ct).await;
-                    }
-                    for (c, hits) in view.choices.iter().zip(&scans) {
-                        let Some(text) = &c.text else { continue };
-                        for h in hits {
-                            if !o.hits.contains(&h.rule) {
-                                o.hits.push(h.rule.clone());
-                            }
-                        }
-                        if let Some(m) = &o.model {
-                            for a in self.metrics.drift_observe(
-                                &self.cfg.drift,
-                                m,
-                                text,
-                                c.finish.as_deref(),
-                            ) {
-                                tracing::warn!("drift: {a}");
-                            }
-                        }
-                    }
-                }
+        let rbytes = if rparts.status.is_success() {
+            match self
+                .monitor_plain(ep, &key, estimate, wants_logprobs, rbytes, o)
+                .await
+            {
+                Ok(b) => b,
+                Err(r) => return *r,
             }
-        }
-        if inspect && rparts.status.is_success() && !fast_done {
-            if let Ok(mut v) = serde_json::from_slice::<Value>(&rbytes) {
-                let mut changed = false;
-                if wants_logprobs {
-                    changed |= crate::harden::round_logprobs(&mut v, &self.cfg.hardening);
-                }
-                let (pt, ct) = usage_of(&v);
-                o.prompt_tokens = pt;
-                o.completion_tokens = ct;
-                if let (Some(pt), Some(ct)) = (pt, ct) {
-                    self.settle(&key, estimate, pt + ct).await;
-                }
-                let mut text_all = String::new();
-                let mut blocked = false;
-                if let Some(choices) = v.get_mut("choices").and_then(Value::as_array_mut) {
-                    for c in choices.iter_mut() {
-                        let finish = c
-                            .get("finish_reason")
-                            .and_then(Value::as_str)
-                            .map(str::to_string);
-                        let slot = if c.pointer("/message/content").is_some_and(Value::is_string) {
-                            c.pointer_mut("/message/content")
-                        } else {
-                            c.get_mut("text")
-                        };
-                        let Some(slot) = slot else { continue };
-                        let Some(text) = slot.as_str().map(str::to_string) else {
-                            continue;
-                        };
-                        let hits = self.monitor.scan(&text);
-                        for h in &hits {
-                            if !o.hits.contains(&h.rule) {
-                                o.hits.push(h.rule.clone());
-                            }
-                        }
-                        if !hits.is_empty() {
-                            match self.cfg.monitor.action {
-                                Action::Block => blocked = true,
-                                Action::Redact => {
-                                    *slot = Value::String(redact(&text, &hits));
-                                    changed = true;
-                                }
-                                _ => {}
-                            }
-                        }
-                        if let Some(m) = &o.model {
-                            for a in self.metrics.drift_observe(
-                                &self.cfg.drift,
-                                m,
-                                &text,
-                                finish.as_deref(),
-                            ) {
-                                tracing::warn!("drift: {a}");
-                            }
-                        }
-                        text_all.push_str(&text);
-                    }
-                }
-                if blocked {
-                    o.decision = "blocked_output";
-                    o.response = self.audit_digest(&rbytes);
-                    return error_response(
-                        StatusCode::FORBIDDEN,
-                        "response blocked by the gateway's output policy",
-                        "permission_error",
-                        "output_blocked",
-                    );
-                }
-                if changed {
-                    if o.hits
-                        .iter()
-                        .any(|_| self.cfg.monitor.action == Action::Redact)
-                    {
-                        o.decision = "redacted";
-                    }
-                    rbytes = Bytes::from(v.to_string());
-                }
-            }
-        }
+        } else {
+            rbytes
+        };
         o.response = self.audit_digest(&rbytes);
         let mut r = Response::new(full(rbytes));
         *r.status_mut() = rparts.status;
         *r.headers_mut() = headers;
         r
+    }
+
+    /// Output monitoring of a buffered response: the usual chat/completions answer is read
+    /// borrowed and forwarded byte for byte; anything else (other fields, other endpoints, a
+    /// hit to redact or block) through [`crate::fields::monitor_value`]. Settles the token charge.
+    async fn monitor_plain(
+        &self,
+        ep: Endpoint,
+        key: &KeyRecord,
+        estimate: u64,
+        wants_logprobs: bool,
+        rbytes: Bytes,
+        o: &mut Outcome,
+    ) -> Result<Bytes, Box<Response<Body>>> {
+        if ep == Endpoint::Models {
+            return Ok(self.filter_models(key, rbytes));
+        }
+        if !ep.monitors_output() {
+            if ep.inspects_json() {
+                if let Ok(v) = serde_json::from_slice::<Value>(&rbytes) {
+                    self.settle_usage(key, estimate, &v, o).await;
+                }
+            }
+            return Ok(rbytes);
+        }
+        let fast = matches!(ep, Endpoint::Chat | Endpoint::Completions) && !wants_logprobs;
+        if fast && self.fast_plain(key, estimate, &rbytes, o).await {
+            return Ok(rbytes);
+        }
+        let mut v = match serde_json::from_slice::<Value>(&rbytes) {
+            Ok(v) => v,
+            Err(_) => return self.monitor_plain_text(rbytes, o),
+        };
+        let mut changed = false;
+        if wants_logprobs {
+            changed |= crate::harden::round_logprobs(&mut v, &self.cfg.hardening);
+        }
+        self.settle_usage(key, estimate, &v, o).await;
+        let r = crate::fields::monitor_value(&mut v, &self.monitor, self.cfg.monitor.action);
+        for h in &r.hits {
+            if !o.hits.contains(h) {
+                o.hits.push(h.clone());
+            }
+        }
+        if let (Some(m), Some(choices)) = (&o.model, v.get("choices").and_then(Value::as_array)) {
+            for c in choices {
+                let text = c
+                    .pointer("/message/content")
+                    .or_else(|| c.get("text"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let finish = c.get("finish_reason").and_then(Value::as_str);
+                for a in self.metrics.drift_observe(&self.cfg.drift, m, text, finish) {
+                    tracing::warn!("drift: {a}");
+                }
+            }
+        }
+        if r.blocked {
+            o.decision = "blocked_output";
+            o.response = self.audit_digest(&rbytes);
+            return Err(Box::new(output_blocked()));
+        }
+        if r.changed && !r.hits.is_empty() && self.cfg.monitor.action == Action::Redact {
+            o.decision = "redacted";
+        }
+        let out = if changed || r.changed {
+            Bytes::from(v.to_string())
+        } else {
+            rbytes
+        };
+        o.response = self.audit_digest(&out);
+        Ok(out)
+    }
+
+    /// A monitored response that is not JSON (a transcription as `text`, `srt` or `vtt`):
+    /// scanned as one text.
+    fn monitor_plain_text(
+        &self,
+        rbytes: Bytes,
+        o: &mut Outcome,
+    ) -> Result<Bytes, Box<Response<Body>>> {
+        let mut text = String::from_utf8_lossy(&rbytes).into_owned();
+        let mut r = crate::fields::Monitored::default();
+        crate::fields::scan_string(&mut text, &self.monitor, self.cfg.monitor.action, &mut r);
+        o.hits.extend(
+            r.hits
+                .iter()
+                .filter(|h| !o.hits.contains(h))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        if r.blocked {
+            o.decision = "blocked_output";
+            return Err(Box::new(output_blocked()));
+        }
+        let out = if r.changed {
+            o.decision = "redacted";
+            Bytes::from(text)
+        } else {
+            rbytes
+        };
+        o.response = self.audit_digest(&out);
+        Ok(out)
+    }
+
+    /// The usual chat/completions answer (only `content`/`text` in its choices, no hit to act
+    /// on), read without a `Value`: `true` when it is done (usage settled, hits noted), `false`
+    /// when the full path must read it.
+    async fn fast_plain(
+        &self,
+        key: &KeyRecord,
+        estimate: u64,
+        rbytes: &Bytes,
+        o: &mut Outcome,
+    ) -> bool {
+        let Some(view) = crate::harden::response_view(rbytes) else {
+            return false;
+        };
+        let scans: Vec<Vec<crate::monitor::Hit>> = view
+            .choices
+            .iter()
+            .map(|c| {
+                c.text
+                    .as_deref()
+                    .map(|t| self.monitor.scan(t))
+                    .unwrap_or_default()
+            })
+            .collect();
+        if matches!(self.cfg.monitor.action, Action::Block | Action::Redact)
+            && scans.iter().any(|h| !h.is_empty())
+        {
+            return false;
+        }
+        o.prompt_tokens = view.prompt_tokens;
+        o.completion_tokens = view.completion_tokens;
+        if let (Some(pt), Some(ct)) = (view.prompt_tokens, view.completion_tokens) {
+            self.settle(key, estimate, pt + ct).await;
+        }
+        for (c, hits) in view.choices.iter().zip(&scans) {
+            let Some(text) = &c.text else { continue };
+            for h in hits {
+                if !o.hits.contains(&h.rule) {
+                    o.hits.push(h.rule.clone());
+                }
+            }
+            if let Some(m) = &o.model {
+                for a in self
+                    .metrics
+                    .drift_observe(&self.cfg.drift, m, text, c.finish.as_deref())
+                {
+                    tracing::warn!("drift: {a}");
+                }
+            }
+        }
+        o.response = self.audit_digest(rbytes);
+        true
+    }
+
+    /// Reads a response's usage into the outcome and settles the token charge with it.
+    async fn settle_usage(&self, key: &KeyRecord, estimate: u64, v: &Value, o: &mut Outcome) {
+        let (pt, ct) = usage_of(v);
+        o.prompt_tokens = pt;
+        o.completion_tokens = ct;
+        if let (Some(pt), Some(ct)) = (pt, ct) {
+            self.settle(key, estimate, pt + ct).await;
+        }
+    }
+
+    /// `GET /v1/models` for a key limited to some models: only the models it may use are listed.
+    fn filter_models(&self, key: &KeyRecord, rbytes: Bytes) -> Bytes {
+        if key.scopes.models.is_empty() {
+            return rbytes;
+        }
+        let Ok(mut v) = serde_json::from_slice::<Value>(&rbytes) else {
+            // not a list the gateway can filter: nothing of it is shown
+            return Bytes::from_static(br#"{"object":"list","data":[]}"#);
+        };
+        match v.get_mut("data").and_then(Value::as_array_mut) {
+            Some(data) => data.retain(|m| {
+                m.get("id")
+                    .and_then(Value::as_str)
+                    .is_some_and(|id| key.scopes.allows_model(id))
+            }),
+            None => return Bytes::from_static(br#"{"object":"list","data":[]}"#),
+        }
+        Bytes::from(v.to_string())
     }
 
     async fn rate_check(
@@ -1107,35 +1428,40 @@ impl Gateway {
     ) -> Option<Response<Body>> {
         let mut deny = None;
         if let Some(l) = rl {
-            if let Decision::Deny(d) = self
+            match self
                 .limiter
                 .charge(id, Dim::Requests, l, cost as i64, false)
                 .await
             {
-                deny = Some((d, "requests"));
+                Decision::Allow => {}
+                Decision::Deny(d) => deny = Some((d, "requests", l)),
+                Decision::Unavailable => return Some(store_unavailable(o)),
             }
         }
         if deny.is_none() {
             if let Some(l) = tl {
                 if tokens > l.capacity {
-                    o.decision = "rate_limited";
+                    // it can never be admitted: not a 429, which clients retry
+                    o.decision = "too_large";
                     return Some(error_response(
-                        StatusCode::TOO_MANY_REQUESTS,
-                        &format!("request needs about {tokens} tokens, more than this key's {} tokens per minute", l.per_minute),
-                        "tokens",
-                        "rate_limit_exceeded",
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        &format!("request needs about {tokens} tokens, more than this key's {} tokens per minute; lower max_tokens or n", l.per_minute),
+                        "invalid_request_error",
+                        "tokens_exceed_limit",
                     ));
                 }
-                if let Decision::Deny(d) = self
+                match self
                     .limiter
                     .charge(id, Dim::Tokens, l, tokens as i64, false)
                     .await
                 {
-                    deny = Some((d, "tokens"));
+                    Decision::Allow => {}
+                    Decision::Deny(d) => deny = Some((d, "tokens", l)),
+                    Decision::Unavailable => return Some(store_unavailable(o)),
                 }
             }
         }
-        let (d, what) = deny?;
+        let (d, what, l) = deny?;
         o.decision = "rate_limited";
         let mut r = error_response(
             StatusCode::TOO_MANY_REQUESTS,
@@ -1146,8 +1472,26 @@ impl Gateway {
             what,
             "rate_limit_exceeded",
         );
-        if let Ok(v) = HeaderValue::from_str(&d.as_secs_f64().ceil().max(1.0).to_string()) {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
+        let h = r.headers_mut();
+        let secs = d.as_secs_f64();
+        for (name, value) in [
+            (
+                "retry-after".to_string(),
+                format!("{}", secs.ceil().max(1.0)),
+            ),
+            (
+                format!("x-ratelimit-limit-{what}"),
+                l.per_minute.to_string(),
+            ),
+            (format!("x-ratelimit-remaining-{what}"), "0".into()),
+            (format!("x-ratelimit-reset-{what}"), format!("{secs:.3}s")),
+        ] {
+            if let (Ok(n), Ok(v)) = (
+                header::HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                h.insert(n, v);
+            }
         }
         Some(r)
     }
@@ -1463,14 +1807,17 @@ impl Drop for SseBody {
     }
 }
 
+/// `(prompt, completion)` tokens of a response's usage (Responses API: `input_tokens`,
+/// `output_tokens`).
 fn usage_of(v: &Value) -> (Option<u64>, Option<u64>) {
     let u = v.get("usage");
     let g = |k: &str| u.and_then(|u| u.get(k)).and_then(Value::as_u64);
+    let prompt = g("prompt_tokens").or_else(|| g("input_tokens"));
     (
-        g("prompt_tokens"),
-        g("completion_tokens").or_else(|| {
-            g("total_tokens").map(|t| t.saturating_sub(g("prompt_tokens").unwrap_or(0)))
-        }),
+        prompt,
+        g("completion_tokens")
+            .or_else(|| g("output_tokens"))
+            .or_else(|| g("total_tokens").map(|t| t.saturating_sub(prompt.unwrap_or(0)))),
     )
 }
 
@@ -1487,7 +1834,14 @@ impl AuditSink {
     /// shared batch; the writer checksums, hashes and writes it. (Serialising on the writer, as
     /// before, cost more in all: a boxed job per record, and the outcome's strings freed on the
     /// writer's thread.)
-    fn append(&self, o: Outcome, total: Duration, ts: SystemTime, failures: &Arc<AtomicU64>) {
+    fn append(
+        &self,
+        o: Outcome,
+        total: Duration,
+        ts: SystemTime,
+        failures: &Arc<AtomicU64>,
+        down: &Arc<AtomicBool>,
+    ) {
         match self {
             Self::Local(l) => {
                 // serialised here, into a buffer this thread keeps: the log copies the bytes
@@ -1522,12 +1876,20 @@ impl AuditSink {
                     return;
                 }
                 let failures = failures.clone();
+                let down = down.clone();
                 p.append(
                     bytes,
-                    Box::new(move |r| {
-                        if let Err(e) = r {
+                    Box::new(move |r| match r {
+                        Err(e) => {
                             failures.fetch_add(1, Ordering::Relaxed);
-                            tracing::error!(error = %e, "audit record not written");
+                            if !down.swap(true, Ordering::Relaxed) {
+                                tracing::error!(error = %e, "audit store unavailable: records are not written");
+                            }
+                        }
+                        Ok(_) => {
+                            if down.swap(false, Ordering::Relaxed) {
+                                tracing::warn!("audit store writes records again");
+                            }
                         }
                     }),
                 );

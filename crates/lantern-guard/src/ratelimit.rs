@@ -4,7 +4,7 @@
 
 use crate::resp::RedisPool;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,13 @@ pub enum Decision {
     Allow,
     /// Refused; retry after this long.
     Deny(Duration),
+    /// The shared store did not answer and the policy is to fail closed.
+    Unavailable,
 }
+
+/// How long the shared store is left alone after it failed before it is tried again (meanwhile
+/// the failure policy decides at once instead of every request waiting for a timeout).
+const STORE_RETRY_US: u64 = 1_000_000;
 
 /// One GCRA limit: `per_minute` units per minute with room for a burst of `capacity` units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +106,12 @@ pub struct Limiter {
     redis: Option<RedisPool>,
     /// Redis failures (the local state is used meanwhile).
     pub redis_errors: AtomicU64,
+    /// The last Redis operation succeeded (or none was tried yet).
+    pub redis_up: AtomicBool,
+    /// Redis is not tried again before this time (microseconds, [`Self::now_us`]).
+    retry_at: AtomicU64,
+    /// Refuse (instead of using the in-process state) while Redis does not answer.
+    fail_closed: bool,
 }
 
 impl std::fmt::Debug for Limiter {
@@ -123,7 +135,25 @@ impl Limiter {
             local: Mutex::new(HashMap::new()),
             redis,
             redis_errors: AtomicU64::new(0),
+            redis_up: AtomicBool::new(true),
+            retry_at: AtomicU64::new(0),
+            fail_closed: false,
         }
+    }
+
+    /// While the shared store does not answer, refuse requests ([`Decision::Unavailable`])
+    /// instead of deciding with this replica's own state.
+    pub fn fail_closed(mut self, yes: bool) -> Self {
+        self.fail_closed = yes;
+        self
+    }
+
+    /// What a request gets while the shared store does not answer.
+    fn store_down(&self, key: &str, dim: Dim, limit: Limit, cost: i64, force: bool) -> Decision {
+        if self.fail_closed && !force {
+            return Decision::Unavailable;
+        }
+        self.charge_local(key, dim, limit, cost, force, self.now_us())
     }
 
     fn now_us(&self) -> u64 {
@@ -159,6 +189,10 @@ impl Limiter {
         force: bool,
     ) -> Decision {
         if let Some(r) = &self.redis {
+            if self.now_us() < self.retry_at.load(Ordering::Relaxed) {
+                self.redis_errors.fetch_add(1, Ordering::Relaxed);
+                return self.store_down(key, dim, limit, cost, force);
+            }
             let args = [
                 limit.t_us().to_string(),
                 limit.capacity.max(1).to_string(),
@@ -169,16 +203,29 @@ impl Limiter {
                 .eval_gcra(&format!("lantern:rl:{key}{}", dim.suffix()), &args)
                 .await
             {
-                Ok((1, _)) => return Decision::Allow,
-                Ok((_, wait)) => return Decision::Deny(Duration::from_micros(wait.max(0) as u64)),
-                Err(e) => {
-                    if self
-                        .redis_errors
-                        .fetch_add(1, Ordering::Relaxed)
-                        .is_multiple_of(1000)
-                    {
-                        tracing::warn!(error = %e, "redis rate-limit backend unavailable; using in-process limits");
+                Ok((allowed, wait)) => {
+                    if !self.redis_up.swap(true, Ordering::Relaxed) {
+                        tracing::warn!("redis rate-limit store answers again");
                     }
+                    return if allowed == 1 {
+                        Decision::Allow
+                    } else {
+                        Decision::Deny(Duration::from_micros(wait.max(0) as u64))
+                    };
+                }
+                Err(e) => {
+                    self.redis_errors.fetch_add(1, Ordering::Relaxed);
+                    self.retry_at
+                        .store(self.now_us() + STORE_RETRY_US, Ordering::Relaxed);
+                    if self.redis_up.swap(false, Ordering::Relaxed) {
+                        let policy = if self.fail_closed {
+                            "refusing requests (on_store_error = fail_closed)"
+                        } else {
+                            "using in-process limits (on_store_error = fail_open)"
+                        };
+                        tracing::error!(error = %e, "redis rate-limit store unavailable; {policy}");
+                    }
+                    return self.store_down(key, dim, limit, cost, force);
                 }
             }
         }

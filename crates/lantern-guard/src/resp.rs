@@ -155,6 +155,12 @@ impl RedisPool {
         })
     }
 
+    /// Sets the time allowed for one operation, connecting included.
+    pub fn with_timeout(mut self, t: Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+
     async fn connect(&self) -> std::io::Result<Conn> {
         let s = TcpStream::connect(&self.addr).await?;
         s.set_nodelay(true)?;

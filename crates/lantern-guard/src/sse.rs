@@ -3,9 +3,10 @@
 //! match split across chunks (or still growing) is redacted whole or blocked before any of it
 //! reaches the client, rounds logprobs, and collects usage and finish reasons.
 
+use crate::chan::{event_texts, slot_mut, Chan, ChanKey, MAIN, THROUGH};
 use crate::config::{Action, HardeningConfig};
 use crate::harden::Obj;
-use crate::monitor::{private_key_end, Monitor, PEM_END_MAX};
+use crate::monitor::Monitor;
 use bytes::{Bytes, BytesMut};
 use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -24,17 +25,6 @@ const MAX_TEXT: usize = 4 << 20;
 /// Fewest new bytes of text scanned at once while text is held back (the step is the hold-back,
 /// at least this): scanning on every upstream event rescans the same text hundreds of times.
 const MIN_STEP: usize = 64;
-/// Bytes before the held-back text that are scanned again with it, so that rules anchored on a
-/// keyword or a word boundary before a secret see what precedes it.
-const CONTEXT: usize = 64;
-/// A match ending this close to the end of the text scanned so far may still change (grow, or
-/// gain an optional suffix) when more text arrives: it is provisional and holds text back.
-const GROW_MARGIN: usize = 16;
-/// Longest text a provisional match holds back; past it the match is taken to run to the end of
-/// the stream (the rest is redacted, or the stream is blocked).
-const MAX_HOLD: usize = 8 << 10;
-/// End of a match that runs to the end of the stream.
-const THROUGH: usize = usize::MAX;
 /// Text bytes a stream's buffers start with (a short answer fits).
 const TEXT_START: usize = 512;
 /// Events released per upstream read a filter has room for at first, instead of growing from
@@ -43,40 +33,15 @@ const RELEASED_START: usize = 32;
 /// Events the queue of held-back events starts with room for.
 const PENDING_START: usize = 32;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum HitState {
-    /// Ends at (or next to) the end of the text scanned so far: may still grow, shrink or
-    /// vanish, so no text from its start on is released until a later scan settles it.
-    Open,
-    /// Final.
-    Closed,
-    /// A private-key BEGIN line whose END line has not arrived yet: everything from its start
-    /// is redacted until the END line (to the end of the stream if none comes).
-    PemOpen,
-}
-
-/// A match in global text offsets.
-#[derive(Debug)]
-struct Held {
-    rule: String,
-    start: usize,
-    /// Exclusive end (`THROUGH`: the rest of the stream).
-    end: usize,
-    /// The end the monitor reported (with `rule` and `start`, what identifies a match found
-    /// again by a later scan).
-    found_end: usize,
-    /// Where the search for the END line of a private key goes on.
-    cursor: usize,
-    state: HitState,
-}
-
 struct Pending {
     raw: Bytes,
     /// The parsed event, kept only when it was rewritten (logprobs) or is being redacted; other
     /// events are forwarded as `raw` and parsed again only if a later match needs them changed.
     json: Option<Value>,
-    /// Global byte range of this event's text in the generated output.
+    /// Range of this event's text in the main stream (the first choice's content).
     range: Option<(usize, usize)>,
+    /// Ranges of its text in other streams: `(stream, start, end)`.
+    more: Vec<(usize, usize, usize)>,
     dirty: bool,
 }
 
@@ -93,21 +58,11 @@ pub struct SseFilter<'a> {
     passthrough: bool,
     buf: BytesMut,
     pending: VecDeque<Pending>,
-    /// Generated text from global offset `win_start` to `total`.
-    window: String,
-    win_start: usize,
-    total: usize,
-    /// Text before this global offset has been scanned.
-    scanned: usize,
-    /// Text before this global offset has been sent to the client.
-    released: usize,
+    /// The text streams of the response; the first is the main one (the first choice's
+    /// content, which the fast readers read).
+    chans: Vec<Chan>,
     /// New text that triggers a scan.
     step: usize,
-    /// Matches that may still change what is sent, sorted by start.
-    found: Vec<Held>,
-    /// Global end of the last redaction sent: a match starting at or before it is merged into
-    /// it (no new marker), as whole-response redaction merges overlapping and adjacent hits.
-    red_end: Option<usize>,
     /// Rule ids hit so far.
     pub hits: Vec<String>,
     /// Generated text (bounded).
@@ -229,6 +184,52 @@ struct ChunkView<'a> {
     choices: Option<FirstChoice<'a>>,
     #[serde(default)]
     usage: Option<Obj<UsageView>>,
+    // present at all (even `null`): not a chat or completions chunk, read in full
+    #[serde(rename = "type", default, deserialize_with = "present_any")]
+    kind: Option<()>,
+    #[serde(default, deserialize_with = "present_any")]
+    delta: Option<()>,
+    #[serde(default, deserialize_with = "present_any")]
+    text: Option<()>,
+    #[serde(default, deserialize_with = "present_any")]
+    output: Option<()>,
+    #[serde(default, deserialize_with = "present_any")]
+    response: Option<()>,
+    #[serde(default, deserialize_with = "present_any")]
+    item: Option<()>,
+    #[serde(default, deserialize_with = "present_any")]
+    part: Option<()>,
+    #[serde(default, deserialize_with = "present_any")]
+    arguments: Option<()>,
+    #[serde(default, deserialize_with = "present_any")]
+    refusal: Option<()>,
+    #[serde(default, deserialize_with = "present_any")]
+    logprobs: Option<()>,
+}
+
+impl ChunkView<'_> {
+    /// A field of [`crate::chunkscan::OTHER_EVENT_FIELDS`] is present.
+    fn other_event(&self) -> bool {
+        [
+            self.kind,
+            self.delta,
+            self.text,
+            self.output,
+            self.response,
+            self.item,
+            self.part,
+            self.arguments,
+            self.refusal,
+            self.logprobs,
+        ]
+        .iter()
+        .any(Option::is_some)
+    }
+}
+
+/// `Some(())` for any value, `null` included (with `default`, a missing field is `None`).
+fn present_any<'de, D: Deserializer<'de>>(d: D) -> Result<Option<()>, D::Error> {
+    IgnoredAny::deserialize(d).map(|_| Some(()))
 }
 
 #[derive(Deserialize)]
@@ -247,15 +248,62 @@ struct ChoiceView<'a> {
     text: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     finish_reason: Option<Cow<'a, str>>,
+    // read only to be sure they are absent, `null` or (`index`) 0
+    #[serde(default)]
+    index: Option<u64>,
+    #[serde(default)]
+    logprobs: Option<IgnoredAny>,
+    #[serde(default)]
+    message: Option<IgnoredAny>,
 }
 
+/// A chunk's `delta`: `content`, and the other text-bearing fields only as `null` (any other
+/// field: read in full).
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct DeltaView<'a> {
     #[serde(borrow, default)]
     content: Option<Cow<'a, str>>,
+    #[serde(default, rename = "role")]
+    _role: Option<IgnoredAny>,
+    #[serde(default)]
+    refusal: Option<IgnoredAny>,
+    #[serde(default)]
+    reasoning_content: Option<IgnoredAny>,
+    #[serde(default)]
+    reasoning: Option<IgnoredAny>,
+    #[serde(default)]
+    tool_calls: Option<IgnoredAny>,
+    #[serde(default)]
+    function_call: Option<IgnoredAny>,
+    #[serde(default)]
+    audio: Option<IgnoredAny>,
 }
 
-/// The first element of `choices` (the rest are skipped, as [`chunk_text`] reads only the first).
+impl DeltaView<'_> {
+    /// Only `content` (and `role`) are set.
+    fn content_only(&self) -> bool {
+        self.refusal.is_none()
+            && self.reasoning_content.is_none()
+            && self.reasoning.is_none()
+            && self.tool_calls.is_none()
+            && self.function_call.is_none()
+            && self.audio.is_none()
+    }
+}
+
+impl ChoiceView<'_> {
+    /// The choice is the first (`index` 0 or none) and carries text in `content` or `text` only.
+    fn plain(&self) -> bool {
+        self.index.is_none_or(|i| i == 0)
+            && self.logprobs.is_none()
+            && self.message.is_none()
+            && self.delta.as_ref().is_none_or(|d| d.0.content_only())
+            && !(self.text.is_some() && self.delta.as_ref().is_some_and(|d| d.0.content.is_some()))
+    }
+}
+
+/// The only element of `choices` (a second one is an error: the full reader keeps them apart).
 struct FirstChoice<'a>(Option<ChoiceView<'a>>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for FirstChoice<'a> {
@@ -268,7 +316,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for FirstChoice<'a> {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 let first = seq.next_element::<Obj<ChoiceView<'a>>>()?.map(|o| o.0);
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                if seq.next_element::<IgnoredAny>()?.is_some() {
+                    return Err(serde::de::Error::custom("more than one choice"));
+                }
                 Ok(FirstChoice(first))
             }
         }
@@ -297,6 +347,13 @@ fn chunk_fields_serde<'d>(data: &'d str, no_choices: &mut bool) -> Option<ChunkF
         return None;
     }
     let v: ChunkView<'_> = serde_json::from_str(data).ok()?;
+    if v.other_event()
+        || v.choices
+            .as_ref()
+            .is_some_and(|c| c.0.as_ref().is_some_and(|c| !c.plain()))
+    {
+        return None;
+    }
     // an empty array has no first choice (`null` is no array)
     *no_choices = matches!(v.choices, Some(FirstChoice(None)));
     let usage = v.usage.map(|Obj(u)| {
@@ -324,7 +381,9 @@ fn is_usage_only(v: &Value) -> bool {
             .is_some_and(Vec::is_empty)
 }
 
-/// The generated text carried by a chunk (chat `delta.content` or completions `text`).
+/// The generated text carried by a chunk's first choice (chat `delta.content` or completions
+/// `text`), as the tests read it.
+#[cfg(test)]
 fn chunk_text(v: &Value) -> Option<&str> {
     let c = v.get("choices")?.get(0)?;
     c.get("delta")
@@ -333,14 +392,25 @@ fn chunk_text(v: &Value) -> Option<&str> {
         .or_else(|| c.get("text").and_then(Value::as_str))
 }
 
-fn set_chunk_text(v: &mut Value, s: String) {
-    if let Some(c) = v.get_mut("choices").and_then(|c| c.get_mut(0)) {
-        if let Some(d) = c.get_mut("delta").and_then(|d| d.get_mut("content")) {
-            *d = Value::String(s);
-        } else if let Some(t) = c.get_mut("text") {
-            *t = Value::String(s);
+/// Most text streams one response may have (choices × fields × tool calls); a response with
+/// more is blocked (not understood).
+const MAX_CHANS: usize = 256;
+
+/// An event rewritten from its parsed data: its lines other than `data:` (an `event:` name,
+/// an `id:`) kept, the data replaced.
+fn rewritten(raw: &[u8], data: &str) -> Bytes {
+    let mut out = Vec::with_capacity(raw.len() + 16);
+    for line in raw.split(|b| *b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if !line.is_empty() && !line.starts_with(b"data:") {
+            out.extend_from_slice(line);
+            out.push(b'\n');
         }
     }
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(data.as_bytes());
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
 }
 
 impl<'a> SseFilter<'a> {
@@ -380,15 +450,9 @@ impl<'a> SseFilter<'a> {
             passthrough,
             buf: BytesMut::new(),
             pending: VecDeque::new(),
-            window: String::new(),
-            win_start: 0,
-            total: 0,
-            scanned: 0,
-            released: 0,
+            chans: vec![Chan::new(MAIN)],
             // when nothing is held back, scanning only logs: large steps
             step,
-            found: Vec::new(),
-            red_end: None,
             hits: Vec::new(),
             text: String::new(),
             finish: None,
@@ -478,11 +542,11 @@ impl<'a> SseFilter<'a> {
             return;
         }
         if self.passthrough {
-            self.released = self.total;
+            for c in &mut self.chans {
+                c.released = c.total;
+            }
         }
-        if done || self.total - self.scanned >= self.step {
-            self.scan(done);
-        }
+        self.scan(done);
         if self.blocked {
             self.pending.clear();
             out.push(Bytes::from_static(BLOCK_EVENT.as_bytes()));
@@ -521,14 +585,11 @@ impl<'a> SseFilter<'a> {
                 line.and_then(|l| crate::chunkscan::template_fields(l, &self.template))
             {
                 let (range, withheld) = self.take_fields(fields, false);
-                self.hold(raw, None, range, false, withheld);
+                self.hold(raw, None, range, Vec::new(), false, withheld);
                 return false;
             }
         }
         let data = event_data_of(&raw, line);
-        let mut json: Option<Value> = None;
-        let mut dirty = false;
-        let mut range = None;
         let is_done = data.trim() == "[DONE]";
         let mut no_choices = false;
         let fields = if is_done || data.is_empty() || self.hardening.is_some() {
@@ -547,39 +608,125 @@ impl<'a> SseFilter<'a> {
             }
             .or_else(|| chunk_fields_serde(&data, &mut no_choices))
         };
-        let mut withheld = false;
         if let Some(fields) = fields {
-            (range, withheld) = self.take_fields(fields, no_choices);
-        } else if !is_done && !data.is_empty() {
-            if let Ok(mut v) = serde_json::from_str::<Value>(&data) {
-                if let Some(u) = v.get("usage").filter(|u| !u.is_null()) {
-                    let g = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
-                    self.usage = Some((g("prompt_tokens"), g("completion_tokens")));
-                    withheld = self.strip_usage && is_usage_only(&v);
+            let (range, withheld) = self.take_fields(fields, no_choices);
+            self.hold(raw, None, range, Vec::new(), false, withheld);
+        } else if is_done || data.trim().is_empty() {
+            self.hold(raw, None, None, Vec::new(), false, false);
+        } else {
+            match serde_json::from_str::<Value>(&data) {
+                Ok(v) => self.event_value(raw, v),
+                Err(_) => {
+                    let data = data.into_owned();
+                    self.event_text(raw, data)
                 }
-                if let Some(f) = v
-                    .pointer("/choices/0/finish_reason")
-                    .and_then(Value::as_str)
-                {
-                    self.finish = Some(f.to_string());
-                }
-                if let Some(h) = &self.hardening {
-                    dirty = crate::harden::round_logprobs(&mut v, h);
-                }
-                if let Some(t) = chunk_text(&v) {
-                    if !t.is_empty() {
-                        range = Some(self.add_text(t));
-                    }
-                }
-                json = Some(v);
             }
         }
-        self.hold(raw, json, range, dirty, withheld);
         is_done
     }
 
+    /// An event read as a `Value`: every text it carries goes to its stream; an event that is
+    /// no stream's delta (a Responses API `*.done` or `response.completed` event) is monitored
+    /// whole.
+    fn event_value(&mut self, raw: Bytes, mut v: Value) {
+        let mut withheld = false;
+        if let Some(u) = v.get("usage").filter(|u| !u.is_null()) {
+            let g = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
+            self.usage = Some((g("prompt_tokens"), g("completion_tokens")));
+            withheld = self.strip_usage && is_usage_only(&v);
+        }
+        if let Some(u) = v.pointer("/response/usage").filter(|u| u.is_object()) {
+            let g = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
+            self.usage = Some((g("input_tokens"), g("output_tokens")));
+        }
+        if let Some(f) = v
+            .pointer("/choices/0/finish_reason")
+            .and_then(Value::as_str)
+        {
+            self.finish = Some(f.to_string());
+        }
+        let mut dirty = false;
+        if let Some(h) = &self.hardening {
+            dirty = crate::harden::round_logprobs(&mut v, h);
+        }
+        let mut texts = Vec::new();
+        let mut range = None;
+        let mut more = Vec::new();
+        if event_texts(&v, &mut texts) {
+            for (key, t) in texts {
+                if t.is_empty() {
+                    continue;
+                }
+                let Some(i) = self.chan_of(&key) else {
+                    break;
+                };
+                if more.iter().any(|&(j, _, _)| j == i) || (i == 0 && range.is_some()) {
+                    // the same stream twice in one event: not understood
+                    self.refuse_unknown();
+                    break;
+                }
+                let r = self.chans[i].add_text(&t);
+                if i == 0 {
+                    self.add_main_text(&t);
+                    range = Some(r);
+                } else {
+                    more.push((i, r.0, r.1));
+                }
+            }
+        } else {
+            drop(texts);
+            let r = crate::fields::monitor_value(&mut v, &self.monitor, self.action);
+            dirty |= r.changed;
+            self.redacted |= r.changed;
+            for rule in r.hits {
+                self.commit(&rule);
+            }
+        }
+        self.hold(raw, Some(v), range, more, dirty, withheld);
+    }
+
+    /// An event whose data is not JSON: monitored as one text.
+    fn event_text(&mut self, raw: Bytes, mut data: String) {
+        let mut r = crate::fields::Monitored::default();
+        crate::fields::scan_string(&mut data, &self.monitor, self.action, &mut r);
+        for rule in &r.hits {
+            self.commit(rule);
+        }
+        let raw = if r.changed {
+            self.redacted = true;
+            rewritten(&raw, &data)
+        } else {
+            raw
+        };
+        self.hold(raw, None, None, Vec::new(), false, false);
+    }
+
+    /// The index of a stream, added when new (`None`, and the stream blocked, past
+    /// [`MAX_CHANS`]).
+    fn chan_of(&mut self, key: &ChanKey) -> Option<usize> {
+        if let Some(i) = self.chans.iter().position(|c| &c.key == key) {
+            return Some(i);
+        }
+        if self.chans.len() >= MAX_CHANS {
+            self.refuse_unknown();
+            return None;
+        }
+        self.chans.push(Chan::new(key.clone()));
+        Some(self.chans.len() - 1)
+    }
+
+    /// A stream the filter cannot follow: blocked when redacting or blocking (its text could not
+    /// be held back), logged otherwise.
+    fn refuse_unknown(&mut self) {
+        tracing::warn!("stream event not understood");
+        if matches!(self.action, Action::Redact | Action::Block) {
+            self.blocked = true;
+        }
+    }
+
     /// Takes in what a chunk carries: its usage, finish reason and text. Returns the text's
-    /// global range and whether the event is withheld (the usage chunk the guard asked for).
+    /// range in the main stream and whether the event is withheld (the usage chunk the guard
+    /// asked for).
     #[inline(always)]
     fn take_fields(
         &mut self,
@@ -594,8 +741,22 @@ impl<'a> SseFilter<'a> {
         if let Some(f) = finish {
             self.finish = Some(f.into_owned());
         }
-        let range = text.filter(|t| !t.is_empty()).map(|t| self.add_text(&t));
+        let range = text.filter(|t| !t.is_empty()).map(|t| {
+            self.add_main_text(&t);
+            self.chans[0].add_text(&t)
+        });
         (range, withheld)
+    }
+
+    /// Keeps the main stream's text for hashing and drift (bounded).
+    fn add_main_text(&mut self, t: &str) {
+        if self.text.capacity() == 0 {
+            // room for a short answer at once, instead of growing from 8 bytes in small events
+            self.text.reserve(TEXT_START);
+        }
+        if self.text.len() + t.len() <= MAX_TEXT {
+            self.text.push_str(t);
+        }
     }
 
     /// Holds an event until its text is settled (unless forwarded as read, or withheld).
@@ -605,6 +766,7 @@ impl<'a> SseFilter<'a> {
         raw: Bytes,
         json: Option<Value>,
         range: Option<(usize, usize)>,
+        more: Vec<(usize, usize, usize)>,
         dirty: bool,
         withheld: bool,
     ) {
@@ -616,170 +778,24 @@ impl<'a> SseFilter<'a> {
                 raw,
                 json,
                 range,
+                more,
                 dirty,
             });
         }
     }
 
-    /// Appends generated text; returns its global byte range.
-    fn add_text(&mut self, t: &str) -> (usize, usize) {
-        if self.window.capacity() == 0 {
-            // room for a short answer at once, instead of growing from 8 bytes in small events
-            self.window.reserve(TEXT_START);
-            self.text.reserve(TEXT_START);
-        }
-        let start = self.total;
-        self.total += t.len();
-        self.window.push_str(t);
-        if self.text.len() + t.len() <= MAX_TEXT {
-            self.text.push_str(t);
-        }
-        (start, self.total)
-    }
-
-    /// Where the next scan starts: the monitor's overlap before the text scanned so far, and
-    /// `CONTEXT` before the text not yet released and before provisional matches (scanned again
-    /// to see whether they grew).
-    fn scan_floor(&self) -> usize {
-        let mut from = self
-            .scanned
-            .saturating_sub(self.monitor.overlap_chars())
-            .min(self.released.saturating_sub(CONTEXT));
-        for h in &self.found {
-            if h.state == HitState::Open {
-                from = from.min(h.start.saturating_sub(CONTEXT));
-            }
-        }
-        from.max(self.win_start)
-    }
-
-    /// Scans the text not scanned yet (with the overlap of [`Self::scan_floor`]) and settles
-    /// what the new text decides; `last` when no more text comes.
+    /// Scans the streams with enough new text (all of them when `last`) and acts on the final
+    /// matches.
     fn scan(&mut self, last: bool) {
-        if self.monitor.is_empty() {
-            self.scanned = self.total;
-            return;
-        }
-        if self.total > self.scanned {
-            let mut from = self.scan_floor();
-            while from < self.total && !self.window.is_char_boundary(from - self.win_start) {
-                from += 1;
-            }
-            let hits = self
-                .window
-                .get(from - self.win_start..)
-                .map(|w| self.monitor.scan(w))
-                .unwrap_or_default();
-            self.scanned = self.total;
-            // provisional matches are found again by this scan, settled or gone
-            self.found.retain(|h| h.state != HitState::Open);
-            for h in hits {
-                self.add_hit(h.rule, from + h.start, from + h.end, last);
+        let m: &Monitor = &self.monitor;
+        let mut commits = Vec::new();
+        for c in &mut self.chans {
+            if last || c.total - c.scanned >= self.step {
+                c.scan(m, last, &mut commits);
             }
         }
-        self.close_private_keys(last);
-        let mut settled = Vec::new();
-        for h in &mut self.found {
-            if h.state != HitState::Open {
-                continue;
-            }
-            if last {
-                h.state = HitState::Closed;
-            } else if self.total - h.start > MAX_HOLD {
-                // still growing past any secret's length: redact (or block) the rest
-                h.state = HitState::Closed;
-                h.end = THROUGH;
-            } else {
-                continue;
-            }
-            settled.push(h.rule.clone());
-        }
-        for r in settled {
+        for r in commits {
             self.commit(&r);
-        }
-        let released = self.released;
-        self.found
-            .retain(|h| h.state == HitState::Open || h.end > released);
-        self.found.sort_by_key(|h| (h.start, h.end));
-        // drop text no later scan reads (in large steps: draining moves the rest)
-        let mut keep = self.scan_floor();
-        for h in &self.found {
-            if h.state == HitState::PemOpen {
-                keep = keep.min(h.cursor);
-            }
-        }
-        let mut dead = keep.saturating_sub(self.win_start);
-        if dead >= 1024 && dead * 2 >= self.window.len() {
-            while dead > 0 && !self.window.is_char_boundary(dead) {
-                dead -= 1;
-            }
-            self.window.drain(..dead);
-            self.win_start += dead;
-        }
-    }
-
-    /// Records a match the monitor found at global `start..end`.
-    fn add_hit(&mut self, rule: String, start: usize, end: usize, last: bool) {
-        // found again (a private key the monitor ran to the end of the text scanned then is
-        // found again with another end: the settled match covers it)
-        if self.found.iter().any(|k| {
-            k.start == start
-                && k.rule == rule
-                && (k.found_end == end || (k.state != HitState::Open && k.end >= end))
-        }) {
-            return;
-        }
-        let matched = self
-            .window
-            .get(start.saturating_sub(self.win_start)..end.saturating_sub(self.win_start))
-            .unwrap_or("");
-        let mut h = Held {
-            rule,
-            start,
-            end,
-            found_end: end,
-            cursor: end,
-            state: HitState::Closed,
-        };
-        if matched.starts_with("-----BEGIN ")
-            && matched.contains("PRIVATE KEY")
-            && private_key_end(matched.as_bytes()).is_none()
-        {
-            // the key's END line has not arrived (the monitor ran the match to the end of the
-            // text so far): the key runs to its END line, searched for from where it may start
-            h.state = HitState::PemOpen;
-            h.end = THROUGH;
-            h.cursor = end.saturating_sub(PEM_END_MAX + 9).max(start);
-        } else if !last && end.saturating_add(GROW_MARGIN) > self.total {
-            h.state = HitState::Open;
-        }
-        if h.state != HitState::Open {
-            self.commit(&h.rule);
-        }
-        if h.state == HitState::Open || h.end > self.released {
-            self.found.push(h);
-        }
-    }
-
-    /// Ends private-key matches at their END line once it has arrived (at the end of the stream
-    /// when `last` and none came).
-    fn close_private_keys(&mut self, last: bool) {
-        let bytes = self.window.as_bytes();
-        for h in &mut self.found {
-            if h.state != HitState::PemOpen {
-                continue;
-            }
-            let from = h.cursor.max(self.win_start);
-            let hay = bytes.get(from - self.win_start..).unwrap_or_default();
-            match private_key_end(hay).map(|e| from + e) {
-                Some(e) => {
-                    h.end = e;
-                    h.state = HitState::Closed;
-                }
-                None if last => h.state = HitState::Closed,
-                // an END line may be arriving: search its possible start again next time
-                None => h.cursor = self.total.saturating_sub(PEM_END_MAX + 9).max(from),
-            }
         }
     }
 
@@ -793,84 +809,75 @@ impl<'a> SseFilter<'a> {
         }
     }
 
-    /// Rewrites the text of an event at global `s..e` with every match that overlaps it: the
-    /// marker where a match starts, the rest of the match dropped (overlapping matches merge).
-    fn redact_event(&mut self, ev: &mut Pending, s: usize, e: usize) {
-        if !self.found.iter().any(|h| h.start < e && h.end > s) {
+    /// Rewrites the text of stream `i` in an event at `s..e` with every match that overlaps it
+    /// (a logprob stream's match drops the event's `logprobs` for that choice).
+    fn redact_event(&mut self, ev: &mut Pending, i: usize, s: usize, e: usize) {
+        let Some(c) = self.chans.get_mut(i) else {
+            return;
+        };
+        if !c.overlaps(s, e) {
             return;
         }
         if ev.json.is_none() {
             ev.json = serde_json::from_str::<Value>(&event_data(&ev.raw)).ok();
         }
-        let Some(v) = ev.json.as_mut() else {
+        let Some(slot) = ev.json.as_mut().and_then(|v| slot_mut(v, &c.key)) else {
             return;
         };
-        let Some(t) = chunk_text(v) else {
-            return;
-        };
-        let mut out = String::with_capacity(t.len());
-        let mut pos = 0;
-        let mut red_end = self.red_end;
-        for h in self.found.iter().filter(|h| h.start < e && h.end > s) {
-            let merged = red_end.is_some_and(|r| h.start <= r);
-            // a private key whose END line has not arrived ends at `THROUGH` for now
-            let done = h.end.min(e);
-            red_end = Some(red_end.map_or(done, |r| r.max(done)));
-            let mut hs = h.start.saturating_sub(s).min(t.len());
-            let mut he = h.end.min(e).saturating_sub(s).min(t.len());
-            while hs > 0 && !t.is_char_boundary(hs) {
-                hs -= 1;
-            }
-            while he < t.len() && !t.is_char_boundary(he) {
-                he += 1;
-            }
-            if he <= pos {
-                continue;
-            }
-            if hs >= pos {
-                out.push_str(t.get(pos..hs).unwrap_or_default());
-                if h.start >= s && !merged {
-                    out.push_str("[REDACTED:");
-                    out.push_str(&h.rule);
-                    out.push(']');
-                }
-            }
-            pos = he;
+        if c.key.is_logprobs() {
+            *slot = Value::Null;
+        } else {
+            let Some(t) = slot.as_str() else { return };
+            let red = c.redact_text(t, s, e);
+            *slot = Value::String(red);
         }
-        out.push_str(t.get(pos..).unwrap_or_default());
-        self.red_end = red_end;
-        set_chunk_text(v, out);
         ev.dirty = true;
         self.redacted = true;
     }
 
-    /// Sends the events whose text is settled: scanned, `holdback` characters before the end of
-    /// the scanned text, and before any provisional match (everything when `all`).
+    /// Whether all of an event's text is settled in its streams: scanned, `holdback` bytes
+    /// before the end of the scanned text, and before any provisional match.
+    fn settled(&self, ev: &Pending, main_safe: usize) -> bool {
+        ev.range.is_none_or(|(_, e)| e <= main_safe)
+            && ev.more.iter().all(|&(i, _, e)| {
+                self.chans
+                    .get(i)
+                    .is_some_and(|c| e <= c.safe(self.holdback))
+            })
+    }
+
+    /// Sends the events whose text is settled (everything when `all`, or when only logging).
     fn flush(&mut self, all: bool, out: &mut Vec<Bytes>) {
-        let safe = if all || !matches!(self.action, Action::Redact | Action::Block) {
+        let through = all || !matches!(self.action, Action::Redact | Action::Block);
+        let main_safe = if through {
             THROUGH
         } else {
-            self.found
-                .iter()
-                .filter(|h| h.state == HitState::Open)
-                .map(|h| h.start)
-                .fold(self.scanned.saturating_sub(self.holdback), usize::min)
+            self.chans[0].safe(self.holdback)
         };
         while let Some(ev) = self.pending.front() {
-            if ev.range.is_some_and(|(_, e)| e > safe) {
+            if !through && !self.settled(ev, main_safe) {
                 break;
             }
             let Some(mut ev) = self.pending.pop_front() else {
                 break;
             };
+            let redact = matches!(self.action, Action::Redact);
             if let Some((s, e)) = ev.range {
-                self.released = e;
-                if matches!(self.action, Action::Redact) {
-                    self.redact_event(&mut ev, s, e);
+                self.chans[0].released = e;
+                if redact {
+                    self.redact_event(&mut ev, 0, s, e);
+                }
+            }
+            for (i, s, e) in std::mem::take(&mut ev.more) {
+                if let Some(c) = self.chans.get_mut(i) {
+                    c.released = e;
+                }
+                if redact {
+                    self.redact_event(&mut ev, i, s, e);
                 }
             }
             match (ev.dirty, ev.json) {
-                (true, Some(v)) => out.push(Bytes::from(format!("data: {v}\n\n"))),
+                (true, Some(v)) => out.push(rewritten(&ev.raw, &v.to_string())),
                 _ => out.push(ev.raw),
             }
         }
@@ -920,6 +927,7 @@ pub fn coalesce(parts: &mut Vec<Bytes>) -> Option<Bytes> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chan::MAX_HOLD;
     use crate::config::MonitorConfig;
 
     fn chunks(text: &str, size: usize) -> Vec<String> {
@@ -1072,7 +1080,7 @@ mod tests {
     #[test]
     fn chunk_view_agrees_with_the_value_path() {
         for data in [
-            r#"{"id":"x","choices":[{"index":0,"delta":{"role":"assistant","content":"a\"b"},"finish_reason":null},{"delta":{"content":"ignored"}}]}"#,
+            r#"{"id":"x","choices":[{"index":0,"delta":{"role":"assistant","content":"a\"b"},"finish_reason":null}]}"#,
             r#"{"choices":[{"text":"legacy","finish_reason":"length"}],"usage":null}"#,
             r#"{"choices":[{"delta":{"content":null},"text":"t"}]}"#,
             r#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":9,"total_tokens":14}}"#,
@@ -1101,6 +1109,17 @@ mod tests {
             r#"{"choices":[[null,"x"]]}"#,
             r#"{"choices":[{"delta":["x"]}]}"#,
             "[1]",
+            // text elsewhere than the first choice's content: read in full, per stream
+            r#"{"choices":[{"delta":{"content":"a"}},{"delta":{"content":"b"}}]}"#,
+            r#"{"choices":[{"index":1,"delta":{"content":"b"}}]}"#,
+            r#"{"choices":[{"delta":{"content":"a"},"text":"b"}]}"#,
+            r#"{"choices":[{"delta":{"tool_calls":[{"function":{"arguments":"x"}}]}}]}"#,
+            r#"{"choices":[{"delta":{"reasoning_content":"x"}}]}"#,
+            r#"{"choices":[{"delta":{"refusal":"x"}}]}"#,
+            r#"{"choices":[{"delta":{"content":"a","other":"x"}}]}"#,
+            r#"{"choices":[{"delta":{"content":"a"},"logprobs":{"content":[]}}]}"#,
+            r#"{"type":"response.output_text.delta","delta":"x"}"#,
+            r#"{"choices":[],"delta":null}"#,
         ] {
             assert!(chunk_fields(data).is_none(), "{data}");
         }
@@ -1413,9 +1432,15 @@ mod tests {
                 None,
             ),
             (
-                r#" { "choices" : [ { "text" : "legacy" , "finish_reason" : "length" } , 5 ] } "#,
+                r#" { "choices" : [ { "text" : "legacy" , "finish_reason" : "length" } ] } "#,
                 Some("legacy"),
                 Some("length"),
+                None,
+            ),
+            (
+                r#"{"choices":[{"index":0,"delta":{"content":"x","refusal":null,"tool_calls":null},"logprobs":null}]}"#,
+                Some("x"),
+                None,
                 None,
             ),
             (
@@ -1454,6 +1479,17 @@ mod tests {
             r#"[{"choices":[]}]"#,
         ] {
             assert!(crate::chunkscan::chunk_fields(data).is_none(), "{data}");
+        }
+        // text elsewhere than the first choice's content: both readers decline
+        for data in [
+            r#" { "choices" : [ { "text" : "legacy" } , 5 ] } "#,
+            r#"{"choices":[{"index":2,"delta":{"content":"x"}}]}"#,
+            r#"{"choices":[{"delta":{"content":"x","reasoning":"r"}}]}"#,
+            r#"{"choices":[{"delta":{"content":"x"},"message":{"content":"m"}}]}"#,
+            r#"{"choices":[{"delta":{"content":"x"}}],"text":"t"}"#,
+        ] {
+            assert!(crate::chunkscan::chunk_fields(data).is_none(), "{data}");
+            assert!(chunk_fields_serde(data, &mut false).is_none(), "{data}");
         }
     }
 
@@ -1763,5 +1799,158 @@ mod tests {
             ]),
             Some(Bytes::from_static(b"abc"))
         );
+    }
+
+    /// One event of a generated multi-stream answer carrying `piece` in stream `kind` of
+    /// choice `choice` (kind: 0 content, 1 reasoning_content, 2 refusal, 3 tool-call arguments,
+    /// 4 legacy function-call arguments, 5 completions text, 6 Responses output text, 7
+    /// Responses function-call arguments, 8 logprob tokens beside empty content).
+    fn multi_event(kind: u8, choice: u64, piece: &str) -> String {
+        use serde_json::json;
+        let delta =
+            |k: &str| json!({"choices":[{"index":choice,"delta":{k:piece},"finish_reason":null}]});
+        let v = match kind {
+            0 => delta("content"),
+            1 => delta("reasoning_content"),
+            2 => delta("refusal"),
+            3 => {
+                json!({"choices":[{"index":choice,"delta":{"tool_calls":[{"index":1,"function":{"arguments":piece}}]}}]})
+            }
+            4 => {
+                json!({"choices":[{"index":choice,"delta":{"function_call":{"arguments":piece}}}]})
+            }
+            5 => json!({"choices":[{"index":choice,"text":piece}]}),
+            6 => {
+                return format!(
+                    "event: response.output_text.delta\ndata: {}\n\n",
+                    json!({"type":"response.output_text.delta","output_index":choice,"content_index":0,"delta":piece})
+                )
+            }
+            7 => {
+                json!({"type":"response.function_call_arguments.delta","output_index":choice,"delta":piece})
+            }
+            _ => {
+                json!({"choices":[{"index":choice,"delta":{"content":""},"logprobs":{"content":[{"token":piece,"logprob":-0.5}]}}]})
+            }
+        };
+        format!("data: {v}\n\n")
+    }
+
+    /// The text of stream `(kind, choice)` in a client's copy of a multi-stream answer.
+    fn multi_text(out: &str, kind: u8, choice: u64) -> String {
+        let mut text = String::new();
+        for ev in out.split("\n\n") {
+            let Some(d) = ev.lines().find_map(|l| l.strip_prefix("data: ")) else {
+                continue;
+            };
+            let Ok(v) = serde_json::from_str::<Value>(d) else {
+                continue;
+            };
+            let mut texts = Vec::new();
+            event_texts(&v, &mut texts);
+            let want = multi_key(kind, choice);
+            for (k, t) in texts {
+                if k == want {
+                    text.push_str(&t);
+                }
+            }
+        }
+        text
+    }
+
+    fn multi_key(kind: u8, choice: u64) -> ChanKey {
+        use crate::chan::Field;
+        let c = |field, sub| ChanKey::Choice { choice, field, sub };
+        match kind {
+            0 | 5 => c(Field::Content, 0),
+            1 => c(Field::ReasoningContent, 0),
+            2 => c(Field::Refusal, 0),
+            3 => c(Field::ToolArgs, 1),
+            4 => c(Field::FunctionArgs, 0),
+            6 => ChanKey::Event {
+                kind: "response.output_text.delta".into(),
+                at: [choice, 0, 0],
+                logprobs: false,
+            },
+            7 => ChanKey::Event {
+                kind: "response.function_call_arguments.delta".into(),
+                at: [choice, 0, 0],
+                logprobs: false,
+            },
+            _ => c(Field::LogprobContent, 0),
+        }
+    }
+
+    /// Splits `text` into pieces of the given sizes (cycled), on character boundaries.
+    fn pieces(text: &str, sizes: &[usize]) -> Vec<String> {
+        let chars: Vec<char> = text.chars().collect();
+        let mut out = Vec::new();
+        let mut at = 0;
+        let mut i = 0;
+        while at < chars.len() {
+            let n = sizes[i % sizes.len()].max(1);
+            out.push(chars[at..(at + n).min(chars.len())].iter().collect());
+            at += n;
+            i += 1;
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// A secret in any text-bearing field of any choice, streamed in random pieces
+        /// interleaved with another choice's secret-free text and cut into random reads: no
+        /// 16-character fragment of it reaches the client (redacting or blocking), and the
+        /// secret-free stream comes through unchanged when redacting.
+        #[test]
+        fn no_fragment_of_a_secret_in_any_stream_reaches_the_client(
+            kind in 0u8..9,
+            choice in 0u64..2,
+            before in "[a-z ]{0,40}",
+            after in "[a-z ]{0,40}",
+            secret in "[A-Za-z0-9]{36}",
+            clean in "[a-z ,.]{0,80}",
+            sizes in proptest::collection::vec(1usize..12, 1..5),
+            order in proptest::collection::vec(proptest::bool::ANY, 0..40),
+            reads in proptest::collection::vec(1usize..90, 1..6),
+            block in proptest::bool::ANY,
+        ) {
+            let m = full_monitor();
+            let secret = format!("ghp_{secret}");
+            let text = format!("{before} {secret} {after}");
+            let other = 1 - choice;
+            let (mut a, mut b) = (pieces(&text, &sizes).into_iter(), pieces(&clean, &sizes).into_iter());
+            let mut input = String::new();
+            let mut o = order.iter().cycle();
+            loop {
+                let take_a = *o.next().unwrap_or(&true);
+                let next = if take_a { a.next().map(|p| (kind, choice, p)) } else { None }
+                    .or_else(|| b.next().map(|p| (0, other, p)))
+                    .or_else(|| a.next().map(|p| (kind, choice, p)));
+                let Some((k, c, p)) = next else { break };
+                input.push_str(&multi_event(k, c, &p));
+            }
+            input.push_str("data: [DONE]\n\n");
+            let action = if block { Action::Block } else { Action::Redact };
+            let mut f = SseFilter::new(&m, action, 128, None);
+            let out = run_sized(&mut f, &input, &reads);
+            let chars: Vec<char> = secret.chars().collect();
+            for w in chars.windows(16) {
+                let frag: String = w.iter().collect();
+                proptest::prop_assert!(!out.contains(&frag), "{} leaked in {}", frag, out);
+            }
+            proptest::prop_assert!(f.hits.iter().any(|h| h == "secret.github-token"), "{:?}", f.hits);
+            if block {
+                proptest::prop_assert!(out.ends_with(BLOCK_EVENT));
+            } else {
+                proptest::prop_assert_eq!(multi_text(&out, 0, other), clean);
+                if kind != 8 {
+                    let got = multi_text(&out, kind, choice);
+                    proptest::prop_assert!(got.contains("[REDACTED:secret.github-token]"), "{}", got);
+                    proptest::prop_assert!(got.starts_with(before.as_str()) && got.ends_with(after.as_str()), "{}", got);
+                }
+            }
+        }
     }
 }

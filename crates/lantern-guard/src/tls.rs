@@ -441,6 +441,7 @@ mod tests {
             tls_cert: Some(cert.clone()),
             tls_key: Some(key.clone()),
             client_ca: None,
+            ..ServerConfig::default()
         };
         let e = server_config(&cfg).map(|_| ()).unwrap_err().to_string();
         assert!(

@@ -521,12 +521,40 @@ async fn rate_limits_are_per_key() {
             .0,
         StatusCode::OK
     );
+    // larger than the whole per-minute budget: it can never succeed, so not a 429 (which
+    // clients retry) but a 413 with its own code
     let huge = json!({"model":"m","max_tokens":5000,"messages":[]}).to_string();
+    let (s, hd, b) = call(h.addr, "POST", "/v1/chat/completions", Some(&t), &huge).await;
     assert_eq!(
-        call(h.addr, "POST", "/v1/chat/completions", Some(&t), &huge)
-            .await
-            .0,
-        StatusCode::TOO_MANY_REQUESTS
+        (s, err_code(&b).as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, "tokens_exceed_limit")
+    );
+    assert!(hd.get("retry-after").is_none());
+    // a 429 names the limit and when it resets
+    let body = json!({"model":"m","max_tokens":900,"messages":[{"role":"user","content":"hi"}]})
+        .to_string();
+    // the first is still waiting for its (slow) upstream, unsettled, when the second comes
+    let slow = [("x-mock-delay-ms", "500")];
+    let first = call_with(
+        h.addr,
+        "POST",
+        "/v1/chat/completions",
+        Some(&t),
+        &body,
+        &slow,
+    );
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        call(h.addr, "POST", "/v1/chat/completions", Some(&t), &body).await
+    };
+    let ((s1, _, _), (s, hd, _)) = tokio::join!(first, second);
+    assert_eq!((s1, s), (StatusCode::OK, StatusCode::TOO_MANY_REQUESTS));
+    let get = |n: &str| hd.get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
+    assert_eq!(get("x-ratelimit-limit-tokens").as_deref(), Some("1000"));
+    assert_eq!(get("x-ratelimit-remaining-tokens").as_deref(), Some("0"));
+    assert!(
+        get("x-ratelimit-reset-tokens").is_some_and(|r| r.ends_with('s')),
+        "{hd:?}"
     );
     h.stop().await;
 }

@@ -7,7 +7,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use lantern_guard::config::GuardConfig;
+use lantern_guard::config::{GuardConfig, LimitStoreError};
 use lantern_guard::keys::{KeyStore, NewKey};
 use lantern_guard::{mock, Gateway};
 use std::net::SocketAddr;
@@ -158,8 +158,18 @@ async fn replicas_share_one_limit_and_survive_redis_loss() {
     cfg.limits.requests_per_minute = 10;
     cfg.limits.burst = 10;
     cfg.limits.redis = Some(format!("redis://127.0.0.1:{rport}/0"));
+    // generous here, where sharing is tested on a loaded machine; short below
+    cfg.limits.redis_timeout_ms = 2000;
+    let closed_cfg = GuardConfig {
+        limits: lantern_guard::config::LimitsConfig {
+            on_store_error: LimitStoreError::FailClosed,
+            ..cfg.limits.clone()
+        },
+        ..cfg.clone()
+    };
     let (a, _ga) = replica(cfg.clone()).await;
-    let (b, gb) = replica(cfg).await;
+    let (b, gb) = replica(cfg.clone()).await;
+    let (c, _gc) = replica(closed_cfg).await;
     // 40 concurrent requests spread over both replicas: exactly the burst of 10 is admitted
     let mut tasks = Vec::new();
     for i in 0..40 {
@@ -181,11 +191,19 @@ async fn replicas_share_one_limit_and_survive_redis_loss() {
         (10, 30),
         "limit not shared atomically across replicas"
     );
-    // Redis goes away: requests are still served (in-process limits), errors are counted
+    assert_eq!(post(c, &t2).await, 200);
+    // Redis goes away: fail_open replicas still serve (in-process limits), errors are counted;
+    // the fail_closed one refuses
     drop(redis);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(post(b, &t2).await, 200);
     assert_eq!(post(a, &t2).await, 200);
+    assert_eq!(post(c, &t2).await, 503);
+    let m = get(c, "/metrics").await;
+    assert!(
+        m.contains("lantern_guard_store_up{store=\"redis\"} 0"),
+        "{m}"
+    );
     assert!(gb
         .metrics
         .render(0, None)
@@ -197,4 +215,62 @@ async fn replicas_share_one_limit_and_survive_redis_loss() {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
     assert!(errors >= 1, "{m}");
+}
+
+/// A Redis that accepts connections and never answers (a hung server, a black-holed route):
+/// each operation waits `redis_timeout_ms` at most (50 ms by default), then the failure policy
+/// decides, and while the store is down requests do not wait for it at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_redis_costs_at_most_its_timeout_under_either_policy() {
+    let hung = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let hung_addr = hung.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = hung.accept().await {
+            held.push(s);
+        }
+    });
+    let up = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let up_addr = up.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    mock::spawn(up);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let keys_file = dir.path().join("keys.json");
+    let mut store = KeyStore::load(&keys_file).unwrap_or_else(|e| panic!("{e}"));
+    let (t, _) = store
+        .create(NewKey::default(), lantern_guard::keys::now_secs())
+        .unwrap_or_else(|e| panic!("{e}"));
+    store.save().unwrap_or_else(|e| panic!("{e}"));
+    for (policy, want) in [
+        (LimitStoreError::FailOpen, 200),
+        (LimitStoreError::FailClosed, 503),
+    ] {
+        let mut cfg = GuardConfig {
+            keys_file: keys_file.clone(),
+            ..GuardConfig::default()
+        };
+        cfg.upstream.url = format!("http://{up_addr}");
+        cfg.limits.redis = Some(format!("redis://{hung_addr}"));
+        cfg.limits.on_store_error = policy;
+        assert_eq!(cfg.limits.redis_timeout_ms, 50);
+        let (g, _gw) = replica(cfg).await;
+        for i in 0..5 {
+            let t0 = Instant::now();
+            assert_eq!(post(g, &t).await, want, "{policy:?} request {i}");
+            // one timeout at most (the first request), with room for a loaded machine
+            assert!(
+                t0.elapsed() < Duration::from_millis(800),
+                "{policy:?} request {i} took {:?}",
+                t0.elapsed()
+            );
+        }
+        let m = get(g, "/metrics").await;
+        assert!(
+            m.contains("lantern_guard_store_up{store=\"redis\"} 0"),
+            "{m}"
+        );
+    }
 }

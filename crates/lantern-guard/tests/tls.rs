@@ -62,6 +62,7 @@ fn server_tls(p: &Pki) -> ServerConfig {
         tls_cert: Some(p.cert.clone()),
         tls_key: Some(p.key.clone()),
         client_ca: None,
+        ..ServerConfig::default()
     }
 }
 
@@ -319,6 +320,7 @@ async fn bad_certificate_or_key_files_are_errors_naming_the_file() {
         tls_cert: Some(a.cert.clone()),
         tls_key: Some(b.key.clone()),
         client_ca: None,
+        ..ServerConfig::default()
     };
     let e = server_config_err(&mismatched);
     assert!(e.contains("a-cert.pem") && e.contains("b-key.pem"), "{e}");
@@ -327,6 +329,7 @@ async fn bad_certificate_or_key_files_are_errors_naming_the_file() {
         tls_cert: Some(a.cert.clone()),
         tls_key: Some(a.cert.clone()),
         client_ca: None,
+        ..ServerConfig::default()
     };
     let e = server_config_err(&swapped);
     assert!(
