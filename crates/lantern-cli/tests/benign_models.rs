@@ -29,7 +29,14 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn scan(path: &Path) -> (i32, serde_json::Value) {
     let out = Command::cargo_bin("lantern")
         .expect("binary")
-        .args(["scan", "--format", "json", "--no-progress", "--only", "models"])
+        .args([
+            "scan",
+            "--format",
+            "json",
+            "--no-progress",
+            "--only",
+            "models",
+        ])
         .args(["--fail-on", "low"])
         .arg(path)
         .output()
@@ -92,7 +99,14 @@ fn the_corpus_really_holds_the_formats_it_claims() {
     ] {
         let out = Command::cargo_bin("lantern")
             .expect("binary")
-            .args(["scan", "--format", "json", "--no-progress", "--only", "models"])
+            .args([
+                "scan",
+                "--format",
+                "json",
+                "--no-progress",
+                "--only",
+                "models",
+            ])
             .args(["--fail-on", "low"])
             .arg(corpus().join(name))
             .output()
