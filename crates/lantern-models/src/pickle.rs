@@ -1666,4 +1666,41 @@ mod tests {
         let a = analyse(b"ccopy_reg\n_reconstructor\n(cmypkg\nNet\ncmypkg\nBase\nS'x'\ntR.");
         assert_eq!(usage_of(&a, "mypkg.Base"), Usage::Called);
     }
+
+    fn malformed_message(a: &Analysis) -> String {
+        a.issues
+            .iter()
+            .find_map(|i| match i {
+                Issue::Malformed { message, .. } => Some(message.clone()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn every_stack_is_bounded_with_a_malformed_issue() {
+        // MARK stack
+        let mut p = b"\x80\x02".to_vec();
+        p.extend(std::iter::repeat_n(b'(', MAX_MARKS + 10));
+        let a = analyse(&p);
+        assert!(malformed_message(&a).contains("mark limit"), "{a:?}");
+        // live containers (each list stays on the stack)
+        let mut p = b"\x80\x02".to_vec();
+        p.extend(std::iter::repeat_n(b']', MAX_CONTAINERS + 10));
+        let a = analyse(&p);
+        assert!(malformed_message(&a).contains("container limit"), "{a:?}");
+        // dead containers are pruned, not counted: EMPTY_DICT, POP, over and over
+        let mut p = b"\x80\x02".to_vec();
+        for _ in 0..(MAX_CONTAINERS + 10) {
+            p.extend_from_slice(b"}0");
+        }
+        p.extend_from_slice(b"N.");
+        let a = analyse(&p);
+        assert!(a.issues.is_empty(), "{:?}", a.issues);
+        // value stack
+        let mut p = b"\x80\x02".to_vec();
+        p.extend(std::iter::repeat_n(b'N', MAX_STACK + 10));
+        let a = analyse(&p);
+        assert!(malformed_message(&a).contains("stack limit"), "{a:?}");
+    }
 }
