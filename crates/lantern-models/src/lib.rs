@@ -180,7 +180,7 @@ fn is_pickle(head: &[u8], complete: bool, ext: &str) -> bool {
     }
     (p.stopped && (p.imports > 0 || p.proto_header || known_ext))
         || (p.opcodes >= 3 && (p.imports > 0 || p.proto_header))
-        || (known_ext && p.opcodes >= 2)
+        || (known_ext && p.opcodes >= 8)
         || p.opcodes >= 256
 }
 
@@ -1442,5 +1442,10 @@ mod tests {
         ] {
             assert_eq!(detect(head, name), None, "{name}");
         }
+        // A big binary that starts with two opcode bytes and a huge declared length: not
+        // enough evidence, even with a pickle-ish extension.
+        let mut big = b"KxB\xff\xff\xff\x7f".to_vec();
+        big.resize(HEAD_LEN + 10, 0);
+        assert_eq!(detect(&big, "firmware.bin"), None);
     }
 }
