@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Whole-program benchmark of the Lantern model scanner against modelscan, picklescan, fickling
 # and ModelAudit (installed by this script into bench/work/venv-models). The corpus is the
-# fixture generator's output (benign checkpoints + every malicious sample) plus a multi-GB set
-# of sparse synthetic PyTorch checkpoints. Writes bench/results/models.md.
+# fixture generator's output (benign checkpoints + every malicious sample), the benign files
+# written by real ML libraries (crates/lantern-models/tests/benign, counted separately in a
+# precision table) and a multi-GB set of sparse synthetic PyTorch checkpoints. Writes
+# bench/results/models.md.
 #
 # Usage: bench/models.sh            (BIG_GB=4 BIG_FILES=4 to change the big set)
 set -euo pipefail
@@ -37,6 +39,20 @@ a = json.load(open(w + "/corpus/manifest.json"))
 b = json.load(open(w + "/corpus-real/manifest.json"))
 json.dump(a + b, open(w + "/corpus/manifest.json", "w"), indent=1)
 MERGE
+# Benign files written by real torch/scikit-learn/joblib/numpy/onnx (committed, see
+# gen_benign_corpus.py): the precision table counts false alarms on them separately.
+cp -r "$ROOT/crates/lantern-models/tests/benign" "$WORK/corpus/benign-real"
+python3 - "$WORK/corpus" <<'REAL'
+import json, os, sys
+c = sys.argv[1]
+m = json.load(open(c + "/manifest.json"))
+for d, _, fs in sorted(os.walk(c + "/benign-real")):
+    for f in sorted(fs):
+        if f != "MANIFEST.txt":
+            rel = os.path.relpath(os.path.join(d, f), c)
+            m.append({"file": rel, "expect": "clean", "set": "real-benign"})
+json.dump(m, open(c + "/manifest.json", "w"), indent=1)
+REAL
 mkdir -p "$WORK/big"
 python3 - "$WORK/big" "$BIG_FILES" "$BIG_GB" <<'PY'
 import struct, sys, os
@@ -134,7 +150,8 @@ def modelaudit_dir(path):
 tools_corpus = dict(tools)
 tools_corpus["modelaudit"] = modelaudit_dir
 
-rows = {t: {"detected": 0, "missed": [], "fp": [], "errors": 0, "clean_ok": 0} for t in tools}
+rows = {t: {"detected": 0, "missed": [], "fp": [], "fp_real": [], "errors": 0, "clean_ok": 0}
+        for t in tools}
 for e in manifest:
     path = os.path.join(corpus, e["file"])
     malicious = e["expect"] != "clean"
@@ -150,7 +167,7 @@ for e in manifest:
                 r["missed"].append(e["file"] + ("" if res == "clean" else " [" + res + "]"))
         else:
             if res == "flagged":
-                r["fp"].append(e["file"])
+                r["fp_real" if e.get("set") == "real-benign" else "fp"].append(e["file"])
             elif res == "clean":
                 r["clean_ok"] += 1
 
@@ -167,14 +184,17 @@ for t, fn in tools.items():
     times[t] = (total, res_all)
 
 n_mal = sum(1 for e in manifest if e["expect"] != "clean")
-n_ben = len(manifest) - n_mal
+n_real = sum(1 for e in manifest if e.get("set") == "real-benign")
+n_ben = len(manifest) - n_mal - n_real
 lines = ["# Model scanner benchmark", "",
          "- Machine: %s, %s, %d CPUs" % (platform.node(), platform.platform(), os.cpu_count() or 0),
          "- Date: %s" % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
          "- Command: `bench/models.sh` (BIG_FILES=%s BIG_GB=%s)" % (big_files, big_gb),
          "- Lantern: `scan_model` example of lantern-models (release build), same code as `lantern scan`",
          "- Peers: " + ", ".join("%s %s" % kv for kv in versions.items()),
-         "- Corpus: %d malicious and %d benign files from `crates/lantern-models/tests/gen_fixtures.py`" % (n_mal, n_ben),
+         "- Corpus: %d malicious and %d synthetic benign files from `crates/lantern-models/tests/gen_fixtures.py`"
+         " and `gen_real_fixtures.py`, plus %d benign files written by real torch, scikit-learn, joblib,"
+         " numpy and onnx (`crates/lantern-models/tests/benign/`, `gen_benign_corpus.py`)" % (n_mal, n_ben, n_real),
          "- A tool \"detects\" a file when it exits with its findings code (Lantern: any finding above info);"
          " an error exit on a malicious file counts as a miss. ModelAudit (about 27 s of start-up per"
          " process here) scans the corpus directory once with `--format json`; a file counts as"
@@ -184,18 +204,27 @@ lines = ["# Model scanner benchmark", "",
          "| tool | detected | missed | false positives | errors |", "|---|---|---|---|---|"]
 for t, r in rows.items():
     lines.append("| %s | %d/%d | %d | %d/%d | %d |" % (t, r["detected"], n_mal, len(r["missed"]), len(r["fp"]), n_ben, r["errors"]))
+lines += ["", "## Precision next to recall", "",
+          "Benign files flagged / benign files, per set; precision = detected / (detected + all benign flagged).", "",
+          "| tool | recall | real-library benign flagged | synthetic benign flagged | precision |",
+          "|---|---|---|---|---|"]
+for t, r in rows.items():
+    fp = len(r["fp"]) + len(r["fp_real"])
+    prec = r["detected"] / (r["detected"] + fp) if r["detected"] + fp else 0.0
+    lines.append("| %s | %d/%d | %d/%d | %d/%d | %.3f |" % (
+        t, r["detected"], n_mal, len(r["fp_real"]), n_real, len(r["fp"]), n_ben, prec))
 lines += ["", "## Time on %d sparse synthetic checkpoints of %s GiB each (one process per file)" % (len(bigs), big_gb), "",
           "| tool | total seconds | vs lantern | results |", "|---|---|---|---|"]
 base = times["lantern"][0] or 1e-9
 for t, (tot, res) in times.items():
     lines.append("| %s | %.2f | %.1fx | %s |" % (t, tot, tot / base, ", ".join(sorted(set(res)))))
 for t, r in rows.items():
-    if r["missed"] or r["fp"]:
+    if r["missed"] or r["fp"] or r["fp_real"]:
         lines += ["", "### %s" % t]
         if r["missed"]:
             lines += ["Missed: " + ", ".join("`%s`" % m for m in r["missed"])]
-        if r["fp"]:
-            lines += ["", "False positives: " + ", ".join("`%s`" % m for m in r["fp"])]
+        if r["fp"] or r["fp_real"]:
+            lines += ["", "False positives: " + ", ".join("`%s`" % m for m in r["fp"] + r["fp_real"])]
 open(out, "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY

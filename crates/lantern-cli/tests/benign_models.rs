@@ -29,7 +29,14 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn scan(path: &Path) -> (i32, serde_json::Value) {
     let out = Command::cargo_bin("lantern")
         .expect("binary")
-        .args(["scan", "--format", "json", "--no-progress", "--only", "models"])
+        .args([
+            "scan",
+            "--format",
+            "json",
+            "--no-progress",
+            "--only",
+            "models",
+        ])
         .args(["--fail-on", "low"])
         .arg(path)
         .output()
@@ -92,7 +99,14 @@ fn the_corpus_really_holds_the_formats_it_claims() {
     ] {
         let out = Command::cargo_bin("lantern")
             .expect("binary")
-            .args(["scan", "--format", "json", "--no-progress", "--only", "models"])
+            .args([
+                "scan",
+                "--format",
+                "json",
+                "--no-progress",
+                "--only",
+                "models",
+            ])
             .args(["--fail-on", "low"])
             .arg(corpus().join(name))
             .output()
@@ -104,4 +118,34 @@ fn the_corpus_really_holds_the_formats_it_claims() {
             "{name} was not scanned as a model: {v}"
         );
     }
+}
+
+/// joblib's own test data (pickles of every joblib version since 0.8, compressed with zlib,
+/// gzip, bz2, xz, lzma, legacy `ZF` `.npy.z` chunks and NDArrayWrapper companions), found in
+/// the joblib package of `LANTERN_TEST_PYTHON`: data the detector was not written for.
+#[test]
+fn joblib_own_test_data_is_clean_at_fail_on_low() {
+    let python = std::env::var("LANTERN_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = std::process::Command::new(&python)
+        .args([
+            "-c",
+            "import joblib, os; print(os.path.join(os.path.dirname(joblib.__file__), 'test', 'data'))",
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python} (set LANTERN_TEST_PYTHON): {e}"));
+    assert!(out.status.success(), "joblib is not installed for {python}");
+    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let (code, v) = scan(&dir);
+    let above_info: Vec<&serde_json::Value> = v["findings"]
+        .as_array()
+        .map(|a| a.iter().filter(|f| f["severity"] != "info").collect())
+        .unwrap_or_default();
+    assert_eq!(code, 0, "{above_info:?}");
+    assert!(above_info.is_empty(), "{above_info:?}");
+    assert_eq!(v["warnings"], serde_json::json!([]), "{v}");
+    assert!(
+        v["stats"]["blobs"].as_u64().unwrap_or(0) >= 60,
+        "{}",
+        v["stats"]
+    );
 }

@@ -118,3 +118,29 @@ fn every_malicious_family_is_reported_from_a_directory_scan() {
         assert!(rules.contains(want), "{want} missing from {rules:?}");
     }
 }
+
+#[test]
+fn bad_crc_member_is_scanned_without_a_misleading_size_warning() {
+    let dir = fixtures();
+    let (code, v) = scan_json(dir.path(), "malicious/torch_zip_bad_crc.pt");
+    assert_eq!(code, 1, "{v}");
+    let hit = findings(&v)
+        .into_iter()
+        .any(|f| f["rule_id"] == "pickle.dangerous-call" && f["detail"] == "os.system(\"id\")");
+    assert!(hit, "{v}");
+    let warnings = v["warnings"].as_array().expect("warnings");
+    assert!(
+        warnings.iter().all(|w| !w["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("max-file-size")),
+        "{v}"
+    );
+    // The checksum error itself is still reported.
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w["message"].as_str().unwrap_or("").contains("checksum")),
+        "{v}"
+    );
+}

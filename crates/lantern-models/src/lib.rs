@@ -7,6 +7,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod compress;
 pub mod pickle;
 pub mod policy;
 pub mod source;
@@ -23,13 +24,18 @@ pub use policy::{Policy, Verdict};
 
 use lantern_core::{Category, Finding, Location, Severity, Warning};
 use source::{FileSource, Mem, Source};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::io::Read;
 
 /// Largest pickle (or other metadata member) read into memory.
 const MAX_MEMBER: u64 = 512 * 1024 * 1024;
-/// Largest output of a decompressed joblib stream.
-const MAX_INFLATE: u64 = 1024 * 1024 * 1024;
+/// Largest output of a decompressed stream (joblib files and other compressed models); over
+/// it, the rest is not analysed and a warning says so. Keeps a decompression bomb under the
+/// scanner's memory budget.
+const MAX_INFLATE: u64 = 160 * 1024 * 1024;
+/// Bytes of a big pickle (or decompressed stream) analysed first: when the analysis stops
+/// inside them (a limit, an error, the end of the pickles), the rest is never read.
+const PREFIX_LEN: u64 = 16 * 1024 * 1024;
 /// Nesting of containers inside containers.
 const MAX_DEPTH: u32 = 4;
 /// Bytes given to [`detect`].
@@ -159,29 +165,70 @@ const PICKLE_EXTS: &[&str] = &[
     "mar", "pck", "pcl", "db",
 ];
 
-fn looks_like_proto0_pickle(head: &[u8]) -> bool {
-    // A protocol 0/1 stream that starts with GLOBAL `c<module>\n<name>\n` or with a MARK/
-    // container opcode followed by a GLOBAL.
-    let body = match head.first() {
-        Some(b'c') => &head[1..],
-        Some(b'(') | Some(b'}') | Some(b']') if head.get(1) == Some(&b'c') => &head[2..],
-        _ => return false,
+/// Whether `head` is a pickle by what the unpickler would accept: its opcodes are valid up to
+/// a STOP (or the end of `head` when the blob goes on), with evidence it is not a text or binary
+/// file that happens to start with a few opcode bytes: an import, a PROTO header, a pickle
+/// extension, or a long run of valid opcodes.
+fn is_pickle(head: &[u8], complete: bool, ext: &str) -> bool {
+    let Some(p) = pickle::sniff(head, complete) else {
+        return false;
     };
-    let mut lines = body.splitn(3, |&b| b == b'\n');
-    let ident = |l: Option<&[u8]>| {
-        l.is_some_and(|l| {
-            !l.is_empty()
-                && l.len() < 200
-                && l.iter()
-                    .all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.')
-        })
-    };
-    ident(lines.next()) && ident(lines.next()) && lines.next().is_some()
+    let known_ext = PICKLE_EXTS.contains(&ext);
+    if p.broken {
+        // Rejected further on: what came before still runs when the file is loaded.
+        return p.imports > 0 && p.opcodes >= 3;
+    }
+    (p.stopped && (p.imports > 0 || p.proto_header || known_ext))
+        || (p.opcodes >= 3 && (p.imports > 0 || p.proto_header))
+        || (known_ext && p.opcodes >= 8)
+        || p.opcodes >= 256
+}
+
+/// What a compressed stream holds, from its decompressed first bytes: a model format, or a
+/// tar archive (whose members may be models). gzip tarballs are left to the walker, which
+/// expands them itself.
+fn detect_compressed(head: &[u8], name: &str, codec: compress::Codec) -> Option<ModelFormat> {
+    let (out, stop) = compress::inflate(head, codec, HEAD_LEN as u64);
+    if out.is_empty() {
+        // Block decoders (xz, lzma, bzip2, lz4) may yield nothing from a cut stream: a big
+        // one is decompressed (bounded) and sniffed by the scan itself.
+        let cut = head.len() >= HEAD_LEN;
+        return cut.then_some(ModelFormat::Joblib);
+    }
+    if tar::is_tar_header(&out) {
+        return (codec != compress::Codec::Gzip).then_some(ModelFormat::Joblib);
+    }
+    let complete = stop.is_none() && head.len() < HEAD_LEN;
+    let inner = strip_compression_ext(name);
+    if is_pickle(&out, complete, &ext(inner)) {
+        return Some(ModelFormat::Joblib);
+    }
+    detect_with(&out, inner, false).map(|_| ModelFormat::Joblib)
+}
+
+/// `model.joblib.xz` -> `model.joblib`.
+fn strip_compression_ext(name: &str) -> &str {
+    match name.rsplit_once('.') {
+        Some((stem, e))
+            if matches!(
+                e.to_ascii_lowercase().as_str(),
+                "gz" | "z" | "xz" | "lzma" | "bz2" | "lz4" | "zst" | "zstd"
+            ) =>
+        {
+            stem
+        }
+        _ => name,
+    }
 }
 
 /// Sniff a blob's model format from its first bytes (`head`, up to 64 KiB); `name` (the display
 /// path) is a hint only, used for formats without a magic number.
 pub fn detect(head: &[u8], name: &str) -> Option<ModelFormat> {
+    detect_with(head, name, true)
+}
+
+/// [`detect`], looking inside compressed streams when `decompress` is set.
+fn detect_with(head: &[u8], name: &str, decompress: bool) -> Option<ModelFormat> {
     let head = &head[..head.len().min(HEAD_LEN)];
     // Raw tensor storage of a torch zip, delivered as an archive member: never a model.
     let member = name.rsplit('!').next().unwrap_or(name);
@@ -244,43 +291,17 @@ pub fn detect(head: &[u8], name: &str) -> Option<ModelFormat> {
             return Some(ModelFormat::Safetensors);
         }
     }
-    if head.len() >= 3 && head[0] == 0x80 && (2..=5).contains(&head[1]) {
-        // The opcode after PROTO must be one a pickler writes there.
-        if b"\x95}](cKJMNX\x8c\x8a\x8b)\x88\x89GUTVBCISFLP\x80\x82\x83\x84\x8d\x8e\x8f\x96."
-            .contains(&head[2])
-        {
-            return Some(ModelFormat::Pickle);
+    if let Some(c) = compress::codec(head).filter(|_| decompress) {
+        // A few pickle and text bytes also form a valid zlib header: fall through when the
+        // stream does not decompress to anything known.
+        if let Some(f) = detect_compressed(head, name, c) {
+            return Some(f);
         }
     }
-    if looks_like_proto0_pickle(head) {
+    if is_pickle(head, head.len() < HEAD_LEN, &e) {
         return Some(ModelFormat::Pickle);
     }
-    let compressed = head.starts_with(b"\x1f\x8b")
-        || head.starts_with(b"\xfd7zXZ\x00")
-        || head.starts_with(b"\x04\x22\x4d\x18")
-        || head.starts_with(b"ZF")
-        || head.starts_with(b"BZh")
-        || head.starts_with(b"]\x00\x00")
-        || (head.len() >= 2 && head[0] == 0x78 && matches!(head[1], 0x01 | 0x5e | 0x9c | 0xda));
-    if compressed
-        && (matches!(
-            e.as_str(),
-            "joblib" | "pkl" | "z" | "xz" | "lzma" | "lz4" | "bz2"
-        ) || e == "gz" && lname.contains(".pkl"))
-    {
-        return Some(ModelFormat::Joblib);
-    }
-    if let Some(f) = detect_protobuf(head, &lname, &e) {
-        return Some(f);
-    }
-    if e == "pkl" || e == "pickle" || e == "joblib" {
-        if let Some(&b) = head.first() {
-            if b"(}]).cNKJIVSX".contains(&b) {
-                return Some(ModelFormat::Pickle);
-            }
-        }
-    }
-    None
+    detect_protobuf(head, &lname, &e)
 }
 
 fn detect_protobuf(head: &[u8], lname: &str, e: &str) -> Option<ModelFormat> {
@@ -361,7 +382,7 @@ fn scan_source(
             scan_zip(src, loc, policy, depth, fmt, rep)
         }
         ModelFormat::TorchTar => scan_tar(src, loc, policy, depth, rep),
-        ModelFormat::Joblib => scan_joblib(src, loc, policy, depth, rep),
+        ModelFormat::Joblib => scan_compressed(src, loc, policy, depth, rep),
         ModelFormat::Numpy => scan_npy(src, loc, policy, depth, rep),
         ModelFormat::Hdf5 => scan_hdf5(src, loc, rep),
         ModelFormat::SavedModel => scan_saved_model(src, loc, rep),
@@ -381,9 +402,13 @@ fn scan_source(
     }
 }
 
-fn read_all(src: &dyn Source, loc: &Location, rep: &mut ModelReport) -> Option<Vec<u8>> {
+fn read_all<'s>(
+    src: &'s dyn Source,
+    loc: &Location,
+    rep: &mut ModelReport,
+) -> Option<Cow<'s, [u8]>> {
     if let Some(s) = src.as_slice() {
-        return Some(s.to_vec());
+        return Some(Cow::Borrowed(s));
     }
     if src.len() > MAX_MEMBER {
         rep.warn(
@@ -392,12 +417,32 @@ fn read_all(src: &dyn Source, loc: &Location, rep: &mut ModelReport) -> Option<V
         );
     }
     match src.read_at(0, src.len().min(MAX_MEMBER) as usize) {
-        Ok(b) => Some(b),
+        Ok(b) => Some(Cow::Owned(b)),
         Err(e) => {
             rep.io_warn(loc, e);
             None
         }
     }
+}
+
+/// The bytes of a pickle file to analyse: its first `PREFIX_LEN` bytes when their analysis
+/// is conclusive (see [`pickle_prefix_conclusive`]), else the whole file (bounded).
+fn read_pickle<'s>(
+    src: &'s dyn Source,
+    loc: &Location,
+    rep: &mut ModelReport,
+) -> Option<Cow<'s, [u8]>> {
+    if src.as_slice().is_none() && src.len() > PREFIX_LEN {
+        match src.read_at(0, PREFIX_LEN as usize) {
+            Ok(head) if pickle_prefix_conclusive(&head) => return Some(Cow::Owned(head)),
+            Ok(_) => {}
+            Err(e) => {
+                rep.io_warn(loc, e);
+                return None;
+            }
+        }
+    }
+    read_all(src, loc, rep)
 }
 
 fn scan_pickle_source(
@@ -407,10 +452,11 @@ fn scan_pickle_source(
     depth: u32,
     rep: &mut ModelReport,
 ) {
-    let Some(data) = read_all(src, loc, rep) else {
+    let Some(data) = read_pickle(src, loc, rep) else {
         return;
     };
     pickle_scan(&data, 0, loc, policy, depth, rep);
+    drop(data);
     // Polyglot: a pickle that is also a zip (torch.load unpickles it, zip-aware scanners
     // look only at the members), or a zip whose members are scanned by other tools.
     if zip::has_eocd(src) {
@@ -820,7 +866,11 @@ fn scan_tar(src: &dyn Source, loc: &Location, policy: &Policy, depth: u32, rep: 
     }
 }
 
-fn scan_joblib(
+/// A compressed stream: decompressed (bounded), then scanned as what it holds (a pickle, a tar
+/// of models, a `.npy` chunk, another compressed stream). A bomb is cut at the cap with a
+/// warning; its first 16 MiB are analysed first, which is enough to stop a stream of opcodes
+/// that hits a pickle limit without inflating the rest.
+fn scan_compressed(
     src: &dyn Source,
     loc: &Location,
     policy: &Policy,
@@ -830,78 +880,54 @@ fn scan_joblib(
     let Some(data) = read_all(src, loc, rep) else {
         return;
     };
-    let mut out = Vec::new();
-    let res = if data.starts_with(b"\x1f\x8b") {
-        flate2::read::GzDecoder::new(&data[..])
-            .take(MAX_INFLATE + 1)
-            .read_to_end(&mut out)
-    } else if data.first() == Some(&0x78) {
-        flate2::read::ZlibDecoder::new(&data[..])
-            .take(MAX_INFLATE + 1)
-            .read_to_end(&mut out)
-    } else if data.starts_with(b"ZF") {
-        // joblib < 0.10: `ZF` + 19-char hex length + zlib stream.
-        let body = data.get(21..).unwrap_or(&[]);
-        flate2::read::ZlibDecoder::new(body)
-            .take(MAX_INFLATE + 1)
-            .read_to_end(&mut out)
-    } else if data.starts_with(b"\xfd7zXZ\x00") || data.starts_with(b"]\x00\x00") {
-        let mut w = CappedWriter {
-            out: &mut out,
-            cap: MAX_INFLATE + 1,
-        };
-        let mut r = std::io::BufReader::new(&data[..]);
-        let res = if data[0] == 0xfd {
-            lzma_rs::xz_decompress(&mut r, &mut w)
-        } else {
-            lzma_rs::lzma_decompress(&mut r, &mut w)
-        };
-        res.map_err(|e| std::io::Error::other(e.to_string()))
-            .map(|_| 0)
-    } else if data.starts_with(b"\x04\x22\x4d\x18") {
-        lz4_flex::frame::FrameDecoder::new(&data[..])
-            .take(MAX_INFLATE + 1)
-            .read_to_end(&mut out)
-    } else {
-        rep.warn(loc, "joblib: bz2 compression is not supported; not scanned");
+    let Some(codec) = compress::codec(&data) else {
         return;
     };
-    if let Err(e) = res {
-        if out.is_empty() {
-            rep.warn(loc, format!("joblib: decompression failed: {e}"));
+    let (first, stop) = compress::inflate(&data, codec, PREFIX_LEN);
+    if stop == Some(compress::Stop::Limit) && pickle_prefix_conclusive(&first) {
+        scan_source(&Mem(&first), loc, policy, depth + 1, rep);
+        return;
+    }
+    drop(first);
+    let (out, stop) = compress::inflate(&data, codec, MAX_INFLATE);
+    drop(data);
+    match stop {
+        Some(compress::Stop::Limit) => rep.warn(
+            loc,
+            format!(
+                "{}: decompresses past {MAX_INFLATE} bytes; only the first {MAX_INFLATE} analysed",
+                codec.as_str()
+            ),
+        ),
+        Some(compress::Stop::Error(e)) if out.is_empty() => {
+            rep.warn(
+                loc,
+                format!("{}: decompression failed: {e}", codec.as_str()),
+            );
             return;
         }
-        rep.warn(loc, format!("joblib: decompression stopped early: {e}"));
-    }
-    if out.len() as u64 > MAX_INFLATE {
-        rep.warn(
+        Some(compress::Stop::Error(e)) => rep.warn(
             loc,
-            format!("joblib: inflates past {MAX_INFLATE} bytes; truncated"),
-        );
-        out.truncate(MAX_INFLATE as usize);
+            format!("{}: decompression stopped early: {e}", codec.as_str()),
+        ),
+        None => {}
     }
-    pickle_scan(&out, 0, loc, policy, depth, rep);
+    if tar::is_tar_header(&out) {
+        scan_tar(&Mem(&out), loc, policy, depth + 1, rep);
+        return;
+    }
+    scan_source(&Mem(&out), loc, policy, depth + 1, rep);
 }
 
-/// A writer that stops with an error once `cap` bytes were written (decompression bombs).
-struct CappedWriter<'a> {
-    out: &'a mut Vec<u8>,
-    cap: u64,
-}
-
-impl std::io::Write for CappedWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let room = self.cap.saturating_sub(self.out.len() as u64) as usize;
-        if room == 0 {
-            return Err(std::io::Error::other("decompressed size limit reached"));
-        }
-        let n = buf.len().min(room);
-        self.out.extend_from_slice(&buf[..n]);
-        Ok(n)
+/// Whether a pickle analysis of `prefix` (the first bytes of a longer stream) already decided
+/// everything: it stopped inside the prefix (a limit, an error, the end of the pickles)
+/// rather than by running out of bytes.
+fn pickle_prefix_conclusive(prefix: &[u8]) -> bool {
+    let head = prefix.get(..HEAD_LEN).unwrap_or(prefix);
+    if !is_pickle(head, head.len() == prefix.len(), "pkl") {
+        return false;
     }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    !pickle::analyse(prefix).cut_short
 }
 
 fn scan_npy(src: &dyn Source, loc: &Location, policy: &Policy, depth: u32, rep: &mut ModelReport) {
@@ -1002,12 +1028,12 @@ fn scan_gguf(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
     }
 }
 
-fn read_limited(
-    src: &dyn Source,
+fn read_limited<'s>(
+    src: &'s dyn Source,
     loc: &Location,
     rep: &mut ModelReport,
     what: &str,
-) -> Option<Vec<u8>> {
+) -> Option<Cow<'s, [u8]>> {
     if src.len() > MAX_MEMBER {
         rep.warn(
             loc,
@@ -1313,5 +1339,113 @@ mod tests {
         let r = one(b"\x80\x02crequests\nget\nX\x01\x00\x00\x00u\x85R.");
         assert_eq!(r.findings[0].rule_id, "pickle.dangerous-call");
         assert_eq!(r.findings[0].properties["family"], "network");
+    }
+
+    /// `os.system("id")` as protocol 0 after `prefix`.
+    fn p0_payload(prefix: &[u8]) -> Vec<u8> {
+        let mut v = prefix.to_vec();
+        v.extend_from_slice(b"cos\nsystem\n(S'id'\ntR.");
+        v
+    }
+
+    fn assert_critical(data: &[u8], name: &str) {
+        assert!(
+            detect(data, name).is_some(),
+            "{name}: {data:?} not detected"
+        );
+        let r = scan_bytes(data, &Location::path(name), &Policy::default());
+        assert!(
+            r.findings
+                .iter()
+                .any(|f| f.rule_id == "pickle.dangerous-call" && f.severity == Severity::Critical),
+            "{name}: {r:?}"
+        );
+    }
+
+    #[test]
+    fn any_stream_the_unpickler_accepts_is_analysed() {
+        for (prefix, names) in [
+            (&b"\x80\x01"[..], &["a.pkl", "a.txt", "noext"][..]),
+            (b"\x80\x00", &["a.pkl", "weights"]),
+            (b"N0", &["m.pt", "m.pth", "m.bin", "m.ckpt", "m.model", "x"]),
+            (
+                b"(I1\nl0",
+                &["m.pt", "m.pth", "m.bin", "m.ckpt", "m.model", "x"],
+            ),
+            (b"", &["a.pkl", "a.dat"]),
+        ] {
+            let data = p0_payload(prefix);
+            for name in names {
+                assert_critical(&data, name);
+            }
+        }
+        // broken after the payload: it ran before the bad opcode
+        assert_critical(b"cos\nsystem\n(S'id'\ntR\xff\xfe", "x.bin");
+    }
+
+    #[test]
+    fn compressed_streams_are_opened_whatever_their_name() {
+        use std::io::Write;
+        let payload = b"\x80\x04\x95\x15\x00\x00\x00\x00\x00\x00\x00\x8c\x02os\x8c\x06system\x93\x8c\x02id\x85R.";
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(3));
+        z.write_all(payload).unwrap();
+        let z = z.finish().unwrap();
+        for name in ["model.sav", "model.dat", "model", "m.joblib"] {
+            assert_eq!(detect(&z, name), Some(ModelFormat::Joblib), "{name}");
+            assert_critical(&z, name);
+        }
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+        bz.write_all(payload).unwrap();
+        assert_critical(&bz.finish().unwrap(), "m.joblib.bz2");
+        assert_critical(&zstd::stream::encode_all(&payload[..], 3).unwrap(), "m.zst");
+    }
+
+    #[test]
+    fn compressed_tarballs_are_not_pickles() {
+        use std::io::Write;
+        let mut tar = vec![0u8; 1024];
+        tar[..9].copy_from_slice(b"README.md");
+        tar[100..107].copy_from_slice(b"0000644");
+        tar[124..135].copy_from_slice(b"00000000005");
+        tar[156] = b'0';
+        tar[257..263].copy_from_slice(b"ustar\0");
+        tar[263..265].copy_from_slice(b"00");
+        let sum: u32 = tar[..512].iter().map(|&b| u32::from(b)).sum::<u32>() + 8 * 32
+            - tar[148..156].iter().map(|&b| u32::from(b)).sum::<u32>();
+        tar[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+        tar[512..517].copy_from_slice(b"hello");
+        tar.extend(vec![0u8; 1024]);
+        let mut xz = Vec::new();
+        lzma_rs::xz_compress(&mut std::io::BufReader::new(&tar[..]), &mut xz).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&tar).unwrap();
+        let gz = gz.finish().unwrap();
+        // gzip tarballs are the walker's; other compressed tarballs are opened here and their
+        // members sniffed: a README is not a model, so nothing is reported.
+        assert_eq!(detect(&gz, "release.tar.gz"), None);
+        assert_eq!(detect(&xz, "release.tar.xz"), Some(ModelFormat::Joblib));
+        let r = scan_bytes(&xz, &Location::path("release.tar.xz"), &Policy::default());
+        assert!(r.findings.is_empty() && r.warnings.is_empty(), "{r:?}");
+    }
+
+    #[test]
+    fn text_and_common_binaries_are_not_pickles() {
+        for (head, name) in [
+            (&b"README\nThis project"[..], "README"),
+            (b"import os\nprint(os.getcwd())\n", "a.py"),
+            (b"{\"a\": 1}", "a.json"),
+            (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "a.png"),
+            (b"cat foo.txt\nls -la\n", "run.sh"),
+            (b"x = 1\n", "a.py"),
+            (b"(lp0\n.", "a.txt"),
+            (b"Name,Value\nx,1\n", "a.csv"),
+        ] {
+            assert_eq!(detect(head, name), None, "{name}");
+        }
+        // A big binary that starts with two opcode bytes and a huge declared length: not
+        // enough evidence, even with a pickle-ish extension.
+        let mut big = b"KxB\xff\xff\xff\x7f".to_vec();
+        big.resize(HEAD_LEN + 10, 0);
+        assert_eq!(detect(&big, "firmware.bin"), None);
     }
 }

@@ -10,6 +10,15 @@ use std::rc::Rc;
 const MAX_MEMO: usize = 1 << 20;
 /// Maximum stack depth.
 const MAX_STACK: usize = 1 << 20;
+/// Maximum number of open MARKs (each `(` pushes one; a stream of `(` is a memory bomb).
+const MAX_MARKS: usize = 1 << 20;
+/// Maximum number of live lists, sets and dicts tracked for cycle breaking.
+const MAX_CONTAINERS: usize = 1 << 20;
+/// Bytes of strings kept in full over a whole stream; past it, values keep their first
+/// `MAX_NAME` bytes (enough for any import name).
+const VALUE_BUDGET: usize = 64 << 20;
+/// Bytes kept of a string once the value budget is spent.
+const MAX_NAME: usize = 256;
 /// Items kept per list/dict/set/tuple (the rest is counted, not stored).
 const MAX_ITEMS: usize = 256;
 /// Characters kept of a string value.
@@ -160,6 +169,8 @@ pub struct Analysis {
     pub protocol: u8,
     /// Bytes consumed by the recognised pickles (where the last STOP ended).
     pub end: u64,
+    /// The analysis stopped because the data ended inside a pickle (a prefix was analysed).
+    pub cut_short: bool,
 }
 
 /// A symbolic value on the stack.
@@ -266,6 +277,54 @@ pub fn analyse(data: &[u8]) -> Analysis {
     out
 }
 
+/// What the pickle VM makes of the first bytes of a blob (see [`sniff`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prefix {
+    /// Opcodes the unpickler would accept, in order, before STOP or the end of the bytes.
+    pub opcodes: u64,
+    /// Imports among them.
+    pub imports: usize,
+    /// A STOP opcode ended the first pickle.
+    pub stopped: bool,
+    /// The stream starts with a PROTO opcode.
+    pub proto_header: bool,
+    /// An opcode the unpickler rejects came after the counted ones (what came before runs).
+    pub broken: bool,
+}
+
+/// Run the VM over `head`, the first bytes of a blob (`complete` when it is the whole blob):
+/// how many opcodes the unpickler would accept in order, up to a STOP, an invalid opcode or the
+/// end of `head`, whatever the protocol, name or extension. `None` when the very first opcode
+/// is rejected or an import names no Python identifier (a text file that starts with `c`).
+pub fn sniff(head: &[u8], complete: bool) -> Option<Prefix> {
+    let mut scratch = Analysis::default();
+    // Depth MAX_NESTED_DEPTH: pickles inside bytes values are not analysed while sniffing.
+    let mut m = Machine::new(head, 0, MAX_NESTED_DEPTH, &mut scratch);
+    let r = m.run();
+    let names_ok = m
+        .imports
+        .iter()
+        .all(|i| is_identifier_path(&i.module) && is_identifier_path(&i.name));
+    let broken = match &r {
+        Ok(_) => false,
+        Err(f) => complete || !f.message.starts_with("truncated"),
+    };
+    // The failing opcode itself was counted.
+    let opcodes = if broken {
+        m.opcodes.saturating_sub(1)
+    } else {
+        m.opcodes
+    };
+    let prefix = Prefix {
+        opcodes,
+        imports: m.imports.len(),
+        stopped: r.is_ok(),
+        proto_header: head.first() == Some(&0x80),
+        broken,
+    };
+    (names_ok && opcodes > 0).then_some(prefix)
+}
+
 fn analyse_into(data: &[u8], base: u64, depth: u32, out: &mut Analysis) {
     let mut pos = 0usize;
     let mut first = true;
@@ -301,6 +360,7 @@ fn analyse_into(data: &[u8], base: u64, depth: u32, out: &mut Analysis) {
                 }
             }
             Err(f) => {
+                out.cut_short = f.message.starts_with("truncated");
                 // The first pickle is reported even when broken: what came before the error
                 // runs when the file is loaded. Later segments only when they import something
                 // that looks like a Python name (else they are raw data that happened to
@@ -363,6 +423,8 @@ struct Machine<'a, 'o> {
     /// appended to itself) are broken and nothing leaks.
     lists: Vec<Rc<RefCell<Vec<V>>>>,
     dicts: Vec<DictCell>,
+    /// Bytes of string values kept so far (see `VALUE_BUDGET`).
+    kept: usize,
 }
 
 impl Drop for Machine<'_, '_> {
@@ -397,27 +459,64 @@ impl<'a, 'o> Machine<'a, 'o> {
             nested,
             lists: Vec::new(),
             dicts: Vec::new(),
+            kept: 0,
         }
     }
 
-    fn list(&mut self, mut items: Vec<V>) -> V {
+    fn list(&mut self, mut items: Vec<V>) -> Result<V, Fail> {
         items.truncate(MAX_ITEMS);
         let l = Rc::new(RefCell::new(items));
-        self.lists.push(l.clone());
-        V::List(l)
+        self.track_list(l.clone())?;
+        Ok(V::List(l))
     }
 
-    fn set(&mut self, mut items: Vec<V>) -> V {
+    fn set(&mut self, mut items: Vec<V>) -> Result<V, Fail> {
         items.truncate(MAX_ITEMS);
         let l = Rc::new(RefCell::new(items));
-        self.lists.push(l.clone());
-        V::Set(l)
+        self.track_list(l.clone())?;
+        Ok(V::Set(l))
     }
 
-    fn dict(&mut self) -> V {
+    fn dict(&mut self) -> Result<V, Fail> {
         let d = Rc::new(RefCell::new(Vec::new()));
+        if self.dicts.len() >= MAX_CONTAINERS {
+            // Forget the containers nothing else holds any more (freed with their contents).
+            self.dicts.retain(|d| Rc::strong_count(d) > 1);
+            if self.dicts.len() >= MAX_CONTAINERS {
+                return Err(fail(
+                    self.pos,
+                    format!("container limit reached ({MAX_CONTAINERS} live dicts)"),
+                ));
+            }
+        }
         self.dicts.push(d.clone());
-        V::Dict(d)
+        Ok(V::Dict(d))
+    }
+
+    fn track_list(&mut self, l: Rc<RefCell<Vec<V>>>) -> Result<(), Fail> {
+        if self.lists.len() >= MAX_CONTAINERS {
+            self.lists.retain(|l| Rc::strong_count(l) > 1);
+            if self.lists.len() >= MAX_CONTAINERS {
+                return Err(fail(
+                    self.pos,
+                    format!("container limit reached ({MAX_CONTAINERS} live lists and sets)"),
+                ));
+            }
+        }
+        self.lists.push(l);
+        Ok(())
+    }
+
+    /// A string value, kept whole while the stream's value budget lasts.
+    fn text(&mut self, s: &str) -> V {
+        let keep = if self.kept < VALUE_BUDGET {
+            MAX_STR
+        } else {
+            MAX_NAME
+        };
+        let t = trunc(s, keep);
+        self.kept = self.kept.saturating_add(t.len());
+        V::Str(Rc::from(t.as_str()))
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], Fail> {
@@ -467,7 +566,10 @@ impl<'a, 'o> Machine<'a, 'o> {
 
     fn push(&mut self, v: V) -> Result<(), Fail> {
         if self.stack.len() >= MAX_STACK {
-            return Err(fail(self.pos, "stack depth limit reached"));
+            return Err(fail(
+                self.pos,
+                format!("stack limit reached ({MAX_STACK} values)"),
+            ));
         }
         self.stack.push(v);
         Ok(())
@@ -731,6 +833,12 @@ impl<'a, 'o> Machine<'a, 'o> {
                     self.le(8)?;
                 }
                 b'(' => {
+                    if self.marks.len() >= MAX_MARKS {
+                        return Err(fail(
+                            at,
+                            format!("mark limit reached ({MAX_MARKS} open marks)"),
+                        ));
+                    }
                     self.marks.push(self.stack.len());
                 }
                 b'0' => {
@@ -815,7 +923,8 @@ impl<'a, 'o> Machine<'a, 'o> {
                 b'S' => {
                     let l = self.line()?;
                     let s = unquote(l).ok_or_else(|| fail(at, "bad STRING literal"))?;
-                    self.push(V::Str(Rc::from(trunc(&s, MAX_STR).as_str())))?;
+                    let v = self.text(&s);
+                    self.push(v)?;
                 }
                 b'T' | b'U' | b'B' | b'C' | 0x8e | 0x96 => {
                     let n = match op {
@@ -834,7 +943,7 @@ impl<'a, 'o> Machine<'a, 'o> {
                     let v = if matches!(op, b'T' | b'U') {
                         // Python 2 str: text for names, bytes otherwise.
                         match std::str::from_utf8(b) {
-                            Ok(s) => V::Str(Rc::from(trunc(s, MAX_STR).as_str())),
+                            Ok(s) => self.text(s),
                             Err(_) => self.bytes_value(b, at),
                         }
                     } else {
@@ -845,7 +954,8 @@ impl<'a, 'o> Machine<'a, 'o> {
                 b'V' => {
                     let l = self.line()?;
                     let s = raw_unicode_escape(l);
-                    self.push(V::Str(Rc::from(trunc(&s, MAX_STR).as_str())))?;
+                    let v = self.text(&s);
+                    self.push(v)?;
                 }
                 b'X' | 0x8c | 0x8d => {
                     let n = match op {
@@ -855,7 +965,8 @@ impl<'a, 'o> Machine<'a, 'o> {
                     };
                     let b = self.take(usize::try_from(n).unwrap_or(usize::MAX))?;
                     let s = String::from_utf8_lossy(b);
-                    self.push(V::Str(Rc::from(trunc(&s, MAX_STR).as_str())))?;
+                    let v = self.text(&s);
+                    self.push(v)?;
                 }
                 b')' => self.push(tuple(Vec::new()))?,
                 b't' => {
@@ -873,13 +984,13 @@ impl<'a, 'o> Machine<'a, 'o> {
                     self.push(tuple(items))?;
                 }
                 b']' => {
-                    let l = self.list(Vec::new());
+                    let l = self.list(Vec::new())?;
                     self.push(l)?;
                 }
                 b'l' => {
                     let mut items = self.pop_mark(at)?;
                     items.truncate(MAX_ITEMS);
-                    let l = self.list(items);
+                    let l = self.list(items)?;
                     self.push(l)?;
                 }
                 b'a' => {
@@ -893,12 +1004,12 @@ impl<'a, 'o> Machine<'a, 'o> {
                     append(l, items);
                 }
                 b'}' => {
-                    let d = self.dict();
+                    let d = self.dict()?;
                     self.push(d)?;
                 }
                 b'd' => {
                     let items = self.pop_mark(at)?;
-                    let d = self.dict();
+                    let d = self.dict()?;
                     let mut d2 = d.clone();
                     set_items(&mut d2, items);
                     self.push(d)?;
@@ -915,7 +1026,7 @@ impl<'a, 'o> Machine<'a, 'o> {
                     set_items(d, items);
                 }
                 0x8f => {
-                    let st = self.set(Vec::new());
+                    let st = self.set(Vec::new())?;
                     self.push(st)?;
                 }
                 0x90 => {
@@ -930,7 +1041,7 @@ impl<'a, 'o> Machine<'a, 'o> {
                 0x91 => {
                     let mut items = self.pop_mark(at)?;
                     items.truncate(MAX_ITEMS);
-                    let st = self.set(items);
+                    let st = self.set(items)?;
                     self.push(st)?;
                 }
                 b'p' => {
@@ -1058,7 +1169,8 @@ impl<'a, 'o> Machine<'a, 'o> {
                 b'P' => {
                     let l = self.line()?;
                     let s = String::from_utf8_lossy(l);
-                    self.push(persid(V::Str(Rc::from(trunc(&s, MAX_STR).as_str()))))?;
+                    let v = self.text(&s);
+                    self.push(persid(v))?;
                 }
                 b'Q' => {
                     let pid = self.pop(at)?;
@@ -1553,5 +1665,42 @@ mod tests {
         // ... but a base other than object is called with the state.
         let a = analyse(b"ccopy_reg\n_reconstructor\n(cmypkg\nNet\ncmypkg\nBase\nS'x'\ntR.");
         assert_eq!(usage_of(&a, "mypkg.Base"), Usage::Called);
+    }
+
+    fn malformed_message(a: &Analysis) -> String {
+        a.issues
+            .iter()
+            .find_map(|i| match i {
+                Issue::Malformed { message, .. } => Some(message.clone()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn every_stack_is_bounded_with_a_malformed_issue() {
+        // MARK stack
+        let mut p = b"\x80\x02".to_vec();
+        p.extend(std::iter::repeat_n(b'(', MAX_MARKS + 10));
+        let a = analyse(&p);
+        assert!(malformed_message(&a).contains("mark limit"), "{a:?}");
+        // live containers (each list stays on the stack)
+        let mut p = b"\x80\x02".to_vec();
+        p.extend(std::iter::repeat_n(b']', MAX_CONTAINERS + 10));
+        let a = analyse(&p);
+        assert!(malformed_message(&a).contains("container limit"), "{a:?}");
+        // dead containers are pruned, not counted: EMPTY_DICT, POP, over and over
+        let mut p = b"\x80\x02".to_vec();
+        for _ in 0..(MAX_CONTAINERS + 10) {
+            p.extend_from_slice(b"}0");
+        }
+        p.extend_from_slice(b"N.");
+        let a = analyse(&p);
+        assert!(a.issues.is_empty(), "{:?}", a.issues);
+        // value stack
+        let mut p = b"\x80\x02".to_vec();
+        p.extend(std::iter::repeat_n(b'N', MAX_STACK + 10));
+        let a = analyse(&p);
+        assert!(malformed_message(&a).contains("stack limit"), "{a:?}");
     }
 }

@@ -178,3 +178,125 @@ fn big_npz_member_is_scanned_in_place() {
         counting.read.get()
     );
 }
+
+/// Past 4 GiB: stored weights of 4.5 GiB (a hole) first, so `data.pkl`'s local header sits at
+/// an offset only a ZIP64 extra field can hold.
+const BIG: u64 = (9 << 30) / 2;
+
+fn zip64_extra(values: &[u64]) -> Vec<u8> {
+    let mut e = 1u16.to_le_bytes().to_vec();
+    e.extend_from_slice(&((values.len() * 8) as u16).to_le_bytes());
+    for v in values {
+        e.extend_from_slice(&v.to_le_bytes());
+    }
+    e
+}
+
+/// A ZIP64 header: local (`central` false) or central, with 32-bit fields set to 0xFFFFFFFF
+/// where `extra` carries the real value.
+fn header64(name: &str, size32: u32, offset32: u32, extra: &[u8], central: bool) -> Vec<u8> {
+    let mut h = if central {
+        b"PK\x01\x02\x2d\x00\x2d\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00".to_vec()
+    } else {
+        b"PK\x03\x04\x2d\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00".to_vec()
+    };
+    h.extend_from_slice(&size32.to_le_bytes());
+    h.extend_from_slice(&size32.to_le_bytes());
+    h.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    h.extend_from_slice(&(extra.len() as u16).to_le_bytes());
+    if central {
+        h.extend_from_slice(&[0; 10]);
+        h.extend_from_slice(&offset32.to_le_bytes());
+    }
+    h.extend_from_slice(name.as_bytes());
+    h.extend_from_slice(extra);
+    h
+}
+
+/// Writes the archive; with `central` false the file ends after the members (no directory).
+fn write_zip64_checkpoint(path: &std::path::Path, payload: bool, central: bool) {
+    let pkl = data_pkl(payload);
+    let mut f = std::fs::File::create(path).expect("create");
+    let big_extra = zip64_extra(&[BIG, BIG]);
+    f.write_all(&header64("archive/data/0", u32::MAX, 0, &big_extra, false))
+        .expect("write");
+    f.seek(SeekFrom::Current(BIG as i64)).expect("seek");
+    let pkl_off = f.stream_position().expect("pos");
+    assert!(pkl_off > u64::from(u32::MAX));
+    f.write_all(&header64(
+        "archive/data.pkl",
+        pkl.len() as u32,
+        0,
+        &[],
+        false,
+    ))
+    .expect("write");
+    f.write_all(&pkl).expect("write");
+    if !central {
+        return;
+    }
+    let cd_off = f.stream_position().expect("pos");
+    let mut cd = header64("archive/data/0", u32::MAX, 0, &big_extra, true);
+    cd.extend(header64(
+        "archive/data.pkl",
+        pkl.len() as u32,
+        u32::MAX,
+        &zip64_extra(&[pkl_off]),
+        true,
+    ));
+    f.write_all(&cd).expect("write");
+    let rec_off = cd_off + cd.len() as u64;
+    let mut rec = b"PK\x06\x06".to_vec();
+    rec.extend_from_slice(&44u64.to_le_bytes());
+    rec.extend_from_slice(&[45, 0, 45, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    for v in [2u64, 2, cd.len() as u64, cd_off] {
+        rec.extend_from_slice(&v.to_le_bytes());
+    }
+    rec.extend_from_slice(b"PK\x06\x07\x00\x00\x00\x00");
+    rec.extend_from_slice(&rec_off.to_le_bytes());
+    rec.extend_from_slice(&1u32.to_le_bytes());
+    rec.extend_from_slice(b"PK\x05\x06\x00\x00\x00\x00\xff\xff\xff\xff");
+    rec.extend_from_slice(&[0xff; 8]);
+    rec.extend_from_slice(&[0, 0]);
+    f.write_all(&rec).expect("write");
+}
+
+#[test]
+fn zip64_checkpoint_past_4_gib_is_read_through_its_directory_and_its_local_headers() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for central in [true, false] {
+        for payload in [false, true] {
+            let path = dir.path().join(format!("big64_{central}_{payload}.pt"));
+            write_zip64_checkpoint(&path, payload, central);
+            let file = FileSource::open(&path).expect("open");
+            let counting = Counting {
+                inner: &file,
+                read: Cell::new(0),
+            };
+            let rep = scan_source_with(&counting, &Location::path("big.pt"), &Policy::default());
+            assert!(
+                counting.read.get() < 4 << 20,
+                "read {} bytes of a {} byte file",
+                counting.read.get(),
+                file.len()
+            );
+            let rules: Vec<&str> = rep.findings.iter().map(|f| f.rule_id.as_str()).collect();
+            let mut want = Vec::new();
+            if !central {
+                want.push("zip.broken-central-directory");
+            }
+            if payload {
+                want.push("pickle.dangerous-call");
+            }
+            assert_eq!(rules, want, "central {central}: {:?}", rep.findings);
+            if payload {
+                let f = rep.findings.last().expect("finding");
+                assert_eq!(f.detail.as_deref(), Some("os.system(\"id\")"));
+                assert_eq!(f.locations[0].path, "big.pt!archive/data.pkl");
+            }
+            if central {
+                assert!(rep.warnings.is_empty(), "{:?}", rep.warnings);
+            }
+        }
+    }
+}

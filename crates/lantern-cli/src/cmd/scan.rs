@@ -149,10 +149,16 @@ impl Visitor for Collector<'_> {
                 let r = match (&blob.disk_path, blob.partial) {
                     (Some(p), _) => lantern_models::scan_path(p, loc, policy),
                     (None, false) => lantern_models::scan_bytes(&blob.data, loc, policy),
+                    // A member read in full whose archive then reported an error (a bad CRC,
+                    // warned about by the walker): its bytes are all there, scan them.
+                    (None, true) if blob.size <= blob.data.len() as u64 => {
+                        lantern_models::scan_bytes(&blob.data, loc, policy)
+                    }
                     (None, true) => {
                         out.warn(Warning::new(
                             loc.path.clone(),
-                            "model file larger than --max-file-size inside an archive: not scanned",
+                            "model file inside an archive not read in full (larger than \
+                             --max-file-size, or cut short by a read error): not scanned",
                         ));
                         lantern_models::ModelReport::default()
                     }
