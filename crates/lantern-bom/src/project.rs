@@ -633,6 +633,20 @@ fn libraries(b: &mut Builder<'_>, files: &[FileEntry], root: &Path) {
     }
 }
 
+/// Whether `path` (canonical) lies inside the scanned `root`: the directory itself, or the
+/// directory holding it when the root is a single file.
+fn inside_root(root: &Path, path: &Path) -> bool {
+    let base = if root.is_dir() {
+        root
+    } else {
+        match root.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        }
+    };
+    std::fs::canonicalize(base).is_ok_and(|b| path.starts_with(b))
+}
+
 fn requirements_with_includes(
     b: &mut Builder<'_>,
     abs: &Path,
@@ -642,16 +656,26 @@ fn requirements_with_includes(
     depth: usize,
     seen: &mut BTreeSet<PathBuf>,
 ) -> Vec<Package> {
-    seen.insert(abs.to_path_buf());
+    seen.insert(std::fs::canonicalize(abs).unwrap_or_else(|_| abs.to_path_buf()));
+    let canon_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
     let dir = abs.parent().unwrap_or(root).to_path_buf();
     let mut nested_warnings = Vec::new();
+    let mut refused = Vec::new();
     let mut include = |name: &str| -> Option<Vec<Package>> {
-        let path = dir.join(name);
+        // Symlinks resolved first: an include is read only when it really is inside the root.
+        let path = std::fs::canonicalize(dir.join(name)).ok()?;
+        if !inside_root(root, &path) {
+            refused.push(name.to_string());
+            return Some(Vec::new());
+        }
         if depth >= MAX_INCLUDE_DEPTH || seen.contains(&path) {
             return Some(Vec::new());
         }
+        if !path.is_file() {
+            return None; // a directory, pipe or device: never opened
+        }
         let text = read_text(&path, lockfiles::MAX_LOCKFILE).ok().flatten()?;
-        let inner_rel = rel_string(path.strip_prefix(root).unwrap_or(&path));
+        let inner_rel = rel_string(path.strip_prefix(&canon_root).unwrap_or(&path));
         let mut sub = Builder {
             warnings: Vec::new(),
             components: BTreeMap::new(),
@@ -668,6 +692,12 @@ fn requirements_with_includes(
     b.warnings.extend(nested_warnings);
     for m in missing {
         b.warn(rel, format!("cannot read included requirements file `{m}`"));
+    }
+    for r in refused {
+        b.warn(
+            rel,
+            format!("included requirements file `{r}` is outside the scanned root: not read"),
+        );
     }
     // Packages from includes carry lines of their own file; keep them but they point here.
     for p in &mut pkgs {

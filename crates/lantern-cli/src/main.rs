@@ -77,7 +77,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("lantern: error: {e:#}");
+            // Errors name paths and archive members: escaped like every printed name.
+            let message = format!("{e:#}");
+            eprintln!("lantern: error: {}", lantern_core::term::escape(&message));
             ExitCode::from(2)
         }
     }

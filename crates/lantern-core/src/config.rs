@@ -49,6 +49,11 @@ pub struct ScanConfig {
     pub max_archive_depth: Option<u32>,
     /// Maximum total bytes decompressed from one archive (default 1 GiB).
     pub max_archive_bytes: Option<u64>,
+    /// Maximum entries expanded from one archive, all levels together (default 100000).
+    pub max_archive_entries: Option<u64>,
+    /// Severity of `scan.incomplete` findings: content not fully checked because of a limit,
+    /// an unreadable input, an unsupported encoding or a shallow history (default `medium`).
+    pub incomplete_severity: Option<String>,
 }
 
 /// `[leaks]` section.

@@ -307,6 +307,30 @@ impl Finding {
     }
 }
 
+/// Rule id of the finding that says content was not fully checked (a size, depth, count or
+/// expansion limit, an unreadable input, an unsupported encoding or compression, missing history).
+pub const INCOMPLETE_RULE: &str = "scan.incomplete";
+
+impl Finding {
+    /// A [`INCOMPLETE_RULE`] finding: the content at `location` was not (fully) inspected, for
+    /// `reason`. Its severity decides, like any finding's, whether the run fails.
+    pub fn incomplete(location: Location, reason: impl Into<String>, severity: Severity) -> Self {
+        Finding::new(
+            INCOMPLETE_RULE,
+            "content not fully checked",
+            Category::Other,
+            severity,
+            location,
+        )
+        .with_detail(reason)
+    }
+
+    /// Whether this is a [`INCOMPLETE_RULE`] finding.
+    pub fn is_incomplete(&self) -> bool {
+        self.rule_id == INCOMPLETE_RULE
+    }
+}
+
 /// Shorten a secret to a short prefix plus its length, never revealing more than a quarter of it.
 pub fn redact(s: &str) -> String {
     let n = s.chars().count();

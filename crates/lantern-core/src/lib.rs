@@ -7,10 +7,13 @@ pub mod baseline;
 pub mod config;
 pub mod finding;
 pub mod output;
+pub mod term;
 
 pub use baseline::Baseline;
 pub use config::Config;
-pub use finding::{Category, CommitInfo, Finding, Location, Report, Severity, Warning};
+pub use finding::{
+    Category, CommitInfo, Finding, Location, Report, Severity, Warning, INCOMPLETE_RULE,
+};
 
 /// Errors raised by the core crate (configuration and baseline I/O).
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,7 @@
 //! Rendering reports: human (grouped by file, colour optional), JSON and SARIF 2.1.0.
 
 use crate::finding::{Finding, Report, Severity};
+use crate::term::escape;
 use owo_colors::OwoColorize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -79,7 +80,8 @@ fn paint_sev(s: Severity, color: bool) -> String {
     }
 }
 
-/// Human output: findings grouped by the outer file, then a summary line.
+/// Human output: findings grouped by the outer file, then a summary line. Every name and
+/// message is escaped ([`escape`]); JSON and SARIF keep them exact.
 pub fn human(report: &Report, opts: RenderOptions) -> String {
     let mut out = String::new();
     let mut by_file: BTreeMap<&str, Vec<(&Finding, usize)>> = BTreeMap::new();
@@ -89,6 +91,7 @@ pub fn human(report: &Report, opts: RenderOptions) -> String {
         }
     }
     for (file, items) in &by_file {
+        let file = escape(file);
         if opts.color {
             let _ = writeln!(out, "{}", file.bold().underline());
         } else {
@@ -100,19 +103,19 @@ pub fn human(report: &Report, opts: RenderOptions) -> String {
                 out,
                 "  {} {}  {}",
                 paint_sev(f.severity, opts.color),
-                f.rule_id,
-                f.title
+                escape(&f.rule_id),
+                escape(&f.title)
             );
             if f.validated {
                 out.push_str(" [checksum valid]");
             }
             out.push('\n');
-            let _ = writeln!(out, "           at {loc}");
+            let _ = writeln!(out, "           at {}", escape(&loc.to_string()));
             if let Some(s) = shown_secret(f, opts) {
-                let _ = writeln!(out, "           secret: {s}");
+                let _ = writeln!(out, "           secret: {}", escape(&s));
             }
             if let Some(d) = &f.detail {
-                let _ = writeln!(out, "           {d}");
+                let _ = writeln!(out, "           {}", escape(d));
             }
         }
         out.push('\n');
@@ -120,7 +123,7 @@ pub fn human(report: &Report, opts: RenderOptions) -> String {
     if !report.warnings.is_empty() {
         let _ = writeln!(out, "warnings:");
         for w in &report.warnings {
-            let _ = writeln!(out, "  {}: {}", w.path, w.message);
+            let _ = writeln!(out, "  {}: {}", escape(&w.path), escape(&w.message));
         }
         out.push('\n');
     }
@@ -134,9 +137,15 @@ pub fn human(report: &Report, opts: RenderOptions) -> String {
         .map(|(s, n)| format!("{n} {s}"))
         .collect();
     let s = &report.stats;
+    let incomplete: usize = report
+        .findings
+        .iter()
+        .filter(|f| f.is_incomplete())
+        .map(|f| f.locations.len())
+        .sum();
     let _ = writeln!(
         out,
-        "{} finding(s){}; {} blob(s), {:.1} MB scanned in {:.2}s; {} skipped, {} suppressed, {} warning(s)",
+        "{} finding(s){}; {} blob(s), {:.1} MB scanned in {:.2}s; {} skipped, {} not fully checked, {} suppressed, {} warning(s)",
         report.findings.len(),
         if summary.is_empty() {
             String::new()
@@ -147,6 +156,7 @@ pub fn human(report: &Report, opts: RenderOptions) -> String {
         s.bytes as f64 / 1e6,
         s.elapsed_ms as f64 / 1e3,
         s.skipped,
+        incomplete,
         s.suppressed,
         report.warnings.len()
     );

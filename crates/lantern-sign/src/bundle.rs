@@ -16,8 +16,25 @@ const ACCEPTED_MEDIA_TYPES: [&str; 2] = [
 ];
 /// DSSE payload type of in-toto statements.
 pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
-/// Largest bundle file read (a shard manifest of a multi-terabyte model stays far below).
-pub const MAX_BUNDLE_BYTES: u64 = 512 << 20;
+/// Largest bundle file read: 16 MiB holds the digests of about 100,000 files or shards
+/// (a model of 100 TB in 1 GB shards); anything larger is refused before it is parsed.
+pub const MAX_BUNDLE_BYTES: u64 = 16 << 20;
+
+/// The bytes of `path` when it holds at most `max` bytes, `None` when it holds more. Reads at
+/// most `max + 1` bytes whatever the file claims (it may grow, or be a pipe).
+pub(crate) fn read_capped(path: &Path, max: u64) -> Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| Error::io("reading", path, e))?;
+    if meta.len() > max {
+        return Ok(None);
+    }
+    let f = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
+    let mut bytes = Vec::new();
+    f.take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io("reading", path, e))?;
+    Ok((bytes.len() as u64 <= max).then_some(bytes))
+}
 
 /// DSSE v1 pre-authentication encoding of a payload.
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
@@ -178,15 +195,16 @@ impl Bundle {
 
     /// Reads and parses a bundle file.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let meta = std::fs::metadata(path).map_err(|e| Error::io("reading", path, e))?;
-        if meta.len() > MAX_BUNDLE_BYTES {
+        let Some(bytes) = read_capped(path, MAX_BUNDLE_BYTES)? else {
             return Err(Error::malformed(
                 path.display().to_string(),
                 "bundle",
-                format!("larger than {MAX_BUNDLE_BYTES} bytes"),
+                format!(
+                    "signature file larger than {} MiB: refused",
+                    MAX_BUNDLE_BYTES >> 20
+                ),
             ));
-        }
-        let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
+        };
         Self::from_json(&bytes, &path.display().to_string())
     }
 

@@ -36,14 +36,12 @@ fn cert_err(src: &str, reason: impl Into<String>) -> Error {
 
 /// Parses every certificate of a PEM file.
 pub fn load_pem_certificates(path: &Path) -> Result<Vec<Certificate>> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io("reading", path, e))?;
-    if meta.len() > 16 << 20 {
+    let Some(bytes) = crate::bundle::read_capped(path, 16 << 20)? else {
         return Err(cert_err(
             &path.display().to_string(),
             "certificate file larger than 16 MiB",
         ));
-    }
-    let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
+    };
     parse_pem_certificates(&bytes, &path.display().to_string())
 }
 

@@ -21,6 +21,21 @@ pub enum Error {
     /// A path is neither a regular file nor a directory (special file, broken or looping symlink).
     #[error("{0}: not a regular file or directory (special file, broken symlink or symlink loop)")]
     NotFileOrDir(PathBuf),
+    /// A symlink inside the model points to a directory. model_signing neither hashes nor
+    /// records such links, so a signature could not protect what they point to: refused.
+    #[error("{0}: symlink to a directory; signatures cannot cover it (model_signing neither hashes nor records directory links): replace it with a copy of the directory or remove it")]
+    DirectorySymlink(PathBuf),
+    /// A file changed (size or modification time) between the walk and the end of hashing:
+    /// the digest may match neither version, so nothing is signed or verified.
+    #[error(
+        "{path}: file changed while it was being hashed ({what}); re-run when the files are stable"
+    )]
+    Changed {
+        /// The file.
+        path: PathBuf,
+        /// What differs, e.g. `size 1000 -> 500 bytes`.
+        what: String,
+    },
     /// A symlink resolves to a location outside the model directory.
     #[error("{path}: symlink escapes the model directory (points to {target})")]
     EscapingSymlink {

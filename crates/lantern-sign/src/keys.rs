@@ -385,14 +385,12 @@ fn check_kdf_cost(scheme: &pkcs8::pkcs5::EncryptionScheme<'_>) -> std::result::R
 const MAX_PEM: u64 = 1 << 20;
 
 fn read_pem(path: &Path) -> Result<String> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io("reading", path, e))?;
-    if meta.len() > MAX_PEM {
+    let Some(bytes) = crate::bundle::read_capped(path, MAX_PEM)? else {
         return Err(key_err(
             &path.display().to_string(),
             "file too large for a PEM key",
         ));
-    }
-    let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
+    };
     String::from_utf8(bytes).map_err(|_| {
         key_err(
             &path.display().to_string(),

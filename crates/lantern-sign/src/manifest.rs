@@ -323,6 +323,46 @@ impl Default for HashOptions {
     }
 }
 
+/// A file of the model as the walk saw it: display components, path, size and modification
+/// time (of the target, for a symlink), checked again once hashing is done.
+#[derive(Debug, Clone)]
+struct Walked {
+    comps: Vec<String>,
+    path: PathBuf,
+    size: u64,
+    mtime: Option<std::time::SystemTime>,
+}
+
+impl Walked {
+    fn new(comps: Vec<String>, path: PathBuf, meta: &std::fs::Metadata) -> Self {
+        Walked {
+            comps,
+            path,
+            size: meta.len(),
+            mtime: meta.modified().ok(),
+        }
+    }
+
+    /// An error when the file now differs in size or modification time from the walk.
+    fn check_unchanged(&self) -> Result<()> {
+        let meta = std::fs::metadata(&self.path).map_err(|e| Error::Changed {
+            path: self.path.clone(),
+            what: format!("cannot read it again: {e}"),
+        })?;
+        let what = if meta.len() != self.size {
+            format!("size {} -> {} bytes", self.size, meta.len())
+        } else if meta.modified().ok() != self.mtime {
+            "modified".to_string()
+        } else {
+            return Ok(());
+        };
+        Err(Error::Changed {
+            path: self.path.clone(),
+            what,
+        })
+    }
+}
+
 /// One unit of hashing work.
 #[derive(Debug, Clone)]
 struct Unit {
@@ -338,6 +378,8 @@ struct Unit {
 pub struct Plan {
     model_name: String,
     units: Vec<Unit>,
+    /// Every file hashed, to check it did not change while hashing (in every I/O mode).
+    walked: Vec<Walked>,
     serialization: Serialization,
     total_bytes: u64,
     files: usize,
@@ -379,11 +421,11 @@ impl Plan {
             return Err(Error::SymlinkNotAllowed(model.to_path_buf()));
         }
         let meta = std::fs::metadata(model).map_err(|e| Error::io("reading", model, e))?;
-        let mut files: Vec<(Vec<String>, PathBuf, u64)> = Vec::new();
+        let mut files: Vec<Walked> = Vec::new();
         let ignored = |c: &[String]| ignores.iter().any(|i| c.starts_with(i));
         if meta.is_file() {
             if !ignored(&[]) {
-                files.push((Vec::new(), model.to_path_buf(), meta.len()));
+                files.push(Walked::new(Vec::new(), model.to_path_buf(), &meta));
             }
         } else if meta.is_dir() {
             let mut comps = Vec::new();
@@ -392,12 +434,13 @@ impl Plan {
             return Err(Error::NotFileOrDir(model.to_path_buf()));
         }
         if let Some(only) = &opts.only {
-            files.retain(|(c, _, _)| only.contains(c));
+            files.retain(|w| only.contains(&w.comps));
         }
         let mut units = Vec::with_capacity(files.len());
         let mut total_bytes = 0u64;
         let nfiles = files.len();
-        for (comps, file, size) in files {
+        for w in &files {
+            let (comps, file, size) = (w.comps.clone(), w.path.clone(), w.size);
             total_bytes = total_bytes.saturating_add(size);
             match opts.method {
                 Method::Files => units.push(Unit {
@@ -439,6 +482,7 @@ impl Plan {
         Ok(Plan {
             model_name,
             units,
+            walked: files,
             serialization: Serialization {
                 method: opts.method,
                 hash: opts.hash,
@@ -581,6 +625,9 @@ impl Plan {
         for r in results {
             items.extend(r?);
         }
+        for w in &self.walked {
+            w.check_unchanged()?;
+        }
         Ok(Manifest {
             model_name: self.model_name,
             items,
@@ -600,7 +647,7 @@ fn walk(
     comps: &mut Vec<String>,
     opts: &HashOptions,
     ignored: &dyn Fn(&[String]) -> bool,
-    out: &mut Vec<(Vec<String>, PathBuf, u64)>,
+    out: &mut Vec<Walked>,
 ) -> Result<()> {
     if comps.len() >= MAX_DEPTH {
         return Err(Error::TooDeep(dir.to_path_buf()));
@@ -627,7 +674,7 @@ fn visit(
     comps: &mut Vec<String>,
     opts: &HashOptions,
     ignored: &dyn Fn(&[String]) -> bool,
-    out: &mut Vec<(Vec<String>, PathBuf, u64)>,
+    out: &mut Vec<Walked>,
 ) -> Result<()> {
     if ignored(comps) {
         return Ok(());
@@ -648,16 +695,19 @@ fn visit(
                 target,
             });
         }
-        // model-signing hashes the target of a file link and never descends into linked directories.
+        // model-signing hashes the target of a file link. It neither descends into linked
+        // directories nor records them, so retargeting one would go unnoticed: refused.
         if meta.is_file() {
-            out.push((comps.clone(), path.to_path_buf(), meta.len()));
-        } else if !meta.is_dir() {
+            out.push(Walked::new(comps.clone(), path.to_path_buf(), &meta));
+        } else if meta.is_dir() {
+            return Err(Error::DirectorySymlink(path.to_path_buf()));
+        } else {
             return Err(Error::NotFileOrDir(path.to_path_buf()));
         }
     } else if ft.is_dir() {
         walk(path, canon_root, comps, opts, ignored, out)?;
     } else if ft.is_file() {
-        out.push((comps.clone(), path.to_path_buf(), lmeta.len()));
+        out.push(Walked::new(comps.clone(), path.to_path_buf(), &lmeta));
     } else {
         return Err(Error::NotFileOrDir(path.to_path_buf()));
     }
@@ -902,6 +952,44 @@ mod tests {
         std::os::unix::fs::symlink("../outside", m.join("esc")).unwrap();
         let err = hash_model(&m, &opts).unwrap_err();
         assert!(matches!(err, Error::EscapingSymlink { .. }), "{err}");
+        std::fs::remove_file(m.join("esc")).unwrap();
+
+        std::fs::create_dir(m.join("sub")).unwrap();
+        std::os::unix::fs::symlink("sub", m.join("subdir-link")).unwrap();
+        let err = hash_model(&m, &opts).unwrap_err();
+        assert!(
+            matches!(err, Error::DirectorySymlink(ref p) if p.ends_with("subdir-link")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_file_changed_while_hashing_is_an_error_in_every_io_mode() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("w.bin");
+        std::fs::write(&f, vec![7u8; 1 << 20]).unwrap();
+        for mode in [IoMode::Read, IoMode::Mapped] {
+            let plan = Plan::new(&f, &HashOptions::default())
+                .unwrap()
+                .io_mode(mode);
+            // Truncate between the walk and the hashing: the plan still expects 1 MiB.
+            std::fs::write(&f, vec![7u8; 1000]).unwrap();
+            let err = plan.hash(&|_| {}).unwrap_err();
+            assert!(
+                matches!(err, Error::Changed { ref what, .. } if what == "size 1048576 -> 1000 bytes"),
+                "{mode:?}: {err}"
+            );
+            std::fs::write(&f, vec![7u8; 1 << 20]).unwrap();
+        }
+        // Same size, rewritten: the modification time tells.
+        let plan = Plan::new(&f, &HashOptions::default()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&f, vec![8u8; 1 << 20]).unwrap();
+        let err = plan.hash(&|_| {}).unwrap_err();
+        assert!(
+            matches!(err, Error::Changed { ref what, .. } if what == "modified"),
+            "{err}"
+        );
     }
 
     #[test]

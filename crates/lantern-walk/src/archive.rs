@@ -63,8 +63,9 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Report content left unchecked (a limit, a corrupt or encrypted entry) at `path`.
     fn warn(&self, path: &str, message: impl Into<String>) {
-        self.v.warning(Warning::new(path, message));
+        self.v.incomplete(path, &message.into());
     }
 
     /// Report a read error unless it was caused by a limit (already reported).
@@ -115,7 +116,9 @@ impl<'a> Ctx<'a> {
                     return Expanded::Notebook;
                 }
                 Err(e) => {
-                    self.warn(&loc.path, format!("invalid notebook: {e}"));
+                    // Still scanned whole, as text.
+                    let message = format!("invalid notebook: {e}");
+                    self.v.warning(Warning::new(&loc.path, message));
                     return Expanded::Nothing;
                 }
             }
@@ -137,12 +140,46 @@ impl<'a> Ctx<'a> {
             return Expanded::Archive;
         }
         match kind {
-            ArchiveKind::Zip => self.expand_zip(loc, data, level + 1),
+            ArchiveKind::Zip => self.expand_zip(loc, Cursor::new(data), level + 1),
             ArchiveKind::Gzip | ArchiveKind::Tar => {
                 self.expand_stream(loc, &mut Cursor::new(data), kind, level + 1)
             }
         }
         Expanded::Archive
+    }
+
+    /// Expand an archive file on disk that is larger than `max_file_size`: tar and gzip as a
+    /// stream, zip by seeking, within the expansion limits (its members are what matters).
+    pub(crate) fn expand_file(&self, loc: &Location, f: std::fs::File, kind: ArchiveKind) {
+        let mut r = io::BufReader::new(f);
+        match kind {
+            ArchiveKind::Zip if self.may_expand_top(loc) => self.expand_zip(loc, r, 1),
+            ArchiveKind::Zip => {}
+            ArchiveKind::Gzip | ArchiveKind::Tar => self.expand_reader(loc, &mut r, kind),
+        }
+    }
+
+    /// Expand a tar or gzip archive read from a stream (a big file, standard input larger than
+    /// `max_file_size`), within the expansion limits.
+    pub(crate) fn expand_reader(&self, loc: &Location, r: &mut dyn Read, kind: ArchiveKind) {
+        if self.may_expand_top(loc) {
+            self.expand_stream(loc, r, kind, 1);
+        }
+    }
+
+    /// Whether a top-level archive is expanded at all (options, a depth limit of 0).
+    fn may_expand_top(&self, loc: &Location) -> bool {
+        if !self.opts.expand_archives {
+            return false;
+        }
+        if self.opts.max_archive_depth == 0 {
+            self.warn(
+                &loc.path,
+                "archive nested deeper than 0 levels: not expanded",
+            );
+            return false;
+        }
+        true
     }
 
     /// Count one more entry; `false` (after a warning) when the entry limit is reached.
@@ -166,16 +203,18 @@ impl<'a> Ctx<'a> {
         true
     }
 
-    /// Expand a zip held in memory; members are at nesting `level`.
-    fn expand_zip(&self, loc: &Location, data: &[u8], level: u32) {
-        let mut za = match zip::ZipArchive::new(Cursor::new(data)) {
+    /// Expand a zip (in memory or a file on disk); members are at nesting `level`.
+    fn expand_zip<R: Read + io::Seek>(&self, loc: &Location, mut r: R, level: u32) {
+        let mut za = match zip::ZipArchive::new(&mut r) {
             Ok(za) => za,
             Err(e) => {
                 self.warn(
                     &loc.path,
                     format!("truncated or corrupt zip: {e}; reading entries from local headers"),
                 );
-                self.expand_zip_stream(loc, data, level);
+                if r.seek(io::SeekFrom::Start(0)).is_ok() {
+                    self.expand_zip_stream(loc, &mut r, level);
+                }
                 return;
             }
         };
@@ -183,7 +222,7 @@ impl<'a> Ctx<'a> {
             if self.stopped.get() {
                 return;
             }
-            let (name, compressed) = match za.by_index_raw(i) {
+            let (name, compressed, size) = match za.by_index_raw(i) {
                 Ok(f) => {
                     if f.is_dir() {
                         continue;
@@ -192,7 +231,7 @@ impl<'a> Ctx<'a> {
                         self.warn(&loc.child(f.name()).path, "encrypted zip entry: skipped");
                         continue;
                     }
-                    (f.name().to_string(), f.compressed_size())
+                    (f.name().to_string(), f.compressed_size(), f.size())
                 }
                 Err(e) => {
                     self.warn(&loc.path, format!("corrupt zip entry #{i}: {e}"));
@@ -208,7 +247,7 @@ impl<'a> Ctx<'a> {
                 Ok(f) => {
                     let mut lim =
                         Limited::new(f, self, member.path.clone(), Compressed::Fixed(compressed));
-                    self.member(member, &mut lim, level, "zip entry");
+                    self.member(member, &mut lim, level, "zip entry", Some(size));
                 }
                 // Unsupported methods (bzip2, lzma, zstd) and corrupt headers.
                 Err(e) if self.trips.get() == before => {
@@ -220,8 +259,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// Expand a zip whose central directory is missing or corrupt from its local headers.
-    fn expand_zip_stream(&self, loc: &Location, data: &[u8], level: u32) {
-        let mut cur = Cursor::new(data);
+    fn expand_zip_stream(&self, loc: &Location, mut cur: &mut dyn Read, level: u32) {
         let mut read_any = false;
         loop {
             if self.stopped.get() {
@@ -245,7 +283,7 @@ impl<'a> Ctx<'a> {
                     let compressed = f.compressed_size();
                     let mut lim =
                         Limited::new(f, self, member.path.clone(), Compressed::Fixed(compressed));
-                    self.member(member, &mut lim, level, "zip entry");
+                    self.member(member, &mut lim, level, "zip entry", None);
                 }
                 Ok(None) => return,
                 Err(e) => {
@@ -308,7 +346,7 @@ impl<'a> Ctx<'a> {
                 read: 0,
             };
             let mut lim = Limited::new(exact, self, member.path.clone(), Compressed::None);
-            self.member(member, &mut lim, level, "tar entry");
+            self.member(member, &mut lim, level, "tar entry", Some(declared));
             if self.trips.get() != before {
                 // The underlying stream hit a limit: the rest is not readable.
                 return;
@@ -357,19 +395,31 @@ impl<'a> Ctx<'a> {
         } else {
             let member = loc.child(&inner_name);
             if self.count_entry(&member) {
-                self.member(member, &mut chained, level, "gzip");
+                self.member(member, &mut chained, level, "gzip", None);
             }
         }
     }
 
     /// Read one archive member and deliver it. Members up to `max_file_size` are read in full
-    /// and expanded like files; larger ones are delivered as partial blobs, except that a large
-    /// tar or gzip member is expanded as a stream (docker image layers).
-    fn member(&self, loc: Location, r: &mut dyn Read, level: u32, what: &str) {
+    /// and expanded like files; larger ones go to [`Ctx::large_member`]. `declared` is the
+    /// size the archive states for the member: when it is over the limit only the head is
+    /// read (a lie costs the liar a partial blob, never more memory).
+    fn member(
+        &self,
+        loc: Location,
+        r: &mut dyn Read,
+        level: u32,
+        what: &str,
+        declared: Option<u64>,
+    ) {
         let before = self.trips.get();
         let max = self.opts.max_file_size;
+        let first = match declared {
+            Some(d) if d > max => (PARTIAL_HEAD as u64).min(max.saturating_add(1)),
+            _ => max.saturating_add(1),
+        };
         let mut buf = Vec::new();
-        if let Err(e) = read_up_to(r, &mut buf, max.saturating_add(1)) {
+        if let Err(e) = read_up_to(r, &mut buf, first) {
             self.read_error(&loc.path, before, what, &e);
             if self.trips.get() == before && !buf.is_empty() {
                 // A truncated member: what was read is still worth scanning.
@@ -386,11 +436,27 @@ impl<'a> Ctx<'a> {
             }
             return;
         }
-        if buf.len() as u64 <= max {
+        if (buf.len() as u64) < first {
             self.deliver(loc, buf, BlobKind::ArchiveMember, None, level);
             return;
         }
-        // Larger than max_file_size. A partial blob carries the first PARTIAL_HEAD bytes.
+        self.large_member(loc, r, buf, level, what, declared);
+    }
+
+    /// A member larger than `max_file_size`, of which `buf` holds the first bytes: a tar or
+    /// gzip member is expanded as a stream (docker image layers); anything else is delivered
+    /// as a partial blob of its first [`PARTIAL_HEAD`] bytes without reading the rest.
+    fn large_member(
+        &self,
+        loc: Location,
+        r: &mut dyn Read,
+        mut buf: Vec<u8>,
+        level: u32,
+        what: &str,
+        declared: Option<u64>,
+    ) {
+        let before = self.trips.get();
+        let max = self.opts.max_file_size;
         if buf.len() < PARTIAL_HEAD {
             let want = (PARTIAL_HEAD - buf.len()) as u64;
             if let Err(e) = read_up_to(r, &mut buf, want) {
@@ -404,41 +470,46 @@ impl<'a> Ctx<'a> {
             && level < self.opts.max_archive_depth;
         let mut head = buf.get(..PARTIAL_HEAD).unwrap_or(&buf).to_vec();
         head.shrink_to_fit();
-        let counted = Cell::new(0u64);
-        let result = {
-            let mut rest = Counting {
-                inner: r,
-                count: &counted,
-            };
-            if let (true, Some(k)) = (stream, kind) {
+        let mut size = declared.unwrap_or(0).max(buf.len() as u64);
+        match kind {
+            Some(k) if stream => {
+                let counted = Cell::new(0u64);
+                let mut rest = Counting {
+                    inner: r,
+                    count: &counted,
+                };
                 let mut chained = Cursor::new(buf.as_slice()).chain(&mut rest);
                 self.expand_stream(&loc, &mut chained, k, level + 1);
                 // Whatever the inner archive did not read still belongs to the member.
-                io::copy(&mut rest, &mut io::sink()).map(|_| ())
-            } else {
-                if kind == Some(ArchiveKind::Zip) && self.opts.expand_archives {
-                    self.v.skipped(
-                        &loc.path,
-                        "zip member larger than max_file_size: not expanded",
-                    );
+                let drained = io::copy(&mut rest, &mut io::sink());
+                size = buf.len() as u64 + counted.get();
+                if let Err(e) = drained {
+                    self.read_error(&loc.path, before, what, &e);
+                    if self.trips.get() != before {
+                        return;
+                    }
                 }
-                io::copy(&mut rest, &mut io::sink()).map(|_| ())
             }
-        };
-        let size = buf.len() as u64 + counted.get();
-        drop(buf);
-        if let Err(e) = result {
-            self.read_error(&loc.path, before, what, &e);
-            if self.trips.get() != before {
-                return;
+            Some(_) if self.opts.expand_archives => {
+                let why = if level >= self.opts.max_archive_depth {
+                    format!(
+                        "archive nested deeper than {} levels: not expanded",
+                        self.opts.max_archive_depth
+                    )
+                } else {
+                    format!("zip member larger than max_file_size ({max} bytes): not expanded")
+                };
+                self.warn(&loc.path, why);
             }
+            _ => {}
         }
+        drop(buf);
         self.v.blob(Blob {
             location: loc,
             data: head,
             partial: true,
             disk_path: None,
-            size,
+            size: size.max(max.saturating_add(1)),
             kind: if kind.is_some() {
                 BlobKind::Archive
             } else {

@@ -6,7 +6,7 @@ use crate::sniff::sniff_archive;
 use crate::{Blob, BlobKind, Error, Result, Visitor, WalkOptions, PARTIAL_HEAD};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use ignore::{WalkBuilder, WalkState};
-use lantern_core::{Location, Warning};
+use lantern_core::Location;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -102,6 +102,10 @@ pub(crate) fn walk_paths(roots: &[PathBuf], opts: &WalkOptions, v: &dyn Visitor)
             path: root.to_string_lossy().into_owned(),
             source,
         })?;
+        if let Some(kind) = special_kind(meta.file_type()) {
+            special_file(&root.to_string_lossy(), kind, v);
+            continue;
+        }
         if !meta.is_dir() {
             // A file named on the command line is scanned whatever the ignore files say.
             visit_file(root, root.to_string_lossy().into_owned(), opts, v);
@@ -133,7 +137,7 @@ fn walk_dir(root: &Path, exclude: &Exclude, opts: &WalkOptions, v: &dyn Visitor)
                 Err(e) => {
                     let (path, msg) = ignore_error(&e);
                     let path = path.unwrap_or_else(|| root.to_string_lossy().into_owned());
-                    v.warning(Warning::new(path, msg));
+                    v.incomplete(&path, &msg);
                     return WalkState::Continue;
                 }
             };
@@ -155,8 +159,8 @@ fn walk_dir(root: &Path, exclude: &Exclude, opts: &WalkOptions, v: &dyn Visitor)
                 v.skipped(&shown, "symlink not followed");
                 return WalkState::Continue;
             }
-            if !ft.is_file() {
-                v.skipped(&shown, "not a regular file");
+            if let Some(kind) = special_kind(ft) {
+                special_file(&shown, kind, v);
                 return WalkState::Continue;
             }
             visit_file(entry.path(), shown, opts, v);
@@ -165,19 +169,53 @@ fn walk_dir(root: &Path, exclude: &Exclude, opts: &WalkOptions, v: &dyn Visitor)
     });
 }
 
+/// What kind of special file `ft` is (FIFO, device, socket), or `None` for a regular file,
+/// directory or symlink. Special files are never opened: a FIFO blocks, a device never ends.
+fn special_kind(ft: std::fs::FileType) -> Option<&'static str> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return Some("named pipe (FIFO)");
+        }
+        if ft.is_char_device() {
+            return Some("character device");
+        }
+        if ft.is_block_device() {
+            return Some("block device");
+        }
+        if ft.is_socket() {
+            return Some("socket");
+        }
+    }
+    (!ft.is_file() && !ft.is_dir() && !ft.is_symlink()).then_some("special file")
+}
+
+/// Report a special file: not read, so not checked.
+pub(crate) fn special_file(shown: &str, kind: &str, v: &dyn Visitor) {
+    v.incomplete(
+        shown,
+        &format!("{kind}: not read (pipe it to `lantern scan -` to scan it)"),
+    );
+}
+
 /// Read one file on disk and deliver it (expanding archives and notebooks); files larger than
-/// `max_file_size` are delivered as their first 64 KiB with `partial` set.
+/// `max_file_size` are delivered as their first 64 KiB with `partial` set, archives among them
+/// expanded from disk as streams first.
 fn visit_file(path: &Path, shown: String, opts: &WalkOptions, v: &dyn Visitor) {
-    let warn =
-        |e: std::io::Error| v.warning(Warning::new(shown.clone(), format!("cannot read: {e}")));
+    let warn = |e: std::io::Error| v.incomplete(&shown, &format!("cannot read: {e}"));
     let mut f = match File::open(path) {
         Ok(f) => f,
         Err(e) => return warn(e),
     };
-    let size = match f.metadata() {
-        Ok(m) => m.len(),
+    let meta = match f.metadata() {
+        Ok(m) => m,
         Err(e) => return warn(e),
     };
+    if let Some(kind) = special_kind(meta.file_type()) {
+        return special_file(&shown, kind, v);
+    }
+    let size = meta.len();
     let mut data = Vec::new();
     if size <= opts.max_file_size {
         // Bound by the limit, not by the size seen a moment ago: the file may be growing.
@@ -201,18 +239,25 @@ fn visit_file(path: &Path, shown: String, opts: &WalkOptions, v: &dyn Visitor) {
     } else if let Err(e) = (&mut f).take(PARTIAL_HEAD as u64).read_to_end(&mut data) {
         return warn(e);
     }
-    let kind = if sniff_archive(&data).is_some() {
-        BlobKind::Archive
-    } else {
-        BlobKind::File
-    };
+    let location = Location::path(shown);
+    let archive = sniff_archive(&data);
+    if let Some(k) = archive {
+        match File::open(path) {
+            Ok(whole) => Ctx::new(opts, v).expand_file(&location, whole, k),
+            Err(e) => v.incomplete(&location.path, &format!("cannot read: {e}")),
+        }
+    }
     v.blob(Blob {
-        location: Location::path(shown),
+        location,
         data,
         partial: true,
         disk_path: Some(path.to_path_buf()),
         size: size.max(opts.max_file_size.saturating_add(1)),
-        kind,
+        kind: if archive.is_some() {
+            BlobKind::Archive
+        } else {
+            BlobKind::File
+        },
     });
 }
 

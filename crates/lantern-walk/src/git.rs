@@ -4,7 +4,7 @@
 use crate::archive::Ctx;
 use crate::{BlobKind, Error, Result, Visitor, WalkOptions};
 use gix::ObjectId;
-use lantern_core::{CommitInfo, Location, Warning};
+use lantern_core::{CommitInfo, Location};
 use rayon::prelude::*;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
@@ -24,7 +24,8 @@ struct Commit {
 struct Job {
     blob: ObjectId,
     path: String,
-    commit: usize,
+    /// Index of the commit in the commit list; `None` for an object a ref points at directly.
+    commit: Option<usize>,
 }
 
 pub(crate) fn walk_git(repo_path: &Path, opts: &WalkOptions, v: &dyn Visitor) -> Result<()> {
@@ -37,9 +38,9 @@ pub(crate) fn walk_git(repo_path: &Path, opts: &WalkOptions, v: &dyn Visitor) ->
     repo.object_cache_size_if_unset(32 * 1024 * 1024);
 
     let tips = tips(&repo, &shown, v).map_err(git_err)?;
-    let commits = collect_commits(&repo, tips, &shown, v);
+    let commits = collect_commits(&repo, tips.commits, &shown, v);
     let order = oldest_first(&commits);
-    let jobs = collect_blobs(&repo, &commits, &order, &shown, v);
+    let jobs = collect_blobs(&repo, &commits, &order, &tips.loose, &shown, v);
 
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads)
@@ -55,24 +56,43 @@ pub(crate) fn walk_git(repo_path: &Path, opts: &WalkOptions, v: &dyn Visitor) ->
     Ok(())
 }
 
-/// Commit ids of HEAD and every ref (branches, tags peeled, remotes, stash).
-fn tips(repo: &gix::Repository, shown: &str, v: &dyn Visitor) -> Result<Vec<ObjectId>, String> {
-    let mut tips = Vec::new();
+/// What the refs point at: commits (history) and, for refs that point directly at a blob or a
+/// tree (`git tag t $(git hash-object -w f)`), those objects with the ref's name.
+#[derive(Default)]
+struct Tips {
+    commits: Vec<ObjectId>,
+    loose: Vec<(ObjectId, String)>,
+}
+
+/// Commit ids of HEAD and every ref (branches, tags peeled, remotes, stash), and the blobs and
+/// trees that refs point at directly.
+fn tips(repo: &gix::Repository, shown: &str, v: &dyn Visitor) -> Result<Tips, String> {
+    let mut tips = Tips::default();
     if let Ok(id) = repo.head_id() {
-        tips.push(id.detach());
+        tips.commits.push(id.detach());
     }
     let platform = repo.references().map_err(|e| e.to_string())?;
     for r in platform.all().map_err(|e| e.to_string())? {
         let mut r = match r {
             Ok(r) => r,
             Err(e) => {
-                v.warning(Warning::new(shown, format!("unreadable ref: {e}")));
+                v.incomplete(shown, &format!("unreadable ref: {e}"));
                 continue;
             }
         };
-        // Tags of trees or blobs are not history; they are skipped.
-        if let Ok(obj) = r.peel_to_kind(gix::object::Kind::Commit) {
-            tips.push(obj.id);
+        let name = r.name().as_bstr().to_string();
+        let id = match r.peel_to_id_in_place() {
+            Ok(id) => id.detach(),
+            Err(e) => {
+                v.incomplete(shown, &format!("ref {name}: {e}"));
+                continue;
+            }
+        };
+        match repo.find_header(id).map(|h| h.kind()) {
+            Ok(gix::object::Kind::Commit) => tips.commits.push(id),
+            Ok(gix::object::Kind::Blob | gix::object::Kind::Tree) => tips.loose.push((id, name)),
+            Ok(gix::object::Kind::Tag) => {}
+            Err(e) => v.incomplete(shown, &format!("ref {name}: {e}")),
         }
     }
     Ok(tips)
@@ -109,7 +129,7 @@ fn collect_commits(
         let decoded = match commit.decode() {
             Ok(d) => d,
             Err(e) => {
-                v.warning(Warning::new(shown, format!("commit {id}: corrupt: {e}")));
+                v.incomplete(shown, &format!("commit {id}: corrupt: {e}"));
                 continue;
             }
         };
@@ -134,10 +154,20 @@ fn collect_commits(
         });
     }
     if missing > 0 {
-        v.warning(Warning::new(
+        v.incomplete(
             shown,
-            format!("{missing} commits referenced but missing (shallow or incomplete clone)"),
-        ));
+            &format!("{missing} commits referenced but missing (incomplete clone): their history was not scanned"),
+        );
+    }
+    if !shallow.is_empty() {
+        v.incomplete(
+            shown,
+            &format!(
+                "shallow clone ({} boundary commit(s)): history before them was not scanned; \
+                 fetch it with `git fetch --unshallow` (actions/checkout: fetch-depth: 0)",
+                shallow.len()
+            ),
+        );
     }
     out
 }
@@ -196,59 +226,96 @@ fn oldest_first(commits: &[Commit]) -> Vec<usize> {
     order
 }
 
-/// Walk every commit's tree in `order`, listing each blob the first time it is seen. Subtrees
-/// already walked are skipped whole: all their blobs are already listed.
+/// Objects already listed, so each tree is walked and each blob read once.
+#[derive(Default)]
+struct Seen {
+    trees: HashSet<ObjectId>,
+    blobs: HashSet<ObjectId>,
+}
+
+/// Walk every commit's tree in `order`, then the trees and blobs refs point at directly,
+/// listing each blob the first time it is seen. Subtrees already walked are skipped whole: all
+/// their blobs are already listed.
 fn collect_blobs(
     repo: &gix::Repository,
     commits: &[Commit],
     order: &[usize],
+    loose: &[(ObjectId, String)],
     shown: &str,
     v: &dyn Visitor,
 ) -> Vec<Job> {
-    let mut seen_trees: HashSet<ObjectId> = HashSet::new();
-    let mut seen_blobs: HashSet<ObjectId> = HashSet::new();
+    let mut seen = Seen::default();
     let mut jobs = Vec::new();
     for &ci in order {
         let Some(c) = commits.get(ci) else { continue };
-        let mut stack = vec![(c.tree, String::new())];
-        while let Some((tree_id, prefix)) = stack.pop() {
-            if !seen_trees.insert(tree_id) {
-                continue;
-            }
-            let tree = match repo.find_tree(tree_id) {
-                Ok(t) => t,
-                Err(e) => {
-                    v.warning(Warning::new(shown, format!("tree {tree_id}: {e}")));
-                    continue;
-                }
-            };
-            let decoded = match tree.decode() {
-                Ok(d) => d,
-                Err(e) => {
-                    v.warning(Warning::new(shown, format!("tree {tree_id}: corrupt: {e}")));
-                    continue;
-                }
-            };
-            for e in &decoded.entries {
-                let path = if prefix.is_empty() {
-                    e.filename.to_string()
-                } else {
-                    format!("{prefix}/{}", e.filename)
-                };
-                if e.mode.is_tree() {
-                    stack.push((e.oid.to_owned(), path));
-                } else if e.mode.is_blob() && seen_blobs.insert(e.oid.to_owned()) {
-                    jobs.push(Job {
-                        blob: e.oid.to_owned(),
-                        path,
-                        commit: ci,
-                    });
-                }
-                // Symlinks and submodule commits are not content of this repository.
-            }
+        list_tree(repo, c.tree, "", Some(ci), &mut seen, &mut jobs, shown, v);
+    }
+    for (id, name) in loose {
+        let is_tree = repo
+            .find_header(*id)
+            .is_ok_and(|h| h.kind() == gix::object::Kind::Tree);
+        if is_tree {
+            list_tree(repo, *id, name, None, &mut seen, &mut jobs, shown, v);
+        } else if seen.blobs.insert(*id) {
+            jobs.push(Job {
+                blob: *id,
+                path: name.clone(),
+                commit: None,
+            });
         }
     }
     jobs
+}
+
+/// List the blobs of the tree `root` (paths under `prefix`) not seen before.
+#[allow(clippy::too_many_arguments)]
+fn list_tree(
+    repo: &gix::Repository,
+    root: ObjectId,
+    prefix: &str,
+    commit: Option<usize>,
+    seen: &mut Seen,
+    jobs: &mut Vec<Job>,
+    shown: &str,
+    v: &dyn Visitor,
+) {
+    let mut stack = vec![(root, prefix.to_string())];
+    while let Some((tree_id, prefix)) = stack.pop() {
+        if !seen.trees.insert(tree_id) {
+            continue;
+        }
+        let tree = match repo.find_tree(tree_id) {
+            Ok(t) => t,
+            Err(e) => {
+                v.incomplete(shown, &format!("tree {tree_id}: {e}"));
+                continue;
+            }
+        };
+        let decoded = match tree.decode() {
+            Ok(d) => d,
+            Err(e) => {
+                v.incomplete(shown, &format!("tree {tree_id}: corrupt: {e}"));
+                continue;
+            }
+        };
+        for e in &decoded.entries {
+            let path = if prefix.is_empty() {
+                e.filename.to_string()
+            } else {
+                format!("{prefix}/{}", e.filename)
+            };
+            if e.mode.is_tree() {
+                stack.push((e.oid.to_owned(), path));
+            } else if e.mode.is_blob() && seen.blobs.insert(e.oid.to_owned()) {
+                jobs.push(Job {
+                    blob: e.oid.to_owned(),
+                    path,
+                    commit,
+                });
+            }
+            // Symlinks and submodule commits are not content of this repository.
+        }
+    }
 }
 
 fn read_blob(
@@ -258,24 +325,24 @@ fn read_blob(
     opts: &WalkOptions,
     v: &dyn Visitor,
 ) {
-    let Some(commit) = commits.get(job.commit) else {
-        return;
-    };
+    let commit = job.commit.and_then(|c| commits.get(c));
     let location = Location {
         path: job.path.clone(),
-        commit: Some(commit.info.clone()),
+        commit: commit.map(|c| c.info.clone()),
         ..Default::default()
     };
-    let warn = |msg: String| {
-        v.warning(Warning::new(
-            &location.path,
-            format!("commit {}: {msg}", commit.id),
-        ))
+    let warn = |msg: String| match commit {
+        Some(c) => v.incomplete(&location.path, &format!("commit {}: {msg}", c.id)),
+        None => v.incomplete(&location.path, &msg),
     };
     match repo.find_header(job.blob) {
         Ok(h) if h.size() > opts.max_file_size => {
-            v.skipped(&job.path, "git blob larger than max_file_size");
-            return;
+            return warn(format!(
+                "blob {} larger than max_file_size ({} > {} bytes): not scanned",
+                job.blob,
+                h.size(),
+                opts.max_file_size
+            ));
         }
         Ok(_) => {}
         Err(e) => return warn(e.to_string()),

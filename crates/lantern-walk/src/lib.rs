@@ -14,6 +14,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod archive;
+pub mod decode;
 mod dir;
 #[cfg(feature = "git")]
 mod git;
@@ -158,8 +159,15 @@ pub trait Visitor: Sync {
     fn blob(&self, blob: Blob);
     /// An input that could not be read completely.
     fn warning(&self, w: Warning);
-    /// An input deliberately not scanned (symlink, too large git blob), with the reason.
+    /// An input deliberately not scanned (a symlink), with the reason.
     fn skipped(&self, _path: &str, _reason: &str) {}
+    /// Content that should have been inspected and was not, or only in part: a size, depth,
+    /// count or expansion limit, an unreadable or corrupt input, an encrypted entry, an
+    /// unsupported compression, history missing from a shallow clone. Scanners turn it into a
+    /// finding so a run never passes silently; by default it is a [`Visitor::warning`].
+    fn incomplete(&self, path: &str, reason: &str) {
+        self.warning(Warning::new(path, reason));
+    }
 }
 
 /// Walk files and directories. Directories are walked in parallel honouring ignore files and
@@ -185,9 +193,10 @@ pub fn walk_git(repo: &Path, opts: &WalkOptions, v: &dyn Visitor) -> Result<()> 
     }
 }
 
-/// Read one input from a stream (stdin as `-`), keeping at most `max_file_size` bytes in memory;
-/// beyond that the blob is partial and the rest is only counted. Archives and notebooks in the
-/// stream are expanded like files.
+/// Read one input from a stream (stdin as `-`), keeping at most `max_file_size` bytes in memory.
+/// Archives and notebooks in the stream are expanded like files. A longer stream is a partial
+/// blob of its head and is not read further (an endless stream ends the read), except that a
+/// tar or gzip stream is expanded as it is read, within the expansion limits.
 pub fn walk_reader(
     name: &str,
     r: &mut dyn Read,
@@ -211,16 +220,34 @@ pub fn walk_reader(
         let want = (PARTIAL_HEAD - data.len()) as u64;
         r.take(want).read_to_end(&mut data).map_err(io_err)?;
     }
-    let rest = std::io::copy(r, &mut std::io::sink()).map_err(io_err)?;
-    let size = data.len() as u64 + rest;
+    let location = Location::path(name);
+    let kind = sniff_archive(&data);
+    let mut size = data.len() as u64;
+    if let Some(k @ (ArchiveKind::Tar | ArchiveKind::Gzip)) = kind {
+        let mut whole = std::io::Cursor::new(&data).chain(&mut *r);
+        archive::Ctx::new(opts, v).expand_reader(&location, &mut whole, k);
+        size = size.max(opts.max_file_size.saturating_add(1));
+    } else if kind == Some(ArchiveKind::Zip) && opts.expand_archives {
+        v.incomplete(
+            name,
+            &format!(
+                "zip read from a stream larger than max_file_size ({} bytes): not expanded",
+                opts.max_file_size
+            ),
+        );
+    }
     data.truncate(PARTIAL_HEAD);
     v.blob(Blob {
-        location: Location::path(name),
+        location,
         data,
         partial: true,
         disk_path: None,
         size,
-        kind: BlobKind::Stdin,
+        kind: if kind.is_some() {
+            BlobKind::Archive
+        } else {
+            BlobKind::Stdin
+        },
     });
     Ok(())
 }

@@ -254,7 +254,19 @@ fn zip_bomb_200mb_of_zeros_is_a_warning() {
         "fixture is compressed: {}",
         bomb.len()
     );
+    // Declared larger than max_file_size: only the head is decompressed, never the rest.
     let c = expand("bomb.zip", &bomb, &WalkOptions::default());
+    assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+    let head = c.blob("bomb.zip!zeros.bin");
+    assert!(head.partial);
+    assert_eq!(head.size, 200 << 20);
+    assert_eq!(head.data.len(), lantern_walk::PARTIAL_HEAD);
+    // Read in full when the limit allows it: the ratio trips.
+    let opts = WalkOptions {
+        max_file_size: 1 << 30,
+        ..WalkOptions::default()
+    };
+    let c = expand("bomb.zip", &bomb, &opts);
     assert!(
         c.warned(
             "bomb.zip!zeros.bin",

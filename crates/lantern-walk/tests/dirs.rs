@@ -154,8 +154,8 @@ fn big_files_are_partial_heads_with_disk_path() {
     let d = tempfile::tempdir().unwrap();
     let big: Vec<u8> = (0..200_000u32).map(|i| b'a' + (i % 26) as u8).collect();
     write(d.path(), "big.txt", &big);
-    // A big zip is not expanded: the model scanner opens it from disk.
-    let z = common::zip_stored(&[("inner.txt", &big)]);
+    // A zip over the limit is still expanded, from disk; its members obey the same limit.
+    let z = common::zip_stored(&[("inner.txt", &big), ("small.txt", b"hi\n")]);
     write(d.path(), "big.zip", &z);
     let c = Collect::default();
     let opts = WalkOptions {
@@ -172,12 +172,15 @@ fn big_files_are_partial_heads_with_disk_path() {
     let z = c.blob(&format!("{}/big.zip", d.path().display()));
     assert!(z.partial);
     assert_eq!(z.kind, BlobKind::Archive);
-    assert_eq!(
-        c.paths().len(),
-        2,
-        "zip members not expanded: {:?}",
-        c.paths()
-    );
+    assert_eq!(z.disk_path, Some(d.path().join("big.zip")));
+    let inner = c.blob(&format!("{}/big.zip!inner.txt", d.path().display()));
+    assert!(inner.partial);
+    assert_eq!(inner.size, 200_000);
+    assert_eq!(inner.data.len(), PARTIAL_HEAD);
+    let small = c.blob(&format!("{}/big.zip!small.txt", d.path().display()));
+    assert!(!small.partial);
+    assert_eq!(small.data, b"hi\n");
+    assert_eq!(c.paths().len(), 4, "{:?}", c.paths());
 }
 
 #[cfg(unix)]
@@ -287,8 +290,57 @@ fn stdin_small_and_partial() {
     walk_reader("-", &mut &big[..], &opts, &c).unwrap();
     let b = c.blob("-");
     assert!(b.partial);
-    assert_eq!(b.size, 300_000);
+    // The stream is not read past the head: an endless one (`/dev/zero`) must end.
+    assert_eq!(b.size, PARTIAL_HEAD as u64);
     assert_eq!(b.data.len(), PARTIAL_HEAD);
+    let c = Collect::default();
+    let mut zero = std::io::Read::take(std::io::repeat(0), u64::MAX);
+    walk_reader("-", &mut zero, &opts, &c).unwrap();
+    assert!(c.blob("-").partial);
+}
+
+#[test]
+fn big_tar_gz_on_stdin_is_expanded_as_it_streams() {
+    let big = vec![b'x'; 300_000];
+    let tgz = common::gzip(&common::tar(&[("a.txt", &big), ("b/.env", b"K=V\n")]), None);
+    let c = Collect::default();
+    let opts = WalkOptions {
+        max_file_size: 1000,
+        ..Default::default()
+    };
+    walk_reader("-", &mut &tgz[..], &opts, &c).unwrap();
+    assert_eq!(c.blob("-!b/.env").data, b"K=V\n");
+    assert!(c.blob("-!a.txt").partial);
+    assert_eq!(c.blob("-").kind, BlobKind::Archive);
+}
+
+#[cfg(unix)]
+#[test]
+fn special_files_are_never_opened_and_are_reported() {
+    let d = tempfile::tempdir().unwrap();
+    let fifo = d.path().join("pipe");
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    write(d.path(), "a.txt", b"a");
+    for roots in [vec![d.path().to_path_buf()], vec![fifo.clone()]] {
+        let c = Collect::default();
+        walk_paths(&roots, &WalkOptions::default(), &c).unwrap();
+        assert!(
+            c.warned(&fifo.display().to_string(), "named pipe (FIFO): not read"),
+            "{:?}",
+            c.warnings()
+        );
+    }
+    let c = Collect::default();
+    walk_paths(&[PathBuf::from("/dev/null")], &WalkOptions::default(), &c).unwrap();
+    assert!(
+        c.warned("/dev/null", "character device: not read"),
+        "{:?}",
+        c.warnings()
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `Cargo.lock`: every registry or git package with its checksum and dependency edges; packages
 //! without a `source` are the workspace's own crates, whose dependencies are the direct ones.
 
-use super::{line_of, Package};
+use super::{LineIndex, Package};
 use crate::component::{Ecosystem, Hash};
 use std::collections::BTreeSet;
 
@@ -17,6 +17,7 @@ pub fn parse_cargo_lock(text: &str) -> Result<Vec<Package>, String> {
         .ok_or("Cargo.lock has no [[package]] entries")?;
     let dep_name = |d: &str| d.split(' ').next().unwrap_or(d).to_string();
     let mut direct: BTreeSet<String> = BTreeSet::new();
+    let lines = LineIndex::new(text, |l| l.starts_with("name = "));
     let mut out = Vec::new();
     for p in pkgs {
         let (Some(name), Some(version)) = (
@@ -42,7 +43,10 @@ pub fn parse_cargo_lock(text: &str) -> Result<Vec<Package>, String> {
         if let Some(c) = p.get("checksum").and_then(|c| c.as_str()) {
             pkg.hashes.extend(Hash::checked("SHA-256", c));
         }
-        pkg.line = line_of(text, &format!("name = \"{name}\"\nversion = \"{version}\""));
+        pkg.line = lines.pair(
+            &format!("name = \"{name}\""),
+            &format!("version = \"{version}\""),
+        );
         out.push(pkg);
     }
     for p in &mut out {

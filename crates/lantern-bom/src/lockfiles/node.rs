@@ -1,7 +1,7 @@
 //! JavaScript manifests and lockfiles: `package.json`, `package-lock.json` (lockfile versions 1,
 //! 2 and 3) and `pnpm-lock.yaml` (lockfile versions 5, 6 and 9).
 
-use super::{line_of, Package};
+use super::{line_of, LineIndex, Package};
 use crate::component::{Ecosystem, Hash, Scope};
 use base64::Engine;
 use std::collections::{BTreeMap, BTreeSet};
@@ -84,7 +84,12 @@ pub fn parse_package_json(text: &str) -> Result<Vec<Package>, String> {
     Ok(out)
 }
 
-fn lock_entry(name: &str, e: &serde_json::Value, text: &str, key: &str) -> Option<Package> {
+fn lock_entry(
+    name: &str,
+    e: &serde_json::Value,
+    lines: &LineIndex<'_>,
+    key: &str,
+) -> Option<Package> {
     let version = e.get("version").and_then(|v| v.as_str())?;
     // v1 aliases and git deps put a URL in `version`; keep only real versions.
     if version.contains(':') && !version.starts_with("npm:") {
@@ -125,13 +130,13 @@ fn lock_entry(name: &str, e: &serde_json::Value, text: &str, key: &str) -> Optio
             }
         }
     }
-    p.line = line_of(text, &format!("\"{key}\": {{"));
+    p.line = lines.line(&format!("\"{key}\": {{"));
     Some(p)
 }
 
 fn walk_v1(
     deps: &serde_json::Map<String, serde_json::Value>,
-    text: &str,
+    lines: &LineIndex<'_>,
     depth: usize,
     out: &mut Vec<Package>,
 ) {
@@ -139,12 +144,12 @@ fn walk_v1(
         return;
     }
     for (name, e) in deps {
-        if let Some(p) = lock_entry(name, e, text, name) {
+        if let Some(p) = lock_entry(name, e, lines, name) {
             out.push(p);
         }
         if let Some(nested) = e.get("dependencies").and_then(|d| d.as_object()) {
             if nested.values().any(|v| v.is_object()) {
-                walk_v1(nested, text, depth + 1, out);
+                walk_v1(nested, lines, depth + 1, out);
             }
         }
     }
@@ -154,6 +159,7 @@ fn walk_v1(
 pub fn parse_package_lock(text: &str) -> Result<Vec<Package>, String> {
     let v: serde_json::Value =
         serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    let lines = LineIndex::new(text, |l| l.ends_with('{'));
     let lv = v
         .get("lockfileVersion")
         .and_then(|l| l.as_u64())
@@ -175,7 +181,7 @@ pub fn parse_package_lock(text: &str) -> Result<Vec<Package>, String> {
             }
             let path_name = &key[i + "node_modules/".len()..];
             let name = e.get("name").and_then(|n| n.as_str()).unwrap_or(path_name);
-            let Some(mut p) = lock_entry(name, e, text, key) else {
+            let Some(mut p) = lock_entry(name, e, &lines, key) else {
                 continue;
             };
             let top_level = i == 0;
@@ -189,7 +195,7 @@ pub fn parse_package_lock(text: &str) -> Result<Vec<Package>, String> {
             out.push(p);
         }
     } else if let Some(deps) = v.get("dependencies").and_then(|d| d.as_object()) {
-        walk_v1(deps, text, 0, &mut out);
+        walk_v1(deps, &lines, 0, &mut out);
     } else if !v.is_object() {
         return Err("package-lock.json is not a JSON object".into());
     }
@@ -226,6 +232,7 @@ pub fn parse_pnpm_lock(text: &str) -> Result<Vec<Package>, String> {
     if v.get("lockfileVersion").is_none() {
         return Err("pnpm-lock.yaml has no lockfileVersion".into());
     }
+    let lines = LineIndex::new(text, |l| l.ends_with(':'));
     // Direct dependencies: every importer's (v6+, or v5 with workspaces), or the root tables (v5).
     let mut direct: BTreeMap<String, Scope> = BTreeMap::new();
     let mut collect = |node: &serde_yaml::Value| {
@@ -296,9 +303,9 @@ pub fn parse_pnpm_lock(text: &str) -> Result<Vec<Package>, String> {
             }
             None => p.direct = Some(false),
         }
-        p.line = line_of(text, &format!("\n  {key}:"))
-            .or_else(|| line_of(text, &format!("\n  '{key}':")))
-            .map(|l| l + 1);
+        p.line = lines
+            .line(&format!("{key}:"))
+            .or_else(|| lines.line(&format!("'{key}':")));
         out.push(p);
     }
     for p in &mut out {

@@ -1,7 +1,7 @@
 //! Python manifests and lockfiles: requirements files (with `-r` includes), `pyproject.toml`
 //! (PEP 621, PEP 735 and Poetry), `Pipfile`, `poetry.lock`, `uv.lock` and `Pipfile.lock`.
 
-use super::{line_of, Package};
+use super::{line_of, LineIndex, Package};
 use crate::component::{Ecosystem, Hash, Scope};
 use crate::purl::pep503;
 
@@ -283,6 +283,7 @@ pub fn parse_poetry_lock(text: &str) -> Result<Vec<Package>, String> {
         .get("package")
         .and_then(|p| p.as_array())
         .ok_or("poetry.lock has no [[package]] entries")?;
+    let lines = LineIndex::new(text, |l| l.starts_with("name = "));
     let mut out = Vec::new();
     for p in pkgs {
         let (Some(name), Some(version)) = (
@@ -292,7 +293,7 @@ pub fn parse_poetry_lock(text: &str) -> Result<Vec<Package>, String> {
             continue;
         };
         let mut pkg = Package::new(Ecosystem::Pypi, name, Some(version.to_string()));
-        pkg.line = line_of(text, &format!("name = \"{name}\""));
+        pkg.line = lines.line(&format!("name = \"{name}\""));
         if let Some(deps) = p.get("dependencies").and_then(|d| d.as_table()) {
             pkg.depends = deps.keys().cloned().collect();
         }
@@ -328,6 +329,7 @@ pub fn parse_uv_lock(text: &str) -> Result<Vec<Package>, String> {
         .get("package")
         .and_then(|p| p.as_array())
         .ok_or("uv.lock has no [[package]] entries")?;
+    let lines = LineIndex::new(text, |l| l.starts_with("name = "));
     let dep_names = |t: Option<&toml::Value>| -> Vec<String> {
         t.and_then(|d| d.as_array())
             .into_iter()
@@ -374,7 +376,7 @@ pub fn parse_uv_lock(text: &str) -> Result<Vec<Package>, String> {
             .and_then(|v| v.as_str())
             .map(str::to_string);
         let mut pkg = Package::new(Ecosystem::Pypi, name, version);
-        pkg.line = line_of(text, &format!("name = \"{name}\""));
+        pkg.line = lines.line(&format!("name = \"{name}\""));
         pkg.depends = deps;
         let hash = p
             .get("sdist")
@@ -414,6 +416,7 @@ pub fn parse_pipfile_lock(text: &str) -> Result<Vec<Package>, String> {
     if v.get("_meta").is_none() {
         return Err("Pipfile.lock has no _meta section".into());
     }
+    let lines = LineIndex::new(text, |l| l.ends_with('{'));
     let mut out = Vec::new();
     for (section, scope) in [("default", Scope::Required), ("develop", Scope::Excluded)] {
         for (name, e) in v
@@ -428,7 +431,7 @@ pub fn parse_pipfile_lock(text: &str) -> Result<Vec<Package>, String> {
                 .and_then(pinned_version);
             let mut p = Package::new(Ecosystem::Pypi, name.clone(), version);
             p.scope = Some(scope);
-            p.line = line_of(text, &format!("\"{name}\": {{"));
+            p.line = lines.line(&format!("\"{name}\": {{"));
             if let Some(h) = e
                 .get("hashes")
                 .and_then(|h| h.as_array())

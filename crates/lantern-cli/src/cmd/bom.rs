@@ -130,7 +130,11 @@ fn generate(a: Args) -> Result<u8> {
         .with_context(|| format!("inventorying {}", path.display()))?;
     if !a.quiet {
         for w in &warnings {
-            eprintln!("lantern: warning: {}: {}", w.path, w.message);
+            eprintln!(
+                "lantern: warning: {}: {}",
+                lantern_core::term::escape(&w.path),
+                lantern_core::term::escape(&w.message)
+            );
         }
     }
     let epoch = source_date_epoch()?;

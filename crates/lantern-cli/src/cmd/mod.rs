@@ -4,5 +4,6 @@ pub mod audit;
 pub mod bom;
 pub mod data;
 pub mod guard;
+pub mod limits;
 pub mod scan;
 pub mod sign;

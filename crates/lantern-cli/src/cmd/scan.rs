@@ -3,7 +3,7 @@
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use lantern_core::output::{render, Format, RenderOptions};
-use lantern_core::{Baseline, Config, Location, Report, Severity, Warning};
+use lantern_core::{Baseline, Config, Finding, Location, Report, Severity, Warning};
 use lantern_leaks::LeakScanner;
 use lantern_secrets::{RuleSet, Scanner};
 use lantern_walk::{Blob, BlobKind, Visitor, WalkOptions};
@@ -97,6 +97,10 @@ struct Collector<'a> {
     skipped: AtomicU64,
     suppressed: AtomicU64,
     progress: Option<ProgressBar>,
+    /// Severity of `scan.incomplete` findings.
+    incomplete: Severity,
+    /// `--max-file-size` as applied, for messages.
+    max_file_size: u64,
 }
 
 impl Collector<'_> {
@@ -155,10 +159,14 @@ impl Visitor for Collector<'_> {
                         lantern_models::scan_bytes(&blob.data, loc, policy)
                     }
                     (None, true) => {
-                        out.warn(Warning::new(
-                            loc.path.clone(),
-                            "model file inside an archive not read in full (larger than \
-                             --max-file-size, or cut short by a read error): not scanned",
+                        out.push(Finding::incomplete(
+                            loc.clone(),
+                            format!(
+                                "model file inside an archive not read in full (larger than \
+                                 max_file_size, {} bytes, or cut short by a read error): not scanned",
+                                self.max_file_size
+                            ),
+                            self.incomplete,
                         ));
                         lantern_models::ModelReport::default()
                     }
@@ -179,13 +187,22 @@ impl Visitor for Collector<'_> {
             // Members are delivered separately.
             return;
         }
-        if blob.partial {
+        if lantern_walk::is_binary(&blob.data) {
+            // A big file whose head is binary is skipped like a small binary file.
             self.skipped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        if lantern_walk::is_binary(&blob.data) {
-            self.skipped.fetch_add(1, Ordering::Relaxed);
-            return;
+        if blob.partial {
+            out.push(Finding::incomplete(
+                loc.clone(),
+                format!(
+                    "text larger than max_file_size ({} > {} bytes): only the first {} bytes scanned",
+                    blob.size,
+                    self.max_file_size,
+                    blob.data.len()
+                ),
+                self.incomplete,
+            ));
         }
         self.blobs.fetch_add(1, Ordering::Relaxed);
         self.bytes
@@ -204,6 +221,13 @@ impl Visitor for Collector<'_> {
 
     fn skipped(&self, _path: &str, _reason: &str) {
         self.skipped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn incomplete(&self, path: &str, reason: &str) {
+        let f = Finding::incomplete(Location::path(path), reason, self.incomplete);
+        if let Ok(mut g) = self.report.lock() {
+            g.push(f);
+        }
     }
 }
 
@@ -273,6 +297,13 @@ pub fn run(args: Args) -> Result<u8> {
         .unwrap_or("low")
         .parse()?;
     let min_sev: Severity = args.min_severity.parse()?;
+    let incomplete: Severity = config
+        .scan
+        .incomplete_severity
+        .as_deref()
+        .unwrap_or("medium")
+        .parse()
+        .context("[scan] incomplete_severity")?;
     let format: Format = args.format.parse()?;
     let want = |a: &str| args.only.iter().any(|o| o == a);
 
@@ -298,11 +329,12 @@ pub fn run(args: Args) -> Result<u8> {
         artifact_root: args.paths.len() == 1 && is_archive_path(&args.paths[0]),
     };
 
+    let threads = super::limits::clamp_threads(args.threads, "-j");
     let mut opts = WalkOptions {
         no_ignore: args.no_ignore,
         exclude: config.scan.exclude.clone(),
         expand_archives: !args.no_archives,
-        threads: args.threads,
+        threads,
         ..WalkOptions::default()
     };
     opts.max_file_size = args
@@ -315,9 +347,12 @@ pub fn run(args: Args) -> Result<u8> {
     if let Some(b) = config.scan.max_archive_bytes {
         opts.max_archive_bytes = b;
     }
-    if args.threads > 0 {
+    if let Some(n) = config.scan.max_archive_entries {
+        opts.max_archive_entries = n;
+    }
+    if threads > 0 {
         rayon::ThreadPoolBuilder::new()
-            .num_threads(args.threads)
+            .num_threads(threads)
             .build_global()
             .ok();
     }
@@ -340,6 +375,8 @@ pub fn run(args: Args) -> Result<u8> {
         skipped: AtomicU64::new(0),
         suppressed: AtomicU64::new(0),
         progress,
+        incomplete,
+        max_file_size: opts.max_file_size,
     };
 
     for p in &args.paths {

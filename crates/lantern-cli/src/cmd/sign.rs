@@ -3,6 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use lantern_core::term::{escape, escape_path};
 use lantern_sign::cert::{chain_der, signing_certificate_der, TrustStore};
 use lantern_sign::manifest::{diff, Plan, DEFAULT_SHARD_SIZE};
 use lantern_sign::oms::{
@@ -305,7 +306,7 @@ fn tune(plan: Plan, paths: &PathArgs) -> Plan {
         lantern_sign::hash::install_sigbus_guard();
         IoMode::Mapped
     };
-    plan.threads(paths.jobs.unwrap_or(0))
+    plan.threads(super::limits::clamp_threads(paths.jobs.unwrap_or(0), "-j"))
         .io_mode(io)
         .interleave(!paths.no_interleave)
 }
@@ -378,11 +379,11 @@ pub fn sign(a: SignArgs) -> Result<u8> {
     bundle.write(&a.signature)?;
     eprintln!(
         "signed {} ({files} files, {}) with {} in {:.2?}: {}",
-        a.model.display(),
+        escape_path(&a.model),
         human_bytes(bytes),
         key.kind().name(),
         start.elapsed(),
-        a.signature.display()
+        escape_path(&a.signature)
     );
     Ok(0)
 }
@@ -428,11 +429,11 @@ fn report(
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else if ok {
-        println!("verified: {} ({files} files)", model.display());
+        println!("verified: {} ({files} files)", escape_path(model));
     } else {
-        println!("NOT verified: {}", model.display());
+        println!("NOT verified: {}", escape_path(model));
         if let Some(r) = reason {
-            println!("  {r}");
+            println!("  {}", escape(r));
         }
         for (label, list) in [
             ("changed", &d.changed),
@@ -440,11 +441,11 @@ fn report(
             ("missing", &d.missing),
         ] {
             for f in list {
-                println!("  {label:8} {f}");
+                println!("  {label:8} {}", escape(f));
             }
         }
         for f in unmatched {
-            println!("  input not in provenance: {f}");
+            println!("  input not in provenance: {}", escape(f));
         }
     }
     Ok(if ok { 0 } else { 1 })
@@ -560,8 +561,8 @@ pub fn attest(a: AttestArgs) -> Result<u8> {
     sign_payload(payload, &key)?.write(&a.out)?;
     eprintln!(
         "wrote signed SLSA provenance for {}: {}",
-        a.model.display(),
-        a.out.display()
+        escape_path(&a.model),
+        escape_path(&a.out)
     );
     Ok(0)
 }

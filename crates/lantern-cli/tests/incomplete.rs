@@ -1,0 +1,428 @@
+//! End-to-end tests of the "never passes silently" rules of `lantern scan`: content that could
+//! not be fully checked (limits, special files, shallow history, oversize inputs) is a
+//! `scan.incomplete` finding that fails the run; archives over `--max-file-size` are still
+//! expanded; names are escaped on the terminal; `-j` and stdin are bounded.
+#![allow(clippy::unwrap_used)]
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+const B62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// A GitHub classic token with a valid CRC32 checksum, built from a seed.
+fn github_token(seed: u64) -> String {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let body: String = (0..30)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            B62[(x % 62) as usize] as char
+        })
+        .collect();
+    let mut crc = crc32fast::hash(body.as_bytes()) as u64;
+    let mut sum = Vec::new();
+    while crc > 0 {
+        sum.push(B62[(crc % 62) as usize]);
+        crc /= 62;
+    }
+    while sum.len() < 6 {
+        sum.push(b'0');
+    }
+    sum.reverse();
+    format!("ghp_{body}{}", String::from_utf8(sum).unwrap())
+}
+
+fn lantern() -> Command {
+    let mut c = Command::cargo_bin("lantern").unwrap();
+    c.env("NO_COLOR", "1").timeout(Duration::from_secs(120));
+    c
+}
+
+/// Run `lantern scan --format json` in `dir`; exit code and report.
+fn scan_json(args: &[&str], dir: &Path) -> (i32, Value) {
+    let out = lantern()
+        .current_dir(dir)
+        .args([
+            "scan",
+            "--format",
+            "json",
+            "--show-secrets",
+            "--no-progress",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "bad json ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), v)
+}
+
+/// The `scan.incomplete` findings as (path, severity, detail).
+fn incomplete(v: &Value) -> Vec<(String, String, String)> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule_id"] == "scan.incomplete")
+        .flat_map(|f| {
+            f["locations"].as_array().unwrap().iter().map(move |l| {
+                (
+                    l["path"].as_str().unwrap().to_string(),
+                    f["severity"].as_str().unwrap().to_string(),
+                    f["detail"].as_str().unwrap_or("").to_string(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Whether a secret finding with this secret is reported at `path`.
+fn secret_at(v: &Value, secret: &str, path: &str) -> bool {
+    v["findings"].as_array().unwrap().iter().any(|f| {
+        f["secret"] == secret
+            && f["locations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l["path"] == path)
+    })
+}
+
+/// A tar of `(name, data)` entries.
+fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// A zip of `(name, data)` entries, stored (no compression) or deflated.
+fn zip_of(entries: &[(&str, &[u8])], stored: bool) -> Vec<u8> {
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let method = if stored {
+        zip::CompressionMethod::Stored
+    } else {
+        zip::CompressionMethod::Deflated
+    };
+    let o = zip::write::SimpleFileOptions::default().compression_method(method);
+    for (name, data) in entries {
+        z.start_file(*name, o).unwrap();
+        z.write_all(data).unwrap();
+    }
+    z.finish().unwrap().into_inner()
+}
+
+/// Noise that is text but holds no secret: padding that pushes archives over the size limit.
+fn padding(n: usize) -> Vec<u8> {
+    b"lorem ipsum dolor sit amet\n"
+        .iter()
+        .copied()
+        .cycle()
+        .take(n)
+        .collect()
+}
+
+#[test]
+fn tar_and_zip_over_max_file_size_are_still_expanded() {
+    let d = tempfile::tempdir().unwrap();
+    let tok = github_token(11);
+    let env = format!("GITHUB_TOKEN={tok}\n");
+    let pad = padding(300_000);
+    let entries: [(&str, &[u8]); 2] = [("pad.txt", &pad), ("app/.env", env.as_bytes())];
+    std::fs::write(d.path().join("big.tar"), tar_of(&entries)).unwrap();
+    std::fs::write(d.path().join("big.tgz"), gzip(&tar_of(&entries))).unwrap();
+    std::fs::write(d.path().join("big.zip"), zip_of(&entries, true)).unwrap();
+    let (code, v) = scan_json(&["--max-file-size", "100000", "."], d.path());
+    assert_eq!(code, 1, "{v:#}");
+    for a in ["big.tar", "big.tgz", "big.zip"] {
+        assert!(secret_at(&v, &tok, &format!("{a}!app/.env")), "{a}: {v:#}");
+    }
+    // The 300 kB text member is itself over the limit: its head is scanned, the gap reported.
+    let inc = incomplete(&v);
+    assert!(
+        inc.iter().any(|(p, s, m)| p == "big.tar!pad.txt"
+            && s == "medium"
+            && m.contains("larger than max_file_size")),
+        "{inc:?}"
+    );
+}
+
+#[test]
+fn archive_limits_fail_the_run_with_the_reason() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("lantern.toml"),
+        "[scan]\nmax_archive_entries = 50\nmax_archive_depth = 1\nmax_archive_bytes = 200000\n",
+    )
+    .unwrap();
+    let names: Vec<String> = (0..60).map(|i| format!("f{i}.txt")).collect();
+    let many: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x\n"[..])).collect();
+    std::fs::write(d.path().join("many.tar"), tar_of(&many)).unwrap();
+    let inner = gzip(&tar_of(&[("deep.txt", b"hello\n")]));
+    std::fs::write(
+        d.path().join("nested.zip"),
+        zip_of(&[("inner.tgz", &inner)], false),
+    )
+    .unwrap();
+    let pad = padding(150_000);
+    std::fs::write(
+        d.path().join("bytes.tar"),
+        tar_of(&[("a.txt", &pad), ("b.txt", &pad)]),
+    )
+    .unwrap();
+    let (code, v) = scan_json(&["."], d.path());
+    assert_eq!(code, 1, "{v:#}");
+    let inc = incomplete(&v);
+    let has = |path: &str, msg: &str| inc.iter().any(|(p, _, m)| p == path && m.contains(msg));
+    assert!(has("many.tar!f50.txt", "more than 50 entries"), "{inc:?}");
+    assert!(
+        has("nested.zip!inner.tgz", "nested deeper than 1 levels"),
+        "{inc:?}"
+    );
+    assert!(has("bytes.tar!b.txt", "beyond 200000 bytes"), "{inc:?}");
+    // The human summary counts them.
+    let out = lantern()
+        .current_dir(d.path())
+        .args(["scan", "--no-progress", "."])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("3 not fully checked"), "{text}");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn incomplete_severity_is_configurable_and_fail_on_decides() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("lantern.toml"),
+        "[scan]\nincomplete_severity = \"low\"\n",
+    )
+    .unwrap();
+    std::fs::write(d.path().join("notes.txt"), padding(5000)).unwrap();
+    let (code, v) = scan_json(&["--max-file-size", "1000", "."], d.path());
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(
+        incomplete(&v),
+        vec![(
+            "notes.txt".to_string(),
+            "low".to_string(),
+            "text larger than max_file_size (5000 > 1000 bytes): only the first 5000 bytes scanned"
+                .to_string()
+        )]
+    );
+    let (code, _) = scan_json(
+        &["--max-file-size", "1000", "--fail-on", "medium", "."],
+        d.path(),
+    );
+    assert_eq!(code, 0);
+    std::fs::write(
+        d.path().join("lantern.toml"),
+        "[scan]\nincomplete_severity = \"bogus\"\n",
+    )
+    .unwrap();
+    let out = lantern()
+        .current_dir(d.path())
+        .args(["scan", "--no-progress", "."])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("incomplete_severity"));
+}
+
+#[test]
+fn a_secret_in_the_head_of_a_big_text_file_is_still_found() {
+    let d = tempfile::tempdir().unwrap();
+    let tok = github_token(12);
+    let mut data = format!("token = \"{tok}\"\n").into_bytes();
+    data.extend(padding(200_000));
+    std::fs::write(d.path().join("big.log"), data).unwrap();
+    let (code, v) = scan_json(&["--max-file-size", "100000", "."], d.path());
+    assert_eq!(code, 1);
+    assert!(secret_at(&v, &tok, "big.log"), "{v:#}");
+    assert_eq!(incomplete(&v).len(), 1, "{v:#}");
+}
+
+#[cfg(unix)]
+#[test]
+fn fifos_are_not_opened_and_are_reported() {
+    let d = tempfile::tempdir().unwrap();
+    let fifo = d.path().join("pipe");
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::write(d.path().join("ok.txt"), "hello\n").unwrap();
+    // Named on the command line and found in a directory: neither blocks.
+    for target in ["pipe", "."] {
+        let (code, v) = scan_json(&[target], d.path());
+        assert_eq!(code, 1, "{target}: {v:#}");
+        let inc = incomplete(&v);
+        assert!(
+            inc.iter()
+                .any(|(p, _, m)| p.ends_with("pipe") && m.contains("named pipe (FIFO): not read")),
+            "{target}: {inc:?}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn endless_stdin_ends_at_the_size_limit() {
+    let out = lantern()
+        .args([
+            "scan",
+            "--no-progress",
+            "--format",
+            "json",
+            "--max-file-size",
+            "1000000",
+            "-",
+        ])
+        .stdin(std::fs::File::open("/dev/zero").unwrap())
+        .output()
+        .unwrap();
+    // NUL bytes are binary: skipped like a small binary input, and the scan ends.
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["stats"]["skipped"], 1);
+}
+
+#[test]
+fn big_text_on_stdin_is_reported_incomplete() {
+    let tok = github_token(13);
+    let mut data = format!("{tok}\n").into_bytes();
+    data.extend(padding(3_000_000));
+    let out = lantern()
+        .args([
+            "scan",
+            "--no-progress",
+            "--format",
+            "json",
+            "--show-secrets",
+            "--max-file-size",
+            "1000000",
+            "-",
+        ])
+        .write_stdin(data)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(secret_at(&v, &tok, "<stdin>"), "{v:#}");
+    let inc = incomplete(&v);
+    assert_eq!(inc.len(), 1, "{inc:?}");
+    assert_eq!(inc[0].0, "<stdin>");
+}
+
+#[test]
+fn huge_thread_counts_are_clamped_with_a_message() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("a.txt"), "hello\n").unwrap();
+    let out = lantern()
+        .current_dir(d.path())
+        .args(["scan", "--no-progress", "-j", "100000", "."])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("-j 100000 is more than"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn names_are_escaped_on_the_terminal_and_exact_in_json() {
+    let d = tempfile::tempdir().unwrap();
+    let tok = github_token(14);
+    let name = "evil\x1b[2K\rname.env";
+    std::fs::write(d.path().join(name), format!("T={tok}\n")).unwrap();
+    let out = lantern()
+        .current_dir(d.path())
+        .args(["scan", "--no-progress", "."])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains('\x1b') && !text.contains('\r'), "{text:?}");
+    assert!(text.contains("evil\\x1b[2K\\x0dname.env"), "{text}");
+    let (_, v) = scan_json(&["."], d.path());
+    assert!(secret_at(&v, &tok, name), "{v:#}");
+}
+
+/// Run git in `dir` with a fixed identity; panics when it fails.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Dev")
+        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
+        .env("GIT_COMMITTER_NAME", "Dev")
+        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn shallow_clones_are_incomplete_history_and_blob_refs_are_scanned() {
+    let d = tempfile::tempdir().unwrap();
+    let origin = d.path().join("origin");
+    std::fs::create_dir(&origin).unwrap();
+    git(&origin, &["init", "-q", "-b", "main"]);
+    let old = github_token(15);
+    std::fs::write(origin.join("config.py"), format!("T = \"{old}\"\n")).unwrap();
+    git(&origin, &["add", "."]);
+    git(&origin, &["commit", "-q", "-m", "add"]);
+    std::fs::write(origin.join("config.py"), "T = None\n").unwrap();
+    git(&origin, &["commit", "-q", "-am", "remove"]);
+    // A tag pointing straight at a blob that no commit holds.
+    let hidden = github_token(16);
+    std::fs::write(d.path().join("loose.txt"), format!("{hidden}\n")).unwrap();
+    let blob = git(&origin, &["hash-object", "-w", "../loose.txt"]);
+    git(&origin, &["tag", "loose-blob", &blob]);
+
+    let (code, v) = scan_json(&["--git", "origin"], d.path());
+    assert_eq!(code, 1, "{v:#}");
+    assert!(secret_at(&v, &old, "config.py"), "{v:#}");
+    assert!(secret_at(&v, &hidden, "refs/tags/loose-blob"), "{v:#}");
+    assert!(incomplete(&v).is_empty(), "{v:#}");
+
+    let url = format!("file://{}", origin.display());
+    git(d.path(), &["clone", "-q", "--depth", "1", &url, "shallow"]);
+    let (code, v) = scan_json(&["--git", "shallow"], d.path());
+    assert_eq!(code, 1, "{v:#}");
+    assert!(!secret_at(&v, &old, "config.py"), "{v:#}");
+    let inc = incomplete(&v);
+    assert!(
+        inc.iter()
+            .any(|(p, s, m)| p == "shallow" && s == "medium" && m.contains("shallow clone")),
+        "{inc:?}"
+    );
+}
