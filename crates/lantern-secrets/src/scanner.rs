@@ -6,8 +6,8 @@ use crate::allow::{
     has_inline_marker, is_placeholder, is_placeholder_value, is_strong_placeholder, Allowlist,
     Candidate, INLINE_MARKERS,
 };
-use crate::shape::{self, HostKind};
 use crate::rule::{compile, Confidence, Rule, RuleSet, SecretGroup};
+use crate::shape::{self, HostKind};
 use crate::validate::Verdict;
 use crate::{shannon_entropy, Error, Result};
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
