@@ -533,7 +533,11 @@ impl Scanner {
         let not_a_secret = match rule.confidence {
             Confidence::Low => is_placeholder(secret),
             Confidence::Medium => is_placeholder_value(secret),
-            Confidence::High => is_strong_placeholder(secret) || shape::is_code_identifier(secret),
+            Confidence::High => {
+                is_strong_placeholder(secret)
+                    || shape::is_code_identifier(secret)
+                    || shape::has_format_field(secret)
+            }
         };
         if not_a_secret {
             return;
