@@ -566,3 +566,18 @@ fn one_secret_one_finding_most_specific_rule() {
     let ids: Vec<_> = out.findings.iter().map(|f| f.rule_id.as_str()).collect();
     assert_eq!(ids, vec!["openai.api-key"], "{:?}", out.findings);
 }
+
+/// OpenAI keys are named by kind (project, service account, admin), not only as legacy keys;
+/// a Gemini key assigned to a Gemini variable is named as one, not as a generic Google key.
+#[test]
+fn ai_provider_kinds_are_named() {
+    for (text, id) in [
+        ("OPENAI_API_KEY=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\n", "openai.project-key"),
+        ("OPENAI_ADMIN_KEY=sk-admin-Vht2L-Duiw84PjcM8es7ukxhd_4qow_ZjkcNObNoc7RqmfRrnKc-e5zyT_T3BlbkFJK8pdSV4DI9VLnbPLhRJU\n", "openai.admin-key"),
+        ("GEMINI_API_KEY=AIzaSyQdkmoAhZHHMRCozevznypajS5acPNUZ44\n", "gemini.api-key"),
+    ] {
+        let out = builtin().scan(text.as_bytes(), &Location::path(".env"));
+        let ids: Vec<_> = out.findings.iter().map(|f| f.rule_id.as_str()).collect();
+        assert_eq!(ids, vec![id], "{text}");
+    }
+}
