@@ -513,3 +513,51 @@ fn bundled_example_finds_every_planted_problem() {
         .unwrap()
         .contains("os.system(\"curl"));
 }
+
+/// A project full of things that look like secrets but are not (placeholders in docs, code
+/// identifiers, attribute references, env lookups, a font in a data URI, example hosts) exits 0
+/// at the default threshold; weak generic matches are reported at info and fail only when asked
+/// (`--fail-on info`); a real token in the same tree fails the run.
+#[test]
+fn benign_project_passes_the_default_threshold() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    w(
+        "README.md",
+        "```\ncurl https://api.crewai.com/v1/kickoff \\\n  -H 'Authorization: Bearer YOUR_CREW_TOKEN'\n```\n",
+    );
+    w(
+        "src/client.py",
+        "class Client:\n    def __init__(self, aws_session_token=None):\n        self.aws_session_token = aws_session_token\n        self.kwargs = dict(aws_session_token=self.aws_session_token)\n\n_type: SecretType = SecretType.TOKEN\nMONGO = f\"mongodb+srv://{user}:{mongo_atlas_password}@{cluster}/\"\n",
+    );
+    w(
+        "src/__init__.py",
+        "from .roboflow import (\n    RoboflowProviderConfig,\n    RoboflowProviderSpec,\n)\n",
+    );
+    w(
+        "config.yaml",
+        "model_list:\n  - litellm_params:\n      api_key: os.environ/OPENAI_API_KEY\n      password: os.environ/REDIS_PASSWORD\n",
+    );
+    w(
+        "tests/test_x509.py",
+        "certificate_secret = \"certificate-subject-never-visible\"\nURL = \"https://user:Zq3Lr8VbN1xY@gw.example/api\"\n",
+    );
+    let (code, v) = scan_json(&["."], dir.path());
+    assert_eq!(code, 0, "{v:#}");
+    let findings = v["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{v:#}");
+    assert_eq!(findings[0]["rule_id"], "generic.secret");
+    assert_eq!(findings[0]["severity"], "info");
+    let (code, _) = scan_json(&["--fail-on", "info", "."], dir.path());
+    assert_eq!(code, 1);
+    w(
+        "deploy.env",
+        &format!("GITHUB_TOKEN={}\n", github_token(21)),
+    );
+    let (code, v) = scan_json(&["."], dir.path());
+    assert_eq!(code, 1, "{v:#}");
+}

@@ -214,9 +214,12 @@ pub fn is_placeholder_value(secret: &[u8]) -> bool {
 
 /// Placeholders and code that generic (low-confidence) rules ignore: everything
 /// [`is_placeholder_value`] drops, plus any identifier-like value (`original_secret_key`,
-/// `MY_API_KEY`, `settings.WEATHER_KEY`), which real passwords and keys are not.
+/// `MY_API_KEY`, `settings.WEATHER_KEY`) and counting sequences (`sk-9876543210abcdef`), which
+/// real passwords and keys are not.
 pub fn is_placeholder(secret: &[u8]) -> bool {
-    is_placeholder_value(secret) || looks_like_code_reference(secret)
+    is_placeholder_value(secret)
+        || looks_like_code_reference(secret)
+        || shape::is_sequential(secret)
 }
 
 /// `settings.API_KEY`, `self.config.token`, `WEATHER_API_KEY`: a reference to a value, not one.
@@ -346,8 +349,9 @@ mod tests {
             assert!(is_placeholder_value(p.as_bytes()), "{p}");
         }
         // Values only the generic rules treat as identifiers.
-        assert!(is_placeholder(b"ABCDEFGHIJKLMNOP"));
-        assert!(!is_placeholder_value(b"ABCDEFGHIJKLMNOP"));
+        assert!(is_placeholder(b"KQWZRTPLMNVBXCJH"));
+        assert!(!is_placeholder_value(b"KQWZRTPLMNVBXCJH"));
+        assert!(is_placeholder(b"sk-9876543210abcdef"));
         assert!(!is_placeholder_value(b"dGhpc2lzYXNlY3JldA=="));
     }
 }

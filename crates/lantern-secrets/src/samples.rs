@@ -64,10 +64,15 @@ mod tests {
         let all = parse(TEXT).unwrap();
         assert!(all.len() >= 8);
         for s in &all {
-            assert!(!s.source.is_empty() && s.reference.starts_with("https://"), "{s:?}");
+            assert!(
+                !s.source.is_empty() && s.reference.starts_with("https://"),
+                "{s:?}"
+            );
         }
         assert!(find(b"AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;").is_some());
         assert!(find(b"nfGfulH2gnQtMsh4bBYo").is_none());
-        assert!(parse("[[sample]]\nvalue = \"short\"\nsource = \"x\"\nreference = \"y\"\n").is_err());
+        assert!(
+            parse("[[sample]]\nvalue = \"short\"\nsource = \"x\"\nreference = \"y\"\n").is_err()
+        );
     }
 }

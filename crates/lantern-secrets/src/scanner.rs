@@ -6,8 +6,8 @@ use crate::allow::{
     has_inline_marker, is_placeholder, is_placeholder_value, is_strong_placeholder, Allowlist,
     Candidate, INLINE_MARKERS,
 };
-use crate::shape::{self, HostKind};
 use crate::rule::{compile, Confidence, Rule, RuleSet, SecretGroup};
+use crate::shape::{self, HostKind};
 use crate::validate::Verdict;
 use crate::{shannon_entropy, Error, Result};
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
@@ -533,7 +533,11 @@ impl Scanner {
         let not_a_secret = match rule.confidence {
             Confidence::Low => is_placeholder(secret),
             Confidence::Medium => is_placeholder_value(secret),
-            Confidence::High => is_strong_placeholder(secret) || shape::is_code_identifier(secret),
+            Confidence::High => {
+                is_strong_placeholder(secret)
+                    || shape::is_code_identifier(secret)
+                    || shape::has_format_field(secret)
+            }
         };
         if not_a_secret {
             return;

@@ -13,7 +13,10 @@ const BLOB_LOOKAROUND: usize = 64 << 10;
 const BLOB_MIN_RUN: usize = 256;
 
 fn is_vowel(b: u8) -> bool {
-    matches!(b.to_ascii_lowercase(), b'a' | b'e' | b'i' | b'o' | b'u' | b'y')
+    matches!(
+        b.to_ascii_lowercase(),
+        b'a' | b'e' | b'i' | b'o' | b'u' | b'y'
+    )
 }
 
 /// A run of letters that reads like a word: it has a vowel and no run of five consonants.
@@ -106,17 +109,16 @@ pub fn is_code_identifier(s: &[u8]) -> bool {
         if w[0].is_ascii_digit() {
             w.len() <= 4
         } else {
-            // Short words and acronyms (`AI`, `HTTP`) pass as they are.
-            w.len() < 3 || (w.len() <= 4 && w.iter().all(u8::is_ascii_uppercase)) || wordlike(w)
+            // Short words and acronyms (`AI`, `HTTP`, `cfg`) pass as they are.
+            w.len() <= 4 || wordlike(w)
         }
     })
 }
 
 /// One `_`-separated name made of words or short pieces: `api_key`, `TOKEN`, `ENV_VAR`, `self`.
 fn is_snake_name(p: &[u8]) -> bool {
-    p.split(|&b| b == b'_').all(|w| {
-        w.iter().all(u8::is_ascii_alphabetic) && (w.len() <= 3 || wordlike(w))
-    })
+    p.split(|&b| b == b'_')
+        .all(|w| w.iter().all(u8::is_ascii_alphabetic) && (w.len() <= 3 || wordlike(w)))
 }
 
 /// A dotted reference to a value: `SecretType.TOKEN`, `settings.api_key`, `Enum.MEMBER`.
@@ -202,17 +204,48 @@ pub fn is_phrase(s: &[u8]) -> bool {
 
 /// A phrase that names what it stands for or says it is not real (`my-anthropic-api-key`,
 /// `sk-ant-oat01-MINTED-SECRET`, `fake-private-value-for-logging-tests`).
+/// Two such words make a placeholder even among other parts (`sk-secret-key-abc123xyz`).
 pub fn is_self_describing_phrase(s: &[u8]) -> bool {
-    phrase_parts(s).is_some_and(|parts| {
-        parts.iter().any(|p| {
-            let lower = p.to_ascii_lowercase();
-            let word: &[u8] = match lower.iter().position(u8::is_ascii_digit) {
-                Some(i) => &lower[..i],
-                None => &lower,
-            };
-            SELF_DESCRIBING.iter().any(|w| w.as_bytes() == word)
-        })
-    })
+    let describes = |p: &&[u8]| {
+        let lower = p.to_ascii_lowercase();
+        let word: &[u8] = match lower.iter().position(u8::is_ascii_digit) {
+            Some(i) => &lower[..i],
+            None => &lower,
+        };
+        SELF_DESCRIBING.iter().any(|w| w.as_bytes() == word)
+    };
+    if phrase_parts(s).is_some_and(|parts| parts.iter().any(describes)) {
+        return true;
+    }
+    // Short single-token values only: armoured blocks (`BEGIN ... PRIVATE KEY`) name
+    // themselves too.
+    if s.len() > 64 || s.iter().any(u8::is_ascii_whitespace) {
+        return false;
+    }
+    let mut found: Vec<Vec<u8>> = s
+        .split(|&b| matches!(b, b'-' | b'_' | b'.'))
+        .filter(describes)
+        .map(|p| p.to_ascii_lowercase())
+        .collect();
+    found.sort();
+    found.dedup();
+    found.len() >= 2
+}
+
+/// Keyboard and counting sequences (`9876543210abcdef`, `abc123456`): at least half of the
+/// neighbouring characters are one step apart. Random values almost never are.
+pub fn is_sequential(s: &[u8]) -> bool {
+    let body: Vec<u8> = s
+        .iter()
+        .copied()
+        .filter(u8::is_ascii_alphanumeric)
+        .map(|b| b.to_ascii_lowercase())
+        .collect();
+    if body.len() < 8 {
+        return false;
+    }
+    let steps = body.windows(2).filter(|w| w[0].abs_diff(w[1]) == 1).count();
+    steps * 2 >= body.len() - 1
 }
 
 /// Prefixes of references to a value kept elsewhere (environment, secret stores).
@@ -256,7 +289,14 @@ pub fn is_code_expression(s: &[u8]) -> bool {
         s.get(i + 2)
             .is_some_and(|&b| b.is_ascii_alphabetic() || matches!(b, b'_' | b'!' | b'"' | b'\''))
     });
+    // A call: a name, `(`, and a `)` later (`vo(r.path)`, `get_key(user)`).
+    let call = s.windows(2).enumerate().any(|(i, w)| {
+        (w[0].is_ascii_alphanumeric() || w[0] == b'_')
+            && w[1] == b'('
+            && memchr::memchr(b')', &s[i + 2..]).is_some()
+    });
     equality
+        || call
         || OPS.iter().any(|op| memchr::memmem::find(s, op).is_some())
         || matches!(s.first(), Some(b'=' | b'?' | b'(' | b')'))
         || s.last() == Some(&b'(')
@@ -351,6 +391,18 @@ pub enum HostKind {
 
 /// Classify a URL host (without port).
 pub fn host_kind(host: &[u8]) -> HostKind {
+    // Drop a `:port` (not inside an IPv6 literal).
+    let host = match memchr::memrchr(b':', host) {
+        Some(i) if !host.starts_with(b"[") || host[..i].ends_with(b"]") => {
+            let port = &host[i + 1..];
+            if !port.is_empty() && port.iter().all(u8::is_ascii_digit) {
+                &host[..i]
+            } else {
+                host
+            }
+        }
+        _ => host,
+    };
     let h = host.to_ascii_lowercase();
     let h = h.strip_suffix(b".").unwrap_or(&h);
     let ends = |suffix: &[u8]| h == &suffix[1..] || h.ends_with(suffix);
@@ -393,6 +445,7 @@ mod tests {
             "keep_old_secret_active_for_24_hours",
             "aws_session_token",
             "HTTPServerConfig",
+            "_get_realtime_http_provider_config",
         ] {
             assert!(is_code_identifier(s.as_bytes()), "{s}");
         }
@@ -425,8 +478,12 @@ mod tests {
         assert!(is_dotted_reference(b"settings.api_key"));
         assert!(!is_dotted_reference(b"nfGfulH2.gnQtMsh4bBYo"));
         assert!(!is_dotted_reference(b"token"));
-        assert!(!is_dotted_reference(b"r09t97yzcnr.zets0jabdbykr06i3ht9qs4wirtxslyxwawwlk3zg4x"));
-        assert!(!is_dotted_reference(b"sl.nbwwp4ddeaf0rw4725ekots9tvz7kawbm54r4izomteeb3se1qyoee"));
+        assert!(!is_dotted_reference(
+            b"r09t97yzcnr.zets0jabdbykr06i3ht9qs4wirtxslyxwawwlk3zg4x"
+        ));
+        assert!(!is_dotted_reference(
+            b"sl.nbwwp4ddeaf0rw4725ekots9tvz7kawbm54r4izomteeb3se1qyoee"
+        ));
     }
 
     #[test]
@@ -441,11 +498,26 @@ mod tests {
         ] {
             assert!(is_self_describing_phrase(s.as_bytes()), "{s}");
         }
+        assert!(is_self_describing_phrase(b"sk-secret-key-abc123xyz"));
+        assert!(!is_self_describing_phrase(
+            b"sk-proj-Zq3Lr8VbN1xYt5KwPm0Hs7Dc"
+        ));
+        assert!(!is_self_describing_phrase(
+            b"-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----"
+        ));
+        assert!(!is_self_describing_phrase(b"key-Zq3Lr8VbN1xYt5Kw-key"));
+        assert!(is_sequential(b"sk-9876543210abcdef"));
+        assert!(is_sequential(b"abcdefgh12345678"));
+        assert!(!is_sequential(b"nfGfulH2gnQtMsh4bBYo"));
         assert!(is_phrase(b"certificate-subject-never-visible"));
         assert!(!is_self_describing_phrase(
             b"certificate-subject-never-visible"
         ));
-        for s in ["d-FL95Q19q7MQmFpd7hHD0Ty", "sk-proj-Zq3Lr8VbN1xYt5KwPm0Hs7Dc", "abc"] {
+        for s in [
+            "d-FL95Q19q7MQmFpd7hHD0Ty",
+            "sk-proj-Zq3Lr8VbN1xYt5KwPm0Hs7Dc",
+            "abc",
+        ] {
             assert!(!is_phrase(s.as_bytes()), "{s}");
         }
     }
@@ -461,7 +533,13 @@ mod tests {
         assert!(is_code_expression(b"o?.password_reset_required===!0"));
         assert!(!is_code_expression(b"Zx9$kQ2#mW7!pL"));
         assert!(!is_code_expression(b"dGhpc2lzYXNlY3JldA=="));
-        assert!(!is_code_expression(b"t1.WAbvoB9kiDLmFwQgxrRlIdzkaWmWFs4l==.3CBnJPGYH10"));
+        assert!(is_code_expression(
+            b"r.password,s.path=vo(r.path),s.query=r.query"
+        ));
+        assert!(!is_code_expression(b"pa)ss(word9"));
+        assert!(!is_code_expression(
+            b"t1.WAbvoB9kiDLmFwQgxrRlIdzkaWmWFs4l==.3CBnJPGYH10"
+        ));
         assert!(has_format_field(b"{password}"));
         assert!(has_format_field(b"x{user_p}y"));
         assert!(!has_format_field(b"a{b"));
@@ -471,7 +549,10 @@ mod tests {
     #[test]
     fn evidence_of_generic_values() {
         assert!(weak_evidence(b"certificate-subject-never-visible").is_some());
-        assert!(weak_evidence(b"d5345c0ecc68ae6295c69f91926b2bd379e25481a40c34b5884d157a9f65d8fa").is_some());
+        assert!(
+            weak_evidence(b"d5345c0ecc68ae6295c69f91926b2bd379e25481a40c34b5884d157a9f65d8fa")
+                .is_some()
+        );
         assert!(weak_evidence(b"OnlyLettersHereAndThere").is_some());
         assert!(weak_evidence(b"NY1DhQCEYTdBkptf").is_none());
         assert!(weak_evidence(b"7xDPkYXSYDc1_ErdTPIcoAR9RNd8YDlkS3nVNXcVoIMZ6").is_none());
@@ -508,6 +589,9 @@ mod tests {
         assert_eq!(host_kind(b"example.com"), HostKind::Reserved);
         assert_eq!(host_kind(b"localhost"), HostKind::Loopback);
         assert_eq!(host_kind(b"127.0.0.1"), HostKind::Loopback);
+        assert_eq!(host_kind(b"localhost:6022"), HostKind::Loopback);
+        assert_eq!(host_kind(b"[::1]:27017"), HostKind::Loopback);
+        assert_eq!(host_kind(b"db.example.com:5432"), HostKind::Reserved);
         assert_eq!(host_kind(b"db.internal"), HostKind::Other);
         assert_eq!(host_kind(b"notexample.com"), HostKind::Other);
     }

@@ -111,3 +111,89 @@ fn secrets_are_found_next_to_copies_and_punctuation() {
         failures.join("\n")
     );
 }
+
+/// The rules lint's policy (`rules/lint/anchors.toml`): keywords too common in ordinary code to
+/// be an anchor, and the rules known to lack a selective anchor.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnchorPolicy {
+    common_words: Vec<String>,
+    #[serde(default)]
+    unanchored: Vec<Unanchored>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Unanchored {
+    id: String,
+    reason: String,
+}
+
+/// A literal selective enough to prefilter on: at least 4 bytes and not a common word, or
+/// 3 bytes with punctuation (`sk-`, `hf_`, `r8_`: a token prefix, not a word).
+fn selective(k: &str, common: &[String]) -> bool {
+    let k = k.to_ascii_lowercase();
+    if common.iter().any(|c| *c == k) {
+        return false;
+    }
+    k.len() >= 4 || (k.len() == 3 && k.bytes().any(|b| !b.is_ascii_alphanumeric()))
+}
+
+/// The anchor of a rule: its keywords when each is selective, else the literals derived from
+/// its regex when each of those is.
+fn anchor(r: &lantern_secrets::Rule, common: &[String]) -> Option<Vec<String>> {
+    if r.keywords.iter().all(|k| selective(k, common)) {
+        return Some(r.keywords.clone());
+    }
+    lantern_secrets::keywords::derive(&r.pattern)
+        .filter(|lits| lits.iter().all(|k| selective(k, common)))
+}
+
+/// Rules lint: every bundled rule has positive and negative examples and a selective anchor
+/// (a keyword, or a literal derived from its regex). Rules without an anchor are listed in
+/// `rules/lint/anchors.toml` with the reason; the list must stay exact (a rule that gains an
+/// anchor leaves it, a new rule without one fails).
+#[test]
+fn rules_lint_examples_negatives_and_anchors() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../rules/lint/anchors.toml"
+    ))
+    .unwrap();
+    let policy: AnchorPolicy = toml::from_str(&text).unwrap();
+    let set = RuleSet::builtin().unwrap();
+    let mut problems = Vec::new();
+    let mut unanchored = Vec::new();
+    for r in set.rules() {
+        if r.examples.is_empty() {
+            problems.push(format!("{}: no positive example", r.id));
+        }
+        if r.negative.is_empty() {
+            problems.push(format!("{}: no negative example", r.id));
+        }
+        if anchor(r, &policy.common_words).is_none() {
+            unanchored.push(r.id.clone());
+            if !policy.unanchored.iter().any(|u| u.id == r.id) {
+                problems.push(format!(
+                    "{}: no selective anchor (keywords {:?}); add a distinctive keyword",
+                    r.id, r.keywords
+                ));
+            }
+        }
+    }
+    for u in &policy.unanchored {
+        if !unanchored.contains(&u.id) {
+            problems.push(format!(
+                "{}: listed as unanchored in rules/lint/anchors.toml but has an anchor (or no longer exists): remove the entry",
+                u.id
+            ));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} rules lint problem(s):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}

@@ -413,3 +413,171 @@ mod props {
         }
     }
 }
+
+fn builtin() -> &'static Scanner {
+    static S: OnceLock<Scanner> = OnceLock::new();
+    S.get_or_init(|| Scanner::new(RuleSet::builtin().unwrap(), &[]).unwrap())
+}
+
+fn found(out: &ScanOutput) -> Vec<(String, Severity)> {
+    out.findings
+        .iter()
+        .map(|f| (f.rule_id.clone(), f.severity))
+        .collect()
+}
+
+/// Generic matches with weak evidence (a phrase of words, a digest, no digit) are reported at
+/// info, below the default `fail_on = "low"`; a random mixed value stays at medium.
+#[test]
+fn weak_generic_evidence_is_info_strong_stays_medium() {
+    for (text, why) in [
+        (
+            "certificate_secret = \"certificate-subject-never-visible\"\n",
+            "phrase",
+        ),
+        (
+            "api_key='d5345c0ecc68ae6295c69f91926b2bd379e25481a40c34b5884d157a9f65d8fa'\n",
+            "hash",
+        ),
+    ] {
+        let out = scan(text.as_bytes());
+        assert_eq!(out.findings.len(), 1, "{text}: {:?}", out.findings);
+        let f = &out.findings[0];
+        assert_eq!(f.severity, Severity::Info, "{text}");
+        assert!(f.detail.as_deref().unwrap().contains(why), "{:?}", f.detail);
+    }
+    let out = scan(b"ATLAS_API_KEY = \"7xDPkYXSYDc1_ErdTPIcoAR9RNd8YDlkS3nVNXcVoIMZ6\"\n");
+    assert_eq!(
+        found(&out),
+        vec![("generic.api-key".into(), Severity::Medium)]
+    );
+}
+
+/// Identifiers, references, env lookups, templates, self-describing phrases and sequences are
+/// never secrets, whatever the rule.
+#[test]
+fn code_and_placeholders_are_not_secrets() {
+    for text in [
+        "_type: SecretType = SecretType.TOKEN\n",
+        "api_key: os.environ/ANTHROPIC_API_KEY\n",
+        "client = Anthropic(api_key=\"my-anthropic-api-key\")\n",
+        "\"api_key\": \"sk-9876543210abcdef\",\n",
+        "url = f\"postgresql://{user}:{password}@{host}:{port}/db\"\n",
+        "passwordResetRequired:o?.password_reset_required===!0\n",
+        "MONGO = \"mongodb+srv://{atlas_user}:{atlas_password}@cluster0.mongodb.net/\"\n",
+    ] {
+        let out = builtin().scan(text.as_bytes(), &Location::path("src/app.py"));
+        assert!(out.findings.is_empty(), "{text}: {:?}", out.findings);
+    }
+    let out = builtin().scan(
+        b"        (\"mistral3\", \"Mistral3ForConditionalGeneration\"),\n    RoboflowProviderConfig,\n    RoboflowProviderSpec,\n",
+        &Location::path("modeling_auto.py"),
+    );
+    assert!(out.findings.is_empty(), "{:?}", out.findings);
+}
+
+/// Credentials in URLs for reserved example hosts are dropped; for this machine they are
+/// development credentials, reported at info.
+#[test]
+fn url_hosts_decide_credentials() {
+    let out = builtin().scan(
+        b"base_url = \"https://user:Zq3Lr8VbN1xY@gw.example/api\"\nDB = \"postgres://app:S3cr3tPassw0rd9@db.example.com:5432/app\"\n",
+        &Location::path("a.py"),
+    );
+    assert!(out.findings.is_empty(), "{:?}", out.findings);
+    let out = builtin().scan(
+        b"MONGO = \"mongodb://trainer:0UabbRdsXooYbY9@localhost:27017/db\"\n",
+        &Location::path("a.py"),
+    );
+    assert!(!out.findings.is_empty());
+    for f in &out.findings {
+        assert_eq!(f.severity, Severity::Info, "{f:?}");
+        assert!(
+            f.detail.as_deref().unwrap().contains("this machine"),
+            "{f:?}"
+        );
+    }
+    let out = builtin().scan(
+        b"MONGO = \"mongodb://trainer:0UabbRdsXooYbY9@mongo.prod.acme-corp.io:27017/db\"\n",
+        &Location::path("a.py"),
+    );
+    assert!(
+        out.findings.iter().any(|f| f.severity >= Severity::High),
+        "{:?}",
+        out.findings
+    );
+}
+
+/// A token-shaped run inside a base64 `data:` URI (a font, an image) is not a secret.
+#[test]
+fn tokens_inside_data_uris_are_not_secrets() {
+    let body = "AQEyhmfxK4TYGmHdRVbTjzfSKHNp7NqV2bC3xLm9Pq4Rs6Tu8Vw0XyZa1Bc2De3Fg4Hi5Jk6Lm7No8Pq9Rs0Tu1Vw2Xy3Za4Bc5De6Fg7Hi8Jk9Lm0No1Pq2Rs3Tu4Vw5Xy6Za7Bc8De9Fg0Hi";
+    let direct = format!("ADYEN_API_KEY = \"{body}\"\n");
+    let out = builtin().scan(direct.as_bytes(), &Location::path("a.py"));
+    assert!(
+        out.findings.iter().any(|f| f.rule_id == "adyen.api-key"),
+        "{:?}",
+        out.findings
+    );
+    let svg = format!(
+        "<style>@font-face{{src:url(data:font/woff2;base64,d09GMgABAAAAA+{body}AAAA) format('woff2')}}</style>\n"
+    );
+    let out = builtin().scan(svg.as_bytes(), &Location::path("logo.svg"));
+    assert!(out.findings.is_empty(), "{:?}", out.findings);
+}
+
+/// An expired JWT is demoted to info with a reason; a live one keeps its severity.
+#[test]
+fn expired_jwt_is_info() {
+    let past = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzZXNzaW9uX2lkIjoiNzM1MzRlNDgiLCJleHAiOjE3NDAyNjY0NjQuMTd9.gkiHROHd6xvHJ5IK83zGZQqIezGFCMsKbmGUer3QdrM";
+    let future = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJzdmMtZGVwbG95IiwiZXhwIjo0MTAyNDQ0ODAwfQ.gkiHROHd6xvHJ5IK83zGZQqIezGFCMsKbmGUer3QdrM";
+    let out = scan(format!("{{\"jwt\":\"{past}\"}}\n").as_bytes());
+    assert_eq!(found(&out), vec![("jwt.token".into(), Severity::Info)]);
+    assert!(out.findings[0]
+        .detail
+        .as_deref()
+        .unwrap()
+        .contains("expired"));
+    let out = scan(format!("{{\"jwt\":\"{future}\"}}\n").as_bytes());
+    assert_eq!(found(&out), vec![("jwt.token".into(), Severity::Medium)]);
+}
+
+/// Published sample credentials (rules/allow/public-samples.toml) are suppressed and counted.
+#[test]
+fn public_samples_are_suppressed() {
+    let out = builtin().scan(
+        b"AZURE_STORAGE=\"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;\"\nGOOGLE_CLIENT_SECRET = \"d-FL95Q19q7MQmFpd7hHD0Ty\"\n",
+        &Location::path("settings.py"),
+    );
+    assert!(out.findings.is_empty(), "{:?}", out.findings);
+    assert!(out.suppressed >= 2, "{}", out.suppressed);
+}
+
+/// One secret matched by several rules is one finding naming the most specific rule: a legacy
+/// OpenAI key (with `T3BlbkFJ`) is not also a Moonshot key, and a provider rule wins over the
+/// generic one.
+#[test]
+fn one_secret_one_finding_most_specific_rule() {
+    let key = "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";
+    let out = builtin().scan(
+        format!("OPENAI_API_KEY=\"{key}\"\n").as_bytes(),
+        &Location::path(".env"),
+    );
+    let ids: Vec<_> = out.findings.iter().map(|f| f.rule_id.as_str()).collect();
+    assert_eq!(ids, vec!["openai.api-key"], "{:?}", out.findings);
+}
+
+/// OpenAI keys are named by kind (project, service account, admin), not only as legacy keys;
+/// a Gemini key assigned to a Gemini variable is named as one, not as a generic Google key.
+#[test]
+fn ai_provider_kinds_are_named() {
+    for (text, id) in [
+        ("OPENAI_API_KEY=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\n", "openai.project-key"),
+        ("OPENAI_ADMIN_KEY=sk-admin-Vht2L-Duiw84PjcM8es7ukxhd_4qow_ZjkcNObNoc7RqmfRrnKc-e5zyT_T3BlbkFJK8pdSV4DI9VLnbPLhRJU\n", "openai.admin-key"),
+        ("GEMINI_API_KEY=AIzaSyQdkmoAhZHHMRCozevznypajS5acPNUZ44\n", "gemini.api-key"),
+    ] {
+        let out = builtin().scan(text.as_bytes(), &Location::path(".env"));
+        let ids: Vec<_> = out.findings.iter().map(|f| f.rule_id.as_str()).collect();
+        assert_eq!(ids, vec![id], "{text}");
+    }
+}
