@@ -101,9 +101,9 @@ case_file bad tf-s3-acl-tfvars terraform.tfvars <<'EOF'
 acl = "public-read"
 EOF
 case_file good tf-s3-acl-private main.tf <<'EOF'
-resource "aws_s3_bucket" "ckpt" { bucket = "acme-ci-cache" }
+resource "aws_s3_bucket" "cache" { bucket = "acme-ci-cache" }
 resource "aws_s3_bucket_acl" "a" {
-  bucket = aws_s3_bucket.ckpt.id
+  bucket = aws_s3_bucket.cache.id
   acl    = "private"
 }
 EOF
