@@ -1,4 +1,4 @@
-//! `lantern scan`: inputs (walk) -> analysers (secrets, leaks, models) -> report -> output.
+//! `lantern scan`: inputs (walk) -> analysers (secrets, leaks, models, iac) -> report -> output.
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -65,7 +65,7 @@ pub struct Args {
     #[arg(long)]
     pub no_archives: bool,
     /// Which analysers run
-    #[arg(long, value_delimiter = ',', default_value = "secrets,leaks,models", value_parser = ["secrets", "leaks", "models"])]
+    #[arg(long, value_delimiter = ',', default_value = "secrets,leaks,models,iac", value_parser = ["secrets", "leaks", "models", "iac"])]
     pub only: Vec<String>,
     /// Worker threads (0 = all cores)
     #[arg(long, short = 'j', default_value_t = 0)]
@@ -85,6 +85,7 @@ struct Analysers {
     secrets: Option<Scanner>,
     leaks: Option<LeakScanner>,
     models: Option<lantern_models::Policy>,
+    iac: Option<lantern_iac::IacScanner>,
     allow_paths: globset::GlobSet,
     artifact_root: bool,
 }
@@ -136,6 +137,16 @@ impl Collector<'_> {
                 }
             }
         }
+        if let Some(i) = &self.an.iac {
+            self.add_iac(i.scan(data, loc), out);
+        }
+    }
+
+    /// Infrastructure-code findings (`iac`): per file here, Terraform modules after the walk.
+    fn add_iac(&self, o: lantern_iac::IacOutput, out: &mut Report) {
+        self.suppressed.fetch_add(o.suppressed, Ordering::Relaxed);
+        o.findings.into_iter().for_each(|f| out.push(f));
+        o.warnings.into_iter().for_each(|w| out.warn(w));
     }
 }
 
@@ -325,6 +336,9 @@ pub fn run(args: Args) -> Result<u8> {
         } else {
             None
         },
+        iac: want("iac")
+            .then(|| lantern_iac::IacScanner::new(&config.iac))
+            .transpose()?,
         allow_paths: build_globset(&config.allowlist.paths, "[allowlist] paths")?,
         artifact_root: args.paths.len() == 1 && is_archive_path(&args.paths[0]),
     };
@@ -392,6 +406,11 @@ pub fn run(args: Args) -> Result<u8> {
             }
             lantern_walk::walk_paths(std::slice::from_ref(p), &opts, &collector)?;
         }
+    }
+    if let Some(i) = &analysers.iac {
+        let mut out = Report::new();
+        collector.add_iac(i.finish(), &mut out);
+        collector.add(out);
     }
     if let Some(p) = &collector.progress {
         p.finish_and_clear();
