@@ -36,7 +36,7 @@ fn manifest_counts_bad_rows_and_round_trips_through_diff() {
         String::from_utf8_lossy(&out.stderr)
     );
     let m = json(&out.stdout);
-    assert_eq!(m["format"], "lantern.data.manifest/v1");
+    assert_eq!(m["format"], "lantern.data.manifest/v2");
     assert_eq!(m["counts"]["records"], 3);
     assert_eq!(m["counts"]["bad_records"], 1);
     assert_eq!(m["counts"]["bad_rows"][0]["line"], 4);
@@ -45,7 +45,14 @@ fn manifest_counts_bad_rows_and_round_trips_through_diff() {
     assert_eq!(m["merkle_root"].as_str().unwrap().len(), 64);
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 4: ragged row"));
 
-    // Second version: record 2 relabelled, record 4 removed, record 5 added.
+    // The ragged row is listed in place, digested as raw bytes.
+    assert_eq!(m["records"][2]["line"], 4);
+    assert!(m["records"][2]["unreadable"]
+        .as_str()
+        .unwrap()
+        .contains("ragged"));
+
+    // Second version: record 2 relabelled, record 4 and the ragged row removed, record 5 added.
     let b = d.path().join("b.csv");
     std::fs::write(
         &b,
@@ -78,7 +85,7 @@ fn manifest_counts_bad_rows_and_round_trips_through_diff() {
             r["removed"].as_u64(),
             r["changed"].as_u64()
         ),
-        (Some(1), Some(1), Some(1))
+        (Some(1), Some(2), Some(1))
     );
     let changed = r["changes"]
         .as_array()

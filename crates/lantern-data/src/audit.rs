@@ -203,8 +203,8 @@ pub struct AuditSummary {
     pub records: u64,
     /// Rows that could not be read.
     pub bad_records: u64,
-    /// Records decoded as Latin-1.
-    pub reencoded: u64,
+    /// Records holding strings that are not UTF-8 (analysed with U+FFFD replacements).
+    pub non_utf8: u64,
     /// The text columns used.
     pub text_columns: Vec<String>,
     /// The label column used.
@@ -595,8 +595,10 @@ pub fn audit(path: &Path, opts: &AuditOptions) -> Result<AuditResult> {
         Some(k) => k,
         None => record::DatasetKind::detect(path)?,
     };
+    // Unreadable rows are counted (the summary says how many), not analysed.
     let read = ReadOptions {
         kind: Some(kind),
+        deliver_unreadable: false,
         ..opts.read.clone()
     };
     let max_n = opts.max_ngram.clamp(1, 3);
@@ -1405,7 +1407,7 @@ pub fn audit(path: &Path, opts: &AuditOptions) -> Result<AuditResult> {
         summary: AuditSummary {
             records: summary1.records,
             bad_records: summary1.bad_records,
-            reencoded: summary1.reencoded,
+            non_utf8: summary1.non_utf8,
             text_columns,
             label_column,
             labels,
@@ -1427,7 +1429,11 @@ fn baseline_labels(path: &Path, column: &str, read: &ReadOptions) -> Result<BTre
         });
     }
     let mut counts = BTreeMap::new();
-    record::read_path(path, read, &mut |r| {
+    let read = ReadOptions {
+        deliver_unreadable: false,
+        ..read.clone()
+    };
+    record::read_path(path, &read, &mut |r| {
         let v = r
             .get(column)
             .map(|f| f.value.clone())

@@ -58,6 +58,10 @@ pub struct Change {
     /// only; empty when a side is a manifest, which holds digests, not values).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub values: Vec<FieldChange>,
+    /// For a row that could not be parsed (digested as raw bytes): why, and its first
+    /// characters when the side is data, not a manifest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
     /// For added and changed records, the commit that last touched the new line; for removed
     /// records, the commit that removed the old line (when the versions live in git).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -79,31 +83,31 @@ pub struct FieldChange {
 }
 
 impl FieldChange {
-    /// `field: old → new`, each value as compact JSON cut to `width` characters (`…` marks a
-    /// cut, `∅` an absent field).
+    /// `field: old → new`, each value as compact JSON; long values are cut to about `width`
+    /// characters around where they differ (`…` marks a cut, `∅` an absent field), and
+    /// invisible and look-alike characters are escaped ([`crate::show`]).
     pub fn display(&self, width: usize) -> String {
-        let show = |v: &Option<serde_json::Value>| match v {
-            Some(v) => clip(&v.to_string(), width),
-            None => "\u{2205}".to_string(),
+        let text = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string());
+        let (old, new) = match (text(&self.old), text(&self.new)) {
+            (Some(a), Some(b)) => crate::show::spans(&a, &b, width),
+            (a, b) => {
+                let one = |v: Option<String>| match v {
+                    Some(v) => crate::show::visible(&clip(&v, width), crate::show::has_latin(&v)),
+                    None => "\u{2205}".to_string(),
+                };
+                (one(a), one(b))
+            }
         };
         format!(
             "{}: {} \u{2192} {}",
-            self.field,
-            show(&self.old),
-            show(&self.new)
+            crate::show::visible(&self.field, crate::show::has_latin(&self.field)),
+            old,
+            new
         )
     }
 }
 
-/// `s` cut to at most `width` characters, ending in `…` when cut.
-pub fn clip(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
-    out.push('\u{2026}');
-    out
-}
+pub use crate::show::clip;
 
 /// A field value as JSON: strings as JSON strings, other values parsed back from their
 /// compact JSON form (kept as a string should that fail).
@@ -156,6 +160,7 @@ struct Entry {
     key: Option<String>,
     digest: [u8; 32],
     fields: Vec<(u32, u64)>,
+    unreadable: Option<String>,
 }
 
 struct Version {
@@ -232,6 +237,10 @@ impl Entry {
                 .iter()
                 .map(|f| (cols.id(&f.name), field_digest(f)))
                 .collect(),
+            unreadable: r
+                .unreadable
+                .as_ref()
+                .map(|u| format!("{}: {:?}", u.reason, u.preview)),
         }
     }
 }
@@ -241,7 +250,7 @@ fn load(spec: &str, opts: &DiffOptions, cols: &mut Columns) -> Result<Version> {
     if path.exists() {
         if !path.is_dir() && Manifest::sniff(path) {
             let mut m = Manifest::load(path)?;
-            if m.records.len() as u64 != m.counts.records {
+            if m.records.len() as u64 != m.counts.records + m.counts.bad_records {
                 return Err(Error::Manifest {
                     path: spec.into(),
                     message: "manifest does not list its records (built without them)".into(),
@@ -272,6 +281,7 @@ fn load(spec: &str, opts: &DiffOptions, cols: &mut Columns) -> Result<Version> {
                     key: r.key,
                     digest,
                     fields,
+                    unreadable: r.unreadable,
                 });
             }
             return Ok(Version {
@@ -646,6 +656,7 @@ pub fn diff(old: &str, new: &str, opts: &DiffOptions) -> Result<DiffResult> {
                         file: e.file.clone(),
                         fields: ids.iter().map(|&c| cols.name(c).to_string()).collect(),
                         values: Vec::new(),
+                        unreadable: e.unreadable.clone(),
                         commit: commit_of(e.line),
                     });
                 }
@@ -660,6 +671,7 @@ pub fn diff(old: &str, new: &str, opts: &DiffOptions) -> Result<DiffResult> {
                     file: e.file.clone(),
                     fields: Vec::new(),
                     values: Vec::new(),
+                    unreadable: e.unreadable.clone(),
                     commit: commit_of(e.line),
                 });
             }
@@ -677,6 +689,7 @@ pub fn diff(old: &str, new: &str, opts: &DiffOptions) -> Result<DiffResult> {
                 file: e.file.clone(),
                 fields: Vec::new(),
                 values: Vec::new(),
+                unreadable: e.unreadable.clone(),
                 commit: removed_by(e.line),
             });
         }
@@ -788,6 +801,9 @@ impl DiffResult {
                 detail.push_str(&format!("; {}", shown.join("; ")));
             } else if !c.fields.is_empty() {
                 detail.push_str(&format!("; fields: {}", c.fields.join(", ")));
+            }
+            if let Some(u) = &c.unreadable {
+                detail.push_str(&format!("; unreadable row ({u})"));
             }
             let mut f =
                 Finding::new(rule, title, Category::Other, Severity::Info, loc).with_detail(detail);
@@ -969,24 +985,18 @@ mod tests {
         assert_eq!(c.values[1].new, Some(serde_json::json!([1, 2])));
         assert_eq!(c.values[2].new, Some(serde_json::json!(long_new)));
         assert_eq!(c.values[0].display(60), "meta: {\"k\":1} \u{2192} \u{2205}");
+        // The shown part is where the values differ, not the same prefix twice.
         let shown = c.values[2].display(20);
         assert_eq!(
             shown,
             format!(
-                "text: \"{}\u{2026} \u{2192} \"{}\u{2026}",
-                "a".repeat(18),
-                "a".repeat(18)
+                "text: \u{2026}{}\" \u{2192} \u{2026}{}b\"",
+                "a".repeat(17),
+                "a".repeat(16)
             )
         );
         let json = serde_json::to_value(c).unwrap();
         assert_eq!(json["values"][2]["old"].as_str().unwrap().len(), 500);
         assert!(json["values"][0].get("new").is_none());
-    }
-
-    #[test]
-    fn clip_counts_characters_not_bytes() {
-        assert_eq!(clip("caf\u{e9}s", 5), "caf\u{e9}s");
-        assert_eq!(clip("caf\u{e9}s\u{e9}", 5), "caf\u{e9}\u{2026}");
-        assert_eq!(clip("", 3), "");
     }
 }

@@ -1,8 +1,9 @@
 //! Dataset provenance and poisoning signals for `lantern data`.
 //!
 //! * [`record`] reads datasets record by record, streaming: CSV/TSV, JSON Lines (also gzip),
-//!   Parquet (row groups one at a time) and folders of text or image files. Malformed rows are
-//!   counted with their row numbers, never fatal.
+//!   Parquet (row groups one at a time) and folders of text or image files, in one canonical
+//!   record form. Rows that cannot be parsed are counted and digested as raw bytes, never
+//!   dropped; [`jsontext`] keeps JSON values exactly (numbers as written).
 //! * [`manifest`] writes a content-addressed manifest: one digest per record, a Merkle root
 //!   over them (RFC 9162 hashing, [`merkle`]), schema, counts and label distribution.
 //! * [`diff`] compares two versions (manifests or the data itself) record by record, names the
@@ -15,12 +16,16 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod audit;
+mod csvread;
 pub mod diff;
 pub mod git;
+pub mod jsontext;
 pub mod manifest;
 pub mod merkle;
 pub mod pii;
+mod pq;
 pub mod record;
+pub mod show;
 pub mod sign;
 pub mod stats;
 pub mod text;

@@ -11,11 +11,10 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 /// Value of the manifest's `format` key.
-pub const FORMAT: &str = "lantern.data.manifest/v1";
+pub const FORMAT: &str = "lantern.data.manifest/v2";
 
 /// How the record digest is defined (stated in every manifest).
-pub const RECORD_DIGEST: &str =
-    "sha256 over fields sorted by name: u64le(len name) name tag u64le(len value) value; tag 's' string, 'j' compact json";
+pub const RECORD_DIGEST: &str = "sha256('R' || fields sorted by name: u64le(len name) name tag u64le(len value) value); tag 's' UTF-8 string, 'b' non-UTF-8 string bytes, 'j' canonical json text (numbers as written, keys sorted); unreadable rows sha256('U' || row bytes)";
 
 /// Options of a manifest build.
 #[derive(Debug, Clone, Default)]
@@ -63,6 +62,9 @@ pub struct RecordEntry {
     pub key: Option<String>,
     /// Record digest (hex sha256).
     pub digest: String,
+    /// Set for a row that could not be parsed (digested as raw bytes): why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
     /// 64-bit field digests (hex), aligned with the manifest's `columns`; `null` when absent.
     pub fields: Vec<Option<String>>,
 }
@@ -88,6 +90,10 @@ pub struct Manifest {
     pub merkle_root: String,
     /// What the read saw, including rows that could not be read.
     pub counts: ReadSummary,
+    /// The record cap the data was read with: longer rows are digested as raw bytes, so the
+    /// same cap must be used to recompute the root.
+    #[serde(default = "default_cap")]
+    pub max_record_bytes: u64,
     /// Columns in first-seen order.
     pub columns: Vec<Column>,
     /// Label distribution when a label column was named.
@@ -126,6 +132,10 @@ impl Manifest {
     }
 }
 
+fn default_cap() -> u64 {
+    record::DEFAULT_MAX_RECORD_BYTES as u64
+}
+
 fn json_type(f: &record::Field) -> &'static str {
     if f.is_string {
         return "string";
@@ -147,6 +157,8 @@ struct Builder {
     key: Option<String>,
     label: Option<(String, BTreeMap<String, u64>)>,
     missing_key: u64,
+    /// Parsed records seen so far.
+    parsed: u64,
 }
 
 impl Builder {
@@ -158,12 +170,24 @@ impl Builder {
             key: opts.key.clone(),
             label: opts.label.clone().map(|l| (l, BTreeMap::new())),
             missing_key: 0,
+            parsed: 0,
         }
     }
 
     fn entry(&mut self, r: &Record) -> RecordEntry {
         let digest = r.digest();
         self.merkle.push(&digest);
+        if let Some(u) = &r.unreadable {
+            return RecordEntry {
+                line: r.line,
+                file: r.file.clone(),
+                key: None,
+                digest: hex::encode(digest),
+                unreadable: Some(u.reason.clone()),
+                fields: vec![None; self.columns.len()],
+            };
+        }
+        self.parsed += 1;
         let mut fields: Vec<Option<String>> = vec![None; self.columns.len()];
         for f in &r.fields {
             let i = match self.index.get(&f.name) {
@@ -173,7 +197,7 @@ impl Builder {
                     self.columns.push(Column {
                         name: f.name.clone(),
                         types: BTreeMap::new(),
-                        missing: r.index,
+                        missing: self.parsed - 1,
                     });
                     self.index.insert(f.name.clone(), i);
                     fields.push(None);
@@ -211,11 +235,18 @@ impl Builder {
             file: r.file.clone(),
             key,
             digest: hex::encode(digest),
+            unreadable: None,
             fields,
         }
     }
 
-    fn finish(self, source: &str, kind: DatasetKind, mut counts: ReadSummary) -> Manifest {
+    fn finish(
+        self,
+        source: &str,
+        kind: DatasetKind,
+        mut counts: ReadSummary,
+        cap: usize,
+    ) -> Manifest {
         if self.missing_key > 0 {
             if let Some(k) = &self.key {
                 counts.bad_rows.push(record::BadRow {
@@ -233,6 +264,7 @@ impl Builder {
             records: Vec::new(),
             merkle_root: hex::encode(self.merkle.root()),
             counts,
+            max_record_bytes: cap as u64,
             columns: self.columns,
             label: self
                 .label
@@ -253,7 +285,12 @@ pub fn build_manifest(path: &Path, opts: &ManifestOptions) -> Result<Manifest> {
         }
         Ok(())
     })?;
-    let mut m = b.finish(&path.display().to_string(), kind, summary);
+    let mut m = b.finish(
+        &path.display().to_string(),
+        kind,
+        summary,
+        opts.read.max_record_bytes,
+    );
     m.records = records;
     Ok(m)
 }
@@ -299,13 +336,17 @@ pub fn write_manifest(
         }
         Ok(())
     })?;
-    let m = b.finish(&name, kind, summary);
+    let m = b.finish(&name, kind, summary, opts.read.max_record_bytes);
     let mut tail = serde_json::Map::new();
     if let Some(k) = &m.key {
         tail.insert("key".into(), serde_json::json!(k));
     }
     tail.insert("merkle_root".into(), serde_json::json!(m.merkle_root));
     tail.insert("counts".into(), serde_json::json!(m.counts));
+    tail.insert(
+        "max_record_bytes".into(),
+        serde_json::json!(m.max_record_bytes),
+    );
     tail.insert("columns".into(), serde_json::json!(m.columns));
     if let Some(l) = &m.label {
         tail.insert("label".into(), serde_json::json!(l));
@@ -358,7 +399,22 @@ mod tests {
         assert_eq!(mem.counts.records, 3);
         assert_eq!(mem.counts.bad_records, 1);
         assert_eq!(mem.counts.bad_rows[0].line, 3);
-        assert_eq!(mem.records[2].line, 4);
+        assert_eq!(
+            mem.records.len(),
+            4,
+            "the unreadable row is listed in place"
+        );
+        assert_eq!(mem.records[2].line, 3);
+        assert!(mem.records[2]
+            .unreadable
+            .as_deref()
+            .unwrap()
+            .contains("not a json object"));
+        assert_eq!(
+            mem.records[2].digest,
+            hex::encode(crate::record::raw_digest(b"not json"))
+        );
+        assert_eq!(mem.records[3].line, 4);
         assert_eq!(mem.records[1].key.as_deref(), Some("2"));
         let label = mem.label.as_ref().unwrap();
         assert_eq!(label.counts["pos"], 2);

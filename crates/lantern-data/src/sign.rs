@@ -23,6 +23,12 @@ pub struct Verified {
     pub merkle_root: String,
     /// The signed record count.
     pub records: u64,
+    /// The signed count of rows that could not be parsed (digested as raw bytes).
+    pub bad_records: u64,
+    /// The dataset's layout as signed.
+    pub kind: crate::record::DatasetKind,
+    /// The record cap the dataset was read with (rows longer are digested raw).
+    pub max_record_bytes: u64,
 }
 
 fn file_name(path: &Path) -> String {
@@ -104,6 +110,9 @@ pub fn verify(path: &Path, bundle: &Bundle, key: &VerifyingKey) -> Result<Verifi
         source: m.source,
         merkle_root: m.merkle_root,
         records: st["predicate"]["records"].as_u64().unwrap_or(0),
+        bad_records: st["predicate"]["bad_records"].as_u64().unwrap_or(0),
+        kind: m.kind,
+        max_record_bytes: m.max_record_bytes,
     })
 }
 

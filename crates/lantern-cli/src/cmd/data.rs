@@ -48,6 +48,18 @@ data.exact-duplicate, data.outlier-* (info), and secret rules from lantern scan.
     Audit(AuditArgs),
 }
 
+/// How datasets are read.
+#[derive(clap::Args, Debug)]
+struct ReadArgs {
+    /// Force the input format instead of detecting it
+    #[arg(long, value_parser = ["csv", "tsv", "jsonl", "parquet", "folder"])]
+    input_format: Option<String>,
+    /// Largest record parsed, in bytes (default 64 MiB); longer rows are digested as raw
+    /// bytes and counted as unreadable
+    #[arg(long, value_name = "BYTES")]
+    max_record_bytes: Option<usize>,
+}
+
 #[derive(clap::Args, Debug)]
 struct ManifestArgs {
     /// Dataset file or folder
@@ -64,9 +76,8 @@ struct ManifestArgs {
     /// Leave out the per-record list (root, schema and counts only)
     #[arg(long)]
     no_records: bool,
-    /// Force the input format instead of detecting it
-    #[arg(long, value_parser = ["csv", "tsv", "jsonl", "parquet", "folder"])]
-    input_format: Option<String>,
+    #[command(flatten)]
+    read: ReadArgs,
     /// Sign the manifest written with -o using this private key (PEM, from `lantern keygen`);
     /// the bundle goes to FILE.sig
     #[arg(long, value_name = "PRIVATE.pem", requires = "output")]
@@ -106,9 +117,8 @@ struct DiffArgs {
     /// Do not attribute changes with git blame
     #[arg(long)]
     no_git: bool,
-    /// Force the input format instead of detecting it
-    #[arg(long, value_parser = ["csv", "tsv", "jsonl", "parquet", "folder"])]
-    input_format: Option<String>,
+    #[command(flatten)]
+    read: ReadArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -166,9 +176,8 @@ struct AuditArgs {
     /// Print secrets and personal data in full
     #[arg(long)]
     show_secrets: bool,
-    /// Force the input format instead of detecting it
-    #[arg(long, value_parser = ["csv", "tsv", "jsonl", "parquet", "folder"])]
-    input_format: Option<String>,
+    #[command(flatten)]
+    read: ReadArgs,
 }
 
 /// Run `lantern data`.
@@ -180,8 +189,8 @@ pub fn run(args: Args) -> Result<u8> {
     }
 }
 
-fn read_options(format: &Option<String>) -> ReadOptions {
-    let kind = format.as_deref().and_then(|f| match f {
+fn read_options(a: &ReadArgs) -> ReadOptions {
+    let kind = a.input_format.as_deref().and_then(|f| match f {
         "csv" => Some(lantern_data::DatasetKind::Csv),
         "tsv" => Some(lantern_data::DatasetKind::Tsv),
         "jsonl" => Some(lantern_data::DatasetKind::Jsonl),
@@ -189,9 +198,11 @@ fn read_options(format: &Option<String>) -> ReadOptions {
         "folder" => Some(lantern_data::DatasetKind::Folder),
         _ => None,
     });
+    let d = ReadOptions::default();
     ReadOptions {
         kind,
-        ..ReadOptions::default()
+        max_record_bytes: a.max_record_bytes.unwrap_or(d.max_record_bytes),
+        ..d
     }
 }
 
@@ -230,20 +241,47 @@ fn verify_manifest(a: &ManifestArgs, manifest_path: &std::path::Path) -> Result<
             return Ok(1);
         }
     };
+    // Read the data as the signed manifest says it was read, whatever its name says now.
+    let read = read_options(&a.read);
+    if read.kind.is_some_and(|k| k != v.kind) {
+        anyhow::bail!(
+            "--input-format {} does not match the signed manifest, built from {} data",
+            a.read.input_format.as_deref().unwrap_or(""),
+            v.kind.as_str()
+        );
+    }
+    if a.read
+        .max_record_bytes
+        .is_some_and(|m| m as u64 != v.max_record_bytes)
+    {
+        anyhow::bail!(
+            "--max-record-bytes does not match the signed manifest's {}",
+            v.max_record_bytes
+        );
+    }
     let opts = ManifestOptions {
-        read: read_options(&a.input_format),
+        read: lantern_data::ReadOptions {
+            kind: Some(v.kind),
+            max_record_bytes: usize::try_from(v.max_record_bytes).unwrap_or(usize::MAX),
+            ..read
+        },
         include_records: false,
         ..ManifestOptions::default()
     };
     let now = manifest::build_manifest(&a.path, &opts)
         .with_context(|| format!("reading {}", a.path.display()))?;
-    if now.merkle_root != v.merkle_root || now.counts.records != v.records {
+    let same = now.merkle_root == v.merkle_root
+        && now.counts.records == v.records
+        && now.counts.bad_records == v.bad_records;
+    if !same {
         println!(
-            "FAILED: {} does not match the signed manifest: {} record(s), root {} (signed: {} record(s), root {})",
-            a.path.display(),
+            "FAILED: {} does not match the signed manifest: {} record(s), {} unreadable, root {} (signed: {} record(s), {} unreadable, root {})",
+            visible(&a.path.display().to_string()),
             now.counts.records,
+            now.counts.bad_records,
             now.merkle_root,
             v.records,
+            v.bad_records,
             v.merkle_root
         );
         return Ok(1);
@@ -264,7 +302,7 @@ fn manifest(a: ManifestArgs) -> Result<u8> {
         return verify_manifest(&a, m);
     }
     let opts = ManifestOptions {
-        read: read_options(&a.input_format),
+        read: read_options(&a.read),
         key: a.key,
         label: a.label,
         include_records: !a.no_records,
@@ -336,7 +374,7 @@ fn manifest(a: ManifestArgs) -> Result<u8> {
 
 fn diff(a: DiffArgs) -> Result<u8> {
     let opts = DiffOptions {
-        read: read_options(&a.input_format),
+        read: read_options(&a.read),
         key: a.key,
         git: !a.no_git,
     };
@@ -376,10 +414,13 @@ fn diff(a: DiffArgs) -> Result<u8> {
                 };
                 s.push_str(&format!("  {sign} {line}"));
                 if let Some(k) = &c.key {
-                    s.push_str(&format!("  key {k}"));
+                    s.push_str(&format!("  key {}", visible(k)));
                 }
                 if let Some(f) = &c.file {
-                    s.push_str(&format!("  {f}"));
+                    s.push_str(&format!("  {}", visible(f)));
+                }
+                if let Some(u) = &c.unreadable {
+                    s.push_str(&format!("  unreadable row ({})", visible(u)));
                 }
                 if !c.fields.is_empty() && c.values.is_empty() {
                     s.push_str(&format!("  fields: {}", c.fields.join(", ")));
@@ -422,6 +463,11 @@ fn diff(a: DiffArgs) -> Result<u8> {
     Ok(u8::from(!r.is_identical()))
 }
 
+/// Text for a terminal: control, invisible and (in Latin text) look-alike characters escaped.
+fn visible(s: &str) -> String {
+    lantern_data::show::visible(s, lantern_data::show::has_latin(s))
+}
+
 fn short(h: &str) -> &str {
     h.get(..16).unwrap_or(h)
 }
@@ -446,7 +492,7 @@ fn audit(a: AuditArgs) -> Result<u8> {
     let min: Severity = a.min_severity.parse().context("--min-severity")?;
     let format: Format = a.format.parse().context("--format")?;
     let opts = AuditOptions {
-        read: read_options(&a.input_format),
+        read: read_options(&a.read),
         label: a.label,
         text: a.text,
         baseline: a.baseline,
