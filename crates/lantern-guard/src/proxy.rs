@@ -730,6 +730,14 @@ impl Gateway {
             return Response::new(full("ok\n"));
         }
         if self.cfg.metrics && req.method() == Method::GET && path == "/metrics" {
+            if self.cfg.server.metrics_need_key && !self.metrics_key_ok(req.headers()) {
+                return error_response(
+                    StatusCode::UNAUTHORIZED,
+                    "/metrics needs a guard key",
+                    "invalid_request_error",
+                    "invalid_api_key",
+                );
+            }
             let mut stores = Vec::with_capacity(2);
             if self.cfg.limits.redis.is_some() {
                 stores.push(("redis", self.limiter.redis_up.load(Ordering::Relaxed)));
@@ -799,6 +807,13 @@ impl Gateway {
             self.finish(o);
         }
         resp
+    }
+
+    /// Whether the request carries a valid guard key (for `/metrics` with `metrics_need_key`).
+    fn metrics_key_ok(&self, headers: &HeaderMap) -> bool {
+        let store = self.keys();
+        bearer_token(headers)
+            .is_some_and(|t| KeyStore::authenticate_shared(&store, t, keys::now_secs()).is_ok())
     }
 
     /// Refuses a request whose model the key may not use; a scoped key must name its model as

@@ -614,6 +614,22 @@ async fn a_second_gateway_on_one_audit_dir_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_can_require_a_key() {
+    let h = start(|c| c.server.metrics_need_key = true).await;
+    let (s, _, _) = raw(h.addr, "GET", "/metrics", None, "").await;
+    assert_eq!(s, 401);
+    let (s, _, _) = raw(h.addr, "GET", "/metrics", Some("Bearer lg_nonsense"), "").await;
+    assert_eq!(s, 401);
+    let (s, _, b) = raw(h.addr, "GET", "/metrics", Some(&bearer(&h.tokens[1])), "").await;
+    assert!(
+        s == 200 && b.contains("# TYPE lantern_guard_request_duration_seconds histogram"),
+        "{b}"
+    );
+    let open = start(|_| {}).await;
+    assert_eq!(raw(open.addr, "GET", "/metrics", None, "").await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compressed_answers_are_not_asked_for_nor_forwarded_unread() {
     let h = start(|_| {}).await;
     h.reply("application/json", chat_answer(json!({"content":"ok"})));
