@@ -207,6 +207,26 @@ fn serve_audit_verify_prove_and_detect_tampering() {
         &[("LANTERN_CLI_TEST_UPSTREAM", "sk-up")],
     );
     wait_port(port);
+    // a second gateway on the same audit directory refuses to start, naming the holder
+    let second = lantern()
+        .args([
+            "guard",
+            "serve",
+            "--config",
+            cfg.to_str().unwrap_or(""),
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+        ])
+        .env("LANTERN_CLI_TEST_UPSTREAM", "sk-up")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("in use by another lantern guard")
+            && err.contains(&format!("pid {}", guard.0.id())),
+        "{err}"
+    );
     let body =
         r#"{"model":"m","messages":[{"role":"user","content":"my card 4111 1111 1111 1111"}]}"#;
     let (s, b) = http(port, "POST", "/v1/chat/completions", Some(&tok), body);

@@ -142,6 +142,8 @@ pub struct ServerConfig {
     /// `refuse` (404, the default) or `forward` (authenticated and counted against the key's
     /// request limit, but not inspected or monitored).
     pub unknown_paths: UnknownPaths,
+    /// `/metrics` answers only requests with a valid guard key (`Authorization: Bearer`).
+    pub metrics_need_key: bool,
 }
 
 /// The treatment of paths the route table does not know.
@@ -563,7 +565,7 @@ mod tests {
                 tls_cert: Some("cert.pem".into()),
                 tls_key: None,
                 client_ca: None,
-                unknown_paths: UnknownPaths::Refuse,
+                ..ServerConfig::default()
             },
             ..GuardConfig::default()
         };

@@ -677,6 +677,37 @@ mod tests {
         assert!(m
             .render(0, None)
             .contains("lantern_guard_drift_alert{model=\"m\"} 1"));
+        m.request("/v1/chat/completions", 200, "allowed");
+        m.hit("pii.email");
+        let text = m.render_with(3, Some(1), &[("redis", false)]);
+        // every sample's family has HELP and TYPE lines, and each family is one group
+        let mut families: Vec<&str> = Vec::new();
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let name = line.split(['{', ' ']).next().unwrap_or_default();
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| {
+                    name.strip_suffix(s)
+                        .filter(|f| text.contains(&format!("# TYPE {f} histogram")))
+                })
+                .unwrap_or(name);
+            assert!(
+                text.contains(&format!("# HELP {family} ")),
+                "no HELP for {family}"
+            );
+            assert!(
+                text.contains(&format!("# TYPE {family} ")),
+                "no TYPE for {family}"
+            );
+            if families.last() != Some(&family) {
+                assert!(
+                    !families.contains(&family),
+                    "{family} is split in two groups"
+                );
+                families.push(family);
+            }
+        }
+        assert!(text.contains("lantern_guard_store_up{store=\"redis\"} 0"));
     }
 
     #[test]

@@ -260,6 +260,13 @@ fn request_token_estimate(prompt: &str, generates: bool, max_tokens: u64, n: u64
         }
 }
 
+/// A response body with a `content-encoding` other than `identity` (compressed).
+fn encoded(h: &HeaderMap) -> bool {
+    h.get_all(header::CONTENT_ENCODING)
+        .iter()
+        .any(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"))
+}
+
 /// The `model` a request names, as far as scope checks are concerned.
 enum ModelField<'a> {
     /// No `model` (or `null`).
@@ -723,6 +730,14 @@ impl Gateway {
             return Response::new(full("ok\n"));
         }
         if self.cfg.metrics && req.method() == Method::GET && path == "/metrics" {
+            if self.cfg.server.metrics_need_key && !self.metrics_key_ok(req.headers()) {
+                return error_response(
+                    StatusCode::UNAUTHORIZED,
+                    "/metrics needs a guard key",
+                    "invalid_request_error",
+                    "invalid_api_key",
+                );
+            }
             let mut stores = Vec::with_capacity(2);
             if self.cfg.limits.redis.is_some() {
                 stores.push(("redis", self.limiter.redis_up.load(Ordering::Relaxed)));
@@ -792,6 +807,13 @@ impl Gateway {
             self.finish(o);
         }
         resp
+    }
+
+    /// Whether the request carries a valid guard key (for `/metrics` with `metrics_need_key`).
+    fn metrics_key_ok(&self, headers: &HeaderMap) -> bool {
+        let store = self.keys();
+        bearer_token(headers)
+            .is_some_and(|t| KeyStore::authenticate_shared(&store, t, keys::now_secs()).is_ok())
     }
 
     /// Refuses a request whose model the key may not use; a scoped key must name its model as
@@ -1126,7 +1148,8 @@ impl Gateway {
         }
         for (k, v) in &parts.headers {
             let n = k.as_str();
-            if !forwarded(n, true) || (stream && n == "accept-encoding") {
+            // the guard reads what it monitors: answers are asked for uncompressed
+            if !forwarded(n, true) || (n == "accept-encoding" && ep.monitors_output()) {
                 continue;
             }
             crate::h1::header(&mut head, n, v.as_bytes());
@@ -1169,6 +1192,18 @@ impl Gateway {
             Ok(Ok(r)) => r,
         };
         let (rparts, rbody) = resp.into_parts();
+        if ep.monitors_output() && encoded(&rparts.headers) {
+            // compressed anyway: not read, so not forwarded
+            o.decision = "upstream_error";
+            o.upstream_time = t_up.elapsed();
+            self.refund(&key, estimate).await;
+            return error_response(
+                StatusCode::BAD_GATEWAY,
+                "upstream answered with a content encoding the gateway does not read",
+                "api_error",
+                "upstream_encoding",
+            );
+        }
         let is_sse = rparts
             .headers
             .get(header::CONTENT_TYPE)

@@ -790,7 +790,10 @@ impl<'a> SseFilter<'a> {
         let m: &Monitor = &self.monitor;
         let mut commits = Vec::new();
         for c in &mut self.chans {
-            if last || c.total - c.scanned >= self.step {
+            // until a stream's first text goes out, every event with new text past the
+            // hold-back is scanned (the first token waits for the hold-back, not also a step)
+            let first = c.released == 0 && c.total > self.holdback && c.total > c.scanned;
+            if last || first || c.total - c.scanned >= self.step {
                 c.scan(m, last, &mut commits);
             }
         }

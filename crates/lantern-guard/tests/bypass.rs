@@ -25,6 +25,10 @@ struct Upstream {
     body: Option<Value>,
     /// Content type and body of the next answers.
     reply: (String, String),
+    /// Extra header lines of the next answers.
+    extra: String,
+    /// The last request head.
+    head: String,
 }
 
 /// A lenient upstream: answers every path with the scripted reply (or, for a path that decodes
@@ -68,10 +72,11 @@ async fn lenient(l: TcpListener, up: Arc<Mutex<Upstream>>) {
             let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
             let path = head.split(' ').nth(1).unwrap_or_default().to_string();
             let body = serde_json::from_slice(&buf[head_end..]).ok();
-            let (ctype, reply) = {
+            let (ctype, reply, extra) = {
                 let mut u = up.lock().unwrap_or_else(|p| p.into_inner());
                 u.paths.push(path.clone());
                 u.body = body;
+                u.head = head.clone();
                 if path
                     .to_ascii_lowercase()
                     .trim_end_matches('/')
@@ -80,13 +85,14 @@ async fn lenient(l: TcpListener, up: Arc<Mutex<Upstream>>) {
                     (
                         "application/json".to_string(),
                         json!({"object":"list","data":[{"id":"small-1"},{"id":"big-1"},{"id":"small-2"}]}).to_string(),
+                        String::new(),
                     )
                 } else {
-                    u.reply.clone()
+                    (u.reply.0.clone(), u.reply.1.clone(), u.extra.clone())
                 }
             };
             let resp = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                "HTTP/1.1 200 OK\r\ncontent-type: {ctype}\r\n{extra}content-length: {}\r\nconnection: close\r\n\r\n{reply}",
                 reply.len()
             );
             let _ = s.write_all(resp.as_bytes()).await;
@@ -605,4 +611,50 @@ async fn a_second_gateway_on_one_audit_dir_is_refused() {
             && e.contains(&format!("pid {}", std::process::id())),
         "{e}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_can_require_a_key() {
+    let h = start(|c| c.server.metrics_need_key = true).await;
+    let (s, _, _) = raw(h.addr, "GET", "/metrics", None, "").await;
+    assert_eq!(s, 401);
+    let (s, _, _) = raw(h.addr, "GET", "/metrics", Some("Bearer lg_nonsense"), "").await;
+    assert_eq!(s, 401);
+    let (s, _, b) = raw(h.addr, "GET", "/metrics", Some(&bearer(&h.tokens[1])), "").await;
+    assert!(
+        s == 200 && b.contains("# TYPE lantern_guard_request_duration_seconds histogram"),
+        "{b}"
+    );
+    let open = start(|_| {}).await;
+    assert_eq!(raw(open.addr, "GET", "/metrics", None, "").await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compressed_answers_are_not_asked_for_nor_forwarded_unread() {
+    let h = start(|_| {}).await;
+    h.reply("application/json", chat_answer(json!({"content":"ok"})));
+    let alice = bearer(&h.tokens[0]);
+    let body = json!({"model":"m","messages":[]}).to_string();
+    let mut s = TcpStream::connect(h.addr)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let req = format!("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: {alice}\r\naccept-encoding: gzip, br\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+    s.write_all(req.as_bytes())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out).await;
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    let head =
+        h.up.lock()
+            .map(|u| u.head.to_ascii_lowercase())
+            .unwrap_or_default();
+    assert!(
+        head.contains("/v1/chat/completions") && !head.contains("accept-encoding"),
+        "{head}"
+    );
+    // an upstream that compresses anyway: the body is not read, so it is not forwarded
+    h.up.lock().unwrap_or_else(|p| p.into_inner()).extra = "content-encoding: gzip\r\n".into();
+    let (s, _, b) = raw(h.addr, "POST", "/v1/chat/completions", Some(&alice), &body).await;
+    assert_eq!((s, code(&b).as_str()), (502, "upstream_encoding"), "{b}");
 }
