@@ -76,6 +76,11 @@ pub fn codec(head: &[u8]) -> Option<Codec> {
 /// yields what it decoded (the start of a file given as its first bytes), except xz, lzma,
 /// bzip2 and lz4, whose decoders may write nothing before a window or block is complete.
 pub fn inflate(data: &[u8], codec: Codec, cap: u64) -> (Vec<u8>, Option<Stop>) {
+    inflate_from(data, codec, cap)
+}
+
+/// [`inflate`] from a reader (a file read sequentially, never held in memory whole).
+pub fn inflate_from<'a, R: Read + 'a>(input: R, codec: Codec, cap: u64) -> (Vec<u8>, Option<Stop>) {
     let mut out = Vec::new();
     let res = match codec {
         Codec::Xz | Codec::Lzma => {
@@ -83,7 +88,7 @@ pub fn inflate(data: &[u8], codec: Codec, cap: u64) -> (Vec<u8>, Option<Stop>) {
                 out: &mut out,
                 cap: cap.saturating_add(1),
             };
-            let mut r = std::io::BufReader::new(data);
+            let mut r = std::io::BufReader::new(input);
             let r = if codec == Codec::Xz {
                 lzma_rs::xz_decompress(&mut r, &mut w)
             } else {
@@ -92,7 +97,7 @@ pub fn inflate(data: &[u8], codec: Codec, cap: u64) -> (Vec<u8>, Option<Stop>) {
             r.map_err(|e| e.to_string())
         }
         _ => {
-            let mut r = reader(data, codec);
+            let mut r = reader(input, codec);
             r.by_ref()
                 .take(cap.saturating_add(1))
                 .read_to_end(&mut out)
@@ -119,19 +124,25 @@ pub enum Stop {
     Error(String),
 }
 
-fn reader<'a>(data: &'a [u8], codec: Codec) -> Box<dyn Read + 'a> {
+fn reader<'a, R: Read + 'a>(input: R, codec: Codec) -> Box<dyn Read + 'a> {
     match codec {
-        Codec::Gzip => Box::new(flate2::read::MultiGzDecoder::new(data)),
-        Codec::JoblibZf => Box::new(flate2::read::ZlibDecoder::new(
-            data.get(21..).unwrap_or(&[]),
-        )),
-        Codec::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(data)),
-        Codec::Bz2 => Box::new(bzip2::read::MultiBzDecoder::new(data)),
-        Codec::Zstd => match zstd::stream::read::Decoder::with_buffer(data) {
+        Codec::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
+        Codec::JoblibZf => {
+            // Skip `ZF` and the 19-character length, then a zlib stream.
+            let mut input = input;
+            let mut skip = [0u8; 21];
+            match input.read_exact(&mut skip) {
+                Ok(()) => Box::new(flate2::read::ZlibDecoder::new(input)),
+                Err(e) => Box::new(FailingReader(Some(e))),
+            }
+        }
+        Codec::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(input)),
+        Codec::Bz2 => Box::new(bzip2::read::MultiBzDecoder::new(input)),
+        Codec::Zstd => match zstd::stream::read::Decoder::new(input) {
             Ok(d) => Box::new(d),
             Err(e) => Box::new(FailingReader(Some(e))),
         },
-        Codec::Zlib | Codec::Xz | Codec::Lzma => Box::new(flate2::read::ZlibDecoder::new(data)),
+        Codec::Zlib | Codec::Xz | Codec::Lzma => Box::new(flate2::read::ZlibDecoder::new(input)),
     }
 }
 

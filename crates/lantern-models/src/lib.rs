@@ -877,20 +877,25 @@ fn scan_compressed(
     depth: u32,
     rep: &mut ModelReport,
 ) {
-    let Some(data) = read_all(src, loc, rep) else {
+    let head = match src.read_at(0, 64) {
+        Ok(h) => h,
+        Err(e) => {
+            rep.io_warn(loc, e);
+            return;
+        }
+    };
+    let Some(codec) = compress::codec(&head) else {
         return;
     };
-    let Some(codec) = compress::codec(&data) else {
-        return;
-    };
-    let (first, stop) = compress::inflate(&data, codec, PREFIX_LEN);
+    // The compressed input is read sequentially, never held whole.
+    let input = || source::SourceReader::new(src);
+    let (first, stop) = compress::inflate_from(input(), codec, PREFIX_LEN);
     if stop == Some(compress::Stop::Limit) && pickle_prefix_conclusive(&first) {
         scan_source(&Mem(&first), loc, policy, depth + 1, rep);
         return;
     }
     drop(first);
-    let (out, stop) = compress::inflate(&data, codec, MAX_INFLATE);
-    drop(data);
+    let (out, stop) = compress::inflate_from(input(), codec, MAX_INFLATE);
     match stop {
         Some(compress::Stop::Limit) => rep.warn(
             loc,
