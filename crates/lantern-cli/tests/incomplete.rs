@@ -292,7 +292,7 @@ fn fifos_are_not_opened_and_are_reported() {
 #[cfg(unix)]
 #[test]
 fn endless_stdin_ends_at_the_size_limit() {
-    let out = lantern()
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("lantern"))
         .args([
             "scan",
             "--no-progress",
@@ -303,11 +303,25 @@ fn endless_stdin_ends_at_the_size_limit() {
             "-",
         ])
         .stdin(std::fs::File::open("/dev/zero").unwrap())
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("scan - </dev/zero still running after 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     // NUL bytes are binary: skipped like a small binary input, and the scan ends.
-    assert_eq!(out.status.code(), Some(0));
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status.code(), Some(0));
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    let v: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v["stats"]["skipped"], 1);
 }
 
@@ -425,4 +439,102 @@ fn shallow_clones_are_incomplete_history_and_blob_refs_are_scanned() {
             .any(|(p, s, m)| p == "shallow" && s == "medium" && m.contains("shallow clone")),
         "{inc:?}"
     );
+}
+
+/// The finding of `secret`, if any.
+fn finding_of<'a>(v: &'a Value, secret: &str) -> Option<&'a Value> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["secret"] == secret)
+}
+
+#[test]
+fn secrets_in_utf16_and_utf32_text_are_found_with_the_encoding() {
+    let d = tempfile::tempdir().unwrap();
+    let tok = github_token(17);
+    let text = format!("# settings\r\nGITHUB_TOKEN={tok}\r\n");
+    let mut le = vec![0xff, 0xfe];
+    le.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    std::fs::write(d.path().join("bom16.env"), le).unwrap();
+    let tok2 = github_token(18);
+    let text2 = format!("GITHUB_TOKEN={tok2}\n");
+    let be: Vec<u8> = text2.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    std::fs::write(d.path().join("nobom16.txt"), be).unwrap();
+    let tok3 = github_token(19);
+    let text3 = format!("GITHUB_TOKEN={tok3}\n");
+    let mut u32le = vec![0xff, 0xfe, 0, 0];
+    u32le.extend(text3.chars().flat_map(|c| (c as u32).to_le_bytes()));
+    std::fs::write(d.path().join("wide32.txt"), u32le).unwrap();
+    let (code, v) = scan_json(&["."], d.path());
+    assert_eq!(code, 1, "{v:#}");
+    for (t, path, enc, line) in [
+        (&tok, "bom16.env", "utf-16le", 2),
+        (&tok2, "nobom16.txt", "utf-16be", 1),
+        (&tok3, "wide32.txt", "utf-32le", 1),
+    ] {
+        let f = finding_of(&v, t).unwrap_or_else(|| panic!("{path}: {v:#}"));
+        assert_eq!(f["properties"]["encoding"], enc, "{f:#}");
+        assert_eq!(f["locations"][0]["path"], path);
+        assert_eq!(f["locations"][0]["line"], line, "{f:#}");
+    }
+}
+
+#[test]
+fn secrets_under_base64_hex_and_percent_encoding_are_found_where_they_are() {
+    let d = tempfile::tempdir().unwrap();
+    let b64_tok = github_token(20);
+    let hex_tok = github_token(21);
+    let pct_tok = github_token(22);
+    let b64 = {
+        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let raw = format!("{{\"auth\":\"{b64_tok}\"}}");
+        let mut s = String::new();
+        for c in raw.as_bytes().chunks(3) {
+            let n = (u32::from(c[0]) << 16)
+                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+                | u32::from(*c.get(2).unwrap_or(&0));
+            for k in 0..4 {
+                if k <= c.len() {
+                    s.push(A[(n >> (18 - 6 * k) & 63) as usize] as char);
+                } else {
+                    s.push('=');
+                }
+            }
+        }
+        s
+    };
+    let hexed: String = hex_tok.bytes().map(|b| format!("{b:02x}")).collect();
+    let pct: String = pct_tok.replace('_', "%5F");
+    std::fs::write(
+        d.path().join("deploy.yaml"),
+        format!("kind: Secret\ndata:\n  config: {b64}\n  raw: {hexed}\nurl: https://x.test/cb?token={pct}&a=1\n"),
+    )
+    .unwrap();
+    let (code, v) = scan_json(&["."], d.path());
+    assert_eq!(code, 1, "{v:#}");
+    for (t, enc, line) in [
+        (&b64_tok, "base64", 3),
+        (&hex_tok, "hex", 4),
+        (&pct_tok, "percent", 5),
+    ] {
+        let f = finding_of(&v, t).unwrap_or_else(|| panic!("{enc}: {v:#}"));
+        assert_eq!(f["properties"]["encoding"], enc, "{f:#}");
+        assert_eq!(f["locations"][0]["line"], line, "{f:#}");
+        assert!(
+            f["detail"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("found {enc}-encoded")),
+            "{f:#}"
+        );
+    }
+    // A plain token is found once, without an encoding.
+    let plain = github_token(23);
+    std::fs::write(d.path().join("plain.txt"), format!("t={plain}\n")).unwrap();
+    let (_, v) = scan_json(&["plain.txt"], d.path());
+    let f = finding_of(&v, &plain).unwrap();
+    assert!(f["properties"].get("encoding").is_none(), "{f:#}");
+    assert_eq!(f["locations"].as_array().unwrap().len(), 1, "{f:#}");
 }

@@ -290,11 +290,16 @@ fn zip_bomb_is_a_warning_and_the_scan_goes_on() {
     let (code, v) = scan_json(&["."], d.path());
     assert_eq!(code, 1, "{v}");
     assert_eq!(findings_with(&v, "github").len(), 1);
-    let warnings = v["warnings"].as_array().unwrap();
+    // Declared larger than --max-file-size: only its (binary) head is decompressed, skipped like
+    // any binary file; the bomb never expands. With the limit raised it trips the ratio check.
+    assert!(findings_with(&v, "scan.incomplete").is_empty(), "{v}");
+    let (code, v) = scan_json(&["--max-file-size", "400000000", "."], d.path());
+    assert_eq!(code, 1, "{v}");
+    let inc = findings_with(&v, "scan.incomplete");
     assert!(
-        warnings
-            .iter()
-            .any(|w| w["path"].as_str().unwrap().starts_with("bomb.zip")),
+        inc.iter()
+            .any(|f| f["locations"][0]["path"] == "bomb.zip!zeros.bin"
+                && f["detail"].as_str().unwrap().contains("zip bomb")),
         "{v}"
     );
 }

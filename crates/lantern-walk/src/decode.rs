@@ -230,7 +230,10 @@ fn decode_run(run: &[u8]) -> Option<(Encoding, Vec<u8>)> {
         }
     }
     let body = trim_padding(run);
-    if body.len() >= MIN_HEX && body.len() % 2 == 0 && body.iter().all(u8::is_ascii_hexdigit) {
+    if body.len() >= MIN_HEX
+        && body.len().is_multiple_of(2)
+        && body.iter().all(u8::is_ascii_hexdigit)
+    {
         let d = hex(body)?;
         return is_text(&d).then_some((Encoding::Hex, d));
     }

@@ -6,4 +6,5 @@ pub mod data;
 pub mod guard;
 pub mod limits;
 pub mod scan;
+pub mod scan_decode;
 pub mod sign;

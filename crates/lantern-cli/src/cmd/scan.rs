@@ -6,12 +6,15 @@ use lantern_core::output::{render, Format, RenderOptions};
 use lantern_core::{Baseline, Config, Finding, Location, Report, Severity, Warning};
 use lantern_leaks::LeakScanner;
 use lantern_secrets::{RuleSet, Scanner};
+use lantern_walk::decode::Encoding;
 use lantern_walk::{Blob, BlobKind, Visitor, WalkOptions};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
+
+use super::scan_decode;
 
 /// Arguments of `lantern scan`.
 #[derive(clap::Args, Debug)]
@@ -111,6 +114,23 @@ impl Collector<'_> {
         }
     }
 
+    /// Scan text (decoded from `enc` when set), and the secrets hidden in its encoded runs.
+    fn scan_decoded(&self, text: &[u8], loc: &Location, enc: Option<Encoding>, out: &mut Report) {
+        let mut found = Report::new();
+        self.scan_text(text, loc, &mut found);
+        if let Some(enc) = enc {
+            scan_decode::tag(&mut found, enc);
+        }
+        if let Some(s) = &self.an.secrets {
+            let (hidden, suppressed) = scan_decode::encoded_secrets(s, text, loc);
+            self.suppressed.fetch_add(suppressed, Ordering::Relaxed);
+            for f in hidden {
+                found.push(f);
+            }
+        }
+        out.merge(found);
+    }
+
     fn scan_text(&self, data: &[u8], loc: &Location, out: &mut Report) {
         if let Some(s) = &self.an.secrets {
             let o = s.scan(data, loc);
@@ -198,8 +218,13 @@ impl Visitor for Collector<'_> {
             // Members are delivered separately.
             return;
         }
-        if lantern_walk::is_binary(&blob.data) {
-            // A big file whose head is binary is skipped like a small binary file.
+        // UTF-16/32 text is scanned as UTF-8, and the raw bytes too when they are text (a
+        // Latin-1 file may start with what looks like a byte-order mark). What is binary either
+        // way is skipped (a big file whose head is binary like a small binary file).
+        let wide = lantern_walk::decode::decode_wide(&blob.data)
+            .filter(|(t, _)| !lantern_walk::is_binary(t.as_bytes()));
+        let raw = !lantern_walk::is_binary(&blob.data);
+        if wide.is_none() && !raw {
             self.skipped.fetch_add(1, Ordering::Relaxed);
             return;
         }
@@ -218,7 +243,12 @@ impl Visitor for Collector<'_> {
         self.blobs.fetch_add(1, Ordering::Relaxed);
         self.bytes
             .fetch_add(blob.data.len() as u64, Ordering::Relaxed);
-        self.scan_text(&blob.data, loc, &mut out);
+        if raw {
+            self.scan_decoded(&blob.data, loc, None, &mut out);
+        }
+        if let Some((text, enc)) = &wide {
+            self.scan_decoded(text.as_bytes(), loc, Some(*enc), &mut out);
+        }
         if !out.findings.is_empty() || !out.warnings.is_empty() {
             self.add(out);
         }
