@@ -7,10 +7,14 @@
 //! The scanner uses these to drop values that are not secrets and to grade the evidence of
 //! generic (low-confidence) matches; see `Scanner::consider`.
 
-/// Bytes looked at on each side of a match when deciding whether it sits inside a base64 run.
-const BLOB_LOOKAROUND: usize = 64 << 10;
-/// A base64 run at least this long around a match is an encoded blob (image, font, archive).
+/// Bytes looked at on each side of a match when deciding whether it sits inside a base64 run
+/// (bounds the cost per match).
+const BLOB_LOOKAROUND: usize = 4 << 10;
+/// A base64 run at least this long that extends past a match on both sides is an encoded blob.
 const BLOB_MIN_RUN: usize = 256;
+/// A base64 run at least this long that extends past a match on one side is an encoded blob
+/// (the match is at its start or end: a token is the whole of its run).
+const BLOB_LONG_RUN: usize = 1 << 10;
 
 fn is_vowel(b: u8) -> bool {
     matches!(
@@ -374,7 +378,9 @@ pub fn inside_base64_blob(data: &[u8], start: usize, end: usize) -> bool {
     if data.get(..s).is_some_and(|b| b.ends_with(b"base64,")) {
         return true;
     }
-    e - s >= BLOB_MIN_RUN && start - s >= 16 && e - end >= 16
+    let (before, after) = (start - s, e - end);
+    (e - s >= BLOB_MIN_RUN && before >= 16 && after >= 16)
+        || (e - s >= BLOB_LONG_RUN && (before >= 16 || after >= 16))
 }
 
 /// What a connection URL's host says about its credentials.
@@ -578,6 +584,17 @@ mod tests {
         long.extend_from_slice(b"KEY0123456789");
         long.extend(vec![b'B'; 300]);
         assert!(inside_base64_blob(&long, 300, 313));
+        // At the end of a long run, far from its `base64,`.
+        let mut tail = b"url(data:font/woff2;base64,".to_vec();
+        tail.extend(vec![b'A'; 20_000]);
+        let start = tail.len();
+        tail.extend_from_slice(b"KEY0123456789");
+        let end = tail.len();
+        tail.extend_from_slice(b")");
+        assert!(inside_base64_blob(&tail, start, end));
+        // A key that is a whole run is not inside a blob.
+        let whole = vec![b'Q'; 2000];
+        assert!(!inside_base64_blob(&whole, 0, 2000));
         let plain = b"token = \"AQEabcdefghijklmnopqrstuvwxyz\"";
         assert!(!inside_base64_blob(plain, 9, 37));
     }
