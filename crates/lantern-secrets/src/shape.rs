@@ -139,7 +139,9 @@ pub fn is_dotted_reference(s: &[u8]) -> bool {
 
 /// Words a value uses to describe itself or to say it is not real: a phrase containing one is a
 /// placeholder (`my-anthropic-api-key`, `synthetic-webhook-secret`, `fake-accumulator-key`).
-const SELF_DESCRIBING: [&str; 30] = [
+const SELF_DESCRIBING: [&str; 32] = [
+    "username",
+    "user",
     "key",
     "keys",
     "secret",
@@ -227,7 +229,7 @@ pub fn is_self_describing_phrase(s: &[u8]) -> bool {
         return false;
     }
     let mut found: Vec<Vec<u8>> = s
-        .split(|&b| matches!(b, b'-' | b'_' | b'.'))
+        .split(|&b| matches!(b, b'-' | b'_' | b'.' | b':'))
         .filter(describes)
         .map(|p| p.to_ascii_lowercase())
         .collect();
@@ -505,6 +507,7 @@ mod tests {
             assert!(is_self_describing_phrase(s.as_bytes()), "{s}");
         }
         assert!(is_self_describing_phrase(b"sk-secret-key-abc123xyz"));
+        assert!(is_self_describing_phrase(b"username:token"));
         assert!(!is_self_describing_phrase(
             b"sk-proj-Zq3Lr8VbN1xYt5KwPm0Hs7Dc"
         ));
