@@ -325,6 +325,22 @@ pub fn has_format_field(s: &[u8]) -> bool {
     false
 }
 
+/// A file path or URL (`/etc/passwd:ro`, `./certs/key.pem`, `~/.ssh/id`, `https://vault/x`):
+/// where a secret is kept, not the secret.
+pub fn is_path_or_url(s: &[u8]) -> bool {
+    if memchr::memmem::find(s, b"://").is_some() {
+        return true;
+    }
+    let rooted = [&b"/"[..], b"./", b"../", b"~/"]
+        .iter()
+        .any(|p| s.starts_with(p));
+    rooted
+        && s.iter().filter(|&&b| b == b'/').count() >= 2
+        && s.iter().all(|&b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-' | b':' | b'~')
+        })
+}
+
 /// Lower-case hex of a digest's length (MD5, SHA-1, SHA-256, SHA-512) or a UUID: a value that
 /// may be a key but is as often a hash, an id or a checksum.
 pub fn is_hash_or_uuid(s: &[u8]) -> bool {
@@ -565,6 +581,15 @@ mod tests {
         assert!(weak_evidence(b"OnlyLettersHereAndThere").is_some());
         assert!(weak_evidence(b"NY1DhQCEYTdBkptf").is_none());
         assert!(weak_evidence(b"7xDPkYXSYDc1_ErdTPIcoAR9RNd8YDlkS3nVNXcVoIMZ6").is_none());
+    }
+
+    #[test]
+    fn paths_and_urls() {
+        assert!(is_path_or_url(b"/etc/passwd:ro"));
+        assert!(is_path_or_url(b"./certs/server.key"));
+        assert!(is_path_or_url(b"https://vault.internal/v1/secret"));
+        assert!(!is_path_or_url(b"jb0w/o5pJEjFjtnCRz6YDieSGO5NvJZZ8gWB8EWc"));
+        assert!(!is_path_or_url(b"/Zq3Lr8VbN1xY"));
     }
 
     #[test]
