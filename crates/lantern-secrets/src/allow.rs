@@ -214,12 +214,13 @@ pub fn is_placeholder_value(secret: &[u8]) -> bool {
 
 /// Placeholders and code that generic (low-confidence) rules ignore: everything
 /// [`is_placeholder_value`] drops, plus any identifier-like value (`original_secret_key`,
-/// `MY_API_KEY`, `settings.WEATHER_KEY`) and counting sequences (`sk-9876543210abcdef`), which
-/// real passwords and keys are not.
+/// `MY_API_KEY`, `settings.WEATHER_KEY`), counting sequences (`sk-9876543210abcdef`), paths
+/// and URLs (`/etc/passwd:ro`), which real passwords and keys are not.
 pub fn is_placeholder(secret: &[u8]) -> bool {
     is_placeholder_value(secret)
         || looks_like_code_reference(secret)
         || shape::is_sequential(secret)
+        || shape::is_path_or_url(secret)
 }
 
 /// `settings.API_KEY`, `self.config.token`, `WEATHER_API_KEY`: a reference to a value, not one.

@@ -25,12 +25,15 @@ const MAX_PAIR_WINDOW: usize = 16 << 10;
 /// How likely a match of a rule is a real secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum Confidence {
-    /// Generic patterns (`password = ...`): placeholders are filtered.
+    /// Generic patterns (`password = ...`): placeholders, references and identifier-like values
+    /// are dropped, and matches with weak evidence are reported at `info`.
     Low,
-    /// The default.
+    /// The default, for context-anchored rules (a provider word near a token of some shape):
+    /// placeholders, templates, references and code identifiers are dropped.
     #[default]
     Medium,
-    /// Provider-specific formats with a distinctive prefix.
+    /// Provider-specific formats with a distinctive prefix or checksum: only obvious
+    /// placeholders, code identifiers and format fields are dropped.
     High,
 }
 
@@ -137,7 +140,7 @@ pub struct Rule {
     pub entropy: Option<f64>,
     /// Structural validator.
     pub validator: Option<Validator>,
-    /// Confidence; `Low` enables the placeholder filter.
+    /// Confidence; decides which not-a-secret filters apply (see [`Confidence`]).
     pub confidence: Confidence,
     /// Reference links.
     pub references: Vec<String>,

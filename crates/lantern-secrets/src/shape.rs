@@ -7,10 +7,14 @@
 //! The scanner uses these to drop values that are not secrets and to grade the evidence of
 //! generic (low-confidence) matches; see `Scanner::consider`.
 
-/// Bytes looked at on each side of a match when deciding whether it sits inside a base64 run.
-const BLOB_LOOKAROUND: usize = 64 << 10;
-/// A base64 run at least this long around a match is an encoded blob (image, font, archive).
+/// Bytes looked at on each side of a match when deciding whether it sits inside a base64 run
+/// (bounds the cost per match).
+const BLOB_LOOKAROUND: usize = 4 << 10;
+/// A base64 run at least this long that extends past a match on both sides is an encoded blob.
 const BLOB_MIN_RUN: usize = 256;
+/// A base64 run at least this long that extends past a match on one side is an encoded blob
+/// (the match is at its start or end: a token is the whole of its run).
+const BLOB_LONG_RUN: usize = 1 << 10;
 
 fn is_vowel(b: u8) -> bool {
     matches!(
@@ -135,7 +139,9 @@ pub fn is_dotted_reference(s: &[u8]) -> bool {
 
 /// Words a value uses to describe itself or to say it is not real: a phrase containing one is a
 /// placeholder (`my-anthropic-api-key`, `synthetic-webhook-secret`, `fake-accumulator-key`).
-const SELF_DESCRIBING: [&str; 30] = [
+const SELF_DESCRIBING: [&str; 32] = [
+    "username",
+    "user",
     "key",
     "keys",
     "secret",
@@ -223,7 +229,7 @@ pub fn is_self_describing_phrase(s: &[u8]) -> bool {
         return false;
     }
     let mut found: Vec<Vec<u8>> = s
-        .split(|&b| matches!(b, b'-' | b'_' | b'.'))
+        .split(|&b| matches!(b, b'-' | b'_' | b'.' | b':'))
         .filter(describes)
         .map(|p| p.to_ascii_lowercase())
         .collect();
@@ -319,6 +325,22 @@ pub fn has_format_field(s: &[u8]) -> bool {
     false
 }
 
+/// A file path or URL (`/etc/passwd:ro`, `./certs/key.pem`, `~/.ssh/id`, `https://vault/x`):
+/// where a secret is kept, not the secret.
+pub fn is_path_or_url(s: &[u8]) -> bool {
+    if memchr::memmem::find(s, b"://").is_some() {
+        return true;
+    }
+    let rooted = [&b"/"[..], b"./", b"../", b"~/"]
+        .iter()
+        .any(|p| s.starts_with(p));
+    rooted
+        && s.iter().filter(|&&b| b == b'/').count() >= 2
+        && s.iter().all(|&b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-' | b':' | b'~')
+        })
+}
+
 /// Lower-case hex of a digest's length (MD5, SHA-1, SHA-256, SHA-512) or a UUID: a value that
 /// may be a key but is as often a hash, an id or a checksum.
 pub fn is_hash_or_uuid(s: &[u8]) -> bool {
@@ -374,7 +396,9 @@ pub fn inside_base64_blob(data: &[u8], start: usize, end: usize) -> bool {
     if data.get(..s).is_some_and(|b| b.ends_with(b"base64,")) {
         return true;
     }
-    e - s >= BLOB_MIN_RUN && start - s >= 16 && e - end >= 16
+    let (before, after) = (start - s, e - end);
+    (e - s >= BLOB_MIN_RUN && before >= 16 && after >= 16)
+        || (e - s >= BLOB_LONG_RUN && (before >= 16 || after >= 16))
 }
 
 /// What a connection URL's host says about its credentials.
@@ -499,6 +523,7 @@ mod tests {
             assert!(is_self_describing_phrase(s.as_bytes()), "{s}");
         }
         assert!(is_self_describing_phrase(b"sk-secret-key-abc123xyz"));
+        assert!(is_self_describing_phrase(b"username:token"));
         assert!(!is_self_describing_phrase(
             b"sk-proj-Zq3Lr8VbN1xYt5KwPm0Hs7Dc"
         ));
@@ -559,6 +584,15 @@ mod tests {
     }
 
     #[test]
+    fn paths_and_urls() {
+        assert!(is_path_or_url(b"/etc/passwd:ro"));
+        assert!(is_path_or_url(b"./certs/server.key"));
+        assert!(is_path_or_url(b"https://vault.internal/v1/secret"));
+        assert!(!is_path_or_url(b"jb0w/o5pJEjFjtnCRz6YDieSGO5NvJZZ8gWB8EWc"));
+        assert!(!is_path_or_url(b"/Zq3Lr8VbN1xY"));
+    }
+
+    #[test]
     fn hashes_and_uuids() {
         assert!(is_hash_or_uuid(b"d41d8cd98f00b204e9800998ecf8427e"));
         assert!(is_hash_or_uuid(b"73534e48-dd5a-4ef4-a702-fbbba9d00f27"));
@@ -578,6 +612,17 @@ mod tests {
         long.extend_from_slice(b"KEY0123456789");
         long.extend(vec![b'B'; 300]);
         assert!(inside_base64_blob(&long, 300, 313));
+        // At the end of a long run, far from its `base64,`.
+        let mut tail = b"url(data:font/woff2;base64,".to_vec();
+        tail.extend(vec![b'A'; 20_000]);
+        let start = tail.len();
+        tail.extend_from_slice(b"KEY0123456789");
+        let end = tail.len();
+        tail.extend_from_slice(b")");
+        assert!(inside_base64_blob(&tail, start, end));
+        // A key that is a whole run is not inside a blob.
+        let whole = vec![b'Q'; 2000];
+        assert!(!inside_base64_blob(&whole, 0, 2000));
         let plain = b"token = \"AQEabcdefghijklmnopqrstuvwxyz\"";
         assert!(!inside_base64_blob(plain, 9, 37));
     }

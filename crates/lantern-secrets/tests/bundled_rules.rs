@@ -134,7 +134,7 @@ struct Unanchored {
 /// 3 bytes with punctuation (`sk-`, `hf_`, `r8_`: a token prefix, not a word).
 fn selective(k: &str, common: &[String]) -> bool {
     let k = k.to_ascii_lowercase();
-    if common.iter().any(|c| *c == k) {
+    if common.contains(&k) {
         return false;
     }
     k.len() >= 4 || (k.len() == 3 && k.bytes().any(|b| !b.is_ascii_alphanumeric()))

@@ -581,3 +581,147 @@ fn ai_provider_kinds_are_named() {
         assert_eq!(ids, vec![id], "{text}");
     }
 }
+
+/// Random-looking text of `n` characters from `alphabet` (xorshift, fixed seed per call).
+fn random_from(seed: u64, n: usize, alphabet: &[u8]) -> String {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            alphabet[(x % alphabet.len() as u64) as usize] as char
+        })
+        .collect()
+}
+
+/// AI providers first: a key in each provider's documented format, assigned to the variable its
+/// SDK reads, is reported by that provider's rule at high or critical severity, and only by it.
+#[test]
+fn ai_provider_keys_in_documented_formats() {
+    const ALNUM: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    const LETTERS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    const HEX: &[u8] = b"0123456789abcdef";
+    const URLSAFE: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_";
+    let r = |seed: u64, n: usize, a: &[u8]| random_from(seed, n, a);
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "HF_TOKEN",
+            format!("hf_{}", r(1, 34, LETTERS)),
+            "huggingface.access-token",
+        ),
+        (
+            "REPLICATE_API_TOKEN",
+            format!("r8_{}", r(2, 37, ALNUM)),
+            "replicate.api-token",
+        ),
+        (
+            "GROQ_API_KEY",
+            format!("gsk_{}", r(3, 52, ALNUM)),
+            "groq.api-key",
+        ),
+        (
+            "PERPLEXITY_API_KEY",
+            format!("pplx-{}", r(4, 48, ALNUM)),
+            "perplexity.api-key",
+        ),
+        (
+            "OPENROUTER_API_KEY",
+            format!("sk-or-v1-{}", r(5, 64, HEX)),
+            "openrouter.api-key",
+        ),
+        (
+            "LANGSMITH_API_KEY",
+            format!("lsv2_pt_{}_{}", r(6, 32, HEX), r(7, 10, HEX)),
+            "langchain.langsmith-personal-access-token",
+        ),
+        (
+            "LANGFUSE_SECRET_KEY",
+            format!(
+                "sk-lf-{}-{}-4{}-a{}-{}",
+                r(8, 8, HEX),
+                r(9, 4, HEX),
+                r(10, 3, HEX),
+                r(11, 3, HEX),
+                r(12, 12, HEX)
+            ),
+            "langfuse.secret-key",
+        ),
+        (
+            "ANTHROPIC_API_KEY",
+            format!("sk-ant-api03-{}AA", r(13, 93, URLSAFE)),
+            "anthropic.api-key",
+        ),
+        (
+            "XAI_API_KEY",
+            format!("xai-{}", r(14, 80, ALNUM)),
+            "xai.api-key",
+        ),
+        (
+            "FIREWORKS_API_KEY",
+            format!("fw_{}", r(15, 24, ALNUM)),
+            "fireworks.api-key",
+        ),
+        (
+            "TOGETHER_API_KEY",
+            format!("tgp_v1_{}", r(16, 43, URLSAFE)),
+            "togetherai.api-key",
+        ),
+        (
+            "JINA_API_KEY",
+            format!("jina_{}", r(17, 60, ALNUM)),
+            "jina.api-key",
+        ),
+        (
+            "VOYAGE_API_KEY",
+            format!("pa-{}", r(18, 43, URLSAFE)),
+            "voyageai.api-key",
+        ),
+        (
+            "ELEVENLABS_API_KEY",
+            format!("sk_{}", r(19, 48, HEX)),
+            "elevenlabs.api-key",
+        ),
+        (
+            "NVIDIA_API_KEY",
+            format!("nvapi-{}", r(20, 64, URLSAFE)),
+            "nvidia.api-key",
+        ),
+        (
+            "DEEPSEEK_API_KEY",
+            format!("sk-{}", r(21, 32, HEX)),
+            "deepseek.api-key",
+        ),
+        ("MISTRAL_API_KEY", r(22, 32, ALNUM), "mistral.api-key"),
+        ("COHERE_API_KEY", r(23, 40, ALNUM), "cohere.api-token"),
+        ("WANDB_API_KEY", r(24, 40, HEX), "wandb.api-key"),
+        ("DEEPGRAM_API_KEY", r(25, 40, HEX), "deepgram.api-key"),
+        ("ASSEMBLYAI_API_KEY", r(26, 32, HEX), "assemblyai.api-key"),
+        ("CLARIFAI_PAT", r(27, 32, HEX), "clarifai.pat"),
+        (
+            "PINECONE_API_KEY",
+            format!("pcsk_{}_{}", r(28, 6, ALNUM), r(29, 63, ALNUM)),
+            "pinecone.api-key",
+        ),
+        ("AZURE_OPENAI_API_KEY", r(30, 32, HEX), "azure.openai-key"),
+        (
+            "GEMINI_API_KEY",
+            format!("AIza{}", r(31, 35, URLSAFE)),
+            "gemini.api-key",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (var, key, id) in &cases {
+        let text = format!("{var}=\"{key}\"\n");
+        let out = builtin().scan(text.as_bytes(), &Location::path(".env"));
+        let got: Vec<(&str, Severity)> = out
+            .findings
+            .iter()
+            .map(|f| (f.rule_id.as_str(), f.severity))
+            .collect();
+        if got.len() != 1 || got[0].0 != *id || got[0].1 < Severity::High {
+            failures.push(format!("{text}: expected only {id}, got {got:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
