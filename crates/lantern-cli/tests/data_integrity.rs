@@ -98,6 +98,17 @@ fn an_added_ragged_csv_row_fails_verify_and_diff() {
 }
 
 #[test]
+fn a_header_edit_over_unreadable_rows_fails_verify_and_diff() {
+    // Every data row is ragged, so only the header says how they are read.
+    tamper_is_caught(
+        "t.csv",
+        b"a,b\n1,2,3\n4,5,6\n",
+        b"a,b,c,d\n1,2,3\n4,5,6\n",
+        &[],
+    );
+}
+
+#[test]
 fn an_edited_invalid_json_line_fails_verify_and_diff() {
     let base = "{\"id\":1,\"t\":\"a\"}\n{\"id\":2,\"t\":\"b\"\n{\"id\":3,\"t\":\"c\"}\n";
     tamper_is_caught(

@@ -26,7 +26,9 @@
 //! A row that cannot be parsed (a ragged CSV row, a JSON Lines line that is not a UTF-8 JSON
 //! object, a row longer than [`ReadOptions::max_record_bytes`]) is not dropped: it is counted
 //! in [`ReadSummary::bad_records`], listed, and digested as `sha256("U" || its bytes)` (the
-//! row's bytes without its line terminator; over-long rows hashed streaming, never held).
+//! row's bytes without its line terminator; over-long rows hashed streaming, never held); in
+//! a CSV/TSV the column names come between (`u64le(count)` then each `u64le(len) name`), so
+//! a header edit changes the digests of unreadable rows too.
 //! What carries no data is skipped: blank lines, line terminators (`\r\n` or `\n`), a UTF-8
 //! byte-order mark, whitespace between JSON tokens, hidden files of a folder.
 
@@ -382,6 +384,8 @@ pub(crate) struct RawRow {
     tail: Vec<u8>,
     hasher: Option<Sha256>,
     len: u64,
+    /// Digested between the `U` and the row's bytes (a CSV's column names).
+    context: Vec<u8>,
 }
 
 /// Trailing line-terminator bytes held back at most; a longer run is part of the row.
@@ -402,6 +406,20 @@ impl RawRow {
             tail: Vec::new(),
             hasher: None,
             len: 0,
+            context: Vec::new(),
+        }
+    }
+
+    /// Bind every later row's digest to `names` (a CSV's header): a row digested as raw
+    /// bytes is read under those column names, so changing them must change its digest.
+    pub(crate) fn set_context(&mut self, names: &[String]) {
+        self.context.clear();
+        self.context
+            .extend_from_slice(&(names.len() as u64).to_le_bytes());
+        for n in names {
+            self.context
+                .extend_from_slice(&(n.len() as u64).to_le_bytes());
+            self.context.extend_from_slice(n.as_bytes());
         }
     }
 
@@ -474,6 +492,7 @@ impl RawRow {
         } else if self.buf.len() + b.len() > self.cap {
             let mut h = Sha256::new();
             h.update(b"U");
+            h.update(&self.context);
             h.update(&self.buf);
             h.update(b);
             self.buf.clear();
@@ -487,7 +506,13 @@ impl RawRow {
     pub(crate) fn unreadable(&mut self, reason: String) -> Unreadable {
         let digest = match self.hasher.take() {
             Some(h) => h.finalize().into(),
-            None => raw_digest(&self.buf),
+            None => {
+                let mut h = Sha256::new();
+                h.update(b"U");
+                h.update(&self.context);
+                h.update(&self.buf);
+                h.finalize().into()
+            }
         };
         Unreadable {
             reason,
@@ -809,6 +834,18 @@ mod tests {
         (out, s)
     }
 
+    /// The digest of an unreadable CSV row under the header `names`, written out.
+    fn csv_raw(names: &[&str], row: &[u8]) -> [u8; 32] {
+        let mut b = b"U".to_vec();
+        b.extend_from_slice(&(names.len() as u64).to_le_bytes());
+        for n in names {
+            b.extend_from_slice(&(n.len() as u64).to_le_bytes());
+            b.extend_from_slice(n.as_bytes());
+        }
+        b.extend_from_slice(row);
+        Sha256::digest(&b).into()
+    }
+
     fn parsed(recs: &[Record]) -> Vec<&Record> {
         recs.iter().filter(|r| r.unreadable.is_none()).collect()
     }
@@ -902,14 +939,15 @@ mod tests {
         assert_eq!(ok[1].get("label").unwrap().value, "neg");
         assert_eq!(s.bad_rows[0].line, 4);
         assert!(s.bad_rows[0].message.contains("ragged"), "{:?}", s.bad_rows);
+        let h = ["id", "text", "label"];
         assert_eq!(
             recs[1].unreadable.as_ref().unwrap().digest,
-            raw_digest(b"2,short")
+            csv_raw(&h, b"2,short")
         );
         assert_eq!(s.bad_rows[1].line, 7);
         assert_eq!(
             recs[3].unreadable.as_ref().unwrap().digest,
-            raw_digest(b"4,x,y,z")
+            csv_raw(&h, b"4,x,y,z")
         );
         assert!(
             s.bad_rows[2].message.contains("longer than 32"),
@@ -918,8 +956,16 @@ mod tests {
         );
         assert_eq!(
             recs[4].unreadable.as_ref().unwrap().digest,
-            raw_digest(b"5,xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx,neg")
+            csv_raw(&h, b"5,xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx,neg"),
+            "an over-long row is digested streaming, same as held"
         );
+        // The header is part of an unreadable row's digest.
+        let (other, _) = read(
+            DatasetKind::Csv,
+            &[b"id,text,class".as_slice(), &text[13..]].concat(),
+            32,
+        );
+        assert_ne!(other[1].digest(), recs[1].digest());
         assert_eq!(s.bytes, text.len() as u64);
     }
 
