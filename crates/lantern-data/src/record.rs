@@ -17,8 +17,9 @@
 //!   exact source text (`50`, `1.0` and `1e2` differ; integers of any width are exact), `true`,
 //!   `false`, `null`, arrays, objects with sorted keys. Parquet numbers are written as
 //!   integers in decimal and floats in shortest round-trip form (`0.5`, `1.0`, `1e300`);
-//!   values JSON cannot hold are bare tokens (`NaN`, `Infinity`, `@date(2024-01-31)`,
-//!   `@decimal(12.50)`, `@bytes(hex)` inside lists…), which no JSON text can produce.
+//!   values JSON cannot hold are bare tokens, which no JSON text can produce: `NaN`,
+//!   `Infinity`, `@decimal(12.50)`, `@bytes(hex)` inside lists, dates and times as their
+//!   stored integer (`@date(19753)`: days since 1970).
 //!
 //! Types are part of the digest: a Parquet `int64` 50 and a CSV `"50"` differ (a type change
 //! is a change); a Parquet file of string columns gives the same digests as the CSV.
