@@ -31,7 +31,8 @@
 //! a CSV/TSV the column names come between (`u64le(count)` then each `u64le(len) name`), so
 //! a header edit changes the digests of unreadable rows too.
 //! What carries no data is skipped: blank lines, line terminators (`\r\n` or `\n`), a UTF-8
-//! byte-order mark, whitespace between JSON tokens, hidden files of a folder.
+//! byte-order mark, whitespace between JSON tokens, version-control folders (`.git`, `.hg`,
+//! `.svn`) inside a dataset folder.
 
 use crate::{Error, Result};
 use sha2::{Digest, Sha256};
@@ -699,9 +700,13 @@ const IMAGE_EXTS: &[&str] = &[
 /// Deepest folder nesting followed.
 const MAX_FOLDER_DEPTH: u32 = 64;
 
-/// Every file under `dir`, sorted by name at each level; hidden entries (`.name`) skipped,
-/// symbolic links followed (as dataset loaders do). A folder that cannot be listed or an
-/// entry that is not a regular file or folder is an error: a dataset must be read in full.
+/// Version-control folders skipped in a dataset folder (their contents are not data).
+const VCS_DIRS: &[&str] = &[".git", ".hg", ".svn"];
+
+/// Every file under `dir`, sorted by name at each level, hidden ones included (loaders such
+/// as torchvision's `ImageFolder` read them) but not version-control folders; symbolic links
+/// followed (as dataset loaders do). A folder that cannot be listed or an entry that is not a
+/// regular file or folder is an error: a dataset must be read in full.
 fn walk_files(dir: &Path, depth: u32, out: &mut Vec<PathBuf>) -> Result<()> {
     if depth > MAX_FOLDER_DEPTH {
         return Err(Error::format(
@@ -716,12 +721,12 @@ fn walk_files(dir: &Path, depth: u32, out: &mut Vec<PathBuf>) -> Result<()> {
     }
     list.sort_by_key(|e| e.file_name());
     for e in list {
-        if e.file_name().as_encoded_bytes().first() == Some(&b'.') {
-            continue;
-        }
         let p = e.path();
         let meta = std::fs::metadata(&p).map_err(|e| Error::io(p.display(), e))?;
         if meta.is_dir() {
+            if VCS_DIRS.iter().any(|v| e.file_name() == *v) {
+                continue;
+            }
             walk_files(&p, depth + 1, out)?;
         } else if meta.is_file() {
             out.push(p);
@@ -1007,6 +1012,35 @@ mod tests {
         assert_eq!(recs[0].get("text").unwrap().value, "bad film");
         assert!(recs[1].get("text").is_none());
         assert_eq!(recs[2].get("label").unwrap().value, "pos");
+    }
+
+    /// Hidden files are data too (loaders read them); links are followed; a fifo is refused.
+    #[cfg(unix)]
+    #[test]
+    fn folders_cover_hidden_files_and_links_and_refuse_special_files() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("f");
+        std::fs::create_dir_all(f.join("cat")).unwrap();
+        std::fs::create_dir_all(f.join(".git")).unwrap();
+        std::fs::write(f.join("cat/a.png"), b"png").unwrap();
+        std::fs::write(f.join(".git/HEAD"), b"ref").unwrap();
+        let (before, _) = read_all(&f, &ReadOptions::default()).unwrap();
+        assert_eq!(before.len(), 1);
+        std::fs::write(f.join("cat/.b.png"), b"hidden").unwrap();
+        std::fs::write(d.path().join("outside.txt"), b"linked").unwrap();
+        std::os::unix::fs::symlink(d.path().join("outside.txt"), f.join("cat/c.txt")).unwrap();
+        let (recs, _) = read_all(&f, &ReadOptions::default()).unwrap();
+        let files: Vec<&str> = recs.iter().filter_map(|r| r.file.as_deref()).collect();
+        assert_eq!(files, ["cat/.b.png", "cat/a.png", "cat/c.txt"]);
+        assert_eq!(recs[2].get("text").unwrap().value, "linked");
+        let fifo = f.join("cat/pipe");
+        let ok = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if ok.is_ok_and(|s| s.success()) {
+            let err = read_all(&f, &ReadOptions::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("not a regular file"), "{err}");
+        }
     }
 
     #[test]
