@@ -98,6 +98,17 @@ fn an_added_ragged_csv_row_fails_verify_and_diff() {
 }
 
 #[test]
+fn a_header_edit_over_unreadable_rows_fails_verify_and_diff() {
+    // Every data row is ragged, so only the header says how they are read.
+    tamper_is_caught(
+        "t.csv",
+        b"a,b\n1,2,3\n4,5,6\n",
+        b"a,b,c,d\n1,2,3\n4,5,6\n",
+        &[],
+    );
+}
+
+#[test]
 fn an_edited_invalid_json_line_fails_verify_and_diff() {
     let base = "{\"id\":1,\"t\":\"a\"}\n{\"id\":2,\"t\":\"b\"\n{\"id\":3,\"t\":\"c\"}\n";
     tamper_is_caught(
@@ -237,4 +248,39 @@ fn malformed_parquet_is_refused_naming_the_file_without_a_backtrace() {
             "{stderr}"
         );
     }
+}
+
+#[test]
+fn human_diff_shows_where_long_values_differ_and_escapes_homoglyphs() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let long = "x".repeat(100);
+    std::fs::write(
+        p.join("a.jsonl"),
+        format!("{{\"id\":1,\"text\":\"{long} cat {long}\"}}\n{{\"id\":2,\"text\":\"pay paypal now\"}}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("b.jsonl"),
+        format!("{{\"id\":1,\"text\":\"{long} hat {long}\"}}\n{{\"id\":2,\"text\":\"pay p\u{430}ypal\u{200b} now\"}}\n"),
+    )
+    .unwrap();
+    let out = lantern()
+        .current_dir(p)
+        .args([
+            "data", "diff", "a.jsonl", "b.jsonl", "--key", "id", "--no-git",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains(" cat "))
+        .unwrap_or_default();
+    assert!(line.contains(" hat "), "{text}");
+    assert!(
+        text.contains("\"pay paypal now\" \u{2192} \"pay p\\u{430}ypal\\u{200b} now\""),
+        "{text}"
+    );
 }

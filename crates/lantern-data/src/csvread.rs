@@ -130,7 +130,11 @@ pub(crate) fn read_csv(
             ReadRecordResult::Record => {
                 row.fields += row.nends;
                 match &header {
-                    None => header = Some(header_names(name, &row)?),
+                    None => {
+                        let names = header_names(name, &row)?;
+                        row.raw.set_context(&names);
+                        header = Some(names);
+                    }
                     Some(cols) => emit(&mut row, cols, cap, sink)?,
                 }
                 row.reset();

@@ -17,8 +17,9 @@
 //!   exact source text (`50`, `1.0` and `1e2` differ; integers of any width are exact), `true`,
 //!   `false`, `null`, arrays, objects with sorted keys. Parquet numbers are written as
 //!   integers in decimal and floats in shortest round-trip form (`0.5`, `1.0`, `1e300`);
-//!   values JSON cannot hold are bare tokens (`NaN`, `Infinity`, `@date(2024-01-31)`,
-//!   `@decimal(12.50)`, `@bytes(hex)` inside lists…), which no JSON text can produce.
+//!   values JSON cannot hold are bare tokens, which no JSON text can produce: `NaN`,
+//!   `Infinity`, `@decimal(12.50)`, `@bytes(hex)` inside lists, dates and times as their
+//!   stored integer (`@date(19753)`: days since 1970).
 //!
 //! Types are part of the digest: a Parquet `int64` 50 and a CSV `"50"` differ (a type change
 //! is a change); a Parquet file of string columns gives the same digests as the CSV.
@@ -26,9 +27,12 @@
 //! A row that cannot be parsed (a ragged CSV row, a JSON Lines line that is not a UTF-8 JSON
 //! object, a row longer than [`ReadOptions::max_record_bytes`]) is not dropped: it is counted
 //! in [`ReadSummary::bad_records`], listed, and digested as `sha256("U" || its bytes)` (the
-//! row's bytes without its line terminator; over-long rows hashed streaming, never held).
+//! row's bytes without its line terminator; over-long rows hashed streaming, never held); in
+//! a CSV/TSV the column names come between (`u64le(count)` then each `u64le(len) name`), so
+//! a header edit changes the digests of unreadable rows too.
 //! What carries no data is skipped: blank lines, line terminators (`\r\n` or `\n`), a UTF-8
-//! byte-order mark, whitespace between JSON tokens, hidden files of a folder.
+//! byte-order mark, whitespace between JSON tokens, version-control folders (`.git`, `.hg`,
+//! `.svn`) inside a dataset folder.
 
 use crate::{Error, Result};
 use sha2::{Digest, Sha256};
@@ -382,6 +386,8 @@ pub(crate) struct RawRow {
     tail: Vec<u8>,
     hasher: Option<Sha256>,
     len: u64,
+    /// Digested between the `U` and the row's bytes (a CSV's column names).
+    context: Vec<u8>,
 }
 
 /// Trailing line-terminator bytes held back at most; a longer run is part of the row.
@@ -402,6 +408,20 @@ impl RawRow {
             tail: Vec::new(),
             hasher: None,
             len: 0,
+            context: Vec::new(),
+        }
+    }
+
+    /// Bind every later row's digest to `names` (a CSV's header): a row digested as raw
+    /// bytes is read under those column names, so changing them must change its digest.
+    pub(crate) fn set_context(&mut self, names: &[String]) {
+        self.context.clear();
+        self.context
+            .extend_from_slice(&(names.len() as u64).to_le_bytes());
+        for n in names {
+            self.context
+                .extend_from_slice(&(n.len() as u64).to_le_bytes());
+            self.context.extend_from_slice(n.as_bytes());
         }
     }
 
@@ -474,6 +494,7 @@ impl RawRow {
         } else if self.buf.len() + b.len() > self.cap {
             let mut h = Sha256::new();
             h.update(b"U");
+            h.update(&self.context);
             h.update(&self.buf);
             h.update(b);
             self.buf.clear();
@@ -487,7 +508,13 @@ impl RawRow {
     pub(crate) fn unreadable(&mut self, reason: String) -> Unreadable {
         let digest = match self.hasher.take() {
             Some(h) => h.finalize().into(),
-            None => raw_digest(&self.buf),
+            None => {
+                let mut h = Sha256::new();
+                h.update(b"U");
+                h.update(&self.context);
+                h.update(&self.buf);
+                h.finalize().into()
+            }
         };
         Unreadable {
             reason,
@@ -673,9 +700,13 @@ const IMAGE_EXTS: &[&str] = &[
 /// Deepest folder nesting followed.
 const MAX_FOLDER_DEPTH: u32 = 64;
 
-/// Every file under `dir`, sorted by name at each level; hidden entries (`.name`) skipped,
-/// symbolic links followed (as dataset loaders do). A folder that cannot be listed or an
-/// entry that is not a regular file or folder is an error: a dataset must be read in full.
+/// Version-control folders skipped in a dataset folder (their contents are not data).
+const VCS_DIRS: &[&str] = &[".git", ".hg", ".svn"];
+
+/// Every file under `dir`, sorted by name at each level, hidden ones included (loaders such
+/// as torchvision's `ImageFolder` read them) but not version-control folders; symbolic links
+/// followed (as dataset loaders do). A folder that cannot be listed or an entry that is not a
+/// regular file or folder is an error: a dataset must be read in full.
 fn walk_files(dir: &Path, depth: u32, out: &mut Vec<PathBuf>) -> Result<()> {
     if depth > MAX_FOLDER_DEPTH {
         return Err(Error::format(
@@ -690,12 +721,12 @@ fn walk_files(dir: &Path, depth: u32, out: &mut Vec<PathBuf>) -> Result<()> {
     }
     list.sort_by_key(|e| e.file_name());
     for e in list {
-        if e.file_name().as_encoded_bytes().first() == Some(&b'.') {
-            continue;
-        }
         let p = e.path();
         let meta = std::fs::metadata(&p).map_err(|e| Error::io(p.display(), e))?;
         if meta.is_dir() {
+            if VCS_DIRS.iter().any(|v| e.file_name() == *v) {
+                continue;
+            }
             walk_files(&p, depth + 1, out)?;
         } else if meta.is_file() {
             out.push(p);
@@ -809,6 +840,18 @@ mod tests {
         (out, s)
     }
 
+    /// The digest of an unreadable CSV row under the header `names`, written out.
+    fn csv_raw(names: &[&str], row: &[u8]) -> [u8; 32] {
+        let mut b = b"U".to_vec();
+        b.extend_from_slice(&(names.len() as u64).to_le_bytes());
+        for n in names {
+            b.extend_from_slice(&(n.len() as u64).to_le_bytes());
+            b.extend_from_slice(n.as_bytes());
+        }
+        b.extend_from_slice(row);
+        Sha256::digest(&b).into()
+    }
+
     fn parsed(recs: &[Record]) -> Vec<&Record> {
         recs.iter().filter(|r| r.unreadable.is_none()).collect()
     }
@@ -902,14 +945,15 @@ mod tests {
         assert_eq!(ok[1].get("label").unwrap().value, "neg");
         assert_eq!(s.bad_rows[0].line, 4);
         assert!(s.bad_rows[0].message.contains("ragged"), "{:?}", s.bad_rows);
+        let h = ["id", "text", "label"];
         assert_eq!(
             recs[1].unreadable.as_ref().unwrap().digest,
-            raw_digest(b"2,short")
+            csv_raw(&h, b"2,short")
         );
         assert_eq!(s.bad_rows[1].line, 7);
         assert_eq!(
             recs[3].unreadable.as_ref().unwrap().digest,
-            raw_digest(b"4,x,y,z")
+            csv_raw(&h, b"4,x,y,z")
         );
         assert!(
             s.bad_rows[2].message.contains("longer than 32"),
@@ -918,8 +962,16 @@ mod tests {
         );
         assert_eq!(
             recs[4].unreadable.as_ref().unwrap().digest,
-            raw_digest(b"5,xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx,neg")
+            csv_raw(&h, b"5,xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx,neg"),
+            "an over-long row is digested streaming, same as held"
         );
+        // The header is part of an unreadable row's digest.
+        let (other, _) = read(
+            DatasetKind::Csv,
+            &[b"id,text,class".as_slice(), &text[13..]].concat(),
+            32,
+        );
+        assert_ne!(other[1].digest(), recs[1].digest());
         assert_eq!(s.bytes, text.len() as u64);
     }
 
@@ -960,6 +1012,35 @@ mod tests {
         assert_eq!(recs[0].get("text").unwrap().value, "bad film");
         assert!(recs[1].get("text").is_none());
         assert_eq!(recs[2].get("label").unwrap().value, "pos");
+    }
+
+    /// Hidden files are data too (loaders read them); links are followed; a fifo is refused.
+    #[cfg(unix)]
+    #[test]
+    fn folders_cover_hidden_files_and_links_and_refuse_special_files() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("f");
+        std::fs::create_dir_all(f.join("cat")).unwrap();
+        std::fs::create_dir_all(f.join(".git")).unwrap();
+        std::fs::write(f.join("cat/a.png"), b"png").unwrap();
+        std::fs::write(f.join(".git/HEAD"), b"ref").unwrap();
+        let (before, _) = read_all(&f, &ReadOptions::default()).unwrap();
+        assert_eq!(before.len(), 1);
+        std::fs::write(f.join("cat/.b.png"), b"hidden").unwrap();
+        std::fs::write(d.path().join("outside.txt"), b"linked").unwrap();
+        std::os::unix::fs::symlink(d.path().join("outside.txt"), f.join("cat/c.txt")).unwrap();
+        let (recs, _) = read_all(&f, &ReadOptions::default()).unwrap();
+        let files: Vec<&str> = recs.iter().filter_map(|r| r.file.as_deref()).collect();
+        assert_eq!(files, ["cat/.b.png", "cat/a.png", "cat/c.txt"]);
+        assert_eq!(recs[2].get("text").unwrap().value, "linked");
+        let fifo = f.join("cat/pipe");
+        let ok = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if ok.is_ok_and(|s| s.success()) {
+            let err = read_all(&f, &ReadOptions::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("not a regular file"), "{err}");
+        }
     }
 
     #[test]

@@ -140,7 +140,11 @@ fn read(bytes: &[u8]) -> (Vec<Record>, Option<lantern_data::record::ReadSummary>
     if let Ok(path) = std::env::var("LANTERN_FUZZ_DUMP") {
         let _ = std::fs::write(path, bytes);
     }
-    let opts = ReadOptions { kind: Some(DatasetKind::Parquet), max_record_bytes: 4096 };
+    let opts = ReadOptions {
+        kind: Some(DatasetKind::Parquet),
+        max_record_bytes: 4096,
+        ..ReadOptions::default()
+    };
     let mut got = Vec::new();
     let mut last = 0;
     let res = read_reader("fuzz.parquet", DatasetKind::Parquet, bytes, &opts, &mut |r| {
