@@ -1807,7 +1807,8 @@ mod tests {
     /// One event of a generated multi-stream answer carrying `piece` in stream `kind` of
     /// choice `choice` (kind: 0 content, 1 reasoning_content, 2 refusal, 3 tool-call arguments,
     /// 4 legacy function-call arguments, 5 completions text, 6 Responses output text, 7
-    /// Responses function-call arguments, 8 logprob tokens beside empty content).
+    /// Responses function-call arguments, 8 logprob tokens beside empty content, 9 content
+    /// parts, 10 audio transcript).
     fn multi_event(kind: u8, choice: u64, piece: &str) -> String {
         use serde_json::json;
         let delta =
@@ -1831,6 +1832,12 @@ mod tests {
             }
             7 => {
                 json!({"type":"response.function_call_arguments.delta","output_index":choice,"delta":piece})
+            }
+            9 => {
+                json!({"choices":[{"index":choice,"delta":{"content":[{"type":"text","text":piece}]}}]})
+            }
+            10 => {
+                json!({"choices":[{"index":choice,"delta":{"audio":{"id":"a","transcript":piece}}}]})
             }
             _ => {
                 json!({"choices":[{"index":choice,"delta":{"content":""},"logprobs":{"content":[{"token":piece,"logprob":-0.5}]}}]})
@@ -1880,6 +1887,8 @@ mod tests {
                 at: [choice, 0, 0],
                 logprobs: false,
             },
+            9 => c(Field::ContentPart, 0),
+            10 => c(Field::AudioTranscript, 0),
             _ => c(Field::LogprobContent, 0),
         }
     }
@@ -1908,7 +1917,7 @@ mod tests {
         /// secret-free stream comes through unchanged when redacting.
         #[test]
         fn no_fragment_of_a_secret_in_any_stream_reaches_the_client(
-            kind in 0u8..9,
+            kind in 0u8..11,
             choice in 0u64..2,
             before in "[a-z ]{0,40}",
             after in "[a-z ]{0,40}",
