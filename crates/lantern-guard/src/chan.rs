@@ -29,6 +29,10 @@ pub(crate) enum Field {
     Content,
     /// `text` beside a `delta.content`.
     Text,
+    /// `delta.content[i].text` (content sent as parts; `sub` is the part's position).
+    ContentPart,
+    /// `delta.audio.transcript`.
+    AudioTranscript,
     /// `delta.refusal`.
     Refusal,
     /// `delta.reasoning_content`.
@@ -126,6 +130,15 @@ pub(crate) fn event_texts<'v>(v: &'v Value, out: &mut Vec<(ChanKey, Cow<'v, str>
                 };
                 out.push((key(f, 0), t));
             }
+            let parts = d.and_then(|d| d.get("content")).and_then(Value::as_array);
+            for (i, p) in parts.into_iter().flatten().enumerate() {
+                if let Some(t) = s(p.get("text")) {
+                    out.push((key(Field::ContentPart, i as u64), t));
+                }
+            }
+            if let Some(t) = s(d.and_then(|d| d.pointer("/audio/transcript"))) {
+                out.push((key(Field::AudioTranscript, 0), t));
+            }
             for (name, f) in [
                 ("refusal", Field::Refusal),
                 ("reasoning_content", Field::ReasoningContent),
@@ -206,6 +219,11 @@ pub(crate) fn slot_mut<'v>(v: &'v mut Value, key: &ChanKey) -> Option<&'v mut Va
     match field {
         Field::Content if content_is_text => c.pointer_mut("/delta/content"),
         Field::Content | Field::Text => c.get_mut("text"),
+        Field::ContentPart => c
+            .pointer_mut("/delta/content")?
+            .get_mut(usize::try_from(sub).ok()?)?
+            .get_mut("text"),
+        Field::AudioTranscript => c.pointer_mut("/delta/audio/transcript"),
         Field::Refusal => c.pointer_mut("/delta/refusal"),
         Field::ReasoningContent => c.pointer_mut("/delta/reasoning_content"),
         Field::Reasoning => c.pointer_mut("/delta/reasoning"),

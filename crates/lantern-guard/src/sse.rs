@@ -60,7 +60,9 @@ pub struct SseFilter<'a> {
     pending: VecDeque<Pending>,
     /// The text streams of the response; the first is the main one (the first choice's
     /// content, which the fast readers read).
-    chans: Vec<Chan>,
+    main: Chan,
+    /// The other streams; stream `i > 0` is `extra[i - 1]`.
+    extra: Vec<Chan>,
     /// New text that triggers a scan.
     step: usize,
     /// Rule ids hit so far.
@@ -450,7 +452,8 @@ impl<'a> SseFilter<'a> {
             passthrough,
             buf: BytesMut::new(),
             pending: VecDeque::new(),
-            chans: vec![Chan::new(MAIN)],
+            main: Chan::new(MAIN),
+            extra: Vec::new(),
             // when nothing is held back, scanning only logs: large steps
             step,
             hits: Vec::new(),
@@ -542,7 +545,7 @@ impl<'a> SseFilter<'a> {
             return;
         }
         if self.passthrough {
-            for c in &mut self.chans {
+            for c in std::iter::once(&mut self.main).chain(&mut self.extra) {
                 c.released = c.total;
             }
         }
@@ -665,7 +668,9 @@ impl<'a> SseFilter<'a> {
                     self.refuse_unknown();
                     break;
                 }
-                let r = self.chans[i].add_text(&t);
+                let Some(r) = self.chan_mut(i).map(|c| c.add_text(&t)) else {
+                    break;
+                };
                 if i == 0 {
                     self.add_main_text(&t);
                     range = Some(r);
@@ -704,15 +709,34 @@ impl<'a> SseFilter<'a> {
     /// The index of a stream, added when new (`None`, and the stream blocked, past
     /// [`MAX_CHANS`]).
     fn chan_of(&mut self, key: &ChanKey) -> Option<usize> {
-        if let Some(i) = self.chans.iter().position(|c| &c.key == key) {
-            return Some(i);
+        if &self.main.key == key {
+            return Some(0);
         }
-        if self.chans.len() >= MAX_CHANS {
+        if let Some(i) = self.extra.iter().position(|c| &c.key == key) {
+            return Some(i + 1);
+        }
+        if self.extra.len() + 1 >= MAX_CHANS {
             self.refuse_unknown();
             return None;
         }
-        self.chans.push(Chan::new(key.clone()));
-        Some(self.chans.len() - 1)
+        self.extra.push(Chan::new(key.clone()));
+        Some(self.extra.len())
+    }
+
+    /// Stream `i` (0: the main one).
+    fn chan(&self, i: usize) -> Option<&Chan> {
+        match i {
+            0 => Some(&self.main),
+            i => self.extra.get(i - 1),
+        }
+    }
+
+    /// Stream `i`, to change.
+    fn chan_mut(&mut self, i: usize) -> Option<&mut Chan> {
+        match i {
+            0 => Some(&mut self.main),
+            i => self.extra.get_mut(i - 1),
+        }
     }
 
     /// A stream the filter cannot follow: blocked when redacting or blocking (its text could not
@@ -743,7 +767,7 @@ impl<'a> SseFilter<'a> {
         }
         let range = text.filter(|t| !t.is_empty()).map(|t| {
             self.add_main_text(&t);
-            self.chans[0].add_text(&t)
+            self.main.add_text(&t)
         });
         (range, withheld)
     }
@@ -789,7 +813,7 @@ impl<'a> SseFilter<'a> {
     fn scan(&mut self, last: bool) {
         let m: &Monitor = &self.monitor;
         let mut commits = Vec::new();
-        for c in &mut self.chans {
+        for c in std::iter::once(&mut self.main).chain(&mut self.extra) {
             // until a stream's first text goes out, every event with new text past the
             // hold-back is scanned (the first token waits for the hold-back, not also a step)
             let first = c.released == 0 && c.total > self.holdback && c.total > c.scanned;
@@ -815,7 +839,7 @@ impl<'a> SseFilter<'a> {
     /// Rewrites the text of stream `i` in an event at `s..e` with every match that overlaps it
     /// (a logprob stream's match drops the event's `logprobs` for that choice).
     fn redact_event(&mut self, ev: &mut Pending, i: usize, s: usize, e: usize) {
-        let Some(c) = self.chans.get_mut(i) else {
+        let Some(c) = self.chan_mut(i) else {
             return;
         };
         if !c.overlaps(s, e) {
@@ -842,11 +866,10 @@ impl<'a> SseFilter<'a> {
     /// before the end of the scanned text, and before any provisional match.
     fn settled(&self, ev: &Pending, main_safe: usize) -> bool {
         ev.range.is_none_or(|(_, e)| e <= main_safe)
-            && ev.more.iter().all(|&(i, _, e)| {
-                self.chans
-                    .get(i)
-                    .is_some_and(|c| e <= c.safe(self.holdback))
-            })
+            && ev
+                .more
+                .iter()
+                .all(|&(i, _, e)| self.chan(i).is_some_and(|c| e <= c.safe(self.holdback)))
     }
 
     /// Sends the events whose text is settled (everything when `all`, or when only logging).
@@ -855,7 +878,7 @@ impl<'a> SseFilter<'a> {
         let main_safe = if through {
             THROUGH
         } else {
-            self.chans[0].safe(self.holdback)
+            self.main.safe(self.holdback)
         };
         while let Some(ev) = self.pending.front() {
             if !through && !self.settled(ev, main_safe) {
@@ -866,13 +889,13 @@ impl<'a> SseFilter<'a> {
             };
             let redact = matches!(self.action, Action::Redact);
             if let Some((s, e)) = ev.range {
-                self.chans[0].released = e;
+                self.main.released = e;
                 if redact {
                     self.redact_event(&mut ev, 0, s, e);
                 }
             }
             for (i, s, e) in std::mem::take(&mut ev.more) {
-                if let Some(c) = self.chans.get_mut(i) {
+                if let Some(c) = self.chan_mut(i) {
                     c.released = e;
                 }
                 if redact {
@@ -1807,7 +1830,8 @@ mod tests {
     /// One event of a generated multi-stream answer carrying `piece` in stream `kind` of
     /// choice `choice` (kind: 0 content, 1 reasoning_content, 2 refusal, 3 tool-call arguments,
     /// 4 legacy function-call arguments, 5 completions text, 6 Responses output text, 7
-    /// Responses function-call arguments, 8 logprob tokens beside empty content).
+    /// Responses function-call arguments, 8 logprob tokens beside empty content, 9 content
+    /// parts, 10 audio transcript).
     fn multi_event(kind: u8, choice: u64, piece: &str) -> String {
         use serde_json::json;
         let delta =
@@ -1831,6 +1855,12 @@ mod tests {
             }
             7 => {
                 json!({"type":"response.function_call_arguments.delta","output_index":choice,"delta":piece})
+            }
+            9 => {
+                json!({"choices":[{"index":choice,"delta":{"content":[{"type":"text","text":piece}]}}]})
+            }
+            10 => {
+                json!({"choices":[{"index":choice,"delta":{"audio":{"id":"a","transcript":piece}}}]})
             }
             _ => {
                 json!({"choices":[{"index":choice,"delta":{"content":""},"logprobs":{"content":[{"token":piece,"logprob":-0.5}]}}]})
@@ -1880,6 +1910,8 @@ mod tests {
                 at: [choice, 0, 0],
                 logprobs: false,
             },
+            9 => c(Field::ContentPart, 0),
+            10 => c(Field::AudioTranscript, 0),
             _ => c(Field::LogprobContent, 0),
         }
     }
@@ -1908,7 +1940,7 @@ mod tests {
         /// secret-free stream comes through unchanged when redacting.
         #[test]
         fn no_fragment_of_a_secret_in_any_stream_reaches_the_client(
-            kind in 0u8..9,
+            kind in 0u8..11,
             choice in 0u64..2,
             before in "[a-z ]{0,40}",
             after in "[a-z ]{0,40}",
