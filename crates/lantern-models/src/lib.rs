@@ -178,8 +178,10 @@ fn is_pickle(head: &[u8], complete: bool, ext: &str) -> bool {
         // Rejected further on: what came before still runs when the file is loaded.
         return p.imports > 0 && p.opcodes >= 3;
     }
+    // PROTO and one more valid opcode: a pickle (the next value may be too big for `head`).
     (p.stopped && (p.imports > 0 || p.proto_header || known_ext))
-        || (p.opcodes >= 3 && (p.imports > 0 || p.proto_header))
+        || (p.proto_header && p.opcodes >= 2)
+        || (p.opcodes >= 3 && p.imports > 0)
         || (known_ext && p.opcodes >= 8)
         || p.opcodes >= 256
 }
