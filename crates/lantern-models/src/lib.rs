@@ -178,8 +178,10 @@ fn is_pickle(head: &[u8], complete: bool, ext: &str) -> bool {
         // Rejected further on: what came before still runs when the file is loaded.
         return p.imports > 0 && p.opcodes >= 3;
     }
+    // PROTO and one more valid opcode: a pickle (the next value may be too big for `head`).
     (p.stopped && (p.imports > 0 || p.proto_header || known_ext))
-        || (p.opcodes >= 3 && (p.imports > 0 || p.proto_header))
+        || (p.proto_header && p.opcodes >= 2)
+        || (p.opcodes >= 3 && p.imports > 0)
         || (known_ext && p.opcodes >= 8)
         || p.opcodes >= 256
 }
@@ -896,6 +898,20 @@ fn scan_compressed(
     }
     drop(first);
     let (out, stop) = compress::inflate_from(input(), codec, MAX_INFLATE);
+    if let Some(compress::Stop::Error(e)) = &stop {
+        if out.is_empty() {
+            rep.warn(
+                loc,
+                format!("{}: decompression failed: {e}", codec.as_str()),
+            );
+            return;
+        }
+    }
+    // Content that is neither a tarball nor a model (a compressed log) is not ours to report.
+    let is_tar = tar::is_tar_header(&out);
+    if !is_tar && detect(&out, &loc.path).is_none() {
+        return;
+    }
     match stop {
         Some(compress::Stop::Limit) => rep.warn(
             loc,
@@ -904,20 +920,13 @@ fn scan_compressed(
                 codec.as_str()
             ),
         ),
-        Some(compress::Stop::Error(e)) if out.is_empty() => {
-            rep.warn(
-                loc,
-                format!("{}: decompression failed: {e}", codec.as_str()),
-            );
-            return;
-        }
         Some(compress::Stop::Error(e)) => rep.warn(
             loc,
             format!("{}: decompression stopped early: {e}", codec.as_str()),
         ),
         None => {}
     }
-    if tar::is_tar_header(&out) {
+    if is_tar {
         scan_tar(&Mem(&out), loc, policy, depth + 1, rep);
         return;
     }
@@ -1452,5 +1461,22 @@ mod tests {
         let mut big = b"KxB\xff\xff\xff\x7f".to_vec();
         big.resize(HEAD_LEN + 10, 0);
         assert_eq!(detect(&big, "firmware.bin"), None);
+    }
+
+    #[test]
+    fn a_big_compressed_file_that_holds_no_model_is_silent() {
+        use std::io::Write;
+        // 100 KiB of incompressible-ish text in bzip2: the 64 KiB head decodes to nothing, so
+        // detection defers to the scan, which finds plain text and says nothing.
+        let text: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| format!("{:x} ", i.wrapping_mul(2_654_435_761)).into_bytes())
+            .collect();
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+        bz.write_all(&text).unwrap();
+        let bz = bz.finish().unwrap();
+        assert!(bz.len() > HEAD_LEN);
+        assert_eq!(detect(&bz, "log.txt.bz2"), Some(ModelFormat::Joblib));
+        let r = scan_bytes(&bz, &Location::path("log.txt.bz2"), &Policy::default());
+        assert!(r.findings.is_empty() && r.warnings.is_empty(), "{r:?}");
     }
 }

@@ -169,7 +169,8 @@ pub struct Analysis {
     pub protocol: u8,
     /// Bytes consumed by the recognised pickles (where the last STOP ended).
     pub end: u64,
-    /// The analysis stopped because the data ended inside a pickle (a prefix was analysed).
+    /// The analysis stopped because the data ended (inside a pickle, or where a further
+    /// chained pickle could start): when the data is a prefix, the rest may matter.
     pub cut_short: bool,
 }
 
@@ -334,6 +335,11 @@ fn analyse_into(data: &[u8], base: u64, depth: u32, out: &mut Analysis) {
             // chain five pickles so); otherwise the rest is data (raw storages).
             match (data.get(pos), data.get(pos + 1)) {
                 (Some(0x80), Some(p)) if (2..=5).contains(p) => {}
+                // The bytes end where another pickle could start: a prefix is not enough.
+                (None, _) | (Some(0x80), None) => {
+                    out.cut_short = true;
+                    break;
+                }
                 _ => break,
             }
         }
@@ -356,6 +362,7 @@ fn analyse_into(data: &[u8], base: u64, depth: u32, out: &mut Analysis) {
                 pos = end;
                 first = false;
                 if pos >= data.len() {
+                    out.cut_short = true;
                     break;
                 }
             }
@@ -1702,5 +1709,18 @@ mod tests {
         p.extend(std::iter::repeat_n(b'N', MAX_STACK + 10));
         let a = analyse(&p);
         assert!(malformed_message(&a).contains("stack limit"), "{a:?}");
+    }
+
+    #[test]
+    fn cut_short_says_whether_a_prefix_decided_everything() {
+        // ends inside a pickle
+        assert!(analyse(b"\x80\x02]q\x00").cut_short);
+        // ends right after STOP: a chained pickle could follow
+        assert!(analyse(b"\x80\x02N.").cut_short);
+        assert!(analyse(b"\x80\x02N.\x80").cut_short);
+        // raw data after the pickles (legacy torch storages): decided
+        assert!(!analyse(b"\x80\x02N.\x00\x01\x02").cut_short);
+        // an invalid opcode: decided
+        assert!(!analyse(b"\x80\x02N\xff").cut_short);
     }
 }

@@ -300,3 +300,24 @@ fn zip64_checkpoint_past_4_gib_is_read_through_its_directory_and_its_local_heade
         }
     }
 }
+
+/// A pickle file over the 16 MiB analysed first: a 20 MiB bytes value, then a chained pickle
+/// with the payload. The first 16 MiB end inside the bytes, so the whole file is analysed.
+#[test]
+fn payload_after_the_first_16_mib_of_a_pickle_is_found() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("big.pkl");
+    let n: u32 = 20 << 20;
+    let mut p = b"\x80\x03B".to_vec();
+    p.extend_from_slice(&n.to_le_bytes());
+    p.resize(p.len() + n as usize, 0);
+    p.push(b'.');
+    p.extend_from_slice(b"\x80\x02cos\nsystem\n");
+    p.extend(short_unicode("id"));
+    p.extend_from_slice(b"\x85R.");
+    std::fs::write(&path, &p).expect("write");
+    let rep = lantern_models::scan_path(&path, &Location::path("big.pkl"), &Policy::default());
+    assert_eq!(rep.findings.len(), 1, "{:?}", rep.findings);
+    assert_eq!(rep.findings[0].severity, Severity::Critical);
+    assert_eq!(rep.findings[0].detail.as_deref(), Some("os.system(\"id\")"));
+}
