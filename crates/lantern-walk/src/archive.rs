@@ -419,6 +419,10 @@ impl<'a> Ctx<'a> {
             _ => max.saturating_add(1),
         };
         let mut buf = Vec::new();
+        if let Some(d) = declared.and_then(|d| usize::try_from(d.min(first)).ok()) {
+            // Sized once from the declared size (bounded by the limit): no reallocation copies.
+            let _ = buf.try_reserve_exact(d.saturating_add(1));
+        }
         if let Err(e) = read_up_to(r, &mut buf, first) {
             self.read_error(&loc.path, before, what, &e);
             if self.trips.get() == before && !buf.is_empty() {
