@@ -88,7 +88,7 @@ pub struct WalkOptions {
     /// Total bytes decompressed out of one top-level archive, at all nesting levels together.
     pub max_archive_bytes: u64,
     /// Per-entry decompressed/compressed ratio above which an entry is a bomb (checked once the
-    /// entry has produced more than 1 MiB).
+    /// entry has produced more than 32 MiB).
     pub max_archive_ratio: u64,
     /// Entries expanded out of one top-level archive, at all nesting levels together.
     pub max_archive_entries: u64,
