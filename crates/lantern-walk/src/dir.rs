@@ -219,12 +219,11 @@ fn visit_file(path: &Path, shown: String, opts: &WalkOptions, v: &dyn Visitor) {
     let mut data = Vec::new();
     if size <= opts.max_file_size {
         // Bound by the limit, not by the size seen a moment ago: the file may be growing.
-        if let Err(e) = (&mut f)
-            .take(opts.max_file_size.saturating_add(1))
-            .read_to_end(&mut data)
-        {
-            return warn(e);
-        }
+        let cap = opts.max_file_size.saturating_add(1);
+        data = match crate::read_capped(&mut f, cap, size.saturating_add(1)) {
+            Ok(d) => d,
+            Err(e) => return warn(e),
+        };
         if data.len() as u64 <= opts.max_file_size {
             Ctx::new(opts, v).deliver(
                 Location::path(shown),

@@ -88,7 +88,7 @@ pub struct WalkOptions {
     /// Total bytes decompressed out of one top-level archive, at all nesting levels together.
     pub max_archive_bytes: u64,
     /// Per-entry decompressed/compressed ratio above which an entry is a bomb (checked once the
-    /// entry has produced more than 1 MiB).
+    /// entry has produced more than 32 MiB).
     pub max_archive_ratio: u64,
     /// Entries expanded out of one top-level archive, at all nesting levels together.
     pub max_archive_entries: u64,
@@ -207,10 +207,8 @@ pub fn walk_reader(
         path: name.to_string(),
         source,
     };
-    let mut data = Vec::new();
-    r.take(opts.max_file_size.saturating_add(1))
-        .read_to_end(&mut data)
-        .map_err(io_err)?;
+    let cap = opts.max_file_size.saturating_add(1);
+    let mut data = read_capped(r, cap, cap).map_err(io_err)?;
     if data.len() as u64 <= opts.max_file_size {
         archive::Ctx::new(opts, v).deliver(Location::path(name), data, BlobKind::Stdin, None, 0);
         return Ok(());
@@ -250,6 +248,20 @@ pub fn walk_reader(
         },
     });
     Ok(())
+}
+
+/// Read `r` to its end or to `cap` bytes, whichever comes first, into a buffer sized once for
+/// `hint` bytes (a file's size, or `cap` for a stream): reading then never reallocates, and a
+/// reallocation briefly holds two copies, which at 128 MiB is what peak memory is made of. The
+/// reservation is address space only until bytes arrive.
+pub(crate) fn read_capped(r: &mut dyn Read, cap: u64, hint: u64) -> std::io::Result<Vec<u8>> {
+    let mut data = Vec::new();
+    if let Ok(want) = usize::try_from(hint.min(cap)) {
+        // A reservation the allocator refuses only costs the reallocations it would have saved.
+        let _ = data.try_reserve_exact(want);
+    }
+    r.take(cap).read_to_end(&mut data)?;
+    Ok(data)
 }
 
 /// Expand an in-memory blob: deliver the members of an archive (recursively) or the cells of a
