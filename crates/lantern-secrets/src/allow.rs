@@ -145,7 +145,11 @@ pub fn is_placeholder_value(secret: &[u8]) -> bool {
         return true;
     }
     let lower = secret.to_ascii_lowercase();
-    const STOCK: [&[u8]; 14] = [
+    const STOCK: [&[u8]; 18] = [
+        b"foo",
+        b"bar",
+        b"baz",
+        b"qux",
         b"password",
         b"passwd",
         b"pass",

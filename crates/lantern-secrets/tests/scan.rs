@@ -725,3 +725,19 @@ fn ai_provider_keys_in_documented_formats() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A Firebase web config's API key is public by design: one info finding naming Firebase, not
+/// a critical Google API key; the same key alone stays a Google API key.
+#[test]
+fn firebase_web_config_key_is_info() {
+    let cfg = "const firebaseConfig = {\n  apiKey: \"AIzaSybZa4Ejn_c2uvRh7QjsuNFBJ5HiXp_GhO7\",\n  authDomain: \"vision-demo-4411.firebaseapp.com\",\n};\n";
+    let out = builtin().scan(cfg.as_bytes(), &Location::path("web/src/firebase.js"));
+    assert_eq!(
+        found(&out),
+        vec![("firebase.web-api-key".into(), Severity::Info)]
+    );
+    let alone = "MAPS_KEY = \"AIzaSybZa4Ejn_c2uvRh7QjsuNFBJ5HiXp_GhO7\"\n";
+    let out = builtin().scan(alone.as_bytes(), &Location::path("settings.py"));
+    let ids: Vec<_> = out.findings.iter().map(|f| f.rule_id.as_str()).collect();
+    assert_eq!(ids, vec!["gcp.api-key"]);
+}
