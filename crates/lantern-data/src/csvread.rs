@@ -133,6 +133,7 @@ pub(crate) fn read_csv(
                     None => {
                         let names = header_names(name, &row)?;
                         row.raw.set_context(&names);
+                        sink.s.header = Some(names.clone());
                         header = Some(names);
                     }
                     Some(cols) => emit(&mut row, cols, cap, sink)?,
