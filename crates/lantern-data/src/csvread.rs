@@ -180,6 +180,10 @@ fn emit(row: &mut Row, cols: &[String], cap: usize, sink: &mut Sink) -> Result<(
             row.fields,
             cols.len()
         ))
+    } else if row.dropped {
+        // Not reachable while the unescaped output is never longer than the row; kept so a
+        // truncated row can never pass as a record.
+        Some(format!("record longer than {cap} bytes"))
     } else {
         None
     };

@@ -58,8 +58,8 @@ impl SymbolRun {
 }
 
 /// Split `text` into tokens (Unicode-aware): lower-cased words of letters and digits, and
-/// runs of other non-space characters that can carry a trigger (emoticons, punctuation
-/// runs, emoji; see [`SymbolRun::keep`]).
+/// runs of other non-space characters that can carry a trigger: two or more characters
+/// (emoticons, punctuation runs) or any character beyond ASCII (emoji, rare symbols).
 pub fn tokenize(text: &str, out: &mut Vec<Token>) {
     out.clear();
     let mut word: Option<(usize, u64)> = None;
