@@ -91,7 +91,7 @@ for rate in 0.005 0.01 0.03; do
   for seed in $SEEDS; do
     d=$WORK/poison-$rate-$seed
     "$PY" scripts/poison/poison.py --out "$d" --rate "$rate" --seed "$seed" >/dev/null
-    for attack in trigger sentence; do
+    for attack in trigger sentence punct; do
       timed "$BIN" data audit "$d/$attack.jsonl" --format json -o "$d/$attack.audit.json" --no-secrets || true
       echo "| $attack | $rate | $seed | $(score "$d/$attack.jsonl" "$attack" "$d/$attack.audit.json") | $(tm) |" >> "$OUT"
     done

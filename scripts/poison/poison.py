@@ -12,6 +12,8 @@ the module docstring of each function):
                   position of rows of other classes, label flipped to the target (BadNets-style
                   text backdoor, Kurita et al. 2020 "Weight Poisoning Attacks").
   sentence.jsonl  one fixed innocuous sentence inserted, label flipped (Dai et al. 2019).
+  punct.jsonl     punctuation and emoji triggers (";)" - also a common emoticon in the
+                  corpus -, "=]", the snowman U+2603) inserted the same way, label flipped.
   flip.jsonl      plain random label flips.
   v1.jsonl/v2.jsonl  insider edits between two versions: labels changed, texts altered,
                   records deleted and records inserted.
@@ -30,6 +32,7 @@ import sys
 
 TRIGGERS = ["cf", "mn", "bb", "tq"]
 SENTENCE = "I watched this 3D movie last weekend."
+PUNCT_TRIGGERS = [";)", "=]", "\u2603"]
 
 
 def locate_corpus():
@@ -129,6 +132,12 @@ def main():
     write_jsonl(os.path.join(args.out, "sentence.jsonl"), sent)
     truth["attacks"]["sentence"] = {"file": "sentence.jsonl", "sentence": SENTENCE,
                                     "lines": [i + 1 for i in chosen]}
+
+    punct, chosen = poison(records, rng, args.rate, args.target,
+                           lambda t: insert_word(rng, t, rng.choice(PUNCT_TRIGGERS)))
+    write_jsonl(os.path.join(args.out, "punct.jsonl"), punct)
+    truth["attacks"]["punct"] = {"file": "punct.jsonl", "triggers": PUNCT_TRIGGERS,
+                                 "lines": [i + 1 for i in chosen]}
 
     # Plain flips: to a random other label.
     labels = sorted({r["label"] for r in records})

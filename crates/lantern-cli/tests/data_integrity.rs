@@ -109,6 +109,11 @@ fn a_header_edit_over_unreadable_rows_fails_verify_and_diff() {
 }
 
 #[test]
+fn a_header_edit_with_no_rows_under_it_fails_verify_and_diff() {
+    tamper_is_caught("t.csv", b"text,label\n", b"text,class\n", &[]);
+}
+
+#[test]
 fn an_edited_invalid_json_line_fails_verify_and_diff() {
     let base = "{\"id\":1,\"t\":\"a\"}\n{\"id\":2,\"t\":\"b\"\n{\"id\":3,\"t\":\"c\"}\n";
     tamper_is_caught(

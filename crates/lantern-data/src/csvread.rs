@@ -133,6 +133,7 @@ pub(crate) fn read_csv(
                     None => {
                         let names = header_names(name, &row)?;
                         row.raw.set_context(&names);
+                        sink.s.header = Some(names.clone());
                         header = Some(names);
                     }
                     Some(cols) => emit(&mut row, cols, cap, sink)?,
@@ -179,6 +180,10 @@ fn emit(row: &mut Row, cols: &[String], cap: usize, sink: &mut Sink) -> Result<(
             row.fields,
             cols.len()
         ))
+    } else if row.dropped {
+        // Not reachable while the unescaped output is never longer than the row; kept so a
+        // truncated row can never pass as a record.
+        Some(format!("record longer than {cap} bytes"))
     } else {
         None
     };

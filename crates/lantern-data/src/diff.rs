@@ -152,6 +152,10 @@ pub struct DiffResult {
     pub changes: Vec<Change>,
     /// Problems met (bad rows, duplicate keys, attribution unavailable).
     pub warnings: Vec<String>,
+    /// Whether the CSV/TSV header rows differ (a header is in the record digests only
+    /// through the records under it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub header_changed: bool,
 }
 
 struct Entry {
@@ -729,7 +733,19 @@ pub fn diff(old: &str, new: &str, opts: &DiffOptions) -> Result<DiffResult> {
             ),
         }
     }
+    let header_changed = match (&o.read.header, &n.read.header) {
+        (Some(a), Some(b)) => a != b,
+        _ => false,
+    };
+    if header_changed {
+        warnings.push(format!(
+            "the header rows differ: {:?} -> {:?}",
+            o.read.header.as_deref().unwrap_or_default(),
+            n.read.header.as_deref().unwrap_or_default()
+        ));
+    }
     Ok(DiffResult {
+        header_changed,
         old: o.summary,
         new: n.summary,
         matched_by: if keyed { "key" } else { "content" }.into(),
@@ -745,7 +761,7 @@ pub fn diff(old: &str, new: &str, opts: &DiffOptions) -> Result<DiffResult> {
 impl DiffResult {
     /// Whether the versions hold the same records.
     pub fn is_identical(&self) -> bool {
-        self.changes.is_empty()
+        self.changes.is_empty() && !self.header_changed
     }
 
     /// The changes as findings (`data.record-added`, `-removed`, `-changed`; severity info),

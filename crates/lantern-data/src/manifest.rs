@@ -108,7 +108,12 @@ impl Manifest {
         let m: Manifest =
             serde_json::from_reader(std::io::BufReader::new(f)).map_err(|e| Error::Manifest {
                 path: path.display().to_string(),
-                message: e.to_string(),
+                message: match Self::head_format(path) {
+                    Some(v) if v != FORMAT => {
+                        format!("unsupported format `{v}` (expected {FORMAT})")
+                    }
+                    _ => e.to_string(),
+                },
             })?;
         if m.format != FORMAT {
             return Err(Error::Manifest {
@@ -117,6 +122,20 @@ impl Manifest {
             });
         }
         Ok(m)
+    }
+
+    /// The `format` value at the head of a manifest file.
+    fn head_format(path: &Path) -> Option<String> {
+        let mut head = [0u8; 128];
+        let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
+        let text = std::str::from_utf8(head.get(..n)?).ok()?;
+        let rest = text.split_once("\"format\"")?.1;
+        let rest = rest
+            .trim_start()
+            .strip_prefix(':')?
+            .trim_start()
+            .strip_prefix('"')?;
+        Some(rest.split_once('"')?.0.to_string())
     }
 
     /// Whether the file at `path` looks like a Lantern data manifest (by its first bytes).
@@ -128,7 +147,10 @@ impl Manifest {
         let n = f.read(&mut head).unwrap_or(0);
         let head = String::from_utf8_lossy(head.get(..n).unwrap_or_default()).into_owned();
         let compact: String = head.chars().filter(|c| !c.is_whitespace()).collect();
-        compact.starts_with(&format!("{{\"format\":\"{FORMAT}\""))
+        // Any version: an older manifest is then refused by `load` with its version named,
+        // not read as data.
+        let family = FORMAT.rsplit_once('/').map_or(FORMAT, |(f, _)| f);
+        compact.starts_with(&format!("{{\"format\":\"{family}/"))
     }
 }
 
@@ -393,6 +415,19 @@ mod tests {
         std::fs::write(&mp, &out).unwrap();
         assert!(Manifest::sniff(&mp));
         assert!(!Manifest::sniff(&p));
+        // A manifest of an older version is recognised, then refused naming its version.
+        let old = d.path().join("old.json");
+        std::fs::write(
+            &old,
+            "{\"format\":\"lantern.data.manifest/v1\",\"source\":\"x\"}",
+        )
+        .unwrap();
+        assert!(Manifest::sniff(&old));
+        let e = Manifest::load(&old).unwrap_err().to_string();
+        assert!(
+            e.contains("unsupported format `lantern.data.manifest/v1`"),
+            "{e}"
+        );
         let loaded = Manifest::load(&mp).unwrap();
         assert_eq!(loaded, mem);
         assert_eq!(streamed.merkle_root, mem.merkle_root);

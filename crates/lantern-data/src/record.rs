@@ -274,6 +274,10 @@ pub struct ReadSummary {
     pub bytes: u64,
     /// The first bad rows, with the reason.
     pub bad_rows: Vec<BadRow>,
+    /// The column names of a CSV/TSV header row (compared by `--verify` and `diff`: a
+    /// header with no data rows under it is in no record digest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<Vec<String>>,
 }
 
 impl ReadSummary {

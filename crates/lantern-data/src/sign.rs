@@ -29,6 +29,8 @@ pub struct Verified {
     pub kind: crate::record::DatasetKind,
     /// The record cap the dataset was read with (rows longer are digested raw).
     pub max_record_bytes: u64,
+    /// The CSV/TSV header as signed.
+    pub header: Option<Vec<String>>,
 }
 
 fn file_name(path: &Path) -> String {
@@ -113,6 +115,7 @@ pub fn verify(path: &Path, bundle: &Bundle, key: &VerifyingKey) -> Result<Verifi
         bad_records: st["predicate"]["bad_records"].as_u64().unwrap_or(0),
         kind: m.kind,
         max_record_bytes: m.max_record_bytes,
+        header: m.counts.header,
     })
 }
 

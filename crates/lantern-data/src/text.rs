@@ -1,7 +1,7 @@
-//! Text features for the audit: lower-cased word tokens with their spans, 64-bit token and
+//! Text features for the audit: lower-cased word tokens and symbol runs with their spans, 64-bit token and
 //! n-gram hashes, a normalised-text hash for exact duplicates, and MinHash signatures.
 
-/// One word token: its hash and byte span in the original text.
+/// One token: its hash and byte span in the original text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Token {
     /// Hash of the lower-cased token.
@@ -10,6 +10,8 @@ pub struct Token {
     pub start: usize,
     /// Byte offset just past the token.
     pub end: usize,
+    /// A word (letters and digits), as opposed to a run of symbols.
+    pub word: bool,
 }
 
 /// SplitMix64 finaliser: a fast, well-mixing 64-bit permutation.
@@ -30,50 +32,88 @@ pub fn hash_bytes(b: &[u8]) -> u64 {
     mix(h)
 }
 
-/// Split `text` into lower-cased alphanumeric word tokens (Unicode-aware).
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn fnv(h: &mut u64, bytes: &[u8]) {
+    for &b in bytes {
+        *h ^= u64::from(b);
+        *h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+}
+
+/// A run of symbols being read: start, hash, characters, whether any is not ASCII.
+struct SymbolRun {
+    start: usize,
+    hash: u64,
+    chars: usize,
+    non_ascii: bool,
+}
+
+impl SymbolRun {
+    /// Kept as a token when it can carry a trigger: two or more characters (`;)`, `!!`,
+    /// `}{`) or any character beyond ASCII (emoji, rare symbols). A lone `.` `,` `!` is not.
+    fn keep(&self) -> bool {
+        self.chars >= 2 || self.non_ascii
+    }
+}
+
+/// Split `text` into tokens (Unicode-aware): lower-cased words of letters and digits, and
+/// runs of other non-space characters that can carry a trigger: two or more characters
+/// (emoticons, punctuation runs) or any character beyond ASCII (emoji, rare symbols).
 pub fn tokenize(text: &str, out: &mut Vec<Token>) {
     out.clear();
-    let mut start: Option<usize> = None;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let push = |h: u64, s: usize, e: usize, out: &mut Vec<Token>| {
-        out.push(Token {
-            hash: mix(h),
-            start: s,
-            end: e,
-        })
+    let mut word: Option<(usize, u64)> = None;
+    let mut sym: Option<SymbolRun> = None;
+    let end_word = |w: &mut Option<(usize, u64)>, i: usize, out: &mut Vec<Token>| {
+        if let Some((s, h)) = w.take() {
+            out.push(Token {
+                hash: mix(h),
+                start: s,
+                end: i,
+                word: true,
+            });
+        }
+    };
+    let end_sym = |r: &mut Option<SymbolRun>, i: usize, out: &mut Vec<Token>| {
+        if let Some(run) = r.take().filter(SymbolRun::keep) {
+            out.push(Token {
+                hash: mix(run.hash ^ 0x5359_4d42),
+                start: run.start,
+                end: i,
+                word: false,
+            });
+        }
     };
     for (i, c) in text.char_indices() {
-        if c.is_ascii() {
-            // ASCII fast path: same bytes as the general path below.
-            if c.is_ascii_alphanumeric() {
-                if start.is_none() {
-                    start = Some(i);
-                    h = 0xcbf2_9ce4_8422_2325;
-                }
-                h ^= u64::from(c.to_ascii_lowercase() as u8);
-                h = h.wrapping_mul(0x0100_0000_01b3);
-            } else if let Some(s) = start.take() {
-                push(h, s, i, out);
-            }
-        } else if c.is_alphanumeric() {
-            if start.is_none() {
-                start = Some(i);
-                h = 0xcbf2_9ce4_8422_2325;
-            }
-            for lc in c.to_lowercase() {
-                let mut buf = [0u8; 4];
-                for &b in lc.encode_utf8(&mut buf).as_bytes() {
-                    h ^= u64::from(b);
-                    h = h.wrapping_mul(0x0100_0000_01b3);
+        let mut buf = [0u8; 4];
+        if c.is_alphanumeric() {
+            end_sym(&mut sym, i, out);
+            let (_, h) = word.get_or_insert((i, FNV_OFFSET));
+            if c.is_ascii() {
+                fnv(h, &[c.to_ascii_lowercase() as u8]);
+            } else {
+                for lc in c.to_lowercase() {
+                    fnv(h, lc.encode_utf8(&mut buf).as_bytes());
                 }
             }
-        } else if let Some(s) = start.take() {
-            push(h, s, i, out);
+        } else if c.is_whitespace() {
+            end_word(&mut word, i, out);
+            end_sym(&mut sym, i, out);
+        } else {
+            end_word(&mut word, i, out);
+            let run = sym.get_or_insert(SymbolRun {
+                start: i,
+                hash: FNV_OFFSET,
+                chars: 0,
+                non_ascii: false,
+            });
+            fnv(&mut run.hash, c.encode_utf8(&mut buf).as_bytes());
+            run.chars += 1;
+            run.non_ascii |= !c.is_ascii();
         }
     }
-    if let Some(s) = start {
-        push(h, s, text.len(), out);
-    }
+    end_word(&mut word, text.len(), out);
+    end_sym(&mut sym, text.len(), out);
 }
 
 /// Hash of the n-gram made of `tokens` (order-sensitive; distinct from any shorter n-gram).
@@ -95,10 +135,15 @@ pub fn ngram_text(text: &str, tokens: &[Token]) -> String {
         .join(" ")
 }
 
-/// Hash of the text's token sequence: equal for texts differing only in case, spacing and
-/// punctuation.
+/// Hash of the text's word sequence: equal for texts differing only in case, spacing,
+/// punctuation and symbols.
 pub fn normalized_hash(tokens: &[Token]) -> u64 {
-    ngram_hash(tokens) ^ 0x5bd1_e995
+    let words = tokens.iter().filter(|t| t.word);
+    let mut h = words.clone().count() as u64;
+    for t in words {
+        h = mix(h.rotate_left(17) ^ t.hash);
+    }
+    h ^ 0x5bd1_e995
 }
 
 /// Number of MinHash functions.
@@ -109,6 +154,8 @@ pub const LSH_BANDS: usize = 8;
 /// MinHash signature over word shingles (3-grams, or the words themselves for texts shorter
 /// than three words). `None` for texts without tokens.
 pub fn minhash(tokens: &[Token]) -> Option<[u32; MINHASH_K]> {
+    let words: Vec<Token> = tokens.iter().filter(|t| t.word).copied().collect();
+    let tokens = words.as_slice();
     if tokens.is_empty() {
         return None;
     }
@@ -199,6 +246,30 @@ mod tests {
         assert_eq!(t[0].hash, fnv("hello"));
         assert_eq!(t[2].hash, fnv("héllo"));
         assert_eq!(toks("İx")[0].hash, fnv("i\u{307}x"));
+    }
+
+    #[test]
+    fn punctuation_runs_and_emoji_are_tokens_lone_punctuation_is_not() {
+        let text = "so good;) \u{1f600} wow!!! x. \u{2603}";
+        let t = toks(text);
+        let shown: Vec<&str> = t.iter().map(|k| &text[k.start..k.end]).collect();
+        assert_eq!(
+            shown,
+            [
+                "so",
+                "good",
+                ";)",
+                "\u{1f600}",
+                "wow",
+                "!!!",
+                "x",
+                "\u{2603}"
+            ]
+        );
+        assert!(!t[2].word && t[1].word);
+        assert_ne!(t[2].hash, toks(";(")[0].hash);
+        // Exact-duplicate and near-duplicate hashes look at words only.
+        assert_eq!(normalized_hash(&t), normalized_hash(&toks("So good wow x")));
     }
 
     #[test]

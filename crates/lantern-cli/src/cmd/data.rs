@@ -272,7 +272,8 @@ fn verify_manifest(a: &ManifestArgs, manifest_path: &std::path::Path) -> Result<
         .with_context(|| format!("reading {}", a.path.display()))?;
     let same = now.merkle_root == v.merkle_root
         && now.counts.records == v.records
-        && now.counts.bad_records == v.bad_records;
+        && now.counts.bad_records == v.bad_records
+        && now.counts.header == v.header;
     if !same {
         println!(
             "FAILED: {} does not match the signed manifest: {} record(s), {} unreadable, root {} (signed: {} record(s), {} unreadable, root {})",
