@@ -533,13 +533,12 @@ async fn secrets_in_every_streamed_field_and_choice_are_redacted() {
     let alice = bearer(&h.tokens[0]);
     let mut events = Vec::new();
     // two choices interleaved, each with the secret; a tool call, reasoning and logprobs
-    for (i, p) in split(&format!("one {SECRET} end"), 5).iter().enumerate() {
+    for p in &split(&format!("one {SECRET} end"), 5) {
         events.push(json!({"choices":[{"index":0,"delta":{"content":p}}]}));
         events.push(json!({"choices":[{"index":1,"delta":{"content":p}}]}));
         events.push(json!({"choices":[{"index":0,"delta":{"reasoning_content":p}}]}));
         events.push(json!({"choices":[{"index":1,"delta":{"tool_calls":[{"index":0,"function":{"arguments":p}}]}}]}));
         events.push(json!({"choices":[{"index":0,"delta":{"content":""},"logprobs":{"content":[{"token":p,"logprob":-0.1}]}}]}));
-        let _ = i;
     }
     h.reply("text/event-stream", sse(&events));
     let req = json!({"model":"m","stream":true,"n":2,"messages":[]}).to_string();
