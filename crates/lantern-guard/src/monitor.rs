@@ -123,7 +123,31 @@ const PII_RULES: &[(&str, &str, Option<Validator>)] = &[
         r"\b\d{3}-\d{2}-\d{4}\b",
         Some(ssn_ok as Validator),
     ),
+    // North American numbers written as phone numbers are: `(650) 555-1212`, `650-555-1212`,
+    // `650.555.1212`, optionally after `+1`; what surrounds them is checked by `phone_context`
+    // (not inside a longer run of digits, a version or an identifier)
+    (
+        "pii.phone",
+        r"(?:\+1[ -]?)?(?:\([2-9]\d{2}\) ?[2-9]\d{2}-\d{4}|[2-9]\d{2}-[2-9]\d{2}-\d{4}|[2-9]\d{2}\.[2-9]\d{2}\.\d{4})",
+        None,
+    ),
 ];
+
+/// Whether a phone-number candidate at `start..end` stands alone: not preceded by a word
+/// character, `.`, `+` or `-`, and not followed by a word character, or by `.`/`-` and a digit
+/// (`1.650.555.1212.3`, `x650-555-1212`, `650-555-1212-7` are not phone numbers).
+fn phone_context(text: &str, start: usize, end: usize) -> bool {
+    let before = text.get(..start).and_then(|t| t.chars().next_back());
+    if before.is_some_and(|c| is_word(c) || matches!(c, '.' | '+' | '-')) {
+        return false;
+    }
+    let mut after = text.get(end..).unwrap_or_default().chars();
+    match after.next() {
+        Some(c) if is_word(c) => false,
+        Some('.' | '-') => !after.next().is_some_and(|c| c.is_ascii_digit()),
+        _ => true,
+    }
+}
 
 /// Id of the built-in private-key rule (its match is the BEGIN line; the key runs to the END
 /// line).
@@ -606,6 +630,9 @@ impl Monitor {
                     find_cards(text, m.start(), m.end(), &mut cards);
                     continue;
                 }
+                if r.id == "pii.phone" && !phone_context(text, m.start(), m.end()) {
+                    continue;
+                }
                 if !r.validate.is_none_or(|v| v(m.as_str())) {
                     continue;
                 }
@@ -1012,6 +1039,45 @@ mod leak_tests {
 
     /// Defect: a card number followed by other digits on its line was one longer number that
     /// failed the Luhn check, and the card went out.
+    #[test]
+    fn phone_numbers_alone_are_found_and_digit_runs_are_not() {
+        let m = Monitor::new(&MonitorConfig::default(), None).unwrap_or_else(|e| panic!("{e}"));
+        let rules = |t: &str| -> Vec<(String, String)> {
+            m.scan(t)
+                .into_iter()
+                .map(|h| (h.rule, t[h.start..h.end].to_string()))
+                .collect()
+        };
+        for (text, number) in [
+            ("call (650) 555-1212 today", "(650) 555-1212"),
+            ("call 650-555-1212.", "650-555-1212"),
+            ("fax: 650.555.1212", "650.555.1212"),
+            ("us +1 650-555-1212, or", "+1 650-555-1212"),
+            ("(412) 268-4387", "(412) 268-4387"),
+        ] {
+            assert_eq!(
+                rules(text),
+                vec![("pii.phone".to_string(), number.to_string())],
+                "{text}"
+            );
+        }
+        // the shapes that flagged real files in a first try (CODATA constants, versions, ids)
+        for text in [
+            "857 438 2329",
+            "658.227 5956",
+            "version 1.650.555.1212.3",
+            "id x650-555-1212",
+            "650-555-1212-7",
+            "+3.6.2",
+            "2024-01-15",
+            "call 150-555-1212",
+        ] {
+            assert!(rules(text).is_empty(), "{text}: {:?}", rules(text));
+        }
+        let red = redact("ring 650-555-1212 now", &m.scan("ring 650-555-1212 now"));
+        assert_eq!(red, "ring [REDACTED:pii.phone] now");
+    }
+
     #[test]
     fn a_card_next_to_other_digits_is_found() {
         let m = full();

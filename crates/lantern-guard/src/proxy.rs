@@ -872,7 +872,11 @@ impl Gateway {
         }
         match ep {
             Endpoint::Model => {
-                let id = path.splitn(4, '/').nth(3).unwrap_or_default();
+                let id = path
+                    .strip_prefix("/v1")
+                    .unwrap_or(path)
+                    .strip_prefix("/models/")
+                    .unwrap_or_default();
                 o.model = Some(id.to_string());
                 self.check_model(key, ModelField::Named(id), o)
             }

@@ -424,8 +424,13 @@ async fn a_scoped_key_must_name_its_model_as_a_string() {
         })
         .unwrap_or_default();
     assert_eq!(ids, vec!["small-1", "small-2"]);
-    let (s, _, b) = raw(h.addr, "GET", "/v1/models/big-1", Some(&bob), "").await;
-    assert_eq!((s, code(&b).as_str()), (403, "model_not_allowed"));
+    for p in ["/v1/models/big-1", "/models/big-1", "/v1/models/big-1/"] {
+        let (s, _, b) = raw(h.addr, "GET", p, Some(&bob), "").await;
+        assert_eq!((s, code(&b).as_str()), (403, "model_not_allowed"), "{p}");
+        assert!(b.contains("model big-1"), "{p}: {b}");
+    }
+    let (s, _, _) = raw(h.addr, "GET", "/models/small-1", Some(&bob), "").await;
+    assert_eq!(s, 200);
     // multipart: the form's model field
     let form = "--B\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nbig-1\r\n--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n\r\nRIFF\r\n--B--\r\n";
     let mut s = TcpStream::connect(h.addr)
@@ -528,13 +533,12 @@ async fn secrets_in_every_streamed_field_and_choice_are_redacted() {
     let alice = bearer(&h.tokens[0]);
     let mut events = Vec::new();
     // two choices interleaved, each with the secret; a tool call, reasoning and logprobs
-    for (i, p) in split(&format!("one {SECRET} end"), 5).iter().enumerate() {
+    for p in &split(&format!("one {SECRET} end"), 5) {
         events.push(json!({"choices":[{"index":0,"delta":{"content":p}}]}));
         events.push(json!({"choices":[{"index":1,"delta":{"content":p}}]}));
         events.push(json!({"choices":[{"index":0,"delta":{"reasoning_content":p}}]}));
         events.push(json!({"choices":[{"index":1,"delta":{"tool_calls":[{"index":0,"function":{"arguments":p}}]}}]}));
         events.push(json!({"choices":[{"index":0,"delta":{"content":""},"logprobs":{"content":[{"token":p,"logprob":-0.1}]}}]}));
-        let _ = i;
     }
     h.reply("text/event-stream", sse(&events));
     let req = json!({"model":"m","stream":true,"n":2,"messages":[]}).to_string();
