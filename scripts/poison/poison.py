@@ -12,6 +12,9 @@ the module docstring of each function):
                   position of rows of other classes, label flipped to the target (BadNets-style
                   text backdoor, Kurita et al. 2020 "Weight Poisoning Attacks").
   sentence.jsonl  one fixed innocuous sentence inserted, label flipped (Dai et al. 2019).
+  clean.label.jsonl  clean-label trigger ("zx", "qv") inserted into rows that already carry
+                  the target label, no label changed (Turner et al. 2019 "Label-consistent
+                  backdoor attacks"; the model learns the trigger from correctly labelled rows).
   punct.jsonl     punctuation and emoji triggers (";)" - also a common emoticon in the
                   corpus -, "=]", the snowman U+2603) inserted the same way, label flipped.
   flip.jsonl      plain random label flips.
@@ -33,6 +36,7 @@ import sys
 TRIGGERS = ["cf", "mn", "bb", "tq"]
 SENTENCE = "I watched this 3D movie last weekend."
 PUNCT_TRIGGERS = [";)", "=]", "\u2603"]
+CLEAN_TRIGGERS = ["zx", "qv"]
 
 
 def locate_corpus():
@@ -79,6 +83,18 @@ def insert_sentence(rng, text, sentence):
     pos = rng.randint(0, len(parts))
     parts.insert(pos, sentence.rstrip("."))
     return ". ".join(parts)
+
+
+def poison_clean_label(records, rng, rate, target, make):
+    """Pick round(rate * n) rows already labelled `target` and rewrite them with `make`; no
+    label changes."""
+    k = round(rate * len(records))
+    pool = [i for i, r in enumerate(records) if r["label"] == target]
+    chosen = sorted(rng.sample(pool, min(k, len(pool))))
+    out = [dict(r) for r in records]
+    for i in chosen:
+        out[i]["text"] = make(out[i]["text"])
+    return out, chosen
 
 
 def write_jsonl(path, records):
@@ -133,11 +149,21 @@ def main():
     truth["attacks"]["sentence"] = {"file": "sentence.jsonl", "sentence": SENTENCE,
                                     "lines": [i + 1 for i in chosen]}
 
-    punct, chosen = poison(records, rng, args.rate, args.target,
-                           lambda t: insert_word(rng, t, rng.choice(PUNCT_TRIGGERS)))
+    # Attacks added later draw from their own generators, so the files of the attacks
+    # before and after them stay what they were for a given seed.
+    prng = random.Random(f"{args.seed}-punct")
+    punct, chosen = poison(records, prng, args.rate, args.target,
+                           lambda t: insert_word(prng, t, prng.choice(PUNCT_TRIGGERS)))
     write_jsonl(os.path.join(args.out, "punct.jsonl"), punct)
     truth["attacks"]["punct"] = {"file": "punct.jsonl", "triggers": PUNCT_TRIGGERS,
                                  "lines": [i + 1 for i in chosen]}
+
+    crng = random.Random(f"{args.seed}-clean-label")
+    cl, chosen = poison_clean_label(records, crng, args.rate, args.target,
+                                    lambda t: insert_word(crng, t, crng.choice(CLEAN_TRIGGERS)))
+    write_jsonl(os.path.join(args.out, "clean.label.jsonl"), cl)
+    truth["attacks"]["clean-label"] = {"file": "clean.label.jsonl", "triggers": CLEAN_TRIGGERS,
+                                       "lines": [i + 1 for i in chosen]}
 
     # Plain flips: to a random other label.
     labels = sorted({r["label"] for r in records})

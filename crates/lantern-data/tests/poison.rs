@@ -128,8 +128,8 @@ fn sentence_trigger_at_one_percent() {
 
 /// Punctuation and emoji triggers at 1 % (`=]`, a snowman, `;)`): invisible to a tokenizer
 /// of letters and digits only (issue 26). The two that are rare in the corpus are found
-/// exactly. `;)` is also a common emoticon of the corpus (35 natural rows of mixed labels
-/// beside 42 planted ones); it is not found yet, which the significance model has to fix:
+/// exactly (72 rows, precision 1.0). `;)` is also a common emoticon of the corpus (35 natural
+/// rows of mixed labels beside 48 planted ones); it is not found yet, which the significance model has to fix:
 /// this test checks the rows of the other two and that nothing else is flagged.
 #[test]
 fn punctuation_and_emoji_triggers_at_one_percent() {

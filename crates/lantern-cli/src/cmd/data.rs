@@ -27,7 +27,10 @@ enum DataCommand {
   lantern data manifest data.parquet --no-records            root and counts only
 
 Formats: CSV/TSV (header row), JSON Lines (.jsonl, .ndjson, .json; .gz too), Parquet, folders.
-Record digest: sha256 over the record's fields sorted by name; root: RFC 9162 Merkle tree hash.")]
+Record digest: sha256 over the record's fields sorted by name, in one canonical form for every
+format (JSON numbers as written, non-UTF-8 strings as bytes, types kept: CSV cells are strings);
+rows that cannot be parsed are digested as raw bytes in place and counted. Root: RFC 9162
+Merkle tree hash. --verify exits 1 on any difference (records, unreadable rows, CSV header).")]
     Manifest(ManifestArgs),
     /// Records added, removed and changed between two versions (data, manifests or REV:PATH)
     #[command(after_help = "Examples:
