@@ -202,6 +202,15 @@ impl Visitor for Collector<'_> {
             // Members are delivered separately.
             return;
         }
+        if let Some(format) = lantern_walk::sniff_unsupported(&blob.data) {
+            out.push(Finding::incomplete(
+                loc.clone(),
+                format!("{format}-compressed data: not decompressed (unsupported format)"),
+                self.incomplete,
+            ));
+            self.add(out);
+            return;
+        }
         // UTF-16/32 text is scanned as UTF-8, and the raw bytes too when they are text (a
         // Latin-1 file may start with what looks like a byte-order mark). What is binary either
         // way is skipped (a big file whose head is binary like a small binary file).
@@ -448,7 +457,7 @@ pub fn run(args: Args) -> Result<u8> {
         eprintln!(
             "lantern: wrote baseline with {} finding(s) to {}",
             report.findings.len(),
-            b.display()
+            lantern_core::term::escape_path(b)
         );
         return Ok(0);
     }
