@@ -567,3 +567,28 @@ fn unsupported_compression_is_reported_not_skipped_as_binary() {
         );
     }
 }
+
+#[test]
+fn a_truncated_member_is_scanned_as_far_as_it_goes_with_the_reason() {
+    let d = tempfile::tempdir().unwrap();
+    let tok = github_token(24);
+    let mut text = format!("T={tok}\n").into_bytes();
+    // Noise that does not compress, so cutting the gzip stream cuts this member.
+    text.extend((0..200_000u32).map(|i| b'a' + ((i.wrapping_mul(2_654_435_761) >> 7) % 26) as u8));
+    let mut tgz = gzip(&tar_of(&[("logs/app.log", &text)]));
+    tgz.truncate(tgz.len() * 6 / 10);
+    std::fs::write(d.path().join("cut.tgz"), tgz).unwrap();
+    let (code, v) = scan_json(&["."], d.path());
+    assert_eq!(code, 1, "{v:#}");
+    assert!(secret_at(&v, &tok, "cut.tgz!logs/app.log"), "{v:#}");
+    // The member and the rest of the archive (entries after it) are reported, each with the
+    // truncation as the reason, and the member not also as "larger than max_file_size".
+    let inc = incomplete(&v);
+    let paths: Vec<&str> = inc.iter().map(|(p, _, _)| p.as_str()).collect();
+    assert_eq!(paths, ["cut.tgz", "cut.tgz!logs/app.log"], "{inc:?}");
+    assert!(
+        inc.iter()
+            .all(|(_, _, m)| m.starts_with("truncated or corrupt tar")),
+        "{inc:?}"
+    );
+}

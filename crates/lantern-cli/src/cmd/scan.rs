@@ -221,7 +221,8 @@ impl Visitor for Collector<'_> {
             self.skipped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        if blob.partial {
+        // Partial for its size (a truncated member is reported by the walk with its reason).
+        if blob.partial && blob.size > self.max_file_size {
             out.push(Finding::incomplete(
                 loc.clone(),
                 format!(
