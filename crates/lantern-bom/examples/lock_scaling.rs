@@ -1,5 +1,5 @@
 //! BOM time against lockfile size: writes a package-lock.json (v3), a Cargo.lock and a
-//! poetry.lock of N packages each into a temp dir and times `lantern_bom::inventory` on each.
+//! poetry.lock of N packages each into a temp dir and times `lantern_bom::generate` on each.
 //! Usage: `cargo run --release -p lantern-bom --example lock_scaling -- 4000 16000 120000`.
 
 #![allow(clippy::unwrap_used)]
@@ -70,7 +70,7 @@ fn main() {
             let d = tempfile::tempdir().unwrap();
             std::fs::write(d.path().join(name), &text).unwrap();
             let t = Instant::now();
-            let (inv, _) = lantern_bom::inventory(d.path(), None).unwrap();
+            let (inv, _) = lantern_bom::generate(d.path(), None).unwrap();
             let secs = t.elapsed().as_secs_f64();
             println!(
                 "| {name} | {n} | {:.1} | {} | {secs:.2} |",

@@ -165,3 +165,30 @@ fn verify_escapes_file_names() {
         "{text}"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_given_as_signature_or_key_is_refused_without_blocking() {
+    let d = tempfile::tempdir().unwrap();
+    keygen(d.path());
+    write(d.path(), "m/w.bin", "weights");
+    let st = std::process::Command::new("mkfifo")
+        .arg(d.path().join("pipe"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    for args in [
+        ["verify", "m", "--signature", "pipe", "--key", "k.pub"],
+        ["verify", "m", "--signature", "k.pub", "--key", "pipe"],
+    ] {
+        let out = lantern()
+            .current_dir(d.path())
+            .args(args)
+            .timeout(Duration::from_secs(30))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("pipe: not a regular file"), "{args:?}: {err}");
+    }
+}

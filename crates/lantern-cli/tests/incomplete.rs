@@ -538,3 +538,57 @@ fn secrets_under_base64_hex_and_percent_encoding_are_found_where_they_are() {
     assert!(f["properties"].get("encoding").is_none(), "{f:#}");
     assert_eq!(f["locations"].as_array().unwrap().len(), 1, "{f:#}");
 }
+
+#[test]
+fn unsupported_compression_is_reported_not_skipped_as_binary() {
+    let d = tempfile::tempdir().unwrap();
+    // zstd and 7z: formats neither the walker nor the model scanners open. (xz and bzip2 are
+    // also reported, unless a model scanner claims the file as a compressed joblib pickle.)
+    let noise: Vec<u8> = (0..2000u32).map(|i| (i * 7919 % 251) as u8).collect();
+    let mut zst = b"\x28\xb5\x2f\xfd\x04\x58".to_vec();
+    zst.extend(&noise);
+    let mut sz = b"7z\xbc\xaf\x27\x1c\x00\x04".to_vec();
+    sz.extend(&noise);
+    std::fs::write(d.path().join("logs.tar.zst"), &zst).unwrap();
+    let entries: [(&str, &[u8]); 1] = [("inner/backup.7z", &sz)];
+    std::fs::write(d.path().join("bundle.zip"), zip_of(&entries, false)).unwrap();
+    let (code, v) = scan_json(&["."], d.path());
+    assert_eq!(code, 1, "{v:#}");
+    let inc = incomplete(&v);
+    for (path, format) in [
+        ("logs.tar.zst", "zstd"),
+        ("bundle.zip!inner/backup.7z", "7z"),
+    ] {
+        assert!(
+            inc.iter().any(|(p, _, m)| p == path
+                && *m
+                    == format!("{format}-compressed data: not decompressed (unsupported format)")),
+            "{path}: {inc:?}"
+        );
+    }
+}
+
+#[test]
+fn a_truncated_member_is_scanned_as_far_as_it_goes_with_the_reason() {
+    let d = tempfile::tempdir().unwrap();
+    let tok = github_token(24);
+    let mut text = format!("T={tok}\n").into_bytes();
+    // Noise that does not compress, so cutting the gzip stream cuts this member.
+    text.extend((0..200_000u32).map(|i| b'a' + ((i.wrapping_mul(2_654_435_761) >> 7) % 26) as u8));
+    let mut tgz = gzip(&tar_of(&[("logs/app.log", &text)]));
+    tgz.truncate(tgz.len() * 6 / 10);
+    std::fs::write(d.path().join("cut.tgz"), tgz).unwrap();
+    let (code, v) = scan_json(&["."], d.path());
+    assert_eq!(code, 1, "{v:#}");
+    assert!(secret_at(&v, &tok, "cut.tgz!logs/app.log"), "{v:#}");
+    // The member and the rest of the archive (entries after it) are reported, each with the
+    // truncation as the reason, and the member not also as "larger than max_file_size".
+    let inc = incomplete(&v);
+    let paths: Vec<&str> = inc.iter().map(|(p, _, _)| p.as_str()).collect();
+    assert_eq!(paths, ["cut.tgz", "cut.tgz!logs/app.log"], "{inc:?}");
+    assert!(
+        inc.iter()
+            .all(|(_, _, m)| m.starts_with("truncated or corrupt tar")),
+        "{inc:?}"
+    );
+}

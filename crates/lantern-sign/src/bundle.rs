@@ -21,10 +21,15 @@ pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 pub const MAX_BUNDLE_BYTES: u64 = 16 << 20;
 
 /// The bytes of `path` when it holds at most `max` bytes, `None` when it holds more. Reads at
-/// most `max + 1` bytes whatever the file claims (it may grow, or be a pipe).
+/// most `max + 1` bytes whatever the file claims (it may grow); a path that is not a regular
+/// file (a FIFO, a device) is an error, never opened.
 pub(crate) fn read_capped(path: &Path, max: u64) -> Result<Option<Vec<u8>>> {
     use std::io::Read;
     let meta = std::fs::metadata(path).map_err(|e| Error::io("reading", path, e))?;
+    if !meta.is_file() {
+        // A FIFO or device would block or never end: never opened.
+        return Err(Error::NotFileOrDir(path.to_path_buf()));
+    }
     if meta.len() > max {
         return Ok(None);
     }

@@ -22,7 +22,7 @@ mod notebook;
 mod sniff;
 
 pub use archive::ArchiveKind;
-pub use sniff::{is_binary, sniff_archive};
+pub use sniff::{is_binary, sniff_archive, sniff_unsupported};
 
 use lantern_core::{Location, Warning};
 use std::io::Read;

@@ -71,6 +71,28 @@ pub fn sniff_archive(data: &[u8]) -> Option<ArchiveKind> {
     None
 }
 
+/// The compression or archive format of `data` when it is one Lantern cannot open (xz, lzma,
+/// bzip2, zstd, 7z, rar), by magic bytes: content under it is not checked.
+pub fn sniff_unsupported(data: &[u8]) -> Option<&'static str> {
+    const MAGIC: [(&[u8], &str); 6] = [
+        (b"\xfd7zXZ\x00", "xz"),
+        (b"BZh", "bzip2"),
+        (b"\x28\xb5\x2f\xfd", "zstd"),
+        (b"7z\xbc\xaf\x27\x1c", "7z"),
+        (b"Rar!\x1a\x07", "rar"),
+        (b"\x5d\x00\x00", "lzma"),
+    ];
+    let (_, name) = MAGIC.iter().find(|(m, _)| data.starts_with(m))?;
+    // `BZh` must be followed by a block size digit and the block magic to be bzip2, not text.
+    if *name == "bzip2"
+        && !(matches!(data.get(3), Some(b'1'..=b'9'))
+            && data.get(4..10) == Some(b"\x31\x41\x59\x26\x53\x59"))
+    {
+        return None;
+    }
+    Some(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +124,16 @@ mod tests {
         let mut s = "a".repeat(BINARY_WINDOW - 1).into_bytes();
         s.extend_from_slice("é".as_bytes());
         assert!(!is_binary(&s));
+    }
+
+    #[test]
+    fn sniffs_unsupported_compression() {
+        assert_eq!(sniff_unsupported(b"\xfd7zXZ\x00\x00\x04"), Some("xz"));
+        assert_eq!(sniff_unsupported(b"BZh91AY&SYrest"), Some("bzip2"));
+        assert_eq!(sniff_unsupported(b"BZh is a word"), None);
+        assert_eq!(sniff_unsupported(b"\x28\xb5\x2f\xfd\x00"), Some("zstd"));
+        assert_eq!(sniff_unsupported(b"plain text"), None);
+        assert_eq!(sniff_unsupported(b""), None);
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub fn parse_cargo_lock(text: &str) -> Result<Vec<Package>, String> {
         .ok_or("Cargo.lock has no [[package]] entries")?;
     let dep_name = |d: &str| d.split(' ').next().unwrap_or(d).to_string();
     let mut direct: BTreeSet<String> = BTreeSet::new();
-    let lines = LineIndex::new(text, |l| l.starts_with("name = "));
+    let lines = LineIndex::new(text, LineIndex::toml_name);
     let mut out = Vec::new();
     for p in pkgs {
         let (Some(name), Some(version)) = (

@@ -145,33 +145,57 @@ impl Format {
     }
 }
 
-/// Where lines of a lockfile are, found in one pass: every line whose trimmed text passes the
-/// filter given to [`LineIndex::new`], by that text. Looking a package up never rescans the
-/// text, so placing n packages costs O(n) rather than the O(n²) of one search per package.
+/// Where lines of a lockfile are, found in one pass: every line by the key a format-specific
+/// function finds in its trimmed text (`"node_modules/x": {`, `name = "x"`). Looking a package
+/// up never rescans the text, so placing n packages costs O(n) rather than the O(n²) of one
+/// search per package.
 pub(crate) struct LineIndex<'a> {
-    /// 1-based line numbers of each kept trimmed line, in order.
+    /// 1-based line numbers of each key, in order.
     by_text: std::collections::HashMap<&'a str, Vec<u32>>,
     /// Trimmed text of every line (0-based), for checks of the line after a match.
     lines: Vec<&'a str>,
 }
 
 impl<'a> LineIndex<'a> {
-    /// Index the lines of `text` whose trimmed content `keep` accepts.
-    pub(crate) fn new(text: &'a str, keep: impl Fn(&str) -> bool) -> Self {
+    /// Index the lines of `text` under the key `key` finds in their trimmed text, if any.
+    pub(crate) fn new(text: &'a str, key: impl Fn(&'a str) -> Option<&'a str>) -> Self {
         let mut by_text: std::collections::HashMap<&'a str, Vec<u32>> =
             std::collections::HashMap::new();
         let mut lines = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let t = line.trim();
-            if keep(t) {
+            if let Some(k) = key(t) {
                 by_text
-                    .entry(t)
+                    .entry(k)
                     .or_default()
                     .push(u32::try_from(i + 1).unwrap_or(u32::MAX));
             }
             lines.push(t);
         }
         LineIndex { by_text, lines }
+    }
+
+    /// Key of lines starting `name = ` (Cargo, poetry and uv locks): the whole line.
+    pub(crate) fn toml_name(t: &str) -> Option<&str> {
+        t.starts_with("name = ").then_some(t)
+    }
+
+    /// Key of JSON object members (`"node_modules/x": {`, also followed by more on the line):
+    /// the text up to and including `{`.
+    pub(crate) fn json_object(t: &str) -> Option<&str> {
+        if !t.starts_with('"') {
+            return None;
+        }
+        t.find("\": {").and_then(|i| t.get(..i + 4))
+    }
+
+    /// Key of YAML mapping keys (`/foo@1.0.0:`, `'@a/b@1.0.0': {...}`): the text up to and
+    /// including the first `:` that ends the line or is followed by a space.
+    pub(crate) fn yaml_key(t: &str) -> Option<&str> {
+        let b = t.as_bytes();
+        (0..b.len())
+            .find(|&i| b[i] == b':' && matches!(b.get(i + 1), None | Some(b' ')))
+            .and_then(|i| t.get(..=i))
     }
 
     /// First 1-based line whose trimmed text is `line`.
@@ -230,10 +254,18 @@ mod tests {
     #[test]
     fn line_index_finds_lines_and_pairs() {
         let text = "[[package]]\nname = \"a\"\nversion = \"1\"\n\n[[package]]\n  name = \"a\"\nversion = \"2\"\n";
-        let ix = LineIndex::new(text, |l| l.starts_with("name = "));
+        let ix = LineIndex::new(text, LineIndex::toml_name);
         assert_eq!(ix.line("name = \"a\""), Some(2));
         assert_eq!(ix.pair("name = \"a\"", "version = \"2\""), Some(6));
         assert_eq!(ix.pair("name = \"a\"", "version = \"3\""), None);
         assert_eq!(ix.line("version = \"1\""), None);
+        let json = "{\n  \"packages\": {\n    \"node_modules/a\": {\"version\": \"1\"},\n    \"node_modules/b\": {\n";
+        let ix = LineIndex::new(json, LineIndex::json_object);
+        assert_eq!(ix.line("\"node_modules/a\": {"), Some(3));
+        assert_eq!(ix.line("\"node_modules/b\": {"), Some(4));
+        let yaml = "packages:\n  /a@1.0.0:\n    x: 1\n  '@s/b@2.0.0': {resolution: {}}\n";
+        let ix = LineIndex::new(yaml, LineIndex::yaml_key);
+        assert_eq!(ix.line("/a@1.0.0:"), Some(2));
+        assert_eq!(ix.line("'@s/b@2.0.0':"), Some(4));
     }
 }

@@ -159,7 +159,7 @@ fn walk_v1(
 pub fn parse_package_lock(text: &str) -> Result<Vec<Package>, String> {
     let v: serde_json::Value =
         serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
-    let lines = LineIndex::new(text, |l| l.ends_with('{'));
+    let lines = LineIndex::new(text, LineIndex::json_object);
     let lv = v
         .get("lockfileVersion")
         .and_then(|l| l.as_u64())
@@ -232,7 +232,7 @@ pub fn parse_pnpm_lock(text: &str) -> Result<Vec<Package>, String> {
     if v.get("lockfileVersion").is_none() {
         return Err("pnpm-lock.yaml has no lockfileVersion".into());
     }
-    let lines = LineIndex::new(text, |l| l.ends_with(':'));
+    let lines = LineIndex::new(text, LineIndex::yaml_key);
     // Direct dependencies: every importer's (v6+, or v5 with workspaces), or the root tables (v5).
     let mut direct: BTreeMap<String, Scope> = BTreeMap::new();
     let mut collect = |node: &serde_yaml::Value| {

@@ -283,7 +283,7 @@ pub fn parse_poetry_lock(text: &str) -> Result<Vec<Package>, String> {
         .get("package")
         .and_then(|p| p.as_array())
         .ok_or("poetry.lock has no [[package]] entries")?;
-    let lines = LineIndex::new(text, |l| l.starts_with("name = "));
+    let lines = LineIndex::new(text, LineIndex::toml_name);
     let mut out = Vec::new();
     for p in pkgs {
         let (Some(name), Some(version)) = (
@@ -329,7 +329,7 @@ pub fn parse_uv_lock(text: &str) -> Result<Vec<Package>, String> {
         .get("package")
         .and_then(|p| p.as_array())
         .ok_or("uv.lock has no [[package]] entries")?;
-    let lines = LineIndex::new(text, |l| l.starts_with("name = "));
+    let lines = LineIndex::new(text, LineIndex::toml_name);
     let dep_names = |t: Option<&toml::Value>| -> Vec<String> {
         t.and_then(|d| d.as_array())
             .into_iter()
@@ -416,7 +416,7 @@ pub fn parse_pipfile_lock(text: &str) -> Result<Vec<Package>, String> {
     if v.get("_meta").is_none() {
         return Err("Pipfile.lock has no _meta section".into());
     }
-    let lines = LineIndex::new(text, |l| l.ends_with('{'));
+    let lines = LineIndex::new(text, LineIndex::json_object);
     let mut out = Vec::new();
     for (section, scope) in [("default", Scope::Required), ("develop", Scope::Excluded)] {
         for (name, e) in v

@@ -171,7 +171,7 @@ fn generate(a: Args) -> Result<u8> {
             if !a.quiet {
                 eprintln!(
                     "lantern: wrote {} ({} models, {} datasets, {} libraries)",
-                    out.display(),
+                    lantern_core::term::escape_path(out),
                     inv.count(Kind::Model),
                     inv.count(Kind::Data),
                     inv.count(Kind::Library)

@@ -219,6 +219,15 @@ impl Visitor for Collector<'_> {
             // Members are delivered separately.
             return;
         }
+        if let Some(format) = lantern_walk::sniff_unsupported(&blob.data) {
+            out.push(Finding::incomplete(
+                loc.clone(),
+                format!("{format}-compressed data: not decompressed (unsupported format)"),
+                self.incomplete,
+            ));
+            self.add(out);
+            return;
+        }
         // UTF-16/32 text is scanned as UTF-8, and the raw bytes too when they are text (a
         // Latin-1 file may start with what looks like a byte-order mark). What is binary either
         // way is skipped (a big file whose head is binary like a small binary file).
@@ -229,7 +238,8 @@ impl Visitor for Collector<'_> {
             self.skipped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        if blob.partial {
+        // Partial for its size (a truncated member is reported by the walk with its reason).
+        if blob.partial && blob.size > self.max_file_size {
             out.push(Finding::incomplete(
                 loc.clone(),
                 format!(
@@ -473,7 +483,7 @@ pub fn run(args: Args) -> Result<u8> {
         eprintln!(
             "lantern: wrote baseline with {} finding(s) to {}",
             report.findings.len(),
-            b.display()
+            lantern_core::term::escape_path(b)
         );
         return Ok(0);
     }
