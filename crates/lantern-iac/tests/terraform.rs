@@ -488,3 +488,43 @@ fn malformed_terraform_is_a_warning_naming_the_file() {
         o.warnings
     );
 }
+
+#[test]
+fn module_inputs_reach_the_called_module() {
+    let root = r#"
+module "weights" {
+  source = "./modules/bucket"
+  name   = "acme-weights"
+  acl    = "public-read"
+}
+module "site" {
+  source = "./modules/bucket"
+  name   = "acme-www"
+}
+"#;
+    let child = r#"
+variable "name" {}
+variable "acl" {
+  default = "private"
+}
+resource "aws_s3_bucket_acl" "this" {
+  bucket = var.name
+  acl    = var.acl
+}
+"#;
+    expect(
+        hits(&[
+            ("infra/main.tf", root),
+            ("infra/modules/bucket/main.tf", child),
+        ]),
+        &[("iac.aws.s3-public-acl", "high", 6)],
+    );
+    expect(hits(&[("infra/modules/bucket/main.tf", child)]), &[]);
+    expect(
+        hits(&[
+            ("infra/main.tf", &root.replace("public-read", "private")),
+            ("infra/modules/bucket/main.tf", child),
+        ]),
+        &[],
+    );
+}
