@@ -73,6 +73,16 @@ pub(crate) fn kind(path: &str, data: &[u8]) -> Option<Kind> {
     wanted.then_some(k)
 }
 
+/// Helm values files: `values.yaml`, `values-prod.yaml`, `values.gpu.yml`.
+fn is_values_file(path: &str) -> bool {
+    let name = path
+        .rsplit(['/', '!', '\\'])
+        .next()
+        .unwrap_or(path)
+        .to_ascii_lowercase();
+    name.starts_with("values") && (name.ends_with(".yaml") || name.ends_with(".yml"))
+}
+
 fn contains_any(data: &[u8], needles: &[&[u8]]) -> bool {
     needles
         .iter()
@@ -80,7 +90,7 @@ fn contains_any(data: &[u8], needles: &[&[u8]]) -> bool {
 }
 
 /// Run the checks of a (non-Terraform) file.
-pub(crate) fn run(kind: Kind, text: &str, policy: &Policy) -> Result<Vec<Hit>, String> {
+pub(crate) fn run(kind: Kind, path: &str, text: &str, policy: &Policy) -> Result<Vec<Hit>, String> {
     match kind {
         Kind::Terraform => Ok(Vec::new()),
         Kind::Yaml => {
@@ -92,7 +102,7 @@ pub(crate) fn run(kind: Kind, text: &str, policy: &Policy) -> Result<Vec<Hit>, S
                 hits.extend(compose::check(&docs, text));
             } else if k8s::is_k8s(&docs) {
                 hits.extend(k8s::check(&docs, text));
-            } else {
+            } else if is_values_file(path) {
                 hits.extend(k8s::check_helm_values(&docs, text));
             }
             Ok(hits)

@@ -205,7 +205,7 @@ impl IacScanner {
             self.keep_tf(src, &mut out);
             return out;
         }
-        let hits = match detect::run(kind, &src.text, &self.policy) {
+        let hits = match detect::run(kind, &loc.path, &src.text, &self.policy) {
             Ok(h) => h,
             Err(msg) => {
                 out.warnings.push(Warning::new(loc.path.clone(), msg));
@@ -336,6 +336,19 @@ fn join_dir(dir: &str, source: &str) -> String {
     }
 }
 
+/// Control characters from the input (resource names, commands) escaped for display.
+fn escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
 fn finding(h: &Hit, loc: &Location) -> Finding {
     let line = h.line.max(1);
     let mut f = Finding::new(
@@ -348,7 +361,7 @@ fn finding(h: &Hit, loc: &Location) -> Finding {
             ..loc.clone()
         },
     )
-    .with_detail(format!("{}: {}", h.address, h.detail));
+    .with_detail(escape(&format!("{}: {}", h.address, h.detail)));
     f.properties.insert(
         "resource".into(),
         serde_json::Value::String(h.address.clone()),
