@@ -528,3 +528,28 @@ resource "aws_s3_bucket_acl" "this" {
         &[],
     );
 }
+
+#[test]
+fn public_image_registries_for_models() {
+    let t = r#"
+resource "google_artifact_registry_repository_iam_member" "pub" {
+  repository = "llm-serving"
+  role       = "roles/artifactregistry.reader"
+  member     = "allUsers"
+}
+resource "aws_ecrpublic_repository" "r" {
+  repository_name = "vllm-images"
+}
+"#;
+    expect(
+        one("reg/main.tf", t),
+        &[
+            ("iac.aws.ecr-public-repo", "medium", 7),
+            ("iac.gcp.artifact-registry-public", "medium", 2),
+        ],
+    );
+    let web = t
+        .replace("llm-serving", "website-assets")
+        .replace("vllm-images", "docs-site");
+    expect(one("reg/main.tf", &web), &[]);
+}
