@@ -35,6 +35,18 @@ const LAUNCH_WORDS: &[&str] = &[
     "notebookapp",
 ];
 
+/// One case-insensitive automaton for [`LAUNCH_WORDS`], built once.
+fn launch_words() -> Option<&'static aho_corasick::AhoCorasick> {
+    static AC: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>> = std::sync::OnceLock::new();
+    AC.get_or_init(|| {
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(LAUNCH_WORDS)
+            .ok()
+    })
+    .as_ref()
+}
+
 /// The kind of a file, or `None` when it is not infrastructure code.
 pub(crate) fn kind(path: &str, data: &[u8]) -> Option<Kind> {
     let name = path.rsplit(['/', '!', '\\']).next().unwrap_or(path);
@@ -59,14 +71,7 @@ pub(crate) fn kind(path: &str, data: &[u8]) -> Option<Kind> {
     let wanted = match k {
         Kind::Json => contains_any(data, &[b"\"Statement\"", b"\"bindings\"", b"\"Resources\""]),
         Kind::Shell | Kind::Python | Kind::Systemd | Kind::Dockerfile => {
-            let lower: Vec<u8> = data
-                .iter()
-                .take(crate::MAX_FILE_BYTES)
-                .map(u8::to_ascii_lowercase)
-                .collect();
-            LAUNCH_WORDS
-                .iter()
-                .any(|w| memchr::memmem::find(&lower, w.as_bytes()).is_some())
+            launch_words().is_some_and(|ac| ac.is_match(data))
         }
         _ => true,
     };
