@@ -179,3 +179,33 @@ fn malformed_files_are_warnings_not_passes() {
         .collect();
     assert_eq!(warnings, vec!["infra/main.tf", "k8s/bad.yaml"]);
 }
+
+#[test]
+fn human_output_names_resource_and_fix() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), &[("k8s/ray.yaml", RAY)]);
+    let out = Command::cargo_bin("lantern")
+        .unwrap()
+        .env("NO_COLOR", "1")
+        .current_dir(d.path())
+        .args([
+            "scan",
+            "--only",
+            "iac",
+            "--no-progress",
+            "--color",
+            "never",
+            ".",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("iac.ml.ray-exposed"), "{text}");
+    assert!(text.contains("k8s/ray.yaml:6"), "{text}");
+    assert!(
+        text.contains("Service/ray-head-svc: Ray port 8265 exposed by a NodePort Service"),
+        "{text}"
+    );
+    assert!(text.contains("fix: keep Ray ports"), "{text}");
+}

@@ -117,6 +117,10 @@ pub fn human(report: &Report, opts: RenderOptions) -> String {
             if let Some(d) = &f.detail {
                 let _ = writeln!(out, "           {}", escape(d));
             }
+            // Analysers that know the remedy (iac) carry it as a `fix` property.
+            if let Some(fix) = f.properties.get("fix").and_then(|v| v.as_str()) {
+                let _ = writeln!(out, "           fix: {fix}");
+            }
         }
         out.push('\n');
     }

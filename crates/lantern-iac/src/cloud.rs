@@ -389,17 +389,39 @@ fn iam(all: &[Resource], p: &Policy) -> Vec<Hit> {
         }
         let _ = key;
     }
+    for r in all.iter().filter(|r| {
+        r.kind
+            .starts_with("google_artifact_registry_repository_iam_")
+    }) {
+        let members: Vec<String> = list(r.body.get("member"))
+            .into_iter()
+            .chain(list(r.body.get("members")))
+            .filter_map(scalar)
+            .filter(|m| policy::is_gcp_public(m))
+            .collect();
+        let repo = r.str("repository").unwrap_or(&r.name);
+        if !members.is_empty() && image_repo_name(repo, p) {
+            hits.push(r.hit(
+                Rule::ArtifactRegistryPublic,
+                format!("{} can pull from {repo}", members.join(", ")),
+            ));
+        }
+    }
     for r in all.iter().filter(|r| r.kind == "aws_ecrpublic_repository") {
         let name = r.str("repository_name").unwrap_or(&r.name);
-        if p.is_model_name(name)
-            || Svc::by_hint(name).is_some()
-            || name.contains("inference")
-            || name.contains("serving")
-        {
+        if image_repo_name(name, p) {
             hits.push(r.hit(Rule::EcrPublicRepo, format!("public ECR repository {name}")));
         }
     }
     hits
+}
+
+/// Whether a container repository name looks like model or inference images.
+fn image_repo_name(name: &str, p: &Policy) -> bool {
+    p.is_model_name(name)
+        || Svc::by_hint(name).is_some()
+        || name.contains("inference")
+        || name.contains("serving")
 }
 
 fn gcs(b: &Buckets) -> Vec<Hit> {

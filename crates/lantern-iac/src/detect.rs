@@ -35,6 +35,18 @@ const LAUNCH_WORDS: &[&str] = &[
     "notebookapp",
 ];
 
+/// One case-insensitive automaton for [`LAUNCH_WORDS`], built once.
+fn launch_words() -> Option<&'static aho_corasick::AhoCorasick> {
+    static AC: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>> = std::sync::OnceLock::new();
+    AC.get_or_init(|| {
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(LAUNCH_WORDS)
+            .ok()
+    })
+    .as_ref()
+}
+
 /// The kind of a file, or `None` when it is not infrastructure code.
 pub(crate) fn kind(path: &str, data: &[u8]) -> Option<Kind> {
     let name = path.rsplit(['/', '!', '\\']).next().unwrap_or(path);
@@ -59,18 +71,21 @@ pub(crate) fn kind(path: &str, data: &[u8]) -> Option<Kind> {
     let wanted = match k {
         Kind::Json => contains_any(data, &[b"\"Statement\"", b"\"bindings\"", b"\"Resources\""]),
         Kind::Shell | Kind::Python | Kind::Systemd | Kind::Dockerfile => {
-            let lower: Vec<u8> = data
-                .iter()
-                .take(crate::MAX_FILE_BYTES)
-                .map(u8::to_ascii_lowercase)
-                .collect();
-            LAUNCH_WORDS
-                .iter()
-                .any(|w| memchr::memmem::find(&lower, w.as_bytes()).is_some())
+            launch_words().is_some_and(|ac| ac.is_match(data))
         }
         _ => true,
     };
     wanted.then_some(k)
+}
+
+/// Helm values files: `values.yaml`, `values-prod.yaml`, `values.gpu.yml`.
+fn is_values_file(path: &str) -> bool {
+    let name = path
+        .rsplit(['/', '!', '\\'])
+        .next()
+        .unwrap_or(path)
+        .to_ascii_lowercase();
+    name.starts_with("values") && (name.ends_with(".yaml") || name.ends_with(".yml"))
 }
 
 fn contains_any(data: &[u8], needles: &[&[u8]]) -> bool {
@@ -80,7 +95,7 @@ fn contains_any(data: &[u8], needles: &[&[u8]]) -> bool {
 }
 
 /// Run the checks of a (non-Terraform) file.
-pub(crate) fn run(kind: Kind, text: &str, policy: &Policy) -> Result<Vec<Hit>, String> {
+pub(crate) fn run(kind: Kind, path: &str, text: &str, policy: &Policy) -> Result<Vec<Hit>, String> {
     match kind {
         Kind::Terraform => Ok(Vec::new()),
         Kind::Yaml => {
@@ -92,7 +107,7 @@ pub(crate) fn run(kind: Kind, text: &str, policy: &Policy) -> Result<Vec<Hit>, S
                 hits.extend(compose::check(&docs, text));
             } else if k8s::is_k8s(&docs) {
                 hits.extend(k8s::check(&docs, text));
-            } else {
+            } else if is_values_file(path) {
                 hits.extend(k8s::check_helm_values(&docs, text));
             }
             Ok(hits)

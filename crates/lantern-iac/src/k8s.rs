@@ -264,7 +264,9 @@ fn service_ports(svc: &Value, wl: &[Workload]) -> Vec<(Svc, u16)> {
         let pname = p.get("name").and_then(Value::as_str).unwrap_or("");
         if targets.is_empty() {
             let h = hint.or_else(|| Svc::by_hint(pname));
-            if let Some(s) = Svc::for_port(tnum, h).or_else(|| Svc::for_port(port, h)) {
+            let guess = Svc::for_port(tnum, h).or_else(|| Svc::for_port(port, h));
+            // Without the workload, Jupyter is assumed to keep its default token.
+            if let Some(s) = guess.filter(|s| *s != Svc::Jupyter) {
                 out.push((s, port));
             }
             continue;
@@ -371,6 +373,7 @@ fn ingress(v: &Value, docs: &[Doc], wl: &[Workload], at: &dyn Fn(&str) -> u32) -
                 .collect(),
             None => port
                 .and_then(|p| Svc::for_port(p, Svc::by_hint(sname)).map(|s| (s, p)))
+                .filter(|(s, _)| *s != Svc::Jupyter)
                 .into_iter()
                 .collect(),
         };

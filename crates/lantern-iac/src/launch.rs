@@ -529,7 +529,11 @@ fn call_args(s: &str) -> &str {
             _ => {}
         }
     }
-    &s[..s.len().min(4096)]
+    let mut end = s.len().min(4096);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// `jupyter_server_config.py` / `jupyter_notebook_config.py`: `c.ServerApp.token = ''`.

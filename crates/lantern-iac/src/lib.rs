@@ -205,7 +205,7 @@ impl IacScanner {
             self.keep_tf(src, &mut out);
             return out;
         }
-        let hits = match detect::run(kind, &src.text, &self.policy) {
+        let hits = match detect::run(kind, &loc.path, &src.text, &self.policy) {
             Ok(h) => h,
             Err(msg) => {
                 out.warnings.push(Warning::new(loc.path.clone(), msg));
@@ -234,17 +234,39 @@ impl IacScanner {
         }
     }
 
-    /// Check the Terraform modules collected by [`IacScanner::scan`] (one per directory).
+    /// Check the Terraform modules collected by [`IacScanner::scan`] (one per directory). A
+    /// module called from another with `source = "./..."` is checked with its defaults and
+    /// once more with each caller's inputs.
     pub fn finish(&self) -> IacOutput {
         let mut out = IacOutput::default();
         let modules = match self.tf.lock() {
             Ok(mut g) => std::mem::take(&mut *g),
             Err(_) => return out,
         };
-        for (_dir, mut files) in modules {
+        let mut parsed = BTreeMap::new();
+        let mut calls: BTreeMap<String, Vec<terraform::Inputs>> = BTreeMap::new();
+        for (dir, mut files) in modules {
             files.sort_by(|a, b| a.loc.path.cmp(&b.loc.path));
-            let (hits, warnings) = terraform::check_module(&files, &self.policy);
-            out.warnings.extend(warnings);
+            let mut m = terraform::parse_module(&files);
+            out.warnings.append(&mut m.warnings);
+            for (source, inputs) in terraform::module_calls(&mut m) {
+                calls
+                    .entry(join_dir(&dir, &source))
+                    .or_default()
+                    .push(inputs);
+            }
+            parsed.insert(dir, (files, m));
+        }
+        for (dir, (files, mut m)) in parsed {
+            let mut hits = terraform::check_module(&mut m, &files, &self.policy, None);
+            for inputs in calls.get(&dir).into_iter().flatten() {
+                hits.extend(terraform::check_module(
+                    &mut m,
+                    &files,
+                    &self.policy,
+                    Some(inputs),
+                ));
+            }
             self.emit(hits, &files, &mut out);
         }
         out
@@ -291,6 +313,42 @@ impl IacScanner {
     }
 }
 
+/// `dir` joined with a relative module source, `.` and `..` resolved.
+fn join_dir(dir: &str, source: &str) -> String {
+    let mut parts: Vec<&str> = dir
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    for p in source.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    let joined = parts.join("/");
+    if dir.starts_with('/') {
+        format!("/{joined}")
+    } else {
+        joined
+    }
+}
+
+/// Control characters from the input (resource names, commands) escaped for display.
+fn escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
 fn finding(h: &Hit, loc: &Location) -> Finding {
     let line = h.line.max(1);
     let mut f = Finding::new(
@@ -303,7 +361,7 @@ fn finding(h: &Hit, loc: &Location) -> Finding {
             ..loc.clone()
         },
     )
-    .with_detail(format!("{}: {}", h.address, h.detail));
+    .with_detail(escape(&format!("{}: {}", h.address, h.detail)));
     f.properties.insert(
         "resource".into(),
         serde_json::Value::String(h.address.clone()),

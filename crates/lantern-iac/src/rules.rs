@@ -94,6 +94,11 @@ rules! {
         "Container registry with model images readable by anyone",
         "use a private repository, or an ECR policy that names the principals",
         "An `aws_ecrpublic_repository`, or an ECR repository policy with `Principal \"*\"`, whose name looks like model or inference images.";
+    /// Artifact Registry repository readable by anyone.
+    ArtifactRegistryPublic = "iac.gcp.artifact-registry-public", Medium,
+        "Artifact Registry repository with model images readable by anyone",
+        "remove allUsers / allAuthenticatedUsers from the repository's IAM",
+        "`google_artifact_registry_repository_iam_member` / `_binding` granting `allUsers` or `allAuthenticatedUsers` on a repository whose name looks like model or inference images.";
     /// GCS bucket readable by allUsers / allAuthenticatedUsers.
     GcsPublic = "iac.gcp.gcs-public", Critical,
         "GCS bucket or objects readable by anyone",

@@ -20,14 +20,27 @@ struct Parsed {
     body: Body,
 }
 
-/// Check the files of one module.
-pub(crate) fn check_module(files: &[Source], policy: &Policy) -> (Vec<Hit>, Vec<Warning>) {
-    let mut warnings = Vec::new();
-    let mut tf = Vec::new();
-    let mut tfvars = Vec::new();
+/// A parsed module: its `.tf` bodies and tfvars, and what could not be parsed.
+pub(crate) struct Module {
+    tf: Vec<Parsed>,
+    tfvars: Vec<(String, Body)>,
+    pub warnings: Vec<Warning>,
+}
+
+/// Values passed to a module by a `module` block (`source = "./path"`), already evaluated in
+/// the caller.
+pub(crate) type Inputs = hcl::Map<String, hcl::Value>;
+
+/// Parse the files of one module (one directory).
+pub(crate) fn parse_module(files: &[Source]) -> Module {
+    let mut m = Module {
+        tf: Vec::new(),
+        tfvars: Vec::new(),
+        warnings: Vec::new(),
+    };
     for (idx, f) in files.iter().enumerate() {
         if nesting(&f.text) > crate::MAX_DEPTH * 2 {
-            warnings.push(Warning::new(
+            m.warnings.push(Warning::new(
                 f.loc.path.clone(),
                 format!(
                     "terraform nests deeper than {}: not checked",
@@ -37,25 +50,78 @@ pub(crate) fn check_module(files: &[Source], policy: &Policy) -> (Vec<Hit>, Vec<
             continue;
         }
         match hcl::parse(&f.text) {
-            Ok(body) if f.loc.path.ends_with(".tfvars") => tfvars.push((f.loc.path.clone(), body)),
-            Ok(body) => tf.push(Parsed { idx, body }),
-            Err(e) => warnings.push(Warning::new(
+            Ok(body) if f.loc.path.ends_with(".tfvars") => {
+                m.tfvars.push((f.loc.path.clone(), body))
+            }
+            Ok(body) => m.tf.push(Parsed { idx, body }),
+            Err(e) => m.warnings.push(Warning::new(
                 f.loc.path.clone(),
                 format!("invalid terraform: {}", one_line(&e.to_string())),
             )),
         }
     }
-    if tf.is_empty() {
-        return (Vec::new(), warnings);
+    m
+}
+
+/// The evaluation context of a module: `var` (defaults, tfvars, then `inputs`), `local`, `data`.
+fn context(m: &mut Module, inputs: Option<&Inputs>) -> Context<'static> {
+    let mut vars = variables(&m.tf, &mut m.tfvars);
+    if let (hcl::Value::Object(v), Some(i)) = (&mut vars, inputs) {
+        for (k, x) in i {
+            v.insert(k.clone(), x.clone());
+        }
     }
-    let vars = variables(&tf, &mut tfvars);
     let mut ctx = Context::new();
     ctx.declare_var("var", vars);
-    let locals = locals(&tf, &mut ctx);
+    let locals = locals(&m.tf, &mut ctx);
     ctx.declare_var("local", locals);
-    ctx.declare_var("data", data_sources(&tf, &ctx));
+    let data = data_sources(&m.tf, &ctx);
+    ctx.declare_var("data", data);
+    ctx
+}
+
+/// Local module calls of a module: (source path as written, inputs that evaluate).
+pub(crate) fn module_calls(m: &mut Module) -> Vec<(String, Inputs)> {
+    let ctx = context(m, None);
+    let mut out = Vec::new();
+    for p in &m.tf {
+        for b in p
+            .body
+            .blocks()
+            .filter(|b| b.identifier.as_str() == "module")
+        {
+            let mut inputs = Inputs::new();
+            let mut source = None;
+            for a in b.body.attributes() {
+                match (a.key.as_str(), a.expr.evaluate(&ctx)) {
+                    ("source", Ok(hcl::Value::String(s))) => source = Some(s),
+                    (k, Ok(v)) => {
+                        inputs.insert(k.to_string(), v);
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(s) = source.filter(|s| s.starts_with("./") || s.starts_with("../")) {
+                out.push((s, inputs));
+            }
+        }
+    }
+    out
+}
+
+/// Check a parsed module, with the inputs of one of its callers when given.
+pub(crate) fn check_module(
+    m: &mut Module,
+    files: &[Source],
+    policy: &Policy,
+    inputs: Option<&Inputs>,
+) -> Vec<Hit> {
+    if m.tf.is_empty() {
+        return Vec::new();
+    }
+    let ctx = context(m, inputs);
     let mut resources = Vec::new();
-    for p in &tf {
+    for p in &m.tf {
         for b in p
             .body
             .blocks()
@@ -76,7 +142,7 @@ pub(crate) fn check_module(files: &[Source], policy: &Policy) -> (Vec<Hit>, Vec<
             });
         }
     }
-    (cloud::check(&resources, policy), warnings)
+    cloud::check(&resources, policy)
 }
 
 fn one_line(s: &str) -> String {

@@ -103,6 +103,13 @@ spec:
     );
     // Jupyter images generate a token unless told otherwise.
     expect(one("k/nb.yaml", &jupyter.replace("TOKEN", "")), &[]);
+    // A Service on 8888 whose workload is not in the file: a token is assumed, as by default.
+    let svc_only = "apiVersion: v1\nkind: Service\nmetadata: {name: lab}\nspec:\n  type: LoadBalancer\n  ports: [{port: 8888}]\n";
+    expect(one("k/svc.yaml", svc_only), &[]);
+    expect(
+        one("k/svc.yaml", &svc_only.replace("8888", "11434")),
+        &[("iac.ml.ollama-exposed", "high", 5)],
+    );
 }
 
 #[test]

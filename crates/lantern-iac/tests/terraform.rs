@@ -488,3 +488,68 @@ fn malformed_terraform_is_a_warning_naming_the_file() {
         o.warnings
     );
 }
+
+#[test]
+fn module_inputs_reach_the_called_module() {
+    let root = r#"
+module "weights" {
+  source = "./modules/bucket"
+  name   = "acme-weights"
+  acl    = "public-read"
+}
+module "site" {
+  source = "./modules/bucket"
+  name   = "acme-www"
+}
+"#;
+    let child = r#"
+variable "name" {}
+variable "acl" {
+  default = "private"
+}
+resource "aws_s3_bucket_acl" "this" {
+  bucket = var.name
+  acl    = var.acl
+}
+"#;
+    expect(
+        hits(&[
+            ("infra/main.tf", root),
+            ("infra/modules/bucket/main.tf", child),
+        ]),
+        &[("iac.aws.s3-public-acl", "high", 6)],
+    );
+    expect(hits(&[("infra/modules/bucket/main.tf", child)]), &[]);
+    expect(
+        hits(&[
+            ("infra/main.tf", &root.replace("public-read", "private")),
+            ("infra/modules/bucket/main.tf", child),
+        ]),
+        &[],
+    );
+}
+
+#[test]
+fn public_image_registries_for_models() {
+    let t = r#"
+resource "google_artifact_registry_repository_iam_member" "pub" {
+  repository = "llm-serving"
+  role       = "roles/artifactregistry.reader"
+  member     = "allUsers"
+}
+resource "aws_ecrpublic_repository" "r" {
+  repository_name = "vllm-images"
+}
+"#;
+    expect(
+        one("reg/main.tf", t),
+        &[
+            ("iac.aws.ecr-public-repo", "medium", 7),
+            ("iac.gcp.artifact-registry-public", "medium", 2),
+        ],
+    );
+    let web = t
+        .replace("llm-serving", "website-assets")
+        .replace("vllm-images", "docs-site");
+    expect(one("reg/main.tf", &web), &[]);
+}
