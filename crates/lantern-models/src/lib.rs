@@ -17,6 +17,7 @@ mod gguf;
 mod keras;
 mod numpy;
 mod proto;
+mod resume;
 mod safetensors;
 mod tar;
 
@@ -192,6 +193,12 @@ fn is_pickle(head: &[u8], complete: bool, ext: &str) -> bool {
 fn detect_compressed(head: &[u8], name: &str, codec: compress::Codec) -> Option<ModelFormat> {
     let (out, stop) = compress::inflate(head, codec, HEAD_LEN as u64);
     if out.is_empty() {
+        // zlib and gzip decode as they read: nothing out of 64 KiB is no such stream (two
+        // pickle bytes, `(S`, make a valid zlib header).
+        let streaming = matches!(codec, compress::Codec::Zlib | compress::Codec::Gzip);
+        if streaming && matches!(stop, Some(compress::Stop::Error(_))) {
+            return None;
+        }
         // Block decoders (xz, lzma, bzip2, lz4) may yield nothing from a cut stream: a big
         // one is decompressed (bounded) and sniffed by the scan itself.
         let cut = head.len() >= HEAD_LEN;
@@ -229,12 +236,38 @@ pub fn detect(head: &[u8], name: &str) -> Option<ModelFormat> {
     detect_with(head, name, true)
 }
 
+/// [`detect`] with the whole blob at hand (`src`, whose first bytes are `head`): a pickle
+/// whose first values run past `head` (a protocol 0/1 pickle, no header, starting with a long
+/// string) is sniffed on past them, and is one when an import follows.
+pub fn detect_source(src: &dyn Source, head: &[u8], name: &str) -> Option<ModelFormat> {
+    if let Some(f) = detect(head, name) {
+        return Some(f);
+    }
+    if head.len() < HEAD_LEN || src.len() <= HEAD_LEN as u64 || is_storage_member(name) {
+        return None;
+    }
+    let (p, skipped) = resume::sniff_source(src, &head[..HEAD_LEN])?;
+    (skipped > 0 && p.imports > 0 && p.opcodes >= 3).then_some(ModelFormat::Pickle)
+}
+
+/// [`detect_source`] for a file on disk, opened only when `head` could begin such a pickle.
+pub fn detect_path(path: &std::path::Path, head: &[u8], name: &str) -> Option<ModelFormat> {
+    if let Some(f) = detect(head, name) {
+        return Some(f);
+    }
+    let cut = head.len() >= HEAD_LEN
+        && pickle::sniff(&head[..HEAD_LEN], false).is_some_and(|p| p.cut_at.is_some());
+    if !cut {
+        return None;
+    }
+    let src = FileSource::open(path).ok()?;
+    detect_source(&src, head, name)
+}
+
 /// [`detect`], looking inside compressed streams when `decompress` is set.
 fn detect_with(head: &[u8], name: &str, decompress: bool) -> Option<ModelFormat> {
     let head = &head[..head.len().min(HEAD_LEN)];
-    // Raw tensor storage of a torch zip, delivered as an archive member: never a model.
-    let member = name.rsplit('!').next().unwrap_or(name);
-    if name.contains('!') && is_storage(member) {
+    if is_storage_member(name) {
         return None;
     }
     let e = ext(name);
@@ -375,7 +408,7 @@ fn scan_source(
             return;
         }
     };
-    let Some(fmt) = detect(&head, &loc.path) else {
+    let Some(fmt) = detect_source(src, &head, &loc.path) else {
         return;
     };
     match fmt {
@@ -699,6 +732,12 @@ pub fn pickle_findings(
 }
 
 /// Whether a member of a torch zip is tensor storage (never read).
+/// Raw tensor storage of a torch zip, delivered as an archive member: never a model.
+fn is_storage_member(name: &str) -> bool {
+    let member = name.rsplit('!').next().unwrap_or(name);
+    name.contains('!') && is_storage(member)
+}
+
 fn is_storage(name: &str) -> bool {
     let mut parts = name.rsplit('/');
     let last = parts.next().unwrap_or("");
@@ -824,13 +863,21 @@ fn scan_zip(
                 continue;
             }
         };
-        if detect(&head, &mloc.path).is_none() {
-            continue;
-        }
         if e.method == 0 {
             let avail = src.len().saturating_sub(e.data_offset);
             let w = source::Window::new(src, e.data_offset, e.compressed.min(avail));
-            scan_source(&w, &mloc, policy, depth + 1, rep);
+            if detect_source(&w, &head, &mloc.path).is_some() {
+                scan_source(&w, &mloc, policy, depth + 1, rep);
+            }
+            continue;
+        }
+        // A deflated member cut inside a pickle opcode's argument is read in full to sniff on.
+        let cut = || {
+            head.len() >= HEAD_LEN
+                && !is_storage_member(&mloc.path)
+                && pickle::sniff(&head, false).is_some_and(|p| p.cut_at.is_some())
+        };
+        if detect(&head, &mloc.path).is_none() && !cut() {
             continue;
         }
         match zip::read_entry(src, e, MAX_MEMBER) {
