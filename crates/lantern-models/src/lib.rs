@@ -212,7 +212,15 @@ fn detect_compressed(head: &[u8], name: &str, codec: compress::Codec) -> Option<
     if is_pickle(&out, complete, &ext(inner)) {
         return Some(ModelFormat::Joblib);
     }
-    detect_with(&out, inner, false).map(|_| ModelFormat::Joblib)
+    if detect_with(&out, inner, false).is_some() {
+        return Some(ModelFormat::Joblib);
+    }
+    // A pickle whose first value runs past the decompressed head: the scan decompresses on
+    // (bounded) and sniffs the whole stream (see `detect_source`).
+    let more =
+        matches!(stop, Some(compress::Stop::Limit)) || (stop.is_some() && head.len() >= HEAD_LEN);
+    let cut = more && pickle::sniff(&out, false).is_some_and(|p| p.cut_at.is_some());
+    cut.then_some(ModelFormat::Joblib)
 }
 
 /// `model.joblib.xz` -> `model.joblib`.
@@ -956,7 +964,7 @@ fn scan_compressed(
     }
     // Content that is neither a tarball nor a model (a compressed log) is not ours to report.
     let is_tar = tar::is_tar_header(&out);
-    if !is_tar && detect(&out, &loc.path).is_none() {
+    if !is_tar && detect_source(&Mem(&out), &out, &loc.path).is_none() {
         return;
     }
     match stop {
@@ -1411,8 +1419,9 @@ mod tests {
 
     fn assert_critical(data: &[u8], name: &str) {
         assert!(
-            detect(data, name).is_some(),
-            "{name}: {data:?} not detected"
+            detect_source(&Mem(data), data, name).is_some(),
+            "{name}: {:?} not detected",
+            &data[..data.len().min(64)]
         );
         let r = scan_bytes(data, &Location::path(name), &Policy::default());
         assert!(
@@ -1459,6 +1468,36 @@ mod tests {
         bz.write_all(payload).unwrap();
         assert_critical(&bz.finish().unwrap(), "m.joblib.bz2");
         assert_critical(&zstd::stream::encode_all(&payload[..], 3).unwrap(), "m.zst");
+    }
+
+    #[test]
+    fn long_first_value_pickles_are_found_plain_and_compressed() {
+        use std::io::Write;
+        // BINBYTES of 300 KB of incompressible bytes, then POP and os.system("id").
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut p = b"B".to_vec();
+        p.extend_from_slice(&300_000u32.to_le_bytes());
+        for _ in 0..300_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            p.push(x as u8);
+        }
+        p.extend_from_slice(b"0cos\nsystem\n(S'id'\ntR.");
+        assert_eq!(detect(&p, "w.bin"), None, "the head alone shows nothing");
+        assert_eq!(
+            detect_source(&Mem(&p), &p, "w.bin"),
+            Some(ModelFormat::Pickle)
+        );
+        assert_critical(&p, "w.bin");
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(3));
+        z.write_all(&p).unwrap();
+        let z = z.finish().unwrap();
+        assert!(z.len() > HEAD_LEN);
+        assert_critical(&z, "m.joblib");
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+        bz.write_all(&p).unwrap();
+        assert_critical(&bz.finish().unwrap(), "m.joblib.bz2");
     }
 
     #[test]
