@@ -175,3 +175,30 @@ fn random_bin_files_stay_clean() {
     assert_eq!(v["findings"].as_array().map(Vec::len), Some(0), "{v}");
     assert_eq!(v["warnings"].as_array().map(Vec::len), Some(0), "{v}");
 }
+
+#[test]
+fn long_first_value_member_over_max_file_size_is_reported_not_scanned() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (_, bytes, _) = payloads().remove(2);
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    z.start_file("w.bin", zip::write::SimpleFileOptions::default())
+        .expect("zip entry");
+    z.write_all(&bytes).expect("zip write");
+    let z = z.finish().expect("zip finish").into_inner();
+    std::fs::write(dir.path().join("a.zip"), z).expect("write");
+    let out = Command::cargo_bin("lantern")
+        .expect("binary")
+        .current_dir(dir.path())
+        .args(["scan", "--format", "json", "--no-progress"])
+        .args(["--max-file-size", "1000", "a.zip"])
+        .output()
+        .expect("run lantern");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let w = &v["warnings"][0];
+    assert_eq!(w["path"], "a.zip!w.bin", "{v}");
+    assert!(
+        w["message"].as_str().unwrap_or("").contains("not scanned"),
+        "{v}"
+    );
+}

@@ -258,6 +258,29 @@ pub fn detect_source(src: &dyn Source, head: &[u8], name: &str) -> Option<ModelF
     (skipped > 0 && p.imports > 0 && p.opcodes >= 3).then_some(ModelFormat::Pickle)
 }
 
+/// Whether `head`, the first bytes of a blob of `size` bytes that is not at hand in full (an
+/// archive member over the size limit), may begin a pickle whose first values run past it: the
+/// VM accepts it up to its end, inside an opcode whose argument fits in the blob. The caller
+/// reports such a blob as not scanned rather than passing it as clean.
+pub fn may_be_long_pickle(head: &[u8], size: u64) -> bool {
+    if head.len() < HEAD_LEN || size <= HEAD_LEN as u64 || detect(head, "").is_some() {
+        return false;
+    }
+    let Some(cut) = pickle::sniff(&head[..HEAD_LEN], false).and_then(|p| p.cut_at) else {
+        return false;
+    };
+    let width = match head.get(cut) {
+        Some(b'T' | b'B' | b'X' | 0x8b) => 4,
+        Some(0x8d | 0x8e | 0x96) => 8,
+        _ => return true,
+    };
+    let Some(len) = head.get(cut + 1..cut + 1 + width) else {
+        return true;
+    };
+    let n = len.iter().rev().fold(0u64, |a, &b| (a << 8) | u64::from(b));
+    n.saturating_add((cut + 1 + width) as u64) <= size
+}
+
 /// [`detect_source`] for a file on disk, opened only when `head` could begin such a pickle.
 pub fn detect_path(path: &std::path::Path, head: &[u8], name: &str) -> Option<ModelFormat> {
     if let Some(f) = detect(head, name) {
@@ -1498,6 +1521,18 @@ mod tests {
         let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
         bz.write_all(&p).unwrap();
         assert_critical(&bz.finish().unwrap(), "m.joblib.bz2");
+    }
+
+    #[test]
+    fn may_be_long_pickle_needs_a_value_that_fits() {
+        let mut h = b"X".to_vec();
+        h.extend_from_slice(&1_000_000u32.to_le_bytes());
+        h.resize(HEAD_LEN, b'A');
+        assert!(may_be_long_pickle(&h, 2_000_000));
+        assert!(!may_be_long_pickle(&h, 500_000), "length past the blob");
+        assert!(!may_be_long_pickle(&h[..1000], 2_000_000), "short head");
+        h[0] = 0xff;
+        assert!(!may_be_long_pickle(&h, 2_000_000), "no opcode");
     }
 
     #[test]

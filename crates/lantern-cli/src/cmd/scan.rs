@@ -154,7 +154,12 @@ impl Visitor for Collector<'_> {
                     &loc.path,
                 ),
                 (Some(p), true) => lantern_models::detect_path(p, &blob.data, &loc.path),
-                (None, true) => lantern_models::detect(&blob.data, &loc.path),
+                // Not at hand in full: a head cut inside a pickle value is reported as not
+                // scanned (below) rather than passed as clean.
+                (None, true) => lantern_models::detect(&blob.data, &loc.path).or_else(|| {
+                    lantern_models::may_be_long_pickle(&blob.data, blob.size)
+                        .then_some(lantern_models::ModelFormat::Pickle)
+                }),
             };
             if let Some(_format) = format {
                 let r = match (&blob.disk_path, blob.partial) {
