@@ -17,6 +17,7 @@ mod gguf;
 mod keras;
 mod numpy;
 mod proto;
+mod resume;
 mod safetensors;
 mod tar;
 
@@ -192,6 +193,12 @@ fn is_pickle(head: &[u8], complete: bool, ext: &str) -> bool {
 fn detect_compressed(head: &[u8], name: &str, codec: compress::Codec) -> Option<ModelFormat> {
     let (out, stop) = compress::inflate(head, codec, HEAD_LEN as u64);
     if out.is_empty() {
+        // zlib and gzip decode as they read: nothing out of 64 KiB is no such stream (two
+        // pickle bytes, `(S`, make a valid zlib header).
+        let streaming = matches!(codec, compress::Codec::Zlib | compress::Codec::Gzip);
+        if streaming && matches!(stop, Some(compress::Stop::Error(_))) {
+            return None;
+        }
         // Block decoders (xz, lzma, bzip2, lz4) may yield nothing from a cut stream: a big
         // one is decompressed (bounded) and sniffed by the scan itself.
         let cut = head.len() >= HEAD_LEN;
@@ -205,7 +212,15 @@ fn detect_compressed(head: &[u8], name: &str, codec: compress::Codec) -> Option<
     if is_pickle(&out, complete, &ext(inner)) {
         return Some(ModelFormat::Joblib);
     }
-    detect_with(&out, inner, false).map(|_| ModelFormat::Joblib)
+    if detect_with(&out, inner, false).is_some() {
+        return Some(ModelFormat::Joblib);
+    }
+    // A pickle whose first value runs past the decompressed head: the scan decompresses on
+    // (bounded) and sniffs the whole stream (see `detect_source`).
+    let more =
+        matches!(stop, Some(compress::Stop::Limit)) || (stop.is_some() && head.len() >= HEAD_LEN);
+    let cut = more && pickle::sniff(&out, false).is_some_and(|p| p.cut_at.is_some());
+    cut.then_some(ModelFormat::Joblib)
 }
 
 /// `model.joblib.xz` -> `model.joblib`.
@@ -229,12 +244,61 @@ pub fn detect(head: &[u8], name: &str) -> Option<ModelFormat> {
     detect_with(head, name, true)
 }
 
+/// [`detect`] with the whole blob at hand (`src`, whose first bytes are `head`): a pickle
+/// whose first values run past `head` (a protocol 0/1 pickle, no header, starting with a long
+/// string) is sniffed on past them, and is one when an import follows.
+pub fn detect_source(src: &dyn Source, head: &[u8], name: &str) -> Option<ModelFormat> {
+    if let Some(f) = detect(head, name) {
+        return Some(f);
+    }
+    if head.len() < HEAD_LEN || src.len() <= HEAD_LEN as u64 || is_storage_member(name) {
+        return None;
+    }
+    let (p, skipped) = resume::sniff_source(src, &head[..HEAD_LEN])?;
+    (skipped > 0 && p.imports > 0 && p.opcodes >= 3).then_some(ModelFormat::Pickle)
+}
+
+/// Whether `head`, the first bytes of a blob of `size` bytes that is not at hand in full (an
+/// archive member over the size limit), may begin a pickle whose first values run past it: the
+/// VM accepts it up to its end, inside an opcode whose argument fits in the blob. The caller
+/// reports such a blob as not scanned rather than passing it as clean.
+pub fn may_be_long_pickle(head: &[u8], size: u64) -> bool {
+    if head.len() < HEAD_LEN || size <= HEAD_LEN as u64 || detect(head, "").is_some() {
+        return false;
+    }
+    let Some(cut) = pickle::sniff(&head[..HEAD_LEN], false).and_then(|p| p.cut_at) else {
+        return false;
+    };
+    let width = match head.get(cut) {
+        Some(b'T' | b'B' | b'X' | 0x8b) => 4,
+        Some(0x8d | 0x8e | 0x96) => 8,
+        _ => return true,
+    };
+    let Some(len) = head.get(cut + 1..cut + 1 + width) else {
+        return true;
+    };
+    let n = len.iter().rev().fold(0u64, |a, &b| (a << 8) | u64::from(b));
+    n.saturating_add((cut + 1 + width) as u64) <= size
+}
+
+/// [`detect_source`] for a file on disk, opened only when `head` could begin such a pickle.
+pub fn detect_path(path: &std::path::Path, head: &[u8], name: &str) -> Option<ModelFormat> {
+    if let Some(f) = detect(head, name) {
+        return Some(f);
+    }
+    let cut = head.len() >= HEAD_LEN
+        && pickle::sniff(&head[..HEAD_LEN], false).is_some_and(|p| p.cut_at.is_some());
+    if !cut {
+        return None;
+    }
+    let src = FileSource::open(path).ok()?;
+    detect_source(&src, head, name)
+}
+
 /// [`detect`], looking inside compressed streams when `decompress` is set.
 fn detect_with(head: &[u8], name: &str, decompress: bool) -> Option<ModelFormat> {
     let head = &head[..head.len().min(HEAD_LEN)];
-    // Raw tensor storage of a torch zip, delivered as an archive member: never a model.
-    let member = name.rsplit('!').next().unwrap_or(name);
-    if name.contains('!') && is_storage(member) {
+    if is_storage_member(name) {
         return None;
     }
     let e = ext(name);
@@ -375,7 +439,7 @@ fn scan_source(
             return;
         }
     };
-    let Some(fmt) = detect(&head, &loc.path) else {
+    let Some(fmt) = detect_source(src, &head, &loc.path) else {
         return;
     };
     match fmt {
@@ -699,6 +763,12 @@ pub fn pickle_findings(
 }
 
 /// Whether a member of a torch zip is tensor storage (never read).
+/// Raw tensor storage of a torch zip, delivered as an archive member: never a model.
+fn is_storage_member(name: &str) -> bool {
+    let member = name.rsplit('!').next().unwrap_or(name);
+    name.contains('!') && is_storage(member)
+}
+
 fn is_storage(name: &str) -> bool {
     let mut parts = name.rsplit('/');
     let last = parts.next().unwrap_or("");
@@ -824,13 +894,21 @@ fn scan_zip(
                 continue;
             }
         };
-        if detect(&head, &mloc.path).is_none() {
-            continue;
-        }
         if e.method == 0 {
             let avail = src.len().saturating_sub(e.data_offset);
             let w = source::Window::new(src, e.data_offset, e.compressed.min(avail));
-            scan_source(&w, &mloc, policy, depth + 1, rep);
+            if detect_source(&w, &head, &mloc.path).is_some() {
+                scan_source(&w, &mloc, policy, depth + 1, rep);
+            }
+            continue;
+        }
+        // A deflated member cut inside a pickle opcode's argument is read in full to sniff on.
+        let cut = || {
+            head.len() >= HEAD_LEN
+                && !is_storage_member(&mloc.path)
+                && pickle::sniff(&head, false).is_some_and(|p| p.cut_at.is_some())
+        };
+        if detect(&head, &mloc.path).is_none() && !cut() {
             continue;
         }
         match zip::read_entry(src, e, MAX_MEMBER) {
@@ -909,7 +987,7 @@ fn scan_compressed(
     }
     // Content that is neither a tarball nor a model (a compressed log) is not ours to report.
     let is_tar = tar::is_tar_header(&out);
-    if !is_tar && detect(&out, &loc.path).is_none() {
+    if !is_tar && detect_source(&Mem(&out), &out, &loc.path).is_none() {
         return;
     }
     match stop {
@@ -1364,8 +1442,9 @@ mod tests {
 
     fn assert_critical(data: &[u8], name: &str) {
         assert!(
-            detect(data, name).is_some(),
-            "{name}: {data:?} not detected"
+            detect_source(&Mem(data), data, name).is_some(),
+            "{name}: {:?} not detected",
+            &data[..data.len().min(64)]
         );
         let r = scan_bytes(data, &Location::path(name), &Policy::default());
         assert!(
@@ -1412,6 +1491,48 @@ mod tests {
         bz.write_all(payload).unwrap();
         assert_critical(&bz.finish().unwrap(), "m.joblib.bz2");
         assert_critical(&zstd::stream::encode_all(&payload[..], 3).unwrap(), "m.zst");
+    }
+
+    #[test]
+    fn long_first_value_pickles_are_found_plain_and_compressed() {
+        use std::io::Write;
+        // BINBYTES of 300 KB of incompressible bytes, then POP and os.system("id").
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut p = b"B".to_vec();
+        p.extend_from_slice(&300_000u32.to_le_bytes());
+        for _ in 0..300_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            p.push(x as u8);
+        }
+        p.extend_from_slice(b"0cos\nsystem\n(S'id'\ntR.");
+        assert_eq!(detect(&p, "w.bin"), None, "the head alone shows nothing");
+        assert_eq!(
+            detect_source(&Mem(&p), &p, "w.bin"),
+            Some(ModelFormat::Pickle)
+        );
+        assert_critical(&p, "w.bin");
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(3));
+        z.write_all(&p).unwrap();
+        let z = z.finish().unwrap();
+        assert!(z.len() > HEAD_LEN);
+        assert_critical(&z, "m.joblib");
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+        bz.write_all(&p).unwrap();
+        assert_critical(&bz.finish().unwrap(), "m.joblib.bz2");
+    }
+
+    #[test]
+    fn may_be_long_pickle_needs_a_value_that_fits() {
+        let mut h = b"X".to_vec();
+        h.extend_from_slice(&1_000_000u32.to_le_bytes());
+        h.resize(HEAD_LEN, b'A');
+        assert!(may_be_long_pickle(&h, 2_000_000));
+        assert!(!may_be_long_pickle(&h, 500_000), "length past the blob");
+        assert!(!may_be_long_pickle(&h[..1000], 2_000_000), "short head");
+        h[0] = 0xff;
+        assert!(!may_be_long_pickle(&h, 2_000_000), "no opcode");
     }
 
     #[test]

@@ -291,6 +291,9 @@ pub struct Prefix {
     pub proto_header: bool,
     /// An opcode the unpickler rejects came after the counted ones (what came before runs).
     pub broken: bool,
+    /// Where the opcode the bytes ended in starts, when they ended before a STOP or an
+    /// invalid opcode (the blob goes on: see `resume`).
+    pub cut_at: Option<usize>,
 }
 
 /// Run the VM over `head`, the first bytes of a blob (`complete` when it is the whole blob):
@@ -322,6 +325,7 @@ pub fn sniff(head: &[u8], complete: bool) -> Option<Prefix> {
         stopped: r.is_ok(),
         proto_header: head.first() == Some(&0x80),
         broken,
+        cut_at: (r.is_err() && !broken).then_some(m.last_op),
     };
     (names_ok && opcodes > 0).then_some(prefix)
 }
@@ -432,6 +436,8 @@ struct Machine<'a, 'o> {
     dicts: Vec<DictCell>,
     /// Bytes of string values kept so far (see `VALUE_BUDGET`).
     kept: usize,
+    /// Where the opcode being run starts.
+    last_op: usize,
 }
 
 impl Drop for Machine<'_, '_> {
@@ -467,6 +473,7 @@ impl<'a, 'o> Machine<'a, 'o> {
             lists: Vec::new(),
             dicts: Vec::new(),
             kept: 0,
+            last_op: 0,
         }
     }
 
@@ -819,6 +826,7 @@ impl<'a, 'o> Machine<'a, 'o> {
     fn run(&mut self) -> Result<usize, Fail> {
         loop {
             let at = self.pos;
+            self.last_op = at;
             let op = match self.data.get(self.pos) {
                 Some(&op) => op,
                 None => return Err(fail(at, "truncated: no STOP opcode")),

@@ -181,7 +181,23 @@ impl Visitor for Collector<'_> {
         }
         // Model files: by magic bytes, whole archives included (torch zips).
         if let Some(policy) = &self.an.models {
-            if let Some(_format) = lantern_models::detect(&blob.data, &loc.path) {
+            // Sniffed with the whole blob at hand: a pickle's first value may be longer
+            // than the head.
+            let format = match (&blob.disk_path, blob.partial) {
+                (_, false) => lantern_models::detect_source(
+                    &lantern_models::source::Mem(&blob.data),
+                    &blob.data,
+                    &loc.path,
+                ),
+                (Some(p), true) => lantern_models::detect_path(p, &blob.data, &loc.path),
+                // Not at hand in full: a head cut inside a pickle value is reported as not
+                // scanned (below) rather than passed as clean.
+                (None, true) => lantern_models::detect(&blob.data, &loc.path).or_else(|| {
+                    lantern_models::may_be_long_pickle(&blob.data, blob.size)
+                        .then_some(lantern_models::ModelFormat::Pickle)
+                }),
+            };
+            if let Some(_format) = format {
                 let r = match (&blob.disk_path, blob.partial) {
                     (Some(p), _) => lantern_models::scan_path(p, loc, policy),
                     (None, false) => lantern_models::scan_bytes(&blob.data, loc, policy),
