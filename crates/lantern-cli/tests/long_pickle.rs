@@ -31,11 +31,21 @@ fn payloads() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     unicode.extend(std::iter::repeat_n(b'A', 70_000));
     unicode.push(b'\n');
     unicode.extend_from_slice(TAIL);
+    // Number lines Python reads at any length: 0.000…01 and 000…01.
+    let number = |op: &[u8]| {
+        let mut b = op.to_vec();
+        b.extend(std::iter::repeat_n(b'0', 70_000));
+        b.extend_from_slice(b"1\n");
+        b.extend_from_slice(TAIL);
+        b
+    };
     let a = vec![b'A'; 100_000];
     let raw: Vec<u8> = (0..100_000u32).map(|i| (i * 7 + 3) as u8).collect();
     vec![
         ("string", string, "MARK STRING PUT POP GLOBAL"),
         ("unicode", unicode, "UNICODE POP GLOBAL"),
+        ("float", number(b"F0."), "FLOAT POP GLOBAL"),
+        ("int", number(b"I"), "INT POP GLOBAL"),
         (
             "binunicode",
             len_prefixed(b'X', &a),
@@ -69,7 +79,10 @@ fn payloads_are_real_pickles() {
     for (name, bytes, ops) in payloads() {
         let p = dir.path().join(name);
         std::fs::write(&p, &bytes).expect("write");
+        // pickletools reads INT in Python, under the digit limit that pickle's C reader
+        // does not apply to leading zeros: lift it (Python 3.11+) to list the opcodes.
         let script = "import io,pickletools,sys\n\
+                      getattr(sys,'set_int_max_str_digits',lambda n:0)(0)\n\
                       d=open(sys.argv[1],'rb').read()\n\
                       print(' '.join(o.name for o,a,p in pickletools.genops(io.BytesIO(d))))";
         let out = std::process::Command::new(python())

@@ -71,7 +71,7 @@ fn skip_argument(src: &dyn Source, op_at: u64) -> Option<Option<(Vec<u8>, u64)>>
     let width = match op {
         b'T' | b'B' | b'X' | 0x8b => 4,
         0x8d | 0x8e | 0x96 => 8,
-        b'S' | b'V' => return skip_line(src, op_at, op),
+        b'S' | b'V' | b'F' | b'I' | b'L' => return skip_line(src, op_at, op),
         _ => return Some(None),
     };
     let len_bytes = hdr.get(1..1 + width)?;
@@ -94,7 +94,9 @@ fn skip_argument(src: &dyn Source, op_at: u64) -> Option<Option<(Vec<u8>, u64)>>
     Some(Some((patch, after)))
 }
 
-/// STRING (`S'...'\n`) or UNICODE (`V...\n`) at `op_at`: find the newline.
+/// A line-terminated argument at `op_at`: STRING (`S'...'\n`), UNICODE (`V...\n`), or the
+/// number lines FLOAT, INT and LONG, which Python also reads at any length (`F0.000…01\n`,
+/// `I000…01\n`: leading zeros do not count towards its digit limit). Find the newline.
 fn skip_line(src: &dyn Source, op_at: u64, op: u8) -> Option<Option<(Vec<u8>, u64)>> {
     let start = op_at + 1;
     let first = src.read_at(start, 1).ok()?;
@@ -124,7 +126,11 @@ fn skip_line(src: &dyn Source, op_at: u64, op: u8) -> Option<Option<(Vec<u8>, u6
         }
         return Some(Some((vec![b'S', q, q, b'\n'], nl + 1)));
     }
-    Some(Some((vec![b'V', b'\n'], nl + 1)))
+    match op {
+        b'V' => Some(Some((vec![b'V', b'\n'], nl + 1))),
+        // A number the VM reads like the long one: the value itself does not matter.
+        _ => Some(Some((vec![op, b'0', b'\n'], nl + 1))),
+    }
 }
 
 #[cfg(test)]
@@ -155,6 +161,24 @@ mod tests {
         b.extend_from_slice(b"'\np0\n0cos\nsystem\n(S'id'\ntR.");
         let (p, skipped) = sniff_source(&Mem(&b), head(&b)).expect("pickle");
         assert_eq!((skipped, p.imports, p.stopped), (1, 1, true));
+    }
+
+    #[test]
+    fn skips_long_number_lines() {
+        // Python reads these at any length: `F0.000…01` is 1e-70001, `I000…01` is 1.
+        for (op, body) in [(b'F', b"0.".as_slice()), (b'I', b""), (b'L', b"")] {
+            let mut b = vec![op];
+            b.extend_from_slice(body);
+            b.resize(b.len() + 70_000, b'0');
+            b.extend_from_slice(b"1\n0cos\nsystem\n(S'id'\ntR.");
+            let (p, skipped) = sniff_source(&Mem(&b), head(&b)).expect("pickle");
+            assert_eq!(
+                (skipped, p.imports, p.stopped),
+                (1, 1, true),
+                "{}",
+                op as char
+            );
+        }
     }
 
     #[test]
