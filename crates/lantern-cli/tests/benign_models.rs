@@ -5,6 +5,9 @@
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
+mod common;
+use common::json_report;
+
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../lantern-models/tests/benign")
 }
@@ -27,28 +30,20 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// Exit code and the findings/warnings of `lantern scan` on one file.
 fn scan(path: &Path) -> (i32, serde_json::Value) {
-    let out = Command::cargo_bin("lantern")
-        .expect("binary")
-        .args([
-            "scan",
-            "--format",
-            "json",
-            "--no-progress",
-            "--only",
-            "models",
-        ])
-        .args(["--fail-on", "low"])
-        .arg(path)
-        .output()
-        .expect("run lantern");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "bad JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap_or(-1), v)
+    json_report(
+        Command::cargo_bin("lantern")
+            .expect("binary")
+            .args([
+                "scan",
+                "--format",
+                "json",
+                "--no-progress",
+                "--only",
+                "models",
+            ])
+            .args(["--fail-on", "low"])
+            .arg(path),
+    )
 }
 
 #[test]

@@ -10,33 +10,8 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-const B62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-/// A GitHub classic token with a valid CRC32 checksum, built from a seed.
-fn github_token(seed: u64) -> String {
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    let body: String = (0..30)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            B62[(x % 62) as usize] as char
-        })
-        .collect();
-    let mut crc = crc32fast::hash(body.as_bytes()) as u64;
-    let mut sum = Vec::new();
-    while crc > 0 {
-        sum.push(B62[(crc % 62) as usize]);
-        crc /= 62;
-    }
-    while sum.len() < 6 {
-        sum.push(b'0');
-    }
-    sum.reverse();
-    format!("ghp_{body}{}", String::from_utf8(sum).unwrap())
-}
+mod common;
+use common::github_token;
 
 fn lantern() -> Command {
     let mut c = Command::cargo_bin("lantern").unwrap();

@@ -5,6 +5,9 @@
 use assert_cmd::Command;
 use std::path::Path;
 
+mod common;
+use common::json_report;
+
 /// The payload after the long first value: POP it, then `os.system("id")`.
 const TAIL: &[u8] = b"0cos\nsystem\n(S'id'\ntR.";
 
@@ -57,20 +60,12 @@ fn payloads() -> Vec<(&'static str, Vec<u8>, &'static str)> {
 }
 
 fn scan(dir: &Path, target: &str) -> (i32, serde_json::Value) {
-    let out = Command::cargo_bin("lantern")
-        .expect("binary")
-        .current_dir(dir)
-        .args(["scan", "--format", "json", "--no-progress", target])
-        .output()
-        .expect("run lantern");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "bad JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap_or(-1), v)
+    json_report(
+        Command::cargo_bin("lantern")
+            .expect("binary")
+            .current_dir(dir)
+            .args(["scan", "--format", "json", "--no-progress", target]),
+    )
 }
 
 #[test]

@@ -5,6 +5,9 @@
 use assert_cmd::Command;
 use std::path::Path;
 
+mod common;
+use common::json_report;
+
 fn python() -> String {
     std::env::var("LANTERN_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
 }
@@ -27,28 +30,20 @@ fn fixtures() -> tempfile::TempDir {
 }
 
 fn scan_json(dir: &Path, target: &str) -> (i32, serde_json::Value) {
-    let out = Command::cargo_bin("lantern")
-        .expect("binary")
-        .current_dir(dir)
-        .args([
-            "scan",
-            "--format",
-            "json",
-            "--no-progress",
-            "--only",
-            "models",
-            target,
-        ])
-        .output()
-        .expect("run lantern");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "bad JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap_or(-1), v)
+    json_report(
+        Command::cargo_bin("lantern")
+            .expect("binary")
+            .current_dir(dir)
+            .args([
+                "scan",
+                "--format",
+                "json",
+                "--no-progress",
+                "--only",
+                "models",
+                target,
+            ]),
+    )
 }
 
 fn findings(v: &serde_json::Value) -> Vec<&serde_json::Value> {
