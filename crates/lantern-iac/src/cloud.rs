@@ -775,25 +775,10 @@ fn firewalls(all: &[Resource]) -> Vec<Hit> {
                     hits.extend(sg_rule(r, i, hint));
                 }
             }
-            "aws_security_group_rule" if r.str("type") == Some("ingress") => {
-                let sg = r
-                    .str("security_group_id")
-                    .and_then(|s| ref_name(s, "aws_security_group"));
-                let sg = sg.and_then(|n| {
-                    all.iter()
-                        .find(|x| x.kind == "aws_security_group" && x.name == n)
-                });
-                let hint = ml_hint(
-                    r,
-                    &[
-                        sg.map(|s| s.name.as_str()),
-                        sg.and_then(|s| s.str("name")),
-                        sg.and_then(|s| s.str("description")),
-                    ],
-                );
-                hits.extend(sg_rule(r, &r.body, hint));
-            }
-            "aws_vpc_security_group_ingress_rule" => {
+            // A standalone ingress rule: its group's names hint at the service behind it.
+            "aws_security_group_rule" | "aws_vpc_security_group_ingress_rule"
+                if r.kind != "aws_security_group_rule" || r.str("type") == Some("ingress") =>
+            {
                 let sg = r
                     .str("security_group_id")
                     .and_then(|s| ref_name(s, "aws_security_group"));

@@ -418,6 +418,44 @@ resource "aws_security_group_rule" "all" {
 }
 "#;
     expect(one("f/main.tf", wide), &[]);
+    // Standalone rules on a group named for Ray: both resource kinds; an egress rule is quiet.
+    let standalone = r#"
+resource "aws_security_group" "ray" {
+  name = "ray-head"
+}
+resource "aws_security_group_rule" "dash" {
+  type              = "ingress"
+  from_port         = 8265
+  to_port           = 8265
+  protocol          = "tcp"
+  cidr_blocks       = ["0.0.0.0/0"]
+  security_group_id = aws_security_group.ray.id
+}
+resource "aws_vpc_security_group_ingress_rule" "client" {
+  security_group_id = aws_security_group.ray.id
+  from_port         = 10001
+  to_port           = 10001
+  ip_protocol       = "tcp"
+  cidr_ipv4         = "0.0.0.0/0"
+}
+"#;
+    expect(
+        one("f/main.tf", standalone),
+        &[
+            ("iac.aws.sg-ml-port-public", "high", 5),
+            ("iac.aws.sg-ml-port-public", "high", 13),
+        ],
+    );
+    expect(
+        one(
+            "f/main.tf",
+            &standalone.replace("\"ingress\"", "\"egress\"").replace(
+                "resource \"aws_vpc_security_group_ingress_rule\"",
+                "resource \"aws_vpc_security_group_egress_rule\"",
+            ),
+        ),
+        &[],
+    );
     let gcp = r#"
 resource "google_compute_firewall" "jupyter" {
   name          = "allow-notebooks"
