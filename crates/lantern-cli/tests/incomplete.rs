@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 mod common;
-use common::github_token;
+use common::{github_token, json_report};
 
 fn lantern() -> Command {
     let mut c = Command::cargo_bin("lantern").unwrap();
@@ -21,26 +21,18 @@ fn lantern() -> Command {
 
 /// Run `lantern scan --format json` in `dir`; exit code and report.
 fn scan_json(args: &[&str], dir: &Path) -> (i32, Value) {
-    let out = lantern()
-        .current_dir(dir)
-        .args([
-            "scan",
-            "--format",
-            "json",
-            "--show-secrets",
-            "--no-progress",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "bad json ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap_or(-1), v)
+    json_report(
+        lantern()
+            .current_dir(dir)
+            .args([
+                "scan",
+                "--format",
+                "json",
+                "--show-secrets",
+                "--no-progress",
+            ])
+            .args(args),
+    )
 }
 
 /// The `scan.incomplete` findings as (path, severity, detail).

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::Path;
 
 mod common;
-use common::github_token;
+use common::{github_token, json_report};
 
 fn lantern() -> Command {
     let mut c = Command::cargo_bin("lantern").unwrap();
@@ -17,27 +17,18 @@ fn lantern() -> Command {
 }
 
 fn scan_json(args: &[&str], dir: &Path) -> (i32, Value) {
-    let out = lantern()
-        .current_dir(dir)
-        .args([
-            "scan",
-            "--format",
-            "json",
-            "--show-secrets",
-            "--no-progress",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    let code = out.status.code().unwrap_or(-1);
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "bad json ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (code, v)
+    json_report(
+        lantern()
+            .current_dir(dir)
+            .args([
+                "scan",
+                "--format",
+                "json",
+                "--show-secrets",
+                "--no-progress",
+            ])
+            .args(args),
+    )
 }
 
 fn findings_with<'a>(v: &'a Value, rule_prefix: &str) -> Vec<&'a Value> {
