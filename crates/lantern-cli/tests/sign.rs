@@ -537,36 +537,18 @@ fn attest_and_verify_provenance() {
         bundle["dsseEnvelope"]["payloadType"],
         "application/vnd.in-toto+json"
     );
-    let o = lantern_verify_with(
-        &m,
-        &[
-            "--provenance",
-            s(&prov),
-            "--key",
-            s(&pk),
-            "--input",
-            s(&data),
-            "--input",
-            s(&cfg),
-            "--input",
-            s(&base),
-            "-q",
-        ],
-    );
+    let verify_prov = |inputs: &[&Path]| {
+        let mut args = vec!["--provenance", s(&prov), "--key", s(&pk)];
+        for i in inputs {
+            args.extend(["--input", s(i)]);
+        }
+        args.push("-q");
+        lantern_verify_with(&m, &args)
+    };
+    let o = verify_prov(&[&data, &cfg, &base]);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
     std::fs::write(&data, b"{\"text\": \"poison\"}\n").unwrap();
-    let o = lantern_verify_with(
-        &m,
-        &[
-            "--provenance",
-            s(&prov),
-            "--key",
-            s(&pk),
-            "--input",
-            s(&data),
-            "-q",
-        ],
-    );
+    let o = verify_prov(&[&data]);
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     assert!(
         out(&o).contains("input not in provenance") && out(&o).contains("train.jsonl"),
@@ -574,7 +556,7 @@ fn attest_and_verify_provenance() {
         out(&o)
     );
     std::fs::write(m.join("config.json"), b"{}").unwrap();
-    let o = lantern_verify_with(&m, &["--provenance", s(&prov), "--key", s(&pk), "-q"]);
+    let o = verify_prov(&[]);
     assert_eq!(o.status.code(), Some(1));
     assert!(out(&o).contains("changed  config.json"), "{}", out(&o));
     // A model signature is not a provenance statement, and vice versa.
@@ -642,6 +624,12 @@ open(sys.argv[5], 'wb').write(pem(rogue))",
         &[s(&ca), s(&inter), s(&leaf), s(&leaf_key), s(&rogue), ca_kind],
     );
     assert!(o.status.success(), "{}", out(&o));
+    let verify_chain = |sig: &Path, chain: &Path| {
+        lantern_verify_with(
+            &m,
+            &["--signature", s(sig), "--certificate-chain", s(chain), "-q"],
+        )
+    };
     // model_signing signs with the certificate -> Lantern verifies against the root.
     let sig = d.path().join("cert.sig");
     let (ok, text) = model_signing(&[
@@ -658,21 +646,9 @@ open(sys.argv[5], 'wb').write(pem(rogue))",
         s(&sig),
     ]);
     assert!(ok, "{text}");
-    let o = lantern_verify_with(
-        &m,
-        &["--signature", s(&sig), "--certificate-chain", s(&ca), "-q"],
-    );
+    let o = verify_chain(&sig, &ca);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
-    let o = lantern_verify_with(
-        &m,
-        &[
-            "--signature",
-            s(&sig),
-            "--certificate-chain",
-            s(&rogue),
-            "-q",
-        ],
-    );
+    let o = verify_chain(&sig, &rogue);
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     assert!(
         out(&o).contains("certificate chain rejected"),
@@ -708,16 +684,10 @@ open(sys.argv[5], 'wb').write(pem(rogue))",
         ok,
         "model_signing rejected a Lantern certificate signature: {text}"
     );
-    let o = lantern_verify_with(
-        &m,
-        &["--signature", s(&sig2), "--certificate-chain", s(&ca), "-q"],
-    );
+    let o = verify_chain(&sig2, &ca);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
     std::fs::write(m.join("config.json"), b"{}").unwrap();
-    let o = lantern_verify_with(
-        &m,
-        &["--signature", s(&sig2), "--certificate-chain", s(&ca), "-q"],
-    );
+    let o = verify_chain(&sig2, &ca);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         !model_signing(&[
