@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+pub use crate::usage::Usage;
+
 /// What a component is. Maps to the CycloneDX `component.type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
@@ -219,6 +221,10 @@ pub struct Component {
     pub depends_on: Vec<String>,
     /// Absolute path on disk, for local models and datasets (not serialised).
     pub local_path: Option<std::path::PathBuf>,
+    /// Where it is used, from the files naming it: runtime, example, docs or test (rendered as
+    /// the `lantern:scope` property; test and docs also set [`Component::scope`] to excluded,
+    /// examples to optional).
+    pub usage: Usage,
 }
 
 impl Component {
@@ -241,6 +247,7 @@ impl Component {
             children: Vec::new(),
             depends_on: Vec::new(),
             local_path: None,
+            usage: Usage::Runtime,
         }
     }
 

@@ -21,6 +21,7 @@ pub mod purl;
 pub mod refs;
 pub mod safetensors;
 pub mod spdx;
+pub mod usage;
 
 pub use component::{Component, Inventory, Kind};
 pub use cyclonedx::Stamp;
