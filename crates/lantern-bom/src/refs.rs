@@ -6,6 +6,7 @@
 //! decided by the call or key that names it, not by its organisation.
 
 use crate::hf::is_repo_id;
+use crate::lockfiles::LineStarts as LineIndex;
 use regex::Regex;
 use std::sync::OnceLock;
 
@@ -208,21 +209,6 @@ const URL_MODEL_EXTS: &[&str] = &[
     "nemo",
     "mar",
 ];
-
-struct LineIndex(Vec<usize>);
-
-impl LineIndex {
-    fn new(text: &str) -> Self {
-        LineIndex(
-            std::iter::once(0)
-                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-                .collect(),
-        )
-    }
-    fn line(&self, offset: usize) -> u32 {
-        self.0.partition_point(|&s| s <= offset) as u32
-    }
-}
 
 /// The text between a call's `(` and its matching `)` (bounded to 600 bytes).
 fn call_args(text: &str, open: usize) -> &str {
@@ -632,9 +618,7 @@ impl<'t> Scan<'t> {
             }
             let line = self.line(whole.start());
             let reference = match value.split_once('/') {
-                Some(("ollama" | "ollama_chat", rest)) => {
-                    ollama_ref(rest, line, callee)
-                }
+                Some(("ollama" | "ollama_chat", rest)) => ollama_ref(rest, line, callee),
                 Some((p, rest)) if !p.is_empty() && !rest.is_empty() => Some(Reference {
                     kind: RefKind::ApiModel,
                     id: format!("{}/{rest}", p.to_ascii_lowercase()),

@@ -40,7 +40,8 @@ pub fn pinned_version(spec: &str) -> Option<String> {
     (!v.is_empty() && !v.contains('*') && !v.contains(' ')).then(|| v.to_string())
 }
 
-fn declared(name: String, spec: &str, line: Option<u32>) -> Package {
+/// A directly declared requirement: pinned (`==1.2`) to a version, else with its constraint.
+pub(crate) fn declared_requirement(name: String, spec: &str, line: Option<u32>) -> Package {
     let mut p = Package::new(Ecosystem::Pypi, name, pinned_version(spec));
     if p.version.is_none() && !spec.is_empty() && !spec.starts_with('@') {
         p.constraint = Some(spec.to_string());
@@ -97,7 +98,7 @@ pub fn parse_requirements(
                     if let Some(egg) = arg.split("#egg=").nth(1) {
                         let name = egg.split('&').next().unwrap_or(egg);
                         if let Some((n, _)) = split_requirement(name) {
-                            out.push(declared(n, "", Some(start_line)));
+                            out.push(declared_requirement(n, "", Some(start_line)));
                         }
                     }
                 }
@@ -131,7 +132,7 @@ pub fn parse_requirements(
         let Some((name, spec)) = split_requirement(&req) else {
             continue;
         };
-        let mut p = declared(name, &spec, Some(start_line));
+        let mut p = declared_requirement(name, &spec, Some(start_line));
         p.hashes = hashes;
         out.push(p);
     }
@@ -157,7 +158,7 @@ pub fn parse_pyproject(text: &str) -> Result<Vec<Package>, String> {
     let mut out = Vec::new();
     let push_req = |req: &str, scope: Scope, out: &mut Vec<Package>| {
         if let Some((name, spec)) = split_requirement(req) {
-            let mut p = declared(name, &spec, line_of(text, req));
+            let mut p = declared_requirement(name, &spec, line_of(text, req));
             p.scope = Some(scope);
             out.push(p);
         }
@@ -228,7 +229,7 @@ pub fn parse_pyproject(text: &str) -> Result<Vec<Package>, String> {
                 } else {
                     spec.clone()
                 };
-                let mut p = declared(
+                let mut p = declared_requirement(
                     name.clone(),
                     &exact,
                     line_of(text, &format!("\n{name}")).map(|l| l + 1),
@@ -268,7 +269,7 @@ pub fn parse_pipfile(text: &str) -> Result<Vec<Package>, String> {
                     .to_string(),
                 _ => String::new(),
             };
-            let mut p = declared(
+            let mut p = declared_requirement(
                 name.clone(),
                 &spec,
                 line_of(text, &format!("\n{name}")).map(|l| l + 1),
