@@ -1063,13 +1063,12 @@ fn image_datasets(
     }
 }
 
-/// Whether a file of no known type may be YAML worth sniffing (`_template_yaml`, files
-/// without an extension).
+/// Whether a file of no known extension is named as YAML (`_template_yaml`, `default_yml`),
+/// to be read as YAML when its content is. Other extensionless files (`PKG-INFO`, `LICENSE`)
+/// are not: mail-style headers read like YAML keys.
 fn maybe_yaml(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    !lower.trim_start_matches('.').contains('.')
-        || lower.ends_with("_yaml")
-        || lower.ends_with("_yml")
+    !lower.contains('.') && (lower.ends_with("yaml") || lower.ends_with("yml"))
 }
 
 /// The text of a file that may hold references: sources and configs by name, YAML by content.

@@ -627,7 +627,11 @@ fn scoped_project(root: &Path) {
         "tasks/gsm8k/_template_yaml",
         "# shared\ndataset_path: openai/gsm8k\noutput_type: generate_until\n",
     );
-    write(root, "LICENSE", "MIT License\n\nmodel: not/a-reference\n");
+    write(
+        root,
+        "PKG-INFO",
+        "Metadata-Version: 2.1\nmodel: not/a-reference\n",
+    );
     write(
         root,
         "whisper/__init__.py",
@@ -687,7 +691,7 @@ fn scope_source_and_typing_from_where_components_are_named() {
             "65147644a518d12f04e32d6f3b26facc3f8dd46e5390956a9424a650c0ce22b9"
         )]
     );
-    // Placeholders, README figures and the LICENSE text are not components.
+    // Placeholders, README figures and PKG-INFO (headers, not YAML) are not components.
     let all = refs(&inv);
     assert!(!all.iter().any(|r| r.contains("username")), "{all:?}");
     assert!(!all.iter().any(|r| r.contains("assets")), "{all:?}");
