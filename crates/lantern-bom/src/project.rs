@@ -1063,12 +1063,31 @@ fn image_datasets(
     }
 }
 
-/// Whether a file of no known extension is named as YAML (`_template_yaml`, `default_yml`),
-/// to be read as YAML when its content is. Other extensionless files (`PKG-INFO`, `LICENSE`)
-/// are not: mail-style headers read like YAML keys.
+/// Extensionless files that are never YAML, whatever their first line looks like.
+const NOT_YAML: &[&str] = &[
+    "pkg-info",
+    "metadata",
+    "license",
+    "licence",
+    "copying",
+    "notice",
+    "authors",
+    "codeowners",
+    "makefile",
+    "gnumakefile",
+    "procfile",
+    "readme",
+    "changelog",
+    "wheel",
+    "record",
+];
+
+/// Whether a file of no known extension may be YAML (lm-eval's `_template_yaml`,
+/// `openai_mmlu`), to be read as YAML when its content is ([`refs::looks_like_yaml`]).
 fn maybe_yaml(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    !lower.contains('.') && (lower.ends_with("yaml") || lower.ends_with("yml"))
+    let no_ext = !lower.trim_start_matches('.').contains('.');
+    no_ext && !NOT_YAML.contains(&lower.as_str())
 }
 
 /// The text of a file that may hold references: sources and configs by name, YAML by content.

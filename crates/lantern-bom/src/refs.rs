@@ -106,7 +106,9 @@ fn patterns() -> &'static Patterns {
             string_lit: re(r#"^\s*["']([^"'\n]{1,200})["']"#),
             ident_arg: re(r"^\s*([A-Za-z_]\w*)\s*(?:,|$)"),
             kwarg: re(r#"\b(\w+)\s*[=:]\s*["']([^"'\n]{1,200})["']"#),
-            yaml_key: re(r"^[A-Za-z_][\w.-]*:(?:\s|$)"),
+            // Config keys are lower-case (`dataset_path:`); mail-style headers
+            // (`Metadata-Version:`) are not YAML worth reading.
+            yaml_key: re(r"^[a-z_][a-z0-9_]*:(?:\s|$)"),
         }
     })
 }
@@ -789,7 +791,7 @@ fn is_weights_url(url: &str) -> bool {
 }
 
 /// Whether a file without a known extension (`_template_yaml`, `default_yaml`) reads as YAML:
-/// its first line that is not blank, a comment or `---` is a `key:` mapping entry.
+/// its first line that is not blank, a comment or `---` is a lower-case `key:` mapping entry.
 pub fn looks_like_yaml(text: &str) -> bool {
     text.lines()
         .map(str::trim_end)
@@ -1046,5 +1048,6 @@ z = completion(model="together_ai/meta-llama/Llama-3-70b-chat-hf")
         assert!(looks_like_yaml("---\ntask: x\n"));
         assert!(!looks_like_yaml("MIT License\n\nCopyright: x\n"));
         assert!(!looks_like_yaml(""));
+        assert!(!looks_like_yaml("Metadata-Version: 2.1\nName: x\n"));
     }
 }

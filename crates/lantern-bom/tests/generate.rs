@@ -629,6 +629,11 @@ fn scoped_project(root: &Path) {
     );
     write(
         root,
+        "tasks/mmlu/openai_mmlu",
+        "dataset_path: openai/MMMLU\n",
+    );
+    write(
+        root,
         "PKG-INFO",
         "Metadata-Version: 2.1\nmodel: not/a-reference\n",
     );
@@ -676,6 +681,7 @@ fn scope_source_and_typing_from_where_components_are_named() {
     );
     // lm-eval's template, YAML by content: a dataset, not a hosted API model.
     let gsm = get("pkg:huggingface/openai/gsm8k?repository_url=https://huggingface.co/datasets");
+    get("pkg:huggingface/openai/MMMLU?repository_url=https://huggingface.co/datasets");
     assert_eq!(
         gsm.property("lantern:source"),
         Some("tasks/gsm8k/_template_yaml:2")
@@ -701,7 +707,7 @@ fn scope_source_and_typing_from_where_components_are_named() {
     );
     assert!(all.contains(&"data:data/photos/".to_string()), "{all:?}");
     assert!(!all.iter().any(|r| r.starts_with("api:")), "{all:?}");
-    assert_eq!(all.len(), 8, "{all:?}");
+    assert_eq!(all.len(), 9, "{all:?}");
     // CycloneDX carries the scope and the properties.
     let doc: serde_json::Value =
         serde_json::from_str(&cyclonedx::to_json(&inv, &Stamp::deterministic(None))).unwrap();
