@@ -158,6 +158,9 @@ pub struct Occurrence {
     pub line: Option<u32>,
     /// The matched call or key, e.g. `from_pretrained`.
     pub symbol: Option<String>,
+    /// Usage this occurrence implies by its content rather than its path: `Some(Docs)` for
+    /// an example in a docstring.
+    pub usage: Option<Usage>,
 }
 
 /// Model card facts, filled from Hugging Face README front matter, config.json and weights.

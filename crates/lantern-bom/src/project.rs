@@ -193,6 +193,7 @@ fn occurrence(location: &str, line: Option<u32>, symbol: Option<&str>) -> Occurr
         location: location.to_string(),
         line,
         symbol: symbol.map(str::to_string),
+        usage: None,
     }
 }
 
@@ -1121,14 +1122,12 @@ fn references(b: &mut Builder<'_>, files: &[FileEntry]) {
             revision,
             line,
             symbol,
+            in_docstring,
         } in refs::scan_text(&f.name, &text)
         {
-            let r = b.hub_component(
-                kind,
-                &id,
-                revision.as_deref(),
-                occurrence(&f.rel, Some(line), Some(&symbol)),
-            );
+            let mut occ = occurrence(&f.rel, Some(line), Some(&symbol));
+            occ.usage = in_docstring.then_some(Usage::Docs);
+            let r = b.hub_component(kind, &id, revision.as_deref(), occ);
             b.direct.insert(r);
         }
     }
@@ -1151,7 +1150,7 @@ fn assign_usage(components: &mut Components) {
         let best = c
             .occurrences
             .iter()
-            .map(|o| (usage_of(&o.location), Some(o)))
+            .map(|o| (o.usage.unwrap_or_else(|| usage_of(&o.location)), Some(o)))
             .min_by_key(|(u, _)| *u);
         let local = c
             .property("lantern:path")

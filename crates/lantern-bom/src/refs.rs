@@ -43,6 +43,9 @@ pub struct Reference {
     pub line: u32,
     /// The call or key that referenced it (`from_pretrained`, `model`, `FROM`, ...).
     pub symbol: String,
+    /// Whether it sits in a Python docstring or other triple-quoted string (a usage example,
+    /// not code that runs).
+    pub in_docstring: bool,
 }
 
 /// Whether a file may hold references worth scanning, by name.
@@ -335,6 +338,8 @@ fn ollama_ref(s: &str, line: u32, symbol: &str) -> Option<Reference> {
                     "{symbol}{}",
                     tag.map(|t| format!(" ({t})")).unwrap_or_default()
                 ),
+
+                in_docstring: false,
             });
         }
     }
@@ -353,6 +358,8 @@ fn ollama_ref(s: &str, line: u32, symbol: &str) -> Option<Reference> {
         revision: tag,
         line,
         symbol: symbol.to_string(),
+
+        in_docstring: false,
     })
 }
 
@@ -381,6 +388,8 @@ fn config_value(value: &str, dataset_key: bool, line: u32, symbol: &str) -> Opti
             revision: None,
             line,
             symbol: symbol.to_string(),
+
+            in_docstring: false,
         });
     }
     if !dataset_key
@@ -411,6 +420,8 @@ fn config_value(value: &str, dataset_key: bool, line: u32, symbol: &str) -> Opti
         revision,
         line,
         symbol: symbol.to_string(),
+
+        in_docstring: false,
     })
 }
 
@@ -500,6 +511,8 @@ impl<'t> Scan<'t> {
                 revision: revision.map(str::to_string),
                 line,
                 symbol: symbol.to_string(),
+
+                in_docstring: false,
             },
         );
     }
@@ -627,6 +640,8 @@ impl<'t> Scan<'t> {
                     revision: None,
                     line,
                     symbol: callee.to_string(),
+
+                    in_docstring: false,
                 }),
                 Some(_) => None,
                 None if !value.is_empty() && !value.contains(char::is_whitespace) => {
@@ -639,6 +654,8 @@ impl<'t> Scan<'t> {
                         revision: None,
                         line,
                         symbol: callee.to_string(),
+
+                        in_docstring: false,
                     })
                 }
                 None => None,
@@ -799,6 +816,52 @@ pub fn looks_like_yaml(text: &str) -> bool {
         .is_some_and(|l| patterns().yaml_key.is_match(l))
 }
 
+/// Byte spans of the triple-quoted strings of Python source (docstrings and the like), found by
+/// a small lexer that skips comments and one-line strings.
+fn triple_quoted_spans(text: &str) -> Vec<(usize, usize)> {
+    let b = text.as_bytes();
+    let mut spans = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'#' => {
+                i = text[i..].find('\n').map_or(b.len(), |n| i + n);
+            }
+            q @ (b'"' | b'\'') => {
+                let triple = [q, q, q];
+                if b[i..].starts_with(&triple) {
+                    let end = find_unescaped(b, i + 3, &triple).unwrap_or(b.len());
+                    spans.push((i, end));
+                    i = (end + 3).min(b.len());
+                } else {
+                    let end = find_unescaped(b, i + 1, &[q]).unwrap_or(b.len());
+                    // A one-line string ends at its quote or, unterminated, at the line end.
+                    let nl = text[i + 1..].find('\n').map_or(b.len(), |n| i + 1 + n);
+                    i = end.min(nl) + 1;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    spans
+}
+
+/// Offset of the first `pat` at or after `from` not preceded by a backslash escape.
+fn find_unescaped(b: &[u8], from: usize, pat: &[u8]) -> Option<usize> {
+    let mut i = from;
+    while i + pat.len() <= b.len() {
+        if b[i] == b'\\' {
+            i += 2;
+            continue;
+        }
+        if b[i..].starts_with(pat) {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Find every model and dataset reference in a source or config file. Hub ids that are
 /// placeholders of docs and templates (`username/my-awesome-model`) are left out.
 pub fn scan_text(file_name: &str, text: &str) -> Vec<Reference> {
@@ -825,12 +888,20 @@ pub fn scan_text(file_name: &str, text: &str) -> Vec<Reference> {
     if lower == "modelfile" || lower.ends_with(".modelfile") {
         scan.modelfile();
     }
+    let docstrings = if lower.ends_with(".py") {
+        triple_quoted_spans(text)
+    } else {
+        Vec::new()
+    };
     let mut seen = std::collections::BTreeSet::new();
     let mut out: Vec<Reference> = scan
         .hits
         .into_iter()
         .filter(|h| seen.insert(h.at))
-        .map(|h| h.reference)
+        .map(|mut h| {
+            h.reference.in_docstring = docstrings.iter().any(|&(a, z)| a <= h.at && h.at < z);
+            h.reference
+        })
         .filter(|r| {
             !matches!(r.kind, RefKind::HfModel | RefKind::HfDataset)
                 || !crate::usage::is_placeholder(&r.id)
@@ -1049,5 +1120,17 @@ z = completion(model="together_ai/meta-llama/Llama-3-70b-chat-hf")
         assert!(!looks_like_yaml("MIT License\n\nCopyright: x\n"));
         assert!(!looks_like_yaml(""));
         assert!(!looks_like_yaml("Metadata-Version: 2.1\nName: x\n"));
+    }
+
+    #[test]
+    fn docstring_examples_are_marked() {
+        let py = "def f():\n    \"\"\"Load it.\n\n    >>> m = AutoModel.from_pretrained(\"bert-base-cased\")\n    \"\"\"\n    s = 'it''s \"\"\" not'  # and ''' not either\n    return AutoModel.from_pretrained(\"gpt2\")\n";
+        let r = scan_text("m.py", py);
+        let flags: Vec<(&str, bool)> = r.iter().map(|x| (x.id.as_str(), x.in_docstring)).collect();
+        assert_eq!(flags, [("bert-base-cased", true), ("gpt2", false)]);
+        // Not Python: no docstrings.
+        assert!(scan_text("m.js", py).iter().all(|x| !x.in_docstring));
+        assert_eq!(triple_quoted_spans("x = '''a\nb'''\n"), [(4, 10)]);
+        assert_eq!(triple_quoted_spans("x = '''open"), [(4, 11)]);
     }
 }

@@ -600,7 +600,7 @@ fn scoped_project(root: &Path) {
     write(
         root,
         "src/app.py",
-        "m = AutoModel.from_pretrained(\"meta-llama/Llama-3.1-8B\")\n",
+        "m = AutoModel.from_pretrained(\"meta-llama/Llama-3.1-8B\")\n\ndef f():\n    \"\"\"Example:\n\n    >>> AutoModel.from_pretrained(\"google-bert/bert-base-cased\")\n    \"\"\"\n",
     );
     write(
         root,
@@ -670,6 +670,11 @@ fn scope_source_and_typing_from_where_components_are_named() {
         get("pkg:huggingface/stanfordnlp/imdb?repository_url=https://huggingface.co/datasets");
     assert_eq!(imdb.kind, Kind::Data);
     assert_eq!(imdb.property("lantern:scope"), Some("docs"));
+    // A docstring example in runtime code is documentation.
+    let bert = get("pkg:huggingface/google-bert/bert-base-cased");
+    assert_eq!(bert.property("lantern:scope"), Some("docs"));
+    assert_eq!(bert.property("lantern:source"), Some("src/app.py:6"));
+    assert_eq!(bert.scope, Some(lantern_bom::component::Scope::Excluded));
     let gemma = get("pkg:huggingface/google/gemma-2-2b");
     assert_eq!(gemma.property("lantern:scope"), Some("example"));
     assert_eq!(gemma.scope, Some(lantern_bom::component::Scope::Optional));
@@ -707,7 +712,7 @@ fn scope_source_and_typing_from_where_components_are_named() {
     );
     assert!(all.contains(&"data:data/photos/".to_string()), "{all:?}");
     assert!(!all.iter().any(|r| r.starts_with("api:")), "{all:?}");
-    assert_eq!(all.len(), 9, "{all:?}");
+    assert_eq!(all.len(), 10, "{all:?}");
     // CycloneDX carries the scope and the properties.
     let doc: serde_json::Value =
         serde_json::from_str(&cyclonedx::to_json(&inv, &Stamp::deterministic(None))).unwrap();
