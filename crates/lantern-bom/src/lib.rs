@@ -45,6 +45,11 @@ pub enum Error {
     },
 }
 
+/// Compile a built-in regex; these are constants of the crate, covered by its tests.
+pub(crate) fn builtin_regex(pattern: &str) -> regex::Regex {
+    regex::Regex::new(pattern).unwrap_or_else(|e| panic!("invalid built-in regex {pattern}: {e}"))
+}
+
 /// Result alias for the BOM crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

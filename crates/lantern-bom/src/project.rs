@@ -531,26 +531,19 @@ fn apply_card(
     if let Some(l) = meta.library_name {
         card.properties.push(("library_name".into(), l));
     }
+    // A hub model or dataset named by the card (not a placeholder): its bom-ref.
+    let mut card_ref = |kind: RefKind, id: &str, key: &str| -> Option<String> {
+        (hf::is_repo_id(id) && !usage::is_placeholder(id))
+            .then(|| b.hub_component(kind, id, None, occurrence(readme, None, Some(key))))
+    };
     for base in &meta.base_models {
-        if hf::is_repo_id(base) && !usage::is_placeholder(base) {
-            let r = b.hub_component(
-                RefKind::HfModel,
-                base,
-                None,
-                occurrence(readme, None, Some("base_model")),
-            );
+        if let Some(r) = card_ref(RefKind::HfModel, base, "base_model") {
             c.add_dependency(&r);
             c.set_property("lantern:base-model", base.clone());
         }
     }
     for ds in &meta.datasets {
-        if hf::is_repo_id(ds) && !usage::is_placeholder(ds) {
-            let r = b.hub_component(
-                RefKind::HfDataset,
-                ds,
-                None,
-                occurrence(readme, None, Some("datasets")),
-            );
+        if let Some(r) = card_ref(RefKind::HfDataset, ds, "datasets") {
             c.add_dependency(&r);
             if !card.datasets.contains(&r) {
                 card.datasets.push(r);

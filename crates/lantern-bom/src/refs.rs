@@ -95,7 +95,7 @@ struct Patterns {
 fn patterns() -> &'static Patterns {
     static P: OnceLock<Patterns> = OnceLock::new();
     P.get_or_init(|| {
-        let re = |s: &str| Regex::new(s).unwrap_or_else(|e| panic!("invalid built-in regex {s}: {e}"));
+        let re = crate::builtin_regex;
         Patterns {
             call: re(r"\b(from_pretrained|hf_hub_download|snapshot_download|load_dataset|SentenceTransformer|CrossEncoder|pipeline)\s*\("),
             api_call: re(r"(?:\b(?:chat\.completions|completions|embeddings|responses|messages|moderations)\.create|\b(a?completion|a?embedding|a?text_completion|init_chat_model|(?:Azure)?Chat[A-Z]\w*|[A-Z]\w*Embeddings|LiteLLM\w*))\s*\("),

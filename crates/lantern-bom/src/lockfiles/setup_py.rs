@@ -31,8 +31,7 @@ struct Patterns {
 fn patterns() -> &'static Patterns {
     static P: OnceLock<Patterns> = OnceLock::new();
     P.get_or_init(|| {
-        let re =
-            |s: &str| Regex::new(s).unwrap_or_else(|e| panic!("invalid built-in regex {s}: {e}"));
+        let re = crate::builtin_regex;
         Patterns {
             string: re(r#"([A-Za-z]{0,2})(?:"([^"\\\n]{0,400})"|'([^'\\\n]{0,400})')"#),
             constant: re(r#"(?m)^([A-Za-z_]\w*)\s*=\s*["']([^"'\\\n]{1,400})["']\s*(?:#.*)?$"#),
