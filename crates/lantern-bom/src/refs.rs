@@ -116,64 +116,38 @@ fn patterns() -> &'static Patterns {
     })
 }
 
-/// Providers that share the `provider/model` syntax in LLM gateway configs (LiteLLM and the
-/// like); their models are not hub repositories.
-const API_PROVIDERS: &[&str] = &[
-    "openai",
-    "azure",
-    "azure_ai",
-    "anthropic",
-    "bedrock",
-    "vertex_ai",
-    "gemini",
-    "groq",
-    "together_ai",
-    "mistral",
-    "cohere",
-    "deepseek",
-    "fireworks_ai",
-    "perplexity",
-    "replicate",
-    "openrouter",
-    "xai",
-    "sagemaker",
-    "cloudflare",
-    "voyage",
-    "databricks",
-    "watsonx",
-];
+/// Hosted-model naming from `data/hosted_models.txt`: gateway providers, providers that are
+/// also hub organisations, and hosted-model name prefixes.
+struct Hosted {
+    providers: Vec<&'static str>,
+    hub_orgs: Vec<&'static str>,
+    prefixes: Vec<&'static str>,
+}
 
-/// Providers whose name is also a Hugging Face organisation publishing open weights and datasets
-/// (`openai/whisper-large-v2`, `openai/gsm8k`, `Anthropic/hh-rlhf`): `provider/x` names a
-/// hosted model only when `x` is one of the provider's API model names.
-const HUB_ORG_PROVIDERS: &[&str] = &["openai", "anthropic"];
-
-/// Name prefixes of models served only through a provider's API. `o1`, `o3`, `o4` match alone
-/// or followed by `-`.
-const HOSTED_PREFIXES: &[&str] = &[
-    "gpt-3",
-    "gpt-4",
-    "gpt-5",
-    "gpt-image",
-    "chatgpt-",
-    "text-embedding-",
-    "text-davinci",
-    "text-moderation",
-    "omni-moderation",
-    "davinci",
-    "babbage",
-    "dall-e",
-    "tts-",
-    "whisper-1",
-    "computer-use",
-    "codex-",
-    "claude",
-];
+fn hosted() -> &'static Hosted {
+    static H: OnceLock<Hosted> = OnceLock::new();
+    H.get_or_init(|| {
+        let mut h = Hosted {
+            providers: Vec::new(),
+            hub_orgs: Vec::new(),
+            prefixes: Vec::new(),
+        };
+        for line in include_str!("../data/hosted_models.txt").lines() {
+            match line.trim().split_once(' ') {
+                Some(("provider", v)) => h.providers.push(v.trim()),
+                Some(("hub-org", v)) => h.hub_orgs.push(v.trim()),
+                Some(("hosted-prefix", v)) => h.prefixes.push(v.trim()),
+                _ => {}
+            }
+        }
+        h
+    })
+}
 
 /// Whether `name` is a hosted API model name (`gpt-4o`, `o3-mini`, `claude-3-5-sonnet`).
 fn hosted_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    HOSTED_PREFIXES.iter().any(|p| n.starts_with(p))
+    hosted().prefixes.iter().any(|p| n.starts_with(p))
         || ["o1", "o3", "o4"]
             .iter()
             .any(|p| n == *p || n.starts_with(&format!("{p}-")))
@@ -338,7 +312,6 @@ fn ollama_ref(s: &str, line: u32, symbol: &str) -> Option<Reference> {
                     "{symbol}{}",
                     tag.map(|t| format!(" ({t})")).unwrap_or_default()
                 ),
-
                 in_docstring: false,
             });
         }
@@ -358,17 +331,17 @@ fn ollama_ref(s: &str, line: u32, symbol: &str) -> Option<Reference> {
         revision: tag,
         line,
         symbol: symbol.to_string(),
-
         in_docstring: false,
     })
 }
 
 /// Whether `provider/rest` names a model behind a provider's API rather than a hub repository.
 fn is_api_value(provider: &str, rest: &str) -> bool {
-    API_PROVIDERS.contains(&provider)
+    let h = hosted();
+    h.providers.contains(&provider)
         && !rest.is_empty()
         && !rest.contains('/')
-        && (!HUB_ORG_PROVIDERS.contains(&provider) || hosted_name(rest))
+        && (!h.hub_orgs.contains(&provider) || hosted_name(rest))
 }
 
 /// Classify a `provider/model` value from a config key. The key decides first: a dataset key
@@ -388,14 +361,11 @@ fn config_value(value: &str, dataset_key: bool, line: u32, symbol: &str) -> Opti
             revision: None,
             line,
             symbol: symbol.to_string(),
-
             in_docstring: false,
         });
     }
-    if !dataset_key
-        && API_PROVIDERS.contains(&p.as_str())
-        && !HUB_ORG_PROVIDERS.contains(&p.as_str())
-    {
+    let h = hosted();
+    if !dataset_key && h.providers.contains(&p.as_str()) && !h.hub_orgs.contains(&p.as_str()) {
         return None; // `bedrock/x/y` and the like: a gateway route, not a hub repository
     }
     let id = if p == "huggingface" && rest.contains('/') {
@@ -420,7 +390,6 @@ fn config_value(value: &str, dataset_key: bool, line: u32, symbol: &str) -> Opti
         revision,
         line,
         symbol: symbol.to_string(),
-
         in_docstring: false,
     })
 }
@@ -511,7 +480,6 @@ impl<'t> Scan<'t> {
                 revision: revision.map(str::to_string),
                 line,
                 symbol: symbol.to_string(),
-
                 in_docstring: false,
             },
         );
@@ -640,7 +608,6 @@ impl<'t> Scan<'t> {
                     revision: None,
                     line,
                     symbol: callee.to_string(),
-
                     in_docstring: false,
                 }),
                 Some(_) => None,
@@ -654,7 +621,6 @@ impl<'t> Scan<'t> {
                         revision: None,
                         line,
                         symbol: callee.to_string(),
-
                         in_docstring: false,
                     })
                 }
