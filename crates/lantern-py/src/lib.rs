@@ -1,0 +1,76 @@
+//! `lantern._native`: the Rust side of the `lantern` Python package.
+//!
+//! Every function releases the GIL while it works (`Python::allow_threads`) and returns plain
+//! data (integers, strings, JSON text) that the pure-Python layer in `python/lantern` turns into
+//! typed objects and exceptions. Nothing here starts a process: the `lantern` command of the
+//! wheel runs [`cli::run`] inside the interpreter.
+
+use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::prelude::*;
+use std::path::PathBuf;
+
+mod cli;
+mod models;
+mod verify;
+
+/// Run the `lantern` command line (`argv[0]` is the program name) and return its exit code.
+/// Output goes to the process's standard output and error, as from the binary.
+#[pyfunction]
+fn run(py: Python<'_>, argv: Vec<String>) -> i32 {
+    py.allow_threads(|| cli::run(argv))
+}
+
+/// Run the command line and return `(exit code, error message)`; the message is empty unless
+/// the code is 2. For the Python API, which reads the report from a file it names.
+#[pyfunction]
+fn run_captured(py: Python<'_>, argv: Vec<String>) -> (i32, String) {
+    py.allow_threads(|| cli::run_captured(argv))
+}
+
+/// Scan one file on disk as a model file (pickle, PyTorch, joblib, NumPy, Keras, ...): only the
+/// pickle parts and headers are read. Returns the findings and warnings as JSON text.
+#[pyfunction]
+#[pyo3(signature = (path, allow_globals = Vec::new()))]
+fn scan_model_file(py: Python<'_>, path: PathBuf, allow_globals: Vec<String>) -> PyResult<String> {
+    let out = py.allow_threads(|| models::scan_file(&path, allow_globals));
+    out.map_err(|e| PyOSError::new_err(e.to_string()))
+}
+
+/// Scan bytes about to be unpickled (or a model file's bytes). Returns JSON text.
+#[pyfunction]
+#[pyo3(signature = (data, name, allow_globals = Vec::new()))]
+fn scan_model_bytes(
+    py: Python<'_>,
+    data: Vec<u8>,
+    name: String,
+    allow_globals: Vec<String>,
+) -> PyResult<String> {
+    let out = py.allow_threads(|| models::scan_bytes(&data, &name, allow_globals));
+    out.map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+/// Verify `model` (file or directory) against an OpenSSF Model Signing bundle with a public
+/// key. Returns `(status, JSON text)`: status 0 verified, 1 not verified, 2 error.
+#[pyfunction]
+#[pyo3(signature = (model, signature, key, ignore_unsigned_files = false))]
+fn verify_model(
+    py: Python<'_>,
+    model: PathBuf,
+    signature: PathBuf,
+    key: PathBuf,
+    ignore_unsigned_files: bool,
+) -> (i32, String) {
+    py.allow_threads(|| verify::verify(&model, &signature, &key, ignore_unsigned_files))
+}
+
+/// The `lantern._native` extension module.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(run, m)?)?;
+    m.add_function(wrap_pyfunction!(run_captured, m)?)?;
+    m.add_function(wrap_pyfunction!(scan_model_file, m)?)?;
+    m.add_function(wrap_pyfunction!(scan_model_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_model, m)?)?;
+    Ok(())
+}
