@@ -18,6 +18,13 @@ from ._report import Report, Severity
 PathLike = Union[str, "os.PathLike[str]"]
 
 
+def _severity(s: Union[str, Severity]) -> str:
+    try:
+        return str(Severity.parse(s))
+    except ValueError as e:
+        raise Error(str(e)) from None
+
+
 def _paths(paths: Union[PathLike, Iterable[PathLike]]) -> List[str]:
     if isinstance(paths, (str, os.PathLike)):
         return [os.fspath(paths)]
@@ -81,9 +88,9 @@ def scan(
         names = [only] if isinstance(only, str) else list(only)
         args += ["--only", ",".join(names)]
     if fail_on is not None:
-        args += ["--fail-on", str(Severity.parse(fail_on))]
+        args += ["--fail-on", _severity(fail_on)]
     if min_severity is not None:
-        args += ["--min-severity", str(Severity.parse(min_severity))]
+        args += ["--min-severity", _severity(min_severity)]
     if config is not None:
         args += ["--config", os.fspath(config)]
     if baseline is not None:

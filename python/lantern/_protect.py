@@ -146,6 +146,19 @@ def _signature_for(path: str) -> Tuple[str, str]:
     return d, os.path.join(d, "model.sig")
 
 
+def _tree_state(path: str) -> Tuple[Tuple[str, int, int, int], ...]:
+    """(path, inode, size, mtime) of a file or of every file under a directory."""
+    files = list(_dir_files(path)) if os.path.isdir(path) else [path]
+    out = []
+    for f in files:
+        try:
+            st = os.stat(f)
+        except OSError:
+            continue
+        out.append((f, st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
 def _check_signature(path: str, key: str) -> None:
     model, sig = _signature_for(path)
     if not os.path.isfile(sig):
@@ -153,8 +166,9 @@ def _check_signature(path: str, key: str) -> None:
             f"{path}: no signature ({sig} not found) and protect(require_signature=...) is set",
             {"model": model, "verified": False, "reason": "no signature"},
         )
-    st = os.stat(sig)
-    vkey = (model, sig, key, st.st_ino, st.st_size, st.st_mtime_ns)
+    # Verified once per state of the files: any change to the signature or the model (size,
+    # time, inode of any file) verifies again.
+    vkey = (model, sig, key, _tree_state(sig), _tree_state(model))
     if vkey in _verified:
         return
     from ._api import verify

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, Iterable, Optional, Union
 
-from ._api import PathLike, _run_to_json
+from ._api import PathLike, _run_to_json, _severity
 from ._report import Report, Severity
 
 
@@ -53,7 +53,7 @@ def audit(
     ``lantern data audit``. ``Report.failed`` is True at or above ``fail_on``.
     """
     args = ["data", "audit", os.fspath(path), "--format", "json"]
-    args += ["--fail-on", str(Severity.parse(fail_on))]
+    args += ["--fail-on", _severity(fail_on)]
     if label is not None:
         args += ["--label", label]
     if text is not None:
