@@ -141,3 +141,15 @@ def test_data_manifest_and_audit(tmp_path: pathlib.Path):
     report = lantern.data.audit(path, label="label", text="text")
     assert isinstance(report, lantern.Report)
     assert not report.failed, [str(f) for f in report]
+
+
+def test_readme_quick_start_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("```python\n") + len("```python\n")
+    block = readme[start : readme.index("```", start)]
+    assert len(block.strip().splitlines()) == 3
+    monkeypatch.chdir(REPO)
+    exec(compile(block, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "aws.access-key-id" in out and "pickle.dangerous-call" in out
+    assert lantern.is_protected()
