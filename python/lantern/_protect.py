@@ -283,7 +283,8 @@ def _wrap_dir_loader(orig: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(orig)
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        target = kwargs.get("pretrained_model_name_or_path", args[0] if args else None)
+        # Wrapped as the function of a classmethod: args[0] is the class.
+        target = kwargs.get("pretrained_model_name_or_path", args[1] if len(args) > 1 else None)
         if isinstance(target, (str, os.PathLike)) and os.path.exists(os.fspath(target)):
             check_file(target)
         return orig(*args, **kwargs)

@@ -7,6 +7,7 @@ import pathlib
 import pickle
 import struct
 import subprocess
+import sys
 import threading
 import time
 
@@ -16,6 +17,8 @@ import lantern
 from conftest import REPO, Payload
 
 EXAMPLE = REPO / "examples" / "leaky-project"
+#: The wheel's console script, beside this venv's interpreter.
+LANTERN = str(pathlib.Path(sys.executable).parent / "lantern")
 
 
 def test_scan_finds_the_example_projects_findings():
@@ -37,7 +40,7 @@ def test_scan_finds_the_example_projects_findings():
 def test_scan_matches_the_command_line(tmp_path: pathlib.Path):
     out = tmp_path / "cli.json"
     code = subprocess.run(
-        ["lantern", "scan", str(EXAMPLE), "--format", "json", "-o", str(out), "--no-progress"],
+        [LANTERN, "scan", str(EXAMPLE), "--format", "json", "-o", str(out), "--no-progress"],
         check=False,
     ).returncode
     assert code == 1

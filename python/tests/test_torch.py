@@ -73,3 +73,22 @@ def test_from_pretrained_local_dir_stopped(tmp_path: pathlib.Path, marker: pathl
     transformers.BertModel(cfg).save_pretrained(good, safe_serialization=False)
     model = transformers.BertModel.from_pretrained(good)
     assert model.config.hidden_size == 8
+
+
+def test_from_pretrained_checks_the_whole_directory(tmp_path: pathlib.Path, marker: pathlib.Path):
+    """A local checkpoint is checked as a unit before transformers reads any of it: here the
+    weights are safetensors, and the malicious file is the training_args.bin that Trainer
+    would torch.load later."""
+    transformers = pytest.importorskip("transformers")
+    cfg = transformers.BertConfig(
+        vocab_size=32, hidden_size=8, num_hidden_layers=1, num_attention_heads=1, intermediate_size=8
+    )
+    d = tmp_path / "checkpoint"
+    transformers.BertModel(cfg).save_pretrained(d)
+    assert (d / "model.safetensors").exists()
+    torch.save({"args": Payload(marker)}, d / "training_args.bin")
+    lantern.protect()
+    with pytest.raises(lantern.UnsafeModel) as e:
+        transformers.AutoModel.from_pretrained(d)
+    assert e.value.path.endswith("training_args.bin")
+    assert not marker.exists()
