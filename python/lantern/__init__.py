@@ -17,13 +17,14 @@ from ._api import bom, default_signature_path, keygen, scan, sign, verify
 from ._errors import Error, UnsafeModel, VerificationFailed
 from ._native import __version__
 from ._protect import check_bytes, check_file, is_protected, protect, protected, unprotect
-from ._report import Finding, Location, Report, Severity
+from ._report import Finding, Location, Report, ScanWarning, Severity
 
 __all__ = [
     "Error",
     "Finding",
     "Location",
     "Report",
+    "ScanWarning",
     "Severity",
     "UnsafeModel",
     "VerificationFailed",

@@ -127,7 +127,7 @@ class Finding:
 
 
 @dataclass(frozen=True)
-class Warning_:
+class ScanWarning:
     """An input that could not be fully checked (reported, never passed as clean)."""
 
     path: str
@@ -147,7 +147,7 @@ class Report:
     """
 
     findings: List[Finding]
-    warnings: List[Warning_]
+    warnings: List[ScanWarning]
     stats: Dict[str, int]
     failed: bool
 
@@ -156,7 +156,7 @@ class Report:
         """Build from ``lantern scan --format json`` output."""
         return cls(
             findings=[Finding.from_dict(f) for f in doc.get("findings", [])],
-            warnings=[Warning_(w.get("path", ""), w.get("message", "")) for w in doc.get("warnings", [])],
+            warnings=[ScanWarning(w.get("path", ""), w.get("message", "")) for w in doc.get("warnings", [])],
             stats=dict(doc.get("stats", {})),
             failed=failed,
         )
