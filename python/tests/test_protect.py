@@ -214,3 +214,20 @@ def test_check_file_on_a_directory(tmp_path: pathlib.Path, marker: pathlib.Path)
         lantern.check_file(d)
     assert e.value.path.endswith("pytorch_model.bin")
     assert not marker.exists()
+
+
+def test_not_fully_checked_is_refused_unless_allowed(tmp_path: pathlib.Path):
+    """A checkpoint zip without its central directory (cut short): the scanner reads what it
+    can and warns; protect() does not pass what it could not fully check."""
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("archive/data.pkl", pickle.dumps(state_dict()))
+    path = tmp_path / "cut.pt"
+    path.write_bytes(buf.getvalue()[:-30])
+    with pytest.raises(lantern.UnsafeModel, match="could not be fully checked") as e:
+        lantern.check_file(path)
+    assert e.value.incomplete and "central directory" in e.value.incomplete[0]
+    with lantern.protected(allow_incomplete=True):
+        lantern.check_file(path)
