@@ -92,3 +92,33 @@ def test_from_pretrained_checks_the_whole_directory(tmp_path: pathlib.Path, mark
         transformers.AutoModel.from_pretrained(d)
     assert e.value.path.endswith("training_args.bin")
     assert not marker.exists()
+
+
+def fake_hub_cache(cache: pathlib.Path, marker: pathlib.Path) -> None:
+    """A Hugging Face cache holding org/model at revision main, as a download leaves it."""
+    repo = cache / "models--org--model"
+    rev = "0123456789abcdef0123456789abcdef01234567"
+    snap = repo / "snapshots" / rev
+    snap.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(rev)
+    (snap / "config.json").write_text("{}")
+    torch.save({"w": Payload(marker)}, snap / "pytorch_model.bin")
+
+
+def test_hub_downloads_checked_offline(tmp_path: pathlib.Path, marker: pathlib.Path, monkeypatch):
+    hub = pytest.importorskip("huggingface_hub")
+    fake_hub_cache(tmp_path / "hub", marker)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    lantern.protect()
+    from huggingface_hub import hf_hub_download, snapshot_download
+
+    cfg = hf_hub_download("org/model", "config.json", cache_dir=tmp_path / "hub", local_files_only=True)
+    assert cfg.endswith("config.json")
+    with pytest.raises(lantern.UnsafeModel):
+        hf_hub_download("org/model", "pytorch_model.bin", cache_dir=tmp_path / "hub", local_files_only=True)
+    with pytest.raises(lantern.UnsafeModel):
+        snapshot_download("org/model", cache_dir=tmp_path / "hub", local_files_only=True)
+    with pytest.raises(lantern.UnsafeModel):
+        hub.hf_hub_download("org/model", "pytorch_model.bin", cache_dir=tmp_path / "hub", local_files_only=True)
+    assert not marker.exists()
