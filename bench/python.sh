@@ -6,11 +6,11 @@
 # Builds the release wheel (maturin) into bench/work/wheels unless WHEEL=path is given, and
 # installs it with the peers into bench/work/venv-python. Writes bench/results/python.md.
 #
-# Usage: bench/python.sh            (REPEAT=5 runs per tool; the best is reported)
+# Usage: bench/python.sh            (REPEAT=5 runs per tool, the best reported; TORCH=1)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$ROOT/bench/work/python
-VENV=$ROOT/bench/work/venv-python
+VENV=${VENV:-$ROOT/bench/work/venv-python}
 OUT=$ROOT/bench/results/python.md
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target-py-release}
 mkdir -p "$WORK"
@@ -18,6 +18,11 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 "$VENV/bin/pip" install -q --disable-pip-version-check maturin picklescan modelscan numpy joblib
+# TORCH=1: also time protect()'s check on PyTorch checkpoints of 1 MiB to 1 GiB (installs
+# torch: the PyPI wheel brings the CUDA libraries, several GB).
+if [ "${TORCH:-0}" = 1 ]; then
+  "$VENV/bin/pip" install -q --disable-pip-version-check torch
+fi
 if [ -z "${WHEEL:-}" ]; then
   (cd "$ROOT" && PATH="$VENV/bin:$PATH" maturin build --release --strip -o bench/work/wheels)
   WHEEL=$(ls -t "$ROOT"/bench/work/wheels/lantern_sec-*.whl | head -1)

@@ -120,6 +120,40 @@ TOOLS = [
 ]
 
 
+def torch_overhead(root: pathlib.Path, repeat: int) -> list[str]:
+    """protect()'s check on PyTorch checkpoints of growing size vs torch.load itself."""
+    try:
+        import torch
+    except ImportError:
+        return []
+    import lantern
+    from lantern import _protect
+
+    d = root / "torch"
+    d.mkdir(exist_ok=True)
+    out = [
+        "",
+        f"Overhead of protect() on safe PyTorch checkpoints (torch {torch.__version__}, "
+        "`torch.save` of one float32 tensor; best of the runs; page cache warm):",
+        "",
+        "| checkpoint | lantern.check_file (ms) | torch.load(weights_only=True) (ms) |",
+        "|---:|---:|---:|",
+    ]
+    for mib in (1, 64, 1024):
+        p = d / f"w{mib}.pt"
+        torch.save({"w": torch.zeros(mib * 256 * 1024)}, p)
+
+        def check() -> None:
+            _protect._passed.clear()
+            lantern.check_file(p)
+
+        t_check = best(check, repeat)
+        t_load = best(lambda: torch.load(p, weights_only=True), repeat)
+        out.append(f"| {mib} MiB | {t_check * 1000:.2f} | {t_load * 1000:.1f} |")
+        p.unlink()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", type=pathlib.Path, required=True)
@@ -167,7 +201,8 @@ def main() -> None:
         "The command row includes starting Python and loading the extension.",
         "",
     ]
-    a.out.write_text("\n".join(lines))
+    lines += torch_overhead(a.corpus, a.repeat)
+    a.out.write_text("\n".join(lines) + "\n")
     print(f"wrote {a.out}")
 
 
