@@ -10,8 +10,9 @@ def run(argv: List[str]) -> int:
 def run_captured(argv: List[str]) -> Tuple[int, str]:
     """Run the command line; returns (exit code, error message when the code is 2)."""
 
-def scan_model_file(path: str, allow_globals: List[str] = ...) -> str:
-    """Scan one model file (pickle parts and headers only); JSON findings and warnings."""
+def scan_model_file(path: str, allow_globals: List[str] = ..., as_pickle: bool = ...) -> str:
+    """Scan one model file (pickle parts and headers only); JSON findings and warnings.
+    ``as_pickle``: a file of no recognised format is analysed as a pickle."""
 
 def scan_model_bytes(data: bytes, name: str, allow_globals: List[str] = ...) -> str:
     """Scan bytes about to be unpickled; JSON findings and warnings."""

@@ -36,6 +36,9 @@ PathLike = Union[str, "os.PathLike[str]"]
 _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__"}
 #: Most files checked in one model directory (a bound on a directory check).
 _MAX_DIR_FILES = 10_000
+#: Findings that mean the analysis stopped before the end of what a loader would run: a file
+#: with one is not fully checked, whatever its severity (refused unless allow_incomplete).
+_UNFINISHED_RULES = frozenset({"pickle.malformed", "scan.incomplete"})
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,10 @@ def _judge(where: str, doc: Dict[str, Any], s: _Settings) -> None:
         bad.sort(key=lambda f: -int(f.severity))
         raise UnsafeModel(_finding_message(where, bad[0]), where, bad)
     warnings = [f"{w.get('path', where)}: {w.get('message', '')}" for w in doc.get("warnings", [])]
+    # The analysis stopped where these rules say; the loader may go on past that point.
+    warnings += [
+        _finding_message(where, f) for f in findings if f.rule_id in _UNFINISHED_RULES
+    ]
     if warnings and not s.allow_incomplete:
         raise UnsafeModel(
             f"{where}: could not be fully checked: {warnings[0]} "
@@ -80,16 +87,21 @@ def _judge(where: str, doc: Dict[str, Any], s: _Settings) -> None:
         )
 
 
-def _stat_key(path: str, s: _Settings) -> Optional[Tuple[Any, ...]]:
+def _stat_key(path: str, s: _Settings, as_pickle: bool) -> Optional[Tuple[Any, ...]]:
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return (path, st.st_ino, st.st_size, st.st_mtime_ns, s)
+    return (path, st.st_ino, st.st_size, st.st_mtime_ns, s, as_pickle)
 
 
-def check_file(path: PathLike, settings: Optional[_Settings] = None) -> None:
+def check_file(
+    path: PathLike, settings: Optional[_Settings] = None, *, as_pickle: bool = False
+) -> None:
     """Check a model file or directory as :func:`protect` does; raise on failure.
+
+    ``as_pickle``: the file is about to be unpickled, so one of no recognised model format is
+    analysed as a pickle (the pickle-based loaders' hooks set it; directories never do).
 
     Raises:
         UnsafeModel: a finding at or above the threshold, or a file not fully checked.
@@ -97,7 +109,7 @@ def check_file(path: PathLike, settings: Optional[_Settings] = None) -> None:
     """
     s = settings or _settings or _Settings(Severity.HIGH, None, (), False)
     p = os.path.abspath(os.fspath(path))
-    key = _stat_key(p, s)
+    key = _stat_key(p, s, as_pickle)
     if key is not None and key in _passed:
         return
     if s.require_signature is not None:
@@ -106,7 +118,7 @@ def check_file(path: PathLike, settings: Optional[_Settings] = None) -> None:
         for f in _dir_files(p):
             check_file(f, s)
     elif os.path.exists(p):
-        doc = json.loads(_native.scan_model_file(p, list(s.allow_globals)))
+        doc = json.loads(_native.scan_model_file(p, list(s.allow_globals), as_pickle))
         _judge(p, doc, s)
     # A missing file is left to the loader, which raises its own error.
     if key is not None:
@@ -204,10 +216,10 @@ def _check_stream(f: Any) -> Any:
     return io.BytesIO(data)
 
 
-def _check_target(f: Any) -> Any:
+def _check_target(f: Any, as_pickle: bool = True) -> Any:
     """A path (str, bytes, PathLike) is checked as a file; a stream through its bytes."""
     if isinstance(f, (str, bytes, os.PathLike)):
-        check_file(os.fsdecode(f))
+        check_file(os.fsdecode(f), as_pickle=as_pickle)
         return f
     if hasattr(f, "read"):
         return _check_stream(f)
@@ -237,6 +249,17 @@ def _wrap_first_arg(orig: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(orig)
     def guarded(f: Any, *args: Any, **kwargs: Any) -> Any:
         return orig(_check_target(f), *args, **kwargs)
+
+    guarded.__lantern_original__ = orig  # type: ignore[attr-defined]
+    return guarded
+
+
+def _wrap_keras_load(orig: Callable[..., Any]) -> Callable[..., Any]:
+    """Keras files (zip, HDF5, SavedModel directories) are not pickles."""
+
+    @functools.wraps(orig)
+    def guarded(f: Any, *args: Any, **kwargs: Any) -> Any:
+        return orig(_check_target(f, as_pickle=False), *args, **kwargs)
 
     guarded.__lantern_original__ = orig  # type: ignore[attr-defined]
     return guarded
@@ -339,8 +362,8 @@ _HOOKS: Dict[str, Callable[[Any], None]] = {
     "joblib.numpy_pickle": lambda m: _patch(m, "load", _wrap_first_arg),
     "torch": lambda m: _patch(m, "load", _wrap_first_arg),
     "torch.serialization": lambda m: _patch(m, "load", _wrap_first_arg),
-    "keras.models": lambda m: _patch(m, "load_model", _wrap_first_arg),
-    "keras.saving": lambda m: _patch(m, "load_model", _wrap_first_arg),
+    "keras.models": lambda m: _patch(m, "load_model", _wrap_keras_load),
+    "keras.saving": lambda m: _patch(m, "load_model", _wrap_keras_load),
     "transformers.modeling_utils": lambda m: _patch_from_pretrained(
         getattr(m, "PreTrainedModel", None)
     ),

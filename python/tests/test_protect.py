@@ -231,3 +231,27 @@ def test_not_fully_checked_is_refused_unless_allowed(tmp_path: pathlib.Path):
     assert e.value.incomplete and "central directory" in e.value.incomplete[0]
     with lantern.protected(allow_incomplete=True):
         lantern.check_file(path)
+
+
+def test_pickle_behind_an_unrecognised_header_is_stopped(tmp_path: pathlib.Path, marker: pathlib.Path):
+    """MARK then POP before a protocol-0 payload: CPython pops the mark and runs the rest, no
+    sniffer calls the file a model, and the analyser stops at the POP (pickle.malformed,
+    medium). Analysed as a pickle because a loader is about to unpickle it, and refused because
+    its analysis did not reach the end, it is stopped at the default threshold."""
+    body = pickle.dumps(Payload(marker), protocol=0)
+    path = tmp_path / "weights.bin"
+    path.write_bytes(b"(0" + body)
+    lantern.protect()
+    with pytest.raises(lantern.UnsafeModel, match="not be fully checked"):
+        joblib.load(path)
+    with open(path, "rb") as f, pytest.raises(lantern.UnsafeModel):
+        pickle.load(f)
+    with pytest.raises(lantern.UnsafeModel):
+        pickle.loads(path.read_bytes())
+    assert not marker.exists()
+    # A directory check does not treat config files as pickles (no false alarm at medium).
+    d = tmp_path / "ckpt"
+    d.mkdir()
+    (d / "config.json").write_text('{"hidden_size": 8}')
+    (d / "vocab.txt").write_text("[PAD]\n[UNK]\n")
+    lantern.check_file(d, lantern._protect._Settings(lantern.Severity.MEDIUM, None, (), False))

@@ -28,11 +28,17 @@ fn run_captured(py: Python<'_>, argv: Vec<String>) -> (i32, String) {
 }
 
 /// Scan one file on disk as a model file (pickle, PyTorch, joblib, NumPy, Keras, ...): only the
-/// pickle parts and headers are read. Returns the findings and warnings as JSON text.
+/// pickle parts and headers are read. With `as_pickle` (the file is about to be unpickled), a
+/// file of no recognised format is analysed as a pickle. Returns findings and warnings as JSON.
 #[pyfunction]
-#[pyo3(signature = (path, allow_globals = Vec::new()))]
-fn scan_model_file(py: Python<'_>, path: PathBuf, allow_globals: Vec<String>) -> PyResult<String> {
-    let out = py.allow_threads(|| models::scan_file(&path, allow_globals));
+#[pyo3(signature = (path, allow_globals = Vec::new(), as_pickle = false))]
+fn scan_model_file(
+    py: Python<'_>,
+    path: PathBuf,
+    allow_globals: Vec<String>,
+    as_pickle: bool,
+) -> PyResult<String> {
+    let out = py.allow_threads(|| models::scan_file(&path, allow_globals, as_pickle));
     out.map_err(|e| PyOSError::new_err(e.to_string()))
 }
 
