@@ -1,7 +1,8 @@
-"""The Python API: the CLI's subcommands run inside the extension, no subprocess.
+"""The Python API, in-process (no subprocess), with the GIL released while Rust works.
 
-Each call builds the same arguments as the command line, runs them in Rust with the GIL
-released, and reads the report from a temporary file (never from standard output).
+``scan`` calls the ``lantern scan`` pipeline (``lantern_scan::scan``) directly; the other calls
+run the CLI's subcommand (``lantern_cli``) with the same arguments as the command line and
+read its output from a temporary file (never from standard output).
 """
 
 from __future__ import annotations
@@ -83,30 +84,23 @@ def scan(
     Raises:
         Error: unreadable input, a bad config, unknown analysers or severities.
     """
-    args = ["scan", "--format", "json", "--no-progress", "--color", "never"]
+    names: Optional[List[str]] = None
     if only is not None:
         names = [only] if isinstance(only, str) else list(only)
-        args += ["--only", ",".join(names)]
-    if fail_on is not None:
-        args += ["--fail-on", _severity(fail_on)]
-    if min_severity is not None:
-        args += ["--min-severity", _severity(min_severity)]
-    if config is not None:
-        args += ["--config", os.fspath(config)]
-    if baseline is not None:
-        args += ["--baseline", os.fspath(baseline)]
-    if git:
-        args.append("--git")
-    if no_ignore:
-        args.append("--no-ignore")
-    code, doc = _run_to_json([*args, *_positional(paths)])
-    return Report.from_json(doc, failed=code == 1)
-
-
-def _positional(paths: Union[PathLike, Iterable[PathLike]]) -> List[str]:
-    """Paths as positional arguments: `-o FILE` comes after them, so no `--`; a path that
-    looks like an option is made unambiguous instead (``-`` stays standard input)."""
-    return [p if not p.startswith("-") or p == "-" else os.path.join(".", p) for p in _paths(paths)]
+    try:
+        text, failed = _native.scan(
+            _paths(paths),
+            names,
+            _severity(fail_on) if fail_on is not None else None,
+            os.fspath(config) if config is not None else None,
+            git,
+            no_ignore,
+            _severity(min_severity) if min_severity is not None else None,
+            os.fspath(baseline) if baseline is not None else None,
+        )
+    except ValueError as e:
+        raise Error(str(e)) from None
+    return Report.from_json(json.loads(text), failed=failed)
 
 
 def verify(

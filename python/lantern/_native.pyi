@@ -1,6 +1,6 @@
 """Type stubs of the Rust extension module (crates/lantern-py)."""
 
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 __version__: str
 
@@ -21,3 +21,15 @@ def verify_model(
     model: str, signature: str, key: str, ignore_unsigned_files: bool = ...
 ) -> Tuple[int, str]:
     """Verify an OpenSSF Model Signing bundle; (0 verified | 1 not | 2 error, JSON details)."""
+
+def scan(
+    paths: List[str],
+    only: Optional[List[str]] = ...,
+    fail_on: Optional[str] = ...,
+    config: Optional[str] = ...,
+    git: bool = ...,
+    no_ignore: bool = ...,
+    min_severity: Optional[str] = ...,
+    baseline: Optional[str] = ...,
+) -> Tuple[str, bool]:
+    """The ``lantern scan`` pipeline: (report JSON, fails the threshold); ValueError on errors."""

@@ -3,7 +3,7 @@
 //! Every function releases the GIL while it works (`Python::allow_threads`) and returns plain
 //! data (integers, strings, JSON text) that the pure-Python layer in `python/lantern` turns into
 //! typed objects and exceptions. Nothing here starts a process: the `lantern` command of the
-//! wheel runs [`cli::run`] inside the interpreter.
+//! wheel runs `lantern_cli::run` inside the interpreter.
 
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 mod cli;
 mod models;
+mod scan;
 mod verify;
 
 /// Run the `lantern` command line (`argv[0]` is the program name) and return its exit code.
@@ -25,6 +26,39 @@ fn run(py: Python<'_>, argv: Vec<String>) -> i32 {
 #[pyfunction]
 fn run_captured(py: Python<'_>, argv: Vec<String>) -> (i32, String) {
     py.allow_threads(|| cli::run_captured(argv))
+}
+
+/// `lantern.scan`: the `lantern scan` pipeline. Returns `(report JSON as `--format json`
+/// writes it, whether a finding is at or above the threshold)`; errors raise `ValueError`
+/// with the message (the Python layer turns it into `lantern.Error`).
+#[pyfunction]
+#[pyo3(signature = (paths, only = None, fail_on = None, config = None, git = false,
+                    no_ignore = false, min_severity = None, baseline = None))]
+#[pyo3(name = "scan")]
+#[allow(clippy::too_many_arguments)]
+fn scan_paths(
+    py: Python<'_>,
+    paths: Vec<PathBuf>,
+    only: Option<Vec<String>>,
+    fail_on: Option<String>,
+    config: Option<PathBuf>,
+    git: bool,
+    no_ignore: bool,
+    min_severity: Option<String>,
+    baseline: Option<PathBuf>,
+) -> PyResult<(String, bool)> {
+    let request = scan::Request {
+        paths,
+        only,
+        fail_on,
+        config,
+        git,
+        no_ignore,
+        min_severity,
+        baseline,
+    };
+    py.allow_threads(|| scan::scan(request))
+        .map_err(PyValueError::new_err)
 }
 
 /// Scan one file on disk as a model file (pickle, PyTorch, joblib, NumPy, Keras, ...): only the
@@ -75,6 +109,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(run, m)?)?;
     m.add_function(wrap_pyfunction!(run_captured, m)?)?;
+    m.add_function(wrap_pyfunction!(scan_paths, m)?)?;
     m.add_function(wrap_pyfunction!(scan_model_file, m)?)?;
     m.add_function(wrap_pyfunction!(scan_model_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(verify_model, m)?)?;
