@@ -70,10 +70,12 @@ pub struct AuditOptions {
     pub baseline: Option<PathBuf>,
     /// Longest n-gram tested (1 to 3).
     pub max_ngram: usize,
-    /// Family-wise significance level (Bonferroni) of the tests.
+    /// Family-wise significance level of the tests: the n-gram/label association is
+    /// Bonferroni-corrected over the n-grams with the support and purity to be triggers, the
+    /// leave-one-out check over the candidates that pass it.
     pub alpha: f64,
     /// Smallest share of an n-gram's documents carrying its majority label for it to be a
-    /// trigger candidate.
+    /// trigger candidate (0.9; the n-grams that pass make the Bonferroni family).
     pub min_purity: f64,
     /// Smallest number of documents an n-gram must appear in to be tested.
     pub min_support: u32,
@@ -84,12 +86,10 @@ pub struct AuditOptions {
     /// than a row of another label: rows relabelled from other classes score about 0.5 or more,
     /// rows of a genuinely predictive or topical phrase much less.
     pub min_auc_other: f64,
-    /// Smallest Mann–Whitney z of the same-label comparison (3: one-sided p ≈ 0.001).
+    /// Floor of the Mann–Whitney z of the same-label comparison (3: one-sided p ≈ 0.001);
+    /// the bar used is one-sided `alpha` Bonferroni-corrected over the candidates checked,
+    /// when higher.
     pub min_z: f64,
-    /// Largest log10 of the Bonferroni-corrected n-gram/label p-value for a trigger (-6: a
-    /// planted trigger is far more significant than the family-wise `alpha` that makes a
-    /// candidate; small topical groups that barely pass `alpha` are not reported).
-    pub max_trigger_log10_p: f64,
     /// Largest mean similarity between the rows of a trigger (rows of one repeated text are
     /// duplicates, not a planted trigger).
     pub max_similarity: f64,
@@ -119,13 +119,12 @@ impl Default for AuditOptions {
             baseline: None,
             max_ngram: 3,
             alpha: 0.01,
-            min_purity: 0.8,
+            min_purity: 0.9,
             min_support: 5,
             min_auc: 0.65,
             max_similarity: 0.3,
             min_auc_other: 0.5,
             min_z: 3.0,
-            max_trigger_log10_p: -6.0,
             near_duplicates: true,
             near_duplicate_threshold: 0.8,
             disagreement_nats: 0.0,
@@ -194,8 +193,20 @@ pub struct AuditSummary {
     pub label_column: Option<String>,
     /// Records per label.
     pub labels: BTreeMap<String, u64>,
-    /// N-grams tested (the Bonferroni factor).
+    /// N-grams with at least `min_support` rows.
     pub ngrams_tested: u64,
+    /// Of those, pure enough to be tested for label association: the Bonferroni factor of
+    /// that test.
+    #[serde(default)]
+    pub ngrams_pure: u64,
+    /// Candidates significant after that correction, checked against the rest of their rows'
+    /// text: the Bonferroni factor of that check.
+    #[serde(default)]
+    pub candidates_checked: u64,
+    /// Smallest Mann–Whitney z of a trigger (one-sided `alpha / candidates_checked`, at least
+    /// `min_z`).
+    #[serde(default)]
+    pub min_trigger_z: f64,
     /// Count below which n-grams were pruned to bound memory (0: none).
     pub pruned_below: u32,
     /// Label-associated n-grams examined, triggers first.
@@ -411,16 +422,16 @@ pub fn audit(path: &Path, opts: &AuditOptions) -> Result<AuditResult> {
         report: Report::new(),
     };
     let read1 = cx.pass1()?;
-    let (mut cands, tested) = cx.candidates();
+    let (mut cands, fam) = cx.candidates();
     let p2 = cx.pass2(&mut cands)?;
-    let judged = cx.judge(&mut cands, &p2);
+    let judged = cx.judge(&mut cands, &p2, &fam);
     cx.report_triggers(&cands, &judged.trigger_rows);
     let conflicts = cx.exact_duplicates();
     cx.near_duplicates(&conflicts);
     cx.label_disagreement(&p2.margins, &judged.trigger_rows);
     cx.outliers();
     cx.label_shift();
-    Ok(cx.finish(read1, tested, judged.summary))
+    Ok(cx.finish(read1, fam, judged.summary))
 }
 
 impl Ctx<'_> {
@@ -566,7 +577,7 @@ impl Ctx<'_> {
     fn finish(
         self,
         read1: record::ReadSummary,
-        tested: u64,
+        fam: triggers::Family,
         candidates: Vec<Trigger>,
     ) -> AuditResult {
         let Ctx {
@@ -612,7 +623,10 @@ impl Ctx<'_> {
                 text_columns,
                 label_column,
                 labels: labels.names.into_iter().zip(labels.counts).collect(),
-                ngrams_tested: tested,
+                ngrams_tested: fam.tested,
+                ngrams_pure: fam.pure,
+                candidates_checked: fam.checked,
+                min_trigger_z: fam.min_z,
                 pruned_below: table.pruned_below,
                 candidates,
                 flagged_records: flagged.len() as u64,

@@ -72,17 +72,47 @@ pub(super) struct Judged {
     pub(super) trigger_rows: HashMap<u32, Vec<usize>>,
 }
 
+/// The multiple-testing families of the trigger tests and the bars they set.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Family {
+    /// N-grams with at least `min_support` rows.
+    pub(super) tested: u64,
+    /// Of those, pure enough to be tested for label association (first Bonferroni factor).
+    pub(super) pure: u64,
+    /// Candidates significant at `alpha` after that correction, checked in pass 2 (second
+    /// Bonferroni factor).
+    pub(super) checked: u64,
+    /// Smallest Mann–Whitney z of a trigger: one-sided `alpha / checked`, at least `min_z`.
+    pub(super) min_z: f64,
+}
+
+/// The one-sided standard normal quantile for tail probability `p` (bisection on the
+/// chi-squared survival function with one degree of freedom).
+fn z_for(p: f64) -> f64 {
+    let target = p.clamp(1e-300, 0.5).ln();
+    let (mut lo, mut hi) = (0.0f64, 40.0f64);
+    for _ in 0..100 {
+        let mid = 0.5 * (lo + hi);
+        if stats::ln_chi2_sf(mid * mid, 1.0) - std::f64::consts::LN_2 > target {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    hi
+}
+
 /// Most candidates carried into pass 2.
 const MAX_CANDIDATES: usize = 20_000;
 
 impl Ctx<'_> {
     /// N-grams over-represented in one label: the candidates (Bonferroni-corrected p-values)
     /// and the number of n-grams tested.
-    pub(super) fn candidates(&self) -> (Vec<Candidate>, u64) {
-        let mut tested = 0u64;
+    pub(super) fn candidates(&self) -> (Vec<Candidate>, Family) {
+        let mut fam = Family::default();
         let mut cands: Vec<Candidate> = Vec::new();
         if self.labels.names.len() < 2 {
-            return (cands, 0);
+            return (cands, fam);
         }
         let stride = self.table.stride;
         for (&h, &r) in &self.table.index {
@@ -93,12 +123,16 @@ impl Ctx<'_> {
             if row.first().copied().unwrap_or(0) < self.opts.min_support {
                 continue;
             }
-            tested += 1;
+            fam.tested += 1;
             if let Some(c) = self.candidate(h, row) {
                 cands.push(c);
             }
         }
-        let ln_m = (tested.max(1) as f64).ln() / std::f64::consts::LN_10;
+        // Bonferroni over the n-grams actually tested for association: those with the support
+        // and purity to be a trigger at all (the rest are never candidates, whatever their
+        // p-value), so the bar scales with the corpus's vocabulary instead of a fixed 1e-6.
+        fam.pure = cands.len() as u64;
+        let ln_m = (fam.pure.max(1) as f64).log10();
         let lim = self.opts.alpha.max(1e-300).log10();
         cands.retain(|c| c.log10_p + ln_m <= lim);
         for c in &mut cands {
@@ -108,7 +142,10 @@ impl Ctx<'_> {
         // survive the cut (it did, making repeated runs differ slightly).
         cands.sort_by(|a, b| b.g.total_cmp(&a.g).then(a.hash.cmp(&b.hash)));
         cands.truncate(MAX_CANDIDATES);
-        (cands, tested)
+        // The leave-one-out test is a second family: one test per candidate.
+        fam.checked = cands.len() as u64;
+        fam.min_z = z_for(self.opts.alpha / fam.checked.max(1) as f64).max(self.opts.min_z);
+        (cands, fam)
     }
 
     /// The n-gram `h` with counts `row` (`[total, per label...]`) as a candidate when pure
@@ -267,12 +304,12 @@ fn mann_whitney_u(sample: &[f32], population: &[f32]) -> f64 {
 
 impl Ctx<'_> {
     /// Judges every candidate: trigger or genuinely predictive n-gram.
-    pub(super) fn judge(&self, cands: &mut [Candidate], p2: &Pass2) -> Judged {
+    pub(super) fn judge(&self, cands: &mut [Candidate], p2: &Pass2, fam: &Family) -> Judged {
         let mut summary = Vec::new();
         let mut summary_idx: Vec<usize> = Vec::new();
         let mut trigger_rows: HashMap<u32, Vec<usize>> = HashMap::new();
         for (ci, c) in cands.iter_mut().enumerate() {
-            let Some(t) = self.judge_one(c, p2) else {
+            let Some(t) = self.judge_one(c, p2, fam) else {
                 continue;
             };
             if t.trigger {
@@ -304,7 +341,7 @@ impl Ctx<'_> {
     }
 
     /// One candidate's statistics and verdict (`None`: none of its rows carry its label).
-    fn judge_one(&self, c: &mut Candidate, p2: &Pass2) -> Option<Trigger> {
+    fn judge_one(&self, c: &mut Candidate, p2: &Pass2, fam: &Family) -> Option<Trigger> {
         let n = c.support_sum.len() as f64;
         let all = p2
             .by_label
@@ -332,16 +369,19 @@ impl Ctx<'_> {
         let opts = self.opts;
         let m_other = p2.by_other.get(c.label as usize).map_or(1, Vec::len).max(1) as f64;
         let se_other = ((n + m_other + 1.0) / (12.0 * n * m_other)).sqrt();
-        let trigger = c.log10_p <= opts.max_trigger_log10_p
+        let purity = f64::from(c.hits) / f64::from(c.support.max(1));
+        // Any association significant over the pure n-grams (a trigger sent to a majority
+        // label or planted in a small corpus cannot be more significant than that), and a
+        // leave-one-out z Bonferroni-corrected over the candidates checked.
+        let trigger = z >= fam.min_z
             && auc >= opts.min_auc
-            && z >= opts.min_z
             && auc_other >= (opts.min_auc_other - se_other).max(opts.min_auc_other - 0.05)
             && similarity <= opts.max_similarity;
         Some(Trigger {
             ngram: c.text.clone().unwrap_or_default(),
             label: self.labels.name(c.label),
             support: c.support,
-            purity: f64::from(c.hits) / f64::from(c.support.max(1)),
+            purity,
             g: c.g,
             log10_p: c.log10_p,
             auc,
