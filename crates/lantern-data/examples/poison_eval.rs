@@ -18,6 +18,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(f) = args.get(2) {
         opts.disagreement_nats = f.parse()?;
     }
+    if let Ok(v) = std::env::var("MIN_AUC_OTHER") {
+        opts.min_auc_other = v.parse()?;
+    }
     if let Ok(v) = std::env::var("MIN_PURITY") {
         opts.min_purity = v.parse()?;
     }

@@ -1,7 +1,7 @@
 //! Poisoning audit: ranks suspicious records with the reason. Two streaming passes over the
 //! data. Pass 1 counts n-grams (1–3) per label in documents, label counts, exact-duplicate and
 //! MinHash/LSH keys, lengths and personal data. Between passes, n-grams over-represented in one
-//! label are tested (G-test, one-sided, Bonferroni over every n-gram tested). Pass 2 checks each
+//! label are tested (G-test, one-sided, Bonferroni over the n-grams pure enough to be triggers). Pass 2 checks each
 //! candidate against the rest of the text: a backdoor trigger's rows carry a label that the rest
 //! of their words disagree with (leave-one-out naive Bayes without the trigger's words), while a
 //! genuinely predictive word's rows agree. Candidates whose rows disagree significantly more

@@ -84,8 +84,8 @@ impl Signal {
         match self {
             Signal::Trigger => {
                 "n-gram far more frequent in one label (G-test, Bonferroni over the n-grams \
-                 tested) whose rows the rest of their words do not support (leave-one-out naive \
-                 Bayes, Mann-Whitney)"
+                 pure enough to be triggers) whose rows the rest of their words do not support \
+                 (leave-one-out naive Bayes, Mann-Whitney, Bonferroni over the candidates)"
             }
             Signal::DuplicateLabelConflict => {
                 "same normalised text as other rows, which mostly carry another label"
