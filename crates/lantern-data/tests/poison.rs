@@ -153,6 +153,24 @@ fn triggers_into_the_majority_label() {
         &opts,
     );
     assert!(p >= 0.95 && r >= 0.95, "precision {p:.3} recall {r:.3}");
+    // Each trigger finding says why: its statistics next to the bars it passed.
+    let res = audit(&d.path().join("sentence.jsonl"), &opts).unwrap();
+    let f = res
+        .report
+        .findings
+        .iter()
+        .find(|f| f.rule_id == "data.trigger")
+        .unwrap();
+    let e = &f.properties["explain"];
+    let num = |k: &str| e[k].as_f64().unwrap();
+    assert!(num("support") >= 120.0 && num("purity") >= num("min_purity"));
+    assert!(num("log10_p") <= num("max_log10_p") && num("max_log10_p") == -2.0);
+    assert!(num("z") >= num("min_z") && num("min_z") > 3.0);
+    assert_eq!(num("bonferroni_ngrams"), res.summary.ngrams_pure as f64);
+    assert_eq!(
+        num("bonferroni_candidates"),
+        res.summary.candidates_checked as f64
+    );
 }
 
 #[test]

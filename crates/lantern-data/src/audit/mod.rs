@@ -425,7 +425,7 @@ pub fn audit(path: &Path, opts: &AuditOptions) -> Result<AuditResult> {
     let (mut cands, fam) = cx.candidates();
     let p2 = cx.pass2(&mut cands)?;
     let judged = cx.judge(&mut cands, &p2, &fam);
-    cx.report_triggers(&cands, &judged.trigger_rows);
+    cx.report_triggers(&cands, &judged.trigger_rows, &fam);
     let conflicts = cx.exact_duplicates();
     cx.near_duplicates(&conflicts);
     cx.label_disagreement(&p2.margins, &judged.trigger_rows);

@@ -52,6 +52,8 @@ pub(super) struct Candidate {
     /// Support of each of those rows for the label by their other words.
     support_sum: Vec<f32>,
     auc: f64,
+    /// Mann–Whitney z of the leave-one-out comparison.
+    z: f64,
 }
 
 /// What pass 2 measured on every labelled row.
@@ -180,6 +182,7 @@ impl Ctx<'_> {
             rows: Vec::new(),
             support_sum: Vec::new(),
             auc: 0.5,
+            z: 0.0,
         })
     }
 
@@ -363,6 +366,7 @@ impl Ctx<'_> {
             .unwrap_or(0.5);
         let z = (u - n * m / 2.0) / (n * m * (n + m + 1.0) / 12.0).sqrt().max(1e-9);
         c.auc = auc;
+        c.z = z;
         let similarity = mean_similarity(&self.rows, &c.rows);
         // Rows planted into texts of other labels sit with those labels (AUC about 0.5 or
         // more); allow one standard error of the Mann–Whitney AUC (at most 0.05) below the bound.
@@ -397,6 +401,7 @@ impl Ctx<'_> {
         &mut self,
         cands: &[Candidate],
         trigger_rows: &HashMap<u32, Vec<usize>>,
+        fam: &Family,
     ) {
         for (&ri, cis) in trigger_rows {
             let Some(row) = self.rows.get(ri as usize) else {
@@ -428,8 +433,31 @@ impl Ctx<'_> {
                 "label".into(),
                 serde_json::json!(self.labels.name(row.label)),
             );
+            f.properties
+                .insert("explain".into(), self.explain(best, fam));
             self.push(f, 1000.0 + best.g.min(1e6).log10());
         }
+    }
+}
+
+impl Ctx<'_> {
+    /// Why a trigger was reported: its statistics next to the bars it passed.
+    fn explain(&self, c: &Candidate, fam: &Family) -> serde_json::Value {
+        let o = self.opts;
+        serde_json::json!({
+            "support": c.support,
+            "purity": f64::from(c.hits) / f64::from(c.support.max(1)),
+            "min_support": o.min_support,
+            "min_purity": o.min_purity,
+            "log10_p": c.log10_p,
+            "max_log10_p": o.alpha.max(1e-300).log10(),
+            "bonferroni_ngrams": fam.pure,
+            "auc": c.auc,
+            "min_auc": o.min_auc,
+            "z": c.z,
+            "min_z": fam.min_z,
+            "bonferroni_candidates": fam.checked,
+        })
     }
 }
 
