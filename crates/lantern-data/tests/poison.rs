@@ -15,6 +15,16 @@ fn python() -> String {
 }
 
 fn generate(n: usize, rate: f64, seed: u64) -> (tempfile::TempDir, serde_json::Value) {
+    generate_with(n, rate, seed, &[])
+}
+
+/// [`generate`] with extra arguments for the generator.
+fn generate_with(
+    n: usize,
+    rate: f64,
+    seed: u64,
+    extra: &[&str],
+) -> (tempfile::TempDir, serde_json::Value) {
     let d = tempfile::tempdir().unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/poison/poison.py");
     let out = Command::new(python())
@@ -29,6 +39,7 @@ fn generate(n: usize, rate: f64, seed: u64) -> (tempfile::TempDir, serde_json::V
             "--seed",
             &seed.to_string(),
         ])
+        .args(extra)
         .output()
         .expect("running the poisoning generator (set LANTERN_TEST_PYTHON)");
     assert!(
@@ -121,23 +132,7 @@ fn rare_token_triggers_at_one_percent() {
 /// Bonferroni factor is the number of pure n-grams, not every n-gram, so it is still found.
 #[test]
 fn triggers_into_the_majority_label() {
-    let d = tempfile::tempdir().unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/poison/poison.py");
-    let out = Command::new(python())
-        .arg(&script)
-        .arg("--out")
-        .arg(d.path())
-        .args(["--n", "12000", "--rate", "0.01", "--seed", "7"])
-        .args(["--target", "negative"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let truth: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(d.path().join("truth.json")).unwrap()).unwrap();
+    let (d, truth) = generate_with(N, 0.01, 7, &["--target", "negative"]);
     let opts = AuditOptions::default();
     let (p, r, _) = score(
         &d.path().join("trigger.jsonl"),
