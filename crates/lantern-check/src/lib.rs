@@ -15,6 +15,7 @@ pub mod policy;
 pub mod provenance;
 pub mod render;
 pub mod subject;
+pub mod vex;
 
 pub use finding::{CheckFinding, Outcome};
 pub use ids::CheckId;

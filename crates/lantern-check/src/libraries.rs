@@ -63,6 +63,8 @@ fn no_database(libs: &[&Subject], policy: &Policy) -> Vec<CheckFinding> {
     f.component = "(all libraries)".into();
     f.purl = None;
     f.version = None;
+    f.file = None;
+    f.line = None;
     vec![f]
 }
 

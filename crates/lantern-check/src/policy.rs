@@ -20,6 +20,9 @@ struct File {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
+    /// Default `--fail-on` threshold for `lantern check` (default high).
+    #[serde(default)]
+    pub fail_on: Option<Severity>,
     /// Per-check severity overrides, keyed by check id (`"osv.unpinned" = "low"`).
     #[serde(default)]
     pub severity: BTreeMap<String, Severity>,

@@ -198,18 +198,18 @@ fn licenses(subjects: &[&Subject], policy: &Policy) -> Vec<CheckFinding> {
         .filter_map(|l| spdx::Expression::parse(l).ok())
         .collect();
     let mut out = Vec::new();
-    let mut unknown_libs: Vec<&Subject> = Vec::new();
+    let mut unknown: Vec<&Subject> = Vec::new();
     for s in subjects {
         if s.licenses.is_empty() {
-            if s.kind == SubjectKind::Library {
-                unknown_libs.push(s);
-            } else {
+            if s.local_path.is_some() {
                 out.push(finding(
                     CheckId::License,
                     s,
                     policy,
                     "no licence declared".into(),
                 ));
+            } else {
+                unknown.push(s);
             }
             continue;
         }
@@ -217,19 +217,22 @@ fn licenses(subjects: &[&Subject], policy: &Policy) -> Vec<CheckFinding> {
             out.push(finding(CheckId::License, s, policy, msg));
         }
     }
-    if let Some(first) = unknown_libs.first() {
+    if let Some(first) = unknown.first() {
         let mut f = finding(
             CheckId::License,
             first,
             policy,
             format!(
-                "licence not known for {} libraries (manifests and lockfiles do not carry it; give --bom from a generator that records licences)",
-                unknown_libs.len()
+                "licence not known for {} libraries and hub references: manifests, lockfiles and code do not carry it (give --bom from a generator that records licences); first: {}",
+                unknown.len(),
+                first.name
             ),
         );
-        f.component = "(libraries without licence data)".into();
+        f.component = "(components without licence data)".into();
         f.purl = None;
         f.version = None;
+        f.file = None;
+        f.line = None;
         out.push(f);
     }
     out

@@ -5,6 +5,7 @@
 //! Lookups then parse only the records naming the packages asked about.
 
 pub mod advisory;
+pub mod update;
 pub mod version;
 
 use crate::Error;
