@@ -47,8 +47,19 @@ pub fn squat_target<'a>(name: &str, popular: &'a BTreeSet<String>) -> Option<&'a
     }
     popular
         .iter()
-        .find(|p| strsim::damerau_levenshtein(&n, p) == 1)
+        .find(|p| strsim::damerau_levenshtein(&n, p) == 1 && !digit_only_edit(&n, p))
         .map(String::as_str)
+}
+
+/// Whether two names differ only by one inserted or removed digit (`httpx2`, `boto3`,
+/// `meta-llama4`): version-numbered successors and model families, not squats.
+fn digit_only_edit(a: &str, b: &str) -> bool {
+    let strip = |s: &str| {
+        s.chars()
+            .filter(|c| !c.is_ascii_digit())
+            .collect::<String>()
+    };
+    a.len() != b.len() && strip(a) == strip(b)
 }
 
 /// Run every provenance check on the subjects.
@@ -280,6 +291,8 @@ mod tests {
         assert_eq!(squat_target("torchx", pypi), None);
         assert_eq!(squat_target("meta-lama", hub), Some("meta-llama"));
         assert_eq!(squat_target("numpy", pypi), None);
+        assert_eq!(squat_target("httpx2", pypi), None);
+        assert_eq!(squat_target("cohere2forai", hub), None);
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub struct Call<'t> {
     /// Keyword arguments, including those of `**{...}` literal dicts and `**name` of a dict
     /// assigned once in the file.
     pub kwargs: Vec<(String, Node<'t>)>,
+    /// Whether some arguments could not be seen (`*args`, `**kwargs` of unknown content).
+    pub opaque: bool,
     /// 1-based line.
     pub line: u32,
 }
@@ -46,8 +48,15 @@ pub struct Module<'t> {
     pub src: &'t [u8],
     /// Local name → dotted import path.
     pub aliases: HashMap<String, String>,
-    /// Name → right-hand side of its (last) simple assignment.
+    /// Name → right-hand side of its (last) simple assignment, anywhere in the file.
     pub assigned: HashMap<String, Node<'t>>,
+    /// How many times each name is assigned, anywhere in the file.
+    pub assign_count: HashMap<String, usize>,
+    /// Names assigned at module level (not inside a function or class).
+    pub module_level: std::collections::HashSet<String>,
+    /// Names changed after assignment (`d[k] = v`, `d.update(...)`): their dicts are not
+    /// trusted as literal keyword arguments.
+    pub mutated: std::collections::HashSet<String>,
     /// Every call, in source order.
     pub calls: Vec<Node<'t>>,
 }
@@ -59,6 +68,9 @@ impl<'t> Module<'t> {
             src,
             aliases: HashMap::new(),
             assigned: HashMap::new(),
+            assign_count: HashMap::new(),
+            module_level: std::collections::HashSet::new(),
+            mutated: std::collections::HashSet::new(),
             calls: Vec::new(),
         };
         let mut cursor = tree.walk();
@@ -73,7 +85,10 @@ impl<'t> Module<'t> {
                     m.import(node, module);
                 }
                 "assignment" => m.assignment(node),
-                "call" => m.calls.push(node),
+                "call" => {
+                    m.note_mutation(node);
+                    m.calls.push(node);
+                }
                 _ => {}
             }
             if cursor.goto_first_child() {
@@ -128,10 +143,49 @@ impl<'t> Module<'t> {
             node.child_by_field_name("left"),
             node.child_by_field_name("right"),
         ) {
+            if l.kind() == "subscript" {
+                if let Some(v) = l.child_by_field_name("value") {
+                    self.mutated.insert(self.text(v).to_string());
+                }
+            }
             if l.kind() == "identifier" {
-                self.assigned.insert(self.text(l).to_string(), r);
+                let name = self.text(l).to_string();
+                let top = node
+                    .parent()
+                    .and_then(|p| p.parent())
+                    .is_some_and(|g| g.kind() == "module");
+                if top {
+                    self.module_level.insert(name.clone());
+                }
+                *self.assign_count.entry(name.clone()).or_default() += 1;
+                self.assigned.insert(name, r);
             }
         }
+    }
+
+    /// `d.update(...)` / `d.setdefault(...)` / `d.pop(...)` mark `d` as mutated.
+    fn note_mutation(&mut self, call: Node<'t>) {
+        let Some(f) = call.child_by_field_name("function") else {
+            return;
+        };
+        if f.kind() != "attribute" {
+            return;
+        }
+        let attr = f.child_by_field_name("attribute").map(|a| self.text(a));
+        if matches!(attr, Some("update" | "setdefault" | "pop" | "__setitem__")) {
+            if let Some(obj) = f.child_by_field_name("object") {
+                self.mutated.insert(self.text(obj).to_string());
+            }
+        }
+    }
+
+    /// The right-hand side of a name assigned exactly once in the file (and, with `top`, at
+    /// module level, so a function parameter of the same name cannot shadow it unseen).
+    pub fn single_assignment(&self, name: &str, top: bool) -> Option<Node<'t>> {
+        if self.assign_count.get(name) != Some(&1) || (top && !self.module_level.contains(name)) {
+            return None;
+        }
+        self.assigned.get(name).copied()
     }
 
     /// The dotted name of an expression (`a.b.c`), with the first segment resolved through
@@ -164,6 +218,7 @@ impl<'t> Module<'t> {
         let list = node.child_by_field_name("arguments")?;
         let mut args = Vec::new();
         let mut kwargs = Vec::new();
+        let mut opaque = false;
         let mut c = list.walk();
         for a in list.named_children(&mut c) {
             match a.kind() {
@@ -175,7 +230,8 @@ impl<'t> Module<'t> {
                         kwargs.push((self.text(k).to_string(), v));
                     }
                 }
-                "dictionary_splat" => self.splat(a, &mut kwargs),
+                "dictionary_splat" => self.splat(a, &mut kwargs, &mut opaque),
+                "list_splat" => opaque = true,
                 "comment" => {}
                 _ => args.push(a),
             }
@@ -184,19 +240,27 @@ impl<'t> Module<'t> {
             callee,
             args,
             kwargs,
+            opaque,
             line: node.start_position().row as u32 + 1,
         })
     }
 
     /// `**{"k": v}`, `**dict(k=v)` or `**name` where `name` is assigned one of those.
-    fn splat(&self, node: Node<'t>, out: &mut Vec<(String, Node<'t>)>) {
+    fn splat(&self, node: Node<'t>, out: &mut Vec<(String, Node<'t>)>, opaque: &mut bool) {
         let Some(mut e) = node.named_child(0) else {
             return;
         };
         if e.kind() == "identifier" {
-            match self.assigned.get(self.text(e)) {
-                Some(r) => e = *r,
-                None => return,
+            if self.mutated.contains(self.text(e)) {
+                *opaque = true;
+                return;
+            }
+            match self.single_assignment(self.text(e), false) {
+                Some(r) => e = r,
+                None => {
+                    *opaque = true;
+                    return;
+                }
             }
         }
         match e.kind() {
@@ -209,12 +273,14 @@ impl<'t> Module<'t> {
                     }
                 }
             }
-            "call" if self.dotted_raw(e) == Some("dict") => {
-                if let Some(inner) = self.call(e) {
+            "call" if self.dotted_raw(e) == Some("dict") => match self.call(e) {
+                Some(inner) => {
+                    *opaque |= inner.opaque;
                     out.extend(inner.kwargs);
                 }
-            }
-            _ => {}
+                None => *opaque = true,
+            },
+            _ => *opaque = true,
         }
     }
 
@@ -239,14 +305,30 @@ impl<'t> Module<'t> {
                 }
                 Lit::Str(s)
             }
-            "identifier" => match self.assigned.get(self.text(n)) {
-                Some(r) if r.kind() == "string" || matches!(r.kind(), "true" | "false") => {
-                    self.lit(*r)
-                }
+            "identifier" if self.is_parameter(n) => Lit::Other,
+            "identifier" => match self.single_assignment(self.text(n), true) {
+                Some(r) if matches!(r.kind(), "string" | "true" | "false") => self.lit(r),
                 _ => Lit::Other,
             },
             _ => Lit::Other,
         }
+    }
+
+    /// Whether an identifier names a parameter of an enclosing function (or lambda).
+    fn is_parameter(&self, n: Node<'_>) -> bool {
+        let name = self.text(n);
+        let mut cur = n.parent();
+        while let Some(p) = cur {
+            if matches!(p.kind(), "function_definition" | "lambda") {
+                if let Some(params) = p.child_by_field_name("parameters") {
+                    if self.names_under(params).iter().any(|x| x == name) {
+                        return true;
+                    }
+                }
+            }
+            cur = p.parent();
+        }
+        false
     }
 
     /// Identifiers and resolved callees appearing anywhere under `n` (bounded walk).

@@ -201,17 +201,19 @@ fn torch(m: &Module<'_>, c: &Call<'_>) -> Option<Hit> {
             }
         }
         "torch.load" => match c.kw("weights_only").map(|v| m.lit(v)) {
-            Some(Lit::True) => None,
             Some(Lit::False) => Some((
                 CheckId::TorchLoadUnsafe,
                 c.line,
                 "torch.load(..., weights_only=False) unpickles arbitrary code".into(),
             )),
-            _ => Some((
+            // Absent and not hidden in `*args`/`**kwargs`: the pre-2.6 default unpickles.
+            None if !c.opaque => Some((
                 CheckId::TorchLoadUnsafe,
                 c.line,
                 "torch.load without weights_only=True (safe by default only from torch 2.6)".into(),
             )),
+            // True, a variable, or possibly passed through `**kwargs`: not judged here.
+            _ => None,
         },
         _ => None,
     }

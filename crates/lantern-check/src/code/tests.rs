@@ -112,3 +112,23 @@ fn dev_paths_are_recognised() {
     assert!(!is_dev_path("src/pkg/model.py"));
     assert!(!is_dev_path("src/pkg/contest.py"));
 }
+
+#[test]
+fn unseen_arguments_and_shadowed_names_are_not_judged() {
+    let src = r#"
+import torch
+from transformers import AutoModel
+model_id = "org/default"
+def load(model_id, **kwargs):
+    AutoModel.from_pretrained(model_id)
+    torch.load("w.pt", **kwargs)
+    torch.load(*args, weights_only=weights_only)
+    torch.load("w.pt", weights_only=flag)
+NAME = "org/fixed"
+AutoModel.from_pretrained(NAME)
+extra = {}
+extra["weights_only"] = True
+torch.load("w.pt", **extra)
+"#;
+    assert_eq!(hits(src), vec![(CheckId::UnpinnedRevision, 11)]);
+}
