@@ -164,6 +164,21 @@ impl CheckId {
         }
     }
 
+    /// The README table rows: id, default severity, description (one row per check).
+    pub fn markdown_table() -> String {
+        CheckId::ALL
+            .iter()
+            .map(|c| {
+                format!(
+                    "| `{}` | {} | {} |\n",
+                    c.as_str(),
+                    c.default_severity(),
+                    c.description()
+                )
+            })
+            .collect()
+    }
+
     /// Look an id up by its string.
     pub fn parse(s: &str) -> Option<CheckId> {
         CheckId::ALL.into_iter().find(|c| c.as_str() == s)
