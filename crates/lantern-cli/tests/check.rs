@@ -301,3 +301,50 @@ fn bom_in_and_bom_out_with_vex() {
     assert!(!checks.iter().any(|c| c.starts_with("code.")));
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn provenance_policy_on_local_models_and_hub_publishers() {
+    let dir = tempfile::tempdir().unwrap();
+    // A pickle whose only global is posix.system: protocol 2, `cposix\nsystem\n` + args + REDUCE.
+    let pickle = b"\x80\x02cposix\nsystem\nq\x00X\x07\x00\x00\x00echo hiq\x01\x85q\x02Rq\x03.";
+    std::fs::write(dir.path().join("model.pkl"), pickle).unwrap();
+    let rev = "0123456789abcdef0123456789abcdef01234567";
+    std::fs::write(
+        dir.path().join("app.py"),
+        format!("from transformers import AutoModel\nAutoModel.from_pretrained(\"evil-corp/llm\", revision=\"{rev}\")\nAutoModel.from_pretrained(\"meta-lama/Llama-3-8B\", revision=\"{rev}\")\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("lantern.toml"),
+        "[policy]\nrequire_scan = true\ndeny_formats = [\"pickle\"]\ndeny_publishers = [\"evil-corp\"]\nrequire_signature = true\n",
+    )
+    .unwrap();
+    let (code, v) = json_findings(dir.path(), &[]);
+    assert_eq!(code, 1);
+    let find = |check: &str, comp: &str| {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["check"] == check && f["component"] == comp)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {check} on {comp}: {v:#}"))
+    };
+    let scan = find("model.scan", "model.pkl");
+    assert!(
+        scan["message"].as_str().unwrap().contains("system"),
+        "{scan}"
+    );
+    assert_eq!(
+        find("model.denied-format", "model.pkl")["severity"],
+        "medium"
+    );
+    assert_eq!(find("model.unsigned", "model.pkl")["severity"], "medium");
+    let denied = find("provenance.denied-publisher", "evil-corp/llm");
+    assert_eq!(
+        (denied["file"].as_str(), denied["line"].as_u64()),
+        (Some("app.py"), Some(2))
+    );
+    let squat = find("provenance.typosquat", "meta-lama/Llama-3-8B");
+    assert!(squat["message"].as_str().unwrap().contains("meta-llama"));
+}
