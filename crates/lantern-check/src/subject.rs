@@ -184,7 +184,12 @@ fn cdx_component(c: &Value) -> Option<Subject> {
     };
     let sites = properties
         .iter()
-        .filter(|(k, _)| k == "lantern:occurrence" || k == "lantern:origin")
+        .filter(|(k, _)| {
+            matches!(
+                k.as_str(),
+                "lantern:source" | "lantern:occurrence" | "lantern:origin"
+            )
+        })
         .map(|(_, v)| site_of(v))
         .collect();
     Some(Subject {
@@ -201,7 +206,8 @@ fn cdx_component(c: &Value) -> Option<Subject> {
         purl,
         licenses: cdx_licenses(c),
         sites,
-        dev_only: c.get("scope").and_then(Value::as_str) == Some("excluded"),
+        dev_only: c.get("scope").and_then(Value::as_str) == Some("excluded")
+            || prop("lantern:scope").is_some_and(|s| s != "runtime"),
         local_path: None,
         format: prop("lantern:format"),
         properties,
