@@ -281,6 +281,25 @@ pub fn may_be_long_pickle(head: &[u8], size: u64) -> bool {
     n.saturating_add((cut + 1 + width) as u64) <= size
 }
 
+/// The size a gzip stream declares for its content (its ISIZE trailer, modulo 4 GiB), read
+/// from `data` when it is the whole blob, else from the end of the file at `path`. `None` when
+/// the blob is no gzip stream or its end cannot be read. A caller whose archive walker gunzips
+/// streams of up to some size, and scans their content as a member, skips the stream itself
+/// (else every finding is reported twice: at the stream and at the member).
+pub fn gunzipped_size(data: &[u8], whole: bool, path: Option<&std::path::Path>) -> Option<u64> {
+    if compress::codec(data) != Some(compress::Codec::Gzip) {
+        return None;
+    }
+    let tail = if whole {
+        data.get(data.len().checked_sub(4)?..)?.to_vec()
+    } else {
+        let src = FileSource::open(path?).ok()?;
+        src.read_at(src.len().checked_sub(4)?, 4).ok()?
+    };
+    let b: [u8; 4] = tail.as_slice().try_into().ok()?;
+    Some(u64::from(u32::from_le_bytes(b)))
+}
+
 /// [`detect_source`] for a file on disk, opened only when `head` could begin such a pickle.
 pub fn detect_path(path: &std::path::Path, head: &[u8], name: &str) -> Option<ModelFormat> {
     if let Some(f) = detect(head, name) {

@@ -106,6 +106,8 @@ struct Collector<'a> {
     incomplete: Severity,
     /// `--max-file-size` as applied, for messages.
     max_file_size: u64,
+    /// Archives are expanded (gzip streams are gunzipped by the walker).
+    expand_archives: bool,
 }
 
 impl Collector<'_> {
@@ -179,8 +181,13 @@ impl Visitor for Collector<'_> {
             p.inc(blob.data.len() as u64);
             p.set_message(loc.path.clone());
         }
-        // Model files: by magic bytes, whole archives included (torch zips).
-        if let Some(policy) = &self.an.models {
+        // Model files: by magic bytes, whole archives included (torch zips). A gzip stream the
+        // walker gunzips in full is scanned as its member only (one finding, not two).
+        let gunzipped = blob.kind == BlobKind::Archive
+            && self.expand_archives
+            && lantern_models::gunzipped_size(&blob.data, !blob.partial, blob.disk_path.as_deref())
+                .is_some_and(|n| n <= self.max_file_size);
+        if let Some(policy) = self.an.models.as_ref().filter(|_| !gunzipped) {
             // Sniffed with the whole blob at hand: a pickle's first value may be longer
             // than the head.
             let format = match (&blob.disk_path, blob.partial) {
@@ -448,6 +455,7 @@ pub fn run(args: Args) -> Result<u8> {
         progress,
         incomplete,
         max_file_size: opts.max_file_size,
+        expand_archives: opts.expand_archives,
     };
 
     for p in &args.paths {
