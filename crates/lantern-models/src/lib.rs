@@ -8,6 +8,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod compress;
+mod input;
 pub mod pickle;
 pub mod policy;
 pub mod source;
@@ -34,9 +35,6 @@ const MAX_MEMBER: u64 = 512 * 1024 * 1024;
 /// it, the rest is not analysed and a warning says so. Keeps a decompression bomb under the
 /// scanner's memory budget.
 const MAX_INFLATE: u64 = 160 * 1024 * 1024;
-/// Bytes of a big pickle (or decompressed stream) analysed first: when the analysis stops
-/// inside them (a limit, an error, the end of the pickles), the rest is never read.
-const PREFIX_LEN: u64 = 16 * 1024 * 1024;
 /// Nesting of containers inside containers.
 const MAX_DEPTH: u32 = 4;
 /// Bytes given to [`detect`].
@@ -495,12 +493,6 @@ fn read_all<'s>(
     if let Some(s) = src.as_slice() {
         return Some(Cow::Borrowed(s));
     }
-    if src.len() > MAX_MEMBER {
-        rep.warn(
-            loc,
-            format!("{} bytes is over the {MAX_MEMBER}-byte limit for a pickle; only the first part scanned", src.len()),
-        );
-    }
     match src.read_at(0, src.len().min(MAX_MEMBER) as usize) {
         Ok(b) => Some(Cow::Owned(b)),
         Err(e) => {
@@ -510,26 +502,6 @@ fn read_all<'s>(
     }
 }
 
-/// The bytes of a pickle file to analyse: its first `PREFIX_LEN` bytes when their analysis
-/// is conclusive (see [`pickle_prefix_conclusive`]), else the whole file (bounded).
-fn read_pickle<'s>(
-    src: &'s dyn Source,
-    loc: &Location,
-    rep: &mut ModelReport,
-) -> Option<Cow<'s, [u8]>> {
-    if src.as_slice().is_none() && src.len() > PREFIX_LEN {
-        match src.read_at(0, PREFIX_LEN as usize) {
-            Ok(head) if pickle_prefix_conclusive(&head) => return Some(Cow::Owned(head)),
-            Ok(_) => {}
-            Err(e) => {
-                rep.io_warn(loc, e);
-                return None;
-            }
-        }
-    }
-    read_all(src, loc, rep)
-}
-
 fn scan_pickle_source(
     src: &dyn Source,
     loc: &Location,
@@ -537,11 +509,8 @@ fn scan_pickle_source(
     depth: u32,
     rep: &mut ModelReport,
 ) {
-    let Some(data) = read_pickle(src, loc, rep) else {
-        return;
-    };
-    pickle_scan(&data, 0, loc, policy, depth, rep);
-    drop(data);
+    let ctx = Ctx { loc, policy, depth };
+    ctx.pickle_stream(&mut source::SourceReader::new(src), 0, Some(src), rep);
     // Polyglot: a pickle that is also a zip (torch.load unpickles it, zip-aware scanners
     // look only at the members), or a zip whose members are scanned by other tools.
     if zip::has_eocd(src) {
@@ -559,40 +528,84 @@ fn scan_pickle_source(
     }
 }
 
-/// Analyse `data` as pickles, report at `loc` with offsets shifted by `shift` (where `data`
-/// starts in the blob), and scan archives embedded in bytes values as containers.
-fn pickle_scan(
-    data: &[u8],
-    shift: u64,
-    loc: &Location,
-    policy: &Policy,
+/// Where and how a pickle stream is reported.
+struct Ctx<'a> {
+    loc: &'a Location,
+    policy: &'a Policy,
     depth: u32,
-    rep: &mut ModelReport,
-) {
-    let mut a = pickle::analyse(data);
-    for i in &mut a.imports {
-        i.offset += shift;
+}
+
+impl Ctx<'_> {
+    /// Analyse the pickles of `reader` (in bounded memory, reading no further than they go),
+    /// report at `loc` with offsets shifted by `shift` (where the stream starts in the blob),
+    /// and scan archives embedded in bytes values as containers: from memory when kept, else
+    /// from `random` (the stream's bytes, when it is a plain window of a source), else say
+    /// they were not scanned.
+    fn pickle_stream(
+        &self,
+        reader: &mut dyn std::io::Read,
+        shift: u64,
+        random: Option<&dyn Source>,
+        rep: &mut ModelReport,
+    ) {
+        let a = pickle::analyse_reader(reader);
+        self.report(a, shift, random, rep);
     }
-    let mut embedded = Vec::new();
-    for is in &mut a.issues {
-        match is {
-            pickle::Issue::Malformed { offset, .. }
-            | pickle::Issue::Unresolved { offset, .. }
-            | pickle::Issue::GlobalMutation { offset, .. }
-            | pickle::Issue::Extension { offset, .. } => *offset += shift,
-            pickle::Issue::EmbeddedArchive { offset, len } => {
-                embedded.push((*offset, *len));
-                *offset += shift;
+
+    /// [`Ctx::pickle_stream`] of a decompressed stream (no random access); when `gated` (its
+    /// head showed no evidence of a pickle) it is reported only when imports follow, as
+    /// [`detect_source`] asks.
+    fn pickle_stream_if(&self, reader: &mut dyn std::io::Read, gated: bool, rep: &mut ModelReport) {
+        let a = pickle::analyse_reader(reader);
+        if gated && (a.imports.is_empty() || a.opcodes < 3) {
+            return;
+        }
+        self.report(a, 0, None, rep);
+    }
+
+    fn report(
+        &self,
+        mut a: pickle::Analysis,
+        shift: u64,
+        random: Option<&dyn Source>,
+        rep: &mut ModelReport,
+    ) {
+        if let Some(e) = a.read_error.take() {
+            rep.warn(
+                self.loc,
+                format!("read error inside the pickle stream: {e}"),
+            );
+        }
+        for i in &mut a.imports {
+            i.offset += shift;
+        }
+        let mut embedded = Vec::new();
+        for is in &mut a.issues {
+            match is {
+                pickle::Issue::Malformed { offset, .. }
+                | pickle::Issue::Unresolved { offset, .. }
+                | pickle::Issue::GlobalMutation { offset, .. }
+                | pickle::Issue::Extension { offset, .. } => *offset += shift,
+                pickle::Issue::EmbeddedArchive { offset, len, data } => {
+                    embedded.push((*offset, *len, data.take()));
+                    *offset += shift;
+                }
             }
         }
-    }
-    pickle_findings(&a, loc, policy, rep);
-    for (off, len) in embedded {
-        let start = usize::try_from(off).unwrap_or(usize::MAX);
-        let end = start.saturating_add(usize::try_from(len).unwrap_or(usize::MAX));
-        if let Some(inner) = data.get(start..end) {
-            let child = loc.child(&format!("bytes@{}", off + shift));
-            scan_source(&Mem(inner), &child, policy, depth + 1, rep);
+        pickle_findings(&a, self.loc, self.policy, rep);
+        for (off, len, data) in embedded {
+            let child = self.loc.child(&format!("bytes@{}", off + shift));
+            match (data, random) {
+                (Some(d), _) => scan_source(&Mem(&d), &child, self.policy, self.depth + 1, rep),
+                (None, Some(r)) => {
+                    let w = source::Window::new(r, off, len);
+                    scan_source(&w, &child, self.policy, self.depth + 1, rep);
+                }
+                (None, None) => rep.warn(
+                    &child,
+                    format!("zip archive of {len} bytes inside a compressed pickle: not scanned"),
+                ),
+            }
         }
     }
 }
@@ -824,8 +837,9 @@ fn scan_zip(
     }
     if ar.prefix > 0 && fmt != ModelFormat::Pickle {
         // Data before the first member: torch sniffs the first bytes and may unpickle them.
-        if let Ok(prefix) = src.read_at(0, ar.prefix.min(MAX_MEMBER) as usize) {
-            if detect(&prefix, "prefix.pkl") == Some(ModelFormat::Pickle) {
+        let w = source::Window::new(src, 0, ar.prefix);
+        if let Ok(head) = w.read_at(0, HEAD_LEN) {
+            if detect(&head, "prefix.pkl") == Some(ModelFormat::Pickle) {
                 rep.finding(
                     "model.polyglot",
                     "File is both a pickle and a zip archive",
@@ -833,7 +847,8 @@ fn scan_zip(
                     loc.clone(),
                     format!("{} bytes of pickle before the zip archive", ar.prefix),
                 );
-                pickle_scan(&prefix, 0, loc, policy, depth, rep);
+                let ctx = Ctx { loc, policy, depth };
+                ctx.pickle_stream(&mut source::SourceReader::new(&w), 0, Some(&w), rep);
             }
         }
     }
@@ -897,8 +912,15 @@ fn scan_zip(
             continue;
         }
         if is_pkl {
-            match zip::read_entry(src, e, MAX_MEMBER) {
-                Ok(data) => pickle_scan(&data, 0, &mloc, policy, depth, rep),
+            let ctx = Ctx {
+                loc: &mloc,
+                policy,
+                depth,
+            };
+            match zip::entry_reader(src, e) {
+                Ok((mut r, w)) => {
+                    ctx.pickle_stream(&mut r, 0, w.as_ref().map(|w| w as &dyn Source), rep)
+                }
                 Err(err) => rep.warn(&mloc, format!("cannot read member: {err}")),
             }
             continue;
@@ -927,7 +949,21 @@ fn scan_zip(
                 && !is_storage_member(&mloc.path)
                 && pickle::sniff(&head, false).is_some_and(|p| p.cut_at.is_some())
         };
-        if detect(&head, &mloc.path).is_none() && !cut() {
+        let found = detect(&head, &mloc.path);
+        if found.is_none() && !cut() {
+            continue;
+        }
+        if found == Some(ModelFormat::Pickle) {
+            // Inflated as the analysis reads it, never held whole.
+            let ctx = Ctx {
+                loc: &mloc,
+                policy,
+                depth: depth + 1,
+            };
+            match zip::entry_reader(src, e) {
+                Ok((mut r, _)) => ctx.pickle_stream(&mut r, 0, None, rep),
+                Err(err) => rep.warn(&mloc, format!("cannot read member: {err}")),
+            }
             continue;
         }
         match zip::read_entry(src, e, MAX_MEMBER) {
@@ -945,30 +981,26 @@ fn scan_tar(src: &dyn Source, loc: &Location, policy: &Policy, depth: u32, rep: 
     for m in members {
         let mloc = loc.child(&m.name);
         let base = m.name.rsplit('/').next().unwrap_or(&m.name);
-        let len = m.size.min(MAX_MEMBER) as usize;
+        let w = source::Window::new(src, m.offset, m.size);
         if matches!(base, "pickle" | "sys_info" | "storages" | "tensors") {
-            // `storages` and `tensors` start with pickles followed by raw data: read the
-            // pickles only (the analyser stops at the first non-pickle byte).
-            let cap = if base == "storages" || base == "tensors" {
-                len.min(16 * 1024 * 1024)
-            } else {
-                len
+            // `storages` and `tensors` start with pickles followed by raw data: the analysis
+            // reads the pickles only (it stops at the first non-pickle byte).
+            let ctx = Ctx {
+                loc: &mloc,
+                policy,
+                depth,
             };
-            match src.read_at(m.offset, cap) {
-                Ok(data) => pickle_scan(&data, 0, &mloc, policy, depth, rep),
-                Err(e) => rep.warn(&mloc, format!("cannot read member: {e}")),
-            }
+            ctx.pickle_stream(&mut source::SourceReader::new(&w), 0, Some(&w), rep);
             continue;
         }
-        let w = source::Window::new(src, m.offset, m.size);
         scan_source(&w, &mloc, policy, depth + 1, rep);
     }
 }
 
-/// A compressed stream: decompressed (bounded), then scanned as what it holds (a pickle, a tar
-/// of models, a `.npy` chunk, another compressed stream). A bomb is cut at the cap with a
-/// warning; its first 16 MiB are analysed first, which is enough to stop a stream of opcodes
-/// that hits a pickle limit without inflating the rest.
+/// A compressed stream, scanned as what it holds. A pickle is decompressed as the analysis
+/// reads it (any size, bounded memory, and no further than the pickles go); anything else (a
+/// tar of models, a `.npy` chunk, another compressed stream) is decompressed up to
+/// `MAX_INFLATE` bytes, a warning saying when the rest was not analysed.
 fn scan_compressed(
     src: &dyn Source,
     loc: &Location,
@@ -988,13 +1020,41 @@ fn scan_compressed(
     };
     // The compressed input is read sequentially, never held whole.
     let input = || source::SourceReader::new(src);
-    let (first, stop) = compress::inflate_from(input(), codec, PREFIX_LEN);
-    if stop == Some(compress::Stop::Limit) && pickle_prefix_conclusive(&first) {
-        scan_source(&Mem(&first), loc, policy, depth + 1, rep);
-        return;
+    let (first, stop) = compress::inflate_from(input(), codec, HEAD_LEN as u64);
+    let complete = stop.is_none();
+    let inner = strip_compression_ext(&loc.path);
+    let sure = is_pickle(&first, complete, &ext(inner));
+    // A pickle whose first value runs past the head is one when imports follow.
+    let cut = !sure
+        && !complete
+        && !tar::is_tar_header(&first)
+        && detect_with(&first, inner, false).is_none()
+        && pickle::sniff(&first, false).is_some_and(|p| p.cut_at.is_some());
+    if sure || cut {
+        if let Some(mut r) = compress::stream(input(), codec) {
+            let ctx = Ctx {
+                loc,
+                policy,
+                depth: depth + 1,
+            };
+            ctx.pickle_stream_if(&mut r, cut, rep);
+            return;
+        }
     }
     drop(first);
-    let (out, stop) = compress::inflate_from(input(), codec, MAX_INFLATE);
+    scan_inflated(src, codec, loc, policy, depth, rep);
+}
+
+/// [`scan_compressed`] for content other than a pickle, or a codec decoded in one go.
+fn scan_inflated(
+    src: &dyn Source,
+    codec: compress::Codec,
+    loc: &Location,
+    policy: &Policy,
+    depth: u32,
+    rep: &mut ModelReport,
+) {
+    let (out, stop) = compress::inflate_from(source::SourceReader::new(src), codec, MAX_INFLATE);
     if let Some(compress::Stop::Error(e)) = &stop {
         if out.is_empty() {
             rep.warn(
@@ -1030,17 +1090,6 @@ fn scan_compressed(
     scan_source(&Mem(&out), loc, policy, depth + 1, rep);
 }
 
-/// Whether a pickle analysis of `prefix` (the first bytes of a longer stream) already decided
-/// everything: it stopped inside the prefix (a limit, an error, the end of the pickles)
-/// rather than by running out of bytes.
-fn pickle_prefix_conclusive(prefix: &[u8]) -> bool {
-    let head = prefix.get(..HEAD_LEN).unwrap_or(prefix);
-    if !is_pickle(head, head.len() == prefix.len(), "pkl") {
-        return false;
-    }
-    !pickle::analyse(prefix).cut_short
-}
-
 fn scan_npy(src: &dyn Source, loc: &Location, policy: &Policy, depth: u32, rep: &mut ModelReport) {
     let head = match src.read_at(0, HEAD_LEN) {
         Ok(h) => h,
@@ -1070,20 +1119,21 @@ fn scan_npy(src: &dyn Source, loc: &Location, policy: &Policy, depth: u32, rep: 
     };
     if h.object {
         // Object arrays are a pickle after the header: np.load(allow_pickle=True) runs it.
-        let len = src.len().saturating_sub(h.data_offset).min(MAX_MEMBER) as usize;
-        match src.read_at(h.data_offset, len) {
-            Ok(body) => {
-                rep.finding(
-                    "numpy.object-array",
-                    "NumPy array of Python objects (loading needs allow_pickle=True)",
-                    Severity::Info,
-                    loc.clone(),
-                    format!("descr {}", h.descr),
-                );
-                pickle_scan(&body, h.data_offset, loc, policy, depth, rep);
-            }
-            Err(e) => rep.io_warn(loc, e),
-        }
+        rep.finding(
+            "numpy.object-array",
+            "NumPy array of Python objects (loading needs allow_pickle=True)",
+            Severity::Info,
+            loc.clone(),
+            format!("descr {}", h.descr),
+        );
+        let w = source::Window::new(src, h.data_offset, src.len());
+        let ctx = Ctx { loc, policy, depth };
+        ctx.pickle_stream(
+            &mut source::SourceReader::new(&w),
+            h.data_offset,
+            Some(&w),
+            rep,
+        );
         return;
     }
     if let Some(item) = h.itemsize {

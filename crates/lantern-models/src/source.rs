@@ -108,6 +108,28 @@ impl Source for Window<'_> {
     }
 }
 
+/// A sequential reader that owns its [`Window`] (an archive member read as a stream).
+pub struct WindowReader<'a> {
+    w: Window<'a>,
+    pos: u64,
+}
+
+impl<'a> WindowReader<'a> {
+    /// Read `w` from its start.
+    pub fn new(w: Window<'a>) -> Self {
+        WindowReader { w, pos: 0 }
+    }
+}
+
+impl Read for WindowReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let chunk = self.w.read_at(self.pos, buf.len().min(64 * 1024))?;
+        buf[..chunk.len()].copy_from_slice(&chunk);
+        self.pos += chunk.len() as u64;
+        Ok(chunk.len())
+    }
+}
+
 /// A sequential reader over a [`Source`], reading in 64 KiB chunks.
 pub struct SourceReader<'a> {
     src: &'a dyn Source,
