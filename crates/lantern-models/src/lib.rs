@@ -11,6 +11,7 @@ pub mod compress;
 mod input;
 pub mod pickle;
 pub mod policy;
+pub mod rules;
 pub mod source;
 pub mod zip;
 
@@ -23,6 +24,7 @@ mod safetensors;
 mod tar;
 
 pub use policy::{Policy, Verdict};
+pub use rules::Rule;
 
 use lantern_core::{Category, Finding, Location, Severity, Warning};
 use source::{FileSource, Mem, Source};
@@ -129,16 +131,16 @@ impl ModelReport {
             .push(Warning::new(loc.path.clone(), e.to_string()));
     }
 
-    fn finding(
-        &mut self,
-        rule: &str,
-        title: &str,
-        sev: Severity,
-        loc: Location,
-        detail: impl Into<String>,
-    ) -> &mut Finding {
-        self.findings
-            .push(Finding::new(rule, title, Category::Model, sev, loc).with_detail(detail));
+    /// A finding of `rule`, with the rule's title and severity.
+    fn finding(&mut self, rule: Rule, loc: Location, detail: impl Into<String>) -> &mut Finding {
+        let f = Finding::new(
+            rule.id(),
+            rule.title(),
+            Category::Model,
+            rule.severity(),
+            loc,
+        );
+        self.findings.push(f.with_detail(detail));
         let n = self.findings.len() - 1;
         &mut self.findings[n]
     }
@@ -465,13 +467,7 @@ fn scan_source(
         ModelFormat::Gguf => scan_gguf(src, loc, rep),
         ModelFormat::Safetensors => {
             for p in safetensors::check(src) {
-                rep.finding(
-                    p.rule,
-                    "safetensors file is inconsistent",
-                    p.severity,
-                    loc.clone(),
-                    p.detail,
-                );
+                rep.finding(p.rule, loc.clone(), p.detail);
             }
         }
     }
@@ -506,15 +502,11 @@ fn scan_pickle_source(
     // Polyglot: a pickle that is also a zip (torch.load unpickles it, zip-aware scanners
     // look only at the members), or a zip whose members are scanned by other tools.
     if zip::has_eocd(src) {
-        let mut f = Finding::new(
-            "model.polyglot",
-            "File is both a pickle and a zip archive",
-            Category::Model,
-            Severity::Medium,
+        rep.finding(
+            Rule::ModelPolyglot,
             loc.clone(),
+            "pickle stream followed by a zip archive",
         );
-        f.detail = Some("pickle stream followed by a zip archive".into());
-        rep.findings.push(f);
         // `Pickle` tells scan_zip the prefix was already analysed.
         scan_zip(src, loc, policy, depth, ModelFormat::Pickle, rep);
     }
@@ -637,25 +629,19 @@ fn group_imports(a: &pickle::Analysis) -> Vec<ImportUse<'_>> {
 
 /// Rule, title, severity and reason of an import outside the policy, by what loading does
 /// with it (the severity contract of the README).
-fn unknown_import(usage: pickle::Usage) -> (&'static str, &'static str, Severity, &'static str) {
+fn unknown_import(usage: pickle::Usage) -> (Rule, &'static str) {
     match usage {
         pickle::Usage::Called => (
-            "pickle.unknown-global",
-            "Pickle calls a callable outside the allowlist",
-            Severity::High,
+            Rule::PickleUnknownGlobal,
             "called on load with arguments chosen by the file",
         ),
         pickle::Usage::Instantiated => (
-            "pickle.unknown-class",
-            "Pickle creates an instance of a class outside the allowlist",
-            Severity::Info,
+            Rule::PickleUnknownClass,
             "instance allocated without calling its constructor (cls.__new__(cls)), its state \
              set afterwards, as the pickler writes any plain object",
         ),
         pickle::Usage::Referenced => (
-            "pickle.unknown-class",
-            "Pickle references a name outside the allowlist",
-            Severity::Info,
+            Rule::PickleUnknownClass,
             "imported and stored as a value, never called by the pickle",
         ),
     }
@@ -679,33 +665,25 @@ pub fn pickle_findings(
             .call
             .map(str::to_string)
             .unwrap_or_else(|| format!("import {full}"));
-        let (rule, title, sev, family, reason, resolved) =
-            match policy.classify(&imp.module, &imp.name) {
-                Verdict::Allowed => continue,
-                Verdict::Dangerous {
-                    family,
-                    reason,
-                    resolved,
-                } => (
-                    "pickle.dangerous-call",
-                    "Pickle calls a dangerous callable on load",
-                    Severity::Critical,
-                    Some(family),
-                    reason,
-                    resolved,
-                ),
-                Verdict::Unknown => {
-                    let (rule, title, sev, reason) = unknown_import(u.usage);
-                    (rule, title, sev, None, reason.to_string(), None)
-                }
-            };
+        let (rule, family, reason, resolved) = match policy.classify(&imp.module, &imp.name) {
+            Verdict::Allowed => continue,
+            Verdict::Dangerous {
+                family,
+                reason,
+                resolved,
+            } => (Rule::PickleDangerousCall, Some(family), reason, resolved),
+            Verdict::Unknown => {
+                let (rule, reason) = unknown_import(u.usage);
+                (rule, None, reason.to_string(), None)
+            }
+        };
         // A re-export is reported as what it resolves to: `random._os.system("id")` reads as
         // `os.system("id")`.
         let detail = match &resolved {
             Some(r) => format!("{} (as {full})", detail.replacen(&full, r, 1)),
             None => detail,
         };
-        let f = rep.finding(rule, title, sev, at, detail);
+        let f = rep.finding(rule, at, detail);
         f.properties
             .insert("global".into(), serde_json::json!(full));
         f.properties
@@ -733,9 +711,7 @@ pub fn pickle_findings(
         match issue {
             pickle::Issue::Malformed { offset, message } => {
                 rep.finding(
-                    "pickle.malformed",
-                    "Pickle stream is malformed (opcodes before the error run on load)",
-                    Severity::Medium,
+                    Rule::PickleMalformed,
                     Location {
                         offset: Some(*offset),
                         ..loc.clone()
@@ -745,9 +721,7 @@ pub fn pickle_findings(
             }
             pickle::Issue::Unresolved { offset, operands } => {
                 rep.finding(
-                    "pickle.unresolved-global",
-                    "Pickle imports a name computed at load time",
-                    Severity::Critical,
+                    Rule::PickleUnresolvedGlobal,
                     Location {
                         offset: Some(*offset),
                         ..loc.clone()
@@ -757,9 +731,7 @@ pub fn pickle_findings(
             }
             pickle::Issue::GlobalMutation { offset, rendering } => {
                 rep.finding(
-                    "pickle.global-mutation",
-                    "Pickle sets attributes on an imported module object (monkey-patching on load)",
-                    Severity::Critical,
+                    Rule::PickleGlobalMutation,
                     Location {
                         offset: Some(*offset),
                         ..loc.clone()
@@ -772,9 +744,7 @@ pub fn pickle_findings(
             }
             pickle::Issue::Extension { offset, code } => {
                 rep.finding(
-                    "pickle.extension-code",
-                    "Pickle imports through the copyreg extension registry",
-                    Severity::High,
+                    Rule::PickleExtensionCode,
                     Location {
                         offset: Some(*offset),
                         ..loc.clone()
@@ -820,9 +790,7 @@ fn scan_zip(
     }
     if ar.recovered && !ar.entries.is_empty() {
         rep.finding(
-            "zip.broken-central-directory",
-            "Archive has no usable central directory (torch still loads it)",
-            Severity::Medium,
+            Rule::ZipBrokenCentralDirectory,
             loc.clone(),
             format!("{} members recovered from local headers", ar.entries.len()),
         );
@@ -833,9 +801,7 @@ fn scan_zip(
         if let Ok(head) = w.read_at(0, HEAD_LEN) {
             if detect(&head, "prefix.pkl") == Some(ModelFormat::Pickle) {
                 rep.finding(
-                    "model.polyglot",
-                    "File is both a pickle and a zip archive",
-                    Severity::Medium,
+                    Rule::ModelPolyglot,
                     loc.clone(),
                     format!("{} bytes of pickle before the zip archive", ar.prefix),
                 );
@@ -851,9 +817,7 @@ fn scan_zip(
         .collect();
     if let Some(first) = flagged.first() {
         rep.finding(
-            "zip.odd-flags",
-            "Members are flagged encrypted but readable (torch ignores the flag, other readers skip them)",
-            Severity::Low,
+            Rule::ZipOddFlags,
             loc.clone(),
             format!(
                 "{} members with encryption flags, first `{}` (0x{:04x})",
@@ -869,9 +833,7 @@ fn scan_zip(
             .collect();
         if let Some(ln) = &e.local_name {
             rep.finding(
-                "zip.name-mismatch",
-                "Member name differs between central directory and local header",
-                Severity::Medium,
+                Rule::ZipNameMismatch,
                 loc.child(&e.name),
                 format!("central `{}`, local `{}`", e.name, ln),
             );
@@ -1099,22 +1061,14 @@ fn scan_npy(src: &dyn Source, loc: &Location, policy: &Policy, depth: u32, rep: 
                 offset: 0,
                 message: e,
             };
-            rep.finding(
-                "numpy.malformed",
-                "NumPy file header is malformed",
-                Severity::Low,
-                loc.clone(),
-                err.to_string(),
-            );
+            rep.finding(Rule::NumpyMalformed, loc.clone(), err.to_string());
             return;
         }
     };
     if h.object {
         // Object arrays are a pickle after the header: np.load(allow_pickle=True) runs it.
         rep.finding(
-            "numpy.object-array",
-            "NumPy array of Python objects (loading needs allow_pickle=True)",
-            Severity::Info,
+            Rule::NumpyObjectArray,
             loc.clone(),
             format!("descr {}", h.descr),
         );
@@ -1134,9 +1088,7 @@ fn scan_npy(src: &dyn Source, loc: &Location, policy: &Policy, depth: u32, rep: 
         let have = src.len().saturating_sub(h.data_offset);
         if want != Some(have) {
             rep.finding(
-                "numpy.inconsistent",
-                "NumPy data size does not match its shape and dtype",
-                Severity::Low,
+                Rule::NumpyInconsistent,
                 loc.clone(),
                 format!(
                     "shape {:?} of {} needs {} bytes, file has {have}",
@@ -1153,28 +1105,18 @@ fn scan_npy(src: &dyn Source, loc: &Location, policy: &Policy, depth: u32, rep: 
 fn scan_gguf(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
     let g = gguf::parse(src);
     for p in &g.problems {
-        rep.finding(
-            "gguf.malformed",
-            "GGUF header or metadata is malformed",
-            Severity::Low,
-            loc.clone(),
-            p.clone(),
-        );
+        rep.finding(Rule::GgufMalformed, loc.clone(), p.clone());
     }
     for (key, t) in &g.templates {
         for (pat, critical, snippet) in gguf::template_issues(t) {
-            let sev = if critical {
-                Severity::Critical
-            } else {
-                Severity::Medium
-            };
             let f = rep.finding(
-                "gguf.template-injection",
-                "GGUF chat template reaches Python internals (Jinja template injection)",
-                sev,
+                Rule::GgufTemplateInjection,
                 loc.clone(),
                 format!("{key}: `{pat}` in …{snippet}…"),
             );
+            if !critical {
+                f.severity = Severity::Medium;
+            }
             f.properties
                 .insert("pattern".into(), serde_json::json!(pat));
         }
@@ -1208,13 +1150,7 @@ fn scan_onnx(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
     let m = match proto::OnnxModel::decode(&data[..]) {
         Ok(m) => m,
         Err(e) => {
-            rep.finding(
-                "onnx.malformed",
-                "ONNX protobuf does not decode",
-                Severity::Low,
-                loc.clone(),
-                e.to_string(),
-            );
+            rep.finding(Rule::OnnxMalformed, loc.clone(), e.to_string());
             return;
         }
     };
@@ -1224,9 +1160,7 @@ fn scan_onnx(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
             && seen.insert(o.domain.clone())
         {
             rep.finding(
-                "onnx.custom-op",
-                "ONNX model needs a custom operator library (native code) to load",
-                Severity::Medium,
+                Rule::OnnxCustomOp,
                 loc.clone(),
                 format!("opset import of domain `{}`", o.domain),
             );
@@ -1237,9 +1171,7 @@ fn scan_onnx(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
             && seen.insert(n.domain.clone())
         {
             rep.finding(
-                "onnx.custom-op",
-                "ONNX model needs a custom operator library (native code) to load",
-                Severity::Medium,
+                Rule::OnnxCustomOp,
                 loc.clone(),
                 format!(
                     "{path}: node `{}` op `{}` in domain `{}`",
@@ -1252,9 +1184,7 @@ fn scan_onnx(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
         for kv in &t.external_data {
             if kv.key == "location" && proto::location_escapes(&kv.value) {
                 rep.finding(
-                    "onnx.external-data-escape",
-                    "ONNX external data path escapes the model directory",
-                    Severity::High,
+                    Rule::OnnxExternalDataEscape,
                     loc.clone(),
                     format!("tensor `{}` reads `{}`", t.name, kv.value),
                 );
@@ -1271,13 +1201,7 @@ fn scan_saved_model(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
     let m = match proto::SavedModel::decode(&data[..]) {
         Ok(m) => m,
         Err(e) => {
-            rep.finding(
-                "tf.malformed",
-                "SavedModel protobuf does not decode",
-                Severity::Low,
-                loc.clone(),
-                e.to_string(),
-            );
+            rep.finding(Rule::TfMalformed, loc.clone(), e.to_string());
             return;
         }
     };
@@ -1304,22 +1228,10 @@ fn scan_saved_model(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
             .map(|n| ("graph".to_string(), n))
             .chain(fnodes);
         for (where_, n) in nodes {
-            if let Some((op, rule, critical)) =
-                proto::TF_RISKY_OPS.iter().find(|(op, _, _)| *op == n.op)
-            {
+            if let Some((op, rule)) = proto::TF_RISKY_OPS.iter().find(|(op, _)| *op == n.op) {
                 if seen.insert((op.to_string(), n.name.clone())) {
-                    let (sev, title) = if *critical {
-                        (Severity::Critical, "SavedModel runs Python code (PyFunc)")
-                    } else {
-                        (Severity::High, "SavedModel graph reads or writes files")
-                    };
-                    rep.finding(
-                        rule,
-                        title,
-                        sev,
-                        loc.clone(),
-                        format!("{where_}: node `{}` op {op}", n.name),
-                    );
+                    let detail = format!("{where_}: node `{}` op {op}", n.name);
+                    rep.finding(*rule, loc.clone(), detail);
                 }
             }
         }
@@ -1328,18 +1240,7 @@ fn scan_saved_model(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
 
 fn keras_findings(cfg: &serde_json::Value, loc: &Location, rep: &mut ModelReport) {
     for i in keras::check_config(cfg) {
-        let (sev, title) = if i.rule == "keras.lambda-layer" {
-            (
-                Severity::Critical,
-                "Keras model holds a Lambda layer (Python code run on load)",
-            )
-        } else {
-            (
-                Severity::Medium,
-                "Keras model needs a custom object from outside Keras",
-            )
-        };
-        rep.finding(i.rule, title, sev, loc.clone(), i.detail);
+        rep.finding(i.rule, loc.clone(), i.detail);
     }
 }
 
