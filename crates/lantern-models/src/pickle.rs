@@ -954,346 +954,415 @@ impl<'i, 'r, 'o> Machine<'i, 'r, 'o> {
                     let v = self.top(at)?.clone();
                     self.push(v)?;
                 }
-                b'F' => {
-                    let l = &self.line()?;
-                    let f = std::str::from_utf8(l)
-                        .ok()
-                        .and_then(|s| s.trim().parse::<f64>().ok())
-                        .ok_or_else(|| fail(at, "bad FLOAT literal"))?;
-                    self.push(V::Float(f))?;
-                }
-                b'G' => {
-                    let b = self.le(8)?;
-                    self.push(V::Float(f64::from_bits(b.swap_bytes())))?;
-                }
-                b'I' => {
-                    let l = &self.line()?;
-                    let v = match l.as_slice() {
-                        b"01" => V::Bool(true),
-                        b"00" => V::Bool(false),
-                        _ => parse_int(l).ok_or_else(|| fail(at, "bad INT literal"))?,
-                    };
-                    self.push(v)?;
-                }
-                b'L' => {
-                    let l = &self.line()?;
-                    let l = l.strip_suffix(b"L").unwrap_or(l);
-                    let v = parse_int(l).ok_or_else(|| fail(at, "bad LONG literal"))?;
-                    self.push(v)?;
-                }
-                b'J' => {
-                    let v = self.le(4)? as u32 as i32;
-                    self.push(V::Int(v as i64))?;
-                }
-                b'K' => {
-                    let v = self.u8()?;
-                    self.push(V::Int(v as i64))?;
-                }
-                b'M' => {
-                    let v = self.le(2)?;
-                    self.push(V::Int(v as i64))?;
-                }
-                0x8a | 0x8b => {
-                    let n = if op == 0x8a {
-                        self.u8()? as u64
-                    } else {
-                        let n = self.le(4)? as u32 as i32;
-                        if n < 0 {
-                            return Err(fail(at, "negative LONG4 length"));
-                        }
-                        n as u64
-                    };
-                    if n > 8 {
-                        // Only the size of a big integer matters.
-                        self.skip(n)?;
-                        self.push(V::BigInt(usize::try_from(n).unwrap_or(usize::MAX)))?;
-                        continue;
-                    }
-                    let b = self.take(n)?;
-                    let v = if b.len() <= 8 {
-                        let mut x: i64 = 0;
-                        for (i, &byte) in b.iter().enumerate() {
-                            x |= (byte as i64) << (8 * i);
-                        }
-                        if let Some(&last) = b.last() {
-                            if last & 0x80 != 0 && b.len() < 8 {
-                                x -= 1i64 << (8 * b.len());
-                            }
-                        }
-                        V::Int(x)
-                    } else {
-                        V::BigInt(b.len())
-                    };
-                    self.push(v)?;
-                }
-                b'N' => self.push(V::None)?,
-                0x88 => self.push(V::Bool(true))?,
-                0x89 => self.push(V::Bool(false))?,
-                b'S' => {
-                    let l = &self.line()?;
-                    let s = unquote(l).ok_or_else(|| fail(at, "bad STRING literal"))?;
-                    let v = self.text(&s);
-                    self.push(v)?;
-                }
-                b'T' | b'U' | b'B' | b'C' | 0x8e | 0x96 => {
-                    let n = match op {
-                        b'T' => {
-                            let n = self.le(4)? as u32 as i32;
-                            if n < 0 {
-                                return Err(fail(at, "negative BINSTRING length"));
-                            }
-                            n as u64
-                        }
-                        b'U' | b'C' => self.u8()? as u64,
-                        b'B' => self.le(4)?,
-                        _ => self.le(8)?,
-                    };
-                    let (b, n) = self.value_bytes(n)?;
-                    let v = if matches!(op, b'T' | b'U') {
-                        // Python 2 str: text for names, bytes otherwise.
-                        match std::str::from_utf8(&b) {
-                            Ok(s) => self.text(s),
-                            Err(_) => Self::bytes_v(&b, n),
-                        }
-                    } else {
-                        Self::bytes_v(&b, n)
-                    };
-                    self.push(v)?;
-                }
-                b'V' => {
-                    let l = &self.line()?;
-                    let s = raw_unicode_escape(l);
-                    let v = self.text(&s);
-                    self.push(v)?;
-                }
-                b'X' | 0x8c | 0x8d => {
-                    let n = match op {
-                        b'X' => self.le(4)?,
-                        0x8c => self.u8()? as u64,
-                        _ => self.le(8)?,
-                    };
-                    let (b, _) = self.value_bytes(n)?;
-                    let s = String::from_utf8_lossy(&b);
-                    let v = self.text(&s);
-                    self.push(v)?;
-                }
-                b')' => self.push(tuple(Vec::new()))?,
-                b't' => {
-                    let mut items = self.pop_mark(at)?;
-                    items.truncate(MAX_ITEMS);
-                    self.push(tuple(items))?;
-                }
-                0x85..=0x87 => {
-                    let n = (op - 0x84) as usize;
-                    let mut items = Vec::with_capacity(n);
-                    for _ in 0..n {
-                        items.push(self.pop(at)?);
-                    }
-                    items.reverse();
-                    self.push(tuple(items))?;
-                }
-                b']' => {
-                    let l = self.list(Vec::new())?;
-                    self.push(l)?;
-                }
-                b'l' => {
-                    let mut items = self.pop_mark(at)?;
-                    items.truncate(MAX_ITEMS);
-                    let l = self.list(items)?;
-                    self.push(l)?;
-                }
-                b'a' => {
-                    let v = self.pop(at)?;
-                    let l = self.top(at)?;
-                    append(l, vec![v]);
-                }
-                b'e' => {
-                    let items = self.pop_mark(at)?;
-                    let l = self.top(at)?;
-                    append(l, items);
-                }
-                b'}' => {
-                    let d = self.dict()?;
-                    self.push(d)?;
-                }
-                b'd' => {
-                    let items = self.pop_mark(at)?;
-                    let d = self.dict()?;
-                    let mut d2 = d.clone();
-                    set_items(&mut d2, items);
-                    self.push(d)?;
-                }
-                b's' => {
-                    let v = self.pop(at)?;
-                    let k = self.pop(at)?;
-                    let d = self.top(at)?;
-                    set_items(d, vec![k, v]);
-                }
-                b'u' => {
-                    let items = self.pop_mark(at)?;
-                    let d = self.top(at)?;
-                    set_items(d, items);
-                }
-                0x8f => {
-                    let st = self.set(Vec::new())?;
-                    self.push(st)?;
-                }
-                0x90 => {
-                    let items = self.pop_mark(at)?;
-                    let s = self.top(at)?;
-                    if let V::Set(s) = s {
-                        let mut s = s.borrow_mut();
-                        let room = MAX_ITEMS.saturating_sub(s.len());
-                        s.extend(items.into_iter().take(room));
-                    }
-                }
-                0x91 => {
-                    let mut items = self.pop_mark(at)?;
-                    items.truncate(MAX_ITEMS);
-                    let st = self.set(items)?;
-                    self.push(st)?;
-                }
-                b'p' => {
-                    let l = &self.line()?;
-                    let k = parse_u64(l).ok_or_else(|| fail(at, "bad PUT key"))?;
-                    self.memo_put(k, at)?;
-                }
-                b'q' => {
-                    let k = self.u8()? as u64;
-                    self.memo_put(k, at)?;
-                }
-                b'r' => {
-                    let k = self.le(4)?;
-                    self.memo_put(k, at)?;
-                }
-                0x94 => {
-                    let k = self.memo.len() as u64;
-                    self.memo_put(k, at)?;
-                }
-                b'g' => {
-                    let l = &self.line()?;
-                    let k = parse_u64(l).ok_or_else(|| fail(at, "bad GET key"))?;
-                    self.memo_get(k, at)?;
-                }
-                b'h' => {
-                    let k = self.u8()? as u64;
-                    self.memo_get(k, at)?;
-                }
-                b'j' => {
-                    let k = self.le(4)?;
-                    self.memo_get(k, at)?;
-                }
-                b'c' => {
-                    let module = String::from_utf8_lossy(&self.line()?).into_owned();
-                    let name = String::from_utf8_lossy(&self.line()?).into_owned();
-                    let g = self.import(&module, &name, at);
-                    self.push(g)?;
-                }
-                0x93 => {
-                    let name = self.pop(at)?;
-                    let module = self.pop(at)?;
-                    match (&module, &name) {
-                        (V::Str(m), V::Str(n)) => {
-                            let (m, n) = (m.clone(), n.clone());
-                            let g = self.import(&m, &n, at);
-                            self.push(g)?;
-                        }
-                        _ => {
-                            let operands = format!(
-                                "module={}, name={}",
-                                self.render(&module),
-                                self.render(&name)
-                            );
-                            self.issues.push(Issue::Unresolved {
-                                offset: self.base + at,
-                                operands,
-                            });
-                            self.push(V::Unknown)?;
-                        }
-                    }
-                }
-                b'i' => {
-                    let module = String::from_utf8_lossy(&self.line()?).into_owned();
-                    let name = String::from_utf8_lossy(&self.line()?).into_owned();
-                    let items = self.pop_mark(at)?;
-                    let g = self.import(&module, &name, at);
-                    let v = self.call(g, tuple(items), CallKind::Call);
-                    self.push(v)?;
-                }
-                b'o' => {
-                    let mut items = self.pop_mark(at)?;
-                    if items.is_empty() {
-                        return Err(fail(at, "OBJ without a class"));
-                    }
-                    let cls = items.remove(0);
-                    let v = self.call(cls, tuple(items), CallKind::Call);
-                    self.push(v)?;
-                }
-                b'R' => {
-                    let args = self.pop(at)?;
-                    let func = self.pop(at)?;
-                    let v = self.call(func, args, CallKind::Call);
-                    self.push(v)?;
-                }
-                0x81 => {
-                    let args = self.pop(at)?;
-                    let cls = self.pop(at)?;
-                    let v = self.call(cls, args, CallKind::New);
-                    self.push(v)?;
-                }
-                0x92 => {
-                    let kwargs = self.pop(at)?;
-                    let args = self.pop(at)?;
-                    let cls = self.pop(at)?;
-                    let v = self.call(cls, tuple(vec![args, kwargs]), CallKind::New);
-                    self.push(v)?;
-                }
-                b'b' => {
-                    let state = self.pop(at)?;
-                    let obj = self.pop(at)?;
-                    self.joblib_array(&obj, &state, at)?;
-                    if matches!(obj, V::Global(_)) {
-                        let rendering =
-                            self.render(&mk_call(obj.clone(), state.clone(), CallKind::Build));
-                        self.issues.push(Issue::GlobalMutation {
-                            offset: self.base + at,
-                            rendering,
-                        });
-                    }
-                    let v = mk_call(obj, state, CallKind::Build);
-                    self.push(v)?;
-                }
-                0x82..=0x84 => {
-                    let code = match op {
-                        0x82 => self.u8()? as u32,
-                        0x83 => self.le(2)? as u32,
-                        _ => self.le(4)? as u32,
-                    };
-                    self.issues.push(Issue::Extension {
-                        offset: self.base + at,
-                        code,
-                    });
-                    self.push(V::Ext(code))?;
-                }
-                b'P' => {
-                    let l = &self.line()?;
-                    let s = String::from_utf8_lossy(l);
-                    let v = self.text(&s);
-                    self.push(persid(v))?;
-                }
-                b'Q' => {
-                    let pid = self.pop(at)?;
-                    self.push(persid(pid))?;
-                }
                 0x97 => self.push(V::Buffer)?,
                 0x98 => {
                     self.top(at)?;
                 }
+                b'F' | b'G' | b'I' | b'L' | b'J' | b'K' | b'M' | 0x8a | 0x8b | b'N' | 0x88
+                | 0x89 => self.op_scalar(op, at)?,
+                b'S' | b'T' | b'U' | b'B' | b'C' | 0x8e | 0x96 | b'V' | b'X' | 0x8c | 0x8d => {
+                    self.op_text(op, at)?
+                }
+                b')'
+                | b't'
+                | 0x85..=0x87
+                | b']'
+                | b'l'
+                | b'a'
+                | b'e'
+                | b'}'
+                | b'd'
+                | b's'
+                | b'u'
+                | 0x8f..=0x91 => self.op_container(op, at)?,
+                b'p' | b'q' | b'r' | 0x94 | b'g' | b'h' | b'j' => self.op_memo(op, at)?,
+                b'c'
+                | 0x93
+                | b'i'
+                | b'o'
+                | b'R'
+                | 0x81
+                | 0x92
+                | b'b'
+                | 0x82..=0x84
+                | b'P'
+                | b'Q' => self.op_call(op, at)?,
                 other => {
                     return Err(fail(at, format!("unknown opcode 0x{other:02x}")));
                 }
             }
         }
+    }
+
+    /// Numbers, booleans and None.
+    fn op_scalar(&mut self, op: u8, at: u64) -> Result<(), Fail> {
+        match op {
+            b'F' => {
+                let l = &self.line()?;
+                let f = std::str::from_utf8(l)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<f64>().ok())
+                    .ok_or_else(|| fail(at, "bad FLOAT literal"))?;
+                self.push(V::Float(f))?;
+            }
+            b'G' => {
+                let b = self.le(8)?;
+                self.push(V::Float(f64::from_bits(b.swap_bytes())))?;
+            }
+            b'I' => {
+                let l = &self.line()?;
+                let v = match l.as_slice() {
+                    b"01" => V::Bool(true),
+                    b"00" => V::Bool(false),
+                    _ => parse_int(l).ok_or_else(|| fail(at, "bad INT literal"))?,
+                };
+                self.push(v)?;
+            }
+            b'L' => {
+                let l = &self.line()?;
+                let l = l.strip_suffix(b"L").unwrap_or(l);
+                let v = parse_int(l).ok_or_else(|| fail(at, "bad LONG literal"))?;
+                self.push(v)?;
+            }
+            b'J' => {
+                let v = self.le(4)? as u32 as i32;
+                self.push(V::Int(v as i64))?;
+            }
+            b'K' => {
+                let v = self.u8()?;
+                self.push(V::Int(v as i64))?;
+            }
+            b'M' => {
+                let v = self.le(2)?;
+                self.push(V::Int(v as i64))?;
+            }
+            0x8a | 0x8b => {
+                let n = if op == 0x8a {
+                    self.u8()? as u64
+                } else {
+                    let n = self.le(4)? as u32 as i32;
+                    if n < 0 {
+                        return Err(fail(at, "negative LONG4 length"));
+                    }
+                    n as u64
+                };
+                if n > 8 {
+                    // Only the size of a big integer matters.
+                    self.skip(n)?;
+                    self.push(V::BigInt(usize::try_from(n).unwrap_or(usize::MAX)))?;
+                    return Ok(());
+                }
+                let b = self.take(n)?;
+                let v = if b.len() <= 8 {
+                    let mut x: i64 = 0;
+                    for (i, &byte) in b.iter().enumerate() {
+                        x |= (byte as i64) << (8 * i);
+                    }
+                    if let Some(&last) = b.last() {
+                        if last & 0x80 != 0 && b.len() < 8 {
+                            x -= 1i64 << (8 * b.len());
+                        }
+                    }
+                    V::Int(x)
+                } else {
+                    V::BigInt(b.len())
+                };
+                self.push(v)?;
+            }
+            b'N' => self.push(V::None)?,
+            0x88 => self.push(V::Bool(true))?,
+            0x89 => self.push(V::Bool(false))?,
+            other => return Err(fail(at, format!("unknown opcode 0x{other:02x}"))),
+        }
+        Ok(())
+    }
+
+    /// Strings and bytes.
+    fn op_text(&mut self, op: u8, at: u64) -> Result<(), Fail> {
+        match op {
+            b'S' => {
+                let l = &self.line()?;
+                let s = unquote(l).ok_or_else(|| fail(at, "bad STRING literal"))?;
+                let v = self.text(&s);
+                self.push(v)?;
+            }
+            b'T' | b'U' | b'B' | b'C' | 0x8e | 0x96 => {
+                let n = match op {
+                    b'T' => {
+                        let n = self.le(4)? as u32 as i32;
+                        if n < 0 {
+                            return Err(fail(at, "negative BINSTRING length"));
+                        }
+                        n as u64
+                    }
+                    b'U' | b'C' => self.u8()? as u64,
+                    b'B' => self.le(4)?,
+                    _ => self.le(8)?,
+                };
+                let (b, n) = self.value_bytes(n)?;
+                let v = if matches!(op, b'T' | b'U') {
+                    // Python 2 str: text for names, bytes otherwise.
+                    match std::str::from_utf8(&b) {
+                        Ok(s) => self.text(s),
+                        Err(_) => Self::bytes_v(&b, n),
+                    }
+                } else {
+                    Self::bytes_v(&b, n)
+                };
+                self.push(v)?;
+            }
+            b'V' => {
+                let l = &self.line()?;
+                let s = raw_unicode_escape(l);
+                let v = self.text(&s);
+                self.push(v)?;
+            }
+            b'X' | 0x8c | 0x8d => {
+                let n = match op {
+                    b'X' => self.le(4)?,
+                    0x8c => self.u8()? as u64,
+                    _ => self.le(8)?,
+                };
+                let (b, _) = self.value_bytes(n)?;
+                let s = String::from_utf8_lossy(&b);
+                let v = self.text(&s);
+                self.push(v)?;
+            }
+            other => return Err(fail(at, format!("unknown opcode 0x{other:02x}"))),
+        }
+        Ok(())
+    }
+
+    /// Tuples, lists, dicts and sets.
+    fn op_container(&mut self, op: u8, at: u64) -> Result<(), Fail> {
+        match op {
+            b')' => self.push(tuple(Vec::new()))?,
+            b't' => {
+                let mut items = self.pop_mark(at)?;
+                items.truncate(MAX_ITEMS);
+                self.push(tuple(items))?;
+            }
+            0x85..=0x87 => {
+                let n = (op - 0x84) as usize;
+                let mut items = Vec::with_capacity(n);
+                for _ in 0..n {
+                    items.push(self.pop(at)?);
+                }
+                items.reverse();
+                self.push(tuple(items))?;
+            }
+            b']' => {
+                let l = self.list(Vec::new())?;
+                self.push(l)?;
+            }
+            b'l' => {
+                let mut items = self.pop_mark(at)?;
+                items.truncate(MAX_ITEMS);
+                let l = self.list(items)?;
+                self.push(l)?;
+            }
+            b'a' => {
+                let v = self.pop(at)?;
+                let l = self.top(at)?;
+                append(l, vec![v]);
+            }
+            b'e' => {
+                let items = self.pop_mark(at)?;
+                let l = self.top(at)?;
+                append(l, items);
+            }
+            b'}' => {
+                let d = self.dict()?;
+                self.push(d)?;
+            }
+            b'd' => {
+                let items = self.pop_mark(at)?;
+                let d = self.dict()?;
+                let mut d2 = d.clone();
+                set_items(&mut d2, items);
+                self.push(d)?;
+            }
+            b's' => {
+                let v = self.pop(at)?;
+                let k = self.pop(at)?;
+                let d = self.top(at)?;
+                set_items(d, vec![k, v]);
+            }
+            b'u' => {
+                let items = self.pop_mark(at)?;
+                let d = self.top(at)?;
+                set_items(d, items);
+            }
+            0x8f => {
+                let st = self.set(Vec::new())?;
+                self.push(st)?;
+            }
+            0x90 => {
+                let items = self.pop_mark(at)?;
+                let s = self.top(at)?;
+                if let V::Set(s) = s {
+                    let mut s = s.borrow_mut();
+                    let room = MAX_ITEMS.saturating_sub(s.len());
+                    s.extend(items.into_iter().take(room));
+                }
+            }
+            0x91 => {
+                let mut items = self.pop_mark(at)?;
+                items.truncate(MAX_ITEMS);
+                let st = self.set(items)?;
+                self.push(st)?;
+            }
+            other => return Err(fail(at, format!("unknown opcode 0x{other:02x}"))),
+        }
+        Ok(())
+    }
+
+    /// Memo PUT and GET.
+    fn op_memo(&mut self, op: u8, at: u64) -> Result<(), Fail> {
+        match op {
+            b'p' => {
+                let l = &self.line()?;
+                let k = parse_u64(l).ok_or_else(|| fail(at, "bad PUT key"))?;
+                self.memo_put(k, at)?;
+            }
+            b'q' => {
+                let k = self.u8()? as u64;
+                self.memo_put(k, at)?;
+            }
+            b'r' => {
+                let k = self.le(4)?;
+                self.memo_put(k, at)?;
+            }
+            0x94 => {
+                let k = self.memo.len() as u64;
+                self.memo_put(k, at)?;
+            }
+            b'g' => {
+                let l = &self.line()?;
+                let k = parse_u64(l).ok_or_else(|| fail(at, "bad GET key"))?;
+                self.memo_get(k, at)?;
+            }
+            b'h' => {
+                let k = self.u8()? as u64;
+                self.memo_get(k, at)?;
+            }
+            b'j' => {
+                let k = self.le(4)?;
+                self.memo_get(k, at)?;
+            }
+            other => return Err(fail(at, format!("unknown opcode 0x{other:02x}"))),
+        }
+        Ok(())
+    }
+
+    /// Imports, calls, BUILD, extensions and persistent ids.
+    fn op_call(&mut self, op: u8, at: u64) -> Result<(), Fail> {
+        match op {
+            b'c' => {
+                let module = String::from_utf8_lossy(&self.line()?).into_owned();
+                let name = String::from_utf8_lossy(&self.line()?).into_owned();
+                let g = self.import(&module, &name, at);
+                self.push(g)?;
+            }
+            0x93 => {
+                let name = self.pop(at)?;
+                let module = self.pop(at)?;
+                match (&module, &name) {
+                    (V::Str(m), V::Str(n)) => {
+                        let (m, n) = (m.clone(), n.clone());
+                        let g = self.import(&m, &n, at);
+                        self.push(g)?;
+                    }
+                    _ => {
+                        let operands = format!(
+                            "module={}, name={}",
+                            self.render(&module),
+                            self.render(&name)
+                        );
+                        self.issues.push(Issue::Unresolved {
+                            offset: self.base + at,
+                            operands,
+                        });
+                        self.push(V::Unknown)?;
+                    }
+                }
+            }
+            b'i' => {
+                let module = String::from_utf8_lossy(&self.line()?).into_owned();
+                let name = String::from_utf8_lossy(&self.line()?).into_owned();
+                let items = self.pop_mark(at)?;
+                let g = self.import(&module, &name, at);
+                let v = self.call(g, tuple(items), CallKind::Call);
+                self.push(v)?;
+            }
+            b'o' => {
+                let mut items = self.pop_mark(at)?;
+                if items.is_empty() {
+                    return Err(fail(at, "OBJ without a class"));
+                }
+                let cls = items.remove(0);
+                let v = self.call(cls, tuple(items), CallKind::Call);
+                self.push(v)?;
+            }
+            b'R' => {
+                let args = self.pop(at)?;
+                let func = self.pop(at)?;
+                let v = self.call(func, args, CallKind::Call);
+                self.push(v)?;
+            }
+            0x81 => {
+                let args = self.pop(at)?;
+                let cls = self.pop(at)?;
+                let v = self.call(cls, args, CallKind::New);
+                self.push(v)?;
+            }
+            0x92 => {
+                let kwargs = self.pop(at)?;
+                let args = self.pop(at)?;
+                let cls = self.pop(at)?;
+                let v = self.call(cls, tuple(vec![args, kwargs]), CallKind::New);
+                self.push(v)?;
+            }
+            b'b' => {
+                let state = self.pop(at)?;
+                let obj = self.pop(at)?;
+                self.joblib_array(&obj, &state, at)?;
+                if matches!(obj, V::Global(_)) {
+                    let rendering =
+                        self.render(&mk_call(obj.clone(), state.clone(), CallKind::Build));
+                    self.issues.push(Issue::GlobalMutation {
+                        offset: self.base + at,
+                        rendering,
+                    });
+                }
+                let v = mk_call(obj, state, CallKind::Build);
+                self.push(v)?;
+            }
+            0x82..=0x84 => {
+                let code = match op {
+                    0x82 => self.u8()? as u32,
+                    0x83 => self.le(2)? as u32,
+                    _ => self.le(4)? as u32,
+                };
+                self.issues.push(Issue::Extension {
+                    offset: self.base + at,
+                    code,
+                });
+                self.push(V::Ext(code))?;
+            }
+            b'P' => {
+                let l = &self.line()?;
+                let s = String::from_utf8_lossy(l);
+                let v = self.text(&s);
+                self.push(persid(v))?;
+            }
+            b'Q' => {
+                let pid = self.pop(at)?;
+                self.push(persid(pid))?;
+            }
+            other => return Err(fail(at, format!("unknown opcode 0x{other:02x}"))),
+        }
+        Ok(())
     }
 }
 
