@@ -141,3 +141,56 @@ fn bad_crc_member_is_scanned_without_a_misleading_size_warning() {
     assert!(!notes.iter().any(size_note), "{v}");
     assert!(notes.iter().any(|m| m.contains("checksum")), "{v}");
 }
+
+/// `os.system("id")` pickled with protocol 2.
+const PAYLOAD: &[u8] = b"\x80\x02cos\nsystem\nX\x02\x00\x00\x00id\x85R.";
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(data).expect("gzip");
+    gz.finish().expect("gzip")
+}
+
+fn paths_of(v: &serde_json::Value, rule: &str) -> Vec<String> {
+    findings(v)
+        .into_iter()
+        .filter(|f| f["rule_id"] == rule)
+        .flat_map(|f| f["locations"].as_array().cloned().unwrap_or_default())
+        .filter_map(|l| l["path"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn a_gzipped_pickle_is_reported_once_at_its_member() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("model.pkl.gz"), gzip(PAYLOAD)).expect("write");
+    let (code, v) = scan_json(dir.path(), "model.pkl.gz");
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(
+        paths_of(&v, "pickle.dangerous-call"),
+        vec!["model.pkl.gz!model.pkl".to_string()],
+        "{v}"
+    );
+    // Without archive expansion the stream itself is scanned (joblib.load reads it as is).
+    let (code, v) = json_report(
+        Command::cargo_bin("lantern")
+            .expect("binary")
+            .current_dir(dir.path())
+            .args([
+                "scan",
+                "--format",
+                "json",
+                "--no-progress",
+                "--only",
+                "models",
+            ])
+            .args(["--no-archives", "model.pkl.gz"]),
+    );
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(
+        paths_of(&v, "pickle.dangerous-call"),
+        vec!["model.pkl.gz".to_string()],
+        "{v}"
+    );
+}

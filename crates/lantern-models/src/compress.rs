@@ -115,6 +115,12 @@ pub fn inflate_from<'a, R: Read + 'a>(input: R, codec: Codec, cap: u64) -> (Vec<
     }
 }
 
+/// A decompressing reader over `input`, for the codecs decoded as they read (all but xz and
+/// lzma, whose decoder writes its output in one go: `None`).
+pub fn stream<'a, R: Read + 'a>(input: R, codec: Codec) -> Option<Box<dyn Read + 'a>> {
+    (!matches!(codec, Codec::Xz | Codec::Lzma)).then(|| reader(input, codec))
+}
+
 /// Why decompression stopped before the end of the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stop {

@@ -1,13 +1,14 @@
 //! Keras model configs (`config.json` of a `.keras` zip, the `model_config` attribute of an
 //! `.h5` file): Lambda layers (serialized Python code) and custom objects outside Keras.
 
+use crate::rules::Rule;
 use serde_json::Value;
 
 /// A risky construct in a Keras config.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KerasIssue {
-    /// `keras.lambda-layer` or `keras.custom-object`.
-    pub rule: &'static str,
+    /// [`Rule::KerasLambdaLayer`] or [`Rule::KerasCustomObject`].
+    pub rule: Rule,
     /// Layer name and what it holds.
     pub detail: String,
 }
@@ -48,7 +49,7 @@ pub fn check_config(v: &Value) -> Vec<KerasIssue> {
                         })
                         .unwrap_or_default();
                     out.push(KerasIssue {
-                        rule: "keras.lambda-layer",
+                        rule: Rule::KerasLambdaLayer,
                         detail: format!("Lambda layer `{name}` holds serialized code {code}"),
                     });
                     // The function inside is the same code: one finding per layer.
@@ -59,7 +60,7 @@ pub fn check_config(v: &Value) -> Vec<KerasIssue> {
                         .any(|k| module == *k || module.starts_with(&format!("{k}.")));
                     if !known && !class.is_empty() {
                         out.push(KerasIssue {
-                            rule: "keras.custom-object",
+                            rule: Rule::KerasCustomObject,
                             detail: format!("custom object {module}.{class} (`{name}`)"),
                         });
                     }
@@ -126,10 +127,11 @@ mod tests {
         let issues = check_config(&cfg);
         assert!(issues
             .iter()
-            .any(|i| i.rule == "keras.lambda-layer" && i.detail.contains("`l`")));
-        assert!(issues.iter().any(
-            |i| i.rule == "keras.custom-object" && i.detail.contains("evilpkg.layers.Backdoor")
-        ));
+            .any(|i| i.rule == Rule::KerasLambdaLayer && i.detail.contains("`l`")));
+        assert!(issues
+            .iter()
+            .any(|i| i.rule == Rule::KerasCustomObject
+                && i.detail.contains("evilpkg.layers.Backdoor")));
         assert!(!issues.iter().any(|i| i.detail.contains("Dense")));
     }
 

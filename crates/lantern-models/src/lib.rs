@@ -8,8 +8,10 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod compress;
+mod input;
 pub mod pickle;
 pub mod policy;
+pub mod rules;
 pub mod source;
 pub mod zip;
 
@@ -22,6 +24,7 @@ mod safetensors;
 mod tar;
 
 pub use policy::{Policy, Verdict};
+pub use rules::Rule;
 
 use lantern_core::{Category, Finding, Location, Severity, Warning};
 use source::{FileSource, Mem, Source};
@@ -34,9 +37,6 @@ const MAX_MEMBER: u64 = 512 * 1024 * 1024;
 /// it, the rest is not analysed and a warning says so. Keeps a decompression bomb under the
 /// scanner's memory budget.
 const MAX_INFLATE: u64 = 160 * 1024 * 1024;
-/// Bytes of a big pickle (or decompressed stream) analysed first: when the analysis stops
-/// inside them (a limit, an error, the end of the pickles), the rest is never read.
-const PREFIX_LEN: u64 = 16 * 1024 * 1024;
 /// Nesting of containers inside containers.
 const MAX_DEPTH: u32 = 4;
 /// Bytes given to [`detect`].
@@ -131,16 +131,16 @@ impl ModelReport {
             .push(Warning::new(loc.path.clone(), e.to_string()));
     }
 
-    fn finding(
-        &mut self,
-        rule: &str,
-        title: &str,
-        sev: Severity,
-        loc: Location,
-        detail: impl Into<String>,
-    ) -> &mut Finding {
-        self.findings
-            .push(Finding::new(rule, title, Category::Model, sev, loc).with_detail(detail));
+    /// A finding of `rule`, with the rule's title and severity.
+    fn finding(&mut self, rule: Rule, loc: Location, detail: impl Into<String>) -> &mut Finding {
+        let f = Finding::new(
+            rule.id(),
+            rule.title(),
+            Category::Model,
+            rule.severity(),
+            loc,
+        );
+        self.findings.push(f.with_detail(detail));
         let n = self.findings.len() - 1;
         &mut self.findings[n]
     }
@@ -271,6 +271,25 @@ pub fn may_be_long_pickle(head: &[u8], size: u64) -> bool {
     };
     let n = len.iter().rev().fold(0u64, |a, &b| (a << 8) | u64::from(b));
     n.saturating_add((cut + 1 + width) as u64) <= size
+}
+
+/// The size a gzip stream declares for its content (its ISIZE trailer, modulo 4 GiB), read
+/// from `data` when it is the whole blob, else from the end of the file at `path`. `None` when
+/// the blob is no gzip stream or its end cannot be read. A caller whose archive walker gunzips
+/// streams of up to some size, and scans their content as a member, skips the stream itself
+/// (else every finding is reported twice: at the stream and at the member).
+pub fn gunzipped_size(data: &[u8], whole: bool, path: Option<&std::path::Path>) -> Option<u64> {
+    if compress::codec(data) != Some(compress::Codec::Gzip) {
+        return None;
+    }
+    let tail = if whole {
+        data.get(data.len().checked_sub(4)?..)?.to_vec()
+    } else {
+        let src = FileSource::open(path?).ok()?;
+        src.read_at(src.len().checked_sub(4)?, 4).ok()?
+    };
+    let b: [u8; 4] = tail.as_slice().try_into().ok()?;
+    Some(u64::from(u32::from_le_bytes(b)))
 }
 
 /// [`detect_source`] for a file on disk, opened only when `head` could begin such a pickle.
@@ -448,13 +467,7 @@ fn scan_source(
         ModelFormat::Gguf => scan_gguf(src, loc, rep),
         ModelFormat::Safetensors => {
             for p in safetensors::check(src) {
-                rep.finding(
-                    p.rule,
-                    "safetensors file is inconsistent",
-                    p.severity,
-                    loc.clone(),
-                    p.detail,
-                );
+                rep.finding(p.rule, loc.clone(), p.detail);
             }
         }
     }
@@ -468,12 +481,6 @@ fn read_all<'s>(
     if let Some(s) = src.as_slice() {
         return Some(Cow::Borrowed(s));
     }
-    if src.len() > MAX_MEMBER {
-        rep.warn(
-            loc,
-            format!("{} bytes is over the {MAX_MEMBER}-byte limit for a pickle; only the first part scanned", src.len()),
-        );
-    }
     match src.read_at(0, src.len().min(MAX_MEMBER) as usize) {
         Ok(b) => Some(Cow::Owned(b)),
         Err(e) => {
@@ -483,26 +490,6 @@ fn read_all<'s>(
     }
 }
 
-/// The bytes of a pickle file to analyse: its first `PREFIX_LEN` bytes when their analysis
-/// is conclusive (see [`pickle_prefix_conclusive`]), else the whole file (bounded).
-fn read_pickle<'s>(
-    src: &'s dyn Source,
-    loc: &Location,
-    rep: &mut ModelReport,
-) -> Option<Cow<'s, [u8]>> {
-    if src.as_slice().is_none() && src.len() > PREFIX_LEN {
-        match src.read_at(0, PREFIX_LEN as usize) {
-            Ok(head) if pickle_prefix_conclusive(&head) => return Some(Cow::Owned(head)),
-            Ok(_) => {}
-            Err(e) => {
-                rep.io_warn(loc, e);
-                return None;
-            }
-        }
-    }
-    read_all(src, loc, rep)
-}
-
 fn scan_pickle_source(
     src: &dyn Source,
     loc: &Location,
@@ -510,62 +497,99 @@ fn scan_pickle_source(
     depth: u32,
     rep: &mut ModelReport,
 ) {
-    let Some(data) = read_pickle(src, loc, rep) else {
-        return;
-    };
-    pickle_scan(&data, 0, loc, policy, depth, rep);
-    drop(data);
+    let ctx = Ctx { loc, policy, depth };
+    ctx.pickle_stream(&mut source::SourceReader::new(src), 0, Some(src), rep);
     // Polyglot: a pickle that is also a zip (torch.load unpickles it, zip-aware scanners
     // look only at the members), or a zip whose members are scanned by other tools.
     if zip::has_eocd(src) {
-        let mut f = Finding::new(
-            "model.polyglot",
-            "File is both a pickle and a zip archive",
-            Category::Model,
-            Severity::Medium,
+        rep.finding(
+            Rule::ModelPolyglot,
             loc.clone(),
+            "pickle stream followed by a zip archive",
         );
-        f.detail = Some("pickle stream followed by a zip archive".into());
-        rep.findings.push(f);
         // `Pickle` tells scan_zip the prefix was already analysed.
         scan_zip(src, loc, policy, depth, ModelFormat::Pickle, rep);
     }
 }
 
-/// Analyse `data` as pickles, report at `loc` with offsets shifted by `shift` (where `data`
-/// starts in the blob), and scan archives embedded in bytes values as containers.
-fn pickle_scan(
-    data: &[u8],
-    shift: u64,
-    loc: &Location,
-    policy: &Policy,
+/// Where and how a pickle stream is reported.
+struct Ctx<'a> {
+    loc: &'a Location,
+    policy: &'a Policy,
     depth: u32,
-    rep: &mut ModelReport,
-) {
-    let mut a = pickle::analyse(data);
-    for i in &mut a.imports {
-        i.offset += shift;
+}
+
+impl Ctx<'_> {
+    /// Analyse the pickles of `reader` (in bounded memory, reading no further than they go),
+    /// report at `loc` with offsets shifted by `shift` (where the stream starts in the blob),
+    /// and scan archives embedded in bytes values as containers: from memory when kept, else
+    /// from `random` (the stream's bytes, when it is a plain window of a source), else say
+    /// they were not scanned.
+    fn pickle_stream(
+        &self,
+        reader: &mut dyn std::io::Read,
+        shift: u64,
+        random: Option<&dyn Source>,
+        rep: &mut ModelReport,
+    ) {
+        let a = pickle::analyse_reader(reader);
+        self.report(a, shift, random, rep);
     }
-    let mut embedded = Vec::new();
-    for is in &mut a.issues {
-        match is {
-            pickle::Issue::Malformed { offset, .. }
-            | pickle::Issue::Unresolved { offset, .. }
-            | pickle::Issue::GlobalMutation { offset, .. }
-            | pickle::Issue::Extension { offset, .. } => *offset += shift,
-            pickle::Issue::EmbeddedArchive { offset, len } => {
-                embedded.push((*offset, *len));
-                *offset += shift;
+
+    /// [`Ctx::pickle_stream`] of a decompressed stream (no random access); when `gated` (its
+    /// head showed no evidence of a pickle) it is reported only when imports follow, as
+    /// [`detect_source`] asks.
+    fn pickle_stream_if(&self, reader: &mut dyn std::io::Read, gated: bool, rep: &mut ModelReport) {
+        let a = pickle::analyse_reader(reader);
+        if gated && (a.imports.is_empty() || a.opcodes < 3) {
+            return;
+        }
+        self.report(a, 0, None, rep);
+    }
+
+    fn report(
+        &self,
+        mut a: pickle::Analysis,
+        shift: u64,
+        random: Option<&dyn Source>,
+        rep: &mut ModelReport,
+    ) {
+        if let Some(e) = a.read_error.take() {
+            rep.warn(
+                self.loc,
+                format!("read error inside the pickle stream: {e}"),
+            );
+        }
+        for i in &mut a.imports {
+            i.offset += shift;
+        }
+        let mut embedded = Vec::new();
+        for is in &mut a.issues {
+            match is {
+                pickle::Issue::Malformed { offset, .. }
+                | pickle::Issue::Unresolved { offset, .. }
+                | pickle::Issue::GlobalMutation { offset, .. }
+                | pickle::Issue::Extension { offset, .. } => *offset += shift,
+                pickle::Issue::EmbeddedArchive { offset, len, data } => {
+                    embedded.push((*offset, *len, data.take()));
+                    *offset += shift;
+                }
             }
         }
-    }
-    pickle_findings(&a, loc, policy, rep);
-    for (off, len) in embedded {
-        let start = usize::try_from(off).unwrap_or(usize::MAX);
-        let end = start.saturating_add(usize::try_from(len).unwrap_or(usize::MAX));
-        if let Some(inner) = data.get(start..end) {
-            let child = loc.child(&format!("bytes@{}", off + shift));
-            scan_source(&Mem(inner), &child, policy, depth + 1, rep);
+        pickle_findings(&a, self.loc, self.policy, rep);
+        for (off, len, data) in embedded {
+            let child = self.loc.child(&format!("bytes@{}", off + shift));
+            match (data, random) {
+                (Some(d), _) => scan_source(&Mem(&d), &child, self.policy, self.depth + 1, rep),
+                (None, Some(r)) => {
+                    let w = source::Window::new(r, off, len);
+                    scan_source(&w, &child, self.policy, self.depth + 1, rep);
+                }
+                (None, None) => rep.warn(
+                    &child,
+                    format!("zip archive of {len} bytes inside a compressed pickle: not scanned"),
+                ),
+            }
         }
     }
 }
@@ -605,25 +629,19 @@ fn group_imports(a: &pickle::Analysis) -> Vec<ImportUse<'_>> {
 
 /// Rule, title, severity and reason of an import outside the policy, by what loading does
 /// with it (the severity contract of the README).
-fn unknown_import(usage: pickle::Usage) -> (&'static str, &'static str, Severity, &'static str) {
+fn unknown_import(usage: pickle::Usage) -> (Rule, &'static str) {
     match usage {
         pickle::Usage::Called => (
-            "pickle.unknown-global",
-            "Pickle calls a callable outside the allowlist",
-            Severity::High,
+            Rule::PickleUnknownGlobal,
             "called on load with arguments chosen by the file",
         ),
         pickle::Usage::Instantiated => (
-            "pickle.unknown-class",
-            "Pickle creates an instance of a class outside the allowlist",
-            Severity::Info,
+            Rule::PickleUnknownClass,
             "instance allocated without calling its constructor (cls.__new__(cls)), its state \
              set afterwards, as the pickler writes any plain object",
         ),
         pickle::Usage::Referenced => (
-            "pickle.unknown-class",
-            "Pickle references a name outside the allowlist",
-            Severity::Info,
+            Rule::PickleUnknownClass,
             "imported and stored as a value, never called by the pickle",
         ),
     }
@@ -647,33 +665,25 @@ pub fn pickle_findings(
             .call
             .map(str::to_string)
             .unwrap_or_else(|| format!("import {full}"));
-        let (rule, title, sev, family, reason, resolved) =
-            match policy.classify(&imp.module, &imp.name) {
-                Verdict::Allowed => continue,
-                Verdict::Dangerous {
-                    family,
-                    reason,
-                    resolved,
-                } => (
-                    "pickle.dangerous-call",
-                    "Pickle calls a dangerous callable on load",
-                    Severity::Critical,
-                    Some(family),
-                    reason,
-                    resolved,
-                ),
-                Verdict::Unknown => {
-                    let (rule, title, sev, reason) = unknown_import(u.usage);
-                    (rule, title, sev, None, reason.to_string(), None)
-                }
-            };
+        let (rule, family, reason, resolved) = match policy.classify(&imp.module, &imp.name) {
+            Verdict::Allowed => continue,
+            Verdict::Dangerous {
+                family,
+                reason,
+                resolved,
+            } => (Rule::PickleDangerousCall, Some(family), reason, resolved),
+            Verdict::Unknown => {
+                let (rule, reason) = unknown_import(u.usage);
+                (rule, None, reason.to_string(), None)
+            }
+        };
         // A re-export is reported as what it resolves to: `random._os.system("id")` reads as
         // `os.system("id")`.
         let detail = match &resolved {
             Some(r) => format!("{} (as {full})", detail.replacen(&full, r, 1)),
             None => detail,
         };
-        let f = rep.finding(rule, title, sev, at, detail);
+        let f = rep.finding(rule, at, detail);
         f.properties
             .insert("global".into(), serde_json::json!(full));
         f.properties
@@ -701,9 +711,7 @@ pub fn pickle_findings(
         match issue {
             pickle::Issue::Malformed { offset, message } => {
                 rep.finding(
-                    "pickle.malformed",
-                    "Pickle stream is malformed (opcodes before the error run on load)",
-                    Severity::Medium,
+                    Rule::PickleMalformed,
                     Location {
                         offset: Some(*offset),
                         ..loc.clone()
@@ -713,9 +721,7 @@ pub fn pickle_findings(
             }
             pickle::Issue::Unresolved { offset, operands } => {
                 rep.finding(
-                    "pickle.unresolved-global",
-                    "Pickle imports a name computed at load time",
-                    Severity::Critical,
+                    Rule::PickleUnresolvedGlobal,
                     Location {
                         offset: Some(*offset),
                         ..loc.clone()
@@ -725,9 +731,7 @@ pub fn pickle_findings(
             }
             pickle::Issue::GlobalMutation { offset, rendering } => {
                 rep.finding(
-                    "pickle.global-mutation",
-                    "Pickle sets attributes on an imported module object (monkey-patching on load)",
-                    Severity::Critical,
+                    Rule::PickleGlobalMutation,
                     Location {
                         offset: Some(*offset),
                         ..loc.clone()
@@ -740,9 +744,7 @@ pub fn pickle_findings(
             }
             pickle::Issue::Extension { offset, code } => {
                 rep.finding(
-                    "pickle.extension-code",
-                    "Pickle imports through the copyreg extension registry",
-                    Severity::High,
+                    Rule::PickleExtensionCode,
                     Location {
                         offset: Some(*offset),
                         ..loc.clone()
@@ -788,25 +790,23 @@ fn scan_zip(
     }
     if ar.recovered && !ar.entries.is_empty() {
         rep.finding(
-            "zip.broken-central-directory",
-            "Archive has no usable central directory (torch still loads it)",
-            Severity::Medium,
+            Rule::ZipBrokenCentralDirectory,
             loc.clone(),
             format!("{} members recovered from local headers", ar.entries.len()),
         );
     }
     if ar.prefix > 0 && fmt != ModelFormat::Pickle {
         // Data before the first member: torch sniffs the first bytes and may unpickle them.
-        if let Ok(prefix) = src.read_at(0, ar.prefix.min(MAX_MEMBER) as usize) {
-            if detect(&prefix, "prefix.pkl") == Some(ModelFormat::Pickle) {
+        let w = source::Window::new(src, 0, ar.prefix);
+        if let Ok(head) = w.read_at(0, HEAD_LEN) {
+            if detect(&head, "prefix.pkl") == Some(ModelFormat::Pickle) {
                 rep.finding(
-                    "model.polyglot",
-                    "File is both a pickle and a zip archive",
-                    Severity::Medium,
+                    Rule::ModelPolyglot,
                     loc.clone(),
                     format!("{} bytes of pickle before the zip archive", ar.prefix),
                 );
-                pickle_scan(&prefix, 0, loc, policy, depth, rep);
+                let ctx = Ctx { loc, policy, depth };
+                ctx.pickle_stream(&mut source::SourceReader::new(&w), 0, Some(&w), rep);
             }
         }
     }
@@ -817,9 +817,7 @@ fn scan_zip(
         .collect();
     if let Some(first) = flagged.first() {
         rep.finding(
-            "zip.odd-flags",
-            "Members are flagged encrypted but readable (torch ignores the flag, other readers skip them)",
-            Severity::Low,
+            Rule::ZipOddFlags,
             loc.clone(),
             format!(
                 "{} members with encryption flags, first `{}` (0x{:04x})",
@@ -835,9 +833,7 @@ fn scan_zip(
             .collect();
         if let Some(ln) = &e.local_name {
             rep.finding(
-                "zip.name-mismatch",
-                "Member name differs between central directory and local header",
-                Severity::Medium,
+                Rule::ZipNameMismatch,
                 loc.child(&e.name),
                 format!("central `{}`, local `{}`", e.name, ln),
             );
@@ -870,8 +866,15 @@ fn scan_zip(
             continue;
         }
         if is_pkl {
-            match zip::read_entry(src, e, MAX_MEMBER) {
-                Ok(data) => pickle_scan(&data, 0, &mloc, policy, depth, rep),
+            let ctx = Ctx {
+                loc: &mloc,
+                policy,
+                depth,
+            };
+            match zip::entry_reader(src, e) {
+                Ok((mut r, w)) => {
+                    ctx.pickle_stream(&mut r, 0, w.as_ref().map(|w| w as &dyn Source), rep)
+                }
                 Err(err) => rep.warn(&mloc, format!("cannot read member: {err}")),
             }
             continue;
@@ -900,7 +903,21 @@ fn scan_zip(
                 && !is_storage_member(&mloc.path)
                 && pickle::sniff(&head, false).is_some_and(|p| p.cut_at.is_some())
         };
-        if detect(&head, &mloc.path).is_none() && !cut() {
+        let found = detect(&head, &mloc.path);
+        if found.is_none() && !cut() {
+            continue;
+        }
+        if found == Some(ModelFormat::Pickle) {
+            // Inflated as the analysis reads it, never held whole.
+            let ctx = Ctx {
+                loc: &mloc,
+                policy,
+                depth: depth + 1,
+            };
+            match zip::entry_reader(src, e) {
+                Ok((mut r, _)) => ctx.pickle_stream(&mut r, 0, None, rep),
+                Err(err) => rep.warn(&mloc, format!("cannot read member: {err}")),
+            }
             continue;
         }
         match zip::read_entry(src, e, MAX_MEMBER) {
@@ -918,30 +935,26 @@ fn scan_tar(src: &dyn Source, loc: &Location, policy: &Policy, depth: u32, rep: 
     for m in members {
         let mloc = loc.child(&m.name);
         let base = m.name.rsplit('/').next().unwrap_or(&m.name);
-        let len = m.size.min(MAX_MEMBER) as usize;
+        let w = source::Window::new(src, m.offset, m.size);
         if matches!(base, "pickle" | "sys_info" | "storages" | "tensors") {
-            // `storages` and `tensors` start with pickles followed by raw data: read the
-            // pickles only (the analyser stops at the first non-pickle byte).
-            let cap = if base == "storages" || base == "tensors" {
-                len.min(16 * 1024 * 1024)
-            } else {
-                len
+            // `storages` and `tensors` start with pickles followed by raw data: the analysis
+            // reads the pickles only (it stops at the first non-pickle byte).
+            let ctx = Ctx {
+                loc: &mloc,
+                policy,
+                depth,
             };
-            match src.read_at(m.offset, cap) {
-                Ok(data) => pickle_scan(&data, 0, &mloc, policy, depth, rep),
-                Err(e) => rep.warn(&mloc, format!("cannot read member: {e}")),
-            }
+            ctx.pickle_stream(&mut source::SourceReader::new(&w), 0, Some(&w), rep);
             continue;
         }
-        let w = source::Window::new(src, m.offset, m.size);
         scan_source(&w, &mloc, policy, depth + 1, rep);
     }
 }
 
-/// A compressed stream: decompressed (bounded), then scanned as what it holds (a pickle, a tar
-/// of models, a `.npy` chunk, another compressed stream). A bomb is cut at the cap with a
-/// warning; its first 16 MiB are analysed first, which is enough to stop a stream of opcodes
-/// that hits a pickle limit without inflating the rest.
+/// A compressed stream, scanned as what it holds. A pickle is decompressed as the analysis
+/// reads it (any size, bounded memory, and no further than the pickles go); anything else (a
+/// tar of models, a `.npy` chunk, another compressed stream) is decompressed up to
+/// `MAX_INFLATE` bytes, a warning saying when the rest was not analysed.
 fn scan_compressed(
     src: &dyn Source,
     loc: &Location,
@@ -961,13 +974,41 @@ fn scan_compressed(
     };
     // The compressed input is read sequentially, never held whole.
     let input = || source::SourceReader::new(src);
-    let (first, stop) = compress::inflate_from(input(), codec, PREFIX_LEN);
-    if stop == Some(compress::Stop::Limit) && pickle_prefix_conclusive(&first) {
-        scan_source(&Mem(&first), loc, policy, depth + 1, rep);
-        return;
+    let (first, stop) = compress::inflate_from(input(), codec, HEAD_LEN as u64);
+    let complete = stop.is_none();
+    let inner = strip_compression_ext(&loc.path);
+    let sure = is_pickle(&first, complete, &ext(inner));
+    // A pickle whose first value runs past the head is one when imports follow.
+    let cut = !sure
+        && !complete
+        && !tar::is_tar_header(&first)
+        && detect_with(&first, inner, false).is_none()
+        && pickle::sniff(&first, false).is_some_and(|p| p.cut_at.is_some());
+    if sure || cut {
+        if let Some(mut r) = compress::stream(input(), codec) {
+            let ctx = Ctx {
+                loc,
+                policy,
+                depth: depth + 1,
+            };
+            ctx.pickle_stream_if(&mut r, cut, rep);
+            return;
+        }
     }
     drop(first);
-    let (out, stop) = compress::inflate_from(input(), codec, MAX_INFLATE);
+    scan_inflated(src, codec, loc, policy, depth, rep);
+}
+
+/// [`scan_compressed`] for content other than a pickle, or a codec decoded in one go.
+fn scan_inflated(
+    src: &dyn Source,
+    codec: compress::Codec,
+    loc: &Location,
+    policy: &Policy,
+    depth: u32,
+    rep: &mut ModelReport,
+) {
+    let (out, stop) = compress::inflate_from(source::SourceReader::new(src), codec, MAX_INFLATE);
     if let Some(compress::Stop::Error(e)) = &stop {
         if out.is_empty() {
             rep.warn(
@@ -1003,17 +1044,6 @@ fn scan_compressed(
     scan_source(&Mem(&out), loc, policy, depth + 1, rep);
 }
 
-/// Whether a pickle analysis of `prefix` (the first bytes of a longer stream) already decided
-/// everything: it stopped inside the prefix (a limit, an error, the end of the pickles)
-/// rather than by running out of bytes.
-fn pickle_prefix_conclusive(prefix: &[u8]) -> bool {
-    let head = prefix.get(..HEAD_LEN).unwrap_or(prefix);
-    if !is_pickle(head, head.len() == prefix.len(), "pkl") {
-        return false;
-    }
-    !pickle::analyse(prefix).cut_short
-}
-
 fn scan_npy(src: &dyn Source, loc: &Location, policy: &Policy, depth: u32, rep: &mut ModelReport) {
     let head = match src.read_at(0, HEAD_LEN) {
         Ok(h) => h,
@@ -1031,32 +1061,25 @@ fn scan_npy(src: &dyn Source, loc: &Location, policy: &Policy, depth: u32, rep: 
                 offset: 0,
                 message: e,
             };
-            rep.finding(
-                "numpy.malformed",
-                "NumPy file header is malformed",
-                Severity::Low,
-                loc.clone(),
-                err.to_string(),
-            );
+            rep.finding(Rule::NumpyMalformed, loc.clone(), err.to_string());
             return;
         }
     };
     if h.object {
         // Object arrays are a pickle after the header: np.load(allow_pickle=True) runs it.
-        let len = src.len().saturating_sub(h.data_offset).min(MAX_MEMBER) as usize;
-        match src.read_at(h.data_offset, len) {
-            Ok(body) => {
-                rep.finding(
-                    "numpy.object-array",
-                    "NumPy array of Python objects (loading needs allow_pickle=True)",
-                    Severity::Info,
-                    loc.clone(),
-                    format!("descr {}", h.descr),
-                );
-                pickle_scan(&body, h.data_offset, loc, policy, depth, rep);
-            }
-            Err(e) => rep.io_warn(loc, e),
-        }
+        rep.finding(
+            Rule::NumpyObjectArray,
+            loc.clone(),
+            format!("descr {}", h.descr),
+        );
+        let w = source::Window::new(src, h.data_offset, src.len());
+        let ctx = Ctx { loc, policy, depth };
+        ctx.pickle_stream(
+            &mut source::SourceReader::new(&w),
+            h.data_offset,
+            Some(&w),
+            rep,
+        );
         return;
     }
     if let Some(item) = h.itemsize {
@@ -1065,9 +1088,7 @@ fn scan_npy(src: &dyn Source, loc: &Location, policy: &Policy, depth: u32, rep: 
         let have = src.len().saturating_sub(h.data_offset);
         if want != Some(have) {
             rep.finding(
-                "numpy.inconsistent",
-                "NumPy data size does not match its shape and dtype",
-                Severity::Low,
+                Rule::NumpyInconsistent,
                 loc.clone(),
                 format!(
                     "shape {:?} of {} needs {} bytes, file has {have}",
@@ -1084,28 +1105,18 @@ fn scan_npy(src: &dyn Source, loc: &Location, policy: &Policy, depth: u32, rep: 
 fn scan_gguf(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
     let g = gguf::parse(src);
     for p in &g.problems {
-        rep.finding(
-            "gguf.malformed",
-            "GGUF header or metadata is malformed",
-            Severity::Low,
-            loc.clone(),
-            p.clone(),
-        );
+        rep.finding(Rule::GgufMalformed, loc.clone(), p.clone());
     }
     for (key, t) in &g.templates {
         for (pat, critical, snippet) in gguf::template_issues(t) {
-            let sev = if critical {
-                Severity::Critical
-            } else {
-                Severity::Medium
-            };
             let f = rep.finding(
-                "gguf.template-injection",
-                "GGUF chat template reaches Python internals (Jinja template injection)",
-                sev,
+                Rule::GgufTemplateInjection,
                 loc.clone(),
                 format!("{key}: `{pat}` in …{snippet}…"),
             );
+            if !critical {
+                f.severity = Severity::Medium;
+            }
             f.properties
                 .insert("pattern".into(), serde_json::json!(pat));
         }
@@ -1139,13 +1150,7 @@ fn scan_onnx(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
     let m = match proto::OnnxModel::decode(&data[..]) {
         Ok(m) => m,
         Err(e) => {
-            rep.finding(
-                "onnx.malformed",
-                "ONNX protobuf does not decode",
-                Severity::Low,
-                loc.clone(),
-                e.to_string(),
-            );
+            rep.finding(Rule::OnnxMalformed, loc.clone(), e.to_string());
             return;
         }
     };
@@ -1155,9 +1160,7 @@ fn scan_onnx(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
             && seen.insert(o.domain.clone())
         {
             rep.finding(
-                "onnx.custom-op",
-                "ONNX model needs a custom operator library (native code) to load",
-                Severity::Medium,
+                Rule::OnnxCustomOp,
                 loc.clone(),
                 format!("opset import of domain `{}`", o.domain),
             );
@@ -1168,9 +1171,7 @@ fn scan_onnx(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
             && seen.insert(n.domain.clone())
         {
             rep.finding(
-                "onnx.custom-op",
-                "ONNX model needs a custom operator library (native code) to load",
-                Severity::Medium,
+                Rule::OnnxCustomOp,
                 loc.clone(),
                 format!(
                     "{path}: node `{}` op `{}` in domain `{}`",
@@ -1183,9 +1184,7 @@ fn scan_onnx(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
         for kv in &t.external_data {
             if kv.key == "location" && proto::location_escapes(&kv.value) {
                 rep.finding(
-                    "onnx.external-data-escape",
-                    "ONNX external data path escapes the model directory",
-                    Severity::High,
+                    Rule::OnnxExternalDataEscape,
                     loc.clone(),
                     format!("tensor `{}` reads `{}`", t.name, kv.value),
                 );
@@ -1202,13 +1201,7 @@ fn scan_saved_model(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
     let m = match proto::SavedModel::decode(&data[..]) {
         Ok(m) => m,
         Err(e) => {
-            rep.finding(
-                "tf.malformed",
-                "SavedModel protobuf does not decode",
-                Severity::Low,
-                loc.clone(),
-                e.to_string(),
-            );
+            rep.finding(Rule::TfMalformed, loc.clone(), e.to_string());
             return;
         }
     };
@@ -1235,22 +1228,10 @@ fn scan_saved_model(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
             .map(|n| ("graph".to_string(), n))
             .chain(fnodes);
         for (where_, n) in nodes {
-            if let Some((op, rule, critical)) =
-                proto::TF_RISKY_OPS.iter().find(|(op, _, _)| *op == n.op)
-            {
+            if let Some((op, rule)) = proto::TF_RISKY_OPS.iter().find(|(op, _)| *op == n.op) {
                 if seen.insert((op.to_string(), n.name.clone())) {
-                    let (sev, title) = if *critical {
-                        (Severity::Critical, "SavedModel runs Python code (PyFunc)")
-                    } else {
-                        (Severity::High, "SavedModel graph reads or writes files")
-                    };
-                    rep.finding(
-                        rule,
-                        title,
-                        sev,
-                        loc.clone(),
-                        format!("{where_}: node `{}` op {op}", n.name),
-                    );
+                    let detail = format!("{where_}: node `{}` op {op}", n.name);
+                    rep.finding(*rule, loc.clone(), detail);
                 }
             }
         }
@@ -1259,18 +1240,7 @@ fn scan_saved_model(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
 
 fn keras_findings(cfg: &serde_json::Value, loc: &Location, rep: &mut ModelReport) {
     for i in keras::check_config(cfg) {
-        let (sev, title) = if i.rule == "keras.lambda-layer" {
-            (
-                Severity::Critical,
-                "Keras model holds a Lambda layer (Python code run on load)",
-            )
-        } else {
-            (
-                Severity::Medium,
-                "Keras model needs a custom object from outside Keras",
-            )
-        };
-        rep.finding(i.rule, title, sev, loc.clone(), i.detail);
+        rep.finding(i.rule, loc.clone(), i.detail);
     }
 }
 

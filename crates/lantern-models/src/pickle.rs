@@ -1,11 +1,14 @@
 //! Static pickle analyser: a symbolic stack machine over every opcode of protocols 0-5 that
 //! resolves imports and reconstructs calls without importing or executing anything.
 
+use crate::input::{Input, READ_WHOLE};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::rc::Rc;
 
+/// Bytes of embedded zip archives kept per stream for the caller to scan.
+const ARCHIVE_BUDGET: usize = 64 << 20;
 /// Maximum number of memo entries kept; more is a memo bomb.
 const MAX_MEMO: usize = 1 << 20;
 /// Maximum stack depth.
@@ -140,10 +143,12 @@ pub enum Issue {
     /// A bytes value holding a zip archive (e.g. a torch checkpoint given to
     /// `torch.storage._load_from_bytes`), to be scanned as a container.
     EmbeddedArchive {
-        /// Offset of the bytes in the analysed buffer.
+        /// Offset of the bytes in the analysed stream.
         offset: u64,
         /// Length of the bytes.
         len: u64,
+        /// The bytes, when short enough to keep (else read again from the stream's source).
+        data: Option<Vec<u8>>,
     },
     /// EXT1/EXT2/EXT4: import through the copyreg extension registry.
     Extension {
@@ -172,6 +177,8 @@ pub struct Analysis {
     /// The analysis stopped because the data ended (inside a pickle, or where a further
     /// chained pickle could start): when the data is a prefix, the rest may matter.
     pub cut_short: bool,
+    /// The reader failed: the stream was analysed up to the error only.
+    pub read_error: Option<String>,
 }
 
 /// A symbolic value on the stack.
@@ -264,17 +271,30 @@ struct Fail {
     message: String,
 }
 
-fn fail(offset: usize, message: impl Into<String>) -> Fail {
+fn fail(offset: u64, message: impl Into<String>) -> Fail {
     Fail {
-        offset: offset as u64,
+        offset,
         message: message.into(),
     }
 }
 
 /// Analyse `data` as a stream of pickles. Never executes anything.
 pub fn analyse(data: &[u8]) -> Analysis {
+    let mut r = data;
+    analyse_reader(&mut r)
+}
+
+/// Analyse the pickles read from `reader` in bounded memory: the stream is read once, through a
+/// buffer; long string and bytes values are skipped, keeping their first bytes (a pickle nested
+/// in one is analysed as it is read). Reading stops where the pickles end. Never executes
+/// anything.
+pub fn analyse_reader(reader: &mut dyn std::io::Read) -> Analysis {
     let mut out = Analysis::default();
-    analyse_into(data, 0, 0, &mut out);
+    let mut inp = Input::new(reader);
+    analyse_into(&mut inp, 0, 0, &mut out);
+    if let Some(e) = inp.take_error() {
+        out.read_error = Some(e.to_string());
+    }
     out
 }
 
@@ -303,7 +323,9 @@ pub struct Prefix {
 pub fn sniff(head: &[u8], complete: bool) -> Option<Prefix> {
     let mut scratch = Analysis::default();
     // Depth MAX_NESTED_DEPTH: pickles inside bytes values are not analysed while sniffing.
-    let mut m = Machine::new(head, 0, MAX_NESTED_DEPTH, &mut scratch);
+    let mut r = head;
+    let mut inp = Input::new(&mut r);
+    let mut m = Machine::new(&mut inp, 0, MAX_NESTED_DEPTH, &mut scratch);
     let r = m.run();
     let names_ok = m
         .imports
@@ -325,19 +347,19 @@ pub fn sniff(head: &[u8], complete: bool) -> Option<Prefix> {
         stopped: r.is_ok(),
         proto_header: head.first() == Some(&0x80),
         broken,
-        cut_at: (r.is_err() && !broken).then_some(m.last_op),
+        cut_at: (r.is_err() && !broken).then(|| usize::try_from(m.last_op).unwrap_or(usize::MAX)),
     };
     (names_ok && opcodes > 0).then_some(prefix)
 }
 
-fn analyse_into(data: &[u8], base: u64, depth: u32, out: &mut Analysis) {
-    let mut pos = 0usize;
+fn analyse_into(inp: &mut Input<'_>, base: u64, depth: u32, out: &mut Analysis) {
     let mut first = true;
     loop {
         if !first {
             // A further pickle follows only when it starts with PROTO 2..5 (legacy torch files
             // chain five pickles so); otherwise the rest is data (raw storages).
-            match (data.get(pos), data.get(pos + 1)) {
+            let next = inp.peek(2);
+            match (next.first(), next.get(1)) {
                 (Some(0x80), Some(p)) if (2..=5).contains(p) => {}
                 // The bytes end where another pickle could start: a prefix is not enough.
                 (None, _) | (Some(0x80), None) => {
@@ -347,8 +369,7 @@ fn analyse_into(data: &[u8], base: u64, depth: u32, out: &mut Analysis) {
                 _ => break,
             }
         }
-        let mut m = Machine::new(data, base, depth, out);
-        m.pos = pos;
+        let mut m = Machine::new(inp, base, depth, out);
         let r = m.run();
         let opcodes = m.opcodes;
         let imports = std::mem::take(&mut m.imports);
@@ -362,13 +383,8 @@ fn analyse_into(data: &[u8], base: u64, depth: u32, out: &mut Analysis) {
                 out.imports.extend(imports);
                 out.issues.extend(issues);
                 out.pickles += 1;
-                out.end = base + end as u64;
-                pos = end;
+                out.end = base + end;
                 first = false;
-                if pos >= data.len() {
-                    out.cut_short = true;
-                    break;
-                }
             }
             Err(f) => {
                 out.cut_short = f.message.starts_with("truncated");
@@ -390,6 +406,19 @@ fn analyse_into(data: &[u8], base: u64, depth: u32, out: &mut Analysis) {
             }
         }
     }
+}
+
+/// Analyse a pickle nested in a bytes value that starts at `start` of a pickle at `depth`.
+fn nested_pickle(sub_in: &mut Input<'_>, start: u64, depth: u32, nested: &mut Analysis) {
+    let mut sub = Analysis::default();
+    analyse_into(sub_in, start, depth + 1, &mut sub);
+    nested.imports.extend(sub.imports);
+    nested.issues.extend(sub.issues);
+}
+
+/// Whether bytes start with a PROTO 2..5 opcode (a pickle nested in a bytes value).
+fn starts_pickle(b: &[u8]) -> bool {
+    b.len() > 2 && b[0] == 0x80 && (2..=5).contains(&b[1])
 }
 
 fn is_identifier_path(s: &str) -> bool {
@@ -417,9 +446,8 @@ fn fix_module(m: &str) -> &str {
     }
 }
 
-struct Machine<'a, 'o> {
-    data: &'a [u8],
-    pos: usize,
+struct Machine<'i, 'r, 'o> {
+    inp: &'i mut Input<'r>,
     base: u64,
     depth: u32,
     stack: Vec<V>,
@@ -437,10 +465,12 @@ struct Machine<'a, 'o> {
     /// Bytes of string values kept so far (see `VALUE_BUDGET`).
     kept: usize,
     /// Where the opcode being run starts.
-    last_op: usize,
+    last_op: u64,
+    /// Bytes of embedded archives kept so far (see `ARCHIVE_BUDGET`).
+    kept_archives: usize,
 }
 
-impl Drop for Machine<'_, '_> {
+impl Drop for Machine<'_, '_, '_> {
     fn drop(&mut self) {
         for l in &self.lists {
             if let Ok(mut b) = l.try_borrow_mut() {
@@ -455,11 +485,10 @@ impl Drop for Machine<'_, '_> {
     }
 }
 
-impl<'a, 'o> Machine<'a, 'o> {
-    fn new(data: &'a [u8], base: u64, depth: u32, nested: &'o mut Analysis) -> Self {
+impl<'i, 'r, 'o> Machine<'i, 'r, 'o> {
+    fn new(inp: &'i mut Input<'r>, base: u64, depth: u32, nested: &'o mut Analysis) -> Self {
         Machine {
-            data,
-            pos: 0,
+            inp,
             base,
             depth,
             stack: Vec::new(),
@@ -474,6 +503,7 @@ impl<'a, 'o> Machine<'a, 'o> {
             dicts: Vec::new(),
             kept: 0,
             last_op: 0,
+            kept_archives: 0,
         }
     }
 
@@ -498,7 +528,7 @@ impl<'a, 'o> Machine<'a, 'o> {
             self.dicts.retain(|d| Rc::strong_count(d) > 1);
             if self.dicts.len() >= MAX_CONTAINERS {
                 return Err(fail(
-                    self.pos,
+                    self.inp.pos(),
                     format!("container limit reached ({MAX_CONTAINERS} live dicts)"),
                 ));
             }
@@ -512,7 +542,7 @@ impl<'a, 'o> Machine<'a, 'o> {
             self.lists.retain(|l| Rc::strong_count(l) > 1);
             if self.lists.len() >= MAX_CONTAINERS {
                 return Err(fail(
-                    self.pos,
+                    self.inp.pos(),
                     format!("container limit reached ({MAX_CONTAINERS} live lists and sets)"),
                 ));
             }
@@ -533,32 +563,50 @@ impl<'a, 'o> Machine<'a, 'o> {
         V::Str(Rc::from(t.as_str()))
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], Fail> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&e| e <= self.data.len())
-            .ok_or_else(|| {
-                fail(
-                    self.pos,
-                    format!(
-                        "truncated: {} bytes declared, {} left",
-                        n,
-                        self.data.len() - self.pos
-                    ),
-                )
-            })?;
-        let s = &self.data[self.pos..end];
-        self.pos = end;
-        Ok(s)
+    /// The error for an argument of `n` bytes that the stream ends inside.
+    fn truncated(&mut self, n: u64) -> Fail {
+        let at = self.inp.pos();
+        let left = self.inp.skip(n);
+        fail(at, format!("truncated: {n} bytes declared, {left} left"))
+    }
+
+    /// The next `n` bytes, read whole (`n` up to [`READ_WHOLE`]; longer arguments go through
+    /// [`Machine::long_value`] or [`Machine::skip`]).
+    fn take(&mut self, n: u64) -> Result<Vec<u8>, Fail> {
+        let k = usize::try_from(n.min(READ_WHOLE)).unwrap_or(0);
+        if n > READ_WHOLE {
+            return Err(self.truncated(n));
+        }
+        match self.inp.consume(k) {
+            Some(b) => Ok(b.to_vec()),
+            None => Err(self.truncated(n)),
+        }
+    }
+
+    /// Consume `n` bytes without keeping them.
+    fn skip(&mut self, n: u64) -> Result<(), Fail> {
+        let at = self.inp.pos();
+        let got = self.inp.skip(n);
+        if got < n {
+            return Err(fail(
+                at,
+                format!("truncated: {n} bytes declared, {got} left"),
+            ));
+        }
+        Ok(())
     }
 
     fn u8(&mut self) -> Result<u8, Fail> {
-        Ok(self.take(1)?[0])
+        match self.inp.consume(1) {
+            Some(b) => Ok(b[0]),
+            None => Err(self.truncated(1)),
+        }
     }
 
     fn le(&mut self, n: usize) -> Result<u64, Fail> {
-        let b = self.take(n)?;
+        let Some(b) = self.inp.consume(n) else {
+            return Err(self.truncated(n as u64));
+        };
         let mut v = 0u64;
         for (i, &x) in b.iter().enumerate() {
             v |= (x as u64) << (8 * i);
@@ -566,22 +614,23 @@ impl<'a, 'o> Machine<'a, 'o> {
         Ok(v)
     }
 
-    fn line(&mut self) -> Result<&'a [u8], Fail> {
-        let rest = &self.data[self.pos..];
-        match memchr::memchr(b'\n', rest) {
-            Some(i) => {
-                let l = &rest[..i];
-                self.pos += i + 1;
-                Ok(l.strip_suffix(b"\r").unwrap_or(l))
+    fn line(&mut self) -> Result<Vec<u8>, Fail> {
+        let at = self.inp.pos();
+        match self.inp.line() {
+            Some(mut l) => {
+                if l.last() == Some(&b'\r') {
+                    l.pop();
+                }
+                Ok(l)
             }
-            None => Err(fail(self.pos, "truncated: line without newline")),
+            None => Err(fail(at, "truncated: line without newline")),
         }
     }
 
     fn push(&mut self, v: V) -> Result<(), Fail> {
         if self.stack.len() >= MAX_STACK {
             return Err(fail(
-                self.pos,
+                self.inp.pos(),
                 format!("stack limit reached ({MAX_STACK} values)"),
             ));
         }
@@ -589,7 +638,7 @@ impl<'a, 'o> Machine<'a, 'o> {
         Ok(())
     }
 
-    fn pop(&mut self, at: usize) -> Result<V, Fail> {
+    fn pop(&mut self, at: u64) -> Result<V, Fail> {
         let floor = self.marks.last().copied().unwrap_or(0);
         if self.stack.len() <= floor {
             return Err(fail(at, "stack underflow"));
@@ -597,7 +646,7 @@ impl<'a, 'o> Machine<'a, 'o> {
         self.stack.pop().ok_or_else(|| fail(at, "stack underflow"))
     }
 
-    fn top(&mut self, at: usize) -> Result<&mut V, Fail> {
+    fn top(&mut self, at: u64) -> Result<&mut V, Fail> {
         let floor = self.marks.last().copied().unwrap_or(0);
         if self.stack.len() <= floor {
             return Err(fail(at, "stack underflow"));
@@ -607,7 +656,7 @@ impl<'a, 'o> Machine<'a, 'o> {
             .ok_or_else(|| fail(at, "stack underflow"))
     }
 
-    fn pop_mark(&mut self, at: usize) -> Result<Vec<V>, Fail> {
+    fn pop_mark(&mut self, at: u64) -> Result<Vec<V>, Fail> {
         let m = self
             .marks
             .pop()
@@ -616,7 +665,7 @@ impl<'a, 'o> Machine<'a, 'o> {
         Ok(self.stack.split_off(m))
     }
 
-    fn import(&mut self, module: &str, name: &str, at: usize) -> V {
+    fn import(&mut self, module: &str, name: &str, at: u64) -> V {
         let module = fix_module(module);
         if self.imports.len() >= MAX_IMPORTS {
             return V::Unknown;
@@ -624,7 +673,7 @@ impl<'a, 'o> Machine<'a, 'o> {
         self.imports.push(Import {
             module: trunc(module, 256),
             name: trunc(name, 256),
-            offset: self.base + at as u64,
+            offset: self.base + at,
             call: None,
             nested: self.depth > 0,
             usage: Usage::Referenced,
@@ -703,7 +752,7 @@ impl<'a, 'o> Machine<'a, 'o> {
         s
     }
 
-    fn memo_put(&mut self, key: u64, at: usize) -> Result<(), Fail> {
+    fn memo_put(&mut self, key: u64, at: u64) -> Result<(), Fail> {
         let v = self.top(at)?.clone();
         if self.memo.len() >= MAX_MEMO && !self.memo.contains_key(&key) {
             return Err(fail(at, "memo limit reached (memo bomb)"));
@@ -712,7 +761,7 @@ impl<'a, 'o> Machine<'a, 'o> {
         Ok(())
     }
 
-    fn memo_get(&mut self, key: u64, at: usize) -> Result<(), Fail> {
+    fn memo_get(&mut self, key: u64, at: u64) -> Result<(), Fail> {
         let v = self
             .memo
             .get(&key)
@@ -721,31 +770,75 @@ impl<'a, 'o> Machine<'a, 'o> {
         self.push(v)
     }
 
-    fn bytes_value(&mut self, b: &'a [u8], at: usize) -> V {
-        // Pickles nested inside bytes (e.g. torch.storage._load_from_bytes, or a payload
-        // smuggled in a tensor) are analysed too.
-        if self.depth < MAX_NESTED_DEPTH && b.len() > 2 && b[0] == 0x80 && (2..=5).contains(&b[1]) {
-            let _ = at;
-            let start = self.base + (self.pos - b.len()) as u64;
-            let mut sub = Analysis::default();
-            analyse_into(b, start, self.depth + 1, &mut sub);
-            self.nested.imports.extend(sub.imports);
-            self.nested.issues.extend(sub.issues);
+    /// A string or bytes argument of `n` bytes: read whole when short, else skipped keeping its
+    /// first bytes. Pickles nested inside (e.g. `torch.storage._load_from_bytes`, or a payload
+    /// smuggled in a tensor) are analysed either way, and zip archives noted.
+    fn value_bytes(&mut self, n: u64) -> Result<(Vec<u8>, u64), Fail> {
+        let start = self.base + self.inp.pos();
+        if n <= READ_WHOLE {
+            let b = self.take(n)?;
+            if self.depth < MAX_NESTED_DEPTH && starts_pickle(&b) {
+                let mut r = &b[..];
+                let mut sub_in = Input::new(&mut r);
+                nested_pickle(&mut sub_in, start, self.depth, self.nested);
+            }
+            if b.starts_with(b"PK\x03\x04") {
+                self.embedded(start, n, Some(&b));
+            }
+            return Ok((b, n));
         }
-        if b.starts_with(b"PK\x03\x04") {
-            self.issues.push(Issue::EmbeddedArchive {
-                offset: self.base + (self.pos - b.len()) as u64,
-                len: b.len() as u64,
-            });
+        let mut head = self.inp.peek(MAX_STR).to_vec();
+        if self.depth < MAX_NESTED_DEPTH && starts_pickle(&head) {
+            let at = self.inp.pos();
+            let mut lim = std::io::Read::take(&mut *self.inp, n);
+            let mut sub_in = Input::new(&mut lim);
+            nested_pickle(&mut sub_in, start, self.depth, self.nested);
+            drop(sub_in);
+            let _ = std::io::copy(&mut lim, &mut std::io::sink());
+            let got = self.inp.pos() - at;
+            if got < n {
+                return Err(fail(
+                    at,
+                    format!("truncated: {n} bytes declared, {got} left"),
+                ));
+            }
+        } else {
+            self.skip(n)?;
         }
+        if head.starts_with(b"PK\x03\x04") {
+            self.embedded(start, n, None);
+        }
+        head.truncate(MAX_STR);
+        Ok((head, n))
+    }
+
+    /// Note a zip archive held in a bytes value (its bytes kept when at hand and within the
+    /// stream's budget, for callers that cannot read the stream again).
+    fn embedded(&mut self, offset: u64, len: u64, data: Option<&[u8]>) {
+        let data = data.filter(|d| self.kept_archives.saturating_add(d.len()) <= ARCHIVE_BUDGET);
+        if let Some(d) = data {
+            self.kept_archives += d.len();
+        }
+        self.issues.push(Issue::EmbeddedArchive {
+            offset,
+            len,
+            data: data.map(<[u8]>::to_vec),
+        });
+    }
+
+    /// A bytes value (the first `MAX_STR` bytes of `b`, of `n` in all).
+    fn bytes_v(b: &[u8], n: u64) -> V {
         let keep = b.len().min(MAX_STR);
-        V::Bytes(b.len(), Rc::from(&b[..keep]))
+        V::Bytes(
+            usize::try_from(n).unwrap_or(usize::MAX),
+            Rc::from(&b[..keep]),
+        )
     }
 
     /// joblib writes the bytes of a NumPy array right after the BUILD of its
     /// `NumpyArrayWrapper` (outside the pickle format): skip them exactly as joblib's
     /// unpickler reads them, or analyse the nested pickle of an object array.
-    fn joblib_array(&mut self, obj: &V, state: &V, at: usize) -> Result<(), Fail> {
+    fn joblib_array(&mut self, obj: &V, state: &V, at: u64) -> Result<(), Fail> {
         let V::Call(c) = obj else { return Ok(()) };
         let V::Global(id) = c.func else { return Ok(()) };
         let Some(imp) = self.imports.get(id) else {
@@ -771,13 +864,10 @@ impl<'a, 'o> Machine<'a, 'o> {
         drop(d);
         if code.starts_with('O') || code.contains('O') {
             // Object arrays: a whole protocol 2 pickle follows, run by pickle.load.
-            let start = self.pos;
-            let mut sub = Machine::new(self.data, self.base, self.depth, self.nested);
-            sub.pos = start;
+            let mut sub = Machine::new(&mut *self.inp, self.base, self.depth, &mut *self.nested);
             let r = sub.run();
             let imports = std::mem::take(&mut sub.imports);
             let issues = std::mem::take(&mut sub.issues);
-            let end = sub.pos;
             self.opcodes += sub.opcodes;
             drop(sub);
             for mut i in imports {
@@ -787,8 +877,7 @@ impl<'a, 'o> Machine<'a, 'o> {
                 }
             }
             self.issues.extend(issues);
-            let _ = end;
-            self.pos = r?;
+            r?;
             return Ok(());
         }
         let shape: Vec<i64> = match get_shape(&self.data_state_shape(state)) {
@@ -804,13 +893,13 @@ impl<'a, 'o> Machine<'a, 'o> {
             })
             .ok_or_else(|| fail(at, "joblib array shape overflows"))?;
         if padded {
-            let n = self.u8()? as usize;
-            self.take(n)?;
+            let n = self.u8()?;
+            self.skip(u64::from(n))?;
         }
         let bytes = count
             .checked_mul(itemsize)
             .ok_or_else(|| fail(at, "joblib array size overflows"))?;
-        self.take(usize::try_from(bytes).unwrap_or(usize::MAX))?;
+        self.skip(bytes)?;
         Ok(())
     }
 
@@ -823,19 +912,18 @@ impl<'a, 'o> Machine<'a, 'o> {
     }
 
     /// Execute opcodes until STOP; returns the position after STOP.
-    fn run(&mut self) -> Result<usize, Fail> {
+    fn run(&mut self) -> Result<u64, Fail> {
         loop {
-            let at = self.pos;
+            let at = self.inp.pos();
             self.last_op = at;
-            let op = match self.data.get(self.pos) {
-                Some(&op) => op,
+            let op = match self.inp.consume(1) {
+                Some(b) => b[0],
                 None => return Err(fail(at, "truncated: no STOP opcode")),
             };
-            self.pos += 1;
             self.opcodes += 1;
             match op {
                 b'.' => {
-                    return Ok(self.pos);
+                    return Ok(self.inp.pos());
                 }
                 0x80 => {
                     let p = self.u8()?;
@@ -866,340 +954,415 @@ impl<'a, 'o> Machine<'a, 'o> {
                     let v = self.top(at)?.clone();
                     self.push(v)?;
                 }
-                b'F' => {
-                    let l = self.line()?;
-                    let f = std::str::from_utf8(l)
-                        .ok()
-                        .and_then(|s| s.trim().parse::<f64>().ok())
-                        .ok_or_else(|| fail(at, "bad FLOAT literal"))?;
-                    self.push(V::Float(f))?;
-                }
-                b'G' => {
-                    let b = self.le(8)?;
-                    self.push(V::Float(f64::from_bits(b.swap_bytes())))?;
-                }
-                b'I' => {
-                    let l = self.line()?;
-                    let v = match l {
-                        b"01" => V::Bool(true),
-                        b"00" => V::Bool(false),
-                        _ => parse_int(l).ok_or_else(|| fail(at, "bad INT literal"))?,
-                    };
-                    self.push(v)?;
-                }
-                b'L' => {
-                    let l = self.line()?;
-                    let l = l.strip_suffix(b"L").unwrap_or(l);
-                    let v = parse_int(l).ok_or_else(|| fail(at, "bad LONG literal"))?;
-                    self.push(v)?;
-                }
-                b'J' => {
-                    let v = self.le(4)? as u32 as i32;
-                    self.push(V::Int(v as i64))?;
-                }
-                b'K' => {
-                    let v = self.u8()?;
-                    self.push(V::Int(v as i64))?;
-                }
-                b'M' => {
-                    let v = self.le(2)?;
-                    self.push(V::Int(v as i64))?;
-                }
-                0x8a | 0x8b => {
-                    let n = if op == 0x8a {
-                        self.u8()? as u64
-                    } else {
-                        let n = self.le(4)? as u32 as i32;
-                        if n < 0 {
-                            return Err(fail(at, "negative LONG4 length"));
-                        }
-                        n as u64
-                    };
-                    let b = self.take(usize::try_from(n).unwrap_or(usize::MAX))?;
-                    let v = if b.len() <= 8 {
-                        let mut x: i64 = 0;
-                        for (i, &byte) in b.iter().enumerate() {
-                            x |= (byte as i64) << (8 * i);
-                        }
-                        if let Some(&last) = b.last() {
-                            if last & 0x80 != 0 && b.len() < 8 {
-                                x -= 1i64 << (8 * b.len());
-                            }
-                        }
-                        V::Int(x)
-                    } else {
-                        V::BigInt(b.len())
-                    };
-                    self.push(v)?;
-                }
-                b'N' => self.push(V::None)?,
-                0x88 => self.push(V::Bool(true))?,
-                0x89 => self.push(V::Bool(false))?,
-                b'S' => {
-                    let l = self.line()?;
-                    let s = unquote(l).ok_or_else(|| fail(at, "bad STRING literal"))?;
-                    let v = self.text(&s);
-                    self.push(v)?;
-                }
-                b'T' | b'U' | b'B' | b'C' | 0x8e | 0x96 => {
-                    let n = match op {
-                        b'T' => {
-                            let n = self.le(4)? as u32 as i32;
-                            if n < 0 {
-                                return Err(fail(at, "negative BINSTRING length"));
-                            }
-                            n as u64
-                        }
-                        b'U' | b'C' => self.u8()? as u64,
-                        b'B' => self.le(4)?,
-                        _ => self.le(8)?,
-                    };
-                    let b = self.take(usize::try_from(n).unwrap_or(usize::MAX))?;
-                    let v = if matches!(op, b'T' | b'U') {
-                        // Python 2 str: text for names, bytes otherwise.
-                        match std::str::from_utf8(b) {
-                            Ok(s) => self.text(s),
-                            Err(_) => self.bytes_value(b, at),
-                        }
-                    } else {
-                        self.bytes_value(b, at)
-                    };
-                    self.push(v)?;
-                }
-                b'V' => {
-                    let l = self.line()?;
-                    let s = raw_unicode_escape(l);
-                    let v = self.text(&s);
-                    self.push(v)?;
-                }
-                b'X' | 0x8c | 0x8d => {
-                    let n = match op {
-                        b'X' => self.le(4)?,
-                        0x8c => self.u8()? as u64,
-                        _ => self.le(8)?,
-                    };
-                    let b = self.take(usize::try_from(n).unwrap_or(usize::MAX))?;
-                    let s = String::from_utf8_lossy(b);
-                    let v = self.text(&s);
-                    self.push(v)?;
-                }
-                b')' => self.push(tuple(Vec::new()))?,
-                b't' => {
-                    let mut items = self.pop_mark(at)?;
-                    items.truncate(MAX_ITEMS);
-                    self.push(tuple(items))?;
-                }
-                0x85..=0x87 => {
-                    let n = (op - 0x84) as usize;
-                    let mut items = Vec::with_capacity(n);
-                    for _ in 0..n {
-                        items.push(self.pop(at)?);
-                    }
-                    items.reverse();
-                    self.push(tuple(items))?;
-                }
-                b']' => {
-                    let l = self.list(Vec::new())?;
-                    self.push(l)?;
-                }
-                b'l' => {
-                    let mut items = self.pop_mark(at)?;
-                    items.truncate(MAX_ITEMS);
-                    let l = self.list(items)?;
-                    self.push(l)?;
-                }
-                b'a' => {
-                    let v = self.pop(at)?;
-                    let l = self.top(at)?;
-                    append(l, vec![v]);
-                }
-                b'e' => {
-                    let items = self.pop_mark(at)?;
-                    let l = self.top(at)?;
-                    append(l, items);
-                }
-                b'}' => {
-                    let d = self.dict()?;
-                    self.push(d)?;
-                }
-                b'd' => {
-                    let items = self.pop_mark(at)?;
-                    let d = self.dict()?;
-                    let mut d2 = d.clone();
-                    set_items(&mut d2, items);
-                    self.push(d)?;
-                }
-                b's' => {
-                    let v = self.pop(at)?;
-                    let k = self.pop(at)?;
-                    let d = self.top(at)?;
-                    set_items(d, vec![k, v]);
-                }
-                b'u' => {
-                    let items = self.pop_mark(at)?;
-                    let d = self.top(at)?;
-                    set_items(d, items);
-                }
-                0x8f => {
-                    let st = self.set(Vec::new())?;
-                    self.push(st)?;
-                }
-                0x90 => {
-                    let items = self.pop_mark(at)?;
-                    let s = self.top(at)?;
-                    if let V::Set(s) = s {
-                        let mut s = s.borrow_mut();
-                        let room = MAX_ITEMS.saturating_sub(s.len());
-                        s.extend(items.into_iter().take(room));
-                    }
-                }
-                0x91 => {
-                    let mut items = self.pop_mark(at)?;
-                    items.truncate(MAX_ITEMS);
-                    let st = self.set(items)?;
-                    self.push(st)?;
-                }
-                b'p' => {
-                    let l = self.line()?;
-                    let k = parse_u64(l).ok_or_else(|| fail(at, "bad PUT key"))?;
-                    self.memo_put(k, at)?;
-                }
-                b'q' => {
-                    let k = self.u8()? as u64;
-                    self.memo_put(k, at)?;
-                }
-                b'r' => {
-                    let k = self.le(4)?;
-                    self.memo_put(k, at)?;
-                }
-                0x94 => {
-                    let k = self.memo.len() as u64;
-                    self.memo_put(k, at)?;
-                }
-                b'g' => {
-                    let l = self.line()?;
-                    let k = parse_u64(l).ok_or_else(|| fail(at, "bad GET key"))?;
-                    self.memo_get(k, at)?;
-                }
-                b'h' => {
-                    let k = self.u8()? as u64;
-                    self.memo_get(k, at)?;
-                }
-                b'j' => {
-                    let k = self.le(4)?;
-                    self.memo_get(k, at)?;
-                }
-                b'c' => {
-                    let module = String::from_utf8_lossy(self.line()?).into_owned();
-                    let name = String::from_utf8_lossy(self.line()?).into_owned();
-                    let g = self.import(&module, &name, at);
-                    self.push(g)?;
-                }
-                0x93 => {
-                    let name = self.pop(at)?;
-                    let module = self.pop(at)?;
-                    match (&module, &name) {
-                        (V::Str(m), V::Str(n)) => {
-                            let (m, n) = (m.clone(), n.clone());
-                            let g = self.import(&m, &n, at);
-                            self.push(g)?;
-                        }
-                        _ => {
-                            let operands = format!(
-                                "module={}, name={}",
-                                self.render(&module),
-                                self.render(&name)
-                            );
-                            self.issues.push(Issue::Unresolved {
-                                offset: self.base + at as u64,
-                                operands,
-                            });
-                            self.push(V::Unknown)?;
-                        }
-                    }
-                }
-                b'i' => {
-                    let module = String::from_utf8_lossy(self.line()?).into_owned();
-                    let name = String::from_utf8_lossy(self.line()?).into_owned();
-                    let items = self.pop_mark(at)?;
-                    let g = self.import(&module, &name, at);
-                    let v = self.call(g, tuple(items), CallKind::Call);
-                    self.push(v)?;
-                }
-                b'o' => {
-                    let mut items = self.pop_mark(at)?;
-                    if items.is_empty() {
-                        return Err(fail(at, "OBJ without a class"));
-                    }
-                    let cls = items.remove(0);
-                    let v = self.call(cls, tuple(items), CallKind::Call);
-                    self.push(v)?;
-                }
-                b'R' => {
-                    let args = self.pop(at)?;
-                    let func = self.pop(at)?;
-                    let v = self.call(func, args, CallKind::Call);
-                    self.push(v)?;
-                }
-                0x81 => {
-                    let args = self.pop(at)?;
-                    let cls = self.pop(at)?;
-                    let v = self.call(cls, args, CallKind::New);
-                    self.push(v)?;
-                }
-                0x92 => {
-                    let kwargs = self.pop(at)?;
-                    let args = self.pop(at)?;
-                    let cls = self.pop(at)?;
-                    let v = self.call(cls, tuple(vec![args, kwargs]), CallKind::New);
-                    self.push(v)?;
-                }
-                b'b' => {
-                    let state = self.pop(at)?;
-                    let obj = self.pop(at)?;
-                    self.joblib_array(&obj, &state, at)?;
-                    if matches!(obj, V::Global(_)) {
-                        let rendering =
-                            self.render(&mk_call(obj.clone(), state.clone(), CallKind::Build));
-                        self.issues.push(Issue::GlobalMutation {
-                            offset: self.base + at as u64,
-                            rendering,
-                        });
-                    }
-                    let v = mk_call(obj, state, CallKind::Build);
-                    self.push(v)?;
-                }
-                0x82..=0x84 => {
-                    let code = match op {
-                        0x82 => self.u8()? as u32,
-                        0x83 => self.le(2)? as u32,
-                        _ => self.le(4)? as u32,
-                    };
-                    self.issues.push(Issue::Extension {
-                        offset: self.base + at as u64,
-                        code,
-                    });
-                    self.push(V::Ext(code))?;
-                }
-                b'P' => {
-                    let l = self.line()?;
-                    let s = String::from_utf8_lossy(l);
-                    let v = self.text(&s);
-                    self.push(persid(v))?;
-                }
-                b'Q' => {
-                    let pid = self.pop(at)?;
-                    self.push(persid(pid))?;
-                }
                 0x97 => self.push(V::Buffer)?,
                 0x98 => {
                     self.top(at)?;
                 }
+                b'F' | b'G' | b'I' | b'L' | b'J' | b'K' | b'M' | 0x8a | 0x8b | b'N' | 0x88
+                | 0x89 => self.op_scalar(op, at)?,
+                b'S' | b'T' | b'U' | b'B' | b'C' | 0x8e | 0x96 | b'V' | b'X' | 0x8c | 0x8d => {
+                    self.op_text(op, at)?
+                }
+                b')'
+                | b't'
+                | 0x85..=0x87
+                | b']'
+                | b'l'
+                | b'a'
+                | b'e'
+                | b'}'
+                | b'd'
+                | b's'
+                | b'u'
+                | 0x8f..=0x91 => self.op_container(op, at)?,
+                b'p' | b'q' | b'r' | 0x94 | b'g' | b'h' | b'j' => self.op_memo(op, at)?,
+                b'c'
+                | 0x93
+                | b'i'
+                | b'o'
+                | b'R'
+                | 0x81
+                | 0x92
+                | b'b'
+                | 0x82..=0x84
+                | b'P'
+                | b'Q' => self.op_call(op, at)?,
                 other => {
                     return Err(fail(at, format!("unknown opcode 0x{other:02x}")));
                 }
             }
         }
+    }
+
+    /// Numbers, booleans and None.
+    fn op_scalar(&mut self, op: u8, at: u64) -> Result<(), Fail> {
+        match op {
+            b'F' => {
+                let l = &self.line()?;
+                let f = std::str::from_utf8(l)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<f64>().ok())
+                    .ok_or_else(|| fail(at, "bad FLOAT literal"))?;
+                self.push(V::Float(f))?;
+            }
+            b'G' => {
+                let b = self.le(8)?;
+                self.push(V::Float(f64::from_bits(b.swap_bytes())))?;
+            }
+            b'I' => {
+                let l = &self.line()?;
+                let v = match l.as_slice() {
+                    b"01" => V::Bool(true),
+                    b"00" => V::Bool(false),
+                    _ => parse_int(l).ok_or_else(|| fail(at, "bad INT literal"))?,
+                };
+                self.push(v)?;
+            }
+            b'L' => {
+                let l = &self.line()?;
+                let l = l.strip_suffix(b"L").unwrap_or(l);
+                let v = parse_int(l).ok_or_else(|| fail(at, "bad LONG literal"))?;
+                self.push(v)?;
+            }
+            b'J' => {
+                let v = self.le(4)? as u32 as i32;
+                self.push(V::Int(v as i64))?;
+            }
+            b'K' => {
+                let v = self.u8()?;
+                self.push(V::Int(v as i64))?;
+            }
+            b'M' => {
+                let v = self.le(2)?;
+                self.push(V::Int(v as i64))?;
+            }
+            0x8a | 0x8b => {
+                let n = if op == 0x8a {
+                    self.u8()? as u64
+                } else {
+                    let n = self.le(4)? as u32 as i32;
+                    if n < 0 {
+                        return Err(fail(at, "negative LONG4 length"));
+                    }
+                    n as u64
+                };
+                if n > 8 {
+                    // Only the size of a big integer matters.
+                    self.skip(n)?;
+                    self.push(V::BigInt(usize::try_from(n).unwrap_or(usize::MAX)))?;
+                    return Ok(());
+                }
+                let b = self.take(n)?;
+                let v = if b.len() <= 8 {
+                    let mut x: i64 = 0;
+                    for (i, &byte) in b.iter().enumerate() {
+                        x |= (byte as i64) << (8 * i);
+                    }
+                    if let Some(&last) = b.last() {
+                        if last & 0x80 != 0 && b.len() < 8 {
+                            x -= 1i64 << (8 * b.len());
+                        }
+                    }
+                    V::Int(x)
+                } else {
+                    V::BigInt(b.len())
+                };
+                self.push(v)?;
+            }
+            b'N' => self.push(V::None)?,
+            0x88 => self.push(V::Bool(true))?,
+            0x89 => self.push(V::Bool(false))?,
+            other => return Err(fail(at, format!("unknown opcode 0x{other:02x}"))),
+        }
+        Ok(())
+    }
+
+    /// Strings and bytes.
+    fn op_text(&mut self, op: u8, at: u64) -> Result<(), Fail> {
+        match op {
+            b'S' => {
+                let l = &self.line()?;
+                let s = unquote(l).ok_or_else(|| fail(at, "bad STRING literal"))?;
+                let v = self.text(&s);
+                self.push(v)?;
+            }
+            b'T' | b'U' | b'B' | b'C' | 0x8e | 0x96 => {
+                let n = match op {
+                    b'T' => {
+                        let n = self.le(4)? as u32 as i32;
+                        if n < 0 {
+                            return Err(fail(at, "negative BINSTRING length"));
+                        }
+                        n as u64
+                    }
+                    b'U' | b'C' => self.u8()? as u64,
+                    b'B' => self.le(4)?,
+                    _ => self.le(8)?,
+                };
+                let (b, n) = self.value_bytes(n)?;
+                let v = if matches!(op, b'T' | b'U') {
+                    // Python 2 str: text for names, bytes otherwise.
+                    match std::str::from_utf8(&b) {
+                        Ok(s) => self.text(s),
+                        Err(_) => Self::bytes_v(&b, n),
+                    }
+                } else {
+                    Self::bytes_v(&b, n)
+                };
+                self.push(v)?;
+            }
+            b'V' => {
+                let l = &self.line()?;
+                let s = raw_unicode_escape(l);
+                let v = self.text(&s);
+                self.push(v)?;
+            }
+            b'X' | 0x8c | 0x8d => {
+                let n = match op {
+                    b'X' => self.le(4)?,
+                    0x8c => self.u8()? as u64,
+                    _ => self.le(8)?,
+                };
+                let (b, _) = self.value_bytes(n)?;
+                let s = String::from_utf8_lossy(&b);
+                let v = self.text(&s);
+                self.push(v)?;
+            }
+            other => return Err(fail(at, format!("unknown opcode 0x{other:02x}"))),
+        }
+        Ok(())
+    }
+
+    /// Tuples, lists, dicts and sets.
+    fn op_container(&mut self, op: u8, at: u64) -> Result<(), Fail> {
+        match op {
+            b')' => self.push(tuple(Vec::new()))?,
+            b't' => {
+                let mut items = self.pop_mark(at)?;
+                items.truncate(MAX_ITEMS);
+                self.push(tuple(items))?;
+            }
+            0x85..=0x87 => {
+                let n = (op - 0x84) as usize;
+                let mut items = Vec::with_capacity(n);
+                for _ in 0..n {
+                    items.push(self.pop(at)?);
+                }
+                items.reverse();
+                self.push(tuple(items))?;
+            }
+            b']' => {
+                let l = self.list(Vec::new())?;
+                self.push(l)?;
+            }
+            b'l' => {
+                let mut items = self.pop_mark(at)?;
+                items.truncate(MAX_ITEMS);
+                let l = self.list(items)?;
+                self.push(l)?;
+            }
+            b'a' => {
+                let v = self.pop(at)?;
+                let l = self.top(at)?;
+                append(l, vec![v]);
+            }
+            b'e' => {
+                let items = self.pop_mark(at)?;
+                let l = self.top(at)?;
+                append(l, items);
+            }
+            b'}' => {
+                let d = self.dict()?;
+                self.push(d)?;
+            }
+            b'd' => {
+                let items = self.pop_mark(at)?;
+                let d = self.dict()?;
+                let mut d2 = d.clone();
+                set_items(&mut d2, items);
+                self.push(d)?;
+            }
+            b's' => {
+                let v = self.pop(at)?;
+                let k = self.pop(at)?;
+                let d = self.top(at)?;
+                set_items(d, vec![k, v]);
+            }
+            b'u' => {
+                let items = self.pop_mark(at)?;
+                let d = self.top(at)?;
+                set_items(d, items);
+            }
+            0x8f => {
+                let st = self.set(Vec::new())?;
+                self.push(st)?;
+            }
+            0x90 => {
+                let items = self.pop_mark(at)?;
+                let s = self.top(at)?;
+                if let V::Set(s) = s {
+                    let mut s = s.borrow_mut();
+                    let room = MAX_ITEMS.saturating_sub(s.len());
+                    s.extend(items.into_iter().take(room));
+                }
+            }
+            0x91 => {
+                let mut items = self.pop_mark(at)?;
+                items.truncate(MAX_ITEMS);
+                let st = self.set(items)?;
+                self.push(st)?;
+            }
+            other => return Err(fail(at, format!("unknown opcode 0x{other:02x}"))),
+        }
+        Ok(())
+    }
+
+    /// Memo PUT and GET.
+    fn op_memo(&mut self, op: u8, at: u64) -> Result<(), Fail> {
+        match op {
+            b'p' => {
+                let l = &self.line()?;
+                let k = parse_u64(l).ok_or_else(|| fail(at, "bad PUT key"))?;
+                self.memo_put(k, at)?;
+            }
+            b'q' => {
+                let k = self.u8()? as u64;
+                self.memo_put(k, at)?;
+            }
+            b'r' => {
+                let k = self.le(4)?;
+                self.memo_put(k, at)?;
+            }
+            0x94 => {
+                let k = self.memo.len() as u64;
+                self.memo_put(k, at)?;
+            }
+            b'g' => {
+                let l = &self.line()?;
+                let k = parse_u64(l).ok_or_else(|| fail(at, "bad GET key"))?;
+                self.memo_get(k, at)?;
+            }
+            b'h' => {
+                let k = self.u8()? as u64;
+                self.memo_get(k, at)?;
+            }
+            b'j' => {
+                let k = self.le(4)?;
+                self.memo_get(k, at)?;
+            }
+            other => return Err(fail(at, format!("unknown opcode 0x{other:02x}"))),
+        }
+        Ok(())
+    }
+
+    /// Imports, calls, BUILD, extensions and persistent ids.
+    fn op_call(&mut self, op: u8, at: u64) -> Result<(), Fail> {
+        match op {
+            b'c' => {
+                let module = String::from_utf8_lossy(&self.line()?).into_owned();
+                let name = String::from_utf8_lossy(&self.line()?).into_owned();
+                let g = self.import(&module, &name, at);
+                self.push(g)?;
+            }
+            0x93 => {
+                let name = self.pop(at)?;
+                let module = self.pop(at)?;
+                match (&module, &name) {
+                    (V::Str(m), V::Str(n)) => {
+                        let (m, n) = (m.clone(), n.clone());
+                        let g = self.import(&m, &n, at);
+                        self.push(g)?;
+                    }
+                    _ => {
+                        let operands = format!(
+                            "module={}, name={}",
+                            self.render(&module),
+                            self.render(&name)
+                        );
+                        self.issues.push(Issue::Unresolved {
+                            offset: self.base + at,
+                            operands,
+                        });
+                        self.push(V::Unknown)?;
+                    }
+                }
+            }
+            b'i' => {
+                let module = String::from_utf8_lossy(&self.line()?).into_owned();
+                let name = String::from_utf8_lossy(&self.line()?).into_owned();
+                let items = self.pop_mark(at)?;
+                let g = self.import(&module, &name, at);
+                let v = self.call(g, tuple(items), CallKind::Call);
+                self.push(v)?;
+            }
+            b'o' => {
+                let mut items = self.pop_mark(at)?;
+                if items.is_empty() {
+                    return Err(fail(at, "OBJ without a class"));
+                }
+                let cls = items.remove(0);
+                let v = self.call(cls, tuple(items), CallKind::Call);
+                self.push(v)?;
+            }
+            b'R' => {
+                let args = self.pop(at)?;
+                let func = self.pop(at)?;
+                let v = self.call(func, args, CallKind::Call);
+                self.push(v)?;
+            }
+            0x81 => {
+                let args = self.pop(at)?;
+                let cls = self.pop(at)?;
+                let v = self.call(cls, args, CallKind::New);
+                self.push(v)?;
+            }
+            0x92 => {
+                let kwargs = self.pop(at)?;
+                let args = self.pop(at)?;
+                let cls = self.pop(at)?;
+                let v = self.call(cls, tuple(vec![args, kwargs]), CallKind::New);
+                self.push(v)?;
+            }
+            b'b' => {
+                let state = self.pop(at)?;
+                let obj = self.pop(at)?;
+                self.joblib_array(&obj, &state, at)?;
+                if matches!(obj, V::Global(_)) {
+                    let rendering =
+                        self.render(&mk_call(obj.clone(), state.clone(), CallKind::Build));
+                    self.issues.push(Issue::GlobalMutation {
+                        offset: self.base + at,
+                        rendering,
+                    });
+                }
+                let v = mk_call(obj, state, CallKind::Build);
+                self.push(v)?;
+            }
+            0x82..=0x84 => {
+                let code = match op {
+                    0x82 => self.u8()? as u32,
+                    0x83 => self.le(2)? as u32,
+                    _ => self.le(4)? as u32,
+                };
+                self.issues.push(Issue::Extension {
+                    offset: self.base + at,
+                    code,
+                });
+                self.push(V::Ext(code))?;
+            }
+            b'P' => {
+                let l = &self.line()?;
+                let s = String::from_utf8_lossy(l);
+                let v = self.text(&s);
+                self.push(persid(v))?;
+            }
+            b'Q' => {
+                let pid = self.pop(at)?;
+                self.push(persid(pid))?;
+            }
+            other => return Err(fail(at, format!("unknown opcode 0x{other:02x}"))),
+        }
+        Ok(())
     }
 }
 

@@ -2,6 +2,7 @@
 //! hand-written message structs holding only the fields the checks need; tensor payloads are
 //! unknown fields to these structs and are skipped without being copied.
 
+use crate::rules::Rule;
 use prost::Message;
 
 /// ONNX `ModelProto` (subset).
@@ -201,21 +202,21 @@ pub const STANDARD_ONNX_DOMAINS: &[&str] = &[
     "com.ms.internal.nhwc",
 ];
 
-/// TensorFlow ops that touch files or run Python: (op, rule, critical?).
-pub const TF_RISKY_OPS: &[(&str, &str, bool)] = &[
-    ("PyFunc", "tf.py-func", true),
-    ("PyFuncStateless", "tf.py-func", true),
-    ("EagerPyFunc", "tf.py-func", true),
-    ("ReadFile", "tf.file-op", false),
-    ("WriteFile", "tf.file-op", false),
-    ("MatchingFiles", "tf.file-op", false),
-    ("DeleteFile", "tf.file-op", false),
-    ("WholeFileReader", "tf.file-op", false),
-    ("WholeFileReaderV2", "tf.file-op", false),
-    ("FileSystemSetConfiguration", "tf.file-op", false),
-    ("ImmutableConst", "tf.file-op", false),
-    ("DebugIdentityV2", "tf.file-op", false),
-    ("CreateSummaryFileWriter", "tf.file-op", false),
+/// TensorFlow ops that touch files or run Python, and their rule.
+pub const TF_RISKY_OPS: &[(&str, Rule)] = &[
+    ("PyFunc", Rule::TfPyFunc),
+    ("PyFuncStateless", Rule::TfPyFunc),
+    ("EagerPyFunc", Rule::TfPyFunc),
+    ("ReadFile", Rule::TfFileOp),
+    ("WriteFile", Rule::TfFileOp),
+    ("MatchingFiles", Rule::TfFileOp),
+    ("DeleteFile", Rule::TfFileOp),
+    ("WholeFileReader", Rule::TfFileOp),
+    ("WholeFileReaderV2", Rule::TfFileOp),
+    ("FileSystemSetConfiguration", Rule::TfFileOp),
+    ("ImmutableConst", Rule::TfFileOp),
+    ("DebugIdentityV2", Rule::TfFileOp),
+    ("CreateSummaryFileWriter", Rule::TfFileOp),
 ];
 
 /// Every (graph path, node) pair of an ONNX model, subgraphs and functions included, up to

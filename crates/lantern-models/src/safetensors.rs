@@ -1,19 +1,17 @@
 //! safetensors validation: the header JSON is well formed, dtypes and shapes agree with the byte
 //! ranges, ranges neither overlap nor leave gaps, and the file size matches. Only the header is read.
 
+use crate::rules::Rule;
 use crate::source::Source;
-use lantern_core::Severity;
 
 /// Largest header accepted (the reference implementation's limit is 100 MB).
 const MAX_HEADER: u64 = 100 * 1024 * 1024;
 
-/// A problem found, with its severity and rule id.
+/// A problem found, with its rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
-    /// `safetensors.malformed` or `safetensors.inconsistent`.
-    pub rule: &'static str,
-    /// Severity.
-    pub severity: Severity,
+    /// [`Rule::SafetensorsMalformed`] or [`Rule::SafetensorsInconsistent`].
+    pub rule: Rule,
     /// What is wrong.
     pub detail: String,
 }
@@ -30,16 +28,14 @@ fn dtype_size(d: &str) -> Option<u64> {
 
 fn malformed(detail: impl Into<String>) -> Problem {
     Problem {
-        rule: "safetensors.malformed",
-        severity: Severity::Medium,
+        rule: Rule::SafetensorsMalformed,
         detail: detail.into(),
     }
 }
 
 fn inconsistent(detail: impl Into<String>) -> Problem {
     Problem {
-        rule: "safetensors.inconsistent",
-        severity: Severity::Medium,
+        rule: Rule::SafetensorsInconsistent,
         detail: detail.into(),
     }
 }
@@ -187,13 +183,13 @@ mod tests {
             r#"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}}"#,
             16,
         );
-        assert_eq!(check(&Mem(&f))[0].rule, "safetensors.inconsistent");
+        assert_eq!(check(&Mem(&f))[0].rule, Rule::SafetensorsInconsistent);
         let mut f = st(
             r#"{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#,
             16,
         );
         f[0] = 0xff;
         f[5] = 0x7f;
-        assert_eq!(check(&Mem(&f))[0].rule, "safetensors.malformed");
+        assert_eq!(check(&Mem(&f))[0].rule, Rule::SafetensorsMalformed);
     }
 }

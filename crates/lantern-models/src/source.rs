@@ -108,6 +108,33 @@ impl Source for Window<'_> {
     }
 }
 
+/// A sequential reader that owns its [`Window`] (an archive member read as a stream).
+pub struct WindowReader<'a> {
+    w: Window<'a>,
+    pos: u64,
+}
+
+impl<'a> WindowReader<'a> {
+    /// Read `w` from its start.
+    pub fn new(w: Window<'a>) -> Self {
+        WindowReader { w, pos: 0 }
+    }
+}
+
+impl Read for WindowReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        read_chunk(&self.w, &mut self.pos, buf)
+    }
+}
+
+/// Read the next chunk (at most 64 KiB) of `src` at `*pos` into `buf`, advancing `*pos`.
+fn read_chunk(src: &dyn Source, pos: &mut u64, buf: &mut [u8]) -> io::Result<usize> {
+    let chunk = src.read_at(*pos, buf.len().min(64 * 1024))?;
+    buf[..chunk.len()].copy_from_slice(&chunk);
+    *pos += chunk.len() as u64;
+    Ok(chunk.len())
+}
+
 /// A sequential reader over a [`Source`], reading in 64 KiB chunks.
 pub struct SourceReader<'a> {
     src: &'a dyn Source,
@@ -123,9 +150,6 @@ impl<'a> SourceReader<'a> {
 
 impl Read for SourceReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let chunk = self.src.read_at(self.pos, buf.len().min(64 * 1024))?;
-        buf[..chunk.len()].copy_from_slice(&chunk);
-        self.pos += chunk.len() as u64;
-        Ok(chunk.len())
+        read_chunk(self.src, &mut self.pos, buf)
     }
 }

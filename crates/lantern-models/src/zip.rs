@@ -400,6 +400,29 @@ pub fn read_entry_head(src: &dyn Source, e: &Entry, n: usize) -> Result<Vec<u8>,
     }
 }
 
+/// A member's content as a stream (inflated as it is read, never held whole), and the member's
+/// bytes as a random-access window when it is stored.
+pub fn entry_reader<'a>(
+    src: &'a dyn Source,
+    e: &Entry,
+) -> Result<(Box<dyn Read + 'a>, Option<crate::source::Window<'a>>), String> {
+    let avail = src.len().saturating_sub(e.data_offset);
+    let window = || crate::source::Window::new(src, e.data_offset, e.compressed.min(avail));
+    match e.method {
+        0 => Ok((
+            Box::new(crate::source::WindowReader::new(window())),
+            Some(window()),
+        )),
+        8 => Ok((
+            Box::new(flate2::read::DeflateDecoder::new(
+                crate::source::WindowReader::new(window()),
+            )),
+            None,
+        )),
+        m => Err(format!("unsupported compression method {m}")),
+    }
+}
+
 /// Read and decompress a member, at most `limit` bytes of output.
 pub fn read_entry(src: &dyn Source, e: &Entry, limit: u64) -> Result<Vec<u8>, String> {
     let avail = src.len().saturating_sub(e.data_offset);

@@ -1,7 +1,8 @@
 //! Property tests of the pickle analyser: arbitrary bytes never panic and every reported offset
-//! lies inside the input; a payload is found whatever benign data surrounds it.
+//! lies inside the input; a payload is found whatever benign data surrounds it; reading the
+//! stream in tiny pieces gives the same analysis as the whole slice.
 
-use lantern_models::pickle::{analyse, Issue};
+use lantern_models::pickle::{analyse, analyse_reader, Issue};
 use proptest::prelude::*;
 
 fn unicode(s: &str) -> Vec<u8> {
@@ -51,8 +52,36 @@ fn value() -> impl Strategy<Value = Vec<u8>> {
     })
 }
 
+/// A reader that hands out at most `step` bytes per call (chunk boundaries everywhere).
+struct Trickle<'a> {
+    data: &'a [u8],
+    step: usize,
+}
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.step.min(buf.len()).min(self.data.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn tiny_reads_give_the_same_analysis(
+        data in prop::collection::vec(any::<u8>(), 0..2048),
+        step in 1usize..8,
+    ) {
+        let whole = analyse(&data);
+        let streamed = analyse_reader(&mut Trickle { data: &data, step });
+        prop_assert_eq!(&whole.imports, &streamed.imports);
+        prop_assert_eq!(&whole.issues, &streamed.issues);
+        prop_assert_eq!(whole.end, streamed.end);
+        prop_assert_eq!(whole.opcodes, streamed.opcodes);
+    }
 
     #[test]
     fn arbitrary_bytes_never_panic_and_offsets_are_in_bounds(data in prop::collection::vec(any::<u8>(), 0..2048)) {

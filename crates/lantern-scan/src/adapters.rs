@@ -46,6 +46,8 @@ pub struct ModelsAnalyser {
     pub max_file_size: u64,
     /// Severity of `scan.incomplete` findings.
     pub incomplete: Severity,
+    /// Archives are expanded: the walker gunzips gzip streams and delivers their content.
+    pub gunzips: bool,
 }
 
 impl ModelsAnalyser {
@@ -112,7 +114,13 @@ impl Analyser for ModelsAnalyser {
     }
 
     fn analyse(&self, input: &Input<'_>, sink: &mut Sink) -> Verdict {
-        if Self::detect(input).is_none() {
+        // A gzip stream the walker gunzips in full is scanned as its member only (one
+        // finding, not two).
+        let gunzipped = self.gunzips
+            && input.origin == Origin::Archive
+            && lantern_models::gunzipped_size(input.data, !input.partial, input.disk_path)
+                .is_some_and(|n| n <= self.max_file_size);
+        if gunzipped || Self::detect(input).is_none() {
             return Verdict::Continue;
         }
         let r = self.scan(input, sink);

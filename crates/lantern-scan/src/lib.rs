@@ -227,6 +227,7 @@ pub fn analysers(
             },
             max_file_size: walk.max_file_size,
             incomplete,
+            gunzips: walk.expand_archives,
         }));
     }
     if on.secrets {

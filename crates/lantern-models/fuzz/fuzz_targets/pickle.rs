@@ -8,6 +8,11 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let a = pickle::analyse(data);
     let mut rep = ModelReport::default();
-    pickle_findings(&a, &Location::path("fuzz.pkl"), &Policy::default(), &mut rep);
+    pickle_findings(
+        &a,
+        &Location::path("fuzz.pkl"),
+        &Policy::default(),
+        &mut rep,
+    );
     assert!(a.end as usize <= data.len());
 });

@@ -1,13 +1,7 @@
 //! Fuzz target: safetensors header validation
 #![no_main]
 
-use lantern_core::Location;
-use lantern_models::{scan_bytes, Policy};
-use libfuzzer_sys::fuzz_target;
+#[path = "../common.rs"]
+mod common;
 
-fuzz_target!(|data: &[u8]| {
-    let mut blob = Vec::with_capacity(data.len() + 8);
-    blob.extend_from_slice(b"");
-    blob.extend_from_slice(data);
-    let _ = scan_bytes(&blob, &Location::path("fuzz.safetensors"), &Policy::default());
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| common::scan_with_magic(b"", data, "fuzz.safetensors"));
