@@ -2133,6 +2133,20 @@ pub async fn run(
     let tls = crate::tls::acceptor(&gw.cfg.server)?;
     // mutual TLS: each connection notes its client certificate's digest for the audit records
     let note_certs = tls.is_some() && gw.cfg.server.client_ca.is_some();
+    {
+        // the detectors' patterns for streams' hold-back compile off the event loop, before
+        // the first stream needs them
+        let gw = gw.clone();
+        tokio::task::spawn_blocking(move || {
+            let t = std::time::Instant::now();
+            let by_prefix = gw.monitor.prefixes().is_some();
+            tracing::debug!(
+                by_prefix,
+                ms = t.elapsed().as_millis() as u64,
+                "stream hold-back"
+            );
+        });
+    }
     let bg = {
         let gw = gw.clone();
         tokio::spawn(async move {
