@@ -43,13 +43,8 @@ pub enum Error {
         path: String,
     },
     /// A root could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The path involved.
-        path: String,
-        /// The underlying error.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] lantern_core::IoError),
     /// An exclude glob does not parse.
     #[error("invalid exclude pattern `{pattern}`: {message}")]
     Glob {
@@ -203,10 +198,7 @@ pub fn walk_reader(
     opts: &WalkOptions,
     v: &dyn Visitor,
 ) -> Result<()> {
-    let io_err = |source| Error::Io {
-        path: name.to_string(),
-        source,
-    };
+    let io_err = |source| Error::Io(lantern_core::IoError::new(name, source));
     let cap = opts.max_file_size.saturating_add(1);
     let mut data = read_capped(r, cap, cap).map_err(io_err)?;
     if data.len() as u64 <= opts.max_file_size {
