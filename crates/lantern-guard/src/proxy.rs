@@ -1310,6 +1310,8 @@ impl Gateway {
         }
         let mut v = match serde_json::from_slice::<Value>(&rbytes) {
             Ok(v) => v,
+            // speech is audio, not text (an image's JSON is read above)
+            Err(_) if ep == Endpoint::MediaJson && !looks_textual(&rbytes) => return Ok(rbytes),
             Err(_) => return self.monitor_plain_text(rbytes, o),
         };
         let mut changed = false;
@@ -2243,6 +2245,12 @@ fn ratelimit_headers(
         remaining.to_string(),
     );
     put(format!("x-ratelimit-reset-{what}"), format!("{secs:.3}s"));
+}
+
+/// Whether a body that is not JSON reads as text (valid UTF-8 without NUL): such a body from a
+/// media endpoint is scanned like any text answer; audio is not text.
+fn looks_textual(b: &[u8]) -> bool {
+    std::str::from_utf8(b).is_ok_and(|t| !t.contains('\0'))
 }
 
 #[cfg(test)]

@@ -602,6 +602,36 @@ async fn every_answer_names_the_keys_limits() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_images_revised_prompt_is_monitored_and_audio_passes() {
+    let mut h = start(|c| c.monitor.action = Action::Redact).await;
+    let t = h.tokens[0].clone();
+    let key = "ghp_aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5";
+    let body = json!({"model":"m","prompt":format!("a sign reading {key}")}).to_string();
+    let (s, _, b) = call(h.addr, "POST", "/v1/images/generations", Some(&t), &body).await;
+    assert_eq!(s, StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap_or_default();
+    let revised = v
+        .pointer("/data/0/revised_prompt")
+        .and_then(serde_json::Value::as_str);
+    assert_eq!(
+        revised,
+        Some("A picture: a sign reading [REDACTED:secret.github-token]"),
+        "{v}"
+    );
+    let (s, hd, b) = call(h.addr, "POST", "/v1/audio/speech", Some(&t), &body).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        hd.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("audio/mpeg")
+    );
+    assert!(
+        b.starts_with("ID3") && b.ends_with("ghp_"),
+        "audio as sent: {b:?}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hardening_strips_caps_and_rounds() {
     let mut h = start(|_| {}).await;
     let t = h.tokens[0].clone();
