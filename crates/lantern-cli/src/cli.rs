@@ -34,6 +34,10 @@ pub(crate) enum Command {
     Attest(cmd::sign::AttestArgs),
     /// Generate or diff an AI bill of materials (CycloneDX 1.6)
     Bom(cmd::bom::Args),
+    /// Gate libraries, models and datasets against a policy (OSV, unsafe loading, provenance)
+    Check(cmd::check::Args),
+    /// Maintain the offline OSV database used by `check --osv-db`
+    Osv(cmd::check::OsvArgs),
     /// Dataset manifests, diffs and poisoning audits
     Data(cmd::data::Args),
     /// Run and administer the runtime gateway in front of OpenAI-compatible APIs
@@ -52,6 +56,8 @@ impl Command {
             Command::Verify(a) => cmd::sign::verify(a),
             Command::Attest(a) => cmd::sign::attest(a),
             Command::Bom(a) => cmd::bom::run(a),
+            Command::Check(a) => cmd::check::run(a),
+            Command::Osv(a) => cmd::check::osv(a),
             Command::Data(a) => cmd::data::run(a),
             Command::Guard(a) => cmd::guard::run(a),
             Command::Audit(a) => cmd::audit::run(a),

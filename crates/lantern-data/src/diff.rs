@@ -469,8 +469,53 @@ pub fn diff(old: &str, new: &str, opts: &DiffOptions) -> Result<DiffResult> {
     if opts.key.is_none() && o.manifest_key.is_some() && n.manifest_key == o.manifest_key {
         opts.key = o.manifest_key.clone();
     }
+    let mut warnings = unreadable_warnings(&o, &n);
+    let mut m = Matching::new(&o, &n);
+    if let Some(k) = &opts.key {
+        m.by_key(k, &mut warnings);
+    }
+    m.by_digest(opts.key.is_some());
+    if opts.key.is_none() {
+        m.by_fields();
+    }
+    let blame = Attribution::of(&o, &n, &m.old_claimed, &opts, &mut warnings);
+    let mut d = m.changes(&cols, &blame);
+    fill_values(
+        &mut d.changes,
+        &d.pending,
+        (&o, &n),
+        (&opts, &cols),
+        &mut warnings,
+    )?;
+    let header_changed = match (&o.read.header, &n.read.header) {
+        (Some(a), Some(b)) => a != b,
+        _ => false,
+    };
+    if header_changed {
+        warnings.push(format!(
+            "the header rows differ: {:?} -> {:?}",
+            o.read.header.as_deref().unwrap_or_default(),
+            n.read.header.as_deref().unwrap_or_default()
+        ));
+    }
+    Ok(DiffResult {
+        header_changed,
+        old: o.summary,
+        new: n.summary,
+        matched_by: if opts.key.is_some() { "key" } else { "content" }.into(),
+        unchanged: d.unchanged,
+        added: d.added,
+        removed: d.removed,
+        changed: d.changed,
+        changes: d.changes,
+        warnings,
+    })
+}
+
+/// One warning per side with rows that could not be read.
+fn unreadable_warnings(o: &Version, n: &Version) -> Vec<String> {
     let mut warnings = Vec::new();
-    for (v, side) in [(&o, "old"), (&n, "new")] {
+    for (v, side) in [(o, "old"), (n, "new")] {
         if v.read.bad_records > 0 {
             let first: Vec<String> = v
                 .read
@@ -487,10 +532,48 @@ pub fn diff(old: &str, new: &str, opts: &DiffOptions) -> Result<DiffResult> {
             ));
         }
     }
-    let keyed = opts.key.is_some();
-    let mut old_claimed = vec![false; o.entries.len()];
-    let mut new_match: Vec<Option<usize>> = vec![None; n.entries.len()];
-    if let Some(k) = &opts.key {
+    warnings
+}
+
+/// Pairing of new records with old ones, built in steps: key, exact content, shared fields.
+struct Matching<'a> {
+    o: &'a Version,
+    n: &'a Version,
+    old_claimed: Vec<bool>,
+    new_match: Vec<Option<usize>>,
+}
+
+/// Changes found, with the changed records whose field values are still to be read:
+/// (change index, old entry, new entry, changed column ids).
+struct Changes {
+    changes: Vec<Change>,
+    pending: Vec<(usize, usize, usize, Vec<u32>)>,
+    unchanged: u64,
+    added: u64,
+    removed: u64,
+    changed: u64,
+}
+
+impl<'a> Matching<'a> {
+    fn new(o: &'a Version, n: &'a Version) -> Self {
+        Matching {
+            o,
+            n,
+            old_claimed: vec![false; o.entries.len()],
+            new_match: vec![None; n.entries.len()],
+        }
+    }
+
+    fn pair(&mut self, i: usize, j: usize) {
+        if let (Some(c), Some(m)) = (self.old_claimed.get_mut(i), self.new_match.get_mut(j)) {
+            *c = true;
+            *m = Some(i);
+        }
+    }
+
+    /// Pairs records by the key column, in order among repeated keys.
+    fn by_key(&mut self, k: &str, warnings: &mut Vec<String>) {
+        let (o, n) = (self.o, self.n);
         let mut by_key: HashMap<&str, VecDeque<usize>> = HashMap::new();
         let mut dup = 0u64;
         for (i, e) in o.entries.iter().enumerate() {
@@ -521,32 +604,37 @@ pub fn diff(old: &str, new: &str, opts: &DiffOptions) -> Result<DiffResult> {
                 .and_then(|key| by_key.get_mut(key))
                 .and_then(|q| q.pop_front())
             {
-                old_claimed[i] = true;
-                new_match[j] = Some(i);
+                self.pair(i, j);
             }
         }
     }
-    // Exact content matches among the rest.
-    let mut by_digest: HashMap<[u8; 32], VecDeque<usize>> = HashMap::new();
-    for (i, e) in o.entries.iter().enumerate() {
-        if !(old_claimed[i] || keyed && e.key.is_some()) {
-            by_digest.entry(e.digest).or_default().push_back(i);
+
+    /// Exact content matches among the records not paired by key.
+    fn by_digest(&mut self, keyed: bool) {
+        let (o, n) = (self.o, self.n);
+        let mut by_digest: HashMap<[u8; 32], VecDeque<usize>> = HashMap::new();
+        for (i, e) in o.entries.iter().enumerate() {
+            if !(self.old_claimed[i] || keyed && e.key.is_some()) {
+                by_digest.entry(e.digest).or_default().push_back(i);
+            }
+        }
+        for (j, e) in n.entries.iter().enumerate() {
+            if self.new_match[j].is_some() || (keyed && e.key.is_some()) {
+                continue;
+            }
+            if let Some(i) = by_digest.get_mut(&e.digest).and_then(|q| q.pop_front()) {
+                self.pair(i, j);
+            }
         }
     }
-    for (j, e) in n.entries.iter().enumerate() {
-        if new_match[j].is_some() || (keyed && e.key.is_some()) {
-            continue;
-        }
-        if let Some(i) = by_digest.get_mut(&e.digest).and_then(|q| q.pop_front()) {
-            old_claimed[i] = true;
-            new_match[j] = Some(i);
-        }
-    }
-    // Pair what is left by shared distinctive field values: a changed record keeps most fields.
-    if !keyed {
+
+    /// Pairs what is left by shared distinctive field values: a changed record keeps most
+    /// fields.
+    fn by_fields(&mut self) {
+        let (o, n) = (self.o, self.n);
         let mut postings: HashMap<(u32, u64), Vec<usize>> = HashMap::new();
         for (i, e) in o.entries.iter().enumerate() {
-            if old_claimed[i] {
+            if self.old_claimed[i] {
                 continue;
             }
             for &f in &e.fields {
@@ -559,203 +647,222 @@ pub fn diff(old: &str, new: &str, opts: &DiffOptions) -> Result<DiffResult> {
         // Old record -> whether it shares a value unique among the unpaired old records.
         let mut tally: HashMap<usize, bool> = HashMap::new();
         for (j, e) in n.entries.iter().enumerate() {
-            if new_match[j].is_some() {
+            if self.new_match[j].is_some() {
                 continue;
             }
             tally.clear();
             for f in &e.fields {
                 if let Some(p) = postings.get(f).filter(|p| p.len() <= MAX_POSTING) {
                     for &i in p {
-                        if !old_claimed[i] {
+                        if !self.old_claimed[i] {
                             *tally.entry(i).or_default() |= p.len() == 1;
                         }
                     }
                 }
             }
-            let best = tally
-                .iter()
-                .filter_map(|(&i, &unique)| {
-                    let shared = o.entries[i]
-                        .fields
-                        .iter()
-                        .filter(|f| e.fields.contains(f))
-                        .count();
-                    let width = o.entries[i].fields.len().max(e.fields.len());
-                    // Most fields kept, or an identifying value (unique among the unpaired
-                    // records, like an id) kept.
-                    (shared > 0 && (unique || shared * 2 >= width)).then_some((i, shared))
-                })
-                .min_by_key(|&(i, s)| {
-                    (std::cmp::Reverse(s), o.entries[i].line.abs_diff(e.line), i)
-                });
-            if let Some((i, _)) = best {
-                old_claimed[i] = true;
-                new_match[j] = Some(i);
+            if let Some(i) = best_partner(o, e, &tally) {
+                self.pair(i, j);
             }
         }
     }
-    // Added and changed records: the commit that last touched the new line.
-    let blame = match (&n.again, &n.on_disk) {
-        _ if !opts.git || !n.text_lines => None,
-        (Again::Path(_), Some(p)) if !p.is_dir() => git::blame(p),
-        (Again::Blob { rev, path, .. }, _) => git::blame_at(Path::new("."), rev, path),
-        _ => None,
-    };
-    if opts.git && blame.is_none() {
-        warnings.push(format!(
-            "{}: added and changed records not attributed ({})",
-            n.summary.source,
-            if matches!(n.again, Again::Manifest) {
-                "a manifest, not a file tracked by git"
-            } else if n.text_lines {
-                "not a file tracked by git"
+
+    /// Added, changed and removed records, attributed to commits.
+    fn changes(&self, cols: &Columns, blame: &Attribution) -> Changes {
+        let (o, n) = (self.o, self.n);
+        let mut d = Changes {
+            changes: Vec::new(),
+            pending: Vec::new(),
+            unchanged: 0,
+            added: 0,
+            removed: 0,
+            changed: 0,
+        };
+        for (j, e) in n.entries.iter().enumerate() {
+            let oe = self.new_match[j].and_then(|i| o.entries.get(i).map(|oe| (i, oe)));
+            let kind = match oe {
+                Some((_, oe)) if oe.digest == e.digest => {
+                    d.unchanged += 1;
+                    continue;
+                }
+                Some(_) => ChangeKind::Changed,
+                None => ChangeKind::Added,
+            };
+            let mut c = change(kind, e, None, Some(e.line), blame.added(e.line));
+            if let Some((i, oe)) = oe {
+                d.changed += 1;
+                let ids = changed_fields(oe, e, cols);
+                c.old_line = Some(oe.line);
+                c.fields = ids.iter().map(|&c| cols.name(c).to_string()).collect();
+                d.pending.push((d.changes.len(), i, j, ids));
             } else {
-                "records are not lines of a text file"
+                d.added += 1;
             }
-        ));
-    }
-    let commit_of = |line: u64| blame.as_ref().and_then(|b| b.get(&line).cloned());
-    // Removed records: the commit that removed the old line, when the old version is a
-    // revision and the new one a later revision or the work tree.
-    let removals = match (&o.again, &n.again) {
-        _ if !opts.git || !o.text_lines || old_claimed.iter().all(|&c| c) => None,
-        (Again::Blob { rev, path, .. }, Again::Blob { rev: new_rev, .. }) => {
-            git::removals(Path::new("."), rev, path, Some(new_rev))
+            d.changes.push(c);
         }
-        (Again::Blob { rev, path, .. }, Again::Path(p)) if !p.is_dir() => {
-            git::removals(Path::new("."), rev, path, None)
+        for (i, e) in o.entries.iter().enumerate() {
+            if !self.old_claimed[i] {
+                d.removed += 1;
+                let c = change(
+                    ChangeKind::Removed,
+                    e,
+                    Some(e.line),
+                    None,
+                    blame.removed(e.line),
+                );
+                d.changes.push(c);
+            }
         }
-        _ => None,
-    };
-    if opts.git
-        && removals.is_none()
-        && matches!(o.again, Again::Blob { .. })
-        && old_claimed.iter().any(|&c| !c)
-    {
-        warnings.push(format!(
-            "{}: removed records not attributed (git could not trace them to a later version)",
-            o.summary.source
-        ));
+        d
     }
-    let removed_by = |line: u64| removals.as_ref().and_then(|b| b.get(&line).cloned());
-    let mut changes = Vec::new();
-    // (change index, old entry, new entry, changed column ids) of changed records.
-    let mut pending: Vec<(usize, usize, usize, Vec<u32>)> = Vec::new();
-    let (mut unchanged, mut added, mut changed) = (0u64, 0u64, 0u64);
-    for (j, e) in n.entries.iter().enumerate() {
-        match new_match[j] {
-            Some(i) => {
-                let oe = &o.entries[i];
-                if oe.digest == e.digest {
-                    unchanged += 1;
+}
+
+/// The unpaired old record that new record `e` most likely changed, among those sharing a
+/// field value with it (`tally`: old record -> shares a value unique among them).
+fn best_partner(o: &Version, e: &Entry, tally: &HashMap<usize, bool>) -> Option<usize> {
+    tally
+        .iter()
+        .filter_map(|(&i, &unique)| {
+            let oe = o.entries.get(i)?;
+            let shared = oe.fields.iter().filter(|f| e.fields.contains(f)).count();
+            let width = oe.fields.len().max(e.fields.len());
+            // Most fields kept, or an identifying value (unique among the unpaired records,
+            // like an id) kept.
+            (shared > 0 && (unique || shared * 2 >= width)).then_some((i, shared, oe.line))
+        })
+        .min_by_key(|&(i, s, line)| (std::cmp::Reverse(s), line.abs_diff(e.line), i))
+        .map(|(i, _, _)| i)
+}
+
+/// A change of `kind` to entry `e` (fields and values filled in later for changed records).
+fn change(
+    kind: ChangeKind,
+    e: &Entry,
+    old_line: Option<u64>,
+    new_line: Option<u64>,
+    commit: Option<CommitInfo>,
+) -> Change {
+    Change {
+        kind,
+        key: e.key.clone(),
+        old_line,
+        new_line,
+        file: e.file.clone(),
+        fields: Vec::new(),
+        values: Vec::new(),
+        unreadable: e.unreadable.clone(),
+        commit,
+    }
+}
+
+/// Commits that last touched new lines and that removed old lines.
+struct Attribution {
+    blame: Option<HashMap<u64, CommitInfo>>,
+    removals: Option<HashMap<u64, CommitInfo>>,
+}
+
+impl Attribution {
+    fn of(
+        o: &Version,
+        n: &Version,
+        old_claimed: &[bool],
+        opts: &DiffOptions,
+        warnings: &mut Vec<String>,
+    ) -> Self {
+        // Added and changed records: the commit that last touched the new line.
+        let blame = match (&n.again, &n.on_disk) {
+            _ if !opts.git || !n.text_lines => None,
+            (Again::Path(_), Some(p)) if !p.is_dir() => git::blame(p),
+            (Again::Blob { rev, path, .. }, _) => git::blame_at(Path::new("."), rev, path),
+            _ => None,
+        };
+        if opts.git && blame.is_none() {
+            warnings.push(format!(
+                "{}: added and changed records not attributed ({})",
+                n.summary.source,
+                if matches!(n.again, Again::Manifest) {
+                    "a manifest, not a file tracked by git"
+                } else if n.text_lines {
+                    "not a file tracked by git"
                 } else {
-                    changed += 1;
-                    let ids = changed_fields(oe, e, &cols);
-                    pending.push((changes.len(), i, j, ids.clone()));
-                    changes.push(Change {
-                        kind: ChangeKind::Changed,
-                        key: e.key.clone(),
-                        old_line: Some(oe.line),
-                        new_line: Some(e.line),
-                        file: e.file.clone(),
-                        fields: ids.iter().map(|&c| cols.name(c).to_string()).collect(),
-                        values: Vec::new(),
-                        unreadable: e.unreadable.clone(),
-                        commit: commit_of(e.line),
-                    });
+                    "records are not lines of a text file"
                 }
+            ));
+        }
+        // Removed records: the commit that removed the old line, when the old version is a
+        // revision and the new one a later revision or the work tree.
+        let removals = match (&o.again, &n.again) {
+            _ if !opts.git || !o.text_lines || old_claimed.iter().all(|&c| c) => None,
+            (Again::Blob { rev, path, .. }, Again::Blob { rev: new_rev, .. }) => {
+                git::removals(Path::new("."), rev, path, Some(new_rev))
             }
-            None => {
-                added += 1;
-                changes.push(Change {
-                    kind: ChangeKind::Added,
-                    key: e.key.clone(),
-                    old_line: None,
-                    new_line: Some(e.line),
-                    file: e.file.clone(),
-                    fields: Vec::new(),
-                    values: Vec::new(),
-                    unreadable: e.unreadable.clone(),
-                    commit: commit_of(e.line),
-                });
+            (Again::Blob { rev, path, .. }, Again::Path(p)) if !p.is_dir() => {
+                git::removals(Path::new("."), rev, path, None)
             }
+            _ => None,
+        };
+        if opts.git
+            && removals.is_none()
+            && matches!(o.again, Again::Blob { .. })
+            && old_claimed.iter().any(|&c| !c)
+        {
+            warnings.push(format!(
+                "{}: removed records not attributed (git could not trace them to a later version)",
+                o.summary.source
+            ));
         }
+        Attribution { blame, removals }
     }
-    let mut removed = 0u64;
-    for (i, e) in o.entries.iter().enumerate() {
-        if !old_claimed[i] {
-            removed += 1;
-            changes.push(Change {
-                kind: ChangeKind::Removed,
-                key: e.key.clone(),
-                old_line: Some(e.line),
-                new_line: None,
-                file: e.file.clone(),
-                fields: Vec::new(),
-                values: Vec::new(),
-                unreadable: e.unreadable.clone(),
-                commit: removed_by(e.line),
-            });
-        }
+
+    fn added(&self, line: u64) -> Option<CommitInfo> {
+        self.blame.as_ref().and_then(|b| b.get(&line).cloned())
     }
-    // Old and new values of the changed fields, from a second read of each side.
-    if !pending.is_empty() {
-        let mut want_old: HashMap<usize, Vec<u32>> = HashMap::new();
-        let mut want_new: HashMap<usize, Vec<u32>> = HashMap::new();
-        for (_, i, j, ids) in &pending {
-            want_old.insert(*i, ids.clone());
-            want_new.insert(*j, ids.clone());
-        }
-        let old_vals = values_of(&o, &want_old, &opts.read, &cols)?;
-        let new_vals = values_of(&n, &want_new, &opts.read, &cols)?;
-        match (old_vals, new_vals) {
-            (Some(mut ov), Some(mut nv)) => {
-                for (ci, i, j, ids) in pending {
-                    let (Some(a), Some(b), Some(c)) =
-                        (ov.remove(&i), nv.remove(&j), changes.get_mut(ci))
-                    else {
-                        continue;
-                    };
-                    c.values = ids
-                        .iter()
-                        .zip(a.into_iter().zip(b))
-                        .map(|(&id, ((_, old), (_, new)))| FieldChange {
-                            field: cols.name(id).to_string(),
-                            old,
-                            new,
-                        })
-                        .collect();
-                }
-            }
-            _ => warnings.push(
-                "old and new values of changed fields not shown: a manifest holds field digests, not values"
-                    .into(),
-            ),
-        }
+
+    fn removed(&self, line: u64) -> Option<CommitInfo> {
+        self.removals.as_ref().and_then(|b| b.get(&line).cloned())
     }
-    let header_changed = match (&o.read.header, &n.read.header) {
-        (Some(a), Some(b)) => a != b,
-        _ => false,
+}
+
+/// Old and new values of the changed fields, from a second read of each side.
+fn fill_values(
+    changes: &mut [Change],
+    pending: &[(usize, usize, usize, Vec<u32>)],
+    (o, n): (&Version, &Version),
+    (opts, cols): (&DiffOptions, &Columns),
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let mut want_old: HashMap<usize, Vec<u32>> = HashMap::new();
+    let mut want_new: HashMap<usize, Vec<u32>> = HashMap::new();
+    for (_, i, j, ids) in pending {
+        want_old.insert(*i, ids.clone());
+        want_new.insert(*j, ids.clone());
+    }
+    let old_vals = values_of(o, &want_old, &opts.read, cols)?;
+    let new_vals = values_of(n, &want_new, &opts.read, cols)?;
+    let (Some(mut ov), Some(mut nv)) = (old_vals, new_vals) else {
+        warnings.push(
+            "old and new values of changed fields not shown: a manifest holds field digests, not values"
+                .into(),
+        );
+        return Ok(());
     };
-    if header_changed {
-        warnings.push(format!(
-            "the header rows differ: {:?} -> {:?}",
-            o.read.header.as_deref().unwrap_or_default(),
-            n.read.header.as_deref().unwrap_or_default()
-        ));
+    for (ci, i, j, ids) in pending {
+        let (Some(a), Some(b), Some(c)) = (ov.remove(i), nv.remove(j), changes.get_mut(*ci)) else {
+            continue;
+        };
+        c.values = ids
+            .iter()
+            .zip(a.into_iter().zip(b))
+            .map(|(&id, ((_, old), (_, new)))| FieldChange {
+                field: cols.name(id).to_string(),
+                old,
+                new,
+            })
+            .collect();
     }
-    Ok(DiffResult {
-        header_changed,
-        old: o.summary,
-        new: n.summary,
-        matched_by: if keyed { "key" } else { "content" }.into(),
-        unchanged,
-        added,
-        removed,
-        changed,
-        changes,
-        warnings,
-    })
+    Ok(())
 }
 
 impl DiffResult {

@@ -220,7 +220,7 @@ fn model_files(c: &Component, path: &Path) -> Vec<(PathBuf, String)> {
 
 /// Runs the model scanner on local model components.
 #[derive(Default)]
-struct ScanAnnotator {
+pub(crate) struct ScanAnnotator {
     policy: lantern_models::Policy,
 }
 
@@ -260,8 +260,8 @@ impl Annotator for ScanAnnotator {
 
 /// Looks for an OpenSSF Model Signing bundle next to or inside each local model and verifies it
 /// when a trust key is given.
-struct SignatureAnnotator {
-    key: Option<lantern_sign::VerifyingKey>,
+pub(crate) struct SignatureAnnotator {
+    pub(crate) key: Option<lantern_sign::VerifyingKey>,
 }
 
 impl Annotator for SignatureAnnotator {
@@ -317,9 +317,9 @@ impl Annotator for SignatureAnnotator {
     }
 }
 
-struct Both<'a> {
-    scan: Option<&'a ScanAnnotator>,
-    sig: Option<&'a SignatureAnnotator>,
+pub(crate) struct Both<'a> {
+    pub(crate) scan: Option<&'a ScanAnnotator>,
+    pub(crate) sig: Option<&'a SignatureAnnotator>,
 }
 
 impl Annotator for Both<'_> {

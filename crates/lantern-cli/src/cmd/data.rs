@@ -152,7 +152,8 @@ struct AuditArgs {
     /// Show at most N findings in human output, most suspicious first (0: all)
     #[arg(long, value_name = "N", default_value_t = 50)]
     top: usize,
-    /// Family-wise significance level of the n-gram tests (Bonferroni)
+    /// Family-wise significance level of the trigger tests (Bonferroni over the pure n-grams,
+    /// then over the candidates checked) and of the label-shift test
     #[arg(long, default_value_t = 0.01)]
     alpha: f64,
     /// Longest n-gram tested for triggers (1-3)

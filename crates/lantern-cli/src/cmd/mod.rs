@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod bom;
+pub mod check;
 pub mod data;
 pub mod guard;
 pub mod limits;
