@@ -5,6 +5,7 @@
 //! one stream's scan state: its text window, what was scanned and released, and its matches.
 
 use crate::monitor::{private_key_end, Monitor, PEM_END_MAX};
+use crate::prefix::{Prefixes, Start};
 use serde_json::Value;
 use std::borrow::Cow;
 
@@ -19,6 +20,9 @@ const GROW_MARGIN: usize = 16;
 pub(crate) const MAX_HOLD: usize = 8 << 10;
 /// End of a match that runs to the end of the stream.
 pub(crate) const THROUGH: usize = usize::MAX;
+/// Held back by prefix, a match still in progress this many bytes (or the hold-back, if
+/// longer) after its start is taken as a candidate held the hold-back.
+const MIN_REACH: usize = 96;
 /// Text bytes a stream's buffer starts with (a short answer fits).
 const TEXT_START: usize = 512;
 
@@ -290,6 +294,13 @@ pub(crate) struct Chan {
     /// End of the last redaction sent: a match starting at or before it is merged into it (no
     /// new marker), as whole-response redaction merges overlapping and adjacent hits.
     red_end: Option<usize>,
+    /// Held back by where a match could start ([`Self::advance`]), not a fixed length.
+    by_prefix: bool,
+    /// Positions before this offset are classified (a match cannot start there, or it is in
+    /// `cands`); the position at it may start a match still in progress.
+    checked: usize,
+    /// Positions not yet released where a detector's pattern matched, sorted.
+    cands: Vec<(usize, Start)>,
 }
 
 impl Chan {
@@ -303,6 +314,9 @@ impl Chan {
             released: 0,
             found: Vec::new(),
             red_end: None,
+            by_prefix: false,
+            checked: 0,
+            cands: Vec::new(),
         }
     }
 
@@ -322,8 +336,16 @@ impl Chan {
     /// `CONTEXT` before the text not yet released and before provisional matches (scanned again
     /// to see whether they grew).
     fn scan_floor(&self, overlap: usize) -> usize {
-        let mut from = self
-            .scanned
+        // held back by prefix, text is scanned only when a match starts in it, so `scanned`
+        // may lag: no match starts before the text not released or a candidate
+        let seen = if self.by_prefix {
+            self.cands
+                .first()
+                .map_or(self.released, |c| c.0.min(self.released))
+        } else {
+            self.scanned
+        };
+        let mut from = seen
             .saturating_sub(overlap)
             .min(self.released.saturating_sub(CONTEXT));
         for h in &self.found {
@@ -472,14 +494,91 @@ impl Chan {
         }
     }
 
-    /// The end of the text that may be sent: `holdback` bytes before the end of the scanned
-    /// text, and before any provisional match.
+    /// The end of the text that may be sent: before any provisional match, and `holdback`
+    /// bytes before the end of the scanned text (or, held back by prefix, before where a match
+    /// may be in progress and a leak-rule candidate less than `holdback` bytes old).
     pub(crate) fn safe(&self, holdback: usize) -> usize {
+        let limit = if self.by_prefix {
+            self.prefix_limit(holdback)
+        } else {
+            self.scanned.saturating_sub(holdback)
+        };
         self.found
             .iter()
             .filter(|h| h.state == HitState::Open)
             .map(|h| h.start)
-            .fold(self.scanned.saturating_sub(holdback), usize::min)
+            .fold(limit, usize::min)
+    }
+
+    /// Held back by prefix: the first position where a match may be in progress, and the
+    /// loose candidates (leak-rule matches, which depend on text around them) that are less
+    /// than `holdback` bytes old.
+    fn prefix_limit(&self, holdback: usize) -> usize {
+        self.cands
+            .iter()
+            .filter(|&&(q, k)| k == Start::Loose && q.saturating_add(holdback) > self.total)
+            .map(|c| c.0)
+            .fold(self.checked, usize::min)
+    }
+
+    /// Holds the stream back by prefix: classifies the positions not classified yet (on the
+    /// text as read, and as the leak rules read it) and scans the text when a candidate is
+    /// about to go out. [`Self::safe`] then says what may be sent.
+    pub(crate) fn advance(
+        &mut self,
+        m: &Monitor,
+        p: &Prefixes,
+        holdback: usize,
+        commits: &mut Vec<String>,
+    ) {
+        self.by_prefix = true;
+        if self.scanned < self.total && self.found.iter().any(|h| h.state == HitState::PemOpen) {
+            // a private key's END line may have arrived: what follows it is not redacted
+            self.scan(m, false, commits);
+        }
+        let released = self.released;
+        self.cands.retain(|c| c.0 >= released);
+        let from = self.checked.max(released);
+        if from < self.total {
+            let ws = self.win_start;
+            let hay = self.window.as_bytes();
+            let mut found = Vec::new();
+            let reach = holdback.max(MIN_REACH);
+            let mut open = p.first_open(hay, from - ws, reach, &mut found);
+            if let Some(l) = m.leak_rules() {
+                // what precedes is read for markers, a boundary and the punctuation blanked
+                let base = (from - ws).saturating_sub(CONTEXT);
+                if let Cow::Owned(b) = l.prepare(hay.get(base..).unwrap_or_default()) {
+                    let at = from - ws - base;
+                    let n = found.len();
+                    open = open.min(base + p.first_open(&b, at, reach, &mut found));
+                    for c in found.get_mut(n..).unwrap_or_default() {
+                        c.0 += base;
+                    }
+                }
+            }
+            found.sort_unstable();
+            found.dedup_by(|a, b| {
+                a.0 == b.0 && {
+                    b.1 = b.1.max(a.1);
+                    true
+                }
+            });
+            self.cands.extend(
+                found
+                    .into_iter()
+                    .filter(|c| c.0 < open)
+                    .map(|(q, k)| (q + ws, k)),
+            );
+            self.checked = ws + open;
+        }
+        let limit = self.prefix_limit(holdback);
+        let due = self.cands.iter().any(|c| c.0 < limit);
+        if due && self.scanned < self.total {
+            self.scan(m, false, commits);
+        } else {
+            self.drop_dead_text(m.overlap_chars());
+        }
     }
 
     /// Whether a match overlaps the text at `s..e`.

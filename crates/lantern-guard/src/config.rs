@@ -345,8 +345,10 @@ pub struct MonitorConfig {
     pub canaries: Vec<String>,
     /// Path of a corpus index built by `lantern guard index`.
     pub corpus_index: Option<PathBuf>,
-    /// Characters held back from a stream so a pattern split across chunks can still be redacted
-    /// or blocked before any of it reaches the client (only with `redact`/`block`).
+    /// Characters held back from a stream after a leak rule's match (which depends on text
+    /// around it), or after all text when a detector is not a pattern (corpus index), so a
+    /// secret split across chunks is redacted or blocked before any of it reaches the client
+    /// (only with `redact`/`block`; other text is held only while a match could start in it).
     pub stream_holdback_chars: usize,
 }
 

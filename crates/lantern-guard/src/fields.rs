@@ -1,7 +1,7 @@
 //! Output monitoring of a whole (buffered) JSON response: every text-bearing field, wherever the
 //! endpoint puts it — chat `content` (string or parts), `refusal`, `reasoning_content`,
 //! `reasoning`, tool-call and legacy function-call `arguments`, completions `text`, Responses API
-//! output text, custom tool `input`, transcription `text` — is scanned on its own and redacted in
+//! output text, custom tool `input`, transcription `text`, an image's `revised_prompt` — is scanned on its own and redacted in
 //! place. Logprob tokens are joined per sequence and scanned; when the joined tokens hold a match,
 //! the `logprobs` of that choice (or output part) are dropped (`null`) rather than rewritten.
 
@@ -10,7 +10,7 @@ use crate::monitor::{redact, Monitor};
 use serde_json::Value;
 
 /// Keys whose string value is generated text.
-const TEXT_KEYS: [&str; 9] = [
+const TEXT_KEYS: [&str; 10] = [
     "content",
     "text",
     "refusal",
@@ -20,6 +20,8 @@ const TEXT_KEYS: [&str; 9] = [
     "output_text",
     "input",
     "transcript",
+    // the prompt an image model rewrote and returns (`data[].revised_prompt`)
+    "revised_prompt",
 ];
 
 /// Deepest nesting walked (serde_json's parser stops at 128 already).
@@ -183,6 +185,18 @@ mod tests {
         let mut b =
             json!({"choices":[{"message":{"tool_calls":[{"function":{"arguments":KEY}}]}}]});
         assert!(monitor_value(&mut b, &m, Action::Block).blocked);
+    }
+
+    #[test]
+    fn an_images_revised_prompt_is_redacted() {
+        let m = monitor();
+        let mut v = json!({"created":1,"data":[{"url":"https://x/y.png","revised_prompt":format!("a sign reading {KEY}")}]});
+        let r = monitor_value(&mut v, &m, Action::Redact);
+        assert_eq!(r.hits, vec!["secret.github-token".to_string()]);
+        assert_eq!(
+            v.pointer("/data/0/revised_prompt").and_then(Value::as_str),
+            Some("a sign reading [REDACTED:secret.github-token]")
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod mock;
 pub mod monitor;
 pub mod ngram;
+mod prefix;
 pub mod proxy;
 pub mod ratelimit;
 pub mod resp;

@@ -132,6 +132,13 @@ async fn handle(req: Request<Incoming>, seen: Arc<Mutex<Seen>>) -> Response<Mock
             "application/json",
             json!({"object":"list","model":model,"data":[{"object":"embedding","index":0,"embedding":[0.1,0.2,0.3]}],"usage":{"prompt_tokens":3,"total_tokens":3}}).to_string(),
         ),
+        // an image model returns the prompt it rewrote; speech is audio
+        "/v1/images/generations" => respond(
+            StatusCode::OK,
+            "application/json",
+            json!({"created":1,"data":[{"url":"https://images.invalid/1.png","revised_prompt":format!("A picture: {}", v.get("prompt").and_then(Value::as_str).unwrap_or_default())}]}).to_string(),
+        ),
+        "/v1/audio/speech" => respond(StatusCode::OK, "audio/mpeg", "ID3\u{4}\0\0\0\0\0\0\u{ff}\u{fb}ghp_".to_string()),
         "/v1/chat/completions" | "/v1/completions" => {
             let chat = path == "/v1/chat/completions";
             let text = reply_text(&v);

@@ -4,12 +4,13 @@
 
 use crate::config::{MonitorConfig, SecretRules};
 use crate::ngram::NgramIndex;
+use crate::prefix::{self, Prefixes};
 use aho_corasick::AhoCorasick;
 use lantern_core::{Location, Severity};
 use memchr::memmem;
 use regex::Regex;
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// One match in a response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -344,14 +345,15 @@ impl LeakRules {
     }
 }
 
-impl TextScanner for LeakRules {
-    fn scan(&self, text: &str) -> Vec<Hit> {
-        // Inline suppression markers (`lantern:allow`, ...) are for source files: a model told
-        // to print one next to a secret must not switch the check off. Blank them (same length,
-        // so offsets hold) before scanning.
-        let mut data: Cow<'_, [u8]> = Cow::Borrowed(text.as_bytes());
+impl LeakRules {
+    /// The bytes the rules read for `text`: inline suppression markers (`lantern:allow`, ...)
+    /// are for source files, and a model told to print one next to a secret must not switch the
+    /// check off, so they are blanked (same length, so offsets hold), and so is punctuation
+    /// ending a clause ([`blank_prose_punctuation`]).
+    pub(crate) fn prepare<'t>(&self, text: &'t [u8]) -> Cow<'t, [u8]> {
+        let mut data: Cow<'_, [u8]> = Cow::Borrowed(text);
         for f in &self.markers {
-            let found: Vec<usize> = f.find_iter(text.as_bytes()).collect();
+            let found: Vec<usize> = f.find_iter(text).collect();
             if found.is_empty() {
                 continue;
             }
@@ -363,6 +365,20 @@ impl TextScanner for LeakRules {
             }
         }
         blank_prose_punctuation(&mut data);
+        data
+    }
+
+    /// The source patterns of the rules that run.
+    fn patterns(&self) -> impl Iterator<Item = &str> {
+        self.scanner
+            .rules()
+            .filter_map(|r| r.regex.as_ref().map(|x| x.pattern()))
+    }
+}
+
+impl TextScanner for LeakRules {
+    fn scan(&self, text: &str) -> Vec<Hit> {
+        let data = self.prepare(text.as_bytes());
         let out = self.scanner.scan(&data, &self.loc);
         let mut hits = Vec::with_capacity(out.findings.len());
         let mut copies: Vec<(String, String)> = Vec::new();
@@ -475,6 +491,10 @@ pub struct Monitor {
     corpus: Option<NgramIndex>,
     extra: Vec<Arc<dyn TextScanner>>,
     max_canary: usize,
+    canary_list: Vec<String>,
+    /// The detectors' patterns run from any position of a stream (built on first use; `None`
+    /// when a detector is not a pattern, or they do not compile).
+    prefixes: OnceLock<Option<Prefixes>>,
 }
 
 impl std::fmt::Debug for Monitor {
@@ -533,7 +553,13 @@ impl Monitor {
                     .map_err(|e| crate::Error::Config(format!("monitor patterns: {e}")))?,
             )
         };
-        let canaries: Vec<&String> = cfg.canaries.iter().filter(|c| !c.is_empty()).collect();
+        let canary_list: Vec<String> = cfg
+            .canaries
+            .iter()
+            .filter(|c| !c.is_empty())
+            .cloned()
+            .collect();
+        let canaries: Vec<&String> = canary_list.iter().collect();
         let max_canary = canaries.iter().map(|c| c.len()).max().unwrap_or(0);
         let canaries = if canaries.is_empty() {
             None
@@ -552,12 +578,50 @@ impl Monitor {
             corpus,
             extra: Vec::new(),
             max_canary,
+            canary_list,
+            prefixes: OnceLock::new(),
         })
     }
 
     /// Adds a scanner (e.g. the leak scanner's rules).
     pub fn add_scanner(&mut self, s: Arc<dyn TextScanner>) {
         self.extra.push(s);
+    }
+
+    /// Where a match could still start in a stream's tail: every detector's pattern, compiled
+    /// once (on first use) to run from any position. `None` when a detector is not a pattern
+    /// (the corpus index, an added scanner) or the patterns do not compile: streams are then
+    /// held back a fixed number of characters.
+    pub(crate) fn prefixes(&self) -> Option<&Prefixes> {
+        self.prefixes
+            .get_or_init(|| {
+                if self.corpus.is_some() || !self.extra.is_empty() {
+                    return None;
+                }
+                self.build_prefixes()
+                    .map_err(|e| {
+                        tracing::warn!("stream hold-back falls back to a fixed length: {e}")
+                    })
+                    .ok()
+            })
+            .as_ref()
+    }
+
+    fn build_prefixes(&self) -> Result<Prefixes, String> {
+        let mut exact = Vec::with_capacity(self.rules.len() + self.canary_list.len());
+        for r in &self.rules {
+            exact.push(prefix::unicode_pattern(r.re.as_str())?);
+        }
+        for c in &self.canary_list {
+            exact.push(regex_syntax::hir::Hir::literal(c.as_bytes()));
+        }
+        let mut loose = Vec::new();
+        if let Some(l) = &self.leak {
+            for p in l.patterns() {
+                loose.push(prefix::bytes_pattern(p)?);
+            }
+        }
+        Prefixes::new(exact, loose)
     }
 
     /// The leak scanner's rules, when they run (`secret_rules = "lantern"`).

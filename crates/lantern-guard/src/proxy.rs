@@ -398,6 +398,9 @@ struct Outcome {
     client: SocketAddr,
     /// SHA-256 of the client's TLS certificate (mutual TLS).
     client_cert: Option<Arc<str>>,
+    /// The request and token limits charged, each with its backlog after the charge (for the
+    /// `x-ratelimit-*` headers of the answer).
+    quota: [Option<(Limit, Duration)>; 2],
 }
 
 /// The audit record of one request as serde writes it (fields in alphabetical order, as in the
@@ -727,6 +730,7 @@ impl Gateway {
             response: None,
             client,
             client_cert,
+            quota: [None; 2],
         };
         if req.method() == Method::GET && path == "/healthz" {
             return Response::new(full("ok\n"));
@@ -797,7 +801,12 @@ impl Gateway {
             self.finish(o);
             return r;
         }
-        let resp = self.clone().process(req, ep, norm, &mut o).await;
+        let mut resp = self.clone().process(req, ep, norm, &mut o).await;
+        for (what, q) in ["requests", "tokens"].into_iter().zip(o.quota) {
+            if let Some((l, backlog)) = q {
+                ratelimit_headers(resp.headers_mut(), what, l, backlog, None);
+            }
+        }
         o.status = resp.status().as_u16();
         if o.decision == "allowed"
             && resp.status().as_u16() >= 400
@@ -1301,6 +1310,8 @@ impl Gateway {
         }
         let mut v = match serde_json::from_slice::<Value>(&rbytes) {
             Ok(v) => v,
+            // speech is audio, not text (an image's JSON is read above)
+            Err(_) if ep == Endpoint::MediaJson && !looks_textual(&rbytes) => return Ok(rbytes),
             Err(_) => return self.monitor_plain_text(rbytes, o),
         };
         let mut changed = false;
@@ -1474,7 +1485,7 @@ impl Gateway {
                 .charge(id, Dim::Requests, l, cost as i64, false)
                 .await
             {
-                Decision::Allow => {}
+                Decision::Allow(b) => o.quota[0] = Some((l, b)),
                 Decision::Deny(d) => deny = Some((d, "requests", l)),
                 Decision::Unavailable => return Some(store_unavailable(o)),
             }
@@ -1496,7 +1507,7 @@ impl Gateway {
                     .charge(id, Dim::Tokens, l, tokens as i64, false)
                     .await
                 {
-                    Decision::Allow => {}
+                    Decision::Allow(b) => o.quota[1] = Some((l, b)),
                     Decision::Deny(d) => deny = Some((d, "tokens", l)),
                     Decision::Unavailable => return Some(store_unavailable(o)),
                 }
@@ -1513,27 +1524,7 @@ impl Gateway {
             what,
             "rate_limit_exceeded",
         );
-        let h = r.headers_mut();
-        let secs = d.as_secs_f64();
-        for (name, value) in [
-            (
-                "retry-after".to_string(),
-                format!("{}", secs.ceil().max(1.0)),
-            ),
-            (
-                format!("x-ratelimit-limit-{what}"),
-                l.per_minute.to_string(),
-            ),
-            (format!("x-ratelimit-remaining-{what}"), "0".into()),
-            (format!("x-ratelimit-reset-{what}"), format!("{secs:.3}s")),
-        ] {
-            if let (Ok(n), Ok(v)) = (
-                header::HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(&value),
-            ) {
-                h.insert(n, v);
-            }
-        }
+        ratelimit_headers(r.headers_mut(), what, l, d, Some(d));
         Some(r)
     }
 
@@ -1620,6 +1611,7 @@ impl Gateway {
             response: None,
             client: o.client,
             client_cert: o.client_cert.take(),
+            quota: o.quota,
         };
         let hard = (wants_logprobs
             && (self.cfg.hardening.logprob_decimals.is_some()
@@ -2129,6 +2121,20 @@ pub async fn run(
     let tls = crate::tls::acceptor(&gw.cfg.server)?;
     // mutual TLS: each connection notes its client certificate's digest for the audit records
     let note_certs = tls.is_some() && gw.cfg.server.client_ca.is_some();
+    {
+        // the detectors' patterns for streams' hold-back compile off the event loop, before
+        // the first stream needs them
+        let gw = gw.clone();
+        tokio::task::spawn_blocking(move || {
+            let t = std::time::Instant::now();
+            let by_prefix = gw.monitor.prefixes().is_some();
+            tracing::debug!(
+                by_prefix,
+                ms = t.elapsed().as_millis() as u64,
+                "stream hold-back"
+            );
+        });
+    }
     let bg = {
         let gw = gw.clone();
         tokio::spawn(async move {
@@ -2195,6 +2201,56 @@ pub async fn run(
     }
     gw.save_usage();
     Ok(())
+}
+
+/// Sets the `x-ratelimit-{limit,remaining,reset}-{what}` headers (the names OpenAI uses) of a
+/// key's limit whose backlog is `backlog` (the time until a full burst fits again), replacing the
+/// upstream's (its account's limits are not the client's, and not the client's business);
+/// `denied` (the wait) also sets `retry-after` and no units remaining.
+fn ratelimit_headers(
+    h: &mut HeaderMap,
+    what: &str,
+    l: Limit,
+    backlog: Duration,
+    denied: Option<Duration>,
+) {
+    let t = (60_000_000 / l.per_minute.max(1)).max(1);
+    let used = u64::try_from(backlog.as_micros())
+        .unwrap_or(u64::MAX)
+        .div_ceil(t);
+    let remaining = if denied.is_some() {
+        0
+    } else {
+        l.capacity.max(1).saturating_sub(used)
+    };
+    let secs = backlog.as_secs_f64();
+    let mut put = |name: String, value: String| {
+        if let (Ok(n), Ok(v)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            h.insert(n, v);
+        }
+    };
+    if let Some(d) = denied {
+        let wait = d.as_secs_f64().ceil().max(1.0);
+        put("retry-after".into(), format!("{wait}"));
+    }
+    put(
+        format!("x-ratelimit-limit-{what}"),
+        l.per_minute.to_string(),
+    );
+    put(
+        format!("x-ratelimit-remaining-{what}"),
+        remaining.to_string(),
+    );
+    put(format!("x-ratelimit-reset-{what}"), format!("{secs:.3}s"));
+}
+
+/// Whether a body that is not JSON reads as text (valid UTF-8 without NUL): such a body from a
+/// media endpoint is scanned like any text answer; audio is not text.
+fn looks_textual(b: &[u8]) -> bool {
+    std::str::from_utf8(b).is_ok_and(|t| !t.contains('\0'))
 }
 
 #[cfg(test)]
@@ -2395,6 +2451,7 @@ mod tests {
                 }),
                 client: SocketAddr::new(ip, 443),
                 client_cert: cert.map(Into::into),
+                quota: [None; 2],
             };
             let ts = SystemTime::UNIX_EPOCH + Duration::new(secs, nanos);
             let total = Duration::from_micros(micros);

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 /// Outcome of a rate-limit check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
-    /// Admitted.
-    Allow,
+    /// Admitted; the limit's backlog after this charge (the time until a full burst fits
+    /// again).
+    Allow(Duration),
     /// Refused; retry after this long.
     Deny(Duration),
     /// The shared store did not answer and the policy is to fail closed.
@@ -58,7 +59,7 @@ pub fn gcra(tat: u64, now: u64, limit: Limit, cost: i64, force: bool) -> (u64, D
             Decision::Deny(Duration::from_micros(new - now - allowance)),
         );
     }
-    (new, Decision::Allow)
+    (new, Decision::Allow(Duration::from_micros(new - now)))
 }
 
 /// The Lua GCRA run atomically inside Redis (clock: Redis `TIME`, microseconds).
@@ -77,7 +78,7 @@ if (not force) and (new - now > cap * T) then
   return {0, new - now - cap * T}
 end
 redis.call('SET', KEYS[1], string.format('%.0f', new), 'PX', math.floor((new - now) / 1000) + 1000)
-return {1, 0}
+return {1, new - now}
 "#;
 
 /// What a limit counts.
@@ -208,7 +209,7 @@ impl Limiter {
                         tracing::warn!("redis rate-limit store answers again");
                     }
                     return if allowed == 1 {
-                        Decision::Allow
+                        Decision::Allow(Duration::from_micros(wait.max(0) as u64))
                     } else {
                         Decision::Deny(Duration::from_micros(wait.max(0) as u64))
                     };
@@ -285,34 +286,34 @@ mod tests {
         };
         let t0 = 1_000_000_000;
         for _ in 0..3 {
-            assert_eq!(
+            assert!(matches!(
                 l.charge_local("k", Dim::Tokens, lim, 1, false, t0),
-                Decision::Allow
-            );
+                Decision::Allow(_)
+            ));
         }
         assert_eq!(
             l.charge_local("k", Dim::Tokens, lim, 1, false, t0),
             Decision::Deny(Duration::from_secs(1))
         );
         // one emission interval later exactly one more fits
-        assert_eq!(
+        assert!(matches!(
             l.charge_local("k", Dim::Tokens, lim, 1, false, t0 + 1_000_000),
-            Decision::Allow
-        );
+            Decision::Allow(_)
+        ));
         assert!(matches!(
             l.charge_local("k", Dim::Tokens, lim, 1, false, t0 + 1_000_000),
             Decision::Deny(_)
         ));
         // other keys, and the other limit of the same key, are independent
-        assert_eq!(
+        assert!(matches!(
             l.charge_local("other", Dim::Tokens, lim, 1, false, t0),
-            Decision::Allow
-        );
+            Decision::Allow(_)
+        ));
         for _ in 0..3 {
-            assert_eq!(
+            assert!(matches!(
                 l.charge_local("k", Dim::Requests, lim, 1, false, t0),
-                Decision::Allow
-            );
+                Decision::Allow(_)
+            ));
         }
         assert!(matches!(
             l.charge_local("k", Dim::Requests, lim, 1, false, t0),
@@ -330,26 +331,26 @@ mod tests {
         let t0 = 5_000_000_000;
         assert_eq!(
             l.charge_local("k", Dim::Tokens, lim, 5000, false, t0),
-            Decision::Allow
+            Decision::Allow(Duration::from_secs(50))
         );
         assert!(matches!(
             l.charge_local("k", Dim::Tokens, lim, 2000, false, t0),
             Decision::Deny(_)
         ));
         // upstream reported 1000 tokens fewer than pre-charged: refund
-        assert_eq!(
+        assert!(matches!(
             l.charge_local("k", Dim::Tokens, lim, -1000, true, t0),
-            Decision::Allow
-        );
-        assert_eq!(
+            Decision::Allow(_)
+        ));
+        assert!(matches!(
             l.charge_local("k", Dim::Tokens, lim, 2000, false, t0),
-            Decision::Allow
-        );
+            Decision::Allow(_)
+        ));
         // usage above the limit is still recorded when forced, and then blocks
-        assert_eq!(
+        assert!(matches!(
             l.charge_local("k", Dim::Tokens, lim, 3000, true, t0),
-            Decision::Allow
-        );
+            Decision::Allow(_)
+        ));
         assert!(
             matches!(l.charge_local("k", Dim::Tokens, lim, 1, false, t0), Decision::Deny(d) if d >= Duration::from_secs(30))
         );

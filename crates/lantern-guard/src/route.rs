@@ -73,7 +73,12 @@ impl Endpoint {
     pub fn monitors_output(self) -> bool {
         matches!(
             self,
-            Self::Chat | Self::Completions | Self::Responses | Self::ResponseGet | Self::MediaForm
+            Self::Chat
+                | Self::Completions
+                | Self::Responses
+                | Self::ResponseGet
+                | Self::MediaForm
+                | Self::MediaJson
         )
     }
 

@@ -813,7 +813,15 @@ impl<'a> SseFilter<'a> {
     fn scan(&mut self, last: bool) {
         let m: &Monitor = &self.monitor;
         let mut commits = Vec::new();
+        // held back by where a match could start, when redacting or blocking
+        let by_prefix = (!last && self.holdback > 0).then(|| m.prefixes()).flatten();
         for c in std::iter::once(&mut self.main).chain(&mut self.extra) {
+            if let Some(p) = by_prefix {
+                if c.total > c.released {
+                    c.advance(m, p, self.holdback, &mut commits);
+                }
+                continue;
+            }
             // until a stream's first text goes out, every event with new text past the
             // hold-back is scanned (the first token waits for the hold-back, not also a step)
             let first = c.released == 0 && c.total > self.holdback && c.total > c.scanned;
@@ -1269,6 +1277,64 @@ mod tests {
             assert!(!out.contains("RXAA") && !out.contains("sk-ant"), "{out}");
             assert_eq!(f.hits, vec!["secret.anthropic-api-key"]);
         }
+    }
+
+    /// Pushes the events of `text` in pieces of 6 characters one at a time; returns the content
+    /// the client has after each.
+    fn sent_after_each(f: &mut SseFilter<'_>, text: &str) -> Vec<String> {
+        let input = events_sized(text, &[6]);
+        let mut out = String::new();
+        let mut seen = Vec::new();
+        for ev in input.split_inclusive("\n\n") {
+            for b in f.push(ev.as_bytes()) {
+                out.push_str(&String::from_utf8_lossy(&b));
+            }
+            seen.push(content(&out));
+        }
+        seen
+    }
+
+    #[test]
+    fn prose_goes_out_as_it_arrives() {
+        let m = full_monitor();
+        assert!(m.prefixes().is_some(), "the detectors' patterns compile");
+        let text = "The quick brown fox jumps over the lazy dog, and the guard reads each word. ";
+        let mut f = SseFilter::new(&m, Action::Redact, 128, None);
+        let seen = sent_after_each(&mut f, text);
+        // after each event, all but the event holding the word being written is out (the word
+        // could start an e-mail address; events go out whole); nothing waits for 128 characters
+        let mut arrived = String::new();
+        for (i, piece) in text.as_bytes().chunks(6).enumerate() {
+            arrived.push_str(std::str::from_utf8(piece).unwrap_or_default());
+            let got = seen.get(i).cloned().unwrap_or_default();
+            let word = arrived.len() - arrived.rfind([' ', ',', '.']).map_or(0, |w| w + 1);
+            assert!(
+                got.len() + word + 6 >= arrived.len() && arrived.starts_with(&got),
+                "after {arrived:?} the client had {got:?}"
+            );
+        }
+        // the last event ends a sentence: it is out before the stream ends
+        let pieces = text.len().div_ceil(6);
+        assert_eq!(seen.get(pieces - 1).map(String::as_str), Some(text));
+        let out = content(&String::from_utf8_lossy(&f.finish().concat()));
+        assert_eq!(seen.last().cloned().unwrap_or_default() + &out, text);
+    }
+
+    #[test]
+    fn the_start_of_a_token_waits_for_the_rest() {
+        let m = full_monitor();
+        let text = format!("Use {ANTHROPIC_ADMIN} now, or CANARY-7f3a9c. Done here. ");
+        let mut f = SseFilter::new(&m, Action::Redact, 128, None);
+        let seen = sent_after_each(&mut f, &text);
+        for got in &seen {
+            assert!(!got.contains("sk-") && !got.contains("CANA"), "{got:?}");
+        }
+        let all = seen.last().cloned().unwrap_or_default()
+            + &content(&String::from_utf8_lossy(&f.finish().concat()));
+        assert_eq!(
+            all,
+            "Use [REDACTED:secret.anthropic-api-key] now, or [REDACTED:canary]. Done here. "
+        );
     }
 
     #[test]

@@ -560,6 +560,78 @@ async fn rate_limits_are_per_key() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_names_the_keys_limits() {
+    let mut h = start(|c| {
+        c.limits.requests_per_minute = 60;
+        c.limits.burst = 5;
+        c.limits.tokens_per_minute = 1000;
+    })
+    .await;
+    let t = h.tokens[0].clone();
+    let body = json!({"model":"m","max_tokens":300,"messages":[{"role":"user","content":"hi"}]})
+        .to_string();
+    let mut left = Vec::new();
+    for _ in 0..2 {
+        let (s, hd, _) = call(h.addr, "POST", "/v1/chat/completions", Some(&t), &body).await;
+        assert_eq!(s, StatusCode::OK);
+        let get = |n: &str| {
+            hd.get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+                .unwrap_or_default()
+        };
+        assert_eq!(get("x-ratelimit-limit-requests"), "60");
+        assert_eq!(get("x-ratelimit-limit-tokens"), "1000");
+        assert!(get("x-ratelimit-reset-requests").ends_with('s'), "{hd:?}");
+        assert!(hd.get("retry-after").is_none());
+        let tokens: u64 = get("x-ratelimit-remaining-tokens").parse().unwrap_or(9999);
+        // about 300 tokens of the estimate are charged until the answer's usage settles
+        assert!(tokens <= 700, "remaining tokens {tokens}");
+        left.push(get("x-ratelimit-remaining-requests"));
+    }
+    // a burst of 5: each request takes one (less what came back in the meantime)
+    assert_eq!(left, ["4", "3"]);
+    // without a key there are no limits to name
+    let (s, hd, _) = call(h.addr, "POST", "/v1/chat/completions", None, &body).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(
+        hd.get("x-ratelimit-limit-requests").is_none(),
+        "no key, no limits"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_images_revised_prompt_is_monitored_and_audio_passes() {
+    let mut h = start(|c| c.monitor.action = Action::Redact).await;
+    let t = h.tokens[0].clone();
+    let key = "ghp_aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5";
+    let body = json!({"model":"m","prompt":format!("a sign reading {key}")}).to_string();
+    let (s, _, b) = call(h.addr, "POST", "/v1/images/generations", Some(&t), &body).await;
+    assert_eq!(s, StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap_or_default();
+    let revised = v
+        .pointer("/data/0/revised_prompt")
+        .and_then(serde_json::Value::as_str);
+    assert_eq!(
+        revised,
+        Some("A picture: a sign reading [REDACTED:secret.github-token]"),
+        "{v}"
+    );
+    let (s, hd, b) = call(h.addr, "POST", "/v1/audio/speech", Some(&t), &body).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        hd.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("audio/mpeg")
+    );
+    assert!(
+        b.starts_with("ID3") && b.ends_with("ghp_"),
+        "audio as sent: {b:?}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hardening_strips_caps_and_rounds() {
     let mut h = start(|_| {}).await;
     let t = h.tokens[0].clone();
