@@ -194,3 +194,20 @@ fn a_gzipped_pickle_is_reported_once_at_its_member() {
         "{v}"
     );
 }
+
+/// MARK then POP: CPython's unpicklers drop the mark and run what follows, so the file must be
+/// recognised as a pickle and its call reported, whatever its name.
+#[test]
+fn a_pickle_behind_mark_pop_is_still_analysed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut data = b"(0".to_vec();
+    data.extend_from_slice(b"cos\nsystem\n(S'id'\ntR.");
+    std::fs::write(dir.path().join("weights.bin"), &data).expect("write");
+    let (code, v) = scan_json(dir.path(), "weights.bin");
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(
+        paths_of(&v, "pickle.dangerous-call"),
+        vec!["weights.bin".to_string()],
+        "{v}"
+    );
+}

@@ -944,8 +944,14 @@ impl<'i, 'r, 'o> Machine<'i, 'r, 'o> {
                     }
                     self.marks.push(self.stack.len());
                 }
+                // POP on an empty frame above a mark drops the mark, as CPython's and
+                // pickle.py's unpicklers do (a `(0` prefix must not hide what follows).
                 b'0' => {
-                    self.pop(at)?;
+                    if self.marks.last() == Some(&self.stack.len()) {
+                        self.marks.pop();
+                    } else {
+                        self.pop(at)?;
+                    }
                 }
                 b'1' => {
                     self.pop_mark(at)?;
