@@ -179,8 +179,10 @@ impl Visitor for Collector<'_> {
             p.inc(blob.data.len() as u64);
             p.set_message(loc.path.clone());
         }
-        // Model files: by magic bytes, whole archives included (torch zips).
-        if let Some(policy) = &self.an.models {
+        // Model files: by magic bytes, whole archives included (torch zips); a big text
+        // input's first window only (its later windows start mid-file).
+        let first = blob.window.is_none_or(|w| w.index == 0);
+        if let Some(policy) = self.an.models.as_ref().filter(|_| first) {
             // Sniffed with the whole blob at hand: a pickle's first value may be longer
             // than the head.
             let format = match (&blob.disk_path, blob.partial) {
@@ -249,7 +251,8 @@ impl Visitor for Collector<'_> {
         // way is skipped (a big file whose head is binary like a small binary file).
         let wide = lantern_walk::decode::decode_wide(&blob.data)
             .filter(|(t, _)| !lantern_walk::is_binary(t.as_bytes()));
-        let raw = !lantern_walk::is_binary(&blob.data);
+        // A window of a big input the walker found to be text is text (it may start mid-character).
+        let raw = blob.window.is_some() || !lantern_walk::is_binary(&blob.data);
         if wide.is_none() && !raw {
             self.skipped.fetch_add(1, Ordering::Relaxed);
             return;
@@ -276,6 +279,9 @@ impl Visitor for Collector<'_> {
         if let Some((text, enc)) = &wide {
             self.scan_decoded(text.as_bytes(), loc, Some(*enc), &mut out);
         }
+        if let Some(w) = &blob.window {
+            out = w.rebase(out);
+        }
         if !out.findings.is_empty() || !out.warnings.is_empty() {
             self.add(out);
         }
@@ -292,7 +298,11 @@ impl Visitor for Collector<'_> {
     }
 
     fn incomplete(&self, path: &str, reason: &str) {
-        let f = Finding::incomplete(Location::path(path), reason, self.incomplete);
+        self.incomplete_at(&Location::path(path), reason);
+    }
+
+    fn incomplete_at(&self, loc: &Location, reason: &str) {
+        let f = Finding::incomplete(loc.clone(), reason, self.incomplete);
         if let Ok(mut g) = self.report.lock() {
             g.push(f);
         }
