@@ -22,7 +22,7 @@
 //! no callback).
 
 pub mod checkpoint;
-pub mod merkle;
+pub use lantern_core::merkle;
 pub mod pg;
 pub mod store;
 
@@ -35,13 +35,8 @@ pub use store::{prove, verify, InclusionProof, LocalLog, LogOptions, VerifyRepor
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file involved.
-        path: String,
-        /// The underlying error.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] lantern_core::IoError),
     /// A frame of a log file is damaged in a way a crash cannot explain.
     #[error("{path}: corrupt frame at offset {offset}: {message}")]
     Corrupt {

@@ -117,10 +117,7 @@ impl PgLog {
         };
         let writer =
             WriterHandle::spawn("lantern-audit-pg", w.opts.writer_nice, move |rx| w.run(rx))
-                .map_err(|e| Error::Io {
-                    path: "thread".into(),
-                    source: e,
-                })?;
+                .map_err(|e| Error::Io(lantern_core::IoError::new("thread", e)))?;
         Ok(Self { writer })
     }
 

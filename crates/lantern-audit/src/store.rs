@@ -23,10 +23,7 @@ pub const MAX_RECORD_BYTES: usize = 1 << 20;
 const HEADER: usize = 8;
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.display().to_string(),
-        source,
-    }
+    move |source| Error::Io(lantern_core::IoError::new(path.display(), source))
 }
 
 /// The header of a frame holding `payload`: its length, then its CRC-32, little-endian.
@@ -905,7 +902,7 @@ pub fn verify(dir: &Path, verifier: &NoteVerifier, trusted: &[String]) -> Result
             cpath.display()
         )),
         Err(e @ Error::Corrupt { .. }) => report.problems.push(e.to_string()),
-        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => report
+        Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => report
             .problems
             .push(format!("{}: missing", cpath.display())),
         Err(e) => return Err(e),

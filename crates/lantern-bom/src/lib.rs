@@ -32,13 +32,8 @@ use std::path::Path;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The project root could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The path involved.
-        path: String,
-        /// The underlying error.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] lantern_core::IoError),
     /// A BOM given to `diff` is not valid CycloneDX JSON.
     #[error("{path}: {message}")]
     InvalidBom {

@@ -72,10 +72,8 @@ fn parent_of(rel: &str) -> String {
 }
 
 fn walk(root: &Path, warnings: &mut Vec<Warning>) -> Result<Vec<FileEntry>> {
-    let meta = std::fs::metadata(root).map_err(|source| Error::Io {
-        path: root.display().to_string(),
-        source,
-    })?;
+    let meta = std::fs::metadata(root)
+        .map_err(|source| Error::Io(lantern_core::IoError::new(root.display(), source)))?;
     if meta.is_file() {
         let name = root
             .file_name()

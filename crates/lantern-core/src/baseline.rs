@@ -32,10 +32,7 @@ impl Baseline {
 
     /// Read a baseline file.
     pub fn load(path: &Path) -> crate::Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| crate::Error::Io {
-            path: path.display().to_string(),
-            source: e,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(crate::IoError::at(path))?;
         serde_json::from_str(&text).map_err(|e| crate::Error::Baseline {
             path: path.display().to_string(),
             message: e.to_string(),
@@ -49,10 +46,8 @@ impl Baseline {
             message: e.to_string(),
         })?;
         text.push('\n');
-        std::fs::write(path, text).map_err(|e| crate::Error::Io {
-            path: path.display().to_string(),
-            source: e,
-        })
+        std::fs::write(path, text).map_err(crate::IoError::at(path))?;
+        Ok(())
     }
 
     /// Drop from `report` every occurrence whose fingerprint is in the baseline.

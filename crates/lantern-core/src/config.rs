@@ -128,10 +128,7 @@ impl Config {
 
     /// Load a configuration file.
     pub fn load(path: &Path) -> crate::Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| crate::Error::Io {
-            path: path.display().to_string(),
-            source: e,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(crate::IoError::at(path))?;
         Self::parse(&text, path)
     }
 

@@ -6,7 +6,9 @@
 pub mod baseline;
 pub mod config;
 pub mod finding;
+pub mod merkle;
 pub mod output;
+pub mod pii;
 pub mod term;
 
 pub use baseline::Baseline;
@@ -15,17 +17,43 @@ pub use finding::{
     Category, CommitInfo, Finding, Location, Report, Severity, Warning, INCOMPLETE_RULE,
 };
 
+/// An I/O operation on a file, directory, socket or thread failed: the one error type every
+/// Lantern crate wraps (`#[error(transparent)] Io(#[from] IoError)`), shown as `path: cause`.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {source}")]
+pub struct IoError {
+    /// The file (or address, or thread) involved.
+    pub path: String,
+    /// The underlying error.
+    pub source: std::io::Error,
+}
+
+impl IoError {
+    /// The error of an operation on `path`.
+    pub fn new(path: impl std::fmt::Display, source: std::io::Error) -> Self {
+        IoError {
+            path: path.to_string(),
+            source,
+        }
+    }
+
+    /// A `map_err` adapter for an operation on the file at `path` (shown with `display()`).
+    pub fn at(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Self + '_ {
+        move |source| IoError::new(path.display(), source)
+    }
+
+    /// The kind of the underlying error.
+    pub fn kind(&self) -> std::io::ErrorKind {
+        self.source.kind()
+    }
+}
+
 /// Errors raised by the core crate (configuration and baseline I/O).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file involved.
-        path: String,
-        /// The underlying error.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     /// A configuration file is not valid TOML or has unknown keys.
     #[error("{path}: invalid configuration: {message}")]
     Config {

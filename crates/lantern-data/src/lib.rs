@@ -40,13 +40,8 @@ pub use record::{DatasetKind, ReadOptions, ReadSummary, Record};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file could not be opened, read or written.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file involved.
-        path: String,
-        /// The underlying error.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] lantern_core::IoError),
     /// The input format is not recognised or the file is not of that format at all.
     #[error("{path}: {message}")]
     Format {
@@ -70,10 +65,7 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(path: impl std::fmt::Display, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.to_string(),
-            source,
-        }
+        Error::Io(lantern_core::IoError::new(&path, source))
     }
     pub(crate) fn format(path: impl std::fmt::Display, message: impl Into<String>) -> Self {
         Error::Format {

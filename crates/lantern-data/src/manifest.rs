@@ -463,8 +463,11 @@ mod tests {
             .iter()
             .map(|r| hex::decode(&r.digest).unwrap())
             .collect();
-        let refs: Vec<&[u8]> = digests.iter().map(|v| v.as_slice()).collect();
-        assert_eq!(mem.merkle_root, hex::encode(merkle::root_of(&refs)));
+        let leaves: Vec<_> = digests.iter().map(|d| merkle::leaf_hash(d)).collect();
+        assert_eq!(
+            mem.merkle_root,
+            hex::encode(lantern_core::merkle::root_of(&leaves))
+        );
     }
 
     #[test]

@@ -80,57 +80,15 @@ fn patterns() -> Option<&'static Patterns> {
     .as_ref()
 }
 
-/// Luhn checksum over the digits of `s` (other characters ignored).
+pub use lantern_core::pii::iban_valid;
+use lantern_core::pii::ssn_valid;
+
+/// Luhn checksum over the digits of `s` (other characters ignored), 13 to 19 digits, not all
+/// the same digit (`0000 0000 0000 0000` is a placeholder, not a card).
 pub fn luhn_valid(s: &str) -> bool {
-    let digits: Vec<u32> = s.chars().filter_map(|c| c.to_digit(10)).collect();
-    if !(13..=19).contains(&digits.len()) {
-        return false;
-    }
-    let sum: u32 = digits
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, &d)| {
-            if i % 2 == 1 {
-                let x = d * 2;
-                if x > 9 {
-                    x - 9
-                } else {
-                    x
-                }
-            } else {
-                d
-            }
-        })
-        .sum();
-    sum.is_multiple_of(10) && digits.iter().any(|&d| d != digits[0])
-}
-
-/// ISO 13616 IBAN check: move the first four characters to the end, letters to numbers,
-/// remainder mod 97 must be 1.
-pub fn iban_valid(s: &str) -> bool {
-    let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    if !(15..=34).contains(&compact.len()) || !compact.is_ascii() {
-        return false;
-    }
-    let (head, tail) = compact.split_at(4);
-    let mut rem: u32 = 0;
-    for c in tail.chars().chain(head.chars()) {
-        let v = match c.to_digit(36) {
-            Some(v) => v,
-            None => return false,
-        };
-        if v >= 10 {
-            rem = (rem * 100 + v) % 97;
-        } else {
-            rem = (rem * 10 + v) % 97;
-        }
-    }
-    rem == 1
-}
-
-fn ssn_valid(area: &str, group: &str, serial: &str) -> bool {
-    area != "000" && area != "666" && !area.starts_with('9') && group != "00" && serial != "0000"
+    let mut digits = s.chars().filter_map(|c| c.to_digit(10));
+    let first = digits.next();
+    lantern_core::pii::luhn_valid(s) && digits.any(|d| Some(d) != first)
 }
 
 /// Every personal-data match in `text`.

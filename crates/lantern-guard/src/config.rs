@@ -442,10 +442,8 @@ impl Default for DriftConfig {
 impl GuardConfig {
     /// Reads and validates a config file; relative paths are resolved against its directory.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
-            path: path.display().to_string(),
-            source: e,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Io(lantern_core::IoError::new(path.display(), e)))?;
         let mut c: GuardConfig =
             toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
         let base = path.parent().unwrap_or(Path::new("."));

@@ -152,10 +152,7 @@ fn token_hash(token: &str) -> [u8; 32] {
 impl KeyStore {
     /// Loads the store (a missing file is an empty store).
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let io = |e| Error::Io {
-            path: path.display().to_string(),
-            source: e,
-        };
+        let io = |e| Error::Io(lantern_core::IoError::new(path.display(), e));
         let file: KeyFile = match std::fs::read(path) {
             Ok(b) => serde_json::from_slice(&b)
                 .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?,
@@ -182,10 +179,7 @@ impl KeyStore {
 
     /// Writes the store atomically (temp file, fsync, rename), mode 0600.
     pub fn save(&self) -> Result<(), Error> {
-        let io = |e| Error::Io {
-            path: self.path.display().to_string(),
-            source: e,
-        };
+        let io = |e| Error::Io(lantern_core::IoError::new(self.path.display(), e));
         let json = serde_json::to_vec_pretty(&KeyFile {
             keys: self.keys.clone(),
         })
@@ -396,10 +390,8 @@ pub fn save_usage(keys_file: &Path, usage: &Usage) -> Result<(), Error> {
     let bytes = serde_json::to_vec(usage).map_err(|e| Error::Config(e.to_string()))?;
     // like the key store: a temporary file, synced, renamed over the old one (a crash leaves the
     // old file or the new one, never a torn one), readable by the owner only
-    crate::write_atomic(&p, &bytes, true).map_err(|e| Error::Io {
-        path: p.display().to_string(),
-        source: e,
-    })
+    crate::write_atomic(&p, &bytes, true)
+        .map_err(|e| Error::Io(lantern_core::IoError::new(p.display(), e)))
 }
 
 /// One line of the access audit.

@@ -62,13 +62,8 @@ pub(crate) fn write_atomic(
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file or socket operation failed.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file or address involved.
-        path: String,
-        /// The underlying error.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] lantern_core::IoError),
     /// The configuration (or a key store / index file) is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -93,10 +88,10 @@ pub fn serve_blocking(cfg: GuardConfig, threads: Option<usize>) -> Result<(), Er
     if let Some(t) = threads.filter(|&t| t > 1) {
         b.worker_threads(t);
     }
-    let rt = b.enable_all().build().map_err(|e| Error::Io {
-        path: "tokio runtime".into(),
-        source: e,
-    })?;
+    let rt = b
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Io(lantern_core::IoError::new("tokio runtime", e)))?;
     let listen = cfg.listen.clone();
     // bad certificate or key files fail here, before anything listens
     let scheme = if tls::server_config(&cfg.server)?.is_some() {
@@ -108,10 +103,7 @@ pub fn serve_blocking(cfg: GuardConfig, threads: Option<usize>) -> Result<(), Er
     let result = rt.block_on(async {
         let l = tokio::net::TcpListener::bind(&listen)
             .await
-            .map_err(|e| Error::Io {
-                path: listen.clone(),
-                source: e,
-            })?;
+            .map_err(|e| Error::Io(lantern_core::IoError::new(&listen, e)))?;
         tracing::info!(addr = %listen, "lantern guard listening");
         eprintln!(
             "lantern guard listening on {scheme}://{}",

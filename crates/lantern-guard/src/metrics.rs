@@ -417,10 +417,7 @@ impl BaselineSaver {
                     }
                 }
             })
-            .map_err(|e| crate::Error::Io {
-                path: "drift baseline thread".into(),
-                source: e,
-            })?;
+            .map_err(|e| crate::Error::Io(lantern_core::IoError::new("drift baseline thread", e)))?;
         Ok(Self {
             tx: Some(tx),
             thread: Some(thread),

@@ -231,17 +231,11 @@ pub fn serve_blocking(addr: &str, threads: usize) -> Result<(), crate::Error> {
         .worker_threads(threads.max(1))
         .enable_all()
         .build()
-        .map_err(|e| crate::Error::Io {
-            path: "tokio runtime".into(),
-            source: e,
-        })?;
+        .map_err(|e| crate::Error::Io(lantern_core::IoError::new("tokio runtime", e)))?;
     rt.block_on(async {
         let l = TcpListener::bind(addr)
             .await
-            .map_err(|e| crate::Error::Io {
-                path: addr.to_string(),
-                source: e,
-            })?;
+            .map_err(|e| crate::Error::Io(lantern_core::IoError::new(addr, e)))?;
         eprintln!(
             "mock upstream listening on http://{}",
             l.local_addr().map(|a| a.to_string()).unwrap_or_default()

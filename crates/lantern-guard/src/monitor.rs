@@ -37,37 +37,11 @@ struct Rule {
 }
 
 /// Luhn check of the digits of a candidate card number.
-pub fn luhn(s: &str) -> bool {
-    let digits: Vec<u32> = s.chars().filter_map(|c| c.to_digit(10)).collect();
-    if !(13..=19).contains(&digits.len()) {
-        return false;
-    }
-    let sum: u32 = digits
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, &d)| {
-            if i % 2 == 1 {
-                if d * 2 > 9 {
-                    d * 2 - 9
-                } else {
-                    d * 2
-                }
-            } else {
-                d
-            }
-        })
-        .sum();
-    sum.is_multiple_of(10)
-}
+pub use lantern_core::pii::luhn_valid as luhn;
 
 fn ssn_ok(s: &str) -> bool {
-    let area = s.get(..3).unwrap_or("");
-    area != "000"
-        && area != "666"
-        && !area.starts_with('9')
-        && s.get(4..6) != Some("00")
-        && s.get(7..) != Some("0000")
+    let part = |r: std::ops::Range<usize>| s.get(r).unwrap_or("");
+    lantern_core::pii::ssn_valid(part(0..3), part(4..6), s.get(7..).unwrap_or(""))
 }
 
 /// Built-in high-confidence credential patterns (prefix-anchored formats with few false

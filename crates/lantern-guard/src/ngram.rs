@@ -197,10 +197,7 @@ impl NgramIndex {
 
     /// Writes the index file.
     pub fn save(&self, path: &Path) -> Result<(), Error> {
-        let io = |e| Error::Io {
-            path: path.display().to_string(),
-            source: e,
-        };
+        let io = |e| Error::Io(lantern_core::IoError::new(path.display(), e));
         let mut buf = Vec::with_capacity(24 + 8 * self.hashes.len());
         buf.extend_from_slice(MAGIC);
         buf.extend_from_slice(&(self.n as u64).to_le_bytes());
@@ -215,10 +212,7 @@ impl NgramIndex {
 
     /// Reads an index file, checking its header, size and order.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let io = |e| Error::Io {
-            path: path.display().to_string(),
-            source: e,
-        };
+        let io = |e| Error::Io(lantern_core::IoError::new(path.display(), e));
         let mut b = Vec::new();
         std::fs::File::open(path)
             .and_then(|mut f| f.read_to_end(&mut b))
@@ -273,10 +267,8 @@ pub fn build_dir(dir: &Path, n: usize) -> Result<(NgramIndex, u64), Error> {
     let mut files = 0u64;
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let rd = std::fs::read_dir(&d).map_err(|e| Error::Io {
-            path: d.display().to_string(),
-            source: e,
-        })?;
+        let rd = std::fs::read_dir(&d)
+            .map_err(|e| Error::Io(lantern_core::IoError::new(d.display(), e)))?;
         for entry in rd.flatten() {
             let p = entry.path();
             let Ok(ft) = entry.file_type() else { continue };

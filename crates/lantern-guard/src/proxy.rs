@@ -161,9 +161,11 @@ const AUDIT_LOCK: &str = "guard.lock";
 /// (two writers would interleave records and break the log's chain).
 fn lock_audit_dir(dir: &std::path::Path) -> Result<std::fs::File, Error> {
     use std::io::{Read, Seek, Write};
-    let io = |e| Error::Io {
-        path: dir.join(AUDIT_LOCK).display().to_string(),
-        source: e,
+    let io = |e| {
+        Error::Io(lantern_core::IoError::new(
+            dir.join(AUDIT_LOCK).display(),
+            e,
+        ))
     };
     std::fs::create_dir_all(dir).map_err(io)?;
     let mut f = std::fs::OpenOptions::new()
@@ -2106,17 +2108,11 @@ fn audit_signer(
             use std::io::Write;
             o.open(&key_path)
                 .and_then(|mut f| f.write_all(format!("{}\n", s.to_private_string()).as_bytes()))
-                .map_err(|e| Error::Io {
-                    path: key_path.display().to_string(),
-                    source: e,
-                })?;
+                .map_err(|e| Error::Io(lantern_core::IoError::new(key_path.display(), e)))?;
             tracing::warn!(path = %key_path.display(), verifier = %s.verifier().to_string_form(), "created audit signing key; keep the verifier key out of band");
             Ok(s)
         }
-        Err(e) => Err(Error::Io {
-            path: key_path.display().to_string(),
-            source: e,
-        }),
+        Err(e) => Err(Error::Io(lantern_core::IoError::new(key_path.display(), e))),
     }
 }
 

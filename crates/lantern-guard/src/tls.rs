@@ -29,10 +29,7 @@ fn cfg_err(path: &Path, what: impl std::fmt::Display) -> Error {
 }
 
 fn read_pem(path: &Path) -> Result<Vec<u8>, Error> {
-    let io = |e| Error::Io {
-        path: path.display().to_string(),
-        source: e,
-    };
+    let io = |e| Error::Io(lantern_core::IoError::new(path.display(), e));
     let len = std::fs::metadata(path).map_err(io)?.len();
     if len > MAX_PEM_BYTES {
         return Err(cfg_err(

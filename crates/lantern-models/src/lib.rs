@@ -46,13 +46,8 @@ pub const HEAD_LEN: usize = 64 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The file could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file involved.
-        path: String,
-        /// The underlying error.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] lantern_core::IoError),
     /// The file is not a valid instance of its format.
     #[error("{path}: malformed {format} at offset {offset}: {message}")]
     Malformed {
@@ -131,10 +126,7 @@ impl ModelReport {
     }
 
     fn io_warn(&mut self, loc: &Location, source: std::io::Error) {
-        let e = Error::Io {
-            path: loc.path.clone(),
-            source,
-        };
+        let e = Error::Io(lantern_core::IoError::new(&loc.path, source));
         self.warnings
             .push(Warning::new(loc.path.clone(), e.to_string()));
     }

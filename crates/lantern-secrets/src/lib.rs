@@ -48,13 +48,8 @@ pub enum Error {
         message: String,
     },
     /// A rule file could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file involved.
-        path: String,
-        /// The underlying error.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] lantern_core::IoError),
     /// An allowlist regex (from `lantern.toml` `[allowlist] secrets`) is invalid.
     #[error("invalid allowlist regex `{pattern}`: {message}")]
     Allowlist {

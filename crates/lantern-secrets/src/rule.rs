@@ -451,10 +451,8 @@ impl RuleSet {
 
     /// Add a Lantern-schema rule file from disk (examples are checked).
     pub fn add_rule_file(&mut self, path: &Path) -> Result<()> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
-            path: path.display().to_string(),
-            source: e,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Io(lantern_core::IoError::new(path.display(), e)))?;
         self.add_rule_file_text(&text, &path.display().to_string(), true)
     }
 
@@ -479,10 +477,8 @@ impl RuleSet {
 
     /// Add a gitleaks TOML configuration (`--rules FILE`): its rules and allowlists.
     pub fn add_gitleaks_file(&mut self, path: &Path) -> Result<()> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
-            path: path.display().to_string(),
-            source: e,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Io(lantern_core::IoError::new(path.display(), e)))?;
         self.add_gitleaks_text(&text, &path.display().to_string())
     }
 

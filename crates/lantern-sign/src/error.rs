@@ -6,14 +6,12 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// An I/O operation on a path failed.
-    #[error("{op} {path}: {source}")]
+    #[error("{op} {source}")]
     Io {
         /// What was being done ("reading", "opening", ...).
         op: &'static str,
-        /// The path involved.
-        path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The path involved and the underlying error.
+        source: lantern_core::IoError,
     },
     /// A path in the model is a symlink while symlinks are not allowed.
     #[error("{0}: is a symlink; pass --allow-symlinks to hash the file it points to")]
@@ -120,8 +118,7 @@ impl Error {
     pub fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             op,
-            path: path.into(),
-            source,
+            source: lantern_core::IoError::new(path.into().display(), source),
         }
     }
 

@@ -98,10 +98,8 @@ pub(crate) fn walk_paths(roots: &[PathBuf], opts: &WalkOptions, v: &dyn Visitor)
     }
     let exclude = Exclude::new(&opts.exclude)?;
     for root in roots {
-        let meta = std::fs::metadata(root).map_err(|source| Error::Io {
-            path: root.to_string_lossy().into_owned(),
-            source,
-        })?;
+        let meta = std::fs::metadata(root)
+            .map_err(|source| Error::Io(lantern_core::IoError::new(root.display(), source)))?;
         if let Some(kind) = special_kind(meta.file_type()) {
             special_file(&root.to_string_lossy(), kind, v);
             continue;

@@ -45,13 +45,8 @@ pub enum Error {
         path: String,
     },
     /// A root could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The path involved.
-        path: String,
-        /// The underlying error.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] lantern_core::IoError),
     /// An exclude glob does not parse.
     #[error("invalid exclude pattern `{pattern}`: {message}")]
     Glob {
@@ -215,10 +210,7 @@ pub fn walk_reader(
     opts: &WalkOptions,
     v: &dyn Visitor,
 ) -> Result<()> {
-    let io_err = |source| Error::Io {
-        path: name.to_string(),
-        source,
-    };
+    let io_err = |source| Error::Io(lantern_core::IoError::new(name, source));
     let in_memory = opts.max_file_size.min(WINDOW as u64);
     let cap = in_memory.saturating_add(1);
     let mut data = read_capped(r, cap, cap).map_err(io_err)?;

@@ -1,5 +1,7 @@
-//! RFC 9162 (Certificate Transparency v2) Merkle tree hashing: leaf and node hashes, the
-//! tree head, inclusion and consistency proofs and their verification (sections 2.1.1–2.1.4).
+//! RFC 9162 (Certificate Transparency v2) Merkle tree hashing, the one copy shared by the audit
+//! log and dataset manifests: leaf and node hashes, the tree head, a streaming builder in
+//! O(log n) memory, inclusion and consistency proofs and their verification (sections
+//! 2.1.1–2.1.4).
 
 use sha2::{Digest, Sha256};
 
@@ -191,12 +193,66 @@ pub fn verify_consistency(
     &fr == old_root && &sr == new_root && snode == 0
 }
 
-/// An append-only Merkle tree keeping every leaf hash (32 bytes per record) and the frontier of
-/// perfect subtrees, so appending and computing the current root cost O(log n).
+/// Streaming tree hash: push leaves in order, read the root at any time. Keeps only the roots
+/// of the complete subtrees (O(log n) memory); appending and computing the root cost O(log n).
+#[derive(Debug, Clone, Default)]
+pub struct MerkleBuilder {
+    /// Roots of complete subtrees, left to right, with their heights (strictly decreasing).
+    stack: Vec<(u32, Hash)>,
+    leaves: u64,
+}
+
+impl MerkleBuilder {
+    /// An empty tree.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a leaf given its already-computed leaf hash.
+    pub fn push_hash(&mut self, h: Hash) {
+        let mut cur = (0u32, h);
+        while let Some(&(height, left)) = self.stack.last() {
+            if height != cur.0 {
+                break;
+            }
+            self.stack.pop();
+            cur = (height + 1, node_hash(&left, &cur.1));
+        }
+        self.stack.push(cur);
+        self.leaves += 1;
+    }
+
+    /// Appends a leaf holding `data` (typically a record digest).
+    pub fn push(&mut self, data: &[u8]) {
+        self.push_hash(leaf_hash(data));
+    }
+
+    /// Number of leaves pushed.
+    pub fn len(&self) -> u64 {
+        self.leaves
+    }
+
+    /// Whether no leaf was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.leaves == 0
+    }
+
+    /// The tree hash (`SHA-256()` for an empty tree).
+    pub fn root(&self) -> Hash {
+        let mut it = self.stack.iter().rev();
+        let Some(&(_, last)) = it.next() else {
+            return empty_root();
+        };
+        it.fold(last, |acc, (_, left)| node_hash(left, &acc))
+    }
+}
+
+/// An append-only Merkle tree keeping every leaf hash (32 bytes per record) beside the
+/// streaming root, so it can also answer proofs about any earlier tree size.
 #[derive(Debug, Clone, Default)]
 pub struct Tree {
     leaves: Vec<Hash>,
-    frontier: Vec<(u32, Hash)>,
+    frontier: MerkleBuilder,
 }
 
 impl Tree {
@@ -209,15 +265,7 @@ impl Tree {
     pub fn push_hash(&mut self, h: Hash) -> u64 {
         let index = self.leaves.len() as u64;
         self.leaves.push(h);
-        let mut cur = (0u32, h);
-        while let Some(&(height, left)) = self.frontier.last() {
-            if height != cur.0 {
-                break;
-            }
-            self.frontier.pop();
-            cur = (height + 1, node_hash(&left, &cur.1));
-        }
-        self.frontier.push(cur);
+        self.frontier.push_hash(h);
         index
     }
 
@@ -233,14 +281,7 @@ impl Tree {
 
     /// The root hash of the whole tree.
     pub fn root(&self) -> Hash {
-        let mut it = self.frontier.iter().rev();
-        let Some(&(_, mut r)) = it.next() else {
-            return empty_root();
-        };
-        for (_, left) in it {
-            r = node_hash(left, &r);
-        }
-        r
+        self.frontier.root()
     }
 
     /// The root of the tree made of the first `size` leaves (`None` if `size` is too large).
@@ -330,6 +371,20 @@ mod tests {
         bad[0][0] ^= 1;
         assert!(!verify_inclusion(&leaf, 5, 13, &bad, &root));
         assert!(!verify_inclusion(&leaf, 5, 13, &proof[1..], &root));
+    }
+
+    #[test]
+    fn three_leaves_split_at_the_largest_power_of_two() {
+        let mut b = MerkleBuilder::new();
+        assert!(b.is_empty());
+        for d in [b"a", b"b", b"c"] {
+            b.push(d);
+        }
+        let expect = node_hash(
+            &node_hash(&leaf_hash(b"a"), &leaf_hash(b"b")),
+            &leaf_hash(b"c"),
+        );
+        assert_eq!((b.root(), b.len()), (expect, 3));
     }
 
     proptest! {
