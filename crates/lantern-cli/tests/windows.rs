@@ -211,3 +211,50 @@ fn big_git_blobs_are_streamed_and_their_gaps_name_the_commit() {
         "{inc:#}"
     );
 }
+
+/// Peak memory of `lantern scan` on a 2 GiB single-line text file with the size limit raised
+/// to take it whole: bounded by the window, not the file. Slow (minutes in a debug build) and
+/// needs GNU time (`/usr/bin/time`): run with `--ignored`.
+#[test]
+#[ignore]
+fn a_two_gib_single_line_file_stays_under_512_mib() {
+    use std::io::Write;
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("one-line.txt");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let chunk = b"abcdefghijklmnopqrstuvwxyz0123456789".repeat(29_127);
+    let total: u64 = 2 << 30;
+    let mut written = 0u64;
+    while written < total {
+        let n = chunk.len().min((total - written) as usize);
+        f.write_all(&chunk[..n]).unwrap();
+        written += n as u64;
+    }
+    let tok = github_token(9);
+    write!(f, " {tok}").unwrap();
+    drop(f);
+    let bin = assert_cmd::cargo::cargo_bin("lantern");
+    let out = std::process::Command::new("/usr/bin/time")
+        .args(["-f", "maxrss_kb=%M"])
+        .arg(bin)
+        .args([
+            "scan",
+            "--format",
+            "json",
+            "--show-secrets",
+            "--no-progress",
+        ])
+        .args(["--max-file-size", "3000000000"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&tok));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let kb: u64 = err
+        .lines()
+        .find_map(|l| l.strip_prefix("maxrss_kb="))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(kb < 512 * 1024, "peak RSS {kb} kB");
+}

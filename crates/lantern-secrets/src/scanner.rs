@@ -25,6 +25,12 @@ const WINDOW_LINE_SLACK: usize = 4 << 10;
 /// Longest line span examined for inline markers and `line` allowlists.
 const MAX_LINE_CONTEXT: usize = 4 << 10;
 
+/// Longest span of input one reported match (with the context read before it) can cover: a
+/// keyword rule's regex runs only on the window around its keyword hit. Callers that scan big
+/// inputs in overlapping windows (`lantern_walk::window`) make their margins at least this.
+pub const MAX_MATCH_SPAN: usize =
+    WINDOW_BACK + WINDOW_FORWARD + WINDOW_LINE_SLACK + MAX_LINE_CONTEXT;
+
 /// What one `scan` call found.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ScanOutput {
