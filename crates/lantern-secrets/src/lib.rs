@@ -19,6 +19,7 @@ pub mod rule;
 pub mod samples;
 pub mod scanner;
 pub mod shape;
+mod tight;
 pub mod validate;
 
 pub use allow::{Allowlist, RegexTarget};
