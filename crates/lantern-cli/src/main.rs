@@ -1,86 +1,12 @@
 //! `lantern`: one binary for the AI supply chain — leaks, unsafe models, signing, BOMs, data.
-//! This file only parses arguments and dispatches; the work is done by the library crates.
+//! This file only hands the command line to [`lantern_cli::run`] and exits with its code.
 
-use clap::{Parser, Subcommand};
 use std::process::ExitCode;
-
-mod cmd;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// What `lantern --help` says first: for users, not the crate's description.
-const ABOUT: &str =
-    "Shine a light on the dark code inside AI projects: leaked secrets and sources, \
-unsafe model files, unsigned weights, AI bills of materials, poisoned datasets, and a guard in \
-front of model APIs.";
-
-#[derive(Parser)]
-#[command(name = "lantern", version, about = ABOUT, long_about = None, propagate_version = true)]
-#[command(
-    after_help = "Exit codes: 0 clean or verified, 1 findings at or above the fail threshold (or verification failed), 2 usage or runtime error."
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Scan files, git history, notebooks, archives and model files for secrets, leaks and unsafe serialized code
-    Scan(cmd::scan::Args),
-    /// Generate an ECDSA P-256 or Ed25519 key pair for signing
-    Keygen(cmd::sign::KeygenArgs),
-    /// Sign a model file or directory (OpenSSF Model Signing format)
-    Sign(cmd::sign::SignArgs),
-    /// Verify a model against its signature (or a provenance statement)
-    Verify(cmd::sign::VerifyArgs),
-    /// Produce a signed SLSA provenance statement for a training run
-    Attest(cmd::sign::AttestArgs),
-    /// Generate or diff an AI bill of materials (CycloneDX 1.6)
-    Bom(cmd::bom::Args),
-    /// Dataset manifests, diffs and poisoning audits
-    Data(cmd::data::Args),
-    /// Run and administer the runtime gateway in front of OpenAI-compatible APIs
-    Guard(cmd::guard::Args),
-    /// Verify the tamper-evident audit log and prove inclusion of records
-    Audit(cmd::audit::Args),
-}
-
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LANTERN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let result = match cli.command {
-        Command::Scan(a) => cmd::scan::run(a),
-        Command::Keygen(a) => cmd::sign::keygen(a),
-        Command::Sign(a) => cmd::sign::sign(a),
-        Command::Verify(a) => cmd::sign::verify(a),
-        Command::Attest(a) => cmd::sign::attest(a),
-        Command::Bom(a) => cmd::bom::run(a),
-        Command::Data(a) => cmd::data::run(a),
-        Command::Guard(a) => cmd::guard::run(a),
-        Command::Audit(a) => cmd::audit::run(a),
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            // Errors name paths and archive members: escaped like every printed name.
-            let message = format!("{e:#}");
-            eprintln!("lantern: error: {}", lantern_core::term::escape(&message));
-            ExitCode::from(2)
-        }
-    }
+    let code = lantern_cli::run(std::env::args_os());
+    ExitCode::from(u8::try_from(code).unwrap_or(2))
 }

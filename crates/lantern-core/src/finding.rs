@@ -307,9 +307,38 @@ impl Finding {
     }
 }
 
+/// Rule ids the scan pipeline itself reports (not one analyser's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScanRule {
+    /// Content was not fully checked.
+    Incomplete,
+}
+
+impl ScanRule {
+    /// Every scan-level rule.
+    pub const ALL: [ScanRule; 1] = [ScanRule::Incomplete];
+
+    /// The rule id findings carry.
+    pub const fn id(self) -> &'static str {
+        match self {
+            ScanRule::Incomplete => "scan.incomplete",
+        }
+    }
+
+    /// What the rule reports.
+    pub fn description(self) -> &'static str {
+        match self {
+            ScanRule::Incomplete => {
+                "content not fully checked: a size, depth, count or expansion limit, an \
+                 unreadable input, an unsupported encoding or compression, missing history"
+            }
+        }
+    }
+}
+
 /// Rule id of the finding that says content was not fully checked (a size, depth, count or
 /// expansion limit, an unreadable input, an unsupported encoding or compression, missing history).
-pub const INCOMPLETE_RULE: &str = "scan.incomplete";
+pub const INCOMPLETE_RULE: &str = ScanRule::Incomplete.id();
 
 impl Finding {
     /// A [`INCOMPLETE_RULE`] finding: the content at `location` was not (fully) inspected, for

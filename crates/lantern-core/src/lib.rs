@@ -3,6 +3,7 @@
 //!
 //! Analysers produce findings; the CLI renders reports. Nothing here reads the files being scanned.
 
+pub mod analyser;
 pub mod baseline;
 pub mod config;
 pub mod finding;
@@ -14,7 +15,7 @@ pub mod term;
 pub use baseline::Baseline;
 pub use config::Config;
 pub use finding::{
-    Category, CommitInfo, Finding, Location, Report, Severity, Warning, INCOMPLETE_RULE,
+    Category, CommitInfo, Finding, Location, Report, ScanRule, Severity, Warning, INCOMPLETE_RULE,
 };
 
 /// An I/O operation on a file, directory, socket or thread failed: the one error type every

@@ -8,6 +8,7 @@
 //! Per-file inputs are checked by [`IacScanner::scan`]; Terraform files are collected by it and
 //! checked by [`IacScanner::finish`] once every file of their directory has been seen.
 
+mod analyser;
 mod cfn;
 mod cloud;
 mod compose;

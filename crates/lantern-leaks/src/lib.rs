@@ -6,12 +6,16 @@
 //! shipping inside an npm package as a `.map` file with `sourcesContent`. Secrets inside the
 //! embedded sources are handed back as [`Derived`] blobs so the secret scanner sees them too.
 
+mod analyser;
+mod rules;
 mod sourcemap;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use lantern_core::config::LeaksConfig;
 use lantern_core::{Category, Finding, Location, Severity, Warning};
 
+pub use analyser::LeakAnalyser;
+pub use rules::Rule;
 pub use sourcemap::{SourceMapInfo, MAX_SOURCE_MAP_BYTES};
 
 /// Errors building a [`LeakScanner`] from configuration.
@@ -152,7 +156,7 @@ impl LeakScanner {
                 .count();
             if assignments > 0 {
                 push(
-                    "leak.env-file",
+                    Rule::EnvFile.id(),
                     if in_artifact {
                         "Environment file shipped in an artifact"
                     } else {
@@ -182,7 +186,7 @@ impl LeakScanner {
             let lt = text.to_ascii_lowercase();
             if markers.iter().any(|m| lt.contains(m)) {
                 push(
-                    "leak.registry-credentials",
+                    Rule::RegistryCredentials.id(),
                     title,
                     sev(Severity::Critical, Severity::High),
                     format!("{file} carries credentials"),
@@ -201,7 +205,7 @@ impl LeakScanner {
             && (text.contains("PRIVATE KEY") || lower.ends_with(".p12") || lower.ends_with(".pfx"))
         {
             push(
-                "leak.private-key-file",
+                Rule::PrivateKeyFile.id(),
                 "Private key file",
                 sev(Severity::Critical, Severity::High),
                 format!("{file} holds a private key"),
@@ -212,7 +216,7 @@ impl LeakScanner {
             let m = format!("/{member}");
             if m.contains("/.git/") || m.contains("/.svn/") || m.contains("/.hg/") {
                 push(
-                    "leak.vcs-metadata",
+                    Rule::VcsMetadata.id(),
                     "Version-control metadata shipped in an artifact",
                     Severity::Medium,
                     format!("{member} is repository metadata"),
@@ -221,7 +225,7 @@ impl LeakScanner {
             for frag in &self.internal_paths {
                 if member.contains(frag.as_str()) {
                     push(
-                        "leak.internal-path",
+                        Rule::InternalPath.id(),
                         "Internal-only path shipped in an artifact",
                         Severity::High,
                         format!("{member} matches internal path `{frag}`"),
@@ -233,47 +237,33 @@ impl LeakScanner {
 
     fn check_names(&self, data: &[u8], loc: &Location, out: &mut LeakOutput) {
         let lines = LineIndex::new(data);
-        if let Some(ac) = &self.codenames {
-            for m in ac.find_iter(data) {
-                // Whole-word match only: "Tengu" must not fire inside "Tengurama".
-                let before = m.start().checked_sub(1).and_then(|i| data.get(i)).copied();
-                let after = data.get(m.end()).copied();
-                if before.is_some_and(is_word) || after.is_some_and(is_word) {
-                    continue;
-                }
-                let name = &self.codename_list[m.pattern().as_usize()];
-                let (line, col) = lines.line_col(m.start());
-                out.findings.push(
-                    Finding::new(
-                        "leak.codename",
-                        "Internal codename in an artifact",
-                        Category::Leak,
-                        Severity::Medium,
-                        loc.at(line, col, m.start() as u64),
-                    )
-                    .with_secret(name.clone()),
-                );
-            }
-        }
-        if let Some(ac) = &self.flags {
+        // Whole-word codenames ("Tengu" must not fire inside "Tengurama"), whole-identifier flags.
+        let sets = [
+            (
+                &self.codenames,
+                &self.codename_list,
+                Rule::Codename,
+                is_word as fn(u8) -> bool,
+            ),
+            (&self.flags, &self.flag_list, Rule::FeatureFlag, is_ident),
+        ];
+        for (ac, names, rule, inside) in sets {
+            let Some(ac) = ac else { continue };
             for m in ac.find_iter(data) {
                 let before = m.start().checked_sub(1).and_then(|i| data.get(i)).copied();
                 let after = data.get(m.end()).copied();
-                if before.is_some_and(is_ident) || after.is_some_and(is_ident) {
+                if before.is_some_and(inside) || after.is_some_and(inside) {
                     continue;
                 }
-                let name = &self.flag_list[m.pattern().as_usize()];
+                let name = &names[m.pattern().as_usize()];
                 let (line, col) = lines.line_col(m.start());
-                out.findings.push(
-                    Finding::new(
-                        "leak.feature-flag",
-                        "Internal feature flag in an artifact",
-                        Category::Leak,
-                        Severity::Medium,
-                        loc.at(line, col, m.start() as u64),
-                    )
-                    .with_secret(name.clone()),
-                );
+                let title = match rule {
+                    Rule::Codename => "Internal codename in an artifact",
+                    _ => "Internal feature flag in an artifact",
+                };
+                let at = loc.at(line, col, m.start() as u64);
+                let f = Finding::new(rule.id(), title, Category::Leak, Severity::Medium, at);
+                out.findings.push(f.with_secret(name.clone()));
             }
         }
     }

@@ -206,7 +206,7 @@ fn report(
         }
     }
     let mut f = Finding::new(
-        "leak.sourcemap-sources",
+        crate::Rule::SourcemapSources.id(),
         "Source map embeds original sources",
         Category::Leak,
         severity,

@@ -6,5 +6,4 @@ pub mod data;
 pub mod guard;
 pub mod limits;
 pub mod scan;
-pub mod scan_decode;
 pub mod sign;

@@ -6,10 +6,13 @@ use lantern_secrets::Scanner;
 use lantern_walk::decode::{decode_runs, Encoding};
 
 /// Note on every finding of `report` that it was found in text decoded from `enc`: a
-/// `encoding` property and a line of detail.
+/// `encoding` property and a line of detail. Findings already marked (a secret decoded from a
+/// base64 run of that text) keep their own encoding.
 pub fn tag(report: &mut Report, enc: Encoding) {
     for f in &mut report.findings {
-        mark(f, enc);
+        if !f.properties.contains_key("encoding") {
+            mark(f, enc);
+        }
     }
 }
 
