@@ -76,7 +76,9 @@ pub struct WalkOptions {
     pub no_ignore: bool,
     /// Glob patterns of paths (relative to each root) never scanned, e.g. `vendor/**`.
     pub exclude: Vec<String>,
-    /// Files larger than this are delivered as [`Blob::partial`] (first 64 KiB only) and not expanded.
+    /// Most bytes of one input scanned: text beyond it is reported as incomplete (text over
+    /// [`WINDOW`] is delivered as windows up to it); other larger files are delivered as
+    /// [`Blob::partial`] heads (first 64 KiB), archives among them expanded as streams.
     pub max_file_size: u64,
     /// Expand archives (zip, tar, gzip) recursively.
     pub expand_archives: bool,
