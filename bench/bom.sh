@@ -4,7 +4,13 @@
 #   - ai-bom (PyPI), an AI-BOM generator that scans code for AI components.
 # Installs the peers in bench/work/venv-bom, builds the fixture in bench/work/bom-corpus, runs
 # every tool RUNS times, and writes the component counts side by side and the timings to
-# bench/results/bom.md.
+# bench/results/bom.md. Then:
+#   - real projects: sdists of AI libraries (fetched with `pip download --no-deps --no-binary
+#     :all:` into bench/work/sdists, or taken from $SDIST_DIR), each scored against its
+#     hand-checked expected component list in bench/bom-expected/ by bench/bom-score.py for
+#     wrong type, wrong scope, placeholders, misses and extras;
+#   - lockfile scaling: crates/lantern-bom/examples/lock_scaling (4k to 120k packages).
+# STAGES="peers real scaling" (default all) picks the stages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -15,11 +21,12 @@ OUT=$WORK/bom-out
 RUNS=${RUNS:-5}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target-bom}
 mkdir -p "$WORK" "$OUT" "$ROOT/bench/results"
+stage() { [[ " ${STAGES:-peers real scaling} " == *" $1 "* ]]; }
 
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
-"$VENV/bin/pip" install --disable-pip-version-check -q "cyclonedx-bom==7.5.0" "ai-bom==3.6.0"
+stage peers && "$VENV/bin/pip" install --disable-pip-version-check -q "cyclonedx-bom==7.5.0" "ai-bom==3.6.0"
 
 if [ -n "${LANTERN_BIN:-}" ]; then
   LANTERN=$LANTERN_BIN # another build (e.g. debug); the results say which binary ran
@@ -31,6 +38,7 @@ else
 fi
 
 # ---------------------------------------------------------------- fixture
+if stage peers; then
 rm -rf "$WORK/bom-corpus"
 mkdir -p "$CORPUS"
 "$VENV/bin/python" - "$CORPUS" <<'PY'
@@ -123,7 +131,7 @@ T_CDXPY=$(time_cmd cyclonedx-py "$VENV/bin/cyclonedx-py" requirements --sv 1.6 -
 T_AIBOM=$(time_cmd ai-bom "$VENV/bin/ai-bom" scan "$CORPUS" -f cyclonedx -o "$OUT/ai-bom.cdx.json" -q --no-telemetry --no-color)
 
 # ---------------------------------------------------------------- compare
-"$VENV/bin/python" - "$OUT" "$T_LANTERN" "$T_CDXPY" "$T_AIBOM" "$RUNS" "$LANTERN" "$BUILD" > "$ROOT/bench/results/bom.md" <<'PY'
+"$VENV/bin/python" - "$OUT" "$T_LANTERN" "$T_CDXPY" "$T_AIBOM" "$RUNS" "$LANTERN" "$BUILD" > "$OUT/peers.md" <<'PY'
 import json, sys, os, platform, subprocess, datetime, re
 out, t_l, t_c, t_a, runs, lantern, build = sys.argv[1:8]
 def load(name):
@@ -195,4 +203,69 @@ for tool in ("cyclonedx-py", "ai-bom"):
     print()
 print("Models and datasets lantern lists: " + "; ".join(sorted(f'{c.get("type")} {c.get("name")}' for c in rows["lantern"] if c.get("type") in ("machine-learning-model", "data"))))
 PY
+fi # stage peers
+
+# ---------------------------------------------------------------- real projects
+# name==version of each sdist; its expected list is bench/bom-expected/<name>.tsv.
+REAL=(openai-whisper==20250625 huggingface_hub==2.5.0 lm_eval==0.4.13 peft==0.22.0 crewai==1.15.44)
+if stage real; then
+  SDISTS=${SDIST_DIR:-$WORK/sdists}
+  mkdir -p "$SDISTS" "$WORK/real"
+  {
+    echo "## Real projects: expected components (issue #24)"
+    echo
+    echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); lantern: $BUILD"
+    echo "- Command: \`STAGES=real bash bench/bom.sh\` (sdists from \`pip download --no-deps --no-binary :all:\`; each BOM scored by \`bench/bom-score.py bench/bom-expected/<project>.tsv\`)"
+    echo "- Expected lists: libraries from the sdist's PKG-INFO \`Requires-Dist\` (written by the build backend: no \`extra ==\` marker = required, else optional), models and datasets checked by hand where listed; \`extras\` counts components of a kind listed in full that the list does not have"
+    echo
+    echo "| project | expected | found | missed | wrong type | wrong scope | placeholders | extras | time (ms) |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  } > "$OUT/real.md"
+  : > "$OUT/real-details.md"
+  for spec in "${REAL[@]}"; do
+    name=${spec%%==*}; ver=${spec#*==}
+    base=$(echo "$name" | tr '-' '_')
+    tarball=$(ls "$SDISTS"/"$base"-"$ver".tar.gz 2>/dev/null || true)
+    if [ -z "$tarball" ]; then
+      python3 -m pip download --disable-pip-version-check -q --no-deps --no-binary :all: -d "$SDISTS" "$spec"
+      tarball=$(ls "$SDISTS"/"$base"-"$ver".tar.gz)
+    fi
+    rm -rf "$WORK/real/$base-$ver"
+    tar xzf "$tarball" -C "$WORK/real"
+    s=$(date +%s%N)
+    "$LANTERN" bom "$WORK/real/$base-$ver" -q --deterministic -o "$OUT/$base.cdx.json"
+    e=$(date +%s%N)
+    score=$(python3 "$ROOT/bench/bom-score.py" "$ROOT/bench/bom-expected/$base.tsv" "$OUT/$base.cdx.json")
+    python3 - "$base-$ver" "$score" "$(( (e - s) / 1000000 ))" >> "$OUT/real.md" <<'PY'
+import json, sys
+name, s, ms = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+n = lambda k: len(s[k])
+print(f"| {name} | {s['expected']} | {s['found']} | {n('missed')} | {n('wrong_type')} | {n('wrong_scope')} | {n('placeholders')} | {n('extras')} | {ms} |")
+PY
+    python3 - "$base-$ver" "$score" >> "$OUT/real-details.md" <<'PY'
+import json, sys
+name, s = sys.argv[1], json.loads(sys.argv[2])
+for k in ("missed", "wrong_type", "wrong_scope", "placeholders", "extras"):
+    if s[k]:
+        print(f"- {name} {k.replace('_', ' ')}: " + ", ".join(s[k][:40]) + (f" (+{len(s[k]) - 40} more)" if len(s[k]) > 40 else ""))
+PY
+  done
+  { echo; cat "$OUT/real-details.md"; } >> "$OUT/real.md"
+fi
+
+# ---------------------------------------------------------------- lockfile scaling
+if stage scaling; then
+  {
+    echo "## BOM time against lockfile size (issue #25)"
+    echo
+    echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); load average $(cut -d' ' -f1 /proc/loadavg) on $(nproc) cores"
+    echo "- Command: \`cargo run --release -p lantern-bom --example lock_scaling -- 4000 16000 32000 120000\` (one generated lockfile of N packages in a temp dir; \`lantern_bom::generate\`, then CycloneDX JSON rendering; mimalloc as in the binary; CPU = this thread's CPU time from /proc, which the machine's load does not inflate as it does wall time)"
+    echo
+    cargo run -q --release -p lantern-bom --example lock_scaling -- 4000 16000 32000 120000
+  } > "$OUT/scaling.md"
+fi
+
+for part in peers real scaling; do
+  if [ -f "$OUT/$part.md" ]; then cat "$OUT/$part.md"; echo; fi
+done > "$ROOT/bench/results/bom.md"
 cat "$ROOT/bench/results/bom.md"

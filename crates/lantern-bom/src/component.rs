@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+pub use crate::usage::Usage;
+
 /// What a component is. Maps to the CycloneDX `component.type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
@@ -156,6 +158,9 @@ pub struct Occurrence {
     pub line: Option<u32>,
     /// The matched call or key, e.g. `from_pretrained`.
     pub symbol: Option<String>,
+    /// Usage this occurrence implies by its content rather than its path: `Some(Docs)` for
+    /// an example in a docstring.
+    pub usage: Option<Usage>,
 }
 
 /// Model card facts, filled from Hugging Face README front matter, config.json and weights.
@@ -219,6 +224,10 @@ pub struct Component {
     pub depends_on: Vec<String>,
     /// Absolute path on disk, for local models and datasets (not serialised).
     pub local_path: Option<std::path::PathBuf>,
+    /// Where it is used, from the files naming it: runtime, example, docs or test (rendered as
+    /// the `lantern:scope` property; test and docs also set [`Component::scope`] to excluded,
+    /// examples to optional).
+    pub usage: Usage,
 }
 
 impl Component {
@@ -241,6 +250,7 @@ impl Component {
             children: Vec::new(),
             depends_on: Vec::new(),
             local_path: None,
+            usage: Usage::Runtime,
         }
     }
 

@@ -351,8 +351,13 @@ fn render(inv: &Inventory, serial: &str, timestamp: Option<&str>) -> String {
         components: inv.components.iter().map(comp).collect(),
         dependencies,
     };
-    // Serialising plain structs of strings and integers cannot fail.
-    serde_json::to_string_pretty(&bom).unwrap_or_default()
+    // Sized up front: growing a buffer of tens of megabytes copies it again and again.
+    let mut out = Vec::with_capacity(1024 + inv.components.len() * 2048);
+    // Serialising plain structs of strings and integers cannot fail, and yields UTF-8.
+    if serde_json::to_writer_pretty(&mut out, &bom).is_err() {
+        return String::new();
+    }
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Render the inventory as a pretty-printed CycloneDX 1.6 JSON document.

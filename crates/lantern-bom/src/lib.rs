@@ -21,6 +21,7 @@ pub mod purl;
 pub mod refs;
 pub mod safetensors;
 pub mod spdx;
+pub mod usage;
 
 pub use component::{Component, Inventory, Kind};
 pub use cyclonedx::Stamp;
@@ -42,6 +43,11 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+}
+
+/// Compile a built-in regex; these are constants of the crate, covered by its tests.
+pub(crate) fn builtin_regex(pattern: &str) -> regex::Regex {
+    regex::Regex::new(pattern).unwrap_or_else(|e| panic!("invalid built-in regex {pattern}: {e}"))
 }
 
 /// Result alias for the BOM crate.

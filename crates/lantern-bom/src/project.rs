@@ -10,10 +10,11 @@ use crate::lockfiles::{self, python, FileKind, Format, Package};
 use crate::purl::{self, HubKind};
 use crate::refs::{self, RefKind, Reference};
 use crate::safetensors;
+use crate::usage::{self, Usage};
 use crate::{Annotator, Error, Result};
 use lantern_core::Warning;
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -190,19 +191,111 @@ fn occurrence(location: &str, line: Option<u32>, symbol: Option<&str>) -> Occurr
         location: location.to_string(),
         line,
         symbol: symbol.map(str::to_string),
+        usage: None,
+    }
+}
+
+/// Components by bom-ref: a list (components are large; they are not moved while the map
+/// grows) and a hash index into it.
+#[derive(Default)]
+struct Components {
+    index: HashMap<String, usize>,
+    list: Vec<Component>,
+}
+
+impl Components {
+    fn get_mut(&mut self, bom_ref: &str) -> Option<&mut Component> {
+        let i = *self.index.get(bom_ref)?;
+        self.list.get_mut(i)
+    }
+
+    fn insert(&mut self, c: Component) {
+        self.index.insert(c.bom_ref.clone(), self.list.len());
+        self.list.push(c);
+    }
+
+    fn values_mut(&mut self) -> std::slice::IterMut<'_, Component> {
+        self.list.iter_mut()
+    }
+
+    /// The components sorted by kind (models, data, libraries, files), then bom-ref.
+    fn into_sorted(self) -> Vec<Component> {
+        let order = |k: Kind| match k {
+            Kind::Model => 0,
+            Kind::Data => 1,
+            Kind::Library => 2,
+            Kind::File => 3,
+        };
+        // Sort positions, not the large components themselves.
+        let mut keys: Vec<(u8, &str, usize)> = self
+            .list
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (order(c.kind), c.bom_ref.as_str(), i))
+            .collect();
+        keys.sort_unstable();
+        let positions: Vec<usize> = keys.into_iter().map(|(_, _, i)| i).collect();
+        let mut slots: Vec<Option<Component>> = self.list.into_iter().map(Some).collect();
+        positions
+            .into_iter()
+            .filter_map(|i| slots.get_mut(i).and_then(Option::take))
+            .collect()
     }
 }
 
 /// State while building an inventory.
 struct Builder<'a> {
     warnings: Vec<Warning>,
-    components: BTreeMap<String, Component>,
+    components: Components,
     direct: BTreeSet<String>,
     edges: BTreeMap<String, Vec<String>>,
     annotator: Option<&'a dyn Annotator>,
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
+    fn new(annotator: Option<&'a dyn Annotator>) -> Self {
+        Builder {
+            warnings: Vec::new(),
+            components: Components::default(),
+            direct: BTreeSet::new(),
+            edges: BTreeMap::new(),
+            annotator,
+        }
+    }
+
+    /// Add a local model or dataset the project depends on directly.
+    fn add_local(&mut self, c: Component) {
+        let r = self.upsert(c);
+        self.direct.insert(r);
+    }
+
+    /// Run the property hook on local models and datasets.
+    fn annotate(&mut self) {
+        let Some(a) = self.annotator else { return };
+        for c in self.components.values_mut() {
+            if let Some(p) = c.local_path.clone() {
+                for (n, v) in a.annotate(c, &p) {
+                    c.set_property(n, v);
+                }
+            }
+        }
+    }
+
+    /// The inventory, components sorted by kind then bom-ref, and the sorted warnings.
+    fn finish(self, project: String) -> (Inventory, Vec<Warning>) {
+        let components = self.components.into_sorted();
+        let mut warnings = self.warnings;
+        warnings.sort();
+        warnings.dedup();
+        let inv = Inventory {
+            project,
+            components,
+            direct: self.direct.into_iter().collect(),
+            package_edges: self.edges,
+        };
+        (inv, warnings)
+    }
+
     fn warn(&mut self, path: &str, msg: impl Into<String>) {
         self.warnings.push(Warning::new(path, msg));
     }
@@ -221,6 +314,7 @@ impl Builder<'_> {
         let r = c.bom_ref.clone();
         match self.components.get_mut(&r) {
             Some(existing) => {
+                existing.scope = merge_scope(existing.scope, c.scope);
                 for o in c.occurrences {
                     existing.add_occurrence(o);
                 }
@@ -233,9 +327,7 @@ impl Builder<'_> {
                     }
                 }
             }
-            None => {
-                self.components.insert(r.clone(), c);
-            }
+            None => self.components.insert(c),
         }
         r
     }
@@ -248,43 +340,71 @@ impl Builder<'_> {
         revision: Option<&str>,
         occ: Occurrence,
     ) -> String {
-        let (ckind, purl) = match kind {
-            RefKind::HfModel => (Kind::Model, purl::huggingface(id, revision, HubKind::Model)),
-            RefKind::HfDataset => (
-                Kind::Data,
-                purl::huggingface(id, revision, HubKind::Dataset),
-            ),
-            RefKind::Ollama => (Kind::Model, purl::ollama(id, revision)),
-            RefKind::ApiModel => (Kind::Model, String::new()),
+        let mut c = match kind {
+            RefKind::ModelUrl => url_model(id),
+            _ => hub_ref_component(kind, id, revision),
         };
-        // Hosted API models have no package URL: the bom-ref names the provider and model.
-        let bom_ref = if purl.is_empty() {
-            format!("api:{id}")
-        } else {
-            purl.clone()
-        };
-        let (group, name) = match id.split_once('/') {
-            Some((g, n)) => (Some(g.to_string()), n.to_string()),
-            None => (None, id.to_string()),
-        };
-        let mut c = Component::new(ckind, bom_ref, name);
-        c.group = group;
-        c.version = revision.map(str::to_string);
-        c.purl = (!purl.is_empty()).then_some(purl);
         c.set_property(
             "lantern:origin",
             match kind {
                 RefKind::Ollama => "ollama",
                 RefKind::ApiModel => "api",
+                RefKind::ModelUrl => "url",
                 _ => "huggingface",
             },
         );
+        let ckind = c.kind;
         if ckind == Kind::Model {
             c.model_card = Some(ModelCard::default());
         }
         c.add_occurrence(occ);
         self.upsert(c)
     }
+}
+
+/// A hub, Ollama or hosted API model or dataset named by `id`.
+fn hub_ref_component(kind: RefKind, id: &str, revision: Option<&str>) -> Component {
+    let (ckind, purl) = match kind {
+        RefKind::HfDataset => (
+            Kind::Data,
+            purl::huggingface(id, revision, HubKind::Dataset),
+        ),
+        RefKind::Ollama => (Kind::Model, purl::ollama(id, revision)),
+        RefKind::ApiModel | RefKind::ModelUrl => (Kind::Model, String::new()),
+        RefKind::HfModel => (Kind::Model, purl::huggingface(id, revision, HubKind::Model)),
+    };
+    // Hosted API models have no package URL: the bom-ref names the provider and model.
+    let bom_ref = if purl.is_empty() {
+        format!("api:{id}")
+    } else {
+        purl.clone()
+    };
+    let (group, name) = match id.split_once('/') {
+        Some((g, n)) => (Some(g.to_string()), n.to_string()),
+        None => (None, id.to_string()),
+    };
+    let mut c = Component::new(ckind, bom_ref, name);
+    c.group = group;
+    c.version = revision.map(str::to_string);
+    c.purl = (!purl.is_empty()).then_some(purl);
+    c
+}
+
+/// Model weights downloaded from a URL: named by the file, grouped by the host, with the
+/// SHA-256 the URL's path carries (whisper's checkpoints) as its hash.
+fn url_model(url: &str) -> Component {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let host = path
+        .split_once("://")
+        .map(|(_, r)| r.split('/').next().unwrap_or(r));
+    let mut c = Component::new(Kind::Model, format!("url:{url}"), name);
+    c.group = host.map(str::to_string);
+    if let Some(h) = refs::url_sha256(url).and_then(|h| Hash::checked("SHA-256", h)) {
+        c.hashes.push(h);
+    }
+    c.set_property("lantern:url", url);
+    c
 }
 
 fn model_dir_component(
@@ -411,26 +531,19 @@ fn apply_card(
     if let Some(l) = meta.library_name {
         card.properties.push(("library_name".into(), l));
     }
+    // A hub model or dataset named by the card (not a placeholder): its bom-ref.
+    let mut card_ref = |kind: RefKind, id: &str, key: &str| -> Option<String> {
+        (hf::is_repo_id(id) && !usage::is_placeholder(id))
+            .then(|| b.hub_component(kind, id, None, occurrence(readme, None, Some(key))))
+    };
     for base in &meta.base_models {
-        if hf::is_repo_id(base) {
-            let r = b.hub_component(
-                RefKind::HfModel,
-                base,
-                None,
-                occurrence(readme, None, Some("base_model")),
-            );
+        if let Some(r) = card_ref(RefKind::HfModel, base, "base_model") {
             c.add_dependency(&r);
             c.set_property("lantern:base-model", base.clone());
         }
     }
     for ds in &meta.datasets {
-        if hf::is_repo_id(ds) {
-            let r = b.hub_component(
-                RefKind::HfDataset,
-                ds,
-                None,
-                occurrence(readme, None, Some("datasets")),
-            );
+        if let Some(r) = card_ref(RefKind::HfDataset, ds, "datasets") {
             c.add_dependency(&r);
             if !card.datasets.contains(&r) {
                 card.datasets.push(r);
@@ -470,11 +583,18 @@ fn merge_scope(a: Option<Scope>, b: Option<Scope>) -> Option<Scope> {
     }
 }
 
-fn libraries(b: &mut Builder<'_>, files: &[FileEntry], root: &Path) {
-    // (file, format, packages)
-    let mut parsed: Vec<(String, Format, Vec<Package>)> = Vec::new();
+/// A manifest or lockfile with its packages.
+struct DepFile {
+    rel: String,
+    format: Format,
+    packages: Vec<Package>,
+}
+
+/// Read and parse every manifest and lockfile (requirements includes resolved inside `root`).
+fn parse_dependency_files(b: &mut Builder<'_>, files: &[FileEntry], root: &Path) -> Vec<DepFile> {
+    let mut parsed = Vec::new();
     for f in files {
-        let Some(fmt) = Format::detect(&f.name) else {
+        let Some(format) = Format::detect(&f.name) else {
             continue;
         };
         if f.size > lockfiles::MAX_LOCKFILE {
@@ -489,146 +609,170 @@ fn libraries(b: &mut Builder<'_>, files: &[FileEntry], root: &Path) {
                 continue;
             }
         };
-        let result = if fmt == Format::Requirements {
+        let result = if format == Format::Requirements {
+            let mut seen = BTreeSet::new();
             Ok(requirements_with_includes(
-                b,
-                &f.abs,
-                &f.rel,
-                &text,
-                root,
-                0,
-                &mut BTreeSet::new(),
+                b, &f.abs, &f.rel, &text, root, 0, &mut seen,
             ))
         } else {
-            fmt.parse(&text)
+            format.parse(&text)
         };
         match result {
-            Ok(pkgs) => parsed.push((f.rel.clone(), fmt, pkgs)),
+            Ok(packages) => parsed.push(DepFile {
+                rel: f.rel.clone(),
+                format,
+                packages,
+            }),
             Err(e) => b.warn(&f.rel, e),
         }
     }
-    // Names declared directly by any manifest, per ecosystem.
-    let mut declared: BTreeMap<(Ecosystem, String), Option<Scope>> = BTreeMap::new();
-    for (_, fmt, pkgs) in &parsed {
-        if fmt.kind() == FileKind::Manifest {
-            for p in pkgs {
-                let e = declared
-                    .entry((p.ecosystem, purl::normalize_name(p.ecosystem, &p.name)))
-                    .or_insert(p.scope);
+    parsed
+}
+
+/// A library's identity for merging: ecosystem and normalised name.
+type NameKey = (Ecosystem, String);
+
+fn name_key(p: &Package) -> NameKey {
+    (p.ecosystem, purl::normalize_name(p.ecosystem, &p.name))
+}
+
+/// What is known of the libraries while merging manifests and lockfiles.
+#[derive(Default)]
+struct Libraries {
+    /// Names declared directly by any manifest, with their scope.
+    declared: HashMap<NameKey, Option<Scope>>,
+    /// Directories holding a manifest, per ecosystem: a lockfile beside one that does not mark
+    /// direct dependencies itself (poetry.lock, Pipfile.lock, package-lock v1) can then call
+    /// every undeclared package transitive.
+    manifest_dirs: HashSet<(Ecosystem, String)>,
+    /// bom-refs of the locked versions of each name.
+    by_name: HashMap<NameKey, Vec<String>>,
+    /// Whether each library is direct, when some file could tell.
+    direct: HashMap<String, bool>,
+    /// Dependency names of each locked package, resolved once every lockfile is read.
+    pending_edges: Vec<(String, Ecosystem, Vec<String>)>,
+}
+
+impl Libraries {
+    fn new(manifests: &[DepFile]) -> Self {
+        let mut l = Libraries::default();
+        for m in manifests {
+            l.manifest_dirs
+                .insert((m.format.ecosystem(), parent_of(&m.rel)));
+            for p in &m.packages {
+                let e = l.declared.entry(name_key(p)).or_insert(p.scope);
                 *e = merge_scope(*e, p.scope);
             }
         }
+        l
     }
-    // Directories holding a manifest, per ecosystem: a lockfile beside one that does not mark
-    // direct dependencies itself (poetry.lock, Pipfile.lock, package-lock v1) can then call
-    // every undeclared package transitive.
-    let manifest_dirs: BTreeSet<(Ecosystem, String)> = parsed
-        .iter()
-        .filter(|(_, fmt, _)| fmt.kind() == FileKind::Manifest)
-        .map(|(file, fmt, _)| (fmt.ecosystem(), parent_of(file)))
-        .collect();
-    let mut locked: BTreeSet<(Ecosystem, String)> = BTreeSet::new();
-    let mut by_name: BTreeMap<(Ecosystem, String), Vec<String>> = BTreeMap::new();
-    let mut pending_edges: Vec<(String, Ecosystem, Vec<String>)> = Vec::new();
-    let mut lib_direct: BTreeMap<String, bool> = BTreeMap::new();
-    let mut lib_scope: BTreeMap<String, Option<Scope>> = BTreeMap::new();
-    for (file, fmt, pkgs) in &parsed {
-        if fmt.kind() != FileKind::Lockfile {
-            continue;
+
+    fn mark_direct(&mut self, r: &str, d: bool) {
+        match self.direct.get_mut(r) {
+            Some(e) => *e |= d,
+            None => {
+                self.direct.insert(r.to_string(), d);
+            }
         }
-        for p in pkgs {
-            let key = (p.ecosystem, purl::normalize_name(p.ecosystem, &p.name));
-            locked.insert(key.clone());
-            let mut c = package_component(p, file);
-            let decl = declared.get(&key);
+    }
+
+    /// Every locked package: a component at its resolved version.
+    fn add_locked(&mut self, b: &mut Builder<'_>, lock: DepFile) {
+        let dir = parent_of(&lock.rel);
+        for p in lock.packages {
+            let key = name_key(&p);
+            let mut c = package_component(&p, &lock.rel);
+            let decl = self.declared.get(&key);
             let direct = match (p.direct, decl) {
                 (Some(true), _) | (_, Some(_)) => Some(true),
                 (Some(false), None) => Some(false),
-                (None, None) => manifest_dirs
-                    .contains(&(p.ecosystem, parent_of(file)))
+                (None, None) => self
+                    .manifest_dirs
+                    .contains(&(p.ecosystem, dir.clone()))
                     .then_some(false),
             };
             c.scope = merge_scope(p.scope, decl.copied().flatten());
-            let r = c.bom_ref.clone();
+            let r = b.upsert(c);
             if let Some(d) = direct {
-                let e = lib_direct.entry(r.clone()).or_insert(d);
-                *e |= d;
+                self.mark_direct(&r, d);
             }
-            let s = lib_scope.entry(r.clone()).or_insert(c.scope);
-            *s = merge_scope(*s, c.scope);
-            by_name.entry(key).or_default().push(r.clone());
             if !p.depends.is_empty() {
-                pending_edges.push((r.clone(), p.ecosystem, p.depends.clone()));
+                self.pending_edges.push((r.clone(), p.ecosystem, p.depends));
             }
-            b.upsert(c);
+            self.by_name.entry(key).or_default().push(r);
         }
     }
-    for (file, fmt, pkgs) in &parsed {
-        if fmt.kind() != FileKind::Manifest {
-            continue;
-        }
-        for p in pkgs {
-            let key = (p.ecosystem, purl::normalize_name(p.ecosystem, &p.name));
-            if locked.contains(&key) {
-                // The lockfile has the resolved version: record where it was declared too.
-                if let Some(refs) = by_name.get(&key) {
-                    for r in refs.clone() {
-                        if let Some(c) = b.components.get_mut(&r) {
-                            c.add_occurrence(occurrence(file, p.line, None));
-                            if let Some(k) = &p.constraint {
-                                c.set_property("lantern:version-constraint", k.clone());
-                            }
-                        }
+
+    /// Every declared package: where a lockfile has the name, the manifest's line and
+    /// constraint are added to the locked component; otherwise it is a component of its own.
+    fn add_declared(&mut self, b: &mut Builder<'_>, manifest: &DepFile) {
+        for p in &manifest.packages {
+            let Some(refs) = self.by_name.get(&name_key(p)) else {
+                let r = b.upsert(package_component(p, &manifest.rel));
+                self.mark_direct(&r, true);
+                continue;
+            };
+            for r in refs {
+                if let Some(c) = b.components.get_mut(r) {
+                    c.add_occurrence(occurrence(&manifest.rel, p.line, None));
+                    if let Some(k) = &p.constraint {
+                        c.set_property("lantern:version-constraint", k.clone());
                     }
                 }
-                continue;
             }
-            let c = package_component(p, file);
-            let r = c.bom_ref.clone();
-            lib_direct.insert(r.clone(), true);
-            let s = lib_scope.entry(r.clone()).or_insert(c.scope);
-            *s = merge_scope(*s, c.scope);
-            b.upsert(c);
         }
     }
-    for (r, d) in &lib_direct {
-        if let Some(c) = b.components.get_mut(r) {
-            c.set_property(
-                "lantern:dependency",
-                if *d { "direct" } else { "transitive" },
-            );
+
+    /// Direct/transitive marks, and the dependency edges between locked packages.
+    fn finish(self, b: &mut Builder<'_>) {
+        for (r, d) in &self.direct {
+            if let Some(c) = b.components.get_mut(r) {
+                c.set_property(
+                    "lantern:dependency",
+                    if *d { "direct" } else { "transitive" },
+                );
+            }
             if *d {
                 b.direct.insert(r.clone());
             }
         }
-    }
-    for (r, s) in lib_scope {
-        if let Some(c) = b.components.get_mut(&r) {
-            c.scope = s;
-        }
-    }
-    // Libraries whose directness no file could tell still belong to the project.
-    for refs in by_name.values() {
-        for r in refs {
-            if !lib_direct.contains_key(r) {
+        // Libraries whose directness no file could tell still belong to the project.
+        for r in self.by_name.values().flatten() {
+            if !self.direct.contains_key(r) {
                 b.direct.insert(r.clone());
             }
         }
+        for (from, eco, names) in self.pending_edges {
+            let mut to: Vec<String> = names
+                .iter()
+                .filter_map(|n| self.by_name.get(&(eco, purl::normalize_name(eco, n))))
+                .filter_map(|refs| refs.first().cloned())
+                .filter(|t| *t != from)
+                .collect();
+            to.sort();
+            to.dedup();
+            let e = b.edges.entry(from).or_default();
+            e.extend(to);
+            e.sort();
+            e.dedup();
+        }
     }
-    for (from, eco, names) in pending_edges {
-        let mut to: Vec<String> = names
-            .iter()
-            .filter_map(|n| by_name.get(&(eco, purl::normalize_name(eco, n))))
-            .filter_map(|refs| refs.first().cloned())
-            .filter(|t| *t != from)
-            .collect();
-        to.sort();
-        to.dedup();
-        let e = b.edges.entry(from).or_default();
-        e.extend(to);
-        e.sort();
-        e.dedup();
+}
+
+/// Libraries from manifests and lockfiles: lockfiles give the resolved versions, manifests the
+/// direct dependencies and their constraints.
+fn libraries(b: &mut Builder<'_>, files: &[FileEntry], root: &Path) {
+    let (locks, manifests): (Vec<DepFile>, Vec<DepFile>) = parse_dependency_files(b, files, root)
+        .into_iter()
+        .partition(|f| f.format.kind() == FileKind::Lockfile);
+    let mut libs = Libraries::new(&manifests);
+    for lock in locks {
+        libs.add_locked(b, lock);
     }
+    for m in &manifests {
+        libs.add_declared(b, m);
+    }
+    libs.finish(b);
 }
 
 /// Whether `path` (canonical) lies inside the scanned `root`: the directory itself, or the
@@ -674,13 +818,7 @@ fn requirements_with_includes(
         }
         let text = read_text(&path, lockfiles::MAX_LOCKFILE).ok().flatten()?;
         let inner_rel = rel_string(path.strip_prefix(&canon_root).unwrap_or(&path));
-        let mut sub = Builder {
-            warnings: Vec::new(),
-            components: BTreeMap::new(),
-            direct: BTreeSet::new(),
-            edges: BTreeMap::new(),
-            annotator: None,
-        };
+        let mut sub = Builder::new(None);
         let pkgs =
             requirements_with_includes(&mut sub, &path, &inner_rel, &text, root, depth + 1, seen);
         nested_warnings.extend(sub.warnings);
@@ -704,41 +842,25 @@ fn requirements_with_includes(
     pkgs
 }
 
-/// Build the inventory of the project at `root` (a directory or a single file).
-pub fn inventory(
-    root: &Path,
-    annotator: Option<&dyn Annotator>,
-) -> Result<(Inventory, Vec<Warning>)> {
-    let mut b = Builder {
-        warnings: Vec::new(),
-        components: BTreeMap::new(),
-        direct: BTreeSet::new(),
-        edges: BTreeMap::new(),
-        annotator,
-    };
-    let files = walk(root, &mut b.warnings)?;
-    let root_name = std::fs::canonicalize(root)
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "project".to_string());
-
-    // Classify every file once.
-    let mut classes: Vec<Option<FileClass>> = Vec::with_capacity(files.len());
-    for f in &files {
-        let class = match read_head(&f.abs) {
+/// Classify every file once from its name and head.
+fn classify_files(b: &mut Builder<'_>, files: &[FileEntry]) -> Vec<Option<FileClass>> {
+    files
+        .iter()
+        .map(|f| match read_head(&f.abs) {
             Ok(head) => classify::classify(&f.name, &head),
             Err(e) => {
                 b.warn(&f.rel, format!("cannot read: {e}"));
                 None
             }
-        };
-        classes.push(class);
-    }
+        })
+        .collect()
+}
 
-    // Model directories: a directory holding weights plus a config, card or adapter config.
+/// Directories holding weights plus a config, card or adapter config.
+fn model_dir_paths(files: &[FileEntry], classes: &[Option<FileClass>]) -> Vec<String> {
     let mut weight_dirs: BTreeSet<String> = BTreeSet::new();
     let mut marker_dirs: BTreeSet<String> = BTreeSet::new();
-    for (f, class) in files.iter().zip(&classes) {
+    for (f, class) in files.iter().zip(classes) {
         if matches!(class, Some(FileClass::Model(_))) {
             weight_dirs.insert(f.dir.clone());
         }
@@ -751,11 +873,21 @@ pub fn inventory(
             marker_dirs.insert(f.dir.clone());
         }
     }
-    let model_dirs: Vec<String> = weight_dirs
-        .iter()
-        .filter(|d| marker_dirs.contains(*d))
-        .cloned()
-        .collect();
+    weight_dirs
+        .into_iter()
+        .filter(|d| marker_dirs.contains(d))
+        .collect()
+}
+
+/// One component per model directory (its files as children); returns which files they took.
+fn model_directories(
+    b: &mut Builder<'_>,
+    files: &[FileEntry],
+    classes: &[Option<FileClass>],
+    root: &Path,
+    root_name: &str,
+) -> Vec<bool> {
+    let model_dirs = model_dir_paths(files, classes);
     let in_model_dir = |rel: &str| -> Option<&String> {
         model_dirs
             .iter()
@@ -768,71 +900,90 @@ pub fn inventory(
             .filter(|&i| in_model_dir(&files[i].rel) == Some(d))
             .collect();
         let refs: Vec<&FileEntry> = members.iter().map(|&i| &files[i]).collect();
-        let c = model_dir_component(&mut b, d, &refs, &root_name);
+        let mut c = model_dir_component(b, d, &refs, root_name);
         for i in members {
             consumed[i] = true;
         }
-        let r = b.upsert(c);
-        if let Some(c) = b.components.get_mut(&r) {
-            c.local_path = Some(root.join(d));
-        }
-        b.direct.insert(r);
+        c.local_path = Some(root.join(d));
+        b.add_local(c);
     }
+    consumed
+}
 
-    // Single model files, data files and image folders.
+/// A single model file outside a model directory.
+fn model_file_component(b: &mut Builder<'_>, f: &FileEntry, fmt: ModelFormat) -> Component {
+    let mut c = local_file_component(b, Kind::Model, "model", f, fmt.as_str());
+    let mut card = ModelCard::default();
+    if fmt == ModelFormat::Safetensors {
+        match File::open(&f.abs)
+            .map_err(|e| e.to_string())
+            .and_then(|r| safetensors::parse(r, f.size))
+        {
+            Ok(info) => {
+                c.set_property("lantern:parameters", info.parameters.to_string());
+                card.properties
+                    .push(("parameters".into(), info.parameters.to_string()));
+                card.properties
+                    .push(("tensors".into(), info.tensors.to_string()));
+            }
+            Err(e) => b.warn(&f.rel, e),
+        }
+    }
+    c.model_card = Some(card);
+    c
+}
+
+/// A local model or data file: hashed, with its path, format and size.
+fn local_file_component(
+    b: &mut Builder<'_>,
+    kind: Kind,
+    prefix: &str,
+    f: &FileEntry,
+    format: &str,
+) -> Component {
+    let mut c = Component::new(kind, format!("{prefix}:{}", f.rel), f.name.clone());
+    if let Some(h) = b.hash(f) {
+        c.hashes.push(Hash::sha256(h));
+    }
+    c.set_property("lantern:path", f.rel.clone());
+    c.set_property("lantern:format", format);
+    c.set_property("lantern:size", f.size.to_string());
+    c.local_path = Some(f.abs.clone());
+    c
+}
+
+/// Single model files and data files; returns the images per directory.
+fn local_files(
+    b: &mut Builder<'_>,
+    files: &[FileEntry],
+    classes: &[Option<FileClass>],
+    consumed: &[bool],
+) -> BTreeMap<String, Vec<usize>> {
     let mut image_dirs: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, (f, class)) in files.iter().zip(&classes).enumerate() {
+    for (i, (f, class)) in files.iter().zip(classes).enumerate() {
         if consumed[i] {
             continue;
         }
         match class {
             Some(FileClass::Model(fmt)) => {
-                let mut c = Component::new(Kind::Model, format!("model:{}", f.rel), f.name.clone());
-                if let Some(h) = b.hash(f) {
-                    c.hashes.push(Hash::sha256(h));
-                }
-                c.set_property("lantern:path", f.rel.clone());
-                c.set_property("lantern:format", fmt.as_str());
-                c.set_property("lantern:size", f.size.to_string());
-                let mut card = ModelCard::default();
-                if *fmt == ModelFormat::Safetensors {
-                    match File::open(&f.abs)
-                        .map_err(|e| e.to_string())
-                        .and_then(|r| safetensors::parse(r, f.size))
-                    {
-                        Ok(info) => {
-                            c.set_property("lantern:parameters", info.parameters.to_string());
-                            card.properties
-                                .push(("parameters".into(), info.parameters.to_string()));
-                            card.properties
-                                .push(("tensors".into(), info.tensors.to_string()));
-                        }
-                        Err(e) => b.warn(&f.rel, e),
-                    }
-                }
-                c.model_card = Some(card);
-                c.local_path = Some(f.abs.clone());
-                let r = b.upsert(c);
-                b.direct.insert(r);
+                let c = model_file_component(b, f, *fmt);
+                b.add_local(c);
             }
             Some(FileClass::Data(fmt)) => {
-                let mut c = Component::new(Kind::Data, format!("data:{}", f.rel), f.name.clone());
-                if let Some(h) = b.hash(f) {
-                    c.hashes.push(Hash::sha256(h));
-                }
-                c.set_property("lantern:path", f.rel.clone());
-                c.set_property("lantern:format", fmt.as_str());
-                c.set_property("lantern:size", f.size.to_string());
-                c.local_path = Some(f.abs.clone());
-                let r = b.upsert(c);
-                b.direct.insert(r);
+                let c = local_file_component(b, Kind::Data, "data", f, fmt.as_str());
+                b.add_local(c);
             }
             Some(FileClass::Image) => image_dirs.entry(f.dir.clone()).or_default().push(i),
             None => {}
         }
     }
-    // ImageFolder layout: `root/<class>/*.jpg` is one dataset rooted at `root` when the root
-    // holds no images itself and has two or more class folders.
+    image_dirs
+}
+
+/// Group image directories into datasets. ImageFolder layout: `root/<class>/*.jpg` is one
+/// dataset rooted at `root` when the root holds no images itself and has two or more class
+/// folders. Figure folders of READMEs and sites (`assets/`, `static/img/`) are no datasets.
+fn image_dataset_roots(image_dirs: &BTreeMap<String, Vec<usize>>) -> BTreeMap<String, Vec<usize>> {
     let mut datasets: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     let mut class_count: BTreeMap<String, usize> = BTreeMap::new();
     for d in image_dirs.keys() {
@@ -841,7 +992,7 @@ pub fn inventory(
             *class_count.entry(p).or_default() += 1;
         }
     }
-    for (d, idx) in &image_dirs {
+    for (d, idx) in image_dirs {
         let p = parent_of(d);
         let root_dir = if !d.is_empty() && class_count.get(&p).copied().unwrap_or(0) >= 2 {
             p
@@ -853,12 +1004,21 @@ pub fn inventory(
             .or_default()
             .extend(idx.iter().copied());
     }
-    for (d, idx) in datasets {
-        if idx.len() < MIN_IMAGES {
-            continue;
-        }
+    datasets.retain(|d, idx| idx.len() >= MIN_IMAGES && !usage::is_figure_dir(d));
+    datasets
+}
+
+/// One dataset component per image folder.
+fn image_datasets(
+    b: &mut Builder<'_>,
+    files: &[FileEntry],
+    image_dirs: &BTreeMap<String, Vec<usize>>,
+    root: &Path,
+    root_name: &str,
+) {
+    for (d, idx) in image_dataset_roots(image_dirs) {
         let name = if d.is_empty() {
-            root_name.clone()
+            root_name.to_string()
         } else {
             d.rsplit('/').next().unwrap_or(&d).to_string()
         };
@@ -891,25 +1051,61 @@ pub fn inventory(
         }
         c.set_property("lantern:manifest-sha256", manifest_digest(&manifest));
         c.local_path = Some(root.join(&d));
-        let r = b.upsert(c);
-        b.direct.insert(r);
+        b.add_local(c);
     }
+}
 
-    // References in code and configuration.
-    for f in &files {
-        if !refs::is_reference_source(&f.name) || Format::detect(&f.name).is_some() {
-            continue;
+/// Extensionless files that are never YAML, whatever their first line looks like.
+const NOT_YAML: &[&str] = &[
+    "pkg-info",
+    "metadata",
+    "license",
+    "licence",
+    "copying",
+    "notice",
+    "authors",
+    "codeowners",
+    "makefile",
+    "gnumakefile",
+    "procfile",
+    "readme",
+    "changelog",
+    "wheel",
+    "record",
+];
+
+/// Whether a file of no known extension may be YAML (lm-eval's `_template_yaml`,
+/// `openai_mmlu`), to be read as YAML when its content is ([`refs::looks_like_yaml`]).
+fn maybe_yaml(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    let no_ext = !lower.trim_start_matches('.').contains('.');
+    no_ext && !NOT_YAML.contains(&lower.as_str())
+}
+
+/// The text of a file that may hold references: sources and configs by name, YAML by content.
+fn reference_text(b: &mut Builder<'_>, f: &FileEntry) -> Option<String> {
+    if Format::detect(&f.name).is_some() || f.size > refs::MAX_SOURCE {
+        return None;
+    }
+    let by_name = refs::is_reference_source(&f.name);
+    if !by_name && !maybe_yaml(&f.name) {
+        return None;
+    }
+    let text = match read_text(&f.abs, refs::MAX_SOURCE) {
+        Ok(t) => t?,
+        Err(e) => {
+            b.warn(&f.rel, format!("cannot read: {e}"));
+            return None;
         }
-        if f.size > refs::MAX_SOURCE {
+    };
+    (by_name || refs::looks_like_yaml(&text)).then_some(text)
+}
+
+/// Models and datasets referenced by code and configuration.
+fn references(b: &mut Builder<'_>, files: &[FileEntry]) {
+    for f in files {
+        let Some(text) = reference_text(b, f) else {
             continue;
-        }
-        let text = match read_text(&f.abs, refs::MAX_SOURCE) {
-            Ok(Some(t)) => t,
-            Ok(None) => continue,
-            Err(e) => {
-                b.warn(&f.rel, format!("cannot read: {e}"));
-                continue;
-            }
         };
         for Reference {
             kind,
@@ -917,53 +1113,80 @@ pub fn inventory(
             revision,
             line,
             symbol,
+            in_docstring,
         } in refs::scan_text(&f.name, &text)
         {
-            let r = b.hub_component(
-                kind,
-                &id,
-                revision.as_deref(),
-                occurrence(&f.rel, Some(line), Some(&symbol)),
-            );
+            let mut occ = occurrence(&f.rel, Some(line), Some(&symbol));
+            occ.usage = in_docstring.then_some(Usage::Docs);
+            let r = b.hub_component(kind, &id, revision.as_deref(), occ);
             b.direct.insert(r);
         }
     }
+}
 
-    libraries(&mut b, &files, root);
-
-    // Property hook for local models and datasets.
-    if let Some(a) = b.annotator {
-        for c in b.components.values_mut() {
-            if let Some(p) = c.local_path.clone() {
-                for (n, v) in a.annotate(c, &p) {
-                    c.set_property(n, v);
-                }
+/// Usage (runtime, example, docs, test) of every component from the files naming it, with the
+/// `lantern:scope` and `lantern:source` properties and the CycloneDX scope it implies.
+fn assign_usage(components: &mut Components) {
+    let mut cache: HashMap<String, Usage> = HashMap::new();
+    let mut usage_of = |path: &str| -> Usage {
+        if let Some(u) = cache.get(path) {
+            return *u;
+        }
+        let u = usage::of_path(path);
+        cache.insert(path.to_string(), u);
+        u
+    };
+    for c in components.values_mut() {
+        // The most binding use, and the first file (in sorted order) that uses it so.
+        let best = c
+            .occurrences
+            .iter()
+            .map(|o| (o.usage.unwrap_or_else(|| usage_of(&o.location)), Some(o)))
+            .min_by_key(|(u, _)| *u);
+        let local = c
+            .property("lantern:path")
+            .map(|p| (usage_of(p), p.to_string()));
+        let (u, source) = match (best, local) {
+            (Some((u, Some(o))), l) if l.as_ref().is_none_or(|(lu, _)| u <= *lu) => (
+                u,
+                match o.line {
+                    Some(line) => format!("{}:{line}", o.location),
+                    None => o.location.clone(),
+                },
+            ),
+            (_, Some((u, p))) => (u, p),
+            _ => {
+                c.set_property("lantern:scope", Usage::Runtime.as_str());
+                continue;
             }
+        };
+        c.usage = u;
+        c.set_property("lantern:scope", u.as_str());
+        c.set_property("lantern:source", source);
+        if let Some(s) = u.cyclonedx_scope() {
+            c.scope = Some(c.scope.map_or(s, |x| x.max(s)));
         }
     }
+}
 
-    let mut components: Vec<Component> = b.components.into_values().collect();
-    let order = |k: Kind| match k {
-        Kind::Model => 0,
-        Kind::Data => 1,
-        Kind::Library => 2,
-        Kind::File => 3,
-    };
-    components.sort_by(|a, c| {
-        order(a.kind)
-            .cmp(&order(c.kind))
-            .then_with(|| a.bom_ref.cmp(&c.bom_ref))
-    });
-    let mut warnings = b.warnings;
-    warnings.sort();
-    warnings.dedup();
-    Ok((
-        Inventory {
-            project: root_name,
-            components,
-            direct: b.direct.into_iter().collect(),
-            package_edges: b.edges,
-        },
-        warnings,
-    ))
+/// Build the inventory of the project at `root` (a directory or a single file).
+pub fn inventory(
+    root: &Path,
+    annotator: Option<&dyn Annotator>,
+) -> Result<(Inventory, Vec<Warning>)> {
+    let mut b = Builder::new(annotator);
+    let files = walk(root, &mut b.warnings)?;
+    let root_name = std::fs::canonicalize(root)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "project".to_string());
+    let classes = classify_files(&mut b, &files);
+    let consumed = model_directories(&mut b, &files, &classes, root, &root_name);
+    let image_dirs = local_files(&mut b, &files, &classes, &consumed);
+    image_datasets(&mut b, &files, &image_dirs, root, &root_name);
+    references(&mut b, &files);
+    libraries(&mut b, &files, root);
+    b.annotate();
+    assign_usage(&mut b.components);
+    Ok(b.finish(root_name))
 }

@@ -1,8 +1,12 @@
 //! Models and datasets referenced by code and configuration: `from_pretrained("org/name")`,
 //! `hf_hub_download`, `snapshot_download`, `pipeline(model=...)`, `load_dataset`,
-//! `SentenceTransformer`, vLLM `--model`, Ollama `Modelfile` / `ollama run`, and `model:` keys.
+//! `SentenceTransformer`, vLLM `--model`, Ollama `Modelfile` / `ollama run`, hosted-model
+//! clients (`chat.completions.create`, LiteLLM, LangChain `Chat*`), `model:` / `dataset_path:`
+//! keys and download URLs of weights. What a name is (model, dataset, hosted API model) is
+//! decided by the call or key that names it, not by its organisation.
 
 use crate::hf::is_repo_id;
+use crate::lockfiles::LineStarts as LineIndex;
 use regex::Regex;
 use std::sync::OnceLock;
 
@@ -21,6 +25,9 @@ pub enum RefKind {
     /// A hosted model behind a provider's API (`gpt-4o-mini`, `claude-3-5-sonnet`); the id is
     /// `provider/model`.
     ApiModel,
+    /// Model weights downloaded from a URL that is not a hub (whisper's checkpoints); the id is
+    /// the URL, whose path may carry the file's SHA-256 ([`url_sha256`]).
+    ModelUrl,
 }
 
 /// One reference found in a file.
@@ -36,6 +43,9 @@ pub struct Reference {
     pub line: u32,
     /// The call or key that referenced it (`from_pretrained`, `model`, `FROM`, ...).
     pub symbol: String,
+    /// Whether it sits in a Python docstring or other triple-quoted string (a usage example,
+    /// not code that runs).
+    pub in_docstring: bool,
 }
 
 /// Whether a file may hold references worth scanning, by name.
@@ -68,60 +78,80 @@ pub fn is_reference_source(file_name: &str) -> bool {
 
 struct Patterns {
     call: Regex,
+    api_call: Regex,
     config_key: Regex,
     vllm: Regex,
     ollama_cli: Regex,
     ollama_class: Regex,
     modelfile_from: Regex,
     api_model: Regex,
+    url: Regex,
     string_lit: Regex,
+    ident_arg: Regex,
     kwarg: Regex,
+    yaml_key: Regex,
 }
 
 fn patterns() -> &'static Patterns {
     static P: OnceLock<Patterns> = OnceLock::new();
     P.get_or_init(|| {
-        let re = |s: &str| Regex::new(s).unwrap_or_else(|e| panic!("invalid built-in regex {s}: {e}"));
+        let re = crate::builtin_regex;
         Patterns {
             call: re(r"\b(from_pretrained|hf_hub_download|snapshot_download|load_dataset|SentenceTransformer|CrossEncoder|pipeline)\s*\("),
+            api_call: re(r"(?:\b(?:chat\.completions|completions|embeddings|responses|messages|moderations)\.create|\b(a?completion|a?embedding|a?text_completion|init_chat_model|(?:Azure)?Chat[A-Z]\w*|[A-Z]\w*Embeddings|LiteLLM\w*))\s*\("),
             config_key: re(r#"(?i)["']?\b(model|model_name|model_id|model_name_or_path|base_model|base_model_name_or_path|pretrained_model_name_or_path|tokenizer_name|hub_model_id|embedding_model|dataset|dataset_name|dataset_id|dataset_path)\b["']?\s*[:=]\s*["']?([A-Za-z0-9][\w.-]*/[\w.:-]*[\w])["']?"#),
             vllm: re(r#"(?:vllm\s+serve\s+|--model(?:\s+|=|["']\s*,\s*["']))["']?([A-Za-z0-9][\w.-]*/[\w.-]*\w)"#),
             ollama_cli: re(r"\bollama\s+(?:run|pull)\s+([A-Za-z0-9][\w./:-]*\w)"),
             ollama_class: re(r#"\b(?:Ollama|ChatOllama|OllamaLLM|OllamaEmbeddings)\s*\([^)]{0,200}?\bmodel\s*=\s*["']([^"']+)["']"#),
             modelfile_from: re(r"(?im)^\s*FROM\s+(\S+)"),
             api_model: re(r#"(?i)["']?\b(?:model|model_name|model_id|engine|llm_model|chat_model)\b["']?\s*[:=]\s*["']?((?:gpt-[0-9]|o[134]-|o[134]["'\s,]|chatgpt-|text-embedding-|claude-|gemini-|command-r|mistral-(?:large|medium|small|tiny)|grok-)[\w.:-]*)"#),
+            url: re(r#"https?://[A-Za-z0-9.-]+(?::[0-9]+)?/[^\s"'<>()\[\]{}\\`]{1,500}"#),
             string_lit: re(r#"^\s*["']([^"'\n]{1,200})["']"#),
+            ident_arg: re(r"^\s*([A-Za-z_]\w*)\s*(?:,|$)"),
             kwarg: re(r#"\b(\w+)\s*[=:]\s*["']([^"'\n]{1,200})["']"#),
+            // Config keys are lower-case (`dataset_path:`); mail-style headers
+            // (`Metadata-Version:`) are not YAML worth reading.
+            yaml_key: re(r"^[a-z_][a-z0-9_]*:(?:\s|$)"),
         }
     })
 }
 
-/// Providers that share the `provider/model` syntax in LLM gateway configs (LiteLLM and the
-/// like); their models are not hub repositories.
-const API_PROVIDERS: &[&str] = &[
-    "openai",
-    "azure",
-    "azure_ai",
-    "anthropic",
-    "bedrock",
-    "vertex_ai",
-    "gemini",
-    "groq",
-    "together_ai",
-    "mistral",
-    "cohere",
-    "deepseek",
-    "fireworks_ai",
-    "perplexity",
-    "replicate",
-    "openrouter",
-    "xai",
-    "sagemaker",
-    "cloudflare",
-    "voyage",
-    "databricks",
-    "watsonx",
-];
+/// Hosted-model naming from `data/hosted_models.txt`: gateway providers, providers that are
+/// also hub organisations, and hosted-model name prefixes.
+struct Hosted {
+    providers: Vec<&'static str>,
+    hub_orgs: Vec<&'static str>,
+    prefixes: Vec<&'static str>,
+}
+
+fn hosted() -> &'static Hosted {
+    static H: OnceLock<Hosted> = OnceLock::new();
+    H.get_or_init(|| {
+        let mut h = Hosted {
+            providers: Vec::new(),
+            hub_orgs: Vec::new(),
+            prefixes: Vec::new(),
+        };
+        for line in include_str!("../data/hosted_models.txt").lines() {
+            match line.trim().split_once(' ') {
+                Some(("provider", v)) => h.providers.push(v.trim()),
+                Some(("hub-org", v)) => h.hub_orgs.push(v.trim()),
+                Some(("hosted-prefix", v)) => h.prefixes.push(v.trim()),
+                _ => {}
+            }
+        }
+        h
+    })
+}
+
+/// Whether `name` is a hosted API model name (`gpt-4o`, `o3-mini`, `claude-3-5-sonnet`).
+fn hosted_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    hosted().prefixes.iter().any(|p| n.starts_with(p))
+        || ["o1", "o3", "o4"]
+            .iter()
+            .any(|p| n == *p || n.starts_with(&format!("{p}-")))
+}
 
 /// Local dataset builders of `datasets.load_dataset` that name a format, not a hub dataset.
 const DATASET_BUILDERS: &[&str] = &[
@@ -141,20 +171,23 @@ const DATASET_BUILDERS: &[&str] = &[
     "spark",
 ];
 
-struct LineIndex(Vec<usize>);
-
-impl LineIndex {
-    fn new(text: &str) -> Self {
-        LineIndex(
-            std::iter::once(0)
-                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-                .collect(),
-        )
-    }
-    fn line(&self, offset: usize) -> u32 {
-        self.0.partition_point(|&s| s <= offset) as u32
-    }
-}
+/// File extensions of model weights downloaded by URL; `.bin` counts only with a digest in the
+/// path (it is too common otherwise).
+const URL_MODEL_EXTS: &[&str] = &[
+    "pt",
+    "pth",
+    "ckpt",
+    "safetensors",
+    "gguf",
+    "onnx",
+    "tflite",
+    "h5",
+    "keras",
+    "pkl",
+    "joblib",
+    "nemo",
+    "mar",
+];
 
 /// The text between a call's `(` and its matching `)` (bounded to 600 bytes).
 fn call_args(text: &str, open: usize) -> &str {
@@ -182,34 +215,83 @@ fn call_args(text: &str, open: usize) -> &str {
     rest
 }
 
-/// Positional string literals (in order, up to the first non-literal argument) and keyword
-/// string arguments of a call.
-fn parse_args(args: &str) -> (Vec<String>, Vec<(String, String)>) {
-    let p = patterns();
-    let mut positional = Vec::new();
-    let mut rest = args;
-    while let Some(c) = p.string_lit.captures(rest) {
-        positional.push(c[1].to_string());
-        let end = c.get(0).map(|m| m.end()).unwrap_or(rest.len());
-        rest = rest[end..].trim_start();
-        match rest.strip_prefix(',') {
-            Some(r) => rest = r,
-            None => break,
-        }
-    }
-    let kwargs = p
-        .kwarg
-        .captures_iter(args)
-        .map(|c| (c[1].to_string(), c[2].to_string()))
-        .collect();
-    (positional, kwargs)
+/// A string argument of a call and its byte offset in the arguments.
+#[derive(Clone, Copy)]
+struct Arg<'a> {
+    value: &'a str,
+    at: usize,
 }
 
-fn kw<'a>(kwargs: &'a [(String, String)], names: &[&str]) -> Option<&'a str> {
-    kwargs
-        .iter()
-        .find(|(k, _)| names.contains(&k.as_str()))
-        .map(|(_, v)| v.as_str())
+/// The arguments of a call that can name a component.
+struct Args<'a> {
+    /// Positional string literals, in order, up to the first non-literal argument.
+    positional: Vec<Arg<'a>>,
+    /// Keyword (or `key: value`) string arguments.
+    kwargs: Vec<(&'a str, Arg<'a>)>,
+    /// A bare variable as the first argument (`from_pretrained(init_from)`).
+    first_ident: Option<&'a str>,
+}
+
+impl<'a> Args<'a> {
+    fn parse(args: &'a str) -> Self {
+        let p = patterns();
+        let mut positional = Vec::new();
+        let mut pos = 0;
+        while let Some(c) = p.string_lit.captures(&args[pos..]) {
+            let (Some(whole), Some(v)) = (c.get(0), c.get(1)) else {
+                break;
+            };
+            positional.push(Arg {
+                value: v.as_str(),
+                at: pos + v.start(),
+            });
+            let rest = &args[pos + whole.end()..];
+            let trimmed = rest.trim_start();
+            match trimmed.strip_prefix(',') {
+                Some(r) => pos = args.len() - r.len(),
+                None => break,
+            }
+        }
+        let first_ident = if positional.is_empty() {
+            p.ident_arg
+                .captures(args)
+                .and_then(|c| c.get(1))
+                .map(|m| m.as_str())
+        } else {
+            None
+        };
+        let kwargs = p
+            .kwarg
+            .captures_iter(args)
+            .filter_map(|c| {
+                let (k, v) = (c.get(1)?, c.get(2)?);
+                Some((
+                    k.as_str(),
+                    Arg {
+                        value: v.as_str(),
+                        at: v.start(),
+                    },
+                ))
+            })
+            .collect();
+        Args {
+            positional,
+            kwargs,
+            first_ident,
+        }
+    }
+
+    fn kw(&self, names: &[&str]) -> Option<Arg<'a>> {
+        self.kwargs
+            .iter()
+            .find(|(k, _)| names.contains(k))
+            .map(|(_, v)| *v)
+    }
+
+    /// The `n`th positional literal, else the first of the keyword arguments `names`.
+    fn pos_or_kw(&self, n: usize, names: &[&str]) -> Option<Arg<'a>> {
+        self.positional.get(n).copied().or_else(|| self.kw(names))
+    }
 }
 
 /// Split an Ollama model reference `name:tag` (drops a `registry.ollama.ai/library/` prefix).
@@ -230,6 +312,7 @@ fn ollama_ref(s: &str, line: u32, symbol: &str) -> Option<Reference> {
                     "{symbol}{}",
                     tag.map(|t| format!(" ({t})")).unwrap_or_default()
                 ),
+                in_docstring: false,
             });
         }
     }
@@ -248,27 +331,48 @@ fn ollama_ref(s: &str, line: u32, symbol: &str) -> Option<Reference> {
         revision: tag,
         line,
         symbol: symbol.to_string(),
+        in_docstring: false,
     })
 }
 
-/// Classify a `provider/model` value from a config key: a hub repo, an Ollama model, or an API
-/// model (ignored).
+/// Whether `provider/rest` names a model behind a provider's API rather than a hub repository.
+fn is_api_value(provider: &str, rest: &str) -> bool {
+    let h = hosted();
+    h.providers.contains(&provider)
+        && !rest.is_empty()
+        && !rest.contains('/')
+        && (!h.hub_orgs.contains(&provider) || hosted_name(rest))
+}
+
+/// Classify a `provider/model` value from a config key. The key decides first: a dataset key
+/// (`dataset_path: openai/gsm8k`) names a hub dataset whatever the organisation; a model key
+/// names an Ollama model (`ollama/x`), a hosted API model (`openai/gpt-4o`) or a hub model
+/// (`openai/gpt-oss-20b`).
 fn config_value(value: &str, dataset_key: bool, line: u32, symbol: &str) -> Option<Reference> {
     let (prefix, rest) = value.split_once('/')?;
     let p = prefix.to_ascii_lowercase();
-    if p == "ollama" || p == "ollama_chat" {
+    if !dataset_key && (p == "ollama" || p == "ollama_chat") {
         return ollama_ref(rest, line, symbol);
     }
-    if API_PROVIDERS.contains(&p.as_str()) {
-        return (!rest.is_empty() && !rest.contains('/')).then(|| Reference {
+    if !dataset_key && is_api_value(&p, rest) {
+        return Some(Reference {
             kind: RefKind::ApiModel,
             id: format!("{p}/{rest}"),
             revision: None,
             line,
             symbol: symbol.to_string(),
+            in_docstring: false,
         });
     }
-    let id = if p == "huggingface" { rest } else { value };
+    let h = hosted();
+    if !dataset_key && h.providers.contains(&p.as_str()) && !h.hub_orgs.contains(&p.as_str()) {
+        return None; // `bedrock/x/y` and the like: a gateway route, not a hub repository
+    }
+    let id = if p == "huggingface" && rest.contains('/') {
+        rest
+    } else {
+        value
+    };
     let (id, revision) = match id.split_once(':') {
         Some((i, r)) => (i, Some(r.to_string())),
         None => (id, None),
@@ -286,6 +390,7 @@ fn config_value(value: &str, dataset_key: bool, line: u32, symbol: &str) -> Opti
         revision,
         line,
         symbol: symbol.to_string(),
+        in_docstring: false,
     })
 }
 
@@ -307,144 +412,291 @@ fn api_provider(model: &str) -> &'static str {
     }
 }
 
+/// The provider a client class or function implies (`ChatAnthropic`), if it names one.
+fn provider_of_callee(callee: &str) -> Option<&'static str> {
+    let c = callee.to_ascii_lowercase();
+    [
+        ("anthropic", "anthropic"),
+        ("azure", "azure"),
+        ("bedrock", "bedrock"),
+        ("vertex", "vertex_ai"),
+        ("google", "gemini"),
+        ("gemini", "gemini"),
+        ("mistral", "mistral"),
+        ("cohere", "cohere"),
+        ("groq", "groq"),
+        ("deepseek", "deepseek"),
+        ("openai", "openai"),
+    ]
+    .iter()
+    .find(|(k, _)| c.contains(k))
+    .map(|(_, p)| *p)
+}
+
 fn hub_id(s: &str) -> Option<&str> {
     let s = s.trim();
     (!s.starts_with('.') && !s.starts_with('/') && !s.starts_with('~') && is_repo_id(s))
         .then_some(s)
 }
 
-/// Find every model and dataset reference in a source or config file.
-pub fn scan_text(file_name: &str, text: &str) -> Vec<Reference> {
-    let p = patterns();
-    let lower = file_name.to_ascii_lowercase();
-    // Notebooks are JSON: unescape quotes so that code cells read like code.
-    let unescaped;
-    let text = if lower.ends_with(".ipynb") {
-        unescaped = text.replace("\\\"", "\"");
-        unescaped.as_str()
-    } else {
-        text
-    };
-    let lines = LineIndex::new(text);
-    let mut out = Vec::new();
+/// A reference and the byte offset of the text naming it: when two patterns match the same
+/// text (`pipeline(model="x")` is also a `model=` key) the first, most specific, wins.
+struct Hit {
+    at: usize,
+    reference: Reference,
+}
 
-    for m in p.call.captures_iter(text) {
-        let (Some(whole), Some(func)) = (m.get(0), m.get(1)) else {
-            continue;
-        };
-        let line = lines.line(whole.start());
-        let (pos, kwargs) = parse_args(call_args(text, whole.end()));
-        let func = func.as_str();
-        let revision = kw(&kwargs, &["revision"]).map(str::to_string);
-        let (target, kind) = match func {
-            "from_pretrained" => (
-                pos.first()
-                    .map(String::as_str)
-                    .or_else(|| kw(&kwargs, &["pretrained_model_name_or_path"])),
-                RefKind::HfModel,
-            ),
-            "hf_hub_download" | "snapshot_download" => (
-                pos.first()
-                    .map(String::as_str)
-                    .or_else(|| kw(&kwargs, &["repo_id"])),
-                if kw(&kwargs, &["repo_type"]) == Some("dataset") {
-                    RefKind::HfDataset
-                } else {
-                    RefKind::HfModel
-                },
-            ),
-            "load_dataset" => {
-                let t = pos
-                    .first()
-                    .map(String::as_str)
-                    .or_else(|| kw(&kwargs, &["path"]));
-                (
-                    t.filter(|t| !DATASET_BUILDERS.contains(t)),
-                    RefKind::HfDataset,
-                )
-            }
-            "SentenceTransformer" | "CrossEncoder" => (
-                pos.first()
-                    .map(String::as_str)
-                    .or_else(|| kw(&kwargs, &["model_name_or_path", "model_name"])),
-                RefKind::HfModel,
-            ),
-            _ => (
-                // pipeline(task, model) or pipeline(model=...)
-                kw(&kwargs, &["model"]).or_else(|| pos.get(1).map(String::as_str)),
-                RefKind::HfModel,
-            ),
-        };
-        if let Some(id) = target.and_then(hub_id) {
-            out.push(Reference {
+/// One file being scanned.
+struct Scan<'t> {
+    text: &'t str,
+    lines: LineIndex,
+    hits: Vec<Hit>,
+}
+
+impl<'t> Scan<'t> {
+    fn line(&self, offset: usize) -> u32 {
+        self.lines.line(offset)
+    }
+
+    fn push(&mut self, at: usize, reference: Reference) {
+        self.hits.push(Hit { at, reference });
+    }
+
+    fn push_ref(
+        &mut self,
+        at: usize,
+        kind: RefKind,
+        id: &str,
+        line_at: usize,
+        symbol: &str,
+        revision: Option<&str>,
+    ) {
+        let line = self.line(line_at);
+        self.push(
+            at,
+            Reference {
                 kind,
                 id: id.to_string(),
-                revision,
+                revision: revision.map(str::to_string),
                 line,
-                symbol: func.to_string(),
-            });
-        }
+                symbol: symbol.to_string(),
+                in_docstring: false,
+            },
+        );
     }
 
-    for c in p.config_key.captures_iter(text) {
-        let (Some(whole), Some(key), Some(val)) = (c.get(0), c.get(1), c.get(2)) else {
-            continue;
+    /// String literals a variable takes from a literal list or set: `for x in ["a", "b"]`,
+    /// `assert x in {"a", "b"}`. Nothing unless every element is a string literal.
+    fn literal_choices(&self, ident: &str) -> Vec<Arg<'t>> {
+        let pattern = format!(
+            r"\b{}\s+in\s*[\[\(\{{]([^\]\)\}}]{{1,600}})[\]\)\}}]",
+            regex::escape(ident)
+        );
+        let (Ok(re), Ok(lit)) = (
+            Regex::new(&pattern),
+            Regex::new(r#"["']([^"'\n]{1,200})["']"#),
+        ) else {
+            return Vec::new();
         };
-        // Skip values that continue as a path (`org/name/file.bin`) or URL.
-        if text[val.end()..].starts_with('/') {
-            continue;
+        let mut out = Vec::new();
+        for c in re.captures_iter(self.text) {
+            let Some(body) = c.get(1) else { continue };
+            let rest = lit.replace_all(body.as_str(), "");
+            if !rest.chars().all(|ch| ch == ',' || ch.is_whitespace()) {
+                continue;
+            }
+            out.extend(lit.captures_iter(body.as_str()).filter_map(|l| {
+                let m = l.get(1)?;
+                Some(Arg {
+                    value: m.as_str(),
+                    at: body.start() + m.start(),
+                })
+            }));
         }
-        let key = key.as_str().to_ascii_lowercase();
-        let line = lines.line(whole.start());
-        if let Some(r) = config_value(val.as_str(), key.starts_with("dataset"), line, &key) {
-            out.push(r);
+        out
+    }
+
+    /// `from_pretrained`, `hf_hub_download`, `load_dataset`, `pipeline` ... calls.
+    fn hub_calls(&mut self) {
+        let text = self.text;
+        for m in patterns().call.captures_iter(text) {
+            let (Some(whole), Some(func)) = (m.get(0), m.get(1)) else {
+                continue;
+            };
+            let args = Args::parse(call_args(text, whole.end()));
+            let func = func.as_str();
+            let (target, kind) = match func {
+                "from_pretrained" => (
+                    args.pos_or_kw(0, &["pretrained_model_name_or_path"]),
+                    RefKind::HfModel,
+                ),
+                "hf_hub_download" | "snapshot_download" => (
+                    args.pos_or_kw(0, &["repo_id"]),
+                    match args.kw(&["repo_type"]).map(|a| a.value) {
+                        Some("dataset") => RefKind::HfDataset,
+                        _ => RefKind::HfModel,
+                    },
+                ),
+                "load_dataset" => (
+                    args.pos_or_kw(0, &["path"])
+                        .filter(|t| !DATASET_BUILDERS.contains(&t.value)),
+                    RefKind::HfDataset,
+                ),
+                "SentenceTransformer" | "CrossEncoder" => (
+                    args.pos_or_kw(0, &["model_name_or_path", "model_name"]),
+                    RefKind::HfModel,
+                ),
+                // pipeline(task, model) or pipeline(model=...)
+                _ => (
+                    args.kw(&["model"])
+                        .or_else(|| args.positional.get(1).copied()),
+                    RefKind::HfModel,
+                ),
+            };
+            let revision = args.kw(&["revision"]).map(|a| a.value);
+            let base = whole.end();
+            match (target, args.first_ident) {
+                (Some(t), _) => {
+                    if let Some(id) = hub_id(t.value) {
+                        self.push_ref(base + t.at, kind, id, whole.start(), func, revision);
+                    }
+                }
+                (None, Some(ident)) if func != "pipeline" => {
+                    for choice in self.literal_choices(ident) {
+                        if let Some(id) = hub_id(choice.value) {
+                            self.push_ref(choice.at, kind, id, choice.at, func, revision);
+                        }
+                    }
+                }
+                _ => {}
+            }
         }
     }
 
-    for c in p.vllm.captures_iter(text) {
-        if let (Some(whole), Some(val)) = (c.get(0), c.get(1)) {
+    /// Clients of hosted models: `client.chat.completions.create(model=...)`, LiteLLM
+    /// `completion(model="provider/x")`, LangChain `ChatOpenAI(model=...)`.
+    fn api_calls(&mut self) {
+        let text = self.text;
+        for m in patterns().api_call.captures_iter(text) {
+            let Some(whole) = m.get(0) else { continue };
+            let callee = m.get(1).map(|c| c.as_str()).unwrap_or(".create");
+            let lower = callee.to_ascii_lowercase();
+            if lower.contains("ollama") {
+                continue; // Ollama clients are read by `ollama_class`
+            }
+            let args = Args::parse(call_args(text, whole.end()));
+            let Some(arg) = args.kw(&["model", "model_name", "model_id", "deployment_name"]) else {
+                continue;
+            };
+            let at = whole.end() + arg.at;
+            let value = arg.value.trim();
+            if ["huggingface", "fastembed", "sentencetransformer"]
+                .iter()
+                .any(|k| lower.contains(k))
+            {
+                if let Some(id) = hub_id(value) {
+                    self.push_ref(at, RefKind::HfModel, id, whole.start(), callee, None);
+                }
+                continue;
+            }
+            let line = self.line(whole.start());
+            let reference = match value.split_once('/') {
+                Some(("ollama" | "ollama_chat", rest)) => ollama_ref(rest, line, callee),
+                Some((p, rest)) if !p.is_empty() && !rest.is_empty() => Some(Reference {
+                    kind: RefKind::ApiModel,
+                    id: format!("{}/{rest}", p.to_ascii_lowercase()),
+                    revision: None,
+                    line,
+                    symbol: callee.to_string(),
+                    in_docstring: false,
+                }),
+                Some(_) => None,
+                None if !value.is_empty() && !value.contains(char::is_whitespace) => {
+                    Some(Reference {
+                        kind: RefKind::ApiModel,
+                        id: format!(
+                            "{}/{value}",
+                            provider_of_callee(callee).unwrap_or_else(|| api_provider(value))
+                        ),
+                        revision: None,
+                        line,
+                        symbol: callee.to_string(),
+                        in_docstring: false,
+                    })
+                }
+                None => None,
+            };
+            if let Some(r) = reference {
+                self.push(at, r);
+            }
+        }
+    }
+
+    /// `model: org/name`, `dataset_path: org/name` and the like in configs and keyword
+    /// arguments.
+    fn config_keys(&mut self) {
+        let text = self.text;
+        for c in patterns().config_key.captures_iter(text) {
+            let (Some(whole), Some(key), Some(val)) = (c.get(0), c.get(1), c.get(2)) else {
+                continue;
+            };
+            // Skip values that continue as a path (`org/name/file.bin`) or URL.
             if text[val.end()..].starts_with('/') {
                 continue;
             }
-            if let Some(id) = hub_id(val.as_str()) {
-                out.push(Reference {
-                    kind: RefKind::HfModel,
-                    id: id.to_string(),
-                    revision: None,
-                    line: lines.line(whole.start()),
-                    symbol: "vllm --model".into(),
-                });
+            let key = key.as_str().to_ascii_lowercase();
+            let line = self.line(whole.start());
+            if let Some(r) = config_value(val.as_str(), key.starts_with("dataset"), line, &key) {
+                self.push(val.start(), r);
             }
         }
     }
 
-    for c in p
-        .ollama_cli
-        .captures_iter(text)
-        .chain(p.ollama_class.captures_iter(text))
-    {
-        if let (Some(whole), Some(val)) = (c.get(0), c.get(1)) {
-            if let Some(r) = ollama_ref(val.as_str(), lines.line(whole.start()), "ollama") {
-                out.push(r);
+    /// vLLM `--model` / `vllm serve`, Ollama CLI and clients, and hosted model names under
+    /// model keys (`model="gpt-4o-mini"`).
+    fn serving(&mut self) {
+        let (p, text) = (patterns(), self.text);
+        for c in p.vllm.captures_iter(text) {
+            if let (Some(whole), Some(val)) = (c.get(0), c.get(1)) {
+                if text[val.end()..].starts_with('/') {
+                    continue;
+                }
+                if let Some(id) = hub_id(val.as_str()) {
+                    let sym = "vllm --model";
+                    self.push_ref(val.start(), RefKind::HfModel, id, whole.start(), sym, None);
+                }
+            }
+        }
+        for c in p
+            .ollama_cli
+            .captures_iter(text)
+            .chain(p.ollama_class.captures_iter(text))
+        {
+            if let (Some(whole), Some(val)) = (c.get(0), c.get(1)) {
+                if let Some(r) = ollama_ref(val.as_str(), self.line(whole.start()), "ollama") {
+                    self.push(val.start(), r);
+                }
+            }
+        }
+        for c in p.api_model.captures_iter(text) {
+            if let (Some(whole), Some(val)) = (c.get(0), c.get(1)) {
+                let model = val.as_str().trim_end_matches(['"', '\'', ',', ' ']);
+                let id = format!("{}/{model}", api_provider(model));
+                self.push_ref(
+                    val.start(),
+                    RefKind::ApiModel,
+                    &id,
+                    whole.start(),
+                    "model",
+                    None,
+                );
             }
         }
     }
 
-    for c in p.api_model.captures_iter(text) {
-        if let (Some(whole), Some(val)) = (c.get(0), c.get(1)) {
-            let model = val.as_str().trim_end_matches(['"', '\'', ',', ' ']);
-            out.push(Reference {
-                kind: RefKind::ApiModel,
-                id: format!("{}/{model}", api_provider(model)),
-                revision: None,
-                line: lines.line(whole.start()),
-                symbol: "model".into(),
-            });
-        }
-    }
-
-    if lower == "modelfile" || lower.ends_with(".modelfile") {
-        for c in p.modelfile_from.captures_iter(text) {
+    /// `FROM name:tag` lines of an Ollama Modelfile (local weight paths are not references).
+    fn modelfile(&mut self) {
+        for c in patterns().modelfile_from.captures_iter(self.text) {
             let (Some(whole), Some(val)) = (c.get(0), c.get(1)) else {
                 continue;
             };
@@ -456,16 +708,174 @@ pub fn scan_text(file_name: &str, text: &str) -> Vec<Reference> {
                     .iter()
                     .any(|e| v.to_ascii_lowercase().ends_with(e));
             if !is_path {
-                if let Some(r) = ollama_ref(v, lines.line(whole.start()), "FROM") {
-                    out.push(r);
+                if let Some(r) = ollama_ref(v, self.line(whole.start()), "FROM") {
+                    self.push(val.start(), r);
                 }
             }
         }
     }
-    // The same reference can match twice (`pipeline(model="x")` is also a `model=` key): keep
-    // the first, most specific match.
+
+    /// Download URLs: Hugging Face `resolve/` links name a hub repository; other URLs of model
+    /// weights (whisper's checkpoints) are models of their own.
+    fn urls(&mut self) {
+        let text = self.text;
+        for m in patterns().url.find_iter(text) {
+            let url = m.as_str().trim_end_matches(['.', ',', ';', ':']);
+            if let Some((kind, id, rev)) = hub_url(url) {
+                self.push_ref(m.start(), kind, &id, m.start(), "url", rev.as_deref());
+            } else if is_weights_url(url) {
+                self.push_ref(m.start(), RefKind::ModelUrl, url, m.start(), "url", None);
+            }
+        }
+    }
+}
+
+/// A Hugging Face download URL (`https://huggingface.co/org/name/resolve/rev/file`,
+/// `/datasets/org/name/resolve/...`): kind, repository id and revision.
+fn hub_url(url: &str) -> Option<(RefKind, String, Option<String>)> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let (host, path) = rest.split_once('/')?;
+    if !matches!(host, "huggingface.co" | "hf.co" | "www.huggingface.co") {
+        return None;
+    }
+    let (kind, path) = match path.strip_prefix("datasets/") {
+        Some(p) => (RefKind::HfDataset, p),
+        None => (RefKind::HfModel, path),
+    };
+    let parts: Vec<&str> = path.split('/').collect();
+    // org/name/resolve/rev/file, or name/resolve/rev/file for canonical repos
+    let i = parts.iter().position(|p| *p == "resolve")?;
+    if !(1..=2).contains(&i) || parts.len() < i + 3 {
+        return None;
+    }
+    let id = parts[..i].join("/");
+    let rev = parts.get(i + 1).map(|r| r.to_string());
+    is_repo_id(&id).then_some((kind, id, rev))
+}
+
+/// The SHA-256 a download URL carries as one of its path segments (whisper's checkpoints).
+pub fn url_sha256(url: &str) -> Option<&str> {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    path.split('/')
+        .find(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Whether a URL downloads model weights: its last path segment has a weights extension.
+fn is_weights_url(url: &str) -> bool {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let name = path.rsplit('/').next().unwrap_or("");
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    URL_MODEL_EXTS.contains(&ext.as_str()) || (ext == "bin" && url_sha256(url).is_some())
+}
+
+/// Whether a file without a known extension (`_template_yaml`, `default_yaml`) reads as YAML:
+/// its first line that is not blank, a comment or `---` is a lower-case `key:` mapping entry.
+pub fn looks_like_yaml(text: &str) -> bool {
+    text.lines()
+        .map(str::trim_end)
+        .find(|l| !l.trim().is_empty() && !l.starts_with('#') && *l != "---")
+        .is_some_and(|l| patterns().yaml_key.is_match(l))
+}
+
+/// Byte spans of the triple-quoted strings of Python source (docstrings and the like), found by
+/// a small lexer that skips comments and one-line strings.
+fn triple_quoted_spans(text: &str) -> Vec<(usize, usize)> {
+    let b = text.as_bytes();
+    let mut spans = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'#' => {
+                i = text[i..].find('\n').map_or(b.len(), |n| i + n);
+            }
+            q @ (b'"' | b'\'') => {
+                let triple = [q, q, q];
+                if b[i..].starts_with(&triple) {
+                    let end = find_unescaped(b, i + 3, &triple).unwrap_or(b.len());
+                    spans.push((i, end));
+                    i = (end + 3).min(b.len());
+                } else {
+                    let end = find_unescaped(b, i + 1, &[q]).unwrap_or(b.len());
+                    // A one-line string ends at its quote or, unterminated, at the line end.
+                    let nl = text[i + 1..].find('\n').map_or(b.len(), |n| i + 1 + n);
+                    i = end.min(nl) + 1;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    spans
+}
+
+/// Offset of the first `pat` at or after `from` not preceded by a backslash escape.
+fn find_unescaped(b: &[u8], from: usize, pat: &[u8]) -> Option<usize> {
+    let mut i = from;
+    while i + pat.len() <= b.len() {
+        if b[i] == b'\\' {
+            i += 2;
+            continue;
+        }
+        if b[i..].starts_with(pat) {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Find every model and dataset reference in a source or config file. Hub ids that are
+/// placeholders of docs and templates (`username/my-awesome-model`) are left out.
+pub fn scan_text(file_name: &str, text: &str) -> Vec<Reference> {
+    let lower = file_name.to_ascii_lowercase();
+    // Notebooks are JSON: unescape quotes so that code cells read like code.
+    let unescaped;
+    let text = if lower.ends_with(".ipynb") {
+        unescaped = text.replace("\\\"", "\"");
+        unescaped.as_str()
+    } else {
+        text
+    };
+    let mut scan = Scan {
+        text,
+        lines: LineIndex::new(text),
+        hits: Vec::new(),
+    };
+    // Most specific first: a call says what it loads better than the key naming it.
+    scan.hub_calls();
+    scan.api_calls();
+    scan.serving();
+    scan.config_keys();
+    scan.urls();
+    if lower == "modelfile" || lower.ends_with(".modelfile") {
+        scan.modelfile();
+    }
+    let docstrings = if lower.ends_with(".py") {
+        triple_quoted_spans(text)
+    } else {
+        Vec::new()
+    };
     let mut seen = std::collections::BTreeSet::new();
-    out.retain(|r| seen.insert((r.kind, r.id.clone(), r.revision.clone(), r.line)));
+    let mut out: Vec<Reference> = scan
+        .hits
+        .into_iter()
+        .filter(|h| seen.insert(h.at))
+        .map(|mut h| {
+            h.reference.in_docstring = docstrings.iter().any(|&(a, z)| a <= h.at && h.at < z);
+            h.reference
+        })
+        .filter(|r| {
+            !matches!(r.kind, RefKind::HfModel | RefKind::HfDataset)
+                || !crate::usage::is_placeholder(&r.id)
+        })
+        .collect();
+    // The same reference named twice on a line (two patterns on different literals) once.
+    let mut unique = std::collections::BTreeSet::new();
+    out.retain(|r| unique.insert((r.kind, r.id.clone(), r.revision.clone(), r.line)));
     out.sort();
     out
 }
@@ -489,7 +899,7 @@ local = AutoModel.from_pretrained("./checkpoints/last")
 p = pipeline("sentiment-analysis", model="distilbert/distilbert-base-uncased-finetuned-sst-2-english")
 ds = load_dataset("tatsu-lab/alpaca", split="train")
 csv = load_dataset("csv", data_files="x.csv")
-f = hf_hub_download(repo_id="org/data", filename="a.parquet", repo_type="dataset")
+f = hf_hub_download(repo_id="acme/data", filename="a.parquet", repo_type="dataset")
 s = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2")
 var = AutoModel.from_pretrained(name)
 "#;
@@ -509,7 +919,7 @@ var = AutoModel.from_pretrained(name)
                     "sentence-transformers/all-MiniLM-L6-v2",
                     11
                 ),
-                (RefKind::HfDataset, "org/data", 10),
+                (RefKind::HfDataset, "acme/data", 10),
                 (RefKind::HfDataset, "tatsu-lab/alpaca", 8),
             ]
         );
@@ -585,5 +995,108 @@ var = AutoModel.from_pretrained(name)
             ids(&scan_text("a.py", py)),
             [(RefKind::Ollama, "qwen2.5", 1)]
         );
+    }
+
+    #[test]
+    fn typed_by_the_call_or_key_not_the_organisation() {
+        // lm-eval task configs: `dataset_path` names datasets, whoever publishes them.
+        let yaml = "task: gsm8k\ndataset_path: openai/gsm8k\n---\ndataset_path: Anthropic/discrim-eval\nmodel: openai/gpt-oss-20b\nllm: \n  model: openai/gpt-4o-mini\n";
+        let r = scan_text("_template_yaml", yaml);
+        assert_eq!(
+            ids(&r),
+            [
+                (RefKind::HfModel, "openai/gpt-oss-20b", 5),
+                (RefKind::HfDataset, "Anthropic/discrim-eval", 4),
+                (RefKind::HfDataset, "openai/gsm8k", 2),
+                (RefKind::ApiModel, "openai/gpt-4o-mini", 7),
+            ]
+        );
+        assert_eq!(r[2].symbol, "dataset_path");
+        let py = r#"asr = pipeline("automatic-speech-recognition", model="openai/whisper-large-v2")
+r = client.chat.completions.create(model="gpt-4o", messages=m)
+x = litellm.completion(model="anthropic/claude-3-haiku-20240307", messages=m)
+y = completion(model="ollama/llama3.1", messages=m)
+llm = ChatAnthropic(model="claude-3-5-sonnet-latest", temperature=0)
+g = ChatOpenAI(model_name="gpt-4o-mini")
+e = HuggingFaceEmbeddings(model_name="sentence-transformers/all-mpnet-base-v2")
+z = completion(model="together_ai/meta-llama/Llama-3-70b-chat-hf")
+"#;
+        let r = scan_text("app.py", py);
+        assert_eq!(
+            ids(&r),
+            [
+                (RefKind::HfModel, "openai/whisper-large-v2", 1),
+                (
+                    RefKind::HfModel,
+                    "sentence-transformers/all-mpnet-base-v2",
+                    7
+                ),
+                (RefKind::Ollama, "llama3.1", 4),
+                (RefKind::ApiModel, "anthropic/claude-3-5-sonnet-latest", 5),
+                (RefKind::ApiModel, "anthropic/claude-3-haiku-20240307", 3),
+                (RefKind::ApiModel, "openai/gpt-4o", 2),
+                (RefKind::ApiModel, "openai/gpt-4o-mini", 6),
+                (
+                    RefKind::ApiModel,
+                    "together_ai/meta-llama/Llama-3-70b-chat-hf",
+                    8
+                ),
+            ]
+        );
+        let chat = r.iter().find(|x| x.id == "openai/gpt-4o").unwrap();
+        assert_eq!(chat.symbol, ".create");
+    }
+
+    #[test]
+    fn placeholders_are_dropped() {
+        let py = "m = AutoModel.from_pretrained(\"username/my-awesome-model\")\nd = load_dataset(\"namespace/repo_name\")\nx = AutoModel.from_pretrained(\"attacker/model\")\ny = AutoModel.from_pretrained(\"your-org/llama-ft\")\nz = AutoModel.from_pretrained(\"bigscience/bloom-560m\")\n";
+        assert_eq!(
+            ids(&scan_text("docs.py", py)),
+            [(RefKind::HfModel, "bigscience/bloom-560m", 5)]
+        );
+    }
+
+    #[test]
+    fn literal_lists_urls_and_yaml_by_content() {
+        let py = "assert model_type in {'gpt2', 'gpt2-medium', 'gpt2-large'}\nmodel = GPT2LMHeadModel.from_pretrained(model_type)\nother = AutoModel.from_pretrained(name)\nfor n in [a, 'x']:\n    AutoModel.from_pretrained(n)\n";
+        let r = scan_text("model.py", py);
+        assert_eq!(
+            ids(&r),
+            [
+                (RefKind::HfModel, "gpt2", 1),
+                (RefKind::HfModel, "gpt2-large", 1),
+                (RefKind::HfModel, "gpt2-medium", 1),
+            ]
+        );
+        assert!(r.iter().all(|x| x.symbol == "from_pretrained"));
+        let whisper = "_MODELS = {\n    \"tiny.en\": \"https://openaipublic.azureedge.net/main/whisper/models/d3dd57d32accea0b295c96e26691aa14d8822fac7d9d27d5dc00b4ca2826dd03/tiny.en.pt\",\n}\nw = hf_hub_download_url = \"https://huggingface.co/TheBloke/Llama-2-7B-GGUF/resolve/main/llama-2-7b.Q4_K_M.gguf\"\nsite = \"https://example.com/docs/model.html\"\n";
+        let r = scan_text("__init__.py", whisper);
+        assert_eq!(r.len(), 2, "{r:?}");
+        assert_eq!(r[0].kind, RefKind::HfModel);
+        assert_eq!(r[0].id, "TheBloke/Llama-2-7B-GGUF");
+        assert_eq!(r[0].revision.as_deref(), Some("main"));
+        assert_eq!(r[1].kind, RefKind::ModelUrl);
+        assert_eq!(r[1].line, 2);
+        assert_eq!(
+            url_sha256(&r[1].id),
+            Some("d3dd57d32accea0b295c96e26691aa14d8822fac7d9d27d5dc00b4ca2826dd03")
+        );
+        assert!(looks_like_yaml("# lm-eval\ndataset_path: x/y\n"));
+        assert!(looks_like_yaml("---\ntask: x\n"));
+        assert!(!looks_like_yaml("MIT License\n\nCopyright: x\n"));
+        assert!(!looks_like_yaml(""));
+        assert!(!looks_like_yaml("Metadata-Version: 2.1\nName: x\n"));
+    }
+
+    #[test]
+    fn docstring_examples_are_marked() {
+        let py = "def f():\n    \"\"\"Load it.\n\n    >>> m = AutoModel.from_pretrained(\"bert-base-cased\")\n    \"\"\"\n    s = 'it''s \"\"\" not'  # and ''' not either\n    return AutoModel.from_pretrained(\"gpt2\")\n";
+        let r = scan_text("m.py", py);
+        let flags: Vec<(&str, bool)> = r.iter().map(|x| (x.id.as_str(), x.in_docstring)).collect();
+        assert_eq!(flags, [("bert-base-cased", true), ("gpt2", false)]);
+        // Not Python: no docstrings.
+        assert!(scan_text("m.js", py).iter().all(|x| !x.in_docstring));
+        assert_eq!(triple_quoted_spans("x = '''a\nb'''\n"), [(4, 10)]);
+        assert_eq!(triple_quoted_spans("x = '''open"), [(4, 11)]);
     }
 }

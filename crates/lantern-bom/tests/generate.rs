@@ -593,3 +593,142 @@ fn annotator_adds_properties_to_local_components() {
         None
     );
 }
+
+/// A library-shaped project: runtime code, tests, docs, examples, README figures, an lm-eval
+/// style `_template_yaml` and whisper-style checkpoint URLs.
+fn scoped_project(root: &Path) {
+    write(
+        root,
+        "src/app.py",
+        "m = AutoModel.from_pretrained(\"meta-llama/Llama-3.1-8B\")\n\ndef f():\n    \"\"\"Example:\n\n    >>> AutoModel.from_pretrained(\"google-bert/bert-base-cased\")\n    \"\"\"\n",
+    );
+    write(
+        root,
+        "tests/test_app.py",
+        "m = AutoModel.from_pretrained(\"meta-llama/Llama-3.1-8B\")\nt = AutoModel.from_pretrained(\"hf-internal-testing/tiny-random-gpt2\")\nu = AutoModel.from_pretrained(\"username/my-awesome-model\")\n",
+    );
+    write(
+        root,
+        "docs/source/quick.py",
+        "ds = load_dataset(\"stanfordnlp/imdb\")\n",
+    );
+    write(
+        root,
+        "examples/run.py",
+        "m = AutoModel.from_pretrained(\"google/gemma-2-2b\")\n",
+    );
+    write(root, "tests/fixtures/model.pkl", [0x80, 4, 0x95, 0, b'.']);
+    write(root, "assets/fig1.png", png(1));
+    write(root, "assets/fig2.png", png(2));
+    write(root, "data/photos/a.png", png(3));
+    write(root, "data/photos/b.png", png(4));
+    write(
+        root,
+        "tasks/gsm8k/_template_yaml",
+        "# shared\ndataset_path: openai/gsm8k\noutput_type: generate_until\n",
+    );
+    write(
+        root,
+        "tasks/mmlu/openai_mmlu",
+        "dataset_path: openai/MMMLU\n",
+    );
+    write(
+        root,
+        "PKG-INFO",
+        "Metadata-Version: 2.1\nmodel: not/a-reference\n",
+    );
+    write(
+        root,
+        "whisper/__init__.py",
+        "_MODELS = {\n    \"tiny\": \"https://openaipublic.azureedge.net/main/whisper/models/65147644a518d12f04e32d6f3b26facc3f8dd46e5390956a9424a650c0ce22b9/tiny.pt\",\n}\n",
+    );
+}
+
+#[test]
+fn scope_source_and_typing_from_where_components_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("lib");
+    scoped_project(&root);
+    let (inv, warnings) = lantern_bom::generate(&root, None).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let get = |r: &str| {
+        inv.get(r)
+            .unwrap_or_else(|| panic!("{r} missing: {:?}", refs(&inv)))
+    };
+    // Named by runtime code and a test: runtime, sourced from the runtime file.
+    let llama = get("pkg:huggingface/meta-llama/Llama-3.1-8B");
+    assert_eq!(llama.usage, lantern_bom::component::Usage::Runtime);
+    assert_eq!(llama.scope, None);
+    assert_eq!(llama.property("lantern:scope"), Some("runtime"));
+    assert_eq!(llama.property("lantern:source"), Some("src/app.py:1"));
+    assert_eq!(llama.occurrences.len(), 2);
+    let tiny = get("pkg:huggingface/hf-internal-testing/tiny-random-gpt2");
+    assert_eq!(tiny.property("lantern:scope"), Some("test"));
+    assert_eq!(tiny.scope, Some(lantern_bom::component::Scope::Excluded));
+    assert_eq!(tiny.property("lantern:source"), Some("tests/test_app.py:2"));
+    let imdb =
+        get("pkg:huggingface/stanfordnlp/imdb?repository_url=https://huggingface.co/datasets");
+    assert_eq!(imdb.kind, Kind::Data);
+    assert_eq!(imdb.property("lantern:scope"), Some("docs"));
+    // A docstring example in runtime code is documentation.
+    let bert = get("pkg:huggingface/google-bert/bert-base-cased");
+    assert_eq!(bert.property("lantern:scope"), Some("docs"));
+    assert_eq!(bert.property("lantern:source"), Some("src/app.py:6"));
+    assert_eq!(bert.scope, Some(lantern_bom::component::Scope::Excluded));
+    let gemma = get("pkg:huggingface/google/gemma-2-2b");
+    assert_eq!(gemma.property("lantern:scope"), Some("example"));
+    assert_eq!(gemma.scope, Some(lantern_bom::component::Scope::Optional));
+    let pickle = get("model:tests/fixtures/model.pkl");
+    assert_eq!(pickle.property("lantern:scope"), Some("test"));
+    assert_eq!(
+        pickle.property("lantern:source"),
+        Some("tests/fixtures/model.pkl")
+    );
+    // lm-eval's template, YAML by content: a dataset, not a hosted API model.
+    let gsm = get("pkg:huggingface/openai/gsm8k?repository_url=https://huggingface.co/datasets");
+    get("pkg:huggingface/openai/MMMLU?repository_url=https://huggingface.co/datasets");
+    assert_eq!(
+        gsm.property("lantern:source"),
+        Some("tasks/gsm8k/_template_yaml:2")
+    );
+    // whisper's checkpoint URL: a model with the SHA-256 its path carries.
+    let url = "https://openaipublic.azureedge.net/main/whisper/models/65147644a518d12f04e32d6f3b26facc3f8dd46e5390956a9424a650c0ce22b9/tiny.pt";
+    let tiny_pt = get(&format!("url:{url}"));
+    assert_eq!(tiny_pt.kind, Kind::Model);
+    assert_eq!(tiny_pt.name, "tiny.pt");
+    assert_eq!(
+        tiny_pt.hashes,
+        [lantern_bom::component::Hash::sha256(
+            "65147644a518d12f04e32d6f3b26facc3f8dd46e5390956a9424a650c0ce22b9"
+        )]
+    );
+    // Placeholders, README figures and PKG-INFO (headers, not YAML) are not components.
+    let all = refs(&inv);
+    assert!(!all.iter().any(|r| r.contains("username")), "{all:?}");
+    assert!(!all.iter().any(|r| r.contains("assets")), "{all:?}");
+    assert!(
+        !all.iter().any(|r| r.contains("not/a-reference")),
+        "{all:?}"
+    );
+    assert!(all.contains(&"data:data/photos/".to_string()), "{all:?}");
+    assert!(!all.iter().any(|r| r.starts_with("api:")), "{all:?}");
+    assert_eq!(all.len(), 10, "{all:?}");
+    // CycloneDX carries the scope and the properties.
+    let doc: serde_json::Value =
+        serde_json::from_str(&cyclonedx::to_json(&inv, &Stamp::deterministic(None))).unwrap();
+    let comps = doc["components"].as_array().unwrap();
+    let tiny_json = comps
+        .iter()
+        .find(|c| c["bom-ref"] == "pkg:huggingface/hf-internal-testing/tiny-random-gpt2")
+        .unwrap();
+    assert_eq!(tiny_json["scope"], "excluded");
+    assert!(tiny_json["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["name"] == "lantern:scope" && p["value"] == "test"));
+}
+
+fn refs(inv: &lantern_bom::Inventory) -> Vec<String> {
+    inv.components.iter().map(|c| c.bom_ref.clone()).collect()
+}

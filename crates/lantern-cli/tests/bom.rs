@@ -450,3 +450,65 @@ fn finds_everything_cyclonedx_py_finds() {
     );
     assert_valid_cyclonedx(&[&ours_file, &peer]);
 }
+
+/// A library-shaped project (setup.py, an lm-eval task template, a hosted-model client, tests and
+/// docstring examples): typing comes from the call or key, scope from where it is named, and the
+/// document stays valid CycloneDX 1.6.
+#[test]
+fn types_and_scopes_components_by_where_they_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("lib");
+    write(
+        &root,
+        "setup.py",
+        "DEPS = [\"torch>=2.1\", \"numpy\"]\nsetup(name=\"lib\", install_requires=DEPS, extras_require={\"dev\": [\"pytest\"]})\n",
+    );
+    write(
+        &root,
+        "lib/tasks/gsm8k/_template_yaml",
+        "dataset_path: openai/gsm8k\noutput_type: generate_until\n",
+    );
+    write(
+        &root,
+        "lib/app.py",
+        "r = client.chat.completions.create(model=\"gpt-4o-mini\", messages=m)\nw = pipeline(\"automatic-speech-recognition\", model=\"openai/whisper-large-v2\")\ndef f():\n    \"\"\"\n    >>> AutoModel.from_pretrained(\"google-bert/bert-base-cased\")\n    \"\"\"\n",
+    );
+    write(
+        &root,
+        "tests/test_app.py",
+        "m = AutoModel.from_pretrained(\"hf-internal-testing/tiny-random-gpt2\")\nu = AutoModel.from_pretrained(\"username/my-awesome-model\")\n",
+    );
+    let out = tmp.path().join("bom.cdx.json");
+    let doc = run_bom(&root, &out, &["-q"]);
+    assert_valid_cyclonedx(&[&out]);
+    let gsm = component(
+        &doc,
+        "pkg:huggingface/openai/gsm8k?repository_url=https://huggingface.co/datasets",
+    );
+    assert_eq!(gsm["type"], "data");
+    assert_eq!(
+        property(gsm, "lantern:source"),
+        ["lib/tasks/gsm8k/_template_yaml:1"]
+    );
+    let whisper = component(&doc, "pkg:huggingface/openai/whisper-large-v2");
+    assert_eq!(whisper["type"], "machine-learning-model");
+    assert_eq!(property(whisper, "lantern:scope"), ["runtime"]);
+    let api = component(&doc, "api:openai/gpt-4o-mini");
+    assert_eq!(property(api, "lantern:origin"), ["api"]);
+    let bert = component(&doc, "pkg:huggingface/google-bert/bert-base-cased");
+    assert_eq!(property(bert, "lantern:scope"), ["docs"]);
+    assert_eq!(bert["scope"], "excluded");
+    let tiny = component(&doc, "pkg:huggingface/hf-internal-testing/tiny-random-gpt2");
+    assert_eq!(property(tiny, "lantern:scope"), ["test"]);
+    assert_eq!(tiny["scope"], "excluded");
+    let torch = component(&doc, "pkg:pypi/torch");
+    assert_eq!(property(torch, "lantern:source"), ["setup.py:1"]);
+    assert_eq!(property(torch, "lantern:version-constraint"), [">=2.1"]);
+    assert_eq!(component(&doc, "pkg:pypi/pytest")["scope"], "optional");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(!text.contains("my-awesome-model"), "placeholder listed");
+    assert!(
+        !text.contains("api:openai/gsm8k"),
+        "dataset typed as API model"
+    );
+}

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 mod common;
-use common::{github_token, json_report};
+use common::github_token;
 
 fn lantern() -> Command {
     let mut c = Command::cargo_bin("lantern").unwrap();
@@ -21,18 +21,7 @@ fn lantern() -> Command {
 
 /// Run `lantern scan --format json` in `dir`; exit code and report.
 fn scan_json(args: &[&str], dir: &Path) -> (i32, Value) {
-    json_report(
-        lantern()
-            .current_dir(dir)
-            .args([
-                "scan",
-                "--format",
-                "json",
-                "--show-secrets",
-                "--no-progress",
-            ])
-            .args(args),
-    )
+    common::scan_json_in(lantern(), args, dir)
 }
 
 /// The `scan.incomplete` findings as (path, severity, detail).

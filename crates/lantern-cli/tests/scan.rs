@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::Path;
 
 mod common;
-use common::{github_token, json_report};
+use common::github_token;
 
 fn lantern() -> Command {
     let mut c = Command::cargo_bin("lantern").unwrap();
@@ -17,18 +17,7 @@ fn lantern() -> Command {
 }
 
 fn scan_json(args: &[&str], dir: &Path) -> (i32, Value) {
-    json_report(
-        lantern()
-            .current_dir(dir)
-            .args([
-                "scan",
-                "--format",
-                "json",
-                "--show-secrets",
-                "--no-progress",
-            ])
-            .args(args),
-    )
+    common::scan_json_in(lantern(), args, dir)
 }
 
 fn findings_with<'a>(v: &'a Value, rule_prefix: &str) -> Vec<&'a Value> {

@@ -158,16 +158,22 @@ open(sys.argv[3], 'wb').write(k.public_key().public_bytes(s.Encoding.PEM, s.Publ
     (sk, pk)
 }
 
+/// `lantern verify MODEL FLAGS...`.
+fn lantern_verify_with(model: &Path, flags: &[&str]) -> Output {
+    let mut args = vec!["verify", s(model)];
+    args.extend_from_slice(flags);
+    lantern(&args)
+}
+
+/// `lantern sign MODEL --key KEY --signature SIG FLAGS...`.
+fn lantern_sign(model: &Path, key: &Path, sig: &Path, flags: &[&str]) -> Output {
+    let mut args = vec!["sign", s(model), "--key", s(key), "--signature", s(sig)];
+    args.extend_from_slice(flags);
+    lantern(&args)
+}
+
 fn lantern_verify(model: &Path, sig: &Path, key: &Path) -> Output {
-    lantern(&[
-        "verify",
-        s(model),
-        "--signature",
-        s(sig),
-        "--key",
-        s(key),
-        "-q",
-    ])
+    lantern_verify_with(model, &["--signature", s(sig), "--key", s(key), "-q"])
 }
 
 fn ms_verify(model: &Path, sig: &Path, key: &Path) -> (bool, String) {
@@ -271,7 +277,7 @@ fn lantern_signs_model_signing_verifies_p256_and_tampering() {
     let m = make_model(d.path());
     let (sk, pk) = keygen(d.path(), "p256");
     let sig = d.path().join("model.sig");
-    let o = lantern(&["sign", s(&m), "--key", s(&sk), "--signature", s(&sig), "-q"]);
+    let o = lantern_sign(&m, &sk, &sig, &["-q"]);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
     let o = lantern_verify(&m, &sig, &pk);
     assert!(
@@ -304,15 +310,7 @@ fn model_signing_signs_lantern_verifies_sec1_p256_and_tampering() {
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
     // Lantern signs with the SEC1 key model_signing used; model_signing verifies.
     let sig2 = d.path().join("lantern.sig");
-    let o = lantern(&[
-        "sign",
-        s(&m),
-        "--key",
-        s(&sk),
-        "--signature",
-        s(&sig2),
-        "-q",
-    ]);
+    let o = lantern_sign(&m, &sk, &sig2, &["-q"]);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
     assert!(ms_verify(&m, &sig2, &pk).0);
     let outside = d.path().join("model-signing.sig");
@@ -326,12 +324,7 @@ fn p384_both_directions() {
     let m = make_model(d.path());
     let (sk, pk) = keygen(d.path(), "p384");
     let sig = d.path().join("l.sig");
-    assert_eq!(
-        lantern(&["sign", s(&m), "--key", s(&sk), "--signature", s(&sig), "-q"])
-            .status
-            .code(),
-        Some(0)
-    );
+    assert_eq!(lantern_sign(&m, &sk, &sig, &["-q"]).status.code(), Some(0));
     let (ok, text) = ms_verify(&m, &sig, &pk);
     assert!(ok, "{text}");
     let sig2 = d.path().join("p.sig");
@@ -357,17 +350,7 @@ fn single_file_model_and_shards_interoperate_through_the_api() {
     let (sk, pk) = keygen(d.path(), "p256");
     // Lantern shards -> model_signing API verification with the same shard configuration.
     let sig = d.path().join("shards.sig");
-    let o = lantern(&[
-        "sign",
-        s(&f),
-        "--key",
-        s(&sk),
-        "--signature",
-        s(&sig),
-        "--shard-size",
-        "100000",
-        "-q",
-    ]);
+    let o = lantern_sign(&f, &sk, &sig, &["--shard-size", "100000", "-q"]);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
     let verify_api = "import sys, model_signing as ms
 h = ms.hashing.Config().use_shard_serialization(shard_size=int(sys.argv[4]))
@@ -388,20 +371,7 @@ ms.signing.Config().use_elliptic_key_signer(private_key=sys.argv[2]).set_hashing
     assert_eq!(lantern_verify(&f, &sig2, &pk).status.code(), Some(0));
     // Single-file "files" serialization both ways through the CLIs.
     let sig3 = d.path().join("file.sig");
-    assert_eq!(
-        lantern(&[
-            "sign",
-            s(&f),
-            "--key",
-            s(&sk),
-            "--signature",
-            s(&sig3),
-            "-q"
-        ])
-        .status
-        .code(),
-        Some(0)
-    );
+    assert_eq!(lantern_sign(&f, &sk, &sig3, &["-q"]).status.code(), Some(0));
     assert!(ms_verify(&f, &sig3, &pk).0);
     let mut t = data.clone();
     t[249_999] ^= 0xff;
@@ -426,67 +396,41 @@ fn ed25519_round_trip_and_wrong_key() {
         );
     }
     let sig = d.path().join("m.sig");
-    assert_eq!(
-        lantern(&["sign", s(&m), "--key", s(&sk), "--signature", s(&sig), "-q"])
-            .status
-            .code(),
-        Some(0)
-    );
+    assert_eq!(lantern_sign(&m, &sk, &sig, &["-q"]).status.code(), Some(0));
     assert_eq!(lantern_verify(&m, &sig, &pk).status.code(), Some(0));
     let (_, other) = keygen(d.path(), "p256");
     let o = lantern_verify(&m, &sig, &other);
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     assert!(out(&o).contains("key mismatch"), "{}", out(&o));
-    let o = lantern(&[
-        "verify",
-        s(&m),
-        "--signature",
-        s(&sig),
-        "--key",
-        s(&m.join("..").join("m.sig")),
-        "--format",
-        "json",
-    ]);
+    let o = lantern_verify_with(
+        &m,
+        &[
+            "--signature",
+            s(&sig),
+            "--key",
+            s(&m.join("..").join("m.sig")),
+            "--format",
+            "json",
+        ],
+    );
     assert_eq!(o.status.code(), Some(2), "{}", out(&o));
-    let o = lantern(&[
-        "verify",
-        s(&m),
-        "--signature",
-        s(&sig),
-        "--key",
-        s(&pk),
-        "--format",
-        "json",
-    ]);
+    let o = lantern_verify_with(
+        &m,
+        &["--signature", s(&sig), "--key", s(&pk), "--format", "json"],
+    );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["verified"], true);
     assert_eq!(v["files"], 5);
     // An ignored path is recorded in the signature and left out on verification too.
     let sig2 = d.path().join("ign.sig");
     let cfg = m.join("config.json");
-    let o = lantern(&[
-        "sign",
-        s(&m),
-        "--key",
-        s(&sk),
-        "--signature",
-        s(&sig2),
-        "--ignore-paths",
-        s(&cfg),
-        "-q",
-    ]);
+    let o = lantern_sign(&m, &sk, &sig2, &["--ignore-paths", s(&cfg), "-q"]);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
     std::fs::write(&cfg, b"changed").unwrap();
-    let o = lantern(&[
-        "verify",
-        s(&m),
-        "--signature",
-        s(&sig2),
-        "--key",
-        s(&pk),
-        "--format",
-        "json",
-    ]);
+    let o = lantern_verify_with(
+        &m,
+        &["--signature", s(&sig2), "--key", s(&pk), "--format", "json"],
+    );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
         (v["verified"].as_bool(), v["files"].as_u64()),
@@ -504,12 +448,7 @@ fn bad_inputs_are_clear_errors_never_panics() {
     let m = make_model(d.path());
     let (sk, pk) = keygen(d.path(), "p256");
     let sig = d.path().join("m.sig");
-    assert_eq!(
-        lantern(&["sign", s(&m), "--key", s(&sk), "--signature", s(&sig), "-q"])
-            .status
-            .code(),
-        Some(0)
-    );
+    assert_eq!(lantern_sign(&m, &sk, &sig, &["-q"]).status.code(), Some(0));
     let bad = d.path().join("bad.sig");
     for (doc, needle) in [
         ("{not json", "malformed bundle"),
@@ -533,7 +472,7 @@ fn bad_inputs_are_clear_errors_never_panics() {
     let o = lantern_verify(&m, &sig, &sk);
     assert_eq!(o.status.code(), Some(2));
     assert!(out(&o).contains("private key"), "{}", out(&o));
-    let o = lantern(&["sign", s(&m), "--key", s(&pk), "--signature", s(&bad)]);
+    let o = lantern_sign(&m, &pk, &bad, &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(out(&o).contains("public key"), "{}", out(&o));
     // Missing model.
@@ -542,30 +481,14 @@ fn bad_inputs_are_clear_errors_never_panics() {
     #[cfg(unix)]
     {
         std::os::unix::fs::symlink("loop", m.join("loop")).unwrap();
-        let o = lantern(&[
-            "sign",
-            s(&m),
-            "--key",
-            s(&sk),
-            "--signature",
-            s(&bad),
-            "--allow-symlinks",
-        ]);
+        let o = lantern_sign(&m, &sk, &bad, &["--allow-symlinks"]);
         assert_eq!(o.status.code(), Some(2));
         assert!(out(&o).contains("symlink loop"), "{}", out(&o));
-        let o = lantern(&["sign", s(&m), "--key", s(&sk), "--signature", s(&bad)]);
+        let o = lantern_sign(&m, &sk, &bad, &[]);
         assert!(out(&o).contains("is a symlink"), "{}", out(&o));
         std::fs::remove_file(m.join("loop")).unwrap();
         std::os::unix::fs::symlink("../../", m.join("up")).unwrap();
-        let o = lantern(&[
-            "sign",
-            s(&m),
-            "--key",
-            s(&sk),
-            "--signature",
-            s(&bad),
-            "--allow-symlinks",
-        ]);
+        let o = lantern_sign(&m, &sk, &bad, &["--allow-symlinks"]);
         assert_eq!(o.status.code(), Some(2));
         assert!(
             out(&o).contains("escapes the model directory"),
@@ -614,34 +537,18 @@ fn attest_and_verify_provenance() {
         bundle["dsseEnvelope"]["payloadType"],
         "application/vnd.in-toto+json"
     );
-    let o = lantern(&[
-        "verify",
-        s(&m),
-        "--provenance",
-        s(&prov),
-        "--key",
-        s(&pk),
-        "--input",
-        s(&data),
-        "--input",
-        s(&cfg),
-        "--input",
-        s(&base),
-        "-q",
-    ]);
+    let verify_prov = |inputs: &[&Path]| {
+        let mut args = vec!["--provenance", s(&prov), "--key", s(&pk)];
+        for i in inputs {
+            args.extend(["--input", s(i)]);
+        }
+        args.push("-q");
+        lantern_verify_with(&m, &args)
+    };
+    let o = verify_prov(&[&data, &cfg, &base]);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
     std::fs::write(&data, b"{\"text\": \"poison\"}\n").unwrap();
-    let o = lantern(&[
-        "verify",
-        s(&m),
-        "--provenance",
-        s(&prov),
-        "--key",
-        s(&pk),
-        "--input",
-        s(&data),
-        "-q",
-    ]);
+    let o = verify_prov(&[&data]);
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     assert!(
         out(&o).contains("input not in provenance") && out(&o).contains("train.jsonl"),
@@ -649,15 +556,7 @@ fn attest_and_verify_provenance() {
         out(&o)
     );
     std::fs::write(m.join("config.json"), b"{}").unwrap();
-    let o = lantern(&[
-        "verify",
-        s(&m),
-        "--provenance",
-        s(&prov),
-        "--key",
-        s(&pk),
-        "-q",
-    ]);
+    let o = verify_prov(&[]);
     assert_eq!(o.status.code(), Some(1));
     assert!(out(&o).contains("changed  config.json"), "{}", out(&o));
     // A model signature is not a provenance statement, and vice versa.
@@ -725,6 +624,12 @@ open(sys.argv[5], 'wb').write(pem(rogue))",
         &[s(&ca), s(&inter), s(&leaf), s(&leaf_key), s(&rogue), ca_kind],
     );
     assert!(o.status.success(), "{}", out(&o));
+    let verify_chain = |sig: &Path, chain: &Path| {
+        lantern_verify_with(
+            &m,
+            &["--signature", s(sig), "--certificate-chain", s(chain), "-q"],
+        )
+    };
     // model_signing signs with the certificate -> Lantern verifies against the root.
     let sig = d.path().join("cert.sig");
     let (ok, text) = model_signing(&[
@@ -741,25 +646,9 @@ open(sys.argv[5], 'wb').write(pem(rogue))",
         s(&sig),
     ]);
     assert!(ok, "{text}");
-    let o = lantern(&[
-        "verify",
-        s(&m),
-        "--signature",
-        s(&sig),
-        "--certificate-chain",
-        s(&ca),
-        "-q",
-    ]);
+    let o = verify_chain(&sig, &ca);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
-    let o = lantern(&[
-        "verify",
-        s(&m),
-        "--signature",
-        s(&sig),
-        "--certificate-chain",
-        s(&rogue),
-        "-q",
-    ]);
+    let o = verify_chain(&sig, &rogue);
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     assert!(
         out(&o).contains("certificate chain rejected"),
@@ -795,26 +684,10 @@ open(sys.argv[5], 'wb').write(pem(rogue))",
         ok,
         "model_signing rejected a Lantern certificate signature: {text}"
     );
-    let o = lantern(&[
-        "verify",
-        s(&m),
-        "--signature",
-        s(&sig2),
-        "--certificate-chain",
-        s(&ca),
-        "-q",
-    ]);
+    let o = verify_chain(&sig2, &ca);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
     std::fs::write(m.join("config.json"), b"{}").unwrap();
-    let o = lantern(&[
-        "verify",
-        s(&m),
-        "--signature",
-        s(&sig2),
-        "--certificate-chain",
-        s(&ca),
-        "-q",
-    ]);
+    let o = verify_chain(&sig2, &ca);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         !model_signing(&[
@@ -869,30 +742,21 @@ fn mapped_pipelined_interleaved_and_read_hashing_sign_the_same_statement() {
     // The lone big file alone takes the pipelined path (fewer files than threads).
     let one = m.join("model-00003-of-00003.safetensors");
     let sig = d.path().join("one.sig");
-    let o = lantern(&[
-        "sign",
-        s(&one),
-        "--key",
-        s(&sk),
-        "--signature",
-        s(&sig),
-        "-q",
-        "-j",
-        "2",
-    ]);
+    let o = lantern_sign(&one, &sk, &sig, &["-q", "-j", "2"]);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
-    let o = lantern(&[
-        "verify",
-        s(&one),
-        "--key",
-        s(&pk),
-        "--signature",
-        s(&sig),
-        "-q",
-        "--no-mmap",
-        "-j",
-        "1",
-    ]);
+    let o = lantern_verify_with(
+        &one,
+        &[
+            "--key",
+            s(&pk),
+            "--signature",
+            s(&sig),
+            "-q",
+            "--no-mmap",
+            "-j",
+            "1",
+        ],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
     let (ok, msg) = ms_verify(&one, &sig, &pk);
     assert!(ok, "model_signing rejected the pipelined signature: {msg}");

@@ -10,6 +10,7 @@ pub mod finding;
 pub mod merkle;
 pub mod output;
 pub mod pii;
+pub mod readme;
 pub mod term;
 
 pub use baseline::Baseline;

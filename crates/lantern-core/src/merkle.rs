@@ -107,6 +107,35 @@ fn subproof(m: usize, d: &[Hash], b: bool, out: &mut Vec<Hash>) {
     }
 }
 
+/// The loop shared by both verifications (RFC 9162 sections 2.1.3.2 and 2.1.4.2): walks the
+/// proof from node `fnode` of the last node `snode` up, calling `step(hash, is_left)` for each
+/// proof hash (`is_left`: the hash is the left sibling). False when the proof is longer or
+/// shorter than the path to the root.
+fn fold_path(
+    mut fnode: u64,
+    mut snode: u64,
+    proof: &[Hash],
+    mut step: impl FnMut(&Hash, bool),
+) -> bool {
+    for p in proof {
+        if snode == 0 {
+            return false;
+        }
+        if fnode & 1 == 1 || fnode == snode {
+            step(p, true);
+            while fnode & 1 == 0 && fnode != 0 {
+                fnode >>= 1;
+                snode >>= 1;
+            }
+        } else {
+            step(p, false);
+        }
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    snode == 0
+}
+
 /// Verifies an inclusion proof (RFC 9162 section 2.1.3.2).
 pub fn verify_inclusion(
     leaf: &Hash,
@@ -118,27 +147,15 @@ pub fn verify_inclusion(
     if index >= tree_size {
         return false;
     }
-    let (mut fnode, mut snode) = (index, tree_size - 1);
     let mut r = *leaf;
-    for p in proof {
-        if snode == 0 {
-            return false;
-        }
-        if fnode & 1 == 1 || fnode == snode {
-            r = node_hash(p, &r);
-            if fnode & 1 == 0 {
-                while fnode & 1 == 0 && fnode != 0 {
-                    fnode >>= 1;
-                    snode >>= 1;
-                }
-            }
+    let complete = fold_path(index, tree_size - 1, proof, |p, left| {
+        r = if left {
+            node_hash(p, &r)
         } else {
-            r = node_hash(&r, p);
-        }
-        fnode >>= 1;
-        snode >>= 1;
-    }
-    snode == 0 && &r == root
+            node_hash(&r, p)
+        };
+    });
+    complete && &r == root
 }
 
 /// Verifies a consistency proof between two tree heads (RFC 9162 section 2.1.4.2). Equal sizes
@@ -169,28 +186,16 @@ pub fn verify_consistency(
         fnode >>= 1;
         snode >>= 1;
     }
-    let mut fr = path[0];
-    let mut sr = path[0];
-    for c in &path[1..] {
-        if snode == 0 {
-            return false;
-        }
-        if fnode & 1 == 1 || fnode == snode {
+    let (mut fr, mut sr) = (path[0], path[0]);
+    let complete = fold_path(fnode, snode, &path[1..], |c, left| {
+        if left {
             fr = node_hash(c, &fr);
             sr = node_hash(c, &sr);
-            if fnode & 1 == 0 {
-                while fnode & 1 == 0 && fnode != 0 {
-                    fnode >>= 1;
-                    snode >>= 1;
-                }
-            }
         } else {
             sr = node_hash(&sr, c);
         }
-        fnode >>= 1;
-        snode >>= 1;
-    }
-    &fr == old_root && &sr == new_root && snode == 0
+    });
+    complete && &fr == old_root && &sr == new_root
 }
 
 /// Streaming tree hash: push leaves in order, read the root at any time. Keeps only the roots

@@ -224,17 +224,16 @@ impl Rule {
 
     /// The README rule table (Markdown), generated from the registry.
     pub fn markdown_table() -> String {
-        let mut s = String::from("| rule | severity | what | fix |\n|---|---|---|---|\n");
-        for r in Rule::ALL {
-            s.push_str(&format!(
-                "| `{}` | {} | {} | {} |\n",
-                r.id(),
-                r.severity(),
-                r.title(),
-                r.fix().replace('|', "\\|")
-            ));
-        }
-        s
+        let rows = Rule::ALL.iter().map(|r| {
+            let id = format!("`{}`", r.id());
+            vec![
+                id,
+                r.severity().to_string(),
+                r.title().into(),
+                r.fix().into(),
+            ]
+        });
+        lantern_core::readme::markdown_table(&["rule", "severity", "what", "fix"], rows)
     }
 }
 

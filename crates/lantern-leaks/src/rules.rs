@@ -79,16 +79,11 @@ impl Rule {
 
     /// The README table of leak rules (Markdown).
     pub fn markdown_table() -> String {
-        let mut s = String::from("| rule | severity | what |\n|---|---|---|\n");
-        for r in Rule::ALL {
-            s.push_str(&format!(
-                "| `{}` | {} | {} |\n",
-                r.id(),
-                r.severity(),
-                r.description().replace('|', "\\|")
-            ));
-        }
-        s
+        let rows = Rule::ALL.iter().map(|r| {
+            let id = format!("`{}`", r.id());
+            vec![id, r.severity().into(), r.description().into()]
+        });
+        lantern_core::readme::markdown_table(&["rule", "severity", "what"], rows)
     }
 }
 

@@ -3,26 +3,14 @@
 
 use lantern_leaks::Rule;
 
-const START: &str =
-    "<!-- leak-rules:start (generated from crates/lantern-leaks/src/rules.rs) -->\n";
-const END: &str = "<!-- leak-rules:end -->";
-
 #[test]
 fn readme_rule_table_matches_the_registry() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
-    let readme = std::fs::read_to_string(path).expect("README.md");
-    let (Some(a), Some(b)) = (readme.find(START), readme.find(END)) else {
-        panic!("README.md lacks the leak rule table markers");
-    };
-    let current = &readme[a + START.len()..b];
+    let readme = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"));
+    let start = "<!-- leak-rules:start (generated from crates/lantern-leaks/src/rules.rs) -->\n";
     let want = Rule::markdown_table();
-    if current != want {
-        if std::env::var_os("LANTERN_BLESS").is_some() {
-            let fixed = format!("{}{START}{want}{}", &readme[..a], &readme[b..]);
-            std::fs::write(path, fixed).expect("write README.md");
-            return;
-        }
-        panic!("README leak rule table is stale: run LANTERN_BLESS=1 cargo test -p lantern-leaks --test readme");
-    }
+    let how = "LANTERN_BLESS=1 cargo test -p lantern-leaks --test readme";
+    let checked =
+        lantern_core::readme::check_generated(readme, start, "<!-- leak-rules:end -->", &want, how);
+    assert_eq!(checked, Ok(()));
     assert_eq!(Rule::ALL.len(), want.lines().count() - 2);
 }

@@ -4,6 +4,7 @@
 pub mod cargo;
 pub mod node;
 pub mod python;
+pub mod setup_py;
 
 use crate::component::{Ecosystem, Hash, Scope};
 
@@ -54,7 +55,7 @@ impl Package {
 /// Whether a file describes declarations (manifest) or a resolution (lockfile).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
-    /// `requirements*.txt`, `pyproject.toml`, `package.json`, `Pipfile`.
+    /// `requirements*.txt`, `pyproject.toml`, `setup.py`, `package.json`, `Pipfile`.
     Manifest,
     /// `poetry.lock`, `uv.lock`, `Pipfile.lock`, `package-lock.json`, `pnpm-lock.yaml`, `Cargo.lock`.
     Lockfile,
@@ -83,6 +84,8 @@ pub enum Format {
     PnpmLock,
     /// `Cargo.lock`.
     CargoLock,
+    /// `setup.py` (read by a bounded literal parse, never run).
+    SetupPy,
 }
 
 impl Format {
@@ -99,6 +102,7 @@ impl Format {
             "package-lock.json" | "npm-shrinkwrap.json" => Format::PackageLock,
             "pnpm-lock.yaml" => Format::PnpmLock,
             "cargo.lock" => Format::CargoLock,
+            "setup.py" => Format::SetupPy,
             _ if lower.contains("requirements")
                 && (lower.ends_with(".txt") || lower.ends_with(".in")) =>
             {
@@ -111,9 +115,11 @@ impl Format {
     /// Manifest or lockfile.
     pub fn kind(self) -> FileKind {
         match self {
-            Format::Requirements | Format::Pyproject | Format::Pipfile | Format::PackageJson => {
-                FileKind::Manifest
-            }
+            Format::Requirements
+            | Format::Pyproject
+            | Format::Pipfile
+            | Format::PackageJson
+            | Format::SetupPy => FileKind::Manifest,
             _ => FileKind::Lockfile,
         }
     }
@@ -141,6 +147,7 @@ impl Format {
             Format::PackageLock => node::parse_package_lock(text),
             Format::PnpmLock => node::parse_pnpm_lock(text),
             Format::CargoLock => cargo::parse_cargo_lock(text),
+            Format::SetupPy => setup_py::parse_setup_py(text),
         }
     }
 }
@@ -150,8 +157,11 @@ impl Format {
 /// up never rescans the text, so placing n packages costs O(n) rather than the O(n²) of one
 /// search per package.
 pub(crate) struct LineIndex<'a> {
-    /// 1-based line numbers of each key, in order.
-    by_text: std::collections::HashMap<&'a str, Vec<u32>>,
+    /// First and last 1-based line of each key.
+    ends: std::collections::HashMap<&'a str, (u32, u32)>,
+    /// For each line (0-based) with a key, the next line with the same key (0 = none): the
+    /// later lines of a key without a vector per key.
+    next: Vec<u32>,
     /// Trimmed text of every line (0-based), for checks of the line after a match.
     lines: Vec<&'a str>,
 }
@@ -159,20 +169,38 @@ pub(crate) struct LineIndex<'a> {
 impl<'a> LineIndex<'a> {
     /// Index the lines of `text` under the key `key` finds in their trimmed text, if any.
     pub(crate) fn new(text: &'a str, key: impl Fn(&'a str) -> Option<&'a str>) -> Self {
-        let mut by_text: std::collections::HashMap<&'a str, Vec<u32>> =
+        let mut ends: std::collections::HashMap<&'a str, (u32, u32)> =
             std::collections::HashMap::new();
+        let mut next = Vec::new();
         let mut lines = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let t = line.trim();
+            let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            next.push(0);
             if let Some(k) = key(t) {
-                by_text
-                    .entry(k)
-                    .or_default()
-                    .push(u32::try_from(i + 1).unwrap_or(u32::MAX));
+                let e = ends.entry(k).or_insert((n, 0));
+                if let Some(slot) = next.get_mut((e.1 as usize).wrapping_sub(1)) {
+                    *slot = n;
+                }
+                e.1 = n;
             }
             lines.push(t);
         }
-        LineIndex { by_text, lines }
+        LineIndex { ends, next, lines }
+    }
+
+    /// The 1-based lines whose key is `key`, in order.
+    fn lines_of(&self, key: &str) -> impl Iterator<Item = u32> + '_ {
+        let mut at = self.ends.get(key).map(|e| e.0);
+        std::iter::from_fn(move || {
+            let l = at?;
+            at = self
+                .next
+                .get((l as usize).wrapping_sub(1))
+                .copied()
+                .filter(|&n| n != 0);
+            Some(l)
+        })
     }
 
     /// Key of lines starting `name = ` (Cargo, poetry and uv locks): the whole line.
@@ -200,17 +228,36 @@ impl<'a> LineIndex<'a> {
 
     /// First 1-based line whose trimmed text is `line`.
     pub(crate) fn line(&self, line: &str) -> Option<u32> {
-        self.by_text.get(line).and_then(|v| v.first().copied())
+        self.ends.get(line).map(|e| e.0)
     }
 
     /// First 1-based line whose trimmed text is `first` and whose next line's is `second`.
     pub(crate) fn pair(&self, first: &str, second: &str) -> Option<u32> {
-        self.by_text.get(first)?.iter().copied().find(|&l| {
+        self.lines_of(first).find(|&l| {
             usize::try_from(l)
                 .ok()
                 .and_then(|l| self.lines.get(l))
                 .is_some_and(|next| *next == second)
         })
+    }
+}
+
+/// Byte offsets of line starts, for 1-based line numbers of offsets found by a scan.
+pub(crate) struct LineStarts(Vec<usize>);
+
+impl LineStarts {
+    /// Index the line starts of `text` in one pass.
+    pub(crate) fn new(text: &str) -> Self {
+        LineStarts(
+            std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect(),
+        )
+    }
+
+    /// 1-based line of the byte at `offset`.
+    pub(crate) fn line(&self, offset: usize) -> u32 {
+        u32::try_from(self.0.partition_point(|&s| s <= offset)).unwrap_or(u32::MAX)
     }
 }
 
@@ -240,7 +287,9 @@ mod tests {
             Format::detect("npm-shrinkwrap.json"),
             Some(Format::PackageLock)
         );
-        assert_eq!(Format::detect("setup.py"), None);
+        assert_eq!(Format::detect("setup.py"), Some(Format::SetupPy));
+        assert_eq!(Format::SetupPy.kind(), FileKind::Manifest);
+        assert_eq!(Format::detect("setup.cfg"), None);
         assert_eq!(Format::PnpmLock.ecosystem(), Ecosystem::Npm);
         assert_eq!(Format::Pyproject.kind(), FileKind::Manifest);
     }

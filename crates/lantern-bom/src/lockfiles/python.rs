@@ -40,7 +40,8 @@ pub fn pinned_version(spec: &str) -> Option<String> {
     (!v.is_empty() && !v.contains('*') && !v.contains(' ')).then(|| v.to_string())
 }
 
-fn declared(name: String, spec: &str, line: Option<u32>) -> Package {
+/// A directly declared requirement: pinned (`==1.2`) to a version, else with its constraint.
+pub(crate) fn declared_requirement(name: String, spec: &str, line: Option<u32>) -> Package {
     let mut p = Package::new(Ecosystem::Pypi, name, pinned_version(spec));
     if p.version.is_none() && !spec.is_empty() && !spec.starts_with('@') {
         p.constraint = Some(spec.to_string());
@@ -97,7 +98,7 @@ pub fn parse_requirements(
                     if let Some(egg) = arg.split("#egg=").nth(1) {
                         let name = egg.split('&').next().unwrap_or(egg);
                         if let Some((n, _)) = split_requirement(name) {
-                            out.push(declared(n, "", Some(start_line)));
+                            out.push(declared_requirement(n, "", Some(start_line)));
                         }
                     }
                 }
@@ -131,7 +132,7 @@ pub fn parse_requirements(
         let Some((name, spec)) = split_requirement(&req) else {
             continue;
         };
-        let mut p = declared(name, &spec, Some(start_line));
+        let mut p = declared_requirement(name, &spec, Some(start_line));
         p.hashes = hashes;
         out.push(p);
     }
@@ -139,7 +140,12 @@ pub fn parse_requirements(
 }
 
 fn toml_value(text: &str) -> Result<toml::Value, String> {
-    text.parse::<toml::Value>().map_err(|e| {
+    toml_typed(text)
+}
+
+/// Deserialise TOML into `T`, with the first line of the parser's message on error.
+pub(crate) fn toml_typed<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    toml::from_str(text).map_err(|e: toml::de::Error| {
         let msg = e.to_string();
         format!("invalid TOML: {}", msg.lines().next().unwrap_or(&msg))
     })
@@ -152,7 +158,7 @@ pub fn parse_pyproject(text: &str) -> Result<Vec<Package>, String> {
     let mut out = Vec::new();
     let push_req = |req: &str, scope: Scope, out: &mut Vec<Package>| {
         if let Some((name, spec)) = split_requirement(req) {
-            let mut p = declared(name, &spec, line_of(text, req));
+            let mut p = declared_requirement(name, &spec, line_of(text, req));
             p.scope = Some(scope);
             out.push(p);
         }
@@ -223,7 +229,7 @@ pub fn parse_pyproject(text: &str) -> Result<Vec<Package>, String> {
                 } else {
                     spec.clone()
                 };
-                let mut p = declared(
+                let mut p = declared_requirement(
                     name.clone(),
                     &exact,
                     line_of(text, &format!("\n{name}")).map(|l| l + 1),
@@ -263,7 +269,7 @@ pub fn parse_pipfile(text: &str) -> Result<Vec<Package>, String> {
                     .to_string(),
                 _ => String::new(),
             };
-            let mut p = declared(
+            let mut p = declared_requirement(
                 name.clone(),
                 &spec,
                 line_of(text, &format!("\n{name}")).map(|l| l + 1),
@@ -278,44 +284,50 @@ pub fn parse_pipfile(text: &str) -> Result<Vec<Package>, String> {
 /// Parse `poetry.lock`: every `[[package]]` with its version, dependencies, and file hashes.
 /// Direct/transitive is decided later against `pyproject.toml`.
 pub fn parse_poetry_lock(text: &str) -> Result<Vec<Package>, String> {
-    let v = toml_value(text)?;
-    let pkgs = v
-        .get("package")
-        .and_then(|p| p.as_array())
+    /// The fields of a `poetry.lock` the BOM reads; deserialising only these (rather than a
+    /// whole `toml::Value` tree) halves the time on large locks.
+    #[derive(serde::Deserialize)]
+    struct Lock {
+        package: Option<Vec<Pkg>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Pkg {
+        name: Option<String>,
+        version: Option<String>,
+        category: Option<String>,
+        #[serde(default)]
+        dependencies: std::collections::BTreeMap<String, serde::de::IgnoredAny>,
+        #[serde(default)]
+        files: Vec<File>,
+    }
+    #[derive(serde::Deserialize)]
+    struct File {
+        hash: Option<String>,
+    }
+    let lock: Lock = toml_typed(text)?;
+    let pkgs = lock
+        .package
         .ok_or("poetry.lock has no [[package]] entries")?;
     let lines = LineIndex::new(text, LineIndex::toml_name);
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(pkgs.len());
     for p in pkgs {
-        let (Some(name), Some(version)) = (
-            p.get("name").and_then(|n| n.as_str()),
-            p.get("version").and_then(|n| n.as_str()),
-        ) else {
+        let (Some(name), Some(version)) = (p.name, p.version) else {
             continue;
         };
-        let mut pkg = Package::new(Ecosystem::Pypi, name, Some(version.to_string()));
-        pkg.line = lines.line(&format!("name = \"{name}\""));
-        if let Some(deps) = p.get("dependencies").and_then(|d| d.as_table()) {
-            pkg.depends = deps.keys().cloned().collect();
-        }
+        let mut pkg = Package::new(Ecosystem::Pypi, name, Some(version));
+        pkg.line = lines.line(&format!("name = \"{}\"", pkg.name));
+        pkg.depends = p.dependencies.into_keys().collect();
         // Old lock formats mark dev-only packages with `category = "dev"`.
-        if p.get("category").and_then(|c| c.as_str()) == Some("dev") {
+        if p.category.as_deref() == Some("dev") {
             pkg.scope = Some(Scope::Excluded);
         }
-        for f in p
-            .get("files")
-            .and_then(|f| f.as_array())
-            .into_iter()
-            .flatten()
-        {
-            if let Some(h) = f
-                .get("hash")
-                .and_then(|h| h.as_str())
-                .and_then(|h| h.strip_prefix("sha256:"))
-            {
-                pkg.hashes.extend(Hash::checked("SHA-256", h));
-            }
-        }
-        pkg.hashes.truncate(1); // one artifact digest is enough to pin; wheels vary per platform
+        // One artifact digest is enough to pin; wheels vary per platform.
+        pkg.hashes.extend(
+            p.files
+                .iter()
+                .filter_map(|f| f.hash.as_deref()?.strip_prefix("sha256:"))
+                .find_map(|h| Hash::checked("SHA-256", h)),
+        );
         out.push(pkg);
     }
     Ok(out)

@@ -46,3 +46,20 @@ pub fn json_report(cmd: &mut Command) -> (i32, serde_json::Value) {
     });
     (out.status.code().unwrap_or(-1), v)
 }
+
+/// Runs `cmd` as `lantern scan --format json --show-secrets --no-progress ARGS` in `dir`; exit
+/// code and report.
+pub fn scan_json_in(
+    mut cmd: Command,
+    args: &[&str],
+    dir: &std::path::Path,
+) -> (i32, serde_json::Value) {
+    let fixed = [
+        "scan",
+        "--format",
+        "json",
+        "--show-secrets",
+        "--no-progress",
+    ];
+    json_report(cmd.current_dir(dir).args(fixed).args(args))
+}
