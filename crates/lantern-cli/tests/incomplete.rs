@@ -185,7 +185,7 @@ fn incomplete_severity_is_configurable_and_fail_on_decides() {
         vec![(
             "notes.txt".to_string(),
             "low".to_string(),
-            "text larger than max_file_size (5000 > 1000 bytes): only the first 1000 bytes scanned"
+            "text larger than max_file_size (5000 > 1000 bytes): only the first 5000 bytes scanned"
                 .to_string()
         )]
     );

@@ -207,7 +207,12 @@ impl Visitor for Pipeline<'_> {
             location: &blob.location,
             data: &blob.data,
             size: blob.size,
-            partial: blob.partial,
+            // A window that is not the whole input is, for content analysers, a partial head:
+            // model sniffers then read the file from disk rather than judge the window.
+            partial: blob.partial
+                || blob
+                    .window
+                    .is_some_and(|w| w.offset > 0 || (w.len as u64) < blob.size),
             disk_path: blob.disk_path.as_deref(),
             origin: origin(blob.kind),
         };

@@ -277,8 +277,13 @@ fn text_windows(
         size: Some(size),
     };
     let shown = &input.location.path;
-    match window::deliver(&input, head, f, opts.max_file_size, v) {
-        Ok(w) if w.truncated => v.incomplete(shown, &window::too_big(size, opts.max_file_size)),
+    // At least a 64 KiB head, as for binary files: model sniffers need it to recognise a
+    // pickle whose first value is long (and then read the file from disk).
+    let limit = opts.max_file_size.max(PARTIAL_HEAD as u64);
+    match window::deliver(&input, head, f, limit, v) {
+        Ok(w) if w.truncated || size > opts.max_file_size => {
+            v.incomplete(shown, &window::too_big(size, opts.max_file_size, w.scanned))
+        }
         Ok(_) => {}
         Err(e) => v.incomplete(shown, &format!("cannot read: {e}")),
     }

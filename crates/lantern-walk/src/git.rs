@@ -446,7 +446,10 @@ impl CatFile {
         };
         match window::deliver(&input, head, &mut out, opts.max_file_size, v) {
             Ok(w) if w.truncated => {
-                v.incomplete_at(location, &window::too_big(size, opts.max_file_size));
+                v.incomplete_at(
+                    location,
+                    &window::too_big(size, opts.max_file_size, w.scanned),
+                );
                 Streamed::Done
             }
             Ok(w) if w.scanned < size => Streamed::Failed(format!(

@@ -119,10 +119,11 @@ pub(crate) fn is_text_head(head: &[u8]) -> bool {
     !crate::is_binary(head) || crate::decode::wide_encoding(head).is_some()
 }
 
-/// The reason given for a text input larger than `max_file_size` (`size` when known).
-pub(crate) fn too_big(size: u64, max: u64) -> String {
+/// The reason given for a text input of `size` bytes larger than `max`, of which the first
+/// `scanned` bytes were scanned.
+pub(crate) fn too_big(size: u64, max: u64, scanned: u64) -> String {
     format!(
-        "text larger than max_file_size ({size} > {max} bytes): only the first {max} bytes scanned"
+        "text larger than max_file_size ({size} > {max} bytes): only the first {scanned} bytes scanned"
     )
 }
 
