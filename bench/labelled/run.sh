@@ -55,7 +55,7 @@ START=$(date +%s.%N)
 "$LSCAN" < "$RW/files.txt" > "$RW/lantern.jsonl" 2> /dev/null
 LS_SECS=$(python3 -c "import time; print(round(time.time() - $START, 1))")
 "$KF" scan "$REAL" --no-update-check --no-validate --format json --git-history none > "$RW/kingfisher.json" 2> /dev/null || true
-REALSUM=$(python3 - "$RW" rules/core.toml <<'PY'
+REALSUM=$(python3 - "$RW" crates/lantern-secrets/rules/core.toml <<'PY'
 import collections, json, sys, tomllib
 rw, core = sys.argv[1], sys.argv[2]
 core_ids = {r["id"] for r in tomllib.load(open(core, "rb"))["rules"]}
@@ -71,9 +71,9 @@ print(f"| kingfisher | {sum(kf.values())} | {fmt(kf)} |")
 PY
 )
 
-NRULES=$(cat rules/*.toml | grep -c '^\[\[rules\]\]')
-NCORE=$(grep -c '^\[\[rules\]\]' rules/core.toml)
-NFILES=$(ls rules/*.toml | wc -l)
+NRULES=$(cat crates/lantern-secrets/rules/*.toml | grep -c '^\[\[rules\]\]')
+NCORE=$(grep -c '^\[\[rules\]\]' crates/lantern-secrets/rules/core.toml)
+NFILES=$(ls crates/lantern-secrets/rules/*.toml | wc -l)
 {
   echo "# Secret rules: coverage and accuracy"
   echo

@@ -38,8 +38,8 @@ pub struct Config {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScanConfig {
-    /// Files larger than this many bytes are read for their first 64 KiB only, and reported as
-    /// `scan.incomplete` when they are text (`lantern scan` default 128 MiB).
+    /// At most this many bytes of text are scanned per file; the rest is reported as
+    /// `scan.incomplete` (`lantern scan` default 128 MiB).
     pub max_file_size: Option<u64>,
     /// Glob patterns of paths never scanned (relative to the scan root).
     #[serde(default)]

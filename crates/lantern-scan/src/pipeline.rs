@@ -163,7 +163,9 @@ impl<'a> Pipeline<'a> {
         // way is skipped (a big file whose head is binary like a small binary file).
         let wide = lantern_walk::decode::decode_wide(&blob.data)
             .filter(|(t, _)| !lantern_walk::is_binary(t.as_bytes()));
-        let raw = !lantern_walk::is_binary(&blob.data);
+        // A window of a big input the walker found to be text is text (it may start
+        // mid-character).
+        let raw = blob.window.is_some() || !lantern_walk::is_binary(&blob.data);
         if wide.is_none() && !raw {
             self.skipped.fetch_add(1, Ordering::Relaxed);
             return;
@@ -188,6 +190,10 @@ impl<'a> Pipeline<'a> {
         if let Some((text, enc)) = &wide {
             self.scan_text(input, text.as_bytes(), Some(*enc), &mut out);
         }
+        if let Some(w) = &blob.window {
+            // Matches the window owns, at their place in the whole input.
+            out = w.rebase(out);
+        }
         self.add(out);
     }
 }
@@ -201,11 +207,19 @@ impl Visitor for Pipeline<'_> {
             location: &blob.location,
             data: &blob.data,
             size: blob.size,
-            partial: blob.partial,
+            // A window that is not the whole input is, for content analysers, a partial head:
+            // model sniffers then read the file from disk rather than judge the window.
+            partial: blob.partial
+                || blob
+                    .window
+                    .is_some_and(|w| w.offset > 0 || (w.len as u64) < blob.size),
             disk_path: blob.disk_path.as_deref(),
             origin: origin(blob.kind),
         };
-        if self.content_stage(&input) || blob.kind == BlobKind::Archive {
+        // Model files by magic bytes: a big text input's first window only (its later windows
+        // start mid-file).
+        let first = blob.window.is_none_or(|w| w.index == 0);
+        if (first && self.content_stage(&input)) || blob.kind == BlobKind::Archive {
             // Consumed, or an archive whose members are delivered separately.
             return;
         }
@@ -223,7 +237,11 @@ impl Visitor for Pipeline<'_> {
     }
 
     fn incomplete(&self, path: &str, reason: &str) {
-        let f = Finding::incomplete(Location::path(path), reason, self.incomplete);
+        self.incomplete_at(&Location::path(path), reason);
+    }
+
+    fn incomplete_at(&self, loc: &Location, reason: &str) {
+        let f = Finding::incomplete(loc.clone(), reason, self.incomplete);
         if let Ok(mut g) = self.report.lock() {
             g.push(f);
         }

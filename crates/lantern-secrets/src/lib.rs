@@ -19,11 +19,12 @@ pub mod rule;
 pub mod samples;
 pub mod scanner;
 pub mod shape;
+mod tight;
 pub mod validate;
 
 pub use allow::{Allowlist, RegexTarget};
 pub use rule::{Confidence, Pair, Rule, RuleRegex, RuleSet, SecretGroup};
-pub use scanner::{Profile, RuleProfile, ScanOutput, Scanner};
+pub use scanner::{Profile, RuleProfile, ScanOutput, Scanner, MAX_MATCH_SPAN};
 pub use validate::Validator;
 
 /// Errors raised while loading rules or building a scanner.

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use std::sync::OnceLock;
 
-static TEXT: &str = include_str!("../../../rules/allow/public-samples.toml");
+static TEXT: &str = include_str!("../rules/allow/public-samples.toml");
 
 /// Shortest accepted sample value: shorter ones could be part of unrelated secrets.
 const MIN_SAMPLE_LEN: usize = 16;

@@ -25,6 +25,12 @@ const WINDOW_LINE_SLACK: usize = 4 << 10;
 /// Longest line span examined for inline markers and `line` allowlists.
 const MAX_LINE_CONTEXT: usize = 4 << 10;
 
+/// Longest span of input one reported match (with the context read before it) can cover: a
+/// keyword rule's regex runs only on the window around its keyword hit. Callers that scan big
+/// inputs in overlapping windows (`lantern_walk::window`) make their margins at least this.
+pub const MAX_MATCH_SPAN: usize =
+    WINDOW_BACK + WINDOW_FORWARD + WINDOW_LINE_SLACK + MAX_LINE_CONTEXT;
+
 /// What one `scan` call found.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ScanOutput {
@@ -52,6 +58,9 @@ pub struct Scanner {
     keywords: Vec<String>,
     max_kw_len: usize,
     always: Vec<u32>,
+    /// Per rule: `(before, after)` bytes around a keyword hit when every match starts with the
+    /// keyword (see `tight`), scanned instead of the wide window.
+    tight: Vec<Option<(usize, usize)>>,
     path_only: Vec<u32>,
     has_path_rules: bool,
     markers: Vec<memmem::Finder<'static>>,
@@ -174,7 +183,12 @@ impl Scanner {
         let max_kw_len = keywords.iter().map(|k| k.len()).max().unwrap_or(0);
         let has_path_rules = rules.iter().any(|r| r.path.is_some());
         let keywords: Vec<String> = keywords.iter().map(|k| k.to_string()).collect();
+        let tight = rules
+            .iter()
+            .map(|r| crate::tight::span(&r.pattern, &r.keywords))
+            .collect();
         Ok(Scanner {
+            tight,
             global_allow,
             allow_secrets,
             ac,
@@ -372,18 +386,19 @@ impl Scanner {
                         let Some(slot) = last.get_mut(r as usize) else {
                             continue;
                         };
-                        let current = windows.get_mut(*slot);
-                        if current.as_ref().is_some_and(|w| w.2 >= e + WINDOW_FORWARD) {
+                        if let Some(Some((back, fwd))) = self.tight.get(r as usize) {
+                            let ks = s + om.start();
+                            let ws = ks.saturating_sub(*back);
+                            let we = ks.saturating_add(*fwd).min(data.len());
+                            merge_window(slot, &mut windows, (r, ws, we));
+                            continue;
+                        }
+                        let current = windows.get(*slot);
+                        if current.is_some_and(|w| w.2 >= e + WINDOW_FORWARD) {
                             continue;
                         }
                         let (ws, we) = *win.get_or_insert_with(|| window_around(data, s, e));
-                        match current {
-                            Some(w) if w.2 >= ws => w.2 = w.2.max(we),
-                            _ => {
-                                *slot = windows.len();
-                                windows.push((r, ws, we));
-                            }
-                        }
+                        merge_window(slot, &mut windows, (r, ws, we));
                     }
                 }
             }
@@ -697,6 +712,21 @@ fn line_span(data: &[u8], start: usize, end: usize) -> &[u8] {
 
 /// The window examined around a keyword hit at `[s, e)`: from the start of the previous line
 /// (at most `WINDOW_BACK` before), to `WINDOW_FORWARD` after the hit extended to a line end.
+/// Extend the rule's current window with `(r, ws, we)` when they touch, else start a new one.
+fn merge_window(
+    slot: &mut usize,
+    windows: &mut Vec<(u32, usize, usize)>,
+    (r, ws, we): (u32, usize, usize),
+) {
+    match windows.get_mut(*slot) {
+        Some(w) if w.2 >= ws => w.2 = w.2.max(we),
+        _ => {
+            *slot = windows.len();
+            windows.push((r, ws, we));
+        }
+    }
+}
+
 fn window_around(data: &[u8], s: usize, e: usize) -> (usize, usize) {
     let lo_bound = s.saturating_sub(WINDOW_BACK);
     let before = data.get(lo_bound..s).unwrap_or_default();

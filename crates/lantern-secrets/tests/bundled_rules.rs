@@ -158,7 +158,7 @@ fn anchor(r: &lantern_secrets::Rule, common: &[String]) -> Option<Vec<String>> {
 fn rules_lint_examples_negatives_and_anchors() {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../rules/lint/anchors.toml"
+        "/rules/lint/anchors.toml"
     ))
     .unwrap();
     let policy: AnchorPolicy = toml::from_str(&text).unwrap();

@@ -7,7 +7,7 @@ use lantern_core::{CommitInfo, Location, Severity};
 use lantern_secrets::{RuleSet, ScanOutput, Scanner};
 use std::sync::OnceLock;
 
-const CORE: &str = include_str!("../../../rules/core.toml");
+const CORE: &str = include_str!("../rules/core.toml");
 const GHP: &str = "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";
 
 fn core_set() -> RuleSet {

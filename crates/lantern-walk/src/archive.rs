@@ -105,6 +105,7 @@ impl<'a> Ctx<'a> {
             partial: false,
             disk_path,
             kind,
+            window: None,
         });
     }
 
@@ -439,6 +440,7 @@ impl<'a> Ctx<'a> {
                     disk_path: None,
                     size,
                     kind: BlobKind::ArchiveMember,
+                    window: None,
                 });
             }
             return;
@@ -522,6 +524,7 @@ impl<'a> Ctx<'a> {
             } else {
                 BlobKind::ArchiveMember
             },
+            window: None,
         });
     }
 }

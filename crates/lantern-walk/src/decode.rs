@@ -79,7 +79,7 @@ pub fn decode_wide(data: &[u8]) -> Option<(String, Encoding)> {
 }
 
 /// The wide encoding of `data` and its body (after any byte-order mark).
-fn wide_encoding(data: &[u8]) -> Option<(Encoding, &[u8])> {
+pub(crate) fn wide_encoding(data: &[u8]) -> Option<(Encoding, &[u8])> {
     // UTF-32 marks first: the UTF-32LE mark starts with the UTF-16LE one.
     for (bom, enc) in [
         (&[0xff, 0xfe, 0, 0][..], Encoding::Utf32Le),

@@ -3,12 +3,12 @@
 
 use crate::archive::Ctx;
 use crate::sniff::sniff_archive;
+use crate::window::{self, WINDOW};
 use crate::{Blob, BlobKind, Error, Result, Visitor, WalkOptions, PARTIAL_HEAD};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use ignore::{WalkBuilder, WalkState};
 use lantern_core::Location;
 use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// The `exclude` patterns, compiled: `files` matches paths, `dirs` prunes whole directories
@@ -197,9 +197,10 @@ pub(crate) fn special_file(shown: &str, kind: &str, v: &dyn Visitor) {
     );
 }
 
-/// Read one file on disk and deliver it (expanding archives and notebooks); files larger than
-/// `max_file_size` are delivered as their first 64 KiB with `partial` set, archives among them
-/// expanded from disk as streams first.
+/// Read one file on disk and deliver it (expanding archives and notebooks). A file larger than
+/// [`WINDOW`] is read as a stream: archives are expanded from disk, text is delivered as
+/// overlapping windows up to `max_file_size` (the rest reported as not checked), and other
+/// binary files as their first 64 KiB with `partial` set (model scanners read them from disk).
 fn visit_file(path: &Path, shown: String, opts: &WalkOptions, v: &dyn Visitor) {
     let warn = |e: std::io::Error| v.incomplete(&shown, &format!("cannot read: {e}"));
     let mut f = match File::open(path) {
@@ -214,48 +215,78 @@ fn visit_file(path: &Path, shown: String, opts: &WalkOptions, v: &dyn Visitor) {
         return special_file(&shown, kind, v);
     }
     let size = meta.len();
-    let mut data = Vec::new();
-    if size <= opts.max_file_size {
-        // Bound by the limit, not by the size seen a moment ago: the file may be growing.
-        let cap = opts.max_file_size.saturating_add(1);
-        data = match crate::read_capped(&mut f, cap, size.saturating_add(1)) {
-            Ok(d) => d,
-            Err(e) => return warn(e),
-        };
-        if data.len() as u64 <= opts.max_file_size {
-            Ctx::new(opts, v).deliver(
-                Location::path(shown),
-                data,
-                BlobKind::File,
-                Some(path.to_path_buf()),
-                0,
-            );
-            return;
-        }
-        data.truncate(PARTIAL_HEAD);
-    } else if let Err(e) = (&mut f).take(PARTIAL_HEAD as u64).read_to_end(&mut data) {
-        return warn(e);
+    // Bound by the limits, not by the size seen a moment ago: the file may be growing.
+    let in_memory = opts.max_file_size.min(WINDOW as u64);
+    let cap = in_memory.saturating_add(1);
+    let data = match crate::read_capped(&mut f, cap, size.min(in_memory).saturating_add(1)) {
+        Ok(d) => d,
+        Err(e) => return warn(e),
+    };
+    if data.len() as u64 <= in_memory {
+        let location = Location::path(shown);
+        Ctx::new(opts, v).deliver(location, data, BlobKind::File, Some(path.to_path_buf()), 0);
+        return;
     }
     let location = Location::path(shown);
     let archive = sniff_archive(&data);
+    if archive.is_none() && window::is_text_head(&data) {
+        return text_windows(path, location, data, &mut f, size, opts, v);
+    }
     if let Some(k) = archive {
         match File::open(path) {
             Ok(whole) => Ctx::new(opts, v).expand_file(&location, whole, k),
             Err(e) => v.incomplete(&location.path, &format!("cannot read: {e}")),
         }
     }
+    let mut head = data;
+    head.truncate(PARTIAL_HEAD);
     v.blob(Blob {
         location,
-        data,
+        data: head,
         partial: true,
         disk_path: Some(path.to_path_buf()),
-        size: size.max(opts.max_file_size.saturating_add(1)),
+        size: size.max(head_len_bound(opts)),
         kind: if archive.is_some() {
             BlobKind::Archive
         } else {
             BlobKind::File
         },
+        window: None,
     });
+}
+
+/// The smallest size a partial blob reports: more than what was read, so it never looks whole.
+fn head_len_bound(opts: &WalkOptions) -> u64 {
+    opts.max_file_size.min(WINDOW as u64).saturating_add(1)
+}
+
+/// Deliver a big text file as windows (its first window already read into `head`).
+fn text_windows(
+    path: &Path,
+    location: Location,
+    head: Vec<u8>,
+    f: &mut File,
+    size: u64,
+    opts: &WalkOptions,
+    v: &dyn Visitor,
+) {
+    let input = window::Input {
+        location,
+        kind: BlobKind::File,
+        disk_path: Some(path.to_path_buf()),
+        size: Some(size),
+    };
+    let shown = &input.location.path;
+    // At least a 64 KiB head, as for binary files: model sniffers need it to recognise a
+    // pickle whose first value is long (and then read the file from disk).
+    let limit = opts.max_file_size.max(PARTIAL_HEAD as u64);
+    match window::deliver(&input, head, f, limit, v) {
+        Ok(w) if w.truncated || size > opts.max_file_size => {
+            v.incomplete(shown, &window::too_big(size, opts.max_file_size, w.scanned))
+        }
+        Ok(_) => {}
+        Err(e) => v.incomplete(shown, &format!("cannot read: {e}")),
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! attributed to the oldest commit (topological order) whose tree holds it.
 
 use crate::archive::Ctx;
+use crate::window::{self, WINDOW};
 use crate::{BlobKind, Error, Result, Visitor, WalkOptions};
 use gix::ObjectId;
 use lantern_core::{CommitInfo, Location};
@@ -331,27 +332,142 @@ fn read_blob(
         commit: commit.map(|c| c.info.clone()),
         ..Default::default()
     };
-    let warn = |msg: String| match commit {
-        Some(c) => v.incomplete(&location.path, &format!("commit {}: {msg}", c.id)),
-        None => v.incomplete(&location.path, &msg),
+    let size = match repo.find_header(job.blob) {
+        Ok(h) => h.size(),
+        Err(e) => return v.incomplete_at(&location, &format!("blob {}: {e}", job.blob)),
     };
-    match repo.find_header(job.blob) {
-        Ok(h) if h.size() > opts.max_file_size => {
-            return warn(format!(
-                "blob {} larger than max_file_size ({} > {} bytes): not scanned",
-                job.blob,
-                h.size(),
-                opts.max_file_size
-            ));
-        }
-        Ok(_) => {}
-        Err(e) => return warn(e.to_string()),
+    if size > opts.max_file_size.min(WINDOW as u64) {
+        return big_blob(repo, job.blob, location, size, opts, v);
     }
-    let data = match repo.find_object(job.blob) {
-        Ok(o) => o.detach().data,
-        Err(e) => return warn(e.to_string()),
+    in_memory(repo, job.blob, location, opts, v);
+}
+
+/// Read a blob into memory and deliver it.
+fn in_memory(
+    repo: &gix::Repository,
+    id: ObjectId,
+    location: Location,
+    opts: &WalkOptions,
+    v: &dyn Visitor,
+) {
+    match repo.find_object(id) {
+        Ok(o) => {
+            let data = o.detach().data;
+            Ctx::new(opts, v).deliver(location, data, BlobKind::GitBlob, None, 0);
+        }
+        Err(e) => v.incomplete_at(&location, &format!("blob {id}: {e}")),
+    }
+}
+
+/// A blob too big to hold in memory: text is streamed (`git cat-file`, as gix reads objects
+/// whole) and delivered as windows up to `max_file_size`; binary blobs up to `max_file_size`
+/// are read into memory for the model scanners, bigger ones reported as not scanned.
+fn big_blob(
+    repo: &gix::Repository,
+    id: ObjectId,
+    location: Location,
+    size: u64,
+    opts: &WalkOptions,
+    v: &dyn Visitor,
+) {
+    let too_big = |loc: &Location| {
+        let msg = format!(
+            "blob {id} larger than max_file_size ({size} > {} bytes): not scanned",
+            opts.max_file_size
+        );
+        v.incomplete_at(loc, &msg);
     };
-    Ctx::new(opts, v).deliver(location, data, BlobKind::GitBlob, None, 0);
+    let streamed = match CatFile::spawn(repo.git_dir(), id) {
+        Ok(mut child) => child.stream_text(&location, size, opts, v),
+        Err(_) => Streamed::NotText,
+    };
+    match streamed {
+        Streamed::Done => {}
+        Streamed::Failed(e) => v.incomplete_at(&location, &format!("blob {id}: {e}")),
+        Streamed::NotText if size <= opts.max_file_size => in_memory(repo, id, location, opts, v),
+        Streamed::NotText => too_big(&location),
+    }
+}
+
+/// What [`CatFile::stream_text`] did.
+enum Streamed {
+    /// Delivered as windows (and reported when cut at the limit).
+    Done,
+    /// Not text, or `git` could not stream it: read it another way.
+    NotText,
+    /// Reading failed part way.
+    Failed(String),
+}
+
+/// A `git cat-file blob` child streaming one blob.
+struct CatFile {
+    child: std::process::Child,
+}
+
+impl CatFile {
+    fn spawn(git_dir: &Path, id: ObjectId) -> std::io::Result<Self> {
+        let child = std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(git_dir)
+            .args(["cat-file", "blob"])
+            .arg(id.to_string())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        Ok(CatFile { child })
+    }
+
+    /// Deliver the blob as windows when its head is text.
+    fn stream_text(
+        &mut self,
+        location: &Location,
+        size: u64,
+        opts: &WalkOptions,
+        v: &dyn Visitor,
+    ) -> Streamed {
+        let Some(mut out) = self.child.stdout.take() else {
+            return Streamed::NotText;
+        };
+        let in_memory = opts.max_file_size.min(WINDOW as u64);
+        let head = match crate::read_capped(&mut out, in_memory + 1, in_memory + 1) {
+            Ok(h) if h.len() as u64 > in_memory => h,
+            // git could not read it (or it shrank): let gix say why.
+            _ => return Streamed::NotText,
+        };
+        if !window::is_text_head(&head) {
+            return Streamed::NotText;
+        }
+        let input = window::Input {
+            location: location.clone(),
+            kind: BlobKind::GitBlob,
+            disk_path: None,
+            size: Some(size),
+        };
+        match window::deliver(&input, head, &mut out, opts.max_file_size, v) {
+            Ok(w) if w.truncated => {
+                v.incomplete_at(
+                    location,
+                    &window::too_big(size, opts.max_file_size, w.scanned),
+                );
+                Streamed::Done
+            }
+            Ok(w) if w.scanned < size => Streamed::Failed(format!(
+                "git cat-file ended after {} of {size} bytes",
+                w.scanned
+            )),
+            Ok(_) => Streamed::Done,
+            Err(e) => Streamed::Failed(e.to_string()),
+        }
+    }
+}
+
+impl Drop for CatFile {
+    fn drop(&mut self) {
+        // Not read to its end: stop it rather than wait for it.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 #[cfg(test)]

@@ -20,9 +20,11 @@ mod dir;
 mod git;
 mod notebook;
 mod sniff;
+pub mod window;
 
 pub use archive::ArchiveKind;
 pub use sniff::{is_binary, sniff_archive, sniff_unsupported};
+pub use window::{Window, WINDOW, WINDOW_MARGIN, WINDOW_OVERLAP};
 
 use lantern_core::{Location, Warning};
 use std::io::Read;
@@ -74,7 +76,9 @@ pub struct WalkOptions {
     pub no_ignore: bool,
     /// Glob patterns of paths (relative to each root) never scanned, e.g. `vendor/**`.
     pub exclude: Vec<String>,
-    /// Files larger than this are delivered as [`Blob::partial`] (first 64 KiB only) and not expanded.
+    /// Most bytes of one input scanned: text beyond it is reported as incomplete (text over
+    /// [`WINDOW`] is delivered as windows up to it); other larger files are delivered as
+    /// [`Blob::partial`] heads (first 64 KiB), archives among them expanded as streams.
     pub max_file_size: u64,
     /// Expand archives (zip, tar, gzip) recursively.
     pub expand_archives: bool,
@@ -128,6 +132,10 @@ pub struct Blob {
     pub size: u64,
     /// Where the blob comes from.
     pub kind: BlobKind,
+    /// Set when the blob is one window of a text input larger than [`WINDOW`]: `data` is that
+    /// window, `size` the whole input's size. Analysers pass what they find through
+    /// [`Window::rebase`].
+    pub window: Option<Window>,
 }
 
 /// Where a [`Blob`] comes from.
@@ -163,6 +171,10 @@ pub trait Visitor: Sync {
     fn incomplete(&self, path: &str, reason: &str) {
         self.warning(Warning::new(path, reason));
     }
+    /// [`Visitor::incomplete`] at a full location (a git blob's commit and path).
+    fn incomplete_at(&self, loc: &Location, reason: &str) {
+        self.incomplete(&loc.path, reason);
+    }
 }
 
 /// Walk files and directories. Directories are walked in parallel honouring ignore files and
@@ -188,10 +200,12 @@ pub fn walk_git(repo: &Path, opts: &WalkOptions, v: &dyn Visitor) -> Result<()> 
     }
 }
 
-/// Read one input from a stream (stdin as `-`), keeping at most `max_file_size` bytes in memory.
-/// Archives and notebooks in the stream are expanded like files. A longer stream is a partial
-/// blob of its head and is not read further (an endless stream ends the read), except that a
-/// tar or gzip stream is expanded as it is read, within the expansion limits.
+/// Read one input from a stream (stdin as `-`), reading at most `max_file_size` bytes of it.
+/// Text longer than [`WINDOW`] is delivered as overlapping windows (memory stays bounded);
+/// archives and notebooks are expanded like files: a tar or gzip stream as it is read, within
+/// the expansion limits, a zip (which needs random access) from memory up to `max_file_size`.
+/// Other binary input is kept whole up to `max_file_size` for the model scanners. What lies
+/// beyond `max_file_size` is not read (an endless stream ends the read) and is reported.
 pub fn walk_reader(
     name: &str,
     r: &mut dyn Read,
@@ -199,10 +213,32 @@ pub fn walk_reader(
     v: &dyn Visitor,
 ) -> Result<()> {
     let io_err = |source| Error::Io(lantern_core::IoError::new(name, source));
-    let cap = opts.max_file_size.saturating_add(1);
+    let in_memory = opts.max_file_size.min(WINDOW as u64);
+    let cap = in_memory.saturating_add(1);
     let mut data = read_capped(r, cap, cap).map_err(io_err)?;
+    let location = Location::path(name);
+    let kind = sniff_archive(&data);
+    if data.len() as u64 > in_memory && kind.is_none() && window::is_text_head(&data) {
+        let input = window::Input {
+            location,
+            kind: BlobKind::Stdin,
+            disk_path: None,
+            size: None,
+        };
+        let w = window::deliver(&input, data, r, opts.max_file_size, v).map_err(io_err)?;
+        if w.truncated {
+            v.incomplete(name, &window::too_big_stream(opts.max_file_size));
+        }
+        return Ok(());
+    }
+    if data.len() as u64 > in_memory && !matches!(kind, Some(ArchiveKind::Tar | ArchiveKind::Gzip))
+    {
+        // Binary data and zips: whole, up to the limit.
+        let more = opts.max_file_size.saturating_add(1) - data.len() as u64;
+        r.take(more).read_to_end(&mut data).map_err(io_err)?;
+    }
     if data.len() as u64 <= opts.max_file_size {
-        archive::Ctx::new(opts, v).deliver(Location::path(name), data, BlobKind::Stdin, None, 0);
+        archive::Ctx::new(opts, v).deliver(location, data, BlobKind::Stdin, None, 0);
         return Ok(());
     }
     // A partial blob carries the first PARTIAL_HEAD bytes, even when max_file_size is smaller.
@@ -210,8 +246,6 @@ pub fn walk_reader(
         let want = (PARTIAL_HEAD - data.len()) as u64;
         r.take(want).read_to_end(&mut data).map_err(io_err)?;
     }
-    let location = Location::path(name);
-    let kind = sniff_archive(&data);
     let mut size = data.len() as u64;
     if let Some(k @ (ArchiveKind::Tar | ArchiveKind::Gzip)) = kind {
         let mut whole = std::io::Cursor::new(&data).chain(&mut *r);
@@ -238,6 +272,7 @@ pub fn walk_reader(
         } else {
             BlobKind::Stdin
         },
+        window: None,
     });
     Ok(())
 }

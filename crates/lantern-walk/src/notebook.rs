@@ -153,6 +153,7 @@ pub(crate) fn deliver(nb: &Location, cell: NbCell, v: &dyn Visitor) {
             partial: false,
             disk_path: None,
             kind: BlobKind::NotebookCell,
+            window: None,
         }
     };
     v.blob(mk("source", cell.source));

@@ -163,12 +163,22 @@ fn big_files_are_partial_heads_with_disk_path() {
         ..Default::default()
     };
     walk_paths(&[d.path().to_path_buf()], &opts, &c).unwrap();
-    let b = c.blob(&format!("{}/big.txt", d.path().display()));
-    assert!(b.partial);
+    // Text over the limit: its first max_file_size bytes as one (last) window, the rest
+    // reported as not checked.
+    let shown = format!("{}/big.txt", d.path().display());
+    let b = c.blob(&shown);
+    assert!(!b.partial);
     assert_eq!(b.size, 200_000);
-    assert_eq!(b.data.len(), PARTIAL_HEAD);
-    assert_eq!(&b.data[..], &big[..PARTIAL_HEAD]);
+    assert_eq!(&b.data[..], &big[..100_000]);
+    let w = b.window.unwrap();
+    assert_eq!((w.index, w.offset, w.last, w.len), (0, 0, true, 100_000));
     assert_eq!(b.disk_path, Some(d.path().join("big.txt")));
+    let warned = c.warnings.lock().unwrap().clone();
+    assert!(
+        warned.iter().any(|x| x.path == shown
+            && x.message == "text larger than max_file_size (200000 > 100000 bytes): only the first 100000 bytes scanned"),
+        "{warned:?}"
+    );
     let z = c.blob(&format!("{}/big.zip", d.path().display()));
     assert!(z.partial);
     assert_eq!(z.kind, BlobKind::Archive);
@@ -289,10 +299,14 @@ fn stdin_small_and_partial() {
     };
     walk_reader("-", &mut &big[..], &opts, &c).unwrap();
     let b = c.blob("-");
-    assert!(b.partial);
-    // The stream is not read past the head: an endless one (`/dev/zero`) must end.
-    assert_eq!(b.size, PARTIAL_HEAD as u64);
-    assert_eq!(b.data.len(), PARTIAL_HEAD);
+    // Text: the first max_file_size bytes as one window; the stream is not read past the
+    // limit (an endless one, `/dev/zero`, must end), and the rest is reported.
+    assert!(!b.partial && b.window.is_some_and(|w| w.last));
+    assert_eq!(b.size, 1000);
+    assert_eq!(b.data.len(), 1000);
+    let warned = c.warnings.lock().unwrap().clone();
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(warned[0].message.contains("only the first 1000 bytes"));
     let c = Collect::default();
     let mut zero = std::io::Read::take(std::io::repeat(0), u64::MAX);
     walk_reader("-", &mut zero, &opts, &c).unwrap();

@@ -103,7 +103,7 @@ fn deleted_secret_is_found_with_its_commit() {
 }
 
 #[test]
-fn archives_in_history_are_expanded_and_big_blobs_skipped() {
+fn archives_in_history_are_expanded_and_big_blobs_scanned_to_the_limit() {
     let d = tempfile::tempdir().unwrap();
     let r = d.path();
     git(r, &["init", "-q", "-b", "main"], "2024-01-01T00:00:00Z");
@@ -120,12 +120,17 @@ fn archives_in_history_are_expanded_and_big_blobs_skipped() {
         ..Default::default()
     };
     walk_git(r, &opts, &c).unwrap();
-    assert_eq!(c.paths(), vec!["pkg.zip", "pkg.zip!inner/.env"]);
+    assert_eq!(c.paths(), vec!["big.bin", "pkg.zip", "pkg.zip!inner/.env"]);
+    // Text over the limit: streamed, its first max_file_size bytes delivered as one window.
+    let big = c.blob("big.bin");
+    assert_eq!(big.data.len(), 1000);
+    assert_eq!((big.size, big.window.map(|w| w.last)), (5000, Some(true)));
+    assert!(big.location.commit.is_some(), "windows keep the commit");
     assert_eq!(c.blob("pkg.zip").kind, BlobKind::Archive);
     let inner = c.blob("pkg.zip!inner/.env");
     assert_eq!(inner.data, b"K=1\n");
     assert!(inner.location.commit.is_some(), "members keep the commit");
-    // Too big to read: reported as not checked (a warning for this visitor), not skipped.
+    // The rest: reported as not checked (a warning for this visitor), not skipped.
     assert!(c.skipped.lock().unwrap().is_empty());
     assert!(
         c.warned("big.bin", "larger than max_file_size"),

@@ -54,8 +54,8 @@ pub struct Args {
     /// Write every current finding to this baseline file (and exit 0)
     #[arg(long, value_name = "FILE")]
     pub write_baseline: Option<PathBuf>,
-    /// Read only the first 64 KiB of larger files, reported as not fully checked when they are
-    /// text (default 128 MiB; model files are read by seeking, archives expanded as streams)
+    /// Scan at most this many bytes of text per file, the rest reported as not fully checked
+    /// (default 128 MiB; model files are read by seeking, archives expanded as streams)
     #[arg(long, value_name = "BYTES")]
     pub max_file_size: Option<u64>,
     /// Do not look inside archives (zip, wheels, jars, tar, npm tarballs, image layers)
