@@ -4,7 +4,8 @@
 #   nginx      wrk -> nginx proxy_pass (keepalive) -> mock upstream      (the floor for a proxy hop)
 #   guard      wrk -> lantern guard (all detectors, monitor=redact, audit log with fsync) -> mock
 #   litellm    wrk -> LiteLLM proxy (PyPI) with master key + rpm limit -> mock
-# The mock upstream is `lantern guard mock-upstream` (Rust, in this repo), answering instantly.
+# The mock upstream is the `guard-bench mock` example of lantern-guard (Rust, in this repo; not
+# part of the user binary), answering instantly.
 # Added latency = proxy percentile - direct percentile at one connection (c=1); throughput at
 # c=32 for 10 s. Plain and streaming (SSE) chat completions. Figures: bench/results/guard.md.
 # Every target gets the same placement: wrk with one thread, the mock upstream with one thread,
@@ -96,7 +97,9 @@ fi
 if [ ${#AB[@]} = 2 ]; then
   LITELLM=0
   BIN=${AB[1]}
-  mock_up() { exec "$BIN" guard mock-upstream --listen "$1" --threads 1; }
+  cargo build --release -p lantern-guard --example guard-bench
+  GB=$CARGO_TARGET_DIR/release/examples/guard-bench
+  mock_up() { exec "$GB" mock "$1" 1; }
   build_index() { "$BIN" guard index "$1" -o "$2"; }
   new_key() { "$BIN" guard keys create --config "$1" --owner bench --ttl 1d; }
 elif [ "$LEAN" = 1 ]; then
@@ -110,7 +113,9 @@ elif [ "$LEAN" = 1 ]; then
 else
   cargo build --release -p lantern-cli
   BIN=$CARGO_TARGET_DIR/release/lantern
-  mock_up() { exec "$BIN" guard mock-upstream --listen "$1" --threads 1; }
+  cargo build --release -p lantern-guard --example guard-bench
+  GB=$CARGO_TARGET_DIR/release/examples/guard-bench
+  mock_up() { exec "$GB" mock "$1" 1; }
   build_index() { "$BIN" guard index "$1" -o "$2"; }
   new_key() { "$BIN" guard keys create --config "$1" --owner bench --ttl 1d; }
   serve() { exec "$BIN" guard serve --config "$1" --threads 1; }
@@ -414,7 +419,7 @@ median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
   echo "- machine: $(nproc) cores, $(awk '/model name/{$1=$2=$3=""; print; exit}' /proc/cpuinfo | sed 's/^ *//'), $(free -g | awk '/Mem:/{print $2}') GB RAM (shared with other jobs)"
   echo "- command: \`bench/guard.sh --duration $DUR --conns $CONNS --rounds $ROUNDS$([ "$LEAN" = 1 ] && echo ' --lean')$([ "$LITELLM" = 0 ] && echo ' --no-litellm')\`$([ "$LEAN" = 1 ] && echo ' (gateway built as the guard-bench example of lantern-guard: same library code as `lantern guard serve`)')"
   echo "- load generator: $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'), one thread; nginx $(nginx -v 2>&1 | awk -F/ '{print $2}'); LiteLLM $([ "$LITELLM" = 1 ] && "$VENV/bin/pip" show litellm 2>/dev/null | awk '/^Version/{print $2}' || echo 'not run')"
-  echo "- upstream: \`lantern guard mock-upstream\` (1 thread); guard: 1 worker thread, all detectors on, monitor=redact, corpus index, audit log (group-commit fsync, signed checkpoints)"
+  echo "- upstream: \`guard-bench mock\` (example of lantern-guard, 1 thread); guard: 1 worker thread, all detectors on, monitor=redact, corpus index, audit log (group-commit fsync, signed checkpoints)"
   echo "- nginx: 1 worker, keepalive upstream, proxy_buffering off; LiteLLM: 1 worker, master key, per-deployment rpm limit (virtual keys need its Prisma client, whose engine binaries download from binaries.prisma.sh, which this network does not reach)"
   echo
   for mode in plain stream; do

@@ -25,6 +25,12 @@ fn free_port() -> u16 {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// The mock OpenAI-compatible upstream, in this test process (it is not part of the binary).
+fn mock_upstream(port: u16) {
+    let addr = format!("127.0.0.1:{port}");
+    std::thread::spawn(move || lantern_guard::mock::serve_blocking(&addr, 1));
+}
+
 fn wait_port(port: u16) {
     let t = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -190,15 +196,7 @@ fn write_config(dir: &Path, port: u16, up: u16) -> std::path::PathBuf {
 fn serve_audit_verify_prove_and_detect_tampering() {
     let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (port, up) = (free_port(), free_port());
-    let _mock = spawn(
-        &[
-            "guard",
-            "mock-upstream",
-            "--listen",
-            &format!("127.0.0.1:{up}"),
-        ],
-        &[],
-    );
+    mock_upstream(up);
     let cfg = write_config(d.path(), port, up);
     let (tok, _) = create_key(&d.path().join("keys.json"), "ci", &[]);
     wait_port(up);
@@ -388,15 +386,7 @@ fn serve_audit_verify_prove_and_detect_tampering() {
 fn sigkill_under_load_leaves_a_verifiable_log() {
     let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (port, up) = (free_port(), free_port());
-    let _mock = spawn(
-        &[
-            "guard",
-            "mock-upstream",
-            "--listen",
-            &format!("127.0.0.1:{up}"),
-        ],
-        &[],
-    );
+    mock_upstream(up);
     let cfg = write_config(d.path(), port, up);
     let (tok, _) = create_key(&d.path().join("keys.json"), "load", &[]);
     wait_port(up);

@@ -171,7 +171,7 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-/// The events `lantern guard mock-upstream` streams for `text` (6-character pieces, a role event,
+/// The events the mock upstream (`guard-bench mock`) streams for `text` (6-character pieces, a role event,
 /// the finish event, the usage event and `[DONE]`).
 fn mock_stream(text: &str) -> String {
     let head = r#"data: {"choices":[{"delta":{"content":"","role":"assistant"},"finish_reason":null,"index":0}],"id":"chatcmpl-mock","model":"mock-model","object":"chat.completion.chunk"}"#;

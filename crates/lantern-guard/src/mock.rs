@@ -232,7 +232,7 @@ fn spawn_with(listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>) -> 
     seen
 }
 
-/// Runs the mock upstream on `addr` until Ctrl-C (for `lantern guard mock-upstream`).
+/// Runs the mock upstream on `addr` until Ctrl-C (for tests and the `guard-bench` example).
 pub fn serve_blocking(addr: &str, threads: usize) -> Result<(), crate::Error> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads.max(1))

@@ -72,15 +72,6 @@ enum Cmd {
               value_parser = clap::value_parser!(u64).range(2..=64))]
         n: u64,
     },
-    /// Run the mock OpenAI-compatible upstream (tests and benchmarks)
-    MockUpstream {
-        /// Address to listen on
-        #[arg(long, default_value = "127.0.0.1:9000")]
-        listen: String,
-        /// Worker threads
-        #[arg(long, default_value_t = 1)]
-        threads: usize,
-    },
 }
 
 #[derive(Subcommand)]
@@ -208,10 +199,6 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 idx.n(),
                 out.display()
             );
-            Ok(0)
-        }
-        Cmd::MockUpstream { listen, threads } => {
-            lantern_guard::mock::serve_blocking(&listen, threads)?;
             Ok(0)
         }
     }
