@@ -22,13 +22,13 @@ mod proto;
 mod resume;
 mod safetensors;
 mod tar;
+mod wire;
 
 pub use policy::{Policy, Verdict};
 pub use rules::Rule;
 
 use lantern_core::{Category, Finding, Location, Severity, Warning};
 use source::{FileSource, Mem, Source};
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Largest pickle (or other metadata member) read into memory.
@@ -469,23 +469,6 @@ fn scan_source(
             for p in safetensors::check(src) {
                 rep.finding(p.rule, loc.clone(), p.detail);
             }
-        }
-    }
-}
-
-fn read_all<'s>(
-    src: &'s dyn Source,
-    loc: &Location,
-    rep: &mut ModelReport,
-) -> Option<Cow<'s, [u8]>> {
-    if let Some(s) = src.as_slice() {
-        return Some(Cow::Borrowed(s));
-    }
-    match src.read_at(0, src.len().min(MAX_MEMBER) as usize) {
-        Ok(b) => Some(Cow::Owned(b)),
-        Err(e) => {
-            rep.io_warn(loc, e);
-            None
         }
     }
 }
@@ -1123,28 +1106,38 @@ fn scan_gguf(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
     }
 }
 
-fn read_limited<'s>(
-    src: &'s dyn Source,
+/// The fields of a protobuf model the checks use, read as a stream: weights are discarded
+/// while reading, so memory follows the graph. Malformed wire data is a `malformed` finding;
+/// a graph over [`wire::MAX_COMPACT`] bytes is a warning (not fully checked).
+fn compact_proto(
+    src: &dyn Source,
     loc: &Location,
     rep: &mut ModelReport,
-    what: &str,
-) -> Option<Cow<'s, [u8]>> {
-    if src.len() > MAX_MEMBER {
-        rep.warn(
-            loc,
-            format!(
-                "{what} of {} bytes is over the {MAX_MEMBER}-byte limit; not scanned",
-                src.len()
-            ),
-        );
-        return None;
+    kind: wire::Kind,
+    malformed: Rule,
+) -> Option<Vec<u8>> {
+    let r = std::io::BufReader::with_capacity(256 * 1024, source::SourceReader::new(src));
+    match wire::compact(r, kind, src.len(), wire::MAX_COMPACT) {
+        Ok(d) => Some(d),
+        Err(wire::WireError::Io(e)) => {
+            rep.io_warn(loc, e);
+            None
+        }
+        Err(e @ wire::WireError::Limit(_)) => {
+            rep.warn(loc, e.to_string());
+            None
+        }
+        Err(e @ wire::WireError::Malformed { .. }) => {
+            rep.finding(malformed, loc.clone(), e.to_string());
+            None
+        }
     }
-    read_all(src, loc, rep)
 }
 
 fn scan_onnx(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
     use prost::Message;
-    let Some(data) = read_limited(src, loc, rep, "ONNX model") else {
+    let Some(data) = compact_proto(src, loc, rep, wire::Kind::OnnxModel, Rule::OnnxMalformed)
+    else {
         return;
     };
     let m = match proto::OnnxModel::decode(&data[..]) {
@@ -1195,7 +1188,7 @@ fn scan_onnx(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
 
 fn scan_saved_model(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
     use prost::Message;
-    let Some(data) = read_limited(src, loc, rep, "SavedModel") else {
+    let Some(data) = compact_proto(src, loc, rep, wire::Kind::SavedModel, Rule::TfMalformed) else {
         return;
     };
     let m = match proto::SavedModel::decode(&data[..]) {
