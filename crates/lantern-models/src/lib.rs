@@ -31,12 +31,12 @@ use lantern_core::{Category, Finding, Location, Severity, Warning};
 use source::{FileSource, Mem, Source};
 use std::collections::BTreeMap;
 
-/// Largest pickle (or other metadata member) read into memory.
-const MAX_MEMBER: u64 = 512 * 1024 * 1024;
 /// Largest output of a decompressed stream (joblib files and other compressed models); over
 /// it, the rest is not analysed and a warning says so. Keeps a decompression bomb under the
 /// scanner's memory budget.
 const MAX_INFLATE: u64 = 160 * 1024 * 1024;
+/// Largest Keras `config.json` parsed (real ones are kilobytes to a few megabytes).
+const MAX_CONFIG: u64 = 32 * 1024 * 1024;
 /// Nesting of containers inside containers.
 const MAX_DEPTH: u32 = 4;
 /// Bytes given to [`detect`].
@@ -839,7 +839,7 @@ fn scan_zip(
             .iter()
             .any(|n| n.rsplit('/').next() == Some("config.json"))
         {
-            match zip::read_entry(src, e, MAX_MEMBER) {
+            match zip::read_entry(src, e, MAX_CONFIG) {
                 Ok(data) => match serde_json::from_slice::<serde_json::Value>(&data) {
                     Ok(cfg) => keras_findings(&cfg, &mloc, rep),
                     Err(err) => rep.warn(&mloc, format!("config.json is not JSON: {err}")),
@@ -903,7 +903,12 @@ fn scan_zip(
             }
             continue;
         }
-        match zip::read_entry(src, e, MAX_MEMBER) {
+        if found == Some(ModelFormat::Numpy) {
+            scan_npy_member(src, e, &head, &mloc, policy, depth + 1, rep);
+            continue;
+        }
+        // Other formats need random access: inflated whole, within the inflate budget.
+        match zip::read_entry(src, e, MAX_INFLATE) {
             Ok(d) => scan_source(&Mem(&d), &mloc, policy, depth + 1, rep),
             Err(err) => rep.warn(&mloc, format!("cannot read member: {err}")),
         }
@@ -1035,26 +1040,10 @@ fn scan_npy(src: &dyn Source, loc: &Location, policy: &Policy, depth: u32, rep: 
             return;
         }
     };
-    let h = match numpy::parse_header(&head) {
-        Ok(h) => h,
-        Err(e) => {
-            let err = Error::Malformed {
-                path: loc.path.clone(),
-                format: "npy header",
-                offset: 0,
-                message: e,
-            };
-            rep.finding(Rule::NumpyMalformed, loc.clone(), err.to_string());
-            return;
-        }
+    let Some(h) = npy_header(&head, loc, rep) else {
+        return;
     };
     if h.object {
-        // Object arrays are a pickle after the header: np.load(allow_pickle=True) runs it.
-        rep.finding(
-            Rule::NumpyObjectArray,
-            loc.clone(),
-            format!("descr {}", h.descr),
-        );
         let w = source::Window::new(src, h.data_offset, src.len());
         let ctx = Ctx { loc, policy, depth };
         ctx.pickle_stream(
@@ -1065,23 +1054,88 @@ fn scan_npy(src: &dyn Source, loc: &Location, policy: &Policy, depth: u32, rep: 
         );
         return;
     }
-    if let Some(item) = h.itemsize {
-        let count = h.shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
-        let want = count.and_then(|c| c.checked_mul(item));
-        let have = src.len().saturating_sub(h.data_offset);
-        if want != Some(have) {
-            rep.finding(
-                Rule::NumpyInconsistent,
-                loc.clone(),
-                format!(
-                    "shape {:?} of {} needs {} bytes, file has {have}",
-                    h.shape,
-                    h.descr,
-                    want.map(|w| w.to_string())
-                        .unwrap_or_else(|| "overflowing".into())
-                ),
-            );
+    npy_size_check(&h, src.len(), loc, rep);
+}
+
+/// A deflated `.npy` member of a zip (`.npz`), inflated as it is read and never held: the
+/// header from `head`, an object array's pickle streamed, other data counted and discarded.
+fn scan_npy_member(
+    src: &dyn Source,
+    e: &zip::Entry,
+    head: &[u8],
+    loc: &Location,
+    policy: &Policy,
+    depth: u32,
+    rep: &mut ModelReport,
+) {
+    let Some(h) = npy_header(head, loc, rep) else {
+        return;
+    };
+    let mut r = match zip::entry_reader(src, e) {
+        Ok((r, _)) => r,
+        Err(err) => return rep.warn(loc, format!("cannot read member: {err}")),
+    };
+    let mut skip = std::io::Read::take(&mut r, h.data_offset);
+    match std::io::copy(&mut skip, &mut std::io::sink()) {
+        Ok(n) if n == h.data_offset => {}
+        Ok(_) => return rep.warn(loc, "member ends inside its npy header"),
+        Err(err) => return rep.io_warn(loc, err),
+    }
+    if h.object {
+        let ctx = Ctx { loc, policy, depth };
+        ctx.pickle_stream(&mut r, h.data_offset, None, rep);
+        return;
+    }
+    match std::io::copy(&mut r, &mut std::io::sink()) {
+        Ok(n) => npy_size_check(&h, h.data_offset + n, loc, rep),
+        Err(err) => rep.io_warn(loc, err),
+    }
+}
+
+/// The parsed npy header, or a malformed finding. An object array is reported here:
+/// np.load(allow_pickle=True) runs the pickle that follows the header.
+fn npy_header(head: &[u8], loc: &Location, rep: &mut ModelReport) -> Option<numpy::Header> {
+    let h = match numpy::parse_header(head) {
+        Ok(h) => h,
+        Err(e) => {
+            let err = Error::Malformed {
+                path: loc.path.clone(),
+                format: "npy header",
+                offset: 0,
+                message: e,
+            };
+            rep.finding(Rule::NumpyMalformed, loc.clone(), err.to_string());
+            return None;
         }
+    };
+    if h.object {
+        rep.finding(
+            Rule::NumpyObjectArray,
+            loc.clone(),
+            format!("descr {}", h.descr),
+        );
+    }
+    Some(h)
+}
+
+/// Shape times item size must match the `len` bytes of the array file.
+fn npy_size_check(h: &numpy::Header, len: u64, loc: &Location, rep: &mut ModelReport) {
+    let Some(item) = h.itemsize else { return };
+    let count = h.shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
+    let want = count.and_then(|c| c.checked_mul(item));
+    let have = len.saturating_sub(h.data_offset);
+    if want != Some(have) {
+        rep.finding(
+            Rule::NumpyInconsistent,
+            loc.clone(),
+            format!(
+                "shape {:?} of {} needs {} bytes, file has {have}",
+                h.shape,
+                h.descr,
+                want.map(|w| w.to_string())
+                    .unwrap_or_else(|| "overflowing".into())
+            ),
+        );
     }
 }
 
