@@ -271,3 +271,84 @@ impl<R: Read> Walker<R> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::OnnxModel;
+    use prost::Message;
+
+    fn varint(mut v: u64, out: &mut Vec<u8>) {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+
+    fn field(tag: u64, body: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        varint(tag << 3 | 2, &mut v);
+        varint(body.len() as u64, &mut v);
+        v.extend_from_slice(body);
+        v
+    }
+
+    /// A model with a custom-domain node and an initializer of `raw` weight bytes stored
+    /// inline plus an external-data location escaping the model directory.
+    fn model(raw: usize) -> Vec<u8> {
+        let mut node = field(4, b"Evil");
+        node.extend(field(7, b"evil.custom"));
+        let mut pair = field(1, b"location");
+        pair.extend(field(2, b"../../etc/passwd"));
+        let mut tensor = field(8, b"w");
+        tensor.extend(field(9, &vec![7u8; raw]));
+        tensor.extend(field(13, &pair));
+        tensor.extend([14 << 3, 1]);
+        let mut graph = field(1, &node);
+        graph.extend(field(5, &tensor));
+        let mut m = vec![1 << 3, 9];
+        m.extend(field(8, &field(1, b"evil.custom")));
+        m.extend(field(7, &graph));
+        m
+    }
+
+    #[test]
+    fn compacts_away_weights_and_decodes_the_same() {
+        let data = model(1 << 20);
+        let small = compact(&data[..], Kind::OnnxModel, data.len() as u64, MAX_COMPACT).unwrap();
+        assert!(small.len() < 200, "kept {} bytes", small.len());
+        let whole = OnnxModel::decode(&data[..]).unwrap();
+        let part = OnnxModel::decode(&small[..]).unwrap();
+        assert_eq!(whole, part);
+        let g = part.graph.unwrap();
+        assert_eq!(g.node[0].domain, "evil.custom");
+        assert_eq!(g.initializer[0].external_data[0].value, "../../etc/passwd");
+        assert_eq!(g.initializer[0].data_location, 1);
+    }
+
+    #[test]
+    fn malformed_and_over_cap_are_told_apart() {
+        let data = model(16);
+        let cut = &data[..data.len() - 3];
+        let e = compact(cut, Kind::OnnxModel, cut.len() as u64, MAX_COMPACT).unwrap_err();
+        assert!(matches!(e, WireError::Malformed { .. }), "{e}");
+        let e = compact(&data[..], Kind::OnnxModel, data.len() as u64, 8).unwrap_err();
+        assert!(matches!(e, WireError::Limit(_)), "{e}");
+        let group = [1u8 << 3 | 3];
+        let e = compact(&group[..], Kind::OnnxModel, 1, MAX_COMPACT).unwrap_err();
+        assert!(matches!(e, WireError::Malformed { .. }), "{e}");
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        // Graph -> node -> attribute -> graph ... deeper than MAX_NEST.
+        let mut g = Vec::new();
+        for _ in 0..=MAX_NEST {
+            g = field(1, &field(5, &field(6, &g)));
+        }
+        let m = field(7, &g);
+        let e = compact(&m[..], Kind::OnnxModel, m.len() as u64, MAX_COMPACT).unwrap_err();
+        assert!(matches!(e, WireError::Limit(_)), "{e}");
+    }
+}
