@@ -862,56 +862,71 @@ fn scan_zip(
             }
             continue;
         }
-        // Other members: nested models (npy in npz, pickles under other names, archives).
-        // Sniff the first bytes; stored members are then scanned in place (seeks only),
-        // deflated ones are inflated (bounded) only when they are models.
-        let head = match zip::read_entry_head(src, e, HEAD_LEN) {
-            Ok(d) => d,
-            Err(err) => {
-                rep.warn(&mloc, format!("cannot read member: {err}"));
-                continue;
-            }
+        scan_zip_other(src, e, &mloc, policy, depth, rep);
+    }
+}
+
+/// A zip member that is neither a pickle, storage nor a Keras config: a nested model (npy in
+/// npz, pickles under other names, archives). Stored members are scanned in place (seeks
+/// only); deflated ones are inflated only when they are models, streamed where the format
+/// allows.
+fn scan_zip_other(
+    src: &dyn Source,
+    e: &zip::Entry,
+    mloc: &Location,
+    policy: &Policy,
+    depth: u32,
+    rep: &mut ModelReport,
+) {
+    // Other members: nested models (npy in npz, pickles under other names, archives).
+    // Sniff the first bytes; stored members are then scanned in place (seeks only),
+    // deflated ones are inflated (bounded) only when they are models.
+    let head = match zip::read_entry_head(src, e, HEAD_LEN) {
+        Ok(d) => d,
+        Err(err) => {
+            rep.warn(mloc, format!("cannot read member: {err}"));
+            return;
+        }
+    };
+    if e.method == 0 {
+        let avail = src.len().saturating_sub(e.data_offset);
+        let w = source::Window::new(src, e.data_offset, e.compressed.min(avail));
+        if detect_source(&w, &head, &mloc.path).is_some() {
+            scan_source(&w, mloc, policy, depth + 1, rep);
+        }
+        return;
+    }
+    // A deflated member cut inside a pickle opcode's argument is read in full to sniff on.
+    let cut = || {
+        head.len() >= HEAD_LEN
+            && !is_storage_member(&mloc.path)
+            && pickle::sniff(&head, false).is_some_and(|p| p.cut_at.is_some())
+    };
+    let found = detect(&head, &mloc.path);
+    if found.is_none() && !cut() {
+        return;
+    }
+    if found == Some(ModelFormat::Pickle) {
+        // Inflated as the analysis reads it, never held whole.
+        let ctx = Ctx {
+            loc: mloc,
+            policy,
+            depth: depth + 1,
         };
-        if e.method == 0 {
-            let avail = src.len().saturating_sub(e.data_offset);
-            let w = source::Window::new(src, e.data_offset, e.compressed.min(avail));
-            if detect_source(&w, &head, &mloc.path).is_some() {
-                scan_source(&w, &mloc, policy, depth + 1, rep);
-            }
-            continue;
+        match zip::entry_reader(src, e) {
+            Ok((mut r, _)) => ctx.pickle_stream(&mut r, 0, None, rep),
+            Err(err) => rep.warn(mloc, format!("cannot read member: {err}")),
         }
-        // A deflated member cut inside a pickle opcode's argument is read in full to sniff on.
-        let cut = || {
-            head.len() >= HEAD_LEN
-                && !is_storage_member(&mloc.path)
-                && pickle::sniff(&head, false).is_some_and(|p| p.cut_at.is_some())
-        };
-        let found = detect(&head, &mloc.path);
-        if found.is_none() && !cut() {
-            continue;
-        }
-        if found == Some(ModelFormat::Pickle) {
-            // Inflated as the analysis reads it, never held whole.
-            let ctx = Ctx {
-                loc: &mloc,
-                policy,
-                depth: depth + 1,
-            };
-            match zip::entry_reader(src, e) {
-                Ok((mut r, _)) => ctx.pickle_stream(&mut r, 0, None, rep),
-                Err(err) => rep.warn(&mloc, format!("cannot read member: {err}")),
-            }
-            continue;
-        }
-        if found == Some(ModelFormat::Numpy) {
-            scan_npy_member(src, e, &head, &mloc, policy, depth + 1, rep);
-            continue;
-        }
-        // Other formats need random access: inflated whole, within the inflate budget.
-        match zip::read_entry(src, e, MAX_INFLATE) {
-            Ok(d) => scan_source(&Mem(&d), &mloc, policy, depth + 1, rep),
-            Err(err) => rep.warn(&mloc, format!("cannot read member: {err}")),
-        }
+        return;
+    }
+    if found == Some(ModelFormat::Numpy) {
+        scan_npy_member(src, e, &head, mloc, policy, depth + 1, rep);
+        return;
+    }
+    // Other formats need random access: inflated whole, within the inflate budget.
+    match zip::read_entry(src, e, MAX_INFLATE) {
+        Ok(d) => scan_source(&Mem(&d), mloc, policy, depth + 1, rep),
+        Err(err) => rep.warn(mloc, format!("cannot read member: {err}")),
     }
 }
 
