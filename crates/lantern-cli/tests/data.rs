@@ -253,6 +253,10 @@ fn audit_reports_pii_secrets_conflicts_and_bad_rows() {
     assert_eq!(conflict["locations"][0]["line"], 43);
     assert_eq!(r["summary"]["records"], 44);
     assert_eq!(r["summary"]["bad_records"], 1);
+    // The unreadable row was not audited: a finding, so --fail-on can decide.
+    let incomplete = find("scan.incomplete");
+    assert_eq!(incomplete["locations"][0]["line"], 45);
+    assert_eq!(incomplete["severity"], "medium");
     let warns = r["warnings"].as_array().unwrap();
     assert!(warns.iter().any(|w| w["message"]
         .as_str()

@@ -477,6 +477,17 @@ impl Ctx<'_> {
                 ),
             ));
         }
+        if summary.bad_records > 0 {
+            // Rows the reader could not parse were not audited: say so as a finding, so
+            // `--fail-on` decides (a warning alone would let the run pass green).
+            let first = summary.bad_rows.first().map_or(0, |b| b.line);
+            let reason = format!(
+                "{} unreadable record(s) not audited (see the warnings)",
+                summary.bad_records
+            );
+            let loc = location(&self.display, first, None);
+            self.push(Finding::incomplete(loc, reason, Severity::Medium), f64::MAX);
+        }
         if self.cols.as_ref().is_none_or(|(_, l)| l.is_none()) {
             self.report.warn(Warning::new(
                 &self.display,
