@@ -328,6 +328,34 @@ mod tests {
     }
 
     #[test]
+    fn saved_model_keeps_ops_and_drops_tensor_contents() {
+        use crate::proto::SavedModel;
+        // NodeDef { name, op, attr (tag 5, a large tensor value: skipped) }.
+        let mut node = field(1, b"read");
+        node.extend(field(2, b"ReadFile"));
+        node.extend(field(5, &vec![1u8; 1 << 20]));
+        let mut fnode = field(1, b"w");
+        fnode.extend(field(2, b"WriteFile"));
+        let mut func = field(1, &field(1, b"f"));
+        func.extend(field(3, &fnode));
+        let mut graph = field(1, &node);
+        graph.extend(field(2, &field(1, &func)));
+        let mut m = vec![1 << 3, 1];
+        m.extend(field(2, &field(2, &graph)));
+        let small = compact(&m[..], Kind::SavedModel, m.len() as u64, MAX_COMPACT).unwrap();
+        assert!(small.len() < 100, "kept {} bytes", small.len());
+        let whole = SavedModel::decode(&m[..]).unwrap();
+        let part = SavedModel::decode(&small[..]).unwrap();
+        assert_eq!(whole, part);
+        let g = part.meta_graphs[0].graph_def.as_ref().unwrap();
+        assert_eq!(g.node[0].op, "ReadFile");
+        assert_eq!(
+            g.library.as_ref().unwrap().function[0].node_def[0].op,
+            "WriteFile"
+        );
+    }
+
+    #[test]
     fn malformed_and_over_cap_are_told_apart() {
         let data = model(16);
         let cut = &data[..data.len() - 3];
