@@ -22,21 +22,21 @@ mod proto;
 mod resume;
 mod safetensors;
 mod tar;
+mod wire;
 
 pub use policy::{Policy, Verdict};
 pub use rules::Rule;
 
 use lantern_core::{Category, Finding, Location, Severity, Warning};
 use source::{FileSource, Mem, Source};
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-/// Largest pickle (or other metadata member) read into memory.
-const MAX_MEMBER: u64 = 512 * 1024 * 1024;
 /// Largest output of a decompressed stream (joblib files and other compressed models); over
 /// it, the rest is not analysed and a warning says so. Keeps a decompression bomb under the
 /// scanner's memory budget.
 const MAX_INFLATE: u64 = 160 * 1024 * 1024;
+/// Largest Keras `config.json` parsed (real ones are kilobytes to a few megabytes).
+const MAX_CONFIG: u64 = 32 * 1024 * 1024;
 /// Nesting of containers inside containers.
 const MAX_DEPTH: u32 = 4;
 /// Bytes given to [`detect`].
@@ -473,23 +473,6 @@ fn scan_source(
     }
 }
 
-fn read_all<'s>(
-    src: &'s dyn Source,
-    loc: &Location,
-    rep: &mut ModelReport,
-) -> Option<Cow<'s, [u8]>> {
-    if let Some(s) = src.as_slice() {
-        return Some(Cow::Borrowed(s));
-    }
-    match src.read_at(0, src.len().min(MAX_MEMBER) as usize) {
-        Ok(b) => Some(Cow::Owned(b)),
-        Err(e) => {
-            rep.io_warn(loc, e);
-            None
-        }
-    }
-}
-
 fn scan_pickle_source(
     src: &dyn Source,
     loc: &Location,
@@ -856,7 +839,7 @@ fn scan_zip(
             .iter()
             .any(|n| n.rsplit('/').next() == Some("config.json"))
         {
-            match zip::read_entry(src, e, MAX_MEMBER) {
+            match zip::read_entry(src, e, MAX_CONFIG) {
                 Ok(data) => match serde_json::from_slice::<serde_json::Value>(&data) {
                     Ok(cfg) => keras_findings(&cfg, &mloc, rep),
                     Err(err) => rep.warn(&mloc, format!("config.json is not JSON: {err}")),
@@ -879,51 +862,71 @@ fn scan_zip(
             }
             continue;
         }
-        // Other members: nested models (npy in npz, pickles under other names, archives).
-        // Sniff the first bytes; stored members are then scanned in place (seeks only),
-        // deflated ones are inflated (bounded) only when they are models.
-        let head = match zip::read_entry_head(src, e, HEAD_LEN) {
-            Ok(d) => d,
-            Err(err) => {
-                rep.warn(&mloc, format!("cannot read member: {err}"));
-                continue;
-            }
+        scan_zip_other(src, e, &mloc, policy, depth, rep);
+    }
+}
+
+/// A zip member that is neither a pickle, storage nor a Keras config: a nested model (npy in
+/// npz, pickles under other names, archives). Stored members are scanned in place (seeks
+/// only); deflated ones are inflated only when they are models, streamed where the format
+/// allows.
+fn scan_zip_other(
+    src: &dyn Source,
+    e: &zip::Entry,
+    mloc: &Location,
+    policy: &Policy,
+    depth: u32,
+    rep: &mut ModelReport,
+) {
+    // Other members: nested models (npy in npz, pickles under other names, archives).
+    // Sniff the first bytes; stored members are then scanned in place (seeks only),
+    // deflated ones are inflated (bounded) only when they are models.
+    let head = match zip::read_entry_head(src, e, HEAD_LEN) {
+        Ok(d) => d,
+        Err(err) => {
+            rep.warn(mloc, format!("cannot read member: {err}"));
+            return;
+        }
+    };
+    if e.method == 0 {
+        let avail = src.len().saturating_sub(e.data_offset);
+        let w = source::Window::new(src, e.data_offset, e.compressed.min(avail));
+        if detect_source(&w, &head, &mloc.path).is_some() {
+            scan_source(&w, mloc, policy, depth + 1, rep);
+        }
+        return;
+    }
+    // A deflated member cut inside a pickle opcode's argument is read in full to sniff on.
+    let cut = || {
+        head.len() >= HEAD_LEN
+            && !is_storage_member(&mloc.path)
+            && pickle::sniff(&head, false).is_some_and(|p| p.cut_at.is_some())
+    };
+    let found = detect(&head, &mloc.path);
+    if found.is_none() && !cut() {
+        return;
+    }
+    if found == Some(ModelFormat::Pickle) {
+        // Inflated as the analysis reads it, never held whole.
+        let ctx = Ctx {
+            loc: mloc,
+            policy,
+            depth: depth + 1,
         };
-        if e.method == 0 {
-            let avail = src.len().saturating_sub(e.data_offset);
-            let w = source::Window::new(src, e.data_offset, e.compressed.min(avail));
-            if detect_source(&w, &head, &mloc.path).is_some() {
-                scan_source(&w, &mloc, policy, depth + 1, rep);
-            }
-            continue;
+        match zip::entry_reader(src, e) {
+            Ok((mut r, _)) => ctx.pickle_stream(&mut r, 0, None, rep),
+            Err(err) => rep.warn(mloc, format!("cannot read member: {err}")),
         }
-        // A deflated member cut inside a pickle opcode's argument is read in full to sniff on.
-        let cut = || {
-            head.len() >= HEAD_LEN
-                && !is_storage_member(&mloc.path)
-                && pickle::sniff(&head, false).is_some_and(|p| p.cut_at.is_some())
-        };
-        let found = detect(&head, &mloc.path);
-        if found.is_none() && !cut() {
-            continue;
-        }
-        if found == Some(ModelFormat::Pickle) {
-            // Inflated as the analysis reads it, never held whole.
-            let ctx = Ctx {
-                loc: &mloc,
-                policy,
-                depth: depth + 1,
-            };
-            match zip::entry_reader(src, e) {
-                Ok((mut r, _)) => ctx.pickle_stream(&mut r, 0, None, rep),
-                Err(err) => rep.warn(&mloc, format!("cannot read member: {err}")),
-            }
-            continue;
-        }
-        match zip::read_entry(src, e, MAX_MEMBER) {
-            Ok(d) => scan_source(&Mem(&d), &mloc, policy, depth + 1, rep),
-            Err(err) => rep.warn(&mloc, format!("cannot read member: {err}")),
-        }
+        return;
+    }
+    if found == Some(ModelFormat::Numpy) {
+        scan_npy_member(src, e, &head, mloc, policy, depth + 1, rep);
+        return;
+    }
+    // Other formats need random access: inflated whole, within the inflate budget.
+    match zip::read_entry(src, e, MAX_INFLATE) {
+        Ok(d) => scan_source(&Mem(&d), mloc, policy, depth + 1, rep),
+        Err(err) => rep.warn(mloc, format!("cannot read member: {err}")),
     }
 }
 
@@ -1052,26 +1055,10 @@ fn scan_npy(src: &dyn Source, loc: &Location, policy: &Policy, depth: u32, rep: 
             return;
         }
     };
-    let h = match numpy::parse_header(&head) {
-        Ok(h) => h,
-        Err(e) => {
-            let err = Error::Malformed {
-                path: loc.path.clone(),
-                format: "npy header",
-                offset: 0,
-                message: e,
-            };
-            rep.finding(Rule::NumpyMalformed, loc.clone(), err.to_string());
-            return;
-        }
+    let Some(h) = npy_header(&head, loc, rep) else {
+        return;
     };
     if h.object {
-        // Object arrays are a pickle after the header: np.load(allow_pickle=True) runs it.
-        rep.finding(
-            Rule::NumpyObjectArray,
-            loc.clone(),
-            format!("descr {}", h.descr),
-        );
         let w = source::Window::new(src, h.data_offset, src.len());
         let ctx = Ctx { loc, policy, depth };
         ctx.pickle_stream(
@@ -1082,23 +1069,88 @@ fn scan_npy(src: &dyn Source, loc: &Location, policy: &Policy, depth: u32, rep: 
         );
         return;
     }
-    if let Some(item) = h.itemsize {
-        let count = h.shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
-        let want = count.and_then(|c| c.checked_mul(item));
-        let have = src.len().saturating_sub(h.data_offset);
-        if want != Some(have) {
-            rep.finding(
-                Rule::NumpyInconsistent,
-                loc.clone(),
-                format!(
-                    "shape {:?} of {} needs {} bytes, file has {have}",
-                    h.shape,
-                    h.descr,
-                    want.map(|w| w.to_string())
-                        .unwrap_or_else(|| "overflowing".into())
-                ),
-            );
+    npy_size_check(&h, src.len(), loc, rep);
+}
+
+/// A deflated `.npy` member of a zip (`.npz`), inflated as it is read and never held: the
+/// header from `head`, an object array's pickle streamed, other data counted and discarded.
+fn scan_npy_member(
+    src: &dyn Source,
+    e: &zip::Entry,
+    head: &[u8],
+    loc: &Location,
+    policy: &Policy,
+    depth: u32,
+    rep: &mut ModelReport,
+) {
+    let Some(h) = npy_header(head, loc, rep) else {
+        return;
+    };
+    let mut r = match zip::entry_reader(src, e) {
+        Ok((r, _)) => r,
+        Err(err) => return rep.warn(loc, format!("cannot read member: {err}")),
+    };
+    let mut skip = std::io::Read::take(&mut r, h.data_offset);
+    match std::io::copy(&mut skip, &mut std::io::sink()) {
+        Ok(n) if n == h.data_offset => {}
+        Ok(_) => return rep.warn(loc, "member ends inside its npy header"),
+        Err(err) => return rep.io_warn(loc, err),
+    }
+    if h.object {
+        let ctx = Ctx { loc, policy, depth };
+        ctx.pickle_stream(&mut r, h.data_offset, None, rep);
+        return;
+    }
+    match std::io::copy(&mut r, &mut std::io::sink()) {
+        Ok(n) => npy_size_check(&h, h.data_offset + n, loc, rep),
+        Err(err) => rep.io_warn(loc, err),
+    }
+}
+
+/// The parsed npy header, or a malformed finding. An object array is reported here:
+/// np.load(allow_pickle=True) runs the pickle that follows the header.
+fn npy_header(head: &[u8], loc: &Location, rep: &mut ModelReport) -> Option<numpy::Header> {
+    let h = match numpy::parse_header(head) {
+        Ok(h) => h,
+        Err(e) => {
+            let err = Error::Malformed {
+                path: loc.path.clone(),
+                format: "npy header",
+                offset: 0,
+                message: e,
+            };
+            rep.finding(Rule::NumpyMalformed, loc.clone(), err.to_string());
+            return None;
         }
+    };
+    if h.object {
+        rep.finding(
+            Rule::NumpyObjectArray,
+            loc.clone(),
+            format!("descr {}", h.descr),
+        );
+    }
+    Some(h)
+}
+
+/// Shape times item size must match the `len` bytes of the array file.
+fn npy_size_check(h: &numpy::Header, len: u64, loc: &Location, rep: &mut ModelReport) {
+    let Some(item) = h.itemsize else { return };
+    let count = h.shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
+    let want = count.and_then(|c| c.checked_mul(item));
+    let have = len.saturating_sub(h.data_offset);
+    if want != Some(have) {
+        rep.finding(
+            Rule::NumpyInconsistent,
+            loc.clone(),
+            format!(
+                "shape {:?} of {} needs {} bytes, file has {have}",
+                h.shape,
+                h.descr,
+                want.map(|w| w.to_string())
+                    .unwrap_or_else(|| "overflowing".into())
+            ),
+        );
     }
 }
 
@@ -1123,28 +1175,38 @@ fn scan_gguf(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
     }
 }
 
-fn read_limited<'s>(
-    src: &'s dyn Source,
+/// The fields of a protobuf model the checks use, read as a stream: weights are discarded
+/// while reading, so memory follows the graph. Malformed wire data is a `malformed` finding;
+/// a graph over [`wire::MAX_COMPACT`] bytes is a warning (not fully checked).
+fn compact_proto(
+    src: &dyn Source,
     loc: &Location,
     rep: &mut ModelReport,
-    what: &str,
-) -> Option<Cow<'s, [u8]>> {
-    if src.len() > MAX_MEMBER {
-        rep.warn(
-            loc,
-            format!(
-                "{what} of {} bytes is over the {MAX_MEMBER}-byte limit; not scanned",
-                src.len()
-            ),
-        );
-        return None;
+    kind: wire::Kind,
+    malformed: Rule,
+) -> Option<Vec<u8>> {
+    let r = std::io::BufReader::with_capacity(256 * 1024, source::SourceReader::new(src));
+    match wire::compact(r, kind, src.len(), wire::MAX_COMPACT) {
+        Ok(d) => Some(d),
+        Err(wire::WireError::Io(e)) => {
+            rep.io_warn(loc, e);
+            None
+        }
+        Err(e @ wire::WireError::Limit(_)) => {
+            rep.warn(loc, e.to_string());
+            None
+        }
+        Err(e @ wire::WireError::Malformed { .. }) => {
+            rep.finding(malformed, loc.clone(), e.to_string());
+            None
+        }
     }
-    read_all(src, loc, rep)
 }
 
 fn scan_onnx(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
     use prost::Message;
-    let Some(data) = read_limited(src, loc, rep, "ONNX model") else {
+    let Some(data) = compact_proto(src, loc, rep, wire::Kind::OnnxModel, Rule::OnnxMalformed)
+    else {
         return;
     };
     let m = match proto::OnnxModel::decode(&data[..]) {
@@ -1195,7 +1257,7 @@ fn scan_onnx(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
 
 fn scan_saved_model(src: &dyn Source, loc: &Location, rep: &mut ModelReport) {
     use prost::Message;
-    let Some(data) = read_limited(src, loc, rep, "SavedModel") else {
+    let Some(data) = compact_proto(src, loc, rep, wire::Kind::SavedModel, Rule::TfMalformed) else {
         return;
     };
     let m = match proto::SavedModel::decode(&data[..]) {

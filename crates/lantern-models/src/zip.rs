@@ -443,11 +443,14 @@ pub fn read_entry(src: &dyn Source, e: &Entry, limit: u64) -> Result<Vec<u8>, St
                     "compressed member is {csize} bytes, over the {limit}-byte limit"
                 ));
             }
-            let raw = src
-                .read_at(e.data_offset, csize as usize)
-                .map_err(|err| err.to_string())?;
+            // Inflated as read: the compressed bytes are never held whole.
+            let raw = crate::source::WindowReader::new(crate::source::Window::new(
+                src,
+                e.data_offset,
+                csize,
+            ));
             let mut out = Vec::new();
-            let mut dec = flate2::read::DeflateDecoder::new(&raw[..]).take(limit + 1);
+            let mut dec = flate2::read::DeflateDecoder::new(raw).take(limit + 1);
             if let Err(err) = dec.read_to_end(&mut out) {
                 if out.is_empty() {
                     return Err(format!("deflate error: {err}"));
