@@ -211,3 +211,53 @@ fn a_pickle_behind_mark_pop_is_still_analysed() {
         "{v}"
     );
 }
+
+/// An `.npz` whose float member is larger than `--max-file-size`: the walker hands the models
+/// analyser only the member's head, which is a full check for numbers (no `scan.incomplete`,
+/// exit 0), while an object member's pickle is still found by the scan of the whole file.
+#[test]
+fn a_large_numeric_npz_member_is_not_reported_as_unchecked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = "import os, sys, numpy as np\n\
+        class P:\n    def __reduce__(self): return (os.system, ('id',))\n\
+        np.savez(sys.argv[1] + '/clean.npz', w=np.arange(400000, dtype=np.float32))\n\
+        np.savez(sys.argv[1] + '/bad.npz', w=np.arange(400000, dtype=np.float32),\n\
+                 o=np.array([P()], dtype=object))\n";
+    let out = std::process::Command::new(python())
+        .args(["-c", script])
+        .arg(dir.path())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {} (set LANTERN_TEST_PYTHON): {e}", python()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let scan = |name: &str| {
+        json_report(
+            Command::cargo_bin("lantern")
+                .expect("binary")
+                .current_dir(dir.path())
+                .args([
+                    "scan",
+                    "--format",
+                    "json",
+                    "--no-progress",
+                    "--only",
+                    "models",
+                ])
+                .args(["--max-file-size", "100000", name]),
+        )
+    };
+    let (code, v) = scan("clean.npz");
+    assert_eq!(code, 0, "{v}");
+    assert!(findings(&v).is_empty(), "{v}");
+    let (code, v) = scan("bad.npz");
+    assert_eq!(code, 1, "{v}");
+    assert!(
+        findings(&v)
+            .iter()
+            .any(|f| f["rule_id"] == "numpy.object-array"),
+        "{v}"
+    );
+}

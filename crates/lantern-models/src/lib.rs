@@ -1107,6 +1107,12 @@ fn scan_npy_member(
     }
 }
 
+/// Whether `head` starts a `.npy` array whose dtype holds no Python objects: what follows its
+/// header is raw numbers that `np.load` never unpickles, so a head is all there is to check.
+pub fn is_numeric_npy(head: &[u8]) -> bool {
+    head.starts_with(numpy::MAGIC) && numpy::parse_header(head).is_ok_and(|h| !h.object)
+}
+
 /// The parsed npy header, or a malformed finding. An object array is reported here:
 /// np.load(allow_pickle=True) runs the pickle that follows the header.
 fn npy_header(head: &[u8], loc: &Location, rep: &mut ModelReport) -> Option<numpy::Header> {
