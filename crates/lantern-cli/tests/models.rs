@@ -30,6 +30,11 @@ fn fixtures() -> tempfile::TempDir {
 }
 
 fn scan_json(dir: &Path, target: &str) -> (i32, serde_json::Value) {
+    scan_json_with(dir, &[target])
+}
+
+/// `lantern scan --only models` in JSON with `args` (options, then targets) in `dir`.
+fn scan_json_with(dir: &Path, args: &[&str]) -> (i32, serde_json::Value) {
     json_report(
         Command::cargo_bin("lantern")
             .expect("binary")
@@ -41,8 +46,8 @@ fn scan_json(dir: &Path, target: &str) -> (i32, serde_json::Value) {
                 "--no-progress",
                 "--only",
                 "models",
-                target,
-            ]),
+            ])
+            .args(args),
     )
 }
 
@@ -173,20 +178,7 @@ fn a_gzipped_pickle_is_reported_once_at_its_member() {
         "{v}"
     );
     // Without archive expansion the stream itself is scanned (joblib.load reads it as is).
-    let (code, v) = json_report(
-        Command::cargo_bin("lantern")
-            .expect("binary")
-            .current_dir(dir.path())
-            .args([
-                "scan",
-                "--format",
-                "json",
-                "--no-progress",
-                "--only",
-                "models",
-            ])
-            .args(["--no-archives", "model.pkl.gz"]),
-    );
+    let (code, v) = scan_json_with(dir.path(), &["--no-archives", "model.pkl.gz"]);
     assert_eq!(code, 1, "{v}");
     assert_eq!(
         paths_of(&v, "pickle.dangerous-call"),
@@ -233,22 +225,7 @@ fn a_large_numeric_npz_member_is_not_reported_as_unchecked() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let scan = |name: &str| {
-        json_report(
-            Command::cargo_bin("lantern")
-                .expect("binary")
-                .current_dir(dir.path())
-                .args([
-                    "scan",
-                    "--format",
-                    "json",
-                    "--no-progress",
-                    "--only",
-                    "models",
-                ])
-                .args(["--max-file-size", "100000", name]),
-        )
-    };
+    let scan = |name: &str| scan_json_with(dir.path(), &["--max-file-size", "100000", name]);
     let (code, v) = scan("clean.npz");
     assert_eq!(code, 0, "{v}");
     assert!(findings(&v).is_empty(), "{v}");
