@@ -92,22 +92,8 @@ fn the_corpus_really_holds_the_formats_it_claims() {
         "numpy/default_rng.pkl",
         "numpy/seed_sequence.pkl",
     ] {
-        let out = Command::cargo_bin("lantern")
-            .expect("binary")
-            .args([
-                "scan",
-                "--format",
-                "json",
-                "--no-progress",
-                "--only",
-                "models",
-            ])
-            .args(["--fail-on", "low"])
-            .arg(corpus().join(name))
-            .output()
-            .expect("run lantern");
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-        assert_eq!(out.status.code(), Some(0), "{name}: {v}");
+        let (code, v) = scan(&corpus().join(name));
+        assert_eq!(code, 0, "{name}: {v}");
         assert!(
             v["stats"]["blobs"].as_u64().unwrap_or(0) >= 1,
             "{name} was not scanned as a model: {v}"
